@@ -1,0 +1,74 @@
+/**
+ * The `loopix` command line (commander). Each subcommand lives in its own module; this file only wires
+ * them up, so `--help` on every level lists what exists.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { runBenchSphinx } from './bench.js';
+import { runDemo } from './demo.js';
+import { runFuzzCommand } from './fuzz.js';
+import { runKeygen } from './keygen.js';
+import { runSelftest } from './selftest.js';
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('loopix')
+    .description('Loopix mix network: Sphinx packets over X25519, Poisson mixing, cover traffic')
+    .showHelpAfterError();
+
+  const bench = program.command('bench').description('benchmarks (each prints packets/s; --json ends with one JSON line)');
+  bench
+    .command('sphinx')
+    .description('Sphinx create/unwrap per second on one core, native and TypeScript, against openssl speed ecdhx25519')
+    .option('--json', 'print the result as one JSON object on the last line')
+    .option('--seconds <s>', 'seconds per measurement', positiveNumber('--seconds'), 3)
+    .option('--batch <n>', 'packets per batch-unwrap call', positiveInt('--batch'), 64)
+    .option('--openssl-seconds <s>', 'seconds for the openssl baseline (0 skips it)', (v) => Number(v), 3)
+    .action((o) => runBenchSphinx(o));
+
+  program
+    .command('fuzz')
+    .description('random and mutated packets into the native and TypeScript unwrap and the parsers')
+    .option('--iterations <n>', 'inputs to generate across all targets', positiveInt('--iterations'), 1_000_000)
+    .option('--seed <n>', 'random seed (a failing run replays with the same seed)', (v) => Number(v), Date.now() % 1_000_000)
+    .option('--json', 'print the report as one JSON object on the last line')
+    .action((o) => runFuzzCommand(o));
+
+  program
+    .command('keygen')
+    .description('generate an X25519 key pair for a node or client')
+    .option('--out <file>', 'write the key pair as JSON to this file (mode 0600) instead of stdout')
+    .action((o) => runKeygen(o));
+
+  program
+    .command('selftest')
+    .description('load the Sphinx implementation, check it against known answers and say which one runs')
+    .action(() => runSelftest());
+
+  program
+    .command('demo')
+    .description('packets through a 6-hop Sphinx path in one process, with live statistics (Ctrl-C stops)')
+    .option('--seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', positiveNumber('--seconds'))
+    .option('--rate <n>', 'packets created per second', positiveInt('--rate'), 2000)
+    .action((o) => runDemo(o));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
