@@ -2,7 +2,14 @@
   "targets": [
     {
       "target_name": "loopix_sphinx",
-      "sources": [],
+      "sources": [
+        "native/binding.cc",
+        "native/lioness.cc",
+        "native/scalar.cc",
+        "native/sphinx.cc",
+        "native/symmetric.cc",
+        "native/x25519.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace loopix {
 
@@ -27,6 +28,21 @@ class Wipe {
  private:
   void* ptr_;
   size_t size_;
+};
+
+// A heap buffer for secrets: zero-initialised, wiped before it is freed.
+class SecretBuffer {
+ public:
+  explicit SecretBuffer(size_t size) : bytes_(size, 0) {}
+  ~SecretBuffer() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+  SecretBuffer(const SecretBuffer&) = delete;
+  SecretBuffer& operator=(const SecretBuffer&) = delete;
+  uint8_t* data() { return bytes_.data(); }
+  const uint8_t* data() const { return bytes_.data(); }
+  size_t size() const { return bytes_.size(); }
+
+ private:
+  std::vector<uint8_t> bytes_;
 };
 
 // Constant-time equality of two equally long byte strings.

@@ -1,0 +1,165 @@
+/**
+ * Configuration schemas (zod): one file per node or client, validated once at start-up (defaults first,
+ * then per-section checks), then frozen. Every field's default and unit is documented next to it; rates are
+ * per second (the paper quotes per minute: 60/min = 1/s).
+ *
+ * Errors name the field and the value: `config node.json: params.mu: must be > 0 (got -1)`.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const rate = (what: string) => z.number().positive().max(1e6).describe(what);
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
+
+/**
+ * Network-wide parameters (Loopix §3.2, §4.2.1, §5). Every client and node of one network uses the same
+ * values; the anonymity analysis (§4) assumes them.
+ */
+export const NetworkParamsSchema = z.strictObject({
+  /** λP, 1/s: payload-or-drop stream of each client (§3.2). Paper §5 latency experiment: 60/min. */
+  lambdaP: rate('payload-or-drop rate per client, 1/s').default(1),
+  /** λL, 1/s: client loop cover stream (§3.2). */
+  lambdaL: rate('client loop rate, 1/s').default(1),
+  /** λD, 1/s: client drop cover stream (§3.2). */
+  lambdaD: rate('client drop rate, 1/s').default(1),
+  /** λM, 1/s: each mix's own loop stream (§3.2, §4.2.1). Paper §5: 60/min. */
+  lambdaM: rate('mix loop rate, 1/s').default(1),
+  /** µ, 1/s: per-hop delays are Exp(µ), mean 1/µ seconds (§3.2). Paper Fig. 10 uses µ = 2 (0.5 s mean). */
+  mu: rate('per-hop delay parameter µ, 1/s').default(2),
+  /** k: every pull answer holds exactly k packets, stored ones first, then dummies (§3.2, Fig. 3). */
+  pullK: z.number().int().min(1).max(1024).default(8),
+  /** Milliseconds between a client's pulls (a fixed schedule, §3.2). */
+  pullIntervalMs: z.number().int().min(10).max(3_600_000).default(1000),
+  /** Seconds of the sliding window over which a mix counts returned loops (§4.2.1). */
+  loopWindowS: z.number().positive().max(86_400).default(30),
+  /**
+   * r: a mix raises an (n-1) alarm when fewer than this fraction of its loops sent in the window (and due
+   * back) returned (§4.2.1: threshold r = λM/s).
+   */
+  loopAlarmFraction: z.number().gt(0).lt(1).default(0.7),
+  /** The gentle countermeasure of §4.2.1: multiply λM by this while the alarm stands. */
+  loopAlarmRateFactor: z.number().min(1).max(100).default(2),
+  /** Largest application message (bytes) the client API accepts; it is fragmented into packets. */
+  maxMessageBytes: z.number().int().min(1).max(16 * 1024 * 1024).default(64 * 1024),
+});
+export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
+
+/** The node's packet pipeline (docs/pipeline.md). */
+export const PipelineSchema = z.strictObject({
+  /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
+  workers: z.number().int().min(1).max(64).optional(),
+  /** Packets per worker task (one N-API call each). */
+  batchSize: z.number().int().min(1).max(4096).default(64),
+  /** Milliseconds a partial batch may wait for more packets before it is dispatched. */
+  batchWaitMs: z.number().min(0).max(1000).default(1),
+  /** Kernel UDP receive/send buffer, bytes (large, so bursts are not lost before we count them). */
+  socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
+  aqm: z
+    .strictObject({
+      /** Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). */
+      targetDelayMs: z.number().positive().max(10_000).default(10),
+      /** Controller update interval, ms (RFC 8033: 15 ms). */
+      intervalMs: z.number().positive().max(10_000).default(15),
+      /** PID gains on the delay error in seconds: Δp = kp·e + ki·∫e + kd·de/dt (per update). */
+      kp: z.number().min(0).default(0.125),
+      ki: z.number().min(0).default(1.25),
+      kd: z.number().min(0).default(0),
+      /** Hard cap on queued packets; beyond it every arrival is dropped ("queue_full"). */
+      hardCapPackets: z.number().int().min(1).max(10_000_000).default(50_000),
+    })
+    .prefault({}),
+});
+export type PipelineConfig = z.infer<typeof PipelineSchema>;
+
+const endpoint = z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
+
+export const NodeConfigSchema = z.strictObject({
+  /** This node's id in the topology (hex, geometry.addressBytes bytes). */
+  id: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
+  /** JSON key-pair file written by `loopix keygen` (X25519). */
+  keyFile: z.string().min(1),
+  /** Signed topology document. */
+  topologyFile: z.string().min(1),
+  /** The directory authority's Ed25519 public key; the topology must verify against it. */
+  authorityPublicKey: hex(32),
+  /** UDP bind address; default: the node's topology entry. */
+  listen: endpoint.optional(),
+  params: NetworkParamsSchema.prefault({}),
+  pipeline: PipelineSchema.prefault({}),
+  /** Providers only. */
+  provider: z
+    .strictObject({
+      /** WebSocket bind address for clients; default: the port of the topology's ws URL on 127.0.0.1. */
+      listen: endpoint.optional(),
+      /** Directory of the SQLite inbox database. */
+      dataDir: z.string().min(1),
+      /** "open": any client may register a key on first authentication; "closed": only `clients`. */
+      registration: z.enum(['open', 'closed']).default('open'),
+      /** Client X25519 public keys (hex) allowed when registration is closed. */
+      clients: z.array(hex(32)).default([]),
+      /** Largest WebSocket frame accepted, bytes; larger frames get an error frame and a close. */
+      maxFrameBytes: z.number().int().min(1024).max(1 << 24).default(64 * 1024),
+      /** Milliseconds a connection may take to authenticate before it is closed. */
+      authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+    })
+    .optional(),
+  /** Seconds between statistics reports (stdout JSON line / IPC message); 0 disables. */
+  statsIntervalS: z.number().min(0).max(3600).default(1),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+});
+export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+
+export const ClientConfigSchema = z.strictObject({
+  /** JSON key-pair file written by `loopix keygen` (X25519); the public key is the client's identity. */
+  keyFile: z.string().min(1),
+  /** Id (hex) of this client's provider in the topology. */
+  providerId: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
+  topologyFile: z.string().min(1),
+  authorityPublicKey: hex(32),
+  params: NetworkParamsSchema.prefault({}),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+});
+export type ClientConfig = z.infer<typeof ClientConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Validates `value` against `schema`; throws a ConfigError naming every bad field and its value. */
+export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, source: string): Readonly<z.infer<S>> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.join('.') || '(root)';
+      let got: unknown = value;
+      for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+      return `${path}: ${issue.message} (got ${JSON.stringify(got)})`;
+    });
+    throw new ConfigError(`config ${source}: ${lines.join('; ')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Readonly<z.infer<S>> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${file}: not JSON (${(err as Error).message})`);
+  }
+  return parseConfig(schema, json, file);
+}

@@ -1,0 +1,56 @@
+/**
+ * The seams between a provider's node pipeline (src/node/provider.ts) and its client front end
+ * (src/provider/*): the pipeline stores into an Inbox and takes client packets through a PacketIngress; the
+ * front end serves clients over WebSocket from the same Inbox.
+ */
+import type { Geometry } from '../geometry.js';
+
+export interface StoredPacket {
+  /** Storage row id, used to remove the packet once the client acknowledged it. */
+  readonly id: number;
+  readonly packet: Uint8Array;
+}
+
+/** A client's inbox of packets still encrypted for the client (Loopix §3.2 "Message storing"). */
+export interface Inbox {
+  /** Durably stores `packet` for `clientId` (on disk when this returns). */
+  store(clientId: Uint8Array, packet: Uint8Array): void;
+  /** Up to `k` oldest packets for `clientId`, without removing them. */
+  fetch(clientId: Uint8Array, k: number): StoredPacket[];
+  /** Removes acknowledged packets; ids of other clients are ignored. */
+  remove(clientId: Uint8Array, ids: readonly number[]): void;
+  count(clientId: Uint8Array): number;
+  close(): void;
+}
+
+/** Entry of the node pipeline for packets a client submitted over its WebSocket (processed as first hop). */
+export interface PacketIngress {
+  /** Never throws; a packet the pipeline cannot take is counted by reason there. */
+  submit(packet: Uint8Array): void;
+}
+
+export interface ClientFrontEndOptions {
+  readonly geometry: Geometry;
+  /** Provider's static X25519 key is not used for auth: authentication uses a fresh ephemeral key per connection. */
+  readonly host: string;
+  readonly port: number;
+  readonly pullK: number;
+  readonly registration: 'open' | 'closed';
+  readonly allowedClients: readonly string[];
+  readonly maxFrameBytes: number;
+  readonly authTimeoutMs: number;
+  readonly inbox: Inbox;
+  readonly ingress: PacketIngress;
+  /** Counts by reason (e.g. 'ws_malformed', 'ws_auth_failed') go to the node's metrics. */
+  readonly count: (name: string, by?: number) => void;
+  readonly log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
+}
+
+export interface ClientFrontEnd {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** Whether uWebSockets.js runs its native binary (false: its slow JS fallback). */
+  readonly uwsNative: boolean;
+  readonly connections: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,163 @@
+/**
+ * Signing, verifying and indexing the topology document. Signatures are Ed25519 (node:crypto, i.e. the
+ * OpenSSL inside Node) over a canonical JSON encoding: object keys sorted, no whitespace, so the same
+ * document always signs to the same bytes whatever order a file lists its fields in.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { makeGeometry, type Geometry } from '../geometry.js';
+import type { NodeEntry, SignedTopology, TopologyBody } from './types.js';
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const HEX = /^[0-9a-f]*$/;
+
+export class TopologyError extends Error {
+  override readonly name = 'TopologyError';
+}
+
+/** Canonical JSON: sorted keys, no whitespace; arrays keep their order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface AuthorityKey {
+  readonly publicKey: string;
+  readonly privateKey: string;
+}
+
+/** A fresh Ed25519 directory-authority key pair (raw 32-byte keys, hex). */
+export function generateAuthorityKey(): AuthorityKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return {
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(ED25519_SPKI_PREFIX.length).toString('hex'),
+    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(ED25519_PKCS8_PREFIX.length).toString('hex'),
+  };
+}
+
+function publicKeyObject(hex: string): KeyObject {
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, 'hex')]), format: 'der', type: 'spki' });
+}
+
+export function signTopology(body: TopologyBody, authority: AuthorityKey): SignedTopology {
+  validateBody(body);
+  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, Buffer.from(authority.privateKey, 'hex')]), format: 'der', type: 'pkcs8' });
+  const value = sign(null, Buffer.from(canonicalJson(body)), key).toString('hex');
+  return { ...body, signature: { algorithm: 'ed25519', publicKey: authority.publicKey, value } };
+}
+
+function fail(path: string, message: string): never {
+  throw new TopologyError(`topology ${path}: ${message}`);
+}
+
+function hexField(path: string, value: unknown, bytes: number): void {
+  if (typeof value !== 'string' || !HEX.test(value) || value.length !== bytes * 2) {
+    fail(path, `must be ${bytes} bytes of lowercase hex, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Structural checks with errors that name the field; run before signing and after verifying. */
+export function validateBody(body: TopologyBody): void {
+  if (body.version !== 1) fail('version', `must be 1, got ${JSON.stringify(body.version)}`);
+  if (!Number.isInteger(body.epoch) || body.epoch < 0) fail('epoch', `must be a non-negative integer, got ${JSON.stringify(body.epoch)}`);
+  let g: Geometry;
+  try {
+    g = makeGeometry(body.geometry);
+  } catch (err) {
+    return fail('geometry', (err as Error).message);
+  }
+  if (!Number.isInteger(body.layers) || body.layers < 1) fail('layers', `must be a positive integer, got ${JSON.stringify(body.layers)}`);
+  if (!Array.isArray(body.nodes) || body.nodes.length === 0) fail('nodes', 'must be a non-empty array');
+  const ids = new Set<string>();
+  body.nodes.forEach((n, i) => {
+    const at = `nodes[${i}]`;
+    hexField(`${at}.id`, n.id, g.addressBytes);
+    if (ids.has(n.id)) fail(`${at}.id`, `duplicate id ${n.id}`);
+    ids.add(n.id);
+    if (n.role !== 'mix' && n.role !== 'provider') fail(`${at}.role`, `must be "mix" or "provider", got ${JSON.stringify(n.role)}`);
+    const layerOk = n.role === 'provider' ? n.layer === 0 : Number.isInteger(n.layer) && n.layer >= 1 && n.layer <= body.layers;
+    if (!layerOk) fail(`${at}.layer`, `${n.role} layer must be ${n.role === 'provider' ? '0' : `1..${body.layers}`}, got ${JSON.stringify(n.layer)}`);
+    if (!n.udp || typeof n.udp.host !== 'string' || !Number.isInteger(n.udp.port) || n.udp.port < 1 || n.udp.port > 65535) {
+      fail(`${at}.udp`, `must be {host, port 1..65535}, got ${JSON.stringify(n.udp)}`);
+    }
+    if (n.role === 'provider' && (typeof n.ws !== 'string' || !/^wss?:\/\//.test(n.ws))) fail(`${at}.ws`, `provider needs a ws:// URL, got ${JSON.stringify(n.ws)}`);
+    hexField(`${at}.publicKey`, n.publicKey, 32);
+    if (n.nextPublicKey !== undefined) hexField(`${at}.nextPublicKey`, n.nextPublicKey, 32);
+  });
+  for (let layer = 0; layer <= body.layers; layer++) {
+    if (!body.nodes.some((n) => n.layer === layer)) fail('nodes', `layer ${layer} has no node`);
+  }
+}
+
+/**
+ * Verifies `doc` against the trusted authority key and returns it frozen; throws a TopologyError naming what
+ * is wrong (bad signature, a different authority, a malformed field).
+ */
+export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology {
+  if (!doc || typeof doc !== 'object' || !doc.signature) fail('signature', 'missing');
+  const { signature, ...body } = doc;
+  if (signature.algorithm !== 'ed25519') fail('signature.algorithm', `must be "ed25519", got ${JSON.stringify(signature.algorithm)}`);
+  hexField('signature.publicKey', signature.publicKey, 32);
+  if (signature.publicKey !== trustedAuthorityKey.toLowerCase()) {
+    fail('signature.publicKey', `is ${signature.publicKey}, not the trusted authority ${trustedAuthorityKey}`);
+  }
+  hexField('signature.value', signature.value, 64);
+  const ok = verify(null, Buffer.from(canonicalJson(body)), publicKeyObject(signature.publicKey), Buffer.from(signature.value, 'hex'));
+  if (!ok) fail('signature', 'does not verify: the document was altered or signed by another key');
+  validateBody(body as TopologyBody);
+  return deepFreeze(doc);
+}
+
+/** Reads, parses and verifies a topology file. */
+export function loadTopologyFile(file: string, trustedAuthorityKey: string): SignedTopology {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TopologyError(`topology file ${file}: ${(err as Error).message}`);
+  }
+  let doc: SignedTopology;
+  try {
+    doc = JSON.parse(text) as SignedTopology;
+  } catch (err) {
+    throw new TopologyError(`topology file ${file}: not JSON (${(err as Error).message})`);
+  }
+  return verifyTopology(doc, trustedAuthorityKey);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Lookups a node or client needs, built once per document. */
+export class TopologyIndex {
+  readonly geometry: Geometry;
+  readonly byId: ReadonlyMap<string, NodeEntry>;
+  /** layerNodes[0] = providers, layerNodes[i] = mixes of layer i. */
+  readonly layerNodes: readonly (readonly NodeEntry[])[];
+
+  constructor(readonly doc: SignedTopology) {
+    this.geometry = makeGeometry(doc.geometry);
+    this.byId = new Map(doc.nodes.map((n) => [n.id, n]));
+    this.layerNodes = Array.from({ length: doc.layers + 1 }, (_, layer) => doc.nodes.filter((n) => n.layer === layer));
+  }
+
+  get providers(): readonly NodeEntry[] {
+    return this.layerNodes[0]!;
+  }
+
+  node(id: string): NodeEntry | undefined {
+    return this.byId.get(id);
+  }
+}

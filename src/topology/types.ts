@@ -1,0 +1,51 @@
+/**
+ * The network's topology document (ARCHITECTURE.md "Directory"): every node's id, role, layer, addresses and
+ * public keys for an epoch, signed by the directory authority with Ed25519. Nodes and clients refuse a
+ * document whose signature does not verify (src/topology/document.ts).
+ *
+ * Layers follow the stratified design of Loopix §2: providers are layer 0 (the first and the last layer of
+ * every path), mixes are layers 1..layers; a node only sends to the adjacent layer.
+ */
+import type { GeometryParams } from '../geometry.js';
+
+export type Role = 'mix' | 'provider';
+
+export interface NodeEntry {
+  /** geometry.addressBytes bytes, hex: the address that RELAY commands name. */
+  readonly id: string;
+  /** Human-readable name (logs and tables only). */
+  readonly name: string;
+  readonly role: Role;
+  /** 0 for providers, 1..layers for mixes. */
+  readonly layer: number;
+  /** Where the node receives Sphinx packets (UDP, one packet per datagram). */
+  readonly udp: { readonly host: string; readonly port: number };
+  /** Providers only: the client WebSocket endpoint, e.g. ws://127.0.0.1:9100. */
+  readonly ws?: string;
+  /** X25519 public key (hex, 32 bytes) for `epoch`. */
+  readonly publicKey: string;
+  /** X25519 public key (hex) for `epoch + 1`, once known (key rotation, issue 6). */
+  readonly nextPublicKey?: string;
+}
+
+export interface TopologyBody {
+  readonly version: 1;
+  /** Key epoch the `publicKey` fields belong to (the packet prefix carries epoch mod 2^16). */
+  readonly epoch: number;
+  /** When this document was issued (ISO 8601), for operators. */
+  readonly issuedAt: string;
+  readonly geometry: GeometryParams;
+  /** Number of mix layers (the paper's evaluation uses 3). */
+  readonly layers: number;
+  readonly nodes: readonly NodeEntry[];
+}
+
+export interface SignedTopology extends TopologyBody {
+  readonly signature: {
+    readonly algorithm: 'ed25519';
+    /** The authority's Ed25519 public key, raw 32 bytes, hex. Must equal the key the verifier trusts. */
+    readonly publicKey: string;
+    /** Ed25519 signature (hex) over canonicalJson(body without `signature`). */
+    readonly value: string;
+  };
+}
