@@ -5,6 +5,8 @@
 // openSurbReply returns false). Geometry travels as three numbers (maxHops, addressBytes, contentBytes).
 #include <napi.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -57,16 +59,22 @@ double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name
   return v;
 }
 
+// A JS number for an error message (integers without a fraction, anything else as %g).
+std::string show(double v) {
+  if (std::isfinite(v) && std::fabs(v) < 1e15 && std::floor(v) == v) return std::to_string(static_cast<long long>(v));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
 // An integer argument in [lo, hi].
 size_t integer_arg(const Napi::CallbackInfo& info, size_t index, const char* name, double lo, double hi) {
   double v = number_arg(info, index, name);
-  if (!(v == v) || v != static_cast<double>(static_cast<long long>(v))) {
-    throw_type(info.Env(), std::string(name) + " must be an integer");
+  if (!std::isfinite(v) || std::floor(v) != v) {
+    throw_type(info.Env(), std::string(name) + " must be an integer, got " + show(v));
   }
   if (v < lo || v > hi) {
-    throw_range(info.Env(), std::string(name) + " must be in [" + std::to_string(static_cast<long long>(lo)) + ", " +
-                                std::to_string(static_cast<long long>(hi)) + "], got " +
-                                std::to_string(static_cast<long long>(v)));
+    throw_range(info.Env(), std::string(name) + " must be in [" + show(lo) + ", " + show(hi) + "], got " + show(v));
   }
   return static_cast<size_t>(v);
 }
@@ -139,8 +147,8 @@ Napi::Value Aes128Ctr(const Napi::CallbackInfo& info) {
     Bytes iv = bytes_arg(info, 1, "iv", 16);
     Bytes data = bytes_arg(info, 2, "data");
     Napi::Uint8Array out = new_bytes(info.Env(), data.size);
+    loopix::AesScrubOnExit scrub;
     if (data.size > 0) loopix::aes128_ctr_xor(key.data, iv.data, data.data, out.Data(), data.size);
-    loopix::aes_scrub();
     return out;
   });
 }
@@ -177,12 +185,12 @@ Napi::Value Lioness(const Napi::CallbackInfo& info) {
     }
     Napi::Uint8Array out = new_bytes(info.Env(), block.size);
     std::memcpy(out.Data(), block.data, block.size);
+    loopix::AesScrubOnExit scrub;
     if (kEncrypt) {
       loopix::lioness_encrypt(key.data, out.Data(), block.size);
     } else {
       loopix::lioness_decrypt(key.data, out.Data(), block.size);
     }
-    loopix::aes_scrub();
     return out;
   });
 }

@@ -3,6 +3,7 @@
 #include "sphinx.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "bytes.h"
@@ -104,6 +105,7 @@ CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& s
                           uint8_t* pis) {
   const size_t nu = path.hops, r = g.max_hops, t = g.routing_bytes, s = g.slot_bytes, L = g.beta_bytes;
   const size_t stream_len = L + s;
+  AesScrubOnExit scrub;
   SecretBuffer streams(nu * stream_len);
   SecretBuffer mus(nu * 32);
   uint8_t alpha[kGroupBytes], alpha0[kGroupBytes], secret[32], k[32];
@@ -117,7 +119,6 @@ CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& s
       x25519_base(alpha, k);  // α_i = X25519(k_i, 9)
       if (i == 0) std::memcpy(alpha0, alpha, sizeof(alpha));
       if (!x25519(secret, k, path.public_keys + i * kKeyBytes)) {  // s_i = X25519(k_i, Y_i)
-        aes_scrub();
         return {CreateStatus::kBadPublicKey, i};
       }
       HopKeys keys;
@@ -168,7 +169,6 @@ CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& s
   std::memcpy(header + kPrefixBytes, alpha0, kGroupBytes);
   std::memcpy(header + kPrefixBytes + kGroupBytes, beta.data(), L);
   std::memcpy(header + kPrefixBytes + kGroupBytes + L, gamma, kMacBytes);
-  aes_scrub();
   return {CreateStatus::kOk, 0};
 }
 
@@ -184,15 +184,22 @@ void surb_payload_key(const uint8_t surb_key[kSurbKeyBytes], uint8_t pi_surb[kLi
   expand(prk, kLabelSurbPayload, pi_surb, kLionessKeyBytes);
 }
 
+std::string show(double v) {
+  if (std::isfinite(v) && std::fabs(v) < 1e15 && std::floor(v) == v) return std::to_string(static_cast<long long>(v));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
 bool integer_in(double v, size_t lo, size_t hi, const char* name, std::string* error, ArgCheck* kind) {
   if (!std::isfinite(v) || std::floor(v) != v) {
-    *error = std::string("geometry.") + name + " must be an integer";
+    *error = std::string("geometry.") + name + " must be an integer, got " + show(v);
     *kind = ArgCheck::kTypeError;
     return false;
   }
   if (v < static_cast<double>(lo) || v > static_cast<double>(hi)) {
     *error = std::string("geometry.") + name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-             "], got " + std::to_string(static_cast<long long>(v));
+             "], got " + show(v);
     *kind = ArgCheck::kRangeError;
     return false;
   }
@@ -244,6 +251,7 @@ bool check_path(const Geometry& g, const Path& path, bool for_surb, std::string*
 
 CreateResult create_packet(const Geometry& g, const Path& path, const uint8_t* content, size_t content_len,
                            const uint8_t seed[kSeedBytes], uint8_t* packet) {
+  AesScrubOnExit scrub;
   SeedKeys seed_keys(seed, false);
   SecretBuffer pis(path.hops * kLionessKeyBytes);
   CreateResult result = build_header(g, path, seed_keys, packet, pis.data());
@@ -252,7 +260,6 @@ CreateResult create_packet(const Geometry& g, const Path& path, const uint8_t* c
   uint8_t* payload = packet + g.header_bytes;
   write_plain_payload(g, content, content_len, payload);
   for (size_t i = path.hops; i-- > 0;) lioness_encrypt(pis.data() + i * kLionessKeyBytes, payload, g.payload_bytes);
-  aes_scrub();
   return result;
 }
 
@@ -289,6 +296,7 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
   if (!ct_equal(mac, gamma, kMacBytes)) return invalid(kReasonMac);
 
   // 4. pi, b, tag; B = (beta || 0^s) XOR stream(rho).
+  AesScrubOnExit scrub;
   expand(prk, kLabelPayload, keys.pi, sizeof(keys.pi));
   expand(prk, kLabelBlind, keys.b, sizeof(keys.b));
   expand(prk, kLabelReplay, keys.tag, sizeof(keys.tag));
@@ -298,14 +306,10 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
   std::memset(B + L, 0, s);
   aes128_ctr_xor(keys.rho, kZeroIv, B, B, L + s);
   const uint8_t command = B[0];
-  if (command < kRelay || command > kSurbReply) {
-    aes_scrub();
-    return invalid(kReasonCommand);
-  }
+  if (command < kRelay || command > kSurbReply) return invalid(kReasonCommand);
 
   // 5. payload' = LIONESS-Decrypt(pi, payload), in place.
   lioness_decrypt(keys.pi, payload, g.payload_bytes);
-  aes_scrub();
 
   // 6. By command.
   uint8_t kind = kKindInvalid;
@@ -373,6 +377,7 @@ CreateResult create_surb(const Geometry& g, const Path& path, const uint8_t* fir
 
 void create_surb_reply(const Geometry& g, const uint8_t* surb, const uint8_t* content, size_t content_len,
                        uint8_t* packet) {
+  AesScrubOnExit scrub;
   uint8_t pi_surb[kLionessKeyBytes];
   Wipe wipe(pi_surb, sizeof(pi_surb));
   surb_payload_key(surb + g.address_bytes + g.header_bytes, pi_surb);
@@ -380,19 +385,18 @@ void create_surb_reply(const Geometry& g, const uint8_t* surb, const uint8_t* co
   uint8_t* payload = packet + g.header_bytes;
   write_plain_payload(g, content, content_len, payload);
   lioness_encrypt(pi_surb, payload, g.payload_bytes);
-  aes_scrub();
 }
 
 bool open_surb_reply(const Geometry& g, const uint8_t* keys, size_t key_count, const uint8_t* payload,
                      size_t payload_len, uint8_t* content) {
   if (payload_len != g.payload_bytes || key_count < 2) return false;
+  AesScrubOnExit scrub;
   SecretBuffer block(g.payload_bytes);
   std::memcpy(block.data(), payload, payload_len);
   const size_t hops = key_count - 1;
   // Undo every hop's decryption (last hop first), then the replier's encryption under piSurb.
   for (size_t i = hops; i-- > 0;) lioness_encrypt(keys + i * kLionessKeyBytes, block.data(), block.size());
   lioness_decrypt(keys + hops * kLionessKeyBytes, block.data(), block.size());
-  aes_scrub();
   if (!ct_is_zero(block.data(), kIntegrityBytes)) return false;
   std::memcpy(content, block.data() + kIntegrityBytes, g.content_bytes);
   return true;

@@ -52,6 +52,7 @@ class AesCtrContext {
   }
 
   bool initialized() const { return ctx_ != nullptr; }
+  EVP_CIPHER_CTX* context() const { return ctx_; }
 
  private:
   EVP_CIPHER* cipher_ = nullptr;
@@ -81,12 +82,15 @@ void aes128_ctr_stream(const uint8_t key[16], const uint8_t iv[16], uint8_t* out
   aes128_ctr_xor(key, iv, out, out, len);
 }
 
-void aes_scrub() {
+void aes_scrub() noexcept {
   if (!tls_aes.initialized()) return;
   static const uint8_t kZero[16] = {0};
-  uint8_t block[16] = {0};
-  // Re-key with zeros and run one block so neither round keys nor buffered keystream of a real key remain.
-  aes128_ctr_xor(kZero, kZero, block, block, sizeof(block));
+  uint8_t byte = 0;
+  int written = 0;
+  // Re-key with zeros (overwrites round keys and counter block), then encrypt one byte: a partial block
+  // refills OpenSSL's buffered keystream block, which may still hold unused keystream of the last real key.
+  EVP_CIPHER_CTX* ctx = tls_aes.context();
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, kZero, kZero) == 1) EVP_EncryptUpdate(ctx, &byte, &written, &byte, 1);
 }
 
 // ---- HMAC-SHA256 ------------------------------------------------------------------------------------

@@ -34,7 +34,16 @@ void aes128_ctr_xor(const uint8_t key[16], const uint8_t iv[16], const uint8_t* 
 void aes128_ctr_stream(const uint8_t key[16], const uint8_t iv[16], uint8_t* out, size_t len);
 // Re-keys this thread's cached cipher context with an all-zero key, so no round keys or keystream of the
 // last real key stay in memory after an operation returns.
-void aes_scrub();
+void aes_scrub() noexcept;
+
+// Calls aes_scrub() when the scope ends (also on early returns and exceptions).
+class AesScrubOnExit {
+ public:
+  AesScrubOnExit() = default;
+  ~AesScrubOnExit() { aes_scrub(); }
+  AesScrubOnExit(const AesScrubOnExit&) = delete;
+  AesScrubOnExit& operator=(const AesScrubOnExit&) = delete;
+};
 
 // ---- HMAC-SHA256 ------------------------------------------------------------------------------------
 class HmacSha256Key {

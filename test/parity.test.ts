@@ -38,7 +38,7 @@ function crossUnwrap(path: Path, packet: Uint8Array, geometry = g): string[] {
   const a = packet.slice();
   const b = packet.slice();
   path.hops.forEach((hop, i) => {
-    const [first, second]: SphinxBackend[] = i % 2 === 0 ? [native, ts] : [ts, native];
+    const [first, second]: [SphinxBackend, SphinxBackend] = i % 2 === 0 ? [native, ts] : [ts, native];
     const ra = first.unwrap(geometry, hop.privateKey, a);
     const rb = second.unwrap(geometry, hop.privateKey, b);
     expect(strip(rb)).toBe(strip(ra));

@@ -9,9 +9,9 @@ describe.each(BACKENDS.map((b) => [b.name, b] as const))('%s primitives', (_name
   });
 
   it('X25519 matches the RFC 7748 iterated vector after 1 and 1,000 iterations', () => {
-    let k = new Uint8Array(32);
+    let k: Uint8Array = new Uint8Array(32);
     k[0] = 9;
-    let u = k.slice();
+    let u: Uint8Array = k.slice();
     for (let i = 1; i <= 1000; i++) {
       const r = b.x25519(k, u);
       u = k;

@@ -2,28 +2,16 @@
  * The `loopix` command line (commander). Each subcommand lives in its own module; this file only wires
  * them up, so `--help` on every level lists what exists.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { runBenchSphinx } from './bench.js';
 import { runDemo } from './demo.js';
 import { runFuzzCommand } from './fuzz.js';
 import { runKeygen } from './keygen.js';
+import { registerClientCommands } from './client-commands.js';
+import { registerNodeCommands } from './node-commands.js';
+import { positiveInt, positiveNumber } from './options.js';
 import { runSelftest } from './selftest.js';
-
-export function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-export function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
+import { registerTestnetCommand } from './testnet-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('loopix')
@@ -65,6 +53,10 @@ export function buildProgram(): Command {
     .option('--seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', positiveNumber('--seconds'))
     .option('--rate <n>', 'packets created per second', positiveInt('--rate'), 2000)
     .action((o) => runDemo(o));
+
+  registerNodeCommands(program);
+  registerClientCommands(program);
+  registerTestnetCommand(program);
 
   return program;
 }

@@ -54,15 +54,26 @@ export const PipelineSchema = z.strictObject({
   batchWaitMs: z.number().min(0).max(1000).default(1),
   /** Kernel UDP receive/send buffer, bytes (large, so bursts are not lost before we count them). */
   socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
+  /**
+   * Replay tags remembered per key epoch (in memory, FIFO eviction when full, evictions counted as
+   * `replay_evicted`); capacity / line rate is the window in which a replay is caught. Issue 6 replaces this
+   * with a persistent filter sized from the line rate.
+   */
+  replayCapacity: z.number().int().min(1024).max(1 << 26).default(1 << 20),
   aqm: z
     .strictObject({
       /** Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). */
       targetDelayMs: z.number().positive().max(10_000).default(10),
       /** Controller update interval, ms (RFC 8033: 15 ms). */
       intervalMs: z.number().positive().max(10_000).default(15),
-      /** PID gains on the delay error in seconds: Δp = kp·e + ki·∫e + kd·de/dt (per update). */
-      kp: z.number().min(0).default(0.125),
-      ki: z.number().min(0).default(1.25),
+      /**
+       * PID gains on the delay error e = (queueing delay − target) in seconds, positional form:
+       * p = kp·e + ki·∫e dt + kd·de/dt, clamped to [0, 1] (src/node/aqm.ts). kp in 1/s, ki in 1/s², kd
+       * dimensionless. Defaults are PIE's (RFC 8033 §4.2) β = 1.25 and α = 0.125 per 15 ms update
+       * (α/T ≈ 8 /s²) written as a PID.
+       */
+      kp: z.number().min(0).default(1.25),
+      ki: z.number().min(0).default(8),
       kd: z.number().min(0).default(0),
       /** Hard cap on queued packets; beyond it every arrival is dropped ("queue_full"). */
       hardCapPackets: z.number().int().min(1).max(10_000_000).default(50_000),

@@ -144,7 +144,7 @@ export function runFuzz(opts: FuzzOptions): FuzzReport {
     const n = Math.max(1, Math.round(iterations * share));
     for (let i = 0; i < n; i++, done++) {
       count(target);
-      let input = new Uint8Array(0);
+      let input: Uint8Array = new Uint8Array(0);
       try {
         switch (target) {
           case 'native-unwrap-mutated': {

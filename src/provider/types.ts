@@ -20,6 +20,13 @@ export interface Inbox {
   /** Removes acknowledged packets; ids of other clients are ignored. */
   remove(clientId: Uint8Array, ids: readonly number[]): void;
   count(clientId: Uint8Array): number;
+  /**
+   * Optional client registry (docs/pipeline.md §"Client protocol" registration): the front end calls
+   * `register` on every successful authentication; the pipeline may use `isRegistered` to refuse deliveries
+   * to unknown clients. The SQLite inbox implements both (durably).
+   */
+  register?(clientId: Uint8Array): void;
+  isRegistered?(clientId: Uint8Array): boolean;
   close(): void;
 }
 

@@ -175,6 +175,8 @@ function makeBackend(native: NativeAddon): SphinxBackend {
 
   return Object.freeze({
     name: 'native' as const,
+    /** Which X25519 path the addon uses (reported by benchmarks). */
+    x25519Impl: native.x25519Impl,
 
     x25519: (scalar: Uint8Array, point: Uint8Array): Uint8Array =>
       native.x25519(bytes('scalar', scalar, KEY_BYTES), bytes('point', point, KEY_BYTES)),

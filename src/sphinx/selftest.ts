@@ -19,7 +19,7 @@ const RFC7748 = {
 };
 
 /** HMAC-SHA256(key "loopix-selftest", packet) of the packet built by selfTestPacket. */
-export const SELFTEST_PACKET_DIGEST = 'PENDING';
+export const SELFTEST_PACKET_DIGEST = 'f5692f37b88c0d9dc4359086c874351081b26709dc908c2d72453968720b0e3a';
 
 /** Deterministic keys and content for the self-test packet: two hops, RELAY then FINAL. */
 export function selfTestMaterial(b: SphinxBackend) {

@@ -23,7 +23,7 @@ const U_MASK = (1n << 255n) - 1n;
 
 /** A key's table is built only after this many uses (a table costs about as much as a dozen ladders). */
 const PROMOTE_AFTER_USES = 4;
-/** Window width of a key's table: 44 windows of 32 points, ~0.35 MB per key. */
+/** Window width of a key's table: 44 windows of 32 points (a few hundred KB per key). */
 const TABLE_WINDOW = 6;
 /** At most this many keys hold a table (least recently used evicted). */
 const MAX_TABLES = 32;

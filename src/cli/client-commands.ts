@@ -1,0 +1,120 @@
+/**
+ * `loopix client send` and `loopix client recv`: a client process for one message or for receiving.
+ * Both read a client config (src/config/schema.ts ClientConfig); output is JSON lines on stdout, logs go to
+ * stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
+
+/** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
+export type ClientCommandDeps = Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>>;
+
+function int(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function seconds(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function line(obj: unknown): void {
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function asText(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SendOptions {
+  config: string;
+  to: string;
+  message?: string;
+  file?: string;
+  timeout: number;
+}
+
+export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}): Promise<void> {
+  if ((o.message === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
+  const bytes = o.file !== undefined ? new Uint8Array(readFileSync(o.file)) : new TextEncoder().encode(o.message);
+  const client = LoopixClient.fromConfigFile(o.config, deps);
+  client.start();
+  try {
+    await client.waitConnected(o.timeout * 1000);
+    const messageId = await client.send(o.to, bytes);
+    await client.flushed(o.timeout * 1000);
+    line({ sent: true, messageId, to: o.to, bytes: bytes.length, fragments: client.fragmentsFor(bytes.length), from: client.address });
+  } finally {
+    await client.stop();
+  }
+}
+
+export interface RecvOptions {
+  config: string;
+  count?: number;
+  timeout?: number;
+}
+
+export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}): Promise<void> {
+  const client = LoopixClient.fromConfigFile(o.config, deps);
+  client.start();
+  process.stderr.write(`${JSON.stringify({ address: client.address })}\n`);
+  let received = 0;
+  const timer = o.timeout !== undefined ? setTimeout(() => void client.stop(), o.timeout * 1000) : undefined;
+  const onSignal = () => void client.stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    for await (const m of client.messages()) {
+      received++;
+      const text = asText(m.bytes);
+      line({ messageId: m.messageId, bytes: m.bytes.length, latencyMs: m.latencyMs, ...(text !== undefined ? { text } : {}), base64: Buffer.from(m.bytes).toString('base64') });
+      if (o.count !== undefined && received >= o.count) break;
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await client.stop();
+    process.stderr.write(`${JSON.stringify({ stats: client.stats() })}\n`);
+  }
+  if (o.count !== undefined && received < o.count) {
+    process.stderr.write(`loopix client recv: received ${received} of ${o.count} messages before the timeout\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** Adds `client send` and `client recv` to the program. */
+export function registerClientCommands(program: Command): void {
+  const client = program.command('client').description('a loopix client: send a message or print received ones');
+  client
+    .command('send')
+    .description('send one message (fragmented as needed) to a loopix1: address, then exit once it has left the send buffer')
+    .requiredOption('--config <file>', 'client config JSON')
+    .requiredOption('--to <address>', 'recipient address loopix1:<provider id>:<public key>')
+    .option('--message <text>', 'the message text (UTF-8)')
+    .option('--file <path>', 'send the contents of this file')
+    .option('--timeout <s>', 'give up when not connected or not sent within this many seconds', seconds('--timeout'), 60)
+    .action((o: SendOptions) => runClientSend(o));
+  client
+    .command('recv')
+    .description('print received messages as JSON lines ({messageId, bytes, latencyMs, text?, base64})')
+    .requiredOption('--config <file>', 'client config JSON')
+    .option('--count <n>', 'exit after this many messages', int('--count'))
+    .option('--timeout <s>', 'exit after this many seconds', seconds('--timeout'))
+    .action((o: RecvOptions) => runClientRecv(o));
+}

@@ -1,0 +1,67 @@
+/**
+ * `loopix mix --config FILE` and `loopix provider --config FILE`: run one node in the foreground.
+ *
+ * Start-up problems (a bad config, a topology that does not verify, a key that does not match, a port in
+ * use) print one line naming the problem on stderr and exit with code 2. Once running, the node reports its
+ * statistics every `statsIntervalS` (an IPC message when started with an IPC channel, else a JSON line on
+ * stdout), logs JSON on stderr, and on SIGINT/SIGTERM stops accepting, closes its sockets, worker pool and
+ * inbox, and exits 0.
+ */
+import type { Command } from 'commander';
+import { startMixNode, type RunningNode } from '../node/mix.js';
+import { startProviderNode } from '../node/provider.js';
+import { loadNodeSetup } from '../node/startup.js';
+import type { Role } from '../topology/types.js';
+
+/** Exit code for every start-up failure. */
+export const EXIT_STARTUP = 2;
+
+export function registerNodeCommands(program: Command): void {
+  program
+    .command('mix')
+    .description('run a mix node (one stratified layer): UDP in, unwrap, replay check, Poisson delay, forward; own loops at λM')
+    .requiredOption('--config <file>', 'node config JSON (see src/config/schema.ts NodeConfigSchema)')
+    .action((o: { config: string }) => runNodeCommand('mix', o.config));
+  program
+    .command('provider')
+    .description('run a provider: the mix pipeline plus client WebSockets and SQLite inboxes')
+    .requiredOption('--config <file>', 'node config JSON with a provider section')
+    .action((o: { config: string }) => runNodeCommand('provider', o.config));
+}
+
+function startupFailure(role: Role, err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`loopix ${role}: ${message}\n`);
+  process.exit(EXIT_STARTUP);
+}
+
+export async function runNodeCommand(role: Role, configFile: string): Promise<void> {
+  let node: RunningNode;
+  try {
+    const setup = loadNodeSetup(configFile, role);
+    node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
+  } catch (err) {
+    startupFailure(role, err);
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    const timeout = setTimeout(() => {
+      process.stderr.write(`loopix ${role}: shutdown took longer than 10 s after ${signal}; exiting\n`);
+      process.exit(1);
+    }, 10_000);
+    timeout.unref();
+    node.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`loopix ${role}: error while shutting down: ${(err as Error)?.message ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  // A parent that started us with IPC and goes away takes the node with it.
+  process.once('disconnect', () => stop('disconnect'));
+}

@@ -1,0 +1,352 @@
+/**
+ * The client's WebSocket session with its provider (docs/pipeline.md "Client protocol", src/protocol/frames.ts):
+ *
+ *   HELLO(pk) → CHALLENGE(nonce, eph) → AUTH(HMAC(X25519(sk, eph), label || nonce || pk)) → AUTH_OK
+ *   then SUBMIT packets at will, PULL(id) every pullIntervalMs (one outstanding at a time), and
+ *   ACK(id) once the PULL_REPLY's packets have been processed (the provider deletes them only then).
+ *
+ * When the connection drops (provider restart, network, ERROR frame + close) it reconnects by itself with
+ * exponential backoff and jitter; the backoff resets after a successful authentication.
+ */
+import WebSocket from 'ws';
+import type { Geometry } from '../geometry.js';
+import { authProof, decodeFrame, encode, ErrorCode } from '../protocol/frames.js';
+import { cryptoUniform, systemScheduler, type RandomSource, type Scheduler, type TimerHandle } from './streams.js';
+
+/** What the client needs from a way to reach its provider (the WebSocket session, or a test double). */
+export interface ClientTransport {
+  /** Authenticated and able to take packets right now. */
+  readonly connected: boolean;
+  start(): void;
+  stop(): Promise<void>;
+  /** Sends one packet (geometry.packetBytes) as the packet's first hop; false when not connected. */
+  submit(packet: Uint8Array): boolean;
+}
+
+export interface LogLike {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLog: LogLike = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
+
+export interface BackoffOptions {
+  /** First reconnect delay, ms (default 100). */
+  readonly initialMs?: number;
+  /** Largest reconnect delay, ms (default 10 000). */
+  readonly maxMs?: number;
+}
+
+export interface ProviderConnectionOptions {
+  /** The provider's ws:// URL (its topology entry's `ws`). */
+  readonly url: string;
+  readonly geometry: Geometry;
+  readonly publicKey: Uint8Array;
+  readonly privateKey: Uint8Array;
+  /** X25519 of the process's SphinxBackend. */
+  readonly x25519: (scalar: Uint8Array, point: Uint8Array) => Uint8Array;
+  readonly pullIntervalMs: number;
+  /** Packets per pull reply (sizes the largest frame accepted). */
+  readonly pullK: number;
+  /**
+   * Called with the (copied, caller-owned) packets of each PULL_REPLY; the ACK goes out after it returns or
+   * its promise resolves. If it throws, no ACK is sent and the provider will offer the packets again.
+   */
+  readonly onPackets: (packets: Uint8Array[]) => void | Promise<void>;
+  readonly onConnected?: () => void;
+  readonly onDisconnected?: (reason: string) => void;
+  /** An ERROR frame from the provider (it closes the connection after sending one). */
+  readonly onErrorFrame?: (code: number, message: string) => void;
+  readonly backoff?: BackoffOptions;
+  /** Close and reconnect when authentication has not finished after this long (default 10 000 ms). */
+  readonly handshakeTimeoutMs?: number;
+  /** Close and reconnect when a PULL is unanswered this long (default max(10 000, 5 × pullIntervalMs)). */
+  readonly pullTimeoutMs?: number;
+  readonly scheduler?: Scheduler;
+  readonly random?: RandomSource;
+  readonly log?: LogLike;
+}
+
+export interface ConnectionStats {
+  connect_attempts: number;
+  authenticated: number;
+  disconnects: number;
+  pulls_sent: number;
+  pull_replies: number;
+  packets_pulled: number;
+  acks_sent: number;
+  packets_submitted: number;
+  /** Keyed by the ErrorCode name (or `code_<n>`), plus `malformed` / `unexpected` frames from the provider. */
+  errors: Record<string, number>;
+}
+
+const ERROR_NAMES = new Map<number, string>(Object.entries(ErrorCode).map(([k, v]) => [v, k.toLowerCase()]));
+
+type State = 'idle' | 'connecting' | 'hello_sent' | 'auth_sent' | 'ready';
+
+export class ProviderConnection implements ClientTransport {
+  private readonly o: ProviderConnectionOptions;
+  private readonly scheduler: Scheduler;
+  private readonly random: RandomSource;
+  private readonly log: LogLike;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly pullTimeoutMs: number;
+  private ws: WebSocket | undefined;
+  private state: State = 'idle';
+  private running = false;
+  private attempt = 0;
+  private reconnectTimer: TimerHandle | undefined;
+  private handshakeTimer: TimerHandle | undefined;
+  private pullTimer: TimerHandle | undefined;
+  private nextPullAt = 0;
+  private nextRequestId = 1;
+  private outstanding: { id: number; at: number } | undefined;
+  private readonly connectedWaiters: Array<() => void> = [];
+  readonly stats: ConnectionStats = {
+    connect_attempts: 0,
+    authenticated: 0,
+    disconnects: 0,
+    pulls_sent: 0,
+    pull_replies: 0,
+    packets_pulled: 0,
+    acks_sent: 0,
+    packets_submitted: 0,
+    errors: {},
+  };
+
+  constructor(o: ProviderConnectionOptions) {
+    if (!/^wss?:\/\//.test(o.url)) throw new RangeError(`url must be a ws:// or wss:// URL, got ${JSON.stringify(o.url)}`);
+    if (o.publicKey.length !== 32) throw new RangeError(`publicKey must be 32 bytes, got ${o.publicKey.length}`);
+    if (o.privateKey.length !== 32) throw new RangeError(`privateKey must be 32 bytes, got ${o.privateKey.length}`);
+    this.o = o;
+    this.scheduler = o.scheduler ?? systemScheduler;
+    this.random = o.random ?? cryptoUniform;
+    this.log = o.log ?? silentLog;
+    this.initialBackoffMs = o.backoff?.initialMs ?? 100;
+    this.maxBackoffMs = Math.max(this.initialBackoffMs, o.backoff?.maxMs ?? 10_000);
+    this.handshakeTimeoutMs = o.handshakeTimeoutMs ?? 10_000;
+    this.pullTimeoutMs = o.pullTimeoutMs ?? Math.max(10_000, 5 * o.pullIntervalMs);
+  }
+
+  get connected(): boolean {
+    return this.state === 'ready' && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  /** Resolves once authenticated (immediately if already); rejects after `timeoutMs`. */
+  waitConnected(timeoutMs = 30_000): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.connectedWaiters.indexOf(done);
+        if (i >= 0) this.connectedWaiters.splice(i, 1);
+        reject(new Error(`not connected to ${this.o.url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.connectedWaiters.push(done);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.clearTimer('reconnectTimer');
+    this.clearTimer('handshakeTimer');
+    this.clearTimer('pullTimer');
+    const ws = this.ws;
+    if (!ws) return;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, 'client stopping');
+    });
+  }
+
+  submit(packet: Uint8Array): boolean {
+    if (!this.connected) return false;
+    this.ws!.send(encode.submit(this.o.geometry, packet));
+    this.stats.packets_submitted++;
+    return true;
+  }
+
+  // --- connection lifecycle -------------------------------------------------------------------------------
+
+  private clearTimer(name: 'reconnectTimer' | 'handshakeTimer' | 'pullTimer'): void {
+    const t = this[name];
+    if (t !== undefined) this.scheduler.clearTimer(t);
+    this[name] = undefined;
+  }
+
+  private connect(): void {
+    if (!this.running) return;
+    this.stats.connect_attempts++;
+    this.state = 'connecting';
+    this.outstanding = undefined;
+    const g = this.o.geometry;
+    const ws = new WebSocket(this.o.url, {
+      perMessageDeflate: false,
+      maxPayload: 1 + 4 + this.o.pullK * g.packetBytes + 1024,
+      handshakeTimeout: this.handshakeTimeoutMs,
+    });
+    ws.binaryType = 'nodebuffer';
+    this.ws = ws;
+    this.handshakeTimer = this.scheduler.setTimer(() => {
+      this.handshakeTimer = undefined;
+      if (this.ws === ws && this.state !== 'ready') this.abort(ws, 'handshake timeout');
+    }, this.handshakeTimeoutMs);
+    ws.on('open', () => {
+      if (this.ws !== ws) return;
+      this.state = 'hello_sent';
+      ws.send(encode.hello(this.o.publicKey));
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.ws !== ws) return;
+      if (!isBinary) return this.abort(ws, 'text frame from provider');
+      this.onFrame(ws, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+    ws.on('error', (err: Error) => {
+      if (this.ws === ws) this.log.debug({ err: err.message, url: this.o.url }, 'provider connection error');
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (this.ws !== ws) return;
+      this.onClosed(`closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+    });
+  }
+
+  private abort(ws: WebSocket, why: string): void {
+    this.log.warn({ url: this.o.url, why }, 'closing provider connection');
+    ws.terminate();
+  }
+
+  private onClosed(reason: string): void {
+    const wasReady = this.state === 'ready';
+    this.state = 'idle';
+    this.ws = undefined;
+    this.outstanding = undefined;
+    this.clearTimer('handshakeTimer');
+    this.clearTimer('pullTimer');
+    if (wasReady) {
+      this.stats.disconnects++;
+      this.log.info({ url: this.o.url, reason }, 'provider connection lost');
+      this.o.onDisconnected?.(reason);
+    }
+    if (!this.running) return;
+    const base = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.min(this.attempt, 30));
+    const delay = base / 2 + (base / 2) * this.random();
+    this.attempt++;
+    this.log.debug({ url: this.o.url, delayMs: Math.round(delay), attempt: this.attempt }, 'reconnecting');
+    this.reconnectTimer = this.scheduler.setTimer(() => {
+      this.reconnectTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  private countError(name: string): void {
+    this.stats.errors[name] = (this.stats.errors[name] ?? 0) + 1;
+  }
+
+  private onFrame(ws: WebSocket, data: Uint8Array): void {
+    const f = decodeFrame(this.o.geometry, data);
+    switch (f.type) {
+      case 'error': {
+        const name = ERROR_NAMES.get(f.code) ?? `code_${f.code}`;
+        this.countError(name);
+        this.log.warn({ url: this.o.url, code: f.code, name, message: f.message }, 'provider sent ERROR');
+        this.o.onErrorFrame?.(f.code, f.message);
+        return; // the provider closes the connection; 'close' schedules the reconnect
+      }
+      case 'challenge': {
+        if (this.state !== 'hello_sent') break;
+        const shared = this.o.x25519(this.o.privateKey, f.ephemeral);
+        const proof = authProof(shared, f.nonce, this.o.publicKey);
+        shared.fill(0);
+        ws.send(encode.auth(proof));
+        this.state = 'auth_sent';
+        return;
+      }
+      case 'authOk': {
+        if (this.state !== 'auth_sent') break;
+        this.state = 'ready';
+        this.attempt = 0;
+        this.stats.authenticated++;
+        this.clearTimer('handshakeTimer');
+        this.log.info({ url: this.o.url }, 'authenticated with provider');
+        this.nextPullAt = this.scheduler.now();
+        this.schedulePull();
+        for (const w of this.connectedWaiters.splice(0)) w();
+        this.o.onConnected?.();
+        return;
+      }
+      case 'pullReply': {
+        if (this.state !== 'ready' || !this.outstanding || f.requestId !== this.outstanding.id) break;
+        this.stats.pull_replies++;
+        this.stats.packets_pulled += f.packets.length;
+        const id = f.requestId;
+        const packets = f.packets.map((p) => p.slice());
+        void this.process(ws, id, packets);
+        return;
+      }
+      case 'malformed':
+        this.countError('malformed');
+        return this.abort(ws, `malformed frame: ${f.reason}`);
+      default:
+        break;
+    }
+    this.countError('unexpected');
+    this.abort(ws, `unexpected ${f.type} frame in state ${this.state}`);
+  }
+
+  private async process(ws: WebSocket, id: number, packets: Uint8Array[]): Promise<void> {
+    try {
+      await this.o.onPackets(packets);
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'processing pulled packets failed; not acknowledging');
+      return;
+    }
+    if (this.ws !== ws || this.state !== 'ready' || this.outstanding?.id !== id) return;
+    ws.send(encode.ack(id));
+    this.stats.acks_sent++;
+    this.outstanding = undefined;
+  }
+
+  /** Pulls on a fixed schedule: one PULL per pullIntervalMs while none is outstanding. */
+  private schedulePull(): void {
+    this.pullTimer = this.scheduler.setTimer(() => {
+      this.pullTimer = undefined;
+      const ws = this.ws;
+      if (!ws || this.state !== 'ready') return;
+      const now = this.scheduler.now();
+      if (this.outstanding) {
+        if (now - this.outstanding.at > this.pullTimeoutMs) return this.abort(ws, `PULL ${this.outstanding.id} unanswered for ${this.pullTimeoutMs} ms`);
+      } else {
+        const id = this.nextRequestId;
+        this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
+        this.outstanding = { id, at: now };
+        ws.send(encode.pull(id));
+        this.stats.pulls_sent++;
+      }
+      this.nextPullAt += this.o.pullIntervalMs;
+      if (this.nextPullAt < now - this.o.pullIntervalMs) this.nextPullAt = now;
+      this.schedulePull();
+    }, Math.max(0, this.nextPullAt - this.scheduler.now()));
+  }
+}

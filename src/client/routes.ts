@@ -1,0 +1,127 @@
+/**
+ * Path construction for client packets (docs/pipeline.md "Paths", Loopix §2 and §3.2): a fresh random path
+ * per packet through the stratified topology, one node per mix layer, with per-hop delays drawn by the sender
+ * from Exp(µ). Commands and addresses follow docs/packet-format.md §2:
+ *
+ *   message  P_s, L1..Ll, P_r, recipient   RELAY ×(l+1), DELIVER(client id), FINAL(message id)
+ *   loop     P_s, L1..Ll, P_s, self        RELAY ×(l+1), DELIVER(own client id), LOOP(loop id)
+ *   drop     P_s, L1..Ll, P_random         RELAY ×(l+1), DROP
+ *
+ * Every hop that forwards or stores (RELAY, DELIVER) carries an Exp(µ) delay; FINAL, LOOP and DROP carry 0.
+ */
+import { clientIdOf, type RecipientAddress } from '../address.js';
+import type { Geometry } from '../geometry.js';
+import { Command, MAX_DELAY_US, type HopSpec } from '../sphinx/types.js';
+import type { TopologyIndex } from '../topology/document.js';
+import type { NodeEntry } from '../topology/types.js';
+import { cryptoUniform, pick, sampleExp, type RandomSource } from './streams.js';
+
+export type RouteKind = 'message' | 'loop' | 'drop';
+
+export interface Route {
+  readonly kind: RouteKind;
+  /** Key epoch of every hop's key (uint16, as the packet prefix carries it). */
+  readonly epoch: number;
+  /** The node hops in order: the sender's provider, one mix per layer, the last provider. */
+  readonly nodes: readonly NodeEntry[];
+  /** What createPacket needs: one HopSpec per hop (node hops, then the recipient for message and loop). */
+  readonly hops: readonly HopSpec[];
+}
+
+export interface RouteOptions {
+  /** µ (1/s): per-hop delays are Exp(µ) seconds. */
+  readonly mu: number;
+  readonly random?: RandomSource;
+}
+
+/** An Exp(µ) delay in whole microseconds, clamped to the header's uint32 field. */
+export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform): number {
+  const us = Math.round(sampleExp(mu, random) * 1e6);
+  return Math.min(MAX_DELAY_US, Math.max(0, us));
+}
+
+export function hexToBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** `bytes` fitted into an A-byte address field: zero-padded or truncated. */
+export function toAddress(g: Geometry, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(g.addressBytes);
+  out.set(bytes.subarray(0, g.addressBytes));
+  return out;
+}
+
+function providerById(topo: TopologyIndex, id: string, what: string): NodeEntry {
+  const node = topo.node(id);
+  if (!node || node.role !== 'provider') throw new RangeError(`${what} ${id} is not a provider in the topology (epoch ${topo.doc.epoch})`);
+  return node;
+}
+
+function mixPath(topo: TopologyIndex, random: RandomSource): NodeEntry[] {
+  const mixes: NodeEntry[] = [];
+  for (let layer = 1; layer < topo.layerNodes.length; layer++) mixes.push(pick(topo.layerNodes[layer]!, random));
+  return mixes;
+}
+
+function checkAddress(g: Geometry, name: string, a: Uint8Array): void {
+  if (a.length !== g.addressBytes) throw new RangeError(`${name} must be ${g.addressBytes} bytes, got ${a.length}`);
+}
+
+/**
+ * The node hops with RELAY commands to each next node and Exp(µ) delays; the last node hop gets `lastCommand`
+ * and `lastAddress` (DELIVER/client id with a delay, or DROP/zero with delay 0).
+ */
+function nodeHops(topo: TopologyIndex, nodes: readonly NodeEntry[], last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean }, o: RouteOptions): HopSpec[] {
+  const random = o.random ?? cryptoUniform;
+  return nodes.map((node, i): HopSpec => {
+    const isLast = i === nodes.length - 1;
+    return {
+      publicKey: hexToBytes(node.publicKey),
+      command: isLast ? last.command : Command.RELAY,
+      address: isLast ? last.address : hexToBytes(nodes[i + 1]!.id),
+      delayUs: isLast && !last.delayed ? 0 : sampleDelayUs(o.mu, random),
+    };
+  });
+}
+
+function checkLength(topo: TopologyIndex, kind: RouteKind, hops: number): void {
+  const g = topo.geometry;
+  if (hops > g.maxHops) {
+    throw new RangeError(`a ${kind} path through ${topo.layerNodes.length - 1} mix layers needs ${hops} hops but geometry.maxHops is ${g.maxHops}`);
+  }
+}
+
+/** P_s → L1..Ll → P_r (DELIVER to the recipient's client id) → recipient (FINAL with `messageId`). */
+export function messageRoute(topo: TopologyIndex, senderProviderId: string, recipient: RecipientAddress, messageId: Uint8Array, o: RouteOptions): Route {
+  const g = topo.geometry;
+  checkAddress(g, 'messageId', messageId);
+  const random = o.random ?? cryptoUniform;
+  const nodes = [providerById(topo, senderProviderId, 'sender provider'), ...mixPath(topo, random), providerById(topo, recipient.providerId, 'recipient provider')];
+  checkLength(topo, 'message', nodes.length + 1);
+  const hops = nodeHops(topo, nodes, { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true }, { ...o, random });
+  hops.push({ publicKey: recipient.publicKey, command: Command.FINAL, address: messageId, delayUs: 0 });
+  return { kind: 'message', epoch: topo.doc.epoch & 0xffff, nodes, hops };
+}
+
+/** P_s → L1..Ll → P_s (DELIVER to the sender's own client id) → sender (LOOP with `loopId`). */
+export function loopRoute(topo: TopologyIndex, ownProviderId: string, ownPublicKey: Uint8Array, loopId: Uint8Array, o: RouteOptions): Route {
+  const g = topo.geometry;
+  checkAddress(g, 'loopId', loopId);
+  const random = o.random ?? cryptoUniform;
+  const own = providerById(topo, ownProviderId, 'own provider');
+  const nodes = [own, ...mixPath(topo, random), own];
+  checkLength(topo, 'loop', nodes.length + 1);
+  const hops = nodeHops(topo, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
+  hops.push({ publicKey: ownPublicKey, command: Command.LOOP, address: loopId, delayUs: 0 });
+  return { kind: 'loop', epoch: topo.doc.epoch & 0xffff, nodes, hops };
+}
+
+/** P_s → L1..Ll → a uniformly random provider, which drops it (DROP, zero address, no delay). */
+export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOptions): Route {
+  const g = topo.geometry;
+  const random = o.random ?? cryptoUniform;
+  const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), pick(topo.providers, random)];
+  checkLength(topo, 'drop', nodes.length);
+  const hops = nodeHops(topo, nodes, { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
+  return { kind: 'drop', epoch: topo.doc.epoch & 0xffff, nodes, hops };
+}

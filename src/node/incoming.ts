@@ -1,0 +1,119 @@
+/**
+ * The first stage: the node's UDP socket and the checks that need no cryptography. One Sphinx packet per
+ * datagram (Loopix §3); each arrival is timestamped (performance.now(), ms) because the sender-chosen delay
+ * runs from the arrival, and the AQM measures queueing delay from it.
+ *
+ * Checks here, before any work is spent on a packet: the length must be exactly `geometry.packetBytes`
+ * ("bad_size") and the prefix epoch must be the node's key epoch ("wrong_epoch"; docs/packet-format.md §2:
+ * the epoch picks the key, so a packet for another epoch cannot be unwrapped). Client packets submitted over
+ * a provider's WebSocket enter through `submit` and pass the same checks.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Geometry } from '../geometry.js';
+import type { DropReason } from './metrics.js';
+
+/** Where accepted packets go (the AQM gate + batcher in the glue). The packet is only valid during the call. */
+export interface PacketSink {
+  accept(packet: Uint8Array, arrivalMs: number): void;
+}
+
+export interface IncomingCounters {
+  count(name: string, by?: number): void;
+  drop(reason: DropReason, by?: number): void;
+}
+
+/** Byte offset of the key epoch (uint16 big-endian) in the packet prefix. */
+const EPOCH_OFFSET = 2;
+
+export class Incoming {
+  private readonly epoch: number;
+
+  constructor(
+    private readonly g: Geometry,
+    /** The topology's key epoch (compared mod 2^16, as the prefix carries it). */
+    epoch: number,
+    private readonly sink: PacketSink,
+    private readonly metrics: IncomingCounters,
+  ) {
+    this.epoch = epoch & 0xffff;
+  }
+
+  /** A datagram from the socket. Never throws. */
+  onDatagram(packet: Uint8Array, arrivalMs: number = performance.now()): void {
+    this.metrics.count('received');
+    this.check(packet, arrivalMs);
+  }
+
+  /** A packet a client submitted to this provider (processed as its first hop). Never throws. */
+  submit(packet: Uint8Array, arrivalMs: number = performance.now()): void {
+    this.metrics.count('received');
+    this.metrics.count('client_submitted');
+    this.check(packet, arrivalMs);
+  }
+
+  private check(packet: Uint8Array, arrivalMs: number): void {
+    if (!(packet instanceof Uint8Array) || packet.length !== this.g.packetBytes) {
+      this.metrics.drop('bad_size');
+      return;
+    }
+    const epoch = (packet[EPOCH_OFFSET]! << 8) | packet[EPOCH_OFFSET + 1]!;
+    if (epoch !== this.epoch) {
+      this.metrics.drop('wrong_epoch');
+      return;
+    }
+    this.sink.accept(packet, arrivalMs);
+  }
+}
+
+export interface UdpSocketOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Requested SO_RCVBUF / SO_SNDBUF, bytes (the kernel may cap it; read back the effective size). */
+  readonly bufferBytes: number;
+}
+
+export interface BoundUdpSocket {
+  readonly socket: dgram.Socket;
+  readonly port: number;
+  /** Effective kernel buffer sizes after the request (Linux reports twice the usable size). */
+  readonly recvBufferBytes: number;
+  readonly sendBufferBytes: number;
+  /** Why a buffer request failed, if it did (the node still runs, with the default size). */
+  readonly bufferWarning?: string;
+}
+
+/**
+ * Binds the node's UDP socket (used both to receive and to send, so peers see packets from the node's
+ * announced port) and asks for large kernel buffers, so a burst is queued by the kernel rather than lost
+ * before we can count it. Rejects with an Error naming the address when binding fails.
+ */
+export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
+  const socket = dgram.createSocket({ type: isIPv6(o.host) ? 'udp6' : 'udp4', recvBufferSize: o.bufferBytes, sendBufferSize: o.bufferBytes });
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      socket.close();
+      reject(new Error(`cannot bind UDP ${o.host}:${o.port}: ${err.message}`));
+    };
+    socket.once('error', onError);
+    socket.bind(o.port, o.host, () => {
+      socket.off('error', onError);
+      let bufferWarning: string | undefined;
+      // createSocket's size options are applied at bind; set again explicitly and read back what stuck.
+      try {
+        socket.setRecvBufferSize(o.bufferBytes);
+        socket.setSendBufferSize(o.bufferBytes);
+      } catch (err) {
+        bufferWarning = (err as Error).message;
+      }
+      let recv = 0, send = 0;
+      try {
+        recv = socket.getRecvBufferSize();
+        send = socket.getSendBufferSize();
+      } catch (err) {
+        bufferWarning ??= (err as Error).message;
+      }
+      resolve({ socket, port: socket.address().port, recvBufferBytes: recv, sendBufferBytes: send, bufferWarning });
+    });
+  });
+}

@@ -1,0 +1,252 @@
+/**
+ * A node's own loop cover traffic and the (n-1)-attack detector built on it (Loopix §3.2 and §4.2.1).
+ *
+ * Emission: a Poisson process at λM (Exp(λM) inter-arrival times from the CSPRNG, one timer). Each loop is a
+ * Sphinx packet over the layers after this node's layer, cyclically, with one random provider in the
+ * provider slot, ending at this node with command LOOP and a fresh random loop id (docs/pipeline.md
+ * "Paths"): from layer 1 of 3, L2 → L3 → P → L1(self); from layer 3, P → L1 → L2 → L3(self); a provider's
+ * own loop is L1 → L2 → L3 → P(self). Per-hop delays are Exp(µ), drawn here like a client's.
+ *
+ * Detection: a loop is *due* once its known total delay plus a generous processing margin has passed (so
+ * normal latency is never mistaken for loss). Over a sliding window of `loopWindowS` seconds of due loops,
+ * the node tracks the fraction that came back. Below r = `loopAlarmFraction` (§4.2.1: a mix that sees fewer
+ * than r of its loops return assumes it is being isolated) it logs an alarm and applies the paper's gentle
+ * countermeasure — more cover traffic on its outgoing links: λM × `loopAlarmRateFactor` while the alarm
+ * stands. At least MIN_DUE_LOOPS due loops are needed to raise or clear the alarm, so one lost loop at
+ * start-up is not an attack.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Geometry } from '../geometry.js';
+import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphinx/types.js';
+import type { TopologyIndex } from '../topology/document.js';
+import type { NodeEntry } from '../topology/types.js';
+
+/** Fewest due loops in the window on which the alarm may change state. */
+export const MIN_DUE_LOOPS = 5;
+/** Margin added to a loop's total delay before it counts as due: per-hop processing and network time. */
+export const LOOP_MARGIN_BASE_MS = 2000;
+export const LOOP_MARGIN_PER_HOP_MS = 250;
+
+/** A uniform draw in [0, 1) with 53 random bits from the CSPRNG. */
+export function uniform(): number {
+  const b = randomBytes(8);
+  return (b.readUInt32BE(0) * 2 ** 21 + (b.readUInt32BE(4) >>> 11)) / 2 ** 53;
+}
+
+/** An Exp(rate) draw (rate per second), in seconds. */
+export function exponential(ratePerS: number): number {
+  return -Math.log(1 - uniform()) / ratePerS;
+}
+
+interface LoopEntry {
+  readonly sentAt: number;
+  readonly dueAt: number;
+  returnedAt?: number;
+}
+
+export interface LoopWindowState {
+  /** Loops due within the window. */
+  readonly due: number;
+  /** Of those, how many came back. */
+  readonly returned: number;
+  /** returned / due, or null with no due loops. */
+  readonly fraction: number | null;
+  readonly alarm: boolean;
+}
+
+export type LoopReturn = { kind: 'returned'; rttMs: number } | { kind: 'unknown' } | { kind: 'duplicate' };
+
+/** The bookkeeping half, with an explicit clock (ms) so it can be tested without waiting. */
+export class LoopMonitor {
+  private readonly loops = new Map<string, LoopEntry>();
+  private state: LoopWindowState = { due: 0, returned: 0, fraction: null, alarm: false };
+
+  constructor(
+    private readonly windowMs: number,
+    /** r of §4.2.1. */
+    private readonly threshold: number,
+  ) {}
+
+  get alarm(): boolean {
+    return this.state.alarm;
+  }
+
+  get outstanding(): number {
+    return this.loops.size;
+  }
+
+  get last(): LoopWindowState {
+    return this.state;
+  }
+
+  sent(id: Uint8Array, sentAt: number, dueAt: number): void {
+    this.loops.set(Buffer.from(id).toString('hex'), { sentAt, dueAt });
+  }
+
+  returned(id: Uint8Array, now: number): LoopReturn {
+    const entry = this.loops.get(Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex'));
+    if (entry === undefined) return { kind: 'unknown' };
+    if (entry.returnedAt !== undefined) return { kind: 'duplicate' };
+    entry.returnedAt = now;
+    return { kind: 'returned', rttMs: now - entry.sentAt };
+  }
+
+  /** Recomputes the window at `now`; returns the new state and whether the alarm changed. */
+  evaluate(now: number): { state: LoopWindowState; changed: boolean } {
+    let due = 0, returned = 0;
+    for (const [key, e] of this.loops) {
+      if (e.dueAt <= now - this.windowMs) {
+        this.loops.delete(key);
+        continue;
+      }
+      if (e.dueAt > now) continue;
+      due++;
+      if (e.returnedAt !== undefined) returned++;
+    }
+    const fraction = due > 0 ? returned / due : null;
+    let alarm = this.state.alarm;
+    if (due >= MIN_DUE_LOOPS && fraction !== null) alarm = fraction < this.threshold;
+    const changed = alarm !== this.state.alarm;
+    this.state = { due, returned, fraction, alarm };
+    return { state: this.state, changed };
+  }
+}
+
+export interface LoopEmitterOptions {
+  readonly geometry: Geometry;
+  readonly backend: SphinxBackend;
+  readonly topology: TopologyIndex;
+  readonly self: NodeEntry;
+  readonly lambdaM: number;
+  readonly mu: number;
+  readonly windowS: number;
+  readonly alarmFraction: number;
+  readonly alarmRateFactor: number;
+  /** Sends the loop's first datagram. */
+  readonly send: (packet: Uint8Array, to: NodeEntry) => void;
+  readonly count: (name: string, by?: number) => void;
+  readonly onRtt: (ms: number) => void;
+  readonly log: { warn(o: object, msg: string): void; info(o: object, msg: string): void; error(o: object, msg: string): void };
+}
+
+/** The emitting half: the Poisson timer, path choice, packet creation. */
+export class LoopEmitter {
+  readonly monitor: LoopMonitor;
+  private timer: NodeJS.Timeout | undefined;
+  private evalTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private readonly epoch: number;
+  private readonly hopCount: number;
+
+  constructor(private readonly o: LoopEmitterOptions) {
+    this.monitor = new LoopMonitor(o.windowS * 1000, o.alarmFraction);
+    this.epoch = o.topology.doc.epoch & 0xffff;
+    this.hopCount = o.topology.doc.layers + 1;
+    if (this.hopCount > o.geometry.maxHops) {
+      throw new RangeError(`a loop over ${o.topology.doc.layers} layers needs ${this.hopCount} hops, geometry.maxHops is ${o.geometry.maxHops}`);
+    }
+  }
+
+  /** Current emission rate, 1/s (λM, raised while the alarm stands). */
+  get rate(): number {
+    return this.o.lambdaM * (this.monitor.alarm ? this.o.alarmRateFactor : 1);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.armNext();
+    const every = Math.max(100, Math.min(1000, (this.o.windowS * 1000) / 10));
+    this.evalTimer = setInterval(() => this.evaluate(), every);
+    this.evalTimer.unref();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.evalTimer) clearInterval(this.evalTimer);
+    this.timer = this.evalTimer = undefined;
+  }
+
+  /** A loop came back through the pipeline; false when the id is not one of ours (counted by the caller). */
+  onReturn(id: Uint8Array): LoopReturn {
+    const r = this.monitor.returned(id, performance.now());
+    if (r.kind === 'returned') {
+      this.o.count('loops_returned');
+      this.o.onRtt(r.rttMs);
+    }
+    return r;
+  }
+
+  evaluate(now = performance.now()): LoopWindowState {
+    const { state, changed } = this.monitor.evaluate(now);
+    if (changed && state.alarm) {
+      this.o.log.warn(
+        { loops_due: state.due, loops_returned: state.returned, fraction: state.fraction, threshold: this.o.alarmFraction, new_rate: this.rate },
+        'loop alarm: fewer loops return than the threshold r (possible (n-1) attack, Loopix §4.2.1); raising the loop cover rate',
+      );
+    } else if (changed) {
+      this.o.log.info({ loops_due: state.due, loops_returned: state.returned, fraction: state.fraction }, 'loop alarm cleared; loop cover rate back to λM');
+    }
+    if (changed && this.running) this.armNext(); // apply the new rate now, not after the current gap
+    return state;
+  }
+
+  /** Builds and sends one loop now (also used by tests). */
+  emit(): void {
+    try {
+      const g = this.o.geometry;
+      const path = this.path();
+      const loopId = randomBytes(g.addressBytes);
+      let totalDelayMs = 0;
+      const hops: HopSpec[] = path.map((node, i) => {
+        const last = i === path.length - 1;
+        const delayUs = last ? 0 : Math.min(MAX_DELAY_US, Math.round(exponential(this.o.mu) * 1e6));
+        totalDelayMs += delayUs / 1000;
+        return {
+          publicKey: Uint8Array.from(Buffer.from(node.publicKey, 'hex')),
+          command: last ? Command.LOOP : Command.RELAY,
+          address: last ? loopId : Uint8Array.from(Buffer.from(path[i + 1]!.id, 'hex')),
+          delayUs,
+        };
+      });
+      const packet = this.o.backend.createPacket(g, { epoch: this.epoch, hops, content: new Uint8Array(0) });
+      const now = performance.now();
+      const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * path.length;
+      this.monitor.sent(loopId, now, now + totalDelayMs + margin);
+      this.o.send(packet, path[0]!);
+    } catch (err) {
+      this.o.count('loop_create_error');
+      this.o.log.error({ err: (err as Error).message }, 'could not create a loop packet');
+    }
+  }
+
+  /** The hops after this node (see the module comment); the last one is this node. */
+  path(): NodeEntry[] {
+    const { topology, self } = this.o;
+    const L = topology.doc.layers;
+    const pick = (layer: number): NodeEntry => {
+      const nodes = topology.layerNodes[layer]!;
+      return nodes[Math.floor(uniform() * nodes.length)]!;
+    };
+    const path: NodeEntry[] = [];
+    for (let k = 1; k <= L; k++) {
+      const layer = (self.layer + k) % (L + 1);
+      path.push(pick(layer));
+    }
+    path.push(self);
+    return path;
+  }
+
+  private armNext(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.running) return;
+    const waitMs = exponential(this.rate) * 1000;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.emit();
+      this.armNext();
+    }, Math.min(waitMs, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The last stage: one datagram per packet to the next node's UDP address (from the topology). The node's one
+ * socket sends, so the next hop sees the node's announced port. A failed send is counted ("send_error"),
+ * a completed one is "forwarded"; neither throws.
+ */
+import type { DropReason } from './metrics.js';
+
+/** The part of a dgram.Socket this stage uses. */
+export interface DatagramSender {
+  send(msg: Uint8Array, port: number, address: string, callback: (err: Error | null) => void): void;
+}
+
+export interface OutgoingCounters {
+  count(name: string, by?: number): void;
+  drop(reason: DropReason, by?: number): void;
+}
+
+export class Outgoing {
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly socket: DatagramSender,
+    private readonly metrics: OutgoingCounters,
+    /** Called with the first error of each kind (for one log line, not one per packet). */
+    private readonly onNewError: (message: string) => void = () => {},
+  ) {}
+
+  /** Sends `packet`; `counter` is the counter bumped on success ("forwarded", or "loops_emitted"). */
+  send(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter = 'forwarded'): void {
+    try {
+      this.socket.send(packet, to.port, to.host, (err) => {
+        if (err) this.fail(err);
+        else this.metrics.count(counter);
+      });
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.metrics.drop('send_error');
+    const message = err.message;
+    if (message !== this.lastError) {
+      this.lastError = message;
+      this.onNewError(message);
+    }
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * The glue of the node pipeline shared by mixes and providers (docs/pipeline.md):
+ *
+ *   UDP ─▶ incoming ─▶ AQM gate ─▶ batcher ─▶ crypto pool ─▶ replay ─▶ router ─▶ scheduler ─▶ outgoing
+ *                                                                         │            └─▶ deliver hook (provider inbox)
+ *                                                                         └─▶ loops (own loop returned)
+ *
+ * Stages know nothing of each other; this file owns the queue between the batcher and the pool (so the AQM
+ * sees it), wires the stages and turns every way a packet can end into a counter. The packet path never
+ * throws: stage calls on it are total, and a failing worker task is counted for each of its packets.
+ */
+import type { Logger } from 'pino';
+import type { NodeConfig } from '../config/schema.js';
+import type { Geometry } from '../geometry.js';
+import { decodeRecord } from '../sphinx/records.js';
+import type { SphinxBackend } from '../sphinx/types.js';
+import type { TopologyIndex } from '../topology/document.js';
+import type { NodeEntry } from '../topology/types.js';
+import { AqmController } from './aqm.js';
+import { Batcher, type Batch } from './batcher.js';
+import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
+import { Incoming, bindUdpSocket, type BoundUdpSocket } from './incoming.js';
+import type { X25519KeyPair } from './keys.js';
+import { LoopEmitter } from './loops.js';
+import { LatencyHistogram, NodeMetrics, type DropReason, type MetricsSnapshot } from './metrics.js';
+import { Outgoing } from './outgoing.js';
+import { ReplayFilter } from './replay.js';
+import { Router } from './router.js';
+import { DelayScheduler } from './scheduler.js';
+
+/** Everything start-up established (src/node/startup.ts). */
+export interface NodeSetup {
+  readonly config: NodeConfig;
+  readonly topology: TopologyIndex;
+  /** This node's topology entry. */
+  readonly self: NodeEntry;
+  readonly keyPair: X25519KeyPair;
+  /** Where the config file was read from (for messages). */
+  readonly configFile?: string;
+}
+
+export interface PipelineOptions extends NodeSetup {
+  readonly log: Logger;
+  /** Sphinx backend of the main thread (loop packets). */
+  readonly backend: SphinxBackend;
+  /**
+   * Providers: called when a DELIVER packet's delay has passed, with the client id and the packet (a view
+   * that stays valid). The hook counts `delivered` or a drop itself. Absent on mixes.
+   */
+  readonly deliver?: (client: Uint8Array, packet: Uint8Array) => void;
+  /** Emit own loop cover traffic (default true). */
+  readonly loops?: boolean;
+  /** Report stats every config.statsIntervalS (default true). */
+  readonly reportStats?: boolean;
+}
+
+/** What `loopix mix` / `loopix provider` report: the metrics plus the round-trip times of own loops (ms). */
+export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']> };
+
+type Held =
+  | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
+  | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
+
+export class NodePipeline {
+  readonly metrics: NodeMetrics;
+  readonly geometry: Geometry;
+  readonly port: number;
+  readonly loops: LoopEmitter | undefined;
+  readonly aqm: AqmController;
+  private readonly incoming: Incoming;
+  private readonly batcher: Batcher;
+  private readonly pool: CryptoPool;
+  private readonly replay: ReplayFilter;
+  private readonly router: Router;
+  private readonly scheduler: DelayScheduler<Held>;
+  private readonly outgoing: Outgoing;
+  private readonly waiting: Batch[] = [];
+  private waitingPackets = 0;
+  /** Longest wait for a worker (batch ready → dispatch, ms) since the last AQM update. */
+  private intervalSojourn = 0;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private readonly epoch: number;
+  private readonly log: Logger;
+  readonly loopRtt = new LatencyHistogram();
+
+  private constructor(
+    private readonly o: PipelineOptions,
+    private readonly udp: BoundUdpSocket,
+    pool: CryptoPool,
+  ) {
+    const { config, topology, self } = o;
+    this.log = o.log;
+    this.geometry = topology.geometry;
+    this.epoch = topology.doc.epoch & 0xffff;
+    this.port = udp.port;
+    this.pool = pool;
+    this.metrics = new NodeMetrics(self.id, self.role);
+    this.aqm = new AqmController(config.pipeline.aqm);
+    this.replay = new ReplayFilter(config.pipeline.replayCapacity);
+    this.router = new Router({ topology, role: self.role, layer: self.layer });
+    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'));
+    this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
+    this.batcher = new Batcher(this.geometry, config.pipeline.batchSize, config.pipeline.batchWaitMs, (b) => this.onBatch(b));
+    this.incoming = new Incoming(this.geometry, topology.doc.epoch, { accept: (p, t) => this.accept(p, t) }, this.metrics);
+
+    udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
+    udp.socket.on('error', (err) => {
+      this.metrics.count('socket_error');
+      this.log.error({ err: err.message }, 'UDP socket error');
+    });
+
+    if (o.loops !== false) {
+      const p = config.params;
+      this.loops = new LoopEmitter({
+        geometry: this.geometry,
+        backend: o.backend,
+        topology,
+        self,
+        lambdaM: p.lambdaM,
+        mu: p.mu,
+        windowS: p.loopWindowS,
+        alarmFraction: p.loopAlarmFraction,
+        alarmRateFactor: p.loopAlarmRateFactor,
+        send: (packet, to) => this.outgoing.send(packet, to.udp, 'loops_sent'),
+        count: (name, by) => this.metrics.count(name, by),
+        onRtt: (ms) => this.loopRtt.record(ms),
+        log: this.log.child({ module: 'loops' }),
+      });
+    }
+    this.registerGauges();
+  }
+
+  /** Binds the socket, starts the worker pool and (unless disabled) the loop stream and stats timer. */
+  static async start(o: PipelineOptions): Promise<NodePipeline> {
+    const listen = o.config.listen ?? o.self.udp;
+    const udp = await bindUdpSocket({ host: listen.host, port: listen.port, bufferBytes: o.config.pipeline.socketBufferBytes });
+    let pool: CryptoPool;
+    try {
+      pool = new CryptoPool({ geometry: o.topology.geometry, privateKey: o.keyPair.privateKey, workers: o.config.pipeline.workers, backend: o.backend.name });
+    } catch (err) {
+      udp.socket.close();
+      throw err;
+    }
+    try {
+      await pool.warmUp();
+    } catch (err) {
+      udp.socket.close();
+      await pool.destroy().catch(() => undefined);
+      throw new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`);
+    }
+    const node = new NodePipeline(o, udp, pool);
+    if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
+    if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
+      node.log.warn(
+        { requested: o.config.pipeline.socketBufferBytes, effective: udp.recvBufferBytes },
+        'kernel capped SO_RCVBUF below the requested size (raise net.core.rmem_max)',
+      );
+    }
+    node.startTimers();
+    node.loops?.start();
+    return node;
+  }
+
+  /** PacketIngress for a provider's client front end: the packet is processed as its first hop. */
+  submit(packet: Uint8Array): void {
+    if (this.closed) {
+      this.metrics.drop('shutdown');
+      return;
+    }
+    this.incoming.submit(packet);
+  }
+
+  snapshot(): NodeSnapshot {
+    return { ...this.metrics.snapshot(), loop_rtt: this.loopRtt.snapshot() };
+  }
+
+  /** Stops receiving, counts everything still queued or held as "shutdown", stops the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.loops?.stop();
+    for (const t of this.timers) clearInterval(t);
+    await new Promise<void>((resolve) => {
+      try {
+        this.udp.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+    const discarded = this.batcher.close() + this.waitingPackets + this.scheduler.close().length;
+    this.waiting.length = 0;
+    this.waitingPackets = 0;
+    if (discarded > 0) this.metrics.drop('shutdown', discarded);
+    await this.pool.destroy().catch(() => undefined);
+  }
+
+  // ---- packet path ---------------------------------------------------------------------------------
+
+  /** Packets accepted and not yet unwrapped: in the batcher, waiting for a worker, or in flight. */
+  private get queuedPackets(): number {
+    return this.batcher.pending + this.waitingPackets + this.pool.inFlightPackets;
+  }
+
+  /**
+   * How long the oldest complete batch has waited for a crypto worker, ms (0 when none waits). The AQM
+   * controls this delay: the batching wait before it is bounded by batchWaitMs and is not congestion.
+   */
+  private headWaitMs(now: number): number {
+    const w = this.waiting[0];
+    return w ? now - w.readyAt : 0;
+  }
+
+  private accept(packet: Uint8Array, arrival: number): void {
+    if (this.closed) {
+      this.metrics.drop('shutdown');
+      return;
+    }
+    const verdict = this.aqm.decide(this.queuedPackets, this.headWaitMs(arrival));
+    if (verdict !== null) {
+      this.metrics.drop(verdict);
+      return;
+    }
+    this.batcher.add(packet, arrival);
+  }
+
+  private onBatch(batch: Batch): void {
+    this.waiting.push(batch);
+    this.waitingPackets += batch.count;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.pool.ready && this.waiting.length > 0) {
+      const batch = this.waiting.shift()!;
+      this.waitingPackets -= batch.count;
+      const sojourn = performance.now() - batch.readyAt;
+      if (sojourn > this.intervalSojourn) this.intervalSojourn = sojourn;
+      this.pool.unwrap(batch.buffer, batch.count).then(
+        (r) => {
+          this.onUnwrapped(batch, r);
+          this.pump();
+        },
+        (err: unknown) => {
+          if (this.closed) this.metrics.drop('shutdown', batch.count);
+          else {
+            this.metrics.drop('crypto_error', batch.count);
+            this.log.error({ err: (err as Error)?.message ?? String(err) }, 'crypto worker task failed');
+          }
+          this.pump();
+        },
+      );
+    }
+  }
+
+  private onUnwrapped(batch: Batch, r: UnwrappedBatch): void {
+    if (this.closed) {
+      this.metrics.drop('shutdown', batch.count);
+      return;
+    }
+    const g = this.geometry;
+    const N = g.packetBytes;
+    this.metrics.count('processed', batch.count);
+    for (let i = 0; i < batch.count; i++) {
+      try {
+        const packet = r.packets.subarray(i * N, (i + 1) * N);
+        const result = decodeRecord(g, r.records, i, packet);
+        if (result.kind !== 'invalid' && !this.replay.check(this.epoch, result.replayTag)) {
+          this.metrics.drop('replay');
+          continue;
+        }
+        const action = this.router.route(result);
+        const arrival = batch.arrivals[i]!;
+        switch (action.kind) {
+          case 'forward': {
+            const delayMs = action.delayUs / 1000;
+            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: action.next, arrival, delayMs });
+            break;
+          }
+          case 'deliver': {
+            if (!this.o.deliver) {
+              this.metrics.drop('no_inbox');
+              break;
+            }
+            const delayMs = action.delayUs / 1000;
+            this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet, client: action.client, arrival, delayMs });
+            break;
+          }
+          case 'loop': {
+            const ret = this.loops?.onReturn(action.id) ?? { kind: 'unknown' as const };
+            if (ret.kind === 'unknown') this.metrics.drop('loop_unknown');
+            else if (ret.kind === 'duplicate') this.metrics.drop('loop_duplicate');
+            break;
+          }
+          case 'drop':
+            this.metrics.drop(action.reason);
+            break;
+        }
+      } catch (err) {
+        // Unreachable by construction; counted rather than thrown so one bad record cannot stall the node.
+        this.metrics.drop('crypto_error');
+        this.log.error({ err: (err as Error).message }, 'packet handling failed');
+      }
+    }
+    if (this.replay.evicted > 0) {
+      this.metrics.count('replay_evicted', this.replay.evicted);
+      this.replay.evicted = 0;
+    }
+  }
+
+  private depart(item: Held): void {
+    this.metrics.latency.record(performance.now() - item.arrival - item.delayMs);
+    if (item.kind === 'forward') this.outgoing.send(item.packet, item.to.udp);
+    else this.o.deliver!(item.client, item.packet);
+  }
+
+  // ---- timers and gauges ---------------------------------------------------------------------------
+
+  private startTimers(): void {
+    const { config, self } = this.o;
+    const aqmTimer = setInterval(() => {
+      this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
+      this.intervalSojourn = 0;
+    }, config.pipeline.aqm.intervalMs);
+    aqmTimer.unref();
+    this.timers.push(aqmTimer);
+    if (this.o.reportStats !== false && config.statsIntervalS > 0) {
+      const statsTimer = setInterval(() => this.report(self.id), config.statsIntervalS * 1000);
+      statsTimer.unref();
+      this.timers.push(statsTimer);
+    }
+  }
+
+  private report(node: string): void {
+    try {
+      const message = { type: 'stats', node, stats: this.snapshot() };
+      if (typeof process.send === 'function' && process.connected) process.send(message);
+      else process.stdout.write(`${JSON.stringify(message)}\n`);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not report stats');
+    }
+  }
+
+  private registerGauges(): void {
+    const m = this.metrics;
+    m.gauge('queue_packets', () => this.batcher.pending + this.waitingPackets);
+    m.gauge('in_flight_batches', () => this.pool.inFlight);
+    m.gauge('in_flight_packets', () => this.pool.inFlightPackets);
+    m.gauge('aqm_drop_probability', () => Math.round(this.aqm.probability * 1e6) / 1e6);
+    m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
+    m.gauge('scheduled_packets', () => this.scheduler.size);
+    m.gauge('replay_tags', () => this.replay.size(this.epoch));
+    m.gauge('replay_capacity', () => this.replay.capacity);
+    m.gauge('workers', () => this.pool.workers);
+    m.gauge('socket_buffer_requested_bytes', () => this.o.config.pipeline.socketBufferBytes);
+    m.gauge('socket_recv_buffer_bytes', () => this.udp.recvBufferBytes);
+    m.gauge('socket_send_buffer_bytes', () => this.udp.sendBufferBytes);
+    m.gauge('udp_port', () => this.port);
+    m.gauge('sphinx_native', () => this.o.backend.name === 'native');
+    if (this.loops) {
+      const loops = this.loops;
+      m.gauge('loop_return_fraction', () => loops.monitor.last.fraction);
+      m.gauge('loops_due_in_window', () => loops.monitor.last.due);
+      m.gauge('loops_outstanding', () => loops.monitor.outstanding);
+      m.gauge('loop_alarm', () => loops.monitor.alarm);
+      m.gauge('loop_rate_per_s', () => loops.rate);
+    }
+  }
+}
+
+export type { DropReason };

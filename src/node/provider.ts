@@ -1,0 +1,147 @@
+/**
+ * A provider (Loopix §2, §3.2: the first and last layer): the node pipeline, plus
+ *   - the inbox: a DELIVER packet, once its delay has passed, is stored (still encrypted for the client) in
+ *     the client's SQLite inbox; deliveries of one event-loop turn share one transaction (one fsync), and a
+ *     packet counts as `delivered` only once that transaction committed;
+ *   - the client front end (WebSocket): a client's SUBMIT enters the pipeline as a UDP arrival would, and is
+ *     processed as the packet's first hop; PULL / ACK are served from the same inbox.
+ * A DROP packet (the end of a drop cover packet) is discarded and counted (`drop_cover`).
+ */
+import { clientIdOf } from '../address.js';
+import { inboxPath, openInbox } from '../provider/inbox.js';
+import type { ClientFrontEnd, Inbox } from '../provider/types.js';
+import { startClientFrontEnd } from '../provider/ws-server.js';
+import { loadSphinx } from '../sphinx/loader.js';
+import { nodeLogger, type RunningNode, type StartOptions } from './mix.js';
+import { NodePipeline, type NodeSetup } from './pipeline.js';
+
+export interface ProviderStartOptions extends StartOptions {
+  /** Use this inbox instead of opening the SQLite one in provider.dataDir (tests). Closed on close(). */
+  readonly inbox?: Inbox;
+  /** Start the WebSocket front end (default true). */
+  readonly frontEnd?: boolean;
+}
+
+export interface RunningProvider extends RunningNode {
+  readonly inbox: Inbox;
+  /** Bound WebSocket port (undefined without a front end). */
+  readonly wsPort: number | undefined;
+}
+
+/** The WebSocket port of a provider: config provider.listen, else the topology's ws URL on 127.0.0.1. */
+function wsListen(setup: NodeSetup): { host: string; port: number } {
+  const configured = setup.config.provider?.listen;
+  if (configured) return configured;
+  const url = new URL(setup.self.ws ?? '');
+  const port = url.port ? Number(url.port) : url.protocol === 'wss:' ? 443 : 80;
+  return { host: '127.0.0.1', port };
+}
+
+export async function startProviderNode(setup: NodeSetup, o: ProviderStartOptions = {}): Promise<RunningProvider> {
+  const { config, self, topology } = setup;
+  if (self.role !== 'provider') throw new Error(`node ${self.id} is a ${self.role}, not a provider`);
+  const providerConfig = config.provider;
+  if (!providerConfig) throw new Error('provider: config section missing');
+  const g = topology.geometry;
+  const log = o.log ?? nodeLogger(setup);
+  const backend = o.backend ?? loadSphinx({ log: (line) => log.warn(line) }).backend;
+
+  const inbox: Inbox = o.inbox ?? openInbox(inboxPath(providerConfig.dataDir), g);
+  const storeMany = (inbox as { storeMany?: (e: readonly { clientId: Uint8Array; packet: Uint8Array }[]) => void }).storeMany?.bind(inbox);
+  // With closed registration only the listed clients have inboxes; a delivery to anyone else is dropped.
+  const allowed =
+    providerConfig.registration === 'closed'
+      ? new Set(providerConfig.clients.map((k) => Buffer.from(clientIdOf(g, Uint8Array.from(Buffer.from(k, 'hex')))).toString('hex')))
+      : null;
+
+  let pending: { clientId: Uint8Array; packet: Uint8Array }[] = [];
+  let flushScheduled = false;
+  let pipeline: NodePipeline | undefined;
+
+  const flush = (): void => {
+    flushScheduled = false;
+    const entries = pending;
+    pending = [];
+    if (entries.length === 0 || !pipeline) return;
+    const m = pipeline.metrics;
+    try {
+      if (storeMany) storeMany(entries);
+      else for (const e of entries) inbox.store(e.clientId, e.packet);
+      m.count('delivered', entries.length);
+    } catch (err) {
+      m.drop('inbox_error', entries.length);
+      log.error({ err: (err as Error).message, packets: entries.length }, 'inbox store failed');
+    }
+  };
+
+  const deliver = (clientId: Uint8Array, packet: Uint8Array): void => {
+    if (allowed && !allowed.has(Buffer.from(clientId).toString('hex'))) {
+      pipeline?.metrics.drop('unknown_client');
+      return;
+    }
+    pending.push({ clientId, packet });
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  };
+
+  try {
+    pipeline = await NodePipeline.start({ ...setup, log, backend, deliver, loops: o.loops, reportStats: o.reportStats });
+  } catch (err) {
+    if (!o.inbox) inbox.close();
+    throw err;
+  }
+  const p = pipeline;
+
+  let frontEnd: ClientFrontEnd | undefined;
+  if (o.frontEnd !== false) {
+    const listen = wsListen(setup);
+    try {
+      frontEnd = await startClientFrontEnd({
+        geometry: g,
+        host: listen.host,
+        port: listen.port,
+        pullK: config.params.pullK,
+        registration: providerConfig.registration,
+        allowedClients: providerConfig.clients,
+        maxFrameBytes: providerConfig.maxFrameBytes,
+        authTimeoutMs: providerConfig.authTimeoutMs,
+        inbox,
+        ingress: p,
+        count: (name, by) => p.metrics.count(name, by),
+        log: log.child({ module: 'ws' }),
+      });
+    } catch (err) {
+      await p.close();
+      inbox.close();
+      throw err;
+    }
+    const fe = frontEnd;
+    p.metrics.gauge('uws_native', () => (fe.uwsNative ? 1 : 0));
+    p.metrics.gauge('ws_connections', () => fe.connections);
+    p.metrics.gauge('ws_port', () => fe.port);
+  }
+  const total = (inbox as { total?: () => number }).total?.bind(inbox);
+  if (total) p.metrics.gauge('inbox_packets', () => total());
+
+  log.info({ id: self.id, udp: p.port, ws: frontEnd?.port, epoch: topology.doc.epoch, sphinx: backend.name }, 'provider running');
+  let closed = false;
+  return {
+    id: self.id,
+    role: 'provider',
+    port: p.port,
+    wsPort: frontEnd?.port,
+    pipeline: p,
+    inbox,
+    snapshot: () => p.snapshot(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await frontEnd?.close().catch(() => undefined);
+      await p.close();
+      flush();
+      inbox.close();
+    },
+  };
+}

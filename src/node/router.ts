@@ -1,0 +1,61 @@
+/**
+ * Turns one unwrap result into an action (docs/pipeline.md "router"). Pure: it decides, the glue acts.
+ *
+ * Stratified topology (Loopix §2): a node only sends to the adjacent layer — provider (layer 0) → layer 1,
+ * layer k → layer k+1, the last mix layer → a provider. That one rule also covers a provider's client
+ * packets (first hop provider → layer 1). A RELAY to an id the topology does not know is "unknown_next"; to
+ * a known node outside the adjacent layer "bad_layer". DELIVER is meaningful only at a provider, LOOP only
+ * when it returns to its sender, FINAL and SURB_REPLY only at a client.
+ */
+import type { NodeEntry, Role } from '../topology/types.js';
+import type { TopologyIndex } from '../topology/document.js';
+import type { UnwrapResult } from '../sphinx/types.js';
+import type { DropReason } from './metrics.js';
+
+export type RouteAction =
+  | { readonly kind: 'forward'; readonly next: NodeEntry; readonly delayUs: number }
+  | { readonly kind: 'deliver'; readonly client: Uint8Array; readonly delayUs: number }
+  | { readonly kind: 'loop'; readonly id: Uint8Array }
+  | { readonly kind: 'drop'; readonly reason: DropReason };
+
+export interface RouterOptions {
+  readonly topology: TopologyIndex;
+  readonly role: Role;
+  /** 0 for providers, 1..layers for mixes. */
+  readonly layer: number;
+}
+
+export class Router {
+  private readonly nextLayer: number;
+
+  constructor(private readonly o: RouterOptions) {
+    this.nextLayer = (o.layer + 1) % (o.topology.doc.layers + 1);
+  }
+
+  route(result: UnwrapResult): RouteAction {
+    switch (result.kind) {
+      case 'relay': {
+        const next = this.lookup(result.next);
+        if (next === null) return { kind: 'drop', reason: 'unknown_next' };
+        if (next.layer !== this.nextLayer) return { kind: 'drop', reason: 'bad_layer' };
+        return { kind: 'forward', next, delayUs: result.delayUs };
+      }
+      case 'deliver':
+        if (this.o.role !== 'provider') return { kind: 'drop', reason: 'deliver_at_mix' };
+        return { kind: 'deliver', client: result.client, delayUs: result.delayUs };
+      case 'drop':
+        return { kind: 'drop', reason: this.o.role === 'provider' ? 'drop_cover' : 'drop_at_mix' };
+      case 'loop':
+        return { kind: 'loop', id: result.id };
+      case 'final':
+      case 'surbReply':
+        return { kind: 'drop', reason: 'unexpected_final' };
+      case 'invalid':
+        return { kind: 'drop', reason: `invalid_${result.reason}` };
+    }
+  }
+
+  private lookup(id: Uint8Array): NodeEntry | null {
+    return this.o.topology.node(Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')) ?? null;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A crypto worker thread (piscina). It loads the Sphinx backend once (the native addon, or the TypeScript
+ * twin when the main thread runs on it), receives the node's private key once through
+ * workerData, and for each task unwraps a whole batch in place with ONE unwrapBatch call (one N-API call per
+ * batch), then transfers the packet buffer and the records back without copying.
+ */
+import { Piscina } from 'piscina';
+import { workerData } from 'node:worker_threads';
+import { makeGeometry } from '../geometry.js';
+import { loadNativeBackend } from '../sphinx/native.js';
+import { tsBackend } from '../sphinx/ts/index.js';
+
+export interface WorkerInit {
+  readonly privateKey: Uint8Array;
+  readonly geometry: { maxHops: number; addressBytes: number; contentBytes: number };
+  /** The backend the main thread chose (and self-checked) through src/sphinx/loader.ts; workers use the same. */
+  readonly backend: 'native' | 'ts';
+}
+
+export interface UnwrapTask {
+  /** count · packetBytes bytes, transferred in. */
+  readonly packets: ArrayBuffer;
+  readonly count: number;
+}
+
+export interface UnwrapTaskResult {
+  /** The same bytes, unwrapped in place, transferred back. */
+  readonly packets: ArrayBuffer;
+  /** count · recordBytes result records (docs/packet-format.md §9). */
+  readonly records: ArrayBuffer;
+  readonly processed: number;
+}
+
+const init = workerData as WorkerInit;
+const g = makeGeometry(init.geometry);
+const privateKey = Uint8Array.from(init.privateKey);
+// Loaded once per thread; a native addon that fails to load here fails the pool's warm-up, i.e. start-up.
+const backend = init.backend === 'ts' ? tsBackend : loadNativeBackend();
+
+export default function unwrapTask(task: UnwrapTask): UnwrapTaskResult {
+  const packets = new Uint8Array(task.packets, 0, task.count * g.packetBytes);
+  const records = new Uint8Array(task.count * g.recordBytes);
+  const processed = backend.unwrapBatch(g, privateKey, packets, records);
+  const value: UnwrapTaskResult = { packets: task.packets, records: records.buffer, processed };
+  // A piscina "transferable": both buffers move back to the main thread instead of being copied.
+  const movable = {
+    get [Piscina.transferableSymbol]() {
+      return [value.packets, value.records];
+    },
+    get [Piscina.valueSymbol]() {
+      return value;
+    },
+  };
+  return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]) as unknown as UnwrapTaskResult;
+}

@@ -1,0 +1,324 @@
+/**
+ * One client connection's state machine (docs/pipeline.md §"Client protocol"; Loopix §3.2 "Message storing
+ * and retrieving"), independent of the WebSocket library: the server hands it frames and a `SessionConnection`
+ * to answer on.
+ *
+ *   awaitHello ──HELLO(pk)──▶ awaitAuth ──AUTH(proof ok, registered)──▶ authenticated ──(SUBMIT|PULL|ACK)*
+ *        │                        │                                          │
+ *        └───── anything else, a timeout, a bad proof, a malformed/oversized/text frame ─▶ ERROR + closed
+ *
+ * Authentication proves possession of the client's X25519 key: the provider draws a fresh ephemeral key and a
+ * 32-byte nonce per connection, and expects authProof(X25519(ephemeralSecret, clientPublicKey), nonce, pk)
+ * (src/protocol/frames.ts), compared in constant time.
+ *
+ * Isolation by construction: the only inbox a session ever touches is `clientIdOf(publicKey)` of the key that
+ * passed the challenge; no frame carries a client id, so there is nothing to name another client's inbox with.
+ *
+ * A PULL is answered with exactly `pullK` packets of `packetBytes` each: the oldest stored packets, then
+ * uniformly random dummies (a packet is indistinguishable from random bytes to the provider too). Stored
+ * packets leave the inbox only on the ACK of the reply that carried them; an unacknowledged packet is served
+ * again by the next pull, so a lost reply loses nothing.
+ */
+import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues, timingSafeEqual } from 'node:crypto';
+import { clientIdOf } from '../address.js';
+import type { Geometry } from '../geometry.js';
+import { authProof, decodeFrame, encode, ErrorCode, type ErrorCodeValue } from '../protocol/frames.js';
+import type { ClientFrontEndOptions } from './types.js';
+
+/** What a session needs from its WebSocket. `end` must be safe to call more than once. */
+export interface SessionConnection {
+  /** Sends one binary frame; false when the connection is closed or the frame was dropped. */
+  send(frame: Uint8Array): boolean;
+  /** Closes gracefully (WebSocket close frame with `code` and `reason`). */
+  end(code: number, reason: string): void;
+}
+
+/** One connection's ephemeral X25519 key pair (RFC 7748), used for a single key agreement. */
+export interface EphemeralKey {
+  readonly publicKey: Uint8Array;
+  /** X25519(ephemeralSecret, peerPublicKey); null when the peer key is of low order (all-zero result). */
+  agree(peerPublicKey: Uint8Array): Uint8Array | null;
+}
+
+/**
+ * Ephemeral keys from Node's own crypto (the OpenSSL Node ships): ~0.1 ms per authentication, and independent
+ * of the Sphinx backend. OpenSSL refuses a derivation whose result is all-zero (a low-order peer key).
+ */
+export function nodeEphemeralKey(): EphemeralKey {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const x = publicKey.export({ format: 'jwk' }).x!;
+  return {
+    publicKey: new Uint8Array(Buffer.from(x, 'base64url')),
+    agree(peer: Uint8Array): Uint8Array | null {
+      try {
+        const peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peer).toString('base64url') }, format: 'jwk' });
+        const shared = new Uint8Array(diffieHellman({ privateKey, publicKey: peerKey }));
+        return isAllZero(shared) ? null : shared;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+/** Everything shared by the sessions of one front end. */
+export interface SessionContext {
+  readonly geometry: Geometry;
+  readonly pullK: number;
+  readonly registration: 'open' | 'closed';
+  /** Lowercase hex of the public keys allowed when registration is closed. */
+  readonly allowedClients: ReadonlySet<string>;
+  readonly maxFrameBytes: number;
+  readonly authTimeoutMs: number;
+  readonly inbox: ClientFrontEndOptions['inbox'];
+  readonly ingress: ClientFrontEndOptions['ingress'];
+  readonly count: ClientFrontEndOptions['count'];
+  readonly log: ClientFrontEndOptions['log'];
+  /** Draws a fresh ephemeral key per connection (default in the server: nodeEphemeralKey). */
+  readonly ephemeralKey: () => EphemeralKey;
+}
+
+/** Pull replies whose stored ids are remembered until acknowledged; older ones are forgotten (re-served later). */
+export const MAX_OUTSTANDING_PULLS = 64;
+
+/** WebSocket close codes (RFC 6455 §7.4.1) used after an ERROR frame. */
+export const CloseCode = Object.freeze({
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+} as const);
+
+export type SessionState = 'awaitHello' | 'awaitAuth' | 'authenticated' | 'closed';
+
+const NONCE_BYTES = 32;
+/** crypto.getRandomValues fills at most this many bytes per call. */
+const RANDOM_CHUNK = 65536;
+
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += RANDOM_CHUNK) getRandomValues(out.subarray(at, Math.min(n, at + RANDOM_CHUNK)));
+  return out;
+}
+
+function isAllZero(b: Uint8Array): boolean {
+  let acc = 0;
+  for (const x of b) acc |= x;
+  return acc === 0;
+}
+
+export class ClientSession {
+  #state: SessionState = 'awaitHello';
+  #publicKey: Uint8Array | null = null;
+  #clientId: Uint8Array | null = null;
+  #ephemeral: EphemeralKey | null = null;
+  #nonce: Uint8Array | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  /** requestId → storage ids of the stored packets that went into that PULL_REPLY. */
+  readonly #outstanding = new Map<number, number[]>();
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly conn: SessionConnection,
+  ) {
+    ctx.count('ws_connections');
+    this.#timer = setTimeout(() => this.#onAuthTimeout(), ctx.authTimeoutMs);
+    this.#timer.unref();
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** The authenticated client's inbox id (clientIdOf its public key), null before authentication. */
+  get clientId(): Uint8Array | null {
+    return this.#clientId;
+  }
+
+  get publicKey(): Uint8Array | null {
+    return this.#publicKey;
+  }
+
+  /**
+   * One incoming WebSocket message. `data` is only valid during this call (uWS neuters it afterwards): all
+   * that is kept is copied. Never throws.
+   */
+  onMessage(data: Uint8Array, isBinary: boolean): void {
+    if (this.#state === 'closed') return;
+    try {
+      this.#handle(data, isBinary);
+    } catch (err) {
+      this.ctx.count('ws_internal_error');
+      this.ctx.log.error({ err, state: this.#state }, 'client session: internal error');
+      this.#fail(ErrorCode.INTERNAL, 'internal error', CloseCode.INTERNAL_ERROR);
+    }
+  }
+
+  /** The connection is gone (either side). Never throws. */
+  onClose(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#release();
+  }
+
+  /** Server shutdown: close without an ERROR frame. */
+  shutdown(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#release();
+    this.conn.end(CloseCode.GOING_AWAY, 'provider shutting down');
+  }
+
+  #handle(data: Uint8Array, isBinary: boolean): void {
+    const ctx = this.ctx;
+    if (data.length > ctx.maxFrameBytes) {
+      ctx.count('ws_too_large');
+      this.#fail(ErrorCode.TOO_LARGE, `frame of ${data.length} bytes exceeds ${ctx.maxFrameBytes}`, CloseCode.MESSAGE_TOO_BIG);
+      return;
+    }
+    if (!isBinary) {
+      ctx.count('ws_text_frame');
+      this.#fail(ErrorCode.MALFORMED, 'text frames are not part of the protocol', CloseCode.UNSUPPORTED_DATA);
+      return;
+    }
+    const frame = decodeFrame(ctx.geometry, data);
+    if (frame.type === 'malformed') {
+      ctx.count('ws_malformed');
+      this.#fail(ErrorCode.MALFORMED, frame.reason, CloseCode.PROTOCOL_ERROR);
+      return;
+    }
+    switch (this.#state) {
+      case 'awaitHello':
+        if (frame.type === 'hello') return this.#onHello(frame.publicKey);
+        break;
+      case 'awaitAuth':
+        if (frame.type === 'auth') return this.#onAuth(frame.proof);
+        break;
+      case 'authenticated':
+        if (frame.type === 'submit') return this.#onSubmit(frame.packet);
+        if (frame.type === 'pull') return this.#onPull(frame.requestId);
+        if (frame.type === 'ack') return this.#onAck(frame.requestId);
+        break;
+    }
+    ctx.count('ws_unexpected');
+    this.#fail(ErrorCode.UNEXPECTED, `${frame.type} frame not allowed in state ${this.#state}`, CloseCode.POLICY_VIOLATION);
+  }
+
+  #onHello(publicKey: Uint8Array): void {
+    this.#publicKey = publicKey.slice(); // copy: `publicKey` views a buffer uWS reclaims
+    this.#ephemeral = this.ctx.ephemeralKey();
+    this.#nonce = randomBytes(NONCE_BYTES);
+    this.#state = 'awaitAuth';
+    this.conn.send(encode.challenge(this.#nonce, this.#ephemeral.publicKey));
+  }
+
+  #onAuth(proof: Uint8Array): void {
+    const ctx = this.ctx;
+    const publicKey = this.#publicKey!;
+    // 1. The shared secret as the client computed it from its static secret and our ephemeral public key;
+    //    the ephemeral key is used once and dropped.
+    const shared = this.#ephemeral!.agree(publicKey);
+    this.#ephemeral = null;
+    // 2. A low-order client "key" yields the all-zero secret, whose proof anyone can compute: refuse it.
+    const expected = shared === null || isAllZero(shared) ? null : authProof(shared, this.#nonce!, publicKey);
+    shared?.fill(0);
+    // 3. Constant-time comparison (both 32 bytes: decodeFrame checked the AUTH length).
+    const ok = expected !== null && timingSafeEqual(expected, proof);
+    if (!ok) {
+      ctx.count('ws_auth_failed');
+      this.#fail(ErrorCode.AUTH_FAILED, 'authentication failed', CloseCode.POLICY_VIOLATION);
+      return;
+    }
+    // 4. Registration, checked only after the proof so that it is no oracle for who is registered.
+    const keyHex = Buffer.from(publicKey).toString('hex');
+    if (ctx.registration === 'closed' && !ctx.allowedClients.has(keyHex)) {
+      ctx.count('ws_not_registered');
+      this.#fail(ErrorCode.NOT_REGISTERED, 'client key is not registered with this provider', CloseCode.POLICY_VIOLATION);
+      return;
+    }
+    const clientId = clientIdOf(ctx.geometry, publicKey);
+    ctx.inbox.register?.(clientId);
+    this.#clientId = clientId;
+    this.#state = 'authenticated';
+    this.#clearTimer();
+    ctx.count('ws_auth_ok');
+    this.conn.send(encode.authOk());
+  }
+
+  #onSubmit(packet: Uint8Array): void {
+    this.ctx.count('ws_submit');
+    // Copy: the pipeline keeps the packet beyond this callback.
+    this.ctx.ingress.submit(packet.slice());
+  }
+
+  #onPull(requestId: number): void {
+    const { geometry: g, pullK, inbox } = this.ctx;
+    const stored = inbox.fetch(this.#clientId!, pullK);
+    const packets: Uint8Array[] = stored.map((s) => s.packet);
+    const dummies = pullK - packets.length;
+    if (dummies > 0) {
+      const random = randomBytes(dummies * g.packetBytes);
+      for (let i = 0; i < dummies; i++) packets.push(random.subarray(i * g.packetBytes, (i + 1) * g.packetBytes));
+    }
+    // Remember which stored rows this reply carried; a reused request id replaces (and renews) its entry.
+    this.#outstanding.delete(requestId);
+    if (stored.length > 0) {
+      this.#outstanding.set(requestId, stored.map((s) => s.id));
+      if (this.#outstanding.size > MAX_OUTSTANDING_PULLS) {
+        this.#outstanding.delete(this.#outstanding.keys().next().value!);
+        this.ctx.count('ws_pull_forgotten');
+      }
+    }
+    this.ctx.count('ws_pulls');
+    if (stored.length > 0) this.ctx.count('ws_pull_stored', stored.length);
+    if (dummies > 0) this.ctx.count('ws_pull_dummies', dummies);
+    this.conn.send(encode.pullReply(g, requestId, packets));
+  }
+
+  #onAck(requestId: number): void {
+    this.ctx.count('ws_acks');
+    const ids = this.#outstanding.get(requestId);
+    if (ids === undefined) {
+      // A reply of dummies only, or one already acknowledged / forgotten: nothing to delete.
+      this.ctx.count('ws_ack_empty');
+      return;
+    }
+    this.#outstanding.delete(requestId);
+    this.ctx.inbox.remove(this.#clientId!, ids);
+    this.ctx.count('ws_acked_packets', ids.length);
+  }
+
+  #onAuthTimeout(): void {
+    this.#timer = null;
+    if (this.#state !== 'awaitHello' && this.#state !== 'awaitAuth') return;
+    try {
+      this.ctx.count('ws_auth_timeout');
+      this.#fail(ErrorCode.AUTH_TIMEOUT, `not authenticated within ${this.ctx.authTimeoutMs} ms`, CloseCode.POLICY_VIOLATION);
+    } catch (err) {
+      this.ctx.count('ws_internal_error');
+      this.ctx.log.error({ err }, 'client session: auth timeout handler failed');
+    }
+  }
+
+  /** ERROR frame, then close; the session is closed from here on. */
+  #fail(code: ErrorCodeValue, message: string, closeCode: number): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#release();
+    this.conn.send(encode.error(code, message));
+    this.conn.end(closeCode, message.slice(0, 100)); // a close reason holds at most 123 bytes
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #release(): void {
+    this.#clearTimer();
+    this.#ephemeral = null;
+    this.#outstanding.clear();
+  }
+}

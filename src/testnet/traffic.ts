@@ -1,0 +1,142 @@
+/**
+ * The testnet's demo workload: clients connected to the providers, each sending application messages to a
+ * random other client as a Poisson process, with sizes cycling through one byte, exactly one packet's worth,
+ * ten packets' worth and a random size. Every received message is compared byte for byte with what was sent,
+ * and its end-to-end latency (send → delivery to the recipient's application) recorded.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { LoopixClient } from '../client/client.js';
+import { fragmentCapacity } from '../client/fragments.js';
+import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
+import type { SphinxBackend } from '../sphinx/types.js';
+import type { TopologyIndex } from '../topology/document.js';
+import { writeKeyFile } from './network.js';
+
+export interface TrafficOptions {
+  readonly clients: number;
+  /** Mean seconds between two messages of one client. */
+  readonly messageIntervalS: number;
+  readonly params: Partial<NetworkParams>;
+  readonly backend: SphinxBackend;
+  readonly topology: TopologyIndex;
+  readonly dir: string;
+}
+
+interface Expected {
+  readonly bytes: Buffer;
+  readonly to: number;
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+export class DemoTraffic {
+  readonly clients: LoopixClient[] = [];
+  private readonly expected = new Map<string, Expected>();
+  private readonly latencies: number[] = [];
+  private sending = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private sizeCycle = 0;
+  sentMessages = 0;
+  deliveredMessages = 0;
+  deliveredIntact = 0;
+  deliveredCorrupt = 0;
+  deliveredUnknown = 0;
+
+  constructor(private readonly o: TrafficOptions) {
+    const params = NetworkParamsSchema.parse(o.params);
+    const providers = o.topology.providers;
+    for (let i = 0; i < o.clients; i++) {
+      const { publicKey, privateKey } = writeKeyFile(join(o.dir, `client-${i}.key.json`), o.backend);
+      const provider = providers[i % providers.length]!;
+      this.clients.push(
+        new LoopixClient({
+          config: { providerId: provider.id, params },
+          keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
+          topology: o.topology,
+          backend: o.backend,
+        }),
+      );
+    }
+  }
+
+  async start(connectTimeoutMs = 30_000): Promise<void> {
+    for (const c of this.clients) c.start();
+    await Promise.all(this.clients.map((c) => c.waitConnected(connectTimeoutMs)));
+    this.clients.forEach((c, i) => void this.receiveLoop(c, i));
+  }
+
+  startSending(): void {
+    this.sending = true;
+    this.clients.forEach((_, i) => this.scheduleNext(i));
+  }
+
+  stopSending(): void {
+    this.sending = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** Every message sent has arrived (intact or not) and no client has fragments left to send. */
+  get drained(): boolean {
+    return this.deliveredMessages >= this.sentMessages && this.clients.every((c) => c.stats().send_buffer === 0);
+  }
+
+  private nextSize(): number {
+    const cap = fragmentCapacity(this.o.topology.geometry);
+    const sizes = [1, cap, 10 * cap, 1 + randomInt(3 * cap)];
+    return sizes[this.sizeCycle++ % sizes.length]!;
+  }
+
+  private scheduleNext(from: number): void {
+    if (!this.sending) return;
+    const waitMs = -Math.log(1 - Math.random()) * this.o.messageIntervalS * 1000;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.sending) return;
+      void this.sendOne(from);
+      this.scheduleNext(from);
+    }, waitMs);
+    this.timers.add(timer);
+  }
+
+  private async sendOne(from: number): Promise<void> {
+    const others = this.clients.length - 1;
+    const to = others === 0 ? from : (from + 1 + randomInt(others)) % this.clients.length;
+    const bytes = randomBytes(this.nextSize());
+    this.sentMessages++;
+    const id = await this.clients[from]!.send(this.clients[to]!.address, bytes);
+    this.expected.set(id, { bytes, to });
+  }
+
+  private async receiveLoop(client: LoopixClient, index: number): Promise<void> {
+    for await (const m of client.messages()) {
+      this.deliveredMessages++;
+      const want = this.expected.get(m.messageId);
+      if (!want) this.deliveredUnknown++;
+      else if (want.to === index && Buffer.from(m.bytes).equals(want.bytes)) this.deliveredIntact++;
+      else this.deliveredCorrupt++;
+      this.expected.delete(m.messageId);
+      this.latencies.push(m.latencyMs);
+    }
+  }
+
+  latency(): { p50: number | null; p99: number | null; mean: number | null; count: number } {
+    const s = [...this.latencies].sort((a, b) => a - b);
+    const r = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+    return {
+      p50: r(percentile(s, 0.5)),
+      p99: r(percentile(s, 0.99)),
+      mean: r(s.length ? s.reduce((a, b) => a + b, 0) / s.length : null),
+      count: s.length,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopSending();
+    await Promise.all(this.clients.map((c) => c.stop()));
+  }
+}

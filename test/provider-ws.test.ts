@@ -1,0 +1,397 @@
+/**
+ * The provider's client front end end to end: a real uWebSockets.js server on 127.0.0.1:0, real `ws` clients,
+ * a real SQLite inbox in a temp dir, real X25519 keys (the client side through @noble/curves, independent of
+ * the provider's Sphinx backend).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { clientIdOf } from '../src/address.js';
+import { makeGeometry } from '../src/geometry.js';
+import { authProof, decodeFrame, encode, ErrorCode, FrameType, type Frame } from '../src/protocol/frames.js';
+import { openInbox, type SqliteInbox } from '../src/provider/inbox.js';
+import type { ClientFrontEnd, ClientFrontEndOptions } from '../src/provider/types.js';
+import { startClientFrontEnd } from '../src/provider/ws-server.js';
+
+const g = makeGeometry();
+const K = 4;
+
+interface Keys {
+  secret: Uint8Array;
+  publicKey: Uint8Array;
+}
+function keys(): Keys {
+  const secret = x25519.utils.randomSecretKey();
+  return { secret, publicKey: x25519.getPublicKey(secret) };
+}
+
+/** A `ws` client with a queue of decoded frames and the close it ended with. */
+class TestClient {
+  readonly ws: WebSocket;
+  readonly #frames: Frame[] = [];
+  readonly #waiters: ((f: Frame) => void)[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(port: number) {
+    this.ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    this.ws.binaryType = 'nodebuffer';
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on('error', () => {});
+    this.ws.on('message', (data: Buffer) => {
+      const f = decodeFrame(g, new Uint8Array(data));
+      const w = this.#waiters.shift();
+      if (w) w(f);
+      else this.#frames.push(f);
+    });
+  }
+
+  next(timeoutMs = 5000): Promise<Frame> {
+    const f = this.#frames.shift();
+    if (f) return Promise.resolve(f);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no frame within timeout')), timeoutMs);
+      this.#waiters.push((frame) => {
+        clearTimeout(t);
+        resolve(frame);
+      });
+    });
+  }
+
+  send(data: Uint8Array | string): void {
+    this.ws.send(data);
+  }
+
+  /** HELLO → CHALLENGE → AUTH; returns the provider's answer (AUTH_OK or ERROR). */
+  async authenticate(k: Keys, tamper = false): Promise<Frame> {
+    await this.opened;
+    this.send(encode.hello(k.publicKey));
+    const challenge = await this.next();
+    if (challenge.type !== 'challenge') throw new Error(`expected CHALLENGE, got ${challenge.type}`);
+    const proof = authProof(x25519.getSharedSecret(k.secret, challenge.ephemeral), challenge.nonce, k.publicKey);
+    if (tamper) proof[0]! ^= 1;
+    this.send(encode.auth(proof));
+    return this.next();
+  }
+
+  async pull(requestId: number): Promise<Uint8Array[]> {
+    this.send(encode.pull(requestId));
+    const reply = await this.next();
+    if (reply.type !== 'pullReply') throw new Error(`expected PULL_REPLY, got ${JSON.stringify(reply)}`);
+    expect(reply.requestId).toBe(requestId);
+    return reply.packets.map((p) => p.slice());
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+function packet(tag: number): Uint8Array {
+  const p = new Uint8Array(g.packetBytes);
+  p.fill(tag);
+  return p;
+}
+
+function expectError(f: Frame, code: number): void {
+  expect(f.type).toBe('error');
+  expect((f as { code: number }).code).toBe(code);
+}
+
+describe('provider client front end', () => {
+  let dir: string;
+  let inbox: SqliteInbox;
+  let server: ClientFrontEnd | undefined;
+  let clients: TestClient[];
+  let counts: Map<string, number>;
+  let submitted: Uint8Array[];
+
+  async function start(over: Partial<ClientFrontEndOptions> = {}): Promise<ClientFrontEnd> {
+    server = await startClientFrontEnd({
+      geometry: g,
+      host: '127.0.0.1',
+      port: 0,
+      pullK: K,
+      registration: 'open',
+      allowedClients: [],
+      maxFrameBytes: 4096,
+      authTimeoutMs: 5000,
+      inbox,
+      ingress: { submit: (p) => submitted.push(p) },
+      count: (name, by = 1) => counts.set(name, (counts.get(name) ?? 0) + by),
+      log: { info() {}, warn() {}, error() {} },
+      ...over,
+    });
+    return server;
+  }
+  function connect(): TestClient {
+    const c = new TestClient(server!.port);
+    clients.push(c);
+    return c;
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'loopix-ws-'));
+    inbox = openInbox(join(dir, 'inbox.sqlite'), g);
+    clients = [];
+    counts = new Map();
+    submitted = [];
+    server = undefined;
+  });
+  afterEach(async () => {
+    for (const c of clients) c.ws.terminate();
+    await server?.close();
+    inbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs on the native uWebSockets.js binary and reports the bound port', async () => {
+    const s = await start();
+    expect(s.uwsNative).toBe(true);
+    expect(s.port).toBeGreaterThan(0);
+  });
+
+  it("detects uWebSockets.js's slow JS fallback, reports uwsNative = false and warns once", () => {
+    // A separate process (uWS picks its implementation once per process), running the dist/ build that
+    // test/global-setup.ts compiles.
+    const script = `
+      const { startClientFrontEnd } = await import('./dist/src/provider/ws-server.js');
+      const { openInbox } = await import('./dist/src/provider/inbox.js');
+      const { makeGeometry } = await import('./dist/src/geometry.js');
+      const g = makeGeometry();
+      const inbox = openInbox(${JSON.stringify(join(dir, 'fallback.sqlite'))}, g);
+      const warns = [];
+      const opts = { geometry: g, host: '127.0.0.1', port: 0, pullK: 2, registration: 'open', allowedClients: [],
+        maxFrameBytes: 4096, authTimeoutMs: 1000, inbox, ingress: { submit() {} }, count() {},
+        log: { info() {}, warn(o, m) { warns.push(m); }, error() {} } };
+      const a = await startClientFrontEnd(opts);
+      const b = await startClientFrontEnd(opts);
+      process.stdout.write('RESULT' + JSON.stringify({ a: a.uwsNative, b: b.uwsNative, warns: warns.length }) + '\\n');
+      await a.close(); await b.close(); inbox.close();`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { ...process.env, UWS_USE_FALLBACK: '1' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(JSON.parse(out.slice(out.indexOf('RESULT') + 6))).toEqual({ a: false, b: false, warns: 1 });
+  });
+
+  it('authenticates a client, which then pulls exactly k packets: stored first, then dummies of identical size', async () => {
+    await start();
+    const me = keys();
+    const id = clientIdOf(g, me.publicKey);
+    inbox.store(id, packet(1));
+    inbox.store(id, packet(2));
+    const c = connect();
+    expect((await c.authenticate(me)).type).toBe('authOk');
+    expect(inbox.isRegistered(id)).toBe(true);
+    const got = await c.pull(7);
+    expect(got).toHaveLength(K);
+    expect(got.every((p) => p.length === g.packetBytes)).toBe(true);
+    expect(got[0]).toEqual(packet(1));
+    expect(got[1]).toEqual(packet(2));
+    // Dummies are random bytes, not a recognisable filler.
+    expect(got[2]).not.toEqual(got[3]);
+    expect(got[2]!.some((b) => b !== 0)).toBe(true);
+    expect(counts.get('ws_auth_ok')).toBe(1);
+    expect(counts.get('ws_pull_stored')).toBe(2);
+    expect(counts.get('ws_pull_dummies')).toBe(2);
+  });
+
+  it('keeps stored packets until the ACK of the reply that carried them', async () => {
+    await start();
+    const me = keys();
+    const id = clientIdOf(g, me.publicKey);
+    for (let i = 1; i <= K + 1; i++) inbox.store(id, packet(i));
+    const c = connect();
+    await c.authenticate(me);
+    const first = await c.pull(1);
+    const again = await c.pull(2); // no ACK in between: the same oldest k packets
+    expect(again).toEqual(first);
+    c.send(encode.ack(2));
+    const rest = await c.pull(3); // the ACK was processed before this pull (frames are ordered)
+    expect(rest[0]).toEqual(packet(K + 1));
+    expect(inbox.count(id)).toBe(1);
+    c.send(encode.ack(1)); // reply 1's packets were already deleted through reply 2: harmless
+    c.send(encode.ack(3));
+    await c.pull(4);
+    expect(inbox.count(id)).toBe(0);
+  });
+
+  it('accepts submitted packets into the node pipeline, copied out of the socket buffer', async () => {
+    await start();
+    const c = connect();
+    await c.authenticate(keys());
+    c.send(encode.submit(g, packet(9)));
+    c.send(encode.submit(g, packet(8)));
+    await c.pull(1); // a round trip: both SUBMITs were handled before the reply
+    expect(submitted).toEqual([packet(9), packet(8)]);
+    expect(counts.get('ws_submit')).toBe(2);
+  });
+
+  it('never gives a client another client’s packets', async () => {
+    await start();
+    const alice = keys();
+    const bob = keys();
+    inbox.store(clientIdOf(g, alice.publicKey), packet(0xa1));
+    inbox.store(clientIdOf(g, bob.publicKey), packet(0xb1));
+    const a = connect();
+    const b = connect();
+    await a.authenticate(alice);
+    await b.authenticate(bob);
+    const ga = await a.pull(1);
+    const gb = await b.pull(1);
+    expect(ga[0]).toEqual(packet(0xa1));
+    expect(gb[0]).toEqual(packet(0xb1));
+    expect(ga.slice(1).some((p) => p.every((x) => x === 0xb1))).toBe(false);
+    expect(gb.slice(1).some((p) => p.every((x) => x === 0xa1))).toBe(false);
+    // Bob acknowledging his request id 1 deletes only his own packet.
+    b.send(encode.ack(1));
+    await b.pull(2);
+    expect(inbox.count(clientIdOf(g, alice.publicKey))).toBe(1);
+    expect(inbox.count(clientIdOf(g, bob.publicKey))).toBe(0);
+  });
+
+  it('refuses a wrong proof and closes', async () => {
+    await start();
+    const c = connect();
+    expectError(await c.authenticate(keys(), true), ErrorCode.AUTH_FAILED);
+    expect((await c.closed).code).toBe(1008);
+    expect(counts.get('ws_auth_failed')).toBe(1);
+  });
+
+  it('refuses a proof made with another key than the one announced', async () => {
+    await start();
+    const c = connect();
+    await c.opened;
+    const claimed = keys();
+    const actual = keys();
+    c.send(encode.hello(claimed.publicKey));
+    const ch = await c.next();
+    if (ch.type !== 'challenge') throw new Error('expected CHALLENGE');
+    c.send(encode.auth(authProof(x25519.getSharedSecret(actual.secret, ch.ephemeral), ch.nonce, claimed.publicKey)));
+    expectError(await c.next(), ErrorCode.AUTH_FAILED);
+    await c.closed;
+  });
+
+  it('refuses a low-order public key, whose all-zero shared secret anyone could use', async () => {
+    await start();
+    const c = connect();
+    await c.opened;
+    const lowOrder = new Uint8Array(32); // u = 0
+    c.send(encode.hello(lowOrder));
+    const ch = await c.next();
+    if (ch.type !== 'challenge') throw new Error('expected CHALLENGE');
+    c.send(encode.auth(authProof(new Uint8Array(32), ch.nonce, lowOrder)));
+    expectError(await c.next(), ErrorCode.AUTH_FAILED);
+    await c.closed;
+  });
+
+  it('refuses an unauthenticated PULL and closes', async () => {
+    await start();
+    const c = connect();
+    await c.opened;
+    c.send(encode.pull(1));
+    expectError(await c.next(), ErrorCode.UNEXPECTED);
+    await c.closed;
+    expect(counts.get('ws_unexpected')).toBe(1);
+  });
+
+  it('refuses a PULL between HELLO and AUTH, and a second HELLO after authentication', async () => {
+    await start();
+    const c1 = connect();
+    await c1.opened;
+    const k = keys();
+    c1.send(encode.hello(k.publicKey));
+    expect((await c1.next()).type).toBe('challenge');
+    c1.send(encode.pull(1));
+    expectError(await c1.next(), ErrorCode.UNEXPECTED);
+    await c1.closed;
+
+    const c2 = connect();
+    await c2.authenticate(k);
+    c2.send(encode.hello(k.publicKey));
+    expectError(await c2.next(), ErrorCode.UNEXPECTED);
+    await c2.closed;
+  });
+
+  it('answers malformed, oversized and text frames with an ERROR and a close, while another client keeps working', async () => {
+    await start({ maxFrameBytes: 4096 });
+    const me = keys();
+    inbox.store(clientIdOf(g, me.publicKey), packet(5));
+    const good = connect();
+    await good.authenticate(me);
+
+    const cases: [Uint8Array | string, number, string][] = [
+      [Uint8Array.of(FrameType.PULL, 1, 2), ErrorCode.MALFORMED, 'ws_malformed'], // short body
+      [Uint8Array.of(0x55), ErrorCode.MALFORMED, 'ws_malformed'], // unknown type
+      [new Uint8Array(4097), ErrorCode.TOO_LARGE, 'ws_too_large'],
+      ['hello', ErrorCode.MALFORMED, 'ws_text_frame'],
+    ];
+    for (const [data, code, counter] of cases) {
+      const bad = connect();
+      await bad.opened;
+      bad.send(data);
+      expectError(await bad.next(), code);
+      await bad.closed;
+      expect(counts.get(counter)).toBeGreaterThan(0);
+      expect((await good.pull(1))[0]).toEqual(packet(5));
+    }
+    // Far beyond even uWS's own hard limit: a bare close, counted, and still no harm to the good client.
+    const huge = connect();
+    await huge.opened;
+    huge.send(new Uint8Array(3 * 4096));
+    await huge.closed;
+    expect(counts.get('ws_too_large')).toBe(2);
+    expect((await good.pull(2))[0]).toEqual(packet(5));
+    expect(server!.connections).toBe(1);
+  });
+
+  it('closes a connection that does not authenticate in time', async () => {
+    await start({ authTimeoutMs: 150 });
+    const c = connect();
+    await c.opened;
+    const t0 = Date.now();
+    expectError(await c.next(), ErrorCode.AUTH_TIMEOUT);
+    await c.closed;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
+    expect(counts.get('ws_auth_timeout')).toBe(1);
+  });
+
+  it('with closed registration, admits listed keys and refuses unknown ones', async () => {
+    const listed = keys();
+    await start({ registration: 'closed', allowedClients: [Buffer.from(listed.publicKey).toString('hex').toUpperCase()] });
+    const ok = connect();
+    expect((await ok.authenticate(listed)).type).toBe('authOk');
+    const stranger = connect();
+    expectError(await stranger.authenticate(keys()), ErrorCode.NOT_REGISTERED);
+    await stranger.closed;
+    expect(counts.get('ws_not_registered')).toBe(1);
+  });
+
+  it('closes every connection and the listen socket on close()', async () => {
+    const s = await start();
+    const c = connect();
+    await c.authenticate(keys());
+    expect(s.connections).toBe(1);
+    await s.close();
+    expect((await c.closed).code).toBe(1001);
+    expect(s.connections).toBe(0);
+    const late = new WebSocket(`ws://127.0.0.1:${s.port}/`);
+    await new Promise<void>((resolve) => {
+      late.once('error', () => resolve());
+      late.once('open', () => resolve());
+    });
+    expect(late.readyState).not.toBe(WebSocket.OPEN);
+    late.terminate();
+  });
+});
