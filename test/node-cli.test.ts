@@ -96,6 +96,34 @@ describe('loopix mix (child process)', () => {
   });
 });
 
+describe('loopix provider (child process)', () => {
+  it('starts its pipeline and client front end, reports stats over IPC, and exits 0 on SIGTERM', async () => {
+    const config = net.writeConfig('P0', { statsIntervalS: 0.2 });
+    const child = spawn(process.execPath, [BIN, 'provider', '--config', config], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const stats = await new Promise<Stats>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no stats message; stderr: ${stderr}`)), 8000);
+        child.on('message', (m: { type: string; stats: Stats }) => {
+          if (m.type === 'stats') {
+            clearTimeout(t);
+            resolve(m.stats);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`provider exited (${code}): ${stderr}`)));
+      });
+      expect(stats.gauges.ws_port).toBe(Number(new URL(net.nodes.P0!.entry.ws!).port));
+      expect(stats.gauges.inbox_packets).toBe(0);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('loopix mix start-up errors', () => {
   it('a bad config value stops start-up with exit code 2 and names the field', () => {
     const config = net.writeConfig('M1.0', { params: { mu: -1 } });

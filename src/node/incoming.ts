@@ -9,6 +9,7 @@
  * a provider's WebSocket enter through `submit` and pass the same checks.
  */
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import type { Geometry } from '../geometry.js';
 import type { DropReason } from './metrics.js';
@@ -116,4 +117,28 @@ export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
       resolve({ socket, port: socket.address().port, recvBufferBytes: recv, sendBufferBytes: send, bufferWarning });
     });
   });
+}
+
+/**
+ * Datagrams the kernel dropped for our socket because its receive buffer was full (Linux: the `drops`
+ * column of /proc/net/udp{,6} for the socket bound to `port`): loss before the node could count it, so it
+ * is reported as a gauge rather than hidden. Null where the kernel does not expose it.
+ */
+export function kernelUdpDrops(port: number): number | null {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let found: number | null = null;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 13 || !cols[1]!.endsWith(`:${hexPort}`)) continue;
+      found = (found ?? 0) + Number(cols[cols.length - 1]);
+    }
+  }
+  return found;
 }

@@ -19,7 +19,7 @@ import type { NodeEntry } from '../topology/types.js';
 import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
-import { Incoming, bindUdpSocket, type BoundUdpSocket } from './incoming.js';
+import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
 import type { X25519KeyPair } from './keys.js';
 import { LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type DropReason, type MetricsSnapshot } from './metrics.js';
@@ -356,6 +356,7 @@ export class NodePipeline {
     m.gauge('socket_recv_buffer_bytes', () => this.udp.recvBufferBytes);
     m.gauge('socket_send_buffer_bytes', () => this.udp.sendBufferBytes);
     m.gauge('udp_port', () => this.port);
+    m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
     m.gauge('sphinx_native', () => this.o.backend.name === 'native');
     if (this.loops) {
       const loops = this.loops;
