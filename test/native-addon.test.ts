@@ -360,3 +360,19 @@ describe('native argument errors', () => {
     expect(() => raw.createSurbReply!(6, 16, 1024, rand(g.surbBytes), rand(1025), new Uint8Array(g.packetBytes))).toThrow(RangeError);
   });
 });
+
+describe('native symmetric primitives against OpenSSL’s own HMAC and HKDF (node:crypto)', () => {
+  it('agree on random keys, messages and lengths', async () => {
+    const { createHmac, hkdfSync, randomBytes } = await import('node:crypto');
+    const { loadNativeBackend: load } = await import('../src/sphinx/native.js');
+    const b = load();
+    for (let i = 0; i < 200; i++) {
+      const key = randomBytes(i % 150);
+      const msg = randomBytes((i * 37) % 2000);
+      expect(Buffer.from(b.hmacSha256(key, msg)).toString('hex')).toBe(createHmac('sha256', key).update(msg).digest('hex'));
+      const len = 1 + ((i * 53) % 255);
+      const expected = Buffer.from(hkdfSync('sha256', msg, key, randomBytes(0), len)).toString('hex');
+      expect(Buffer.from(b.hkdfSha256(key, msg, new Uint8Array(0), len)).toString('hex')).toBe(expected);
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { registerNodeCommands } from './node-commands.js';
 import { positiveInt, positiveNumber } from './options.js';
 import { runSelftest } from './selftest.js';
 import { registerTestnetCommand } from './testnet-command.js';
+import { registerTopologyCommands } from './topology-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('loopix')
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerNodeCommands(program);
   registerClientCommands(program);
   registerTestnetCommand(program);
+  registerTopologyCommands(program);
 
   return program;
 }
