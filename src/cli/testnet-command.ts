@@ -20,7 +20,9 @@ export function registerTestnetCommand(program: Command): void {
     .option('--dir <path>', 'put keys, configs, logs and inboxes here (kept)')
     .option('--keep', 'keep the temporary network directory')
     .action(async (o) => {
-      const summary = await runTestnet({
+      let summary;
+      try {
+        summary = await runTestnet({
         shape: { layers: o.layers, perLayer: o.perLayer, providers: o.providers, epoch: 1 },
         clients: o.clients,
         durationS: o.duration,
@@ -32,10 +34,15 @@ export function registerTestnetCommand(program: Command): void {
         keep: o.keep === true,
         table: o.json ? process.stderr : process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),
-      });
+        });
+      } catch (err) {
+        process.stderr.write(`loopix testnet: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      const ok = summary.delivered_intact === summary.sent_real && summary.delivered_corrupt === 0;
+      // A completed run must have delivered everything intact; an interrupted one skipped the drain.
+      const ok = summary.interrupted ? summary.delivered_corrupt === 0 : summary.delivered_intact === summary.sent_real && summary.delivered_corrupt === 0;
       if (!ok) process.exitCode = 1;
     });
 }

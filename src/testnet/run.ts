@@ -41,6 +41,8 @@ export interface TestnetSummary {
   readonly duration_s: number;
   readonly drain_s: number;
   readonly drained: boolean;
+  /** Stopped by Ctrl-C/SIGTERM: no drain, so undelivered messages are expected. */
+  readonly interrupted: boolean;
   readonly sent_real: number;
   readonly delivered_real: number;
   readonly delivered_intact: number;
@@ -98,7 +100,13 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   let drained = false;
   try {
     for (const n of nodes) n.start();
-    await Promise.all(nodes.map((n) => n.ready));
+    try {
+      await Promise.all(nodes.map((n) => n.ready));
+    } catch (err) {
+      // One node failed to start: stop the others instead of leaving them orphaned, keep the logs.
+      await Promise.all(nodes.map((n) => n.stop()));
+      throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
+    }
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
     phase = 'connecting';
     await traffic.start();
@@ -148,6 +156,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     duration_s: Math.round(sendS * 10) / 10,
     drain_s: Math.round(drainS * 10) / 10,
     drained,
+    interrupted,
     sent_real: traffic.sentMessages,
     delivered_real: traffic.deliveredMessages,
     delivered_intact: traffic.deliveredIntact,
