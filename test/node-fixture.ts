@@ -14,6 +14,7 @@ import { generateAuthorityKey, signTopology, TopologyIndex, type AuthorityKey } 
 import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 import type { NodeSetup } from '../src/node/pipeline.js';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
+import { freeUdpPort } from '../src/testnet/network.js';
 
 export interface TestNode {
   readonly entry: NodeEntry;
@@ -21,14 +22,7 @@ export interface TestNode {
   readonly keyFile: string;
 }
 
-/** A UDP port that was free a moment ago (bound to 0 and released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freeUdpPort };
 
 export interface TestNetwork {
   readonly dir: string;
