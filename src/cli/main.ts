@@ -3,7 +3,7 @@
  * them up, so `--help` on every level lists what exists.
  */
 import { Command } from 'commander';
-import { runBenchSphinx } from './bench.js';
+import { registerBenchCommands } from './bench-commands.js';
 import { runDemo } from './demo.js';
 import { runFuzzCommand } from './fuzz.js';
 import { runKeygen } from './keygen.js';
@@ -12,6 +12,7 @@ import { registerNodeCommands } from './node-commands.js';
 import { positiveInt, positiveNumber } from './options.js';
 import { runSelftest } from './selftest.js';
 import { registerTestnetCommand } from './testnet-command.js';
+import { registerSimCommands } from './sim-command.js';
 import { registerTopologyCommands } from './topology-commands.js';
 
 export function buildProgram(): Command {
@@ -19,21 +20,16 @@ export function buildProgram(): Command {
     .description('Loopix mix network: Sphinx packets over X25519, Poisson mixing, cover traffic')
     .showHelpAfterError();
 
-  const bench = program.command('bench').description('benchmarks (each prints packets/s; --json ends with one JSON line)');
-  bench
-    .command('sphinx')
-    .description('Sphinx create/unwrap per second on one core, native and TypeScript, against openssl speed ecdhx25519')
-    .option('--json', 'print the result as one JSON object on the last line')
-    .option('--seconds <s>', 'seconds per measurement', positiveNumber('--seconds'), 3)
-    .option('--batch <n>', 'packets per batch-unwrap call', positiveInt('--batch'), 64)
-    .option('--openssl-seconds <s>', 'seconds for the openssl baseline (0 skips it)', (v) => Number(v), 3)
-    .action((o) => runBenchSphinx(o));
+  registerBenchCommands(program);
 
   program
     .command('fuzz')
-    .description('random and mutated packets into the native and TypeScript unwrap and the parsers')
+    .description('random and mutated inputs into the native and TypeScript unwrap, the provider session handler, the config and topology parsers')
     .option('--iterations <n>', 'inputs to generate across all targets', positiveInt('--iterations'), 1_000_000)
     .option('--seed <n>', 'random seed (a failing run replays with the same seed)', (v) => Number(v), Date.now() % 1_000_000)
+    .option('--targets <names>', 'comma-separated targets to run (default: all)')
+    .option('--corpus <dir>', 'corpus to replay first (default: test/fuzz-corpus); "none" to skip')
+    .option('--save-corpus <dir>', 'write the first input of each new outcome there')
     .option('--json', 'print the report as one JSON object on the last line')
     .action((o) => runFuzzCommand(o));
 
@@ -58,6 +54,7 @@ export function buildProgram(): Command {
   registerNodeCommands(program);
   registerClientCommands(program);
   registerTestnetCommand(program);
+  registerSimCommands(program);
   registerTopologyCommands(program);
 
   return program;

@@ -50,8 +50,12 @@ export const PipelineSchema = z.strictObject({
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),
-  /** Milliseconds a partial batch may wait for more packets before it is dispatched. */
-  batchWaitMs: z.number().min(0).max(1000).default(1),
+  /**
+   * Milliseconds a partial batch may wait for more packets while a crypto worker is free. 0 (default): it is
+   * dispatched at the end of the event-loop turn that brought it; batches still grow under load, because
+   * packets accumulate while every worker is busy (src/node/batcher.ts).
+   */
+  batchWaitMs: z.number().min(0).max(1000).default(0),
   /** Kernel UDP receive/send buffer, bytes (large, so bursts are not lost before we count them). */
   socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
   /**
@@ -112,6 +116,31 @@ export const NodeConfigSchema = z.strictObject({
       maxFrameBytes: z.number().int().min(1024).max(1 << 24).default(64 * 1024),
       /** Milliseconds a connection may take to authenticate before it is closed. */
       authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+      /**
+       * Abuse limits of the client front end (src/provider/limits.ts, docs/pipeline.md §"Abuse limits at the
+       * provider"). Frames over a per-client limit are dropped and counted; a client whose excess reaches a
+       * whole bucket gets ERROR(RATE_LIMITED) and a close.
+       */
+      limits: z
+        .strictObject({
+          /**
+           * SUBMITs per second allowed per client = this × (λP + λL + λD), the rate an honest client sends at
+           * (Loopix §3.2). 2 leaves room for Poisson fluctuation; 0 disables the SUBMIT limit.
+           */
+          submitRateFactor: z.number().min(0).max(1000).default(2),
+          /** SUBMIT bucket capacity in seconds of the allowed rate (at least 16 packets). */
+          submitBurstS: z.number().positive().max(3600).default(10),
+          /** PULLs per second allowed per client = this × 1000 / params.pullIntervalMs; 0 disables. */
+          pullRateFactor: z.number().min(0).max(1000).default(2),
+          /** PULL bucket capacity, pulls. */
+          pullBurst: z.number().int().min(1).max(10_000).default(4),
+          /**
+           * Concurrent WebSocket connections per remote IP address; 0 = unlimited. A local testnet connects
+           * every client from 127.0.0.1: raise this above the clients per provider there.
+           */
+          maxConnectionsPerAddress: z.number().int().min(0).max(1_000_000).default(64),
+        })
+        .prefault({}),
     })
     .optional(),
   /** Seconds between statistics reports (stdout JSON line / IPC message); 0 disables. */

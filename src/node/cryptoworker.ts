@@ -3,6 +3,16 @@
  * the native addon. The main thread keeps its own queue of batches and dispatches at most `maxInFlight` at
  * once (2 per worker: one running, one ready), so the processing queue stays visible to the AQM instead of
  * disappearing into piscina's internal queue.
+ *
+ * `concurrentTasksPerWorker: 2` lets piscina post the ready batch into the worker's own message queue right
+ * away, so a worker that finishes a batch starts the next one without waiting for a round trip through the
+ * main thread's event loop (with the default of 1 the second batch waits in piscina's queue on the main
+ * thread, and the worker idles for that round trip after every batch).
+ *
+ * Worker threads run at a lower scheduling priority (`WORKER_NICE`, Linux: a per-thread nice value) than the
+ * main thread, so when crypto saturates the cores the kernel still runs the main thread as soon as a datagram
+ * arrives: sockets, the AQM and timers are never queued behind a 5 ms unwrap batch, and the node keeps
+ * reading its socket under overload instead of letting the kernel's receive buffer grow into a hidden queue.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -23,9 +33,25 @@ export function workerFile(): string {
   throw new Error(`crypto worker not found at ${sibling} or ${compiled}; run \`npm run build:ts\``);
 }
 
-/** Default worker count: one per core beyond the main thread, at least 1. */
+/**
+ * Default worker count: one per core. The main thread needs a fraction of a core (sockets, AQM, timers) and
+ * runs at a higher priority than the workers, so one worker per core keeps every core busy with crypto
+ * under load; with one worker per core *beyond* the main thread, a 2-core host would unwrap on one core.
+ */
 export function defaultWorkerCount(): number {
-  return Math.max(1, availableParallelism() - 1);
+  return Math.max(1, availableParallelism());
+}
+
+/**
+ * Nice increment of the crypto worker threads relative to the main thread (0 disables; environment
+ * LOOPIX_WORKER_NICE overrides). 10 gives the main thread ~10× the CPU weight of a worker under CFS.
+ */
+export const WORKER_NICE = 10;
+
+function workerNice(): number {
+  const env = process.env.LOOPIX_WORKER_NICE;
+  const n = env === undefined || env === '' ? WORKER_NICE : Number(env);
+  return Number.isInteger(n) && n >= 0 && n <= 19 ? n : WORKER_NICE;
 }
 
 export interface CryptoPoolOptions {
@@ -60,6 +86,7 @@ export class CryptoPool {
       privateKey: Uint8Array.from(o.privateKey),
       geometry: { maxHops: o.geometry.maxHops, addressBytes: o.geometry.addressBytes, contentBytes: o.geometry.contentBytes },
       backend: o.backend,
+      nice: workerNice(),
     };
     this.pool = new Piscina({
       filename: workerFile(),
@@ -69,6 +96,7 @@ export class CryptoPool {
       workerData,
       // A worker's batch queue holds at most what we dispatch; a full pool queue is a bug, not load.
       maxQueue: 'auto',
+      concurrentTasksPerWorker: 2,
     });
   }
 
@@ -78,6 +106,11 @@ export class CryptoPool {
 
   get inFlightPackets(): number {
     return this.inFlightPacketCount;
+  }
+
+  /** Workers without a batch (piscina hands a task to the least busy worker). */
+  get idleWorkers(): number {
+    return Math.max(0, this.workers - this.inFlightBatches);
   }
 
   /** Whether another batch may be dispatched now. */

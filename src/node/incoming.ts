@@ -9,8 +9,9 @@
  * a provider's WebSocket enter through `submit` and pass the same checks.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Geometry } from '../geometry.js';
 import type { DropReason } from './metrics.js';
 
@@ -90,7 +91,12 @@ export interface BoundUdpSocket {
  * before we can count it. Rejects with an Error naming the address when binding fails.
  */
 export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
-  const socket = dgram.createSocket({ type: isIPv6(o.host) ? 'udp6' : 'udp4', recvBufferSize: o.bufferBytes, sendBufferSize: o.bufferBytes });
+  const socket = dgram.createSocket({
+    type: isIPv6(o.host) ? 'udp6' : 'udp4',
+    recvBufferSize: o.bufferBytes,
+    sendBufferSize: o.bufferBytes,
+    lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
+  });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       socket.close();
@@ -117,6 +123,17 @@ export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
       resolve({ socket, port: socket.address().port, recvBufferBytes: recv, sendBufferBytes: send, bufferWarning });
     });
   });
+}
+
+/**
+ * The socket's address resolver: an IP literal (what topologies carry) resolves synchronously, so a send goes
+ * straight to the kernel; Node's default (dns.lookup) answers even a literal on the next tick, which costs a
+ * closure and an event-loop hop per datagram. Host names still go through dns.lookup.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  const v = isIP(address);
+  if (v !== 0) callback(null, address, v);
+  else dns.lookup(address, family as dns.LookupOneOptions, callback);
 }
 
 /**

@@ -39,20 +39,46 @@ const BUCKET_RATIO = 1.12;
 const BUCKET_MIN_MS = 0.001;
 const BUCKET_COUNT = Math.ceil(Math.log(100_000 / BUCKET_MIN_MS) / Math.log(BUCKET_RATIO)) + 1;
 
+const LOG_BUCKET_RATIO = Math.log(BUCKET_RATIO);
+
+/** Upper bound (ms) of histogram bucket `i` (bucket 0 holds everything ≤ 1 µs). */
+export function bucketUpperMs(i: number): number {
+  return BUCKET_MIN_MS * BUCKET_RATIO ** i;
+}
+
+/** A histogram's raw state, for summing histograms of several nodes or differencing two reports. */
+export interface HistogramState {
+  readonly count: number;
+  /** Σ x and Σ x², ms and ms², for exact means and standard deviations. */
+  readonly sum: number;
+  readonly sumsq: number;
+  /** Non-empty buckets as [index, count] (upper bound: bucketUpperMs(index)). */
+  readonly buckets: readonly (readonly [number, number])[];
+}
+
 /** A fixed-memory latency histogram; percentiles are bucket upper bounds (≤ 12 % high). */
 export class LatencyHistogram {
   private readonly buckets = new Float64Array(BUCKET_COUNT);
   private n = 0;
   private sum = 0;
+  private sumsq = 0;
   private maxMs = 0;
 
   record(ms: number): void {
     const v = ms > 0 ? ms : 0;
-    const i = v <= BUCKET_MIN_MS ? 0 : Math.min(BUCKET_COUNT - 1, Math.ceil(Math.log(v / BUCKET_MIN_MS) / Math.log(BUCKET_RATIO)));
+    const i = v <= BUCKET_MIN_MS ? 0 : Math.min(BUCKET_COUNT - 1, Math.ceil(Math.log(v / BUCKET_MIN_MS) / LOG_BUCKET_RATIO));
     this.buckets[i]! += 1;
     this.n += 1;
     this.sum += v;
+    this.sumsq += v * v;
     if (v > this.maxMs) this.maxMs = v;
+  }
+
+  /** The raw state (see HistogramState). */
+  state(): HistogramState {
+    const buckets: [number, number][] = [];
+    for (let i = 0; i < BUCKET_COUNT; i++) if (this.buckets[i]! > 0) buckets.push([i, this.buckets[i]!]);
+    return { count: this.n, sum: this.sum, sumsq: this.sumsq, buckets };
   }
 
   get count(): number {
@@ -70,15 +96,18 @@ export class LatencyHistogram {
     return this.maxMs;
   }
 
-  snapshot(): { count: number; mean_ms: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number } {
+  snapshot(): { count: number; mean_ms: number; sd_ms: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number; hist: HistogramState } {
     const r = (x: number) => Math.round(x * 1000) / 1000;
+    const mean = this.n ? this.sum / this.n : 0;
     return {
       count: this.n,
-      mean_ms: r(this.n ? this.sum / this.n : 0),
+      mean_ms: r(mean),
+      sd_ms: r(this.n > 1 ? Math.sqrt(Math.max(0, (this.sumsq - this.n * mean * mean) / (this.n - 1))) : 0),
       p50_ms: r(this.percentile(0.5)),
       p90_ms: r(this.percentile(0.9)),
       p99_ms: r(this.percentile(0.99)),
       max_ms: r(this.maxMs),
+      hist: this.state(),
     };
   }
 }

@@ -12,8 +12,8 @@
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Geometry } from '../geometry.js';
-import { decodeRecord } from '../sphinx/records.js';
-import type { SphinxBackend } from '../sphinx/types.js';
+import { decodeRecord, RECORD } from '../sphinx/records.js';
+import { ResultKind, type SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
 import { AqmController } from './aqm.js';
@@ -76,7 +76,10 @@ export class NodePipeline {
   private readonly outgoing: Outgoing;
   private readonly waiting: Batch[] = [];
   private waitingPackets = 0;
-  /** Longest wait for a worker (batch ready → dispatch, ms) since the last AQM update. */
+  /** A flush of the batcher is scheduled (end of this event-loop turn, or batchWaitMs). */
+  private flushScheduled = false;
+  private readonly batchWaitMs: number;
+  /** Longest wait for a free crypto slot (see headWaitMs) among batches dispatched since the last AQM update, ms. */
   private intervalSojourn = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -101,7 +104,8 @@ export class NodePipeline {
     this.router = new Router({ topology, role: self.role, layer: self.layer });
     this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'));
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
-    this.batcher = new Batcher(this.geometry, config.pipeline.batchSize, config.pipeline.batchWaitMs, (b) => this.onBatch(b));
+    this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
+    this.batchWaitMs = config.pipeline.batchWaitMs;
     this.incoming = new Incoming(this.geometry, topology.doc.epoch, { accept: (p, t) => this.accept(p, t) }, this.metrics);
 
     udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
@@ -203,12 +207,14 @@ export class NodePipeline {
   }
 
   /**
-   * How long the oldest complete batch has waited for a crypto worker, ms (0 when none waits). The AQM
-   * controls this delay: the batching wait before it is bounded by batchWaitMs and is not congestion.
+   * How long the oldest packet that found every crypto slot busy has been waiting, ms (0 when none waits).
+   * This is the delay the AQM controls: a packet that arrives while a slot is free leaves at the end of the
+   * event-loop turn, which is not congestion.
    */
   private headWaitMs(now: number): number {
     const w = this.waiting[0];
-    return w ? now - w.readyAt : 0;
+    const since = w ? w.blockedSince : this.batcher.blockedSinceMs;
+    return since === since ? now - since : 0;
   }
 
   private accept(packet: Uint8Array, arrival: number): void {
@@ -221,36 +227,65 @@ export class NodePipeline {
       this.metrics.drop(verdict);
       return;
     }
-    this.batcher.add(packet, arrival);
-  }
-
-  private onBatch(batch: Batch): void {
-    this.waiting.push(batch);
-    this.waitingPackets += batch.count;
-    this.pump();
-  }
-
-  private pump(): void {
-    while (!this.closed && this.pool.ready && this.waiting.length > 0) {
-      const batch = this.waiting.shift()!;
-      this.waitingPackets -= batch.count;
-      const sojourn = performance.now() - batch.readyAt;
-      if (sojourn > this.intervalSojourn) this.intervalSojourn = sojourn;
-      this.pool.unwrap(batch.buffer, batch.count).then(
-        (r) => {
-          this.onUnwrapped(batch, r);
-          this.pump();
-        },
-        (err: unknown) => {
-          if (this.closed) this.metrics.drop('shutdown', batch.count);
-          else {
-            this.metrics.drop('crypto_error', batch.count);
-            this.log.error({ err: (err as Error)?.message ?? String(err) }, 'crypto worker task failed');
-          }
-          this.pump();
-        },
-      );
+    const free = this.pool.ready && this.waiting.length === 0;
+    if (this.batcher.add(packet, arrival, !free)) {
+      const batch = this.batcher.take()!;
+      this.waiting.push(batch);
+      this.waitingPackets += batch.count;
+      this.pump();
+    } else if (free && !this.flushScheduled) {
+      // A slot is free: dispatch what this event-loop turn brings, at its end (every datagram the socket had
+      // ready is read in the same turn, so a burst still shares a batch).
+      this.flushScheduled = true;
+      if (this.batchWaitMs > 0) setTimeout(this.flushNow, this.batchWaitMs);
+      else setImmediate(this.flushNow);
     }
+  }
+
+  private readonly flushNow = (): void => {
+    this.flushScheduled = false;
+    this.pump();
+  };
+
+  /**
+   * Fills every free crypto slot: complete batches first, then whatever the batcher holds — split evenly
+   * between the idle workers when more than one is idle (a burst is unwrapped in parallel: lower latency;
+   * when no worker is idle the whole pending batch goes, so batches grow with the load).
+   */
+  private pump(): void {
+    while (!this.closed && this.pool.ready) {
+      let batch = this.waiting.shift();
+      if (batch) this.waitingPackets -= batch.count;
+      else {
+        const pending = this.batcher.pending;
+        if (pending === 0) return;
+        const idle = this.pool.idleWorkers;
+        batch = this.batcher.take(idle > 1 ? Math.ceil(pending / Math.min(idle, pending)) : pending)!;
+      }
+      this.dispatch(batch);
+    }
+  }
+
+  private dispatch(batch: Batch): void {
+    this.metrics.count('crypto_batches');
+    if (batch.blockedSince === batch.blockedSince) {
+      const sojourn = performance.now() - batch.blockedSince;
+      if (sojourn > this.intervalSojourn) this.intervalSojourn = sojourn;
+    }
+    this.pool.unwrap(batch.buffer, batch.count).then(
+      (r) => {
+        this.onUnwrapped(batch, r);
+        this.pump();
+      },
+      (err: unknown) => {
+        if (this.closed) this.metrics.drop('shutdown', batch.count);
+        else {
+          this.metrics.drop('crypto_error', batch.count);
+          this.log.error({ err: (err as Error)?.message ?? String(err) }, 'crypto worker task failed');
+        }
+        this.pump();
+      },
+    );
   }
 
   private onUnwrapped(batch: Batch, r: UnwrappedBatch): void {
@@ -260,42 +295,38 @@ export class NodePipeline {
     }
     const g = this.geometry;
     const N = g.packetBytes;
+    const RB = g.recordBytes;
+    const records = r.records;
+    const tagOffset = RECORD.address + g.addressBytes;
     this.metrics.count('processed', batch.count);
+    const now = performance.now();
     for (let i = 0; i < batch.count; i++) {
       try {
-        const packet = r.packets.subarray(i * N, (i + 1) * N);
-        const result = decodeRecord(g, r.records, i, packet);
-        if (result.kind !== 'invalid' && !this.replay.check(this.epoch, result.replayTag)) {
-          this.metrics.drop('replay');
+        const base = i * RB;
+        // The relay hot path reads the record in place: no result object, no strings, no copies.
+        if (records[base + RECORD.kind] === ResultKind.relay) {
+          if (!this.replay.checkAt(this.epoch, records, base + tagOffset)) {
+            this.metrics.drop('replay');
+            continue;
+          }
+          const next = this.router.nextHopAt(records, base + RECORD.address, g.addressBytes);
+          if (typeof next === 'string') {
+            this.metrics.drop(next);
+            continue;
+          }
+          const delayMs = readUint32LE(records, base + RECORD.delay) / 1000;
+          const arrival = batch.arrivals[i]!;
+          const packet = r.packets.subarray(i * N, (i + 1) * N);
+          if (arrival + delayMs <= now) {
+            // Already due (zero delay, or a delay shorter than the time spent so far): no heap, no timer.
+            this.metrics.latency.record(now - arrival - delayMs);
+            this.outgoing.send(packet, next.udp);
+          } else {
+            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: next, arrival, delayMs });
+          }
           continue;
         }
-        const action = this.router.route(result);
-        const arrival = batch.arrivals[i]!;
-        switch (action.kind) {
-          case 'forward': {
-            const delayMs = action.delayUs / 1000;
-            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: action.next, arrival, delayMs });
-            break;
-          }
-          case 'deliver': {
-            if (!this.o.deliver) {
-              this.metrics.drop('no_inbox');
-              break;
-            }
-            const delayMs = action.delayUs / 1000;
-            this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet, client: action.client, arrival, delayMs });
-            break;
-          }
-          case 'loop': {
-            const ret = this.loops?.onReturn(action.id) ?? { kind: 'unknown' as const };
-            if (ret.kind === 'unknown') this.metrics.drop('loop_unknown');
-            else if (ret.kind === 'duplicate') this.metrics.drop('loop_duplicate');
-            break;
-          }
-          case 'drop':
-            this.metrics.drop(action.reason);
-            break;
-        }
+        this.handleRecord(batch, r, i);
       } catch (err) {
         // Unreachable by construction; counted rather than thrown so one bad record cannot stall the node.
         this.metrics.drop('crypto_error');
@@ -305,6 +336,45 @@ export class NodePipeline {
     if (this.replay.evicted > 0) {
       this.metrics.count('replay_evicted', this.replay.evicted);
       this.replay.evicted = 0;
+    }
+  }
+
+  /** Every result other than a relay: decoded into an UnwrapResult and routed (rare on a mix). */
+  private handleRecord(batch: Batch, r: UnwrappedBatch, i: number): void {
+    const g = this.geometry;
+    const N = g.packetBytes;
+    const packet = r.packets.subarray(i * N, (i + 1) * N);
+    const result = decodeRecord(g, r.records, i, packet);
+    if (result.kind !== 'invalid' && !this.replay.check(this.epoch, result.replayTag)) {
+      this.metrics.drop('replay');
+      return;
+    }
+    const action = this.router.route(result);
+    const arrival = batch.arrivals[i]!;
+    switch (action.kind) {
+      case 'forward': {
+        const delayMs = action.delayUs / 1000;
+        this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: action.next, arrival, delayMs });
+        break;
+      }
+      case 'deliver': {
+        if (!this.o.deliver) {
+          this.metrics.drop('no_inbox');
+          break;
+        }
+        const delayMs = action.delayUs / 1000;
+        this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet, client: action.client, arrival, delayMs });
+        break;
+      }
+      case 'loop': {
+        const ret = this.loops?.onReturn(action.id) ?? { kind: 'unknown' as const };
+        if (ret.kind === 'unknown') this.metrics.drop('loop_unknown');
+        else if (ret.kind === 'duplicate') this.metrics.drop('loop_duplicate');
+        break;
+      }
+      case 'drop':
+        this.metrics.drop(action.reason);
+        break;
     }
   }
 
@@ -370,3 +440,7 @@ export class NodePipeline {
 }
 
 export type { DropReason };
+
+function readUint32LE(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}

@@ -9,6 +9,7 @@
  */
 import { clientIdOf } from '../address.js';
 import { inboxPath, openInbox } from '../provider/inbox.js';
+import { resolveLimits } from '../provider/limits.js';
 import type { ClientFrontEnd, Inbox } from '../provider/types.js';
 import { startClientFrontEnd } from '../provider/ws-server.js';
 import { loadSphinx } from '../sphinx/loader.js';
@@ -107,6 +108,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
         allowedClients: providerConfig.clients,
         maxFrameBytes: providerConfig.maxFrameBytes,
         authTimeoutMs: providerConfig.authTimeoutMs,
+        limits: resolveLimits(providerConfig.limits, config.params),
         inbox,
         ingress: p,
         count: (name, by) => p.metrics.count(name, by),

@@ -25,11 +25,46 @@ export interface RouterOptions {
   readonly layer: number;
 }
 
+/** What `nextHopAt` decides for a RELAY: the next node, or why not. */
+export type NextHop = NodeEntry | 'unknown_next' | 'bad_layer';
+
 export class Router {
   private readonly nextLayer: number;
+  /** Node ids by their first 4 bytes (little-endian uint32): the relay hot path looks ids up without strings. */
+  private readonly byPrefix = new Map<number, { id: Uint8Array; node: NodeEntry }[]>();
 
   constructor(private readonly o: RouterOptions) {
     this.nextLayer = (o.layer + 1) % (o.topology.doc.layers + 1);
+    for (const node of o.topology.doc.nodes) {
+      const id = Uint8Array.from(Buffer.from(node.id, 'hex'));
+      if (id.length < 4) continue;
+      const key = prefixKey(id, 0);
+      const list = this.byPrefix.get(key) ?? [];
+      list.push({ id, node });
+      this.byPrefix.set(key, list);
+    }
+  }
+
+  /**
+   * The RELAY decision for the next-node id at `bytes[offset .. offset + id length)` (a worker's result
+   * record): the same rules as `route`, without building a result object or a hex string.
+   */
+  nextHopAt(bytes: Uint8Array, offset: number, idBytes: number): NextHop {
+    const list = this.byPrefix.get(prefixKey(bytes, offset));
+    if (list !== undefined) {
+      for (const { id, node } of list) {
+        if (id.length !== idBytes) continue;
+        let same = true;
+        for (let k = 4; k < idBytes; k++) {
+          if (id[k] !== bytes[offset + k]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return node.layer === this.nextLayer ? node : 'bad_layer';
+      }
+    }
+    return 'unknown_next';
   }
 
   route(result: UnwrapResult): RouteAction {
@@ -58,4 +93,8 @@ export class Router {
   private lookup(id: Uint8Array): NodeEntry | null {
     return this.o.topology.node(Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')) ?? null;
   }
+}
+
+function prefixKey(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }

@@ -5,6 +5,7 @@
  * batch), then transfers the packet buffer and the records back without copying.
  */
 import { Piscina } from 'piscina';
+import { getPriority, setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { makeGeometry } from '../geometry.js';
 import { loadNativeBackend } from '../sphinx/native.js';
@@ -15,6 +16,8 @@ export interface WorkerInit {
   readonly geometry: { maxHops: number; addressBytes: number; contentBytes: number };
   /** The backend the main thread chose (and self-checked) through src/sphinx/loader.ts; workers use the same. */
   readonly backend: 'native' | 'ts';
+  /** Nice increment for this thread (src/node/cryptoworker.ts WORKER_NICE); 0 leaves the priority alone. */
+  readonly nice?: number;
 }
 
 export interface UnwrapTask {
@@ -36,6 +39,15 @@ const g = makeGeometry(init.geometry);
 const privateKey = Uint8Array.from(init.privateKey);
 // Loaded once per thread; a native addon that fails to load here fails the pool's warm-up, i.e. start-up.
 const backend = init.backend === 'ts' ? tsBackend : loadNativeBackend();
+if (init.nice) {
+  try {
+    // pid 0 = the calling thread on Linux (nice is a per-thread attribute there); elsewhere it renices the
+    // process, which a crypto worker should not do, so only on Linux.
+    if (process.platform === 'linux') setPriority(0, Math.min(19, getPriority(0) + init.nice));
+  } catch {
+    // Not permitted or not supported: the worker runs at the main thread's priority.
+  }
+}
 
 export default function unwrapTask(task: UnwrapTask): UnwrapTaskResult {
   const packets = new Uint8Array(task.packets, 0, task.count * g.packetBytes);

@@ -14,6 +14,10 @@
  * Isolation by construction: the only inbox a session ever touches is `clientIdOf(publicKey)` of the key that
  * passed the challenge; no frame carries a client id, so there is nothing to name another client's inbox with.
  *
+ * Rate limits (src/provider/limits.ts): once authenticated, each SUBMIT and PULL is charged to the client's
+ * token buckets; a frame over the limit is dropped and counted (`ws_submit_throttled`, `ws_pull_throttled`),
+ * and a client that stays over it gets ERROR(RATE_LIMITED) and a close (`ws_rate_limited`).
+ *
  * A PULL is answered with exactly `pullK` packets of `packetBytes` each: the oldest stored packets, then
  * uniformly random dummies (a packet is indistinguishable from random bytes to the provider too). Stored
  * packets leave the inbox only on the ACK of the reply that carried them; an unacknowledged packet is served
@@ -23,6 +27,7 @@ import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues, t
 import { clientIdOf } from '../address.js';
 import type { Geometry } from '../geometry.js';
 import { authProof, decodeFrame, encode, ErrorCode, type ErrorCodeValue } from '../protocol/frames.js';
+import type { ClientBuckets, ClientLimiter } from './limits.js';
 import type { ClientFrontEndOptions } from './types.js';
 
 /** What a session needs from its WebSocket. `end` must be safe to call more than once. */
@@ -76,6 +81,10 @@ export interface SessionContext {
   readonly log: ClientFrontEndOptions['log'];
   /** Draws a fresh ephemeral key per connection (default in the server: nodeEphemeralKey). */
   readonly ephemeralKey: () => EphemeralKey;
+  /** Per-client SUBMIT / PULL rate limits (src/provider/limits.ts); none when absent. */
+  readonly limiter?: ClientLimiter;
+  /** Monotonic clock for the rate limits, ms (default performance.now). */
+  readonly now?: () => number;
 }
 
 /** Pull replies whose stored ids are remembered until acknowledged; older ones are forgotten (re-served later). */
@@ -116,6 +125,9 @@ export class ClientSession {
   #ephemeral: EphemeralKey | null = null;
   #nonce: Uint8Array | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** The client's rate-limit buckets while authenticated (shared with its other connections). */
+  #buckets: ClientBuckets | null = null;
+  #limiterKey: string | null = null;
   /** requestId → storage ids of the stored packets that went into that PULL_REPLY. */
   readonly #outstanding = new Map<number, number[]>();
 
@@ -242,18 +254,44 @@ export class ClientSession {
     ctx.inbox.register?.(clientId);
     this.#clientId = clientId;
     this.#state = 'authenticated';
+    if (ctx.limiter) {
+      this.#limiterKey = keyHex;
+      this.#buckets = ctx.limiter.attach(keyHex);
+    }
     this.#clearTimer();
     ctx.count('ws_auth_ok');
     this.conn.send(encode.authOk());
   }
 
+  /** Charges one frame to the client's bucket; false when the frame must be dropped (or the session closed). */
+  #admit(kind: 'submit' | 'pull'): boolean {
+    const bucket = this.#buckets?.[kind];
+    if (!bucket) return true;
+    const verdict = bucket.take(this.ctx.now ? this.ctx.now() : performance.now());
+    if (verdict === 'ok') return true;
+    this.ctx.count(`ws_${kind}_throttled`);
+    if (verdict === 'exceeded') {
+      this.ctx.count('ws_rate_limited');
+      this.#fail(
+        ErrorCode.RATE_LIMITED,
+        `${kind.toUpperCase()} rate above ${+bucket.perS.toPrecision(4)}/s (burst ${bucket.capacity}) for too long`,
+        CloseCode.POLICY_VIOLATION,
+      );
+    }
+    return false;
+  }
+
   #onSubmit(packet: Uint8Array): void {
+    if (!this.#admit('submit')) return;
     this.ctx.count('ws_submit');
     // Copy: the pipeline keeps the packet beyond this callback.
     this.ctx.ingress.submit(packet.slice());
   }
 
   #onPull(requestId: number): void {
+    // A throttled PULL gets no reply: the client library never has two pulls outstanding, so only a client
+    // pulling faster than the schedule (Loopix §3.2) is affected; its pull times out.
+    if (!this.#admit('pull')) return;
     const { geometry: g, pullK, inbox } = this.ctx;
     const stored = inbox.fetch(this.#clientId!, pullK);
     const packets: Uint8Array[] = stored.map((s) => s.packet);
@@ -320,5 +358,10 @@ export class ClientSession {
     this.#clearTimer();
     this.#ephemeral = null;
     this.#outstanding.clear();
+    if (this.#limiterKey !== null) {
+      this.ctx.limiter?.release(this.#limiterKey);
+      this.#limiterKey = null;
+      this.#buckets = null;
+    }
   }
 }

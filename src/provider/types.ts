@@ -4,6 +4,7 @@
  * front end serves clients over WebSocket from the same Inbox.
  */
 import type { Geometry } from '../geometry.js';
+import type { FrontEndLimits } from './limits.js';
 
 export interface StoredPacket {
   /** Storage row id, used to remove the packet once the client acknowledged it. */
@@ -46,6 +47,11 @@ export interface ClientFrontEndOptions {
   readonly allowedClients: readonly string[];
   readonly maxFrameBytes: number;
   readonly authTimeoutMs: number;
+  /**
+   * Per-client SUBMIT / PULL rates and connections per address (src/provider/limits.ts `resolveLimits` of the
+   * config's `provider.limits`); unlimited when absent.
+   */
+  readonly limits?: FrontEndLimits;
   readonly inbox: Inbox;
   readonly ingress: PacketIngress;
   /** Counts by reason (e.g. 'ws_malformed', 'ws_auth_failed') go to the node's metrics. */

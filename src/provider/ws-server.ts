@@ -12,13 +12,19 @@
  * to UWS_LIMIT_FACTOR × maxFrameBytes: only beyond it does a client get a bare close (still counted as
  * 'ws_too_large').
  *
+ * Connections per remote address are capped (`limits.maxConnectionsPerAddress`): one more gets
+ * ERROR(TOO_MANY_CONNECTIONS) and a close before any session starts (counted as 'ws_too_many_connections').
+ * The per-client SUBMIT / PULL buckets live in one ClientLimiter shared by all sessions (src/provider/limits.ts).
+ *
  * uWS rules respected here: the ArrayBuffer a handler receives is valid only during the callback (sessions
  * copy what they keep); a WebSocket must not be used after its close handler ran (each connection tracks its
  * closed state); no exception may escape a handler (each is wrapped, counted as 'ws_internal_error').
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
-import { ClientSession, nodeEphemeralKey, type SessionConnection, type SessionContext } from './sessions.js';
+import { encode, ErrorCode } from '../protocol/frames.js';
+import { AddressCounter, checkLimits, ClientLimiter, LIMIT_SWEEP_MS, NO_LIMITS } from './limits.js';
+import { ClientSession, CloseCode, nodeEphemeralKey, type SessionConnection, type SessionContext } from './sessions.js';
 import type { ClientFrontEnd, ClientFrontEndOptions } from './types.js';
 
 type UwsModule = typeof Uws;
@@ -67,6 +73,8 @@ function checkInt(name: string, v: unknown, min: number, max: number): number {
 interface UserData {
   session?: ClientSession;
   conn?: UwsConnection;
+  /** Remote address this connection is counted under (set once admitted). */
+  address?: string;
 }
 
 /** A SessionConnection over one uWS WebSocket that refuses to touch the socket once it is closed. */
@@ -113,6 +121,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     allowed.add(k.toLowerCase());
   });
 
+  const limits = checkLimits(opts.limits ?? NO_LIMITS);
+  const limiter = limits.submitPerS > 0 || limits.pullPerS > 0 ? new ClientLimiter(limits, () => performance.now()) : undefined;
+  const perAddress = new AddressCounter(limits.maxConnectionsPerAddress);
+
   const { uws, native, reason } = loadUws();
   if (!native && !fallbackLogged) {
     fallbackLogged = true;
@@ -131,6 +143,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     count: opts.count,
     log: opts.log,
     ephemeralKey: nodeEphemeralKey,
+    ...(limiter ? { limiter } : {}),
   };
 
   const sockets = new Set<Uws.WebSocket<UserData>>();
@@ -159,6 +172,15 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
         const data = ws.getUserData();
         data.conn = conn;
         sockets.add(ws);
+        const address = Buffer.from(ws.getRemoteAddressAsText()).toString();
+        if (!perAddress.admit(address)) {
+          opts.count('ws_too_many_connections');
+          const message = `more than ${limits.maxConnectionsPerAddress} connections from ${address}`;
+          conn.send(encode.error(ErrorCode.TOO_MANY_CONNECTIONS, message));
+          conn.end(CloseCode.POLICY_VIOLATION, message.slice(0, 100));
+          return;
+        }
+        data.address = address;
         data.session = new ClientSession(ctx, conn);
       } catch (err) {
         internal('open', err);
@@ -181,6 +203,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
         const data = ws.getUserData();
         if (data.conn) data.conn.closed = true;
         sockets.delete(ws);
+        if (data.address !== undefined) {
+          perAddress.release(data.address);
+          data.address = undefined;
+        }
         opts.count('ws_closed');
         // uWS closes on its own (code 1006) when a message exceeds maxPayloadLength.
         if (code === 1006 && Buffer.from(message).toString().includes('too big')) opts.count('ws_too_large');
@@ -205,7 +231,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     });
   });
   const boundPort = uws.us_socket_local_port(listenSocket as unknown as Uws.us_socket);
-  opts.log.info({ host: opts.host, port: boundPort, uwsNative: native }, 'client front end listening');
+  opts.log.info({ host: opts.host, port: boundPort, uwsNative: native, limits }, 'client front end listening');
+  // Forget idle clients whose buckets have refilled (bounded memory under key churn).
+  const sweep = limiter ? setInterval(() => limiter.sweep(), LIMIT_SWEEP_MS) : undefined;
+  sweep?.unref();
 
   let closed = false;
   return {
@@ -217,6 +246,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (sweep) clearInterval(sweep);
       uws.us_listen_socket_close(listenSocket);
       for (const ws of [...sockets]) {
         try {

@@ -65,6 +65,7 @@ function hexField(path: string, value: unknown, bytes: number): void {
 
 /** Structural checks with errors that name the field; run before signing and after verifying. */
 export function validateBody(body: TopologyBody): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('(root)', `must be an object, got ${JSON.stringify(body)}`);
   if (body.version !== 1) fail('version', `must be 1, got ${JSON.stringify(body.version)}`);
   if (!Number.isInteger(body.epoch) || body.epoch < 0) fail('epoch', `must be a non-negative integer, got ${JSON.stringify(body.epoch)}`);
   let g: Geometry;
@@ -78,6 +79,7 @@ export function validateBody(body: TopologyBody): void {
   const ids = new Set<string>();
   body.nodes.forEach((n, i) => {
     const at = `nodes[${i}]`;
+    if (n === null || typeof n !== 'object' || Array.isArray(n)) fail(at, `must be an object, got ${JSON.stringify(n)}`);
     hexField(`${at}.id`, n.id, g.addressBytes);
     if (ids.has(n.id)) fail(`${at}.id`, `duplicate id ${n.id}`);
     ids.add(n.id);

@@ -1,0 +1,127 @@
+/**
+ * The relay benchmark's load generator: a separate, deliberately cheap process that replays pre-built valid
+ * Sphinx packets over UDP at a paced rate (bench/relay.ts starts it with `fork`, IPC with the "advanced"
+ * serialization so typed arrays cross without JSON).
+ *
+ * Cheap on purpose, so the node under test gets the cores: the packets are built once by the parent and read
+ * from a file; the socket is *connected* to the node (no address lookup per send) and sends without a
+ * callback (no per-packet closure or nextTick).
+ *
+ * Pacing: packet k is due at start + k / rate. Node's timers have a 1 ms granularity, which would turn any
+ * rate into bursts of rate/1000 back-to-back packets (and a node would see, and a latency measurement would
+ * charge it for, a burst every millisecond), so during a run the generator sleeps with Atomics.wait (a futex
+ * with a sub-millisecond timeout) until the next packet is due and sends whatever is due when it wakes. It
+ * blocks its own event loop for the run; it has nothing else to do then. Each send's time is recorded on the host-wide monotonic clock
+ * (bench/clock.ts) when the parent asks for it, so bench/relay.ts can pair it with the sink's arrival time.
+ *
+ * IPC protocol (parent → generator):
+ *   {type:'init', poolFile, packetBytes, host, port, sndbuf} → {type:'ready', packets}
+ *   {type:'run', rate, durationMs, record}                 → {type:'done', ...RunReport}
+ *   {type:'exit'}
+ */
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { monoNowMs } from './clock.js';
+
+export interface GeneratorInit {
+  readonly type: 'init';
+  readonly poolFile: string;
+  readonly packetBytes: number;
+  readonly host: string;
+  readonly port: number;
+  readonly sndbuf: number;
+}
+
+export interface GeneratorRun {
+  readonly type: 'run';
+  /** Packets per second. */
+  readonly rate: number;
+  readonly durationMs: number;
+  /** Record each packet's send time (monotonic ms). */
+  readonly record: boolean;
+}
+
+export interface RunReport {
+  readonly type: 'done';
+  /** Packets handed to the kernel. */
+  readonly sent: number;
+  /** Sequence number of the first packet of this run (packet i of the pool is seq mod poolSize). */
+  readonly firstSeq: number;
+  /** Wall time of the run, ms (monotonic). */
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Achieved rate, packets/s. */
+  readonly rate: number;
+  /** Send errors reported synchronously by the socket. */
+  readonly errors: number;
+  /** Send time of each packet (monotonic ms), when recorded. */
+  readonly times: Float64Array | null;
+  /** Generator CPU time during the run (user + system, ms). */
+  readonly cpuMs: number;
+}
+
+let socket: dgram.Socket | undefined;
+/** Something to Atomics.wait on (never notified: only the timeout ends the wait). */
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let pool: Buffer[] = [];
+let seq = 0;
+
+function send(msg: unknown): void {
+  process.send?.(msg);
+}
+
+async function init(m: GeneratorInit): Promise<void> {
+  const bytes = readFileSync(m.poolFile);
+  const n = Math.floor(bytes.length / m.packetBytes);
+  pool = Array.from({ length: n }, (_, i) => bytes.subarray(i * m.packetBytes, (i + 1) * m.packetBytes));
+  socket = dgram.createSocket({ type: 'udp4', sendBufferSize: m.sndbuf });
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket!.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => socket!.connect(m.port, m.host, (err?: Error) => (err ? reject(err) : resolve())));
+  send({ type: 'ready', packets: n });
+}
+
+function run(m: GeneratorRun): void {
+  const s = socket!;
+  const total = Math.max(0, Math.round((m.rate * m.durationMs) / 1000));
+  const times = m.record ? new Float64Array(total) : null;
+  const firstSeq = seq;
+  const P = pool.length;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const startMs = monoNowMs();
+  let sent = 0;
+  let errors = 0;
+  const perMs = m.rate / 1000;
+  while (sent < total) {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor((now - t0) * perMs) + 1);
+    while (sent < due) {
+      // Stamped before the send: the kernel may deliver it, and the node forward it, before send() returns.
+      if (times) times[sent] = monoNowMs();
+      try {
+        s.send(pool[seq % P]!);
+      } catch {
+        errors++;
+      }
+      seq++;
+      sent++;
+    }
+    if (sent >= total) break;
+    const wait = t0 + sent / perMs - performance.now();
+    if (wait > 0) Atomics.wait(sleeper, 0, 0, Math.min(wait, 50));
+  }
+  const endMs = monoNowMs();
+  const cpu = process.cpuUsage(cpu0);
+  send({ type: 'done', sent, firstSeq, startMs, endMs, rate: (sent * 1000) / Math.max(1, endMs - startMs), errors, times, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies RunReport);
+}
+
+process.on('message', (m: GeneratorInit | GeneratorRun | { type: 'exit' }) => {
+  if (m.type === 'init') void init(m).catch((err: Error) => send({ type: 'error', message: err.message }));
+  else if (m.type === 'run') run(m);
+  else if (m.type === 'exit') {
+    socket?.close();
+    process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));

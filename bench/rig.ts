@@ -1,0 +1,385 @@
+/**
+ * The relay rig shared by `bench relay`, `bench overload` and `bench gate`: one mix node as its own process
+ * (`loopix mix --config …`, exactly what an operator runs), fed by bench/load-generator.ts and drained by
+ * bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
+ *
+ * The network is a one-layer topology: provider P0 (layer 0, its UDP address is the sink) and the mix M1
+ * (layer 1). Every pool packet is a one-hop Sphinx packet "M1: RELAY to P0, delay 0" in the default geometry
+ * (6-hop header, 1,314 bytes), so M1 does exactly the work of a relay hop: one full unwrap (two X25519, the
+ * header MAC, the LIONESS payload layer), the replay check, the routing decision and the send.
+ *
+ * The generator cycles through a pool of `poolSize` distinct packets; the node's replay filter is configured
+ * to remember `poolSize / 8` tags, so a packet comes back only after the filter has forgotten it (FIFO, counted
+ * as `replay_evicted`) even when the node accepts only an eighth of the offered load and the filter's per-packet work is still done. Nothing else about the node is
+ * configured away: default batching, AQM, socket buffers and stats reporting.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeSnapshot } from '../src/node/pipeline.js';
+import { loopixBin, repoRoot } from '../src/paths.js';
+import { loadNativeBackend } from '../src/sphinx/native.js';
+import { Command } from '../src/sphinx/types.js';
+import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
+import type { RunReport } from './load-generator.js';
+import { histDiff, histSummary } from './stats.js';
+import type { SinkCount } from './sink.js';
+
+export interface RigOptions {
+  /** Crypto workers of the node under test (pipeline.workers). */
+  readonly workers: number;
+  /** Distinct pre-built packets the generator cycles through. */
+  readonly poolSize: number;
+  /** Extra `pipeline` config for the node (merged over the defaults). */
+  readonly pipeline?: Record<string, unknown>;
+  /** Seconds between the node's stats reports. */
+  readonly statsIntervalS?: number;
+  readonly log: (line: string) => void;
+  /** Extra Node.js flags for the node process (e.g. --cpu-prof for profiling). */
+  readonly nodeExecArgv?: readonly string[];
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface StepResult {
+  /** Offered rate asked of the generator, packets/s. */
+  readonly offered: number;
+  /** Rate the generator achieved, packets/s. */
+  readonly sentRate: number;
+  readonly sent: number;
+  /** Pool packets that reached the sink. */
+  readonly forwarded: number;
+  /** forwarded ÷ send duration, packets/s. */
+  readonly forwardedRate: number;
+  /** 1 − forwarded ÷ sent. */
+  readonly loss: number;
+  readonly durationS: number;
+  /** Node process CPU (all threads, user + system) ÷ wall time during the step. */
+  readonly nodeCpuCores: number;
+  readonly generatorCpuCores: number;
+  readonly sinkCpuCores: number;
+  /** Drops the node counted during the step, by reason (incl. the kernel's receive-buffer drops). */
+  readonly nodeDrops: Record<string, number>;
+  /** Generator send → sink arrival, ms, when recorded. */
+  readonly latency: LatencySummary | null;
+  /** The node's own arrival → departure (minus header delay) histogram over this step, ms. */
+  readonly nodeLatency: ReturnType<typeof histSummary>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A compiled sibling script: next to this module in dist/, else (vitest on the sources) in dist/bench/. */
+function benchScript(name: string): string {
+  const sibling = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
+  if (existsSync(sibling)) return sibling;
+  const compiled = join(repoRoot(), 'dist', 'bench', `${name}.js`);
+  if (existsSync(compiled)) return compiled;
+  throw new Error(`${name}.js not found next to ${fileURLToPath(import.meta.url)} or in dist/bench; run \`npm run build:ts\``);
+}
+
+/** Sends `msg` and resolves with the child's first reply of type `reply` (rejects on an error reply or exit). */
+function request<T>(child: ChildProcess, msg: unknown, reply: string, timeoutMs = 120_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`no '${reply}' reply within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: { type?: string; message?: string }) => {
+      if (m?.type === reply) done(null, m as T);
+      else if (m?.type === 'error') done(new Error(m.message));
+    };
+    const onExit = (code: number | null) => done(new Error(`child exited with code ${code}`));
+    const done = (err: Error | null, value?: T) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(msg as object);
+  });
+}
+
+/** User + system CPU time of a process (all its threads), ms; null when /proc is not there. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11] = utime, fields[12] = stime (clock ticks; Linux's USER_HZ is 100)
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size of a process, MB; null when /proc is not there. */
+export function processRssMb(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function summarize(values: Float64Array | number[]): LatencySummary {
+  const s = Float64Array.from(values).sort();
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : 0);
+  let sum = 0;
+  for (const v of s) sum += v;
+  const r = (v: number) => Math.round(v * 1000) / 1000;
+  return { count: s.length, mean: r(s.length ? sum / s.length : 0), p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(s.length ? s[s.length - 1]! : 0) };
+}
+
+/**
+ * Pairs each arrival (pool index, time) with the latest send of that pool packet at or before it: the
+ * packet's generator → sink latency, ms. Sends of one pool packet are poolSize packets apart (≥ 1 s at any
+ * rate this rig reaches), far longer than any latency measured, so the pairing is unambiguous.
+ */
+export function pairLatencies(report: RunReport, poolSize: number, index: Int32Array, arrivals: Float64Array): Float64Array {
+  const times = report.times!;
+  const out = new Float64Array(index.length);
+  let n = 0;
+  const base = report.firstSeq % poolSize;
+  for (let j = 0; j < index.length; j++) {
+    const k0 = (index[j]! - base + poolSize) % poolSize;
+    if (k0 >= report.sent) continue;
+    let k = k0 + Math.floor((report.sent - 1 - k0) / poolSize) * poolSize;
+    while (k >= 0 && times[k]! > arrivals[j]!) k -= poolSize;
+    if (k < 0) continue;
+    out[n++] = arrivals[j]! - times[k]!;
+  }
+  return out.subarray(0, n);
+}
+
+export class RelayRig {
+  readonly dir: string;
+  private node!: ChildProcess;
+  private gen!: ChildProcess;
+  private sink!: ChildProcess;
+  private logFd: number | undefined;
+  private lastStats: NodeSnapshot | undefined;
+  private statsWaiters: ((s: NodeSnapshot) => void)[] = [];
+  private readonly statsListeners = new Set<(s: NodeSnapshot, atMs: number) => void>();
+  private files!: TestnetFiles;
+  readonly packetBytes: number;
+
+  private constructor(readonly o: RigOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), 'loopix-bench-relay-'));
+    this.packetBytes = 0;
+  }
+
+  get nodePid(): number {
+    return this.node.pid!;
+  }
+
+  static async start(o: RigOptions): Promise<RelayRig> {
+    const rig = new RelayRig(o);
+    try {
+      await rig.boot();
+    } catch (err) {
+      await rig.close();
+      throw err;
+    }
+    return rig;
+  }
+
+  private async boot(): Promise<void> {
+    const o = this.o;
+    const backend = loadNativeBackend();
+    const replayCapacity = Math.max(1024, Math.floor(o.poolSize / 8));
+    this.files = await createTestnetFiles({
+      dir: this.dir,
+      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 1 },
+      backend,
+      // λM small: the node's own loops would only be noise at the sink (they are counted as "unknown").
+      params: { lambdaM: 0.01 },
+      nodeConfig: {
+        pipeline: { workers: o.workers, replayCapacity, ...o.pipeline },
+        statsIntervalS: o.statsIntervalS ?? 0.5,
+        log: { level: 'warn' },
+      },
+    });
+    const mix = this.files.nodes.find((n) => n.role === 'mix')!;
+    const provider = this.files.nodes.find((n) => n.role === 'provider')!;
+    const g = this.files.index.geometry;
+    (this as { packetBytes: number }).packetBytes = g.packetBytes;
+
+    // 1. The packet pool and, by unwrapping each once with the mix's key, the fingerprints of what leaves M1.
+    const t0 = performance.now();
+    const mixKey = JSON.parse(readFileSync(mix.keyFile, 'utf8')) as { privateKey: string };
+    const sk = Uint8Array.from(Buffer.from(mixKey.privateKey, 'hex'));
+    const hop = { publicKey: Buffer.from(mix.entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider.entry.id, 'hex'), delayUs: 0 };
+    const content = new Uint8Array(g.contentBytes);
+    const pool = Buffer.alloc(o.poolSize * g.packetBytes);
+    const fingerprints = Buffer.alloc(o.poolSize * 8);
+    const fpOffset = g.offsets.alpha;
+    const work = new Uint8Array(g.packetBytes);
+    for (let i = 0; i < o.poolSize; i++) {
+      const p = backend.createPacket(g, { epoch: this.files.topology.epoch & 0xffff, hops: [hop], content });
+      pool.set(p, i * g.packetBytes);
+      work.set(p);
+      const r = backend.unwrap(g, sk, work);
+      if (r.kind !== 'relay') throw new Error(`pool packet ${i} did not unwrap to a relay (${r.kind})`);
+      fingerprints.set(work.subarray(fpOffset, fpOffset + 6), i * 8);
+    }
+    const poolFile = join(this.dir, 'pool.bin');
+    const fpFile = join(this.dir, 'fingerprints.bin');
+    writeFileSync(poolFile, pool);
+    writeFileSync(fpFile, fingerprints);
+    o.log(`rig: ${o.poolSize} packets built and fingerprinted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${this.dir})`);
+
+    // 2. Sink on P0's address, then the node, then the generator aimed at the node.
+    const forkOpts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[], serialization: 'advanced' as const };
+    this.sink = fork(benchScript('sink'), [], forkOpts);
+    await request(this.sink, { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: fpFile, fingerprintOffset: fpOffset }, 'ready');
+
+    this.logFd = openSync(join(this.dir, 'mix.log'), 'a');
+    this.node = fork(loopixBin(), ['mix', '--config', mix.configFile], {
+      stdio: ['ignore', this.logFd, this.logFd, 'ipc'],
+      execArgv: [...process.execArgv, ...(o.nodeExecArgv ?? [])],
+    });
+    this.node.on('message', (m: { type?: string; stats?: NodeSnapshot }) => {
+      if (m?.type === 'stats' && m.stats) {
+        this.lastStats = m.stats;
+        for (const w of this.statsWaiters.splice(0)) w(m.stats);
+        const at = performance.now();
+        for (const l of this.statsListeners) l(m.stats, at);
+      }
+    });
+    const exited = new Promise<never>((_, reject) => this.node.once('exit', (code) => reject(new Error(`mix exited with code ${code}: ${this.logTail()}`))));
+    exited.catch(() => undefined);
+    await Promise.race([this.nextStats(30_000), exited]);
+
+    this.gen = fork(benchScript('load-generator'), [], forkOpts);
+    await request(this.gen, { type: 'init', poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20 }, 'ready');
+  }
+
+  private logTail(): string {
+    try {
+      return readFileSync(join(this.dir, 'mix.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** The node's next stats report (or the last one after `timeoutMs`). */
+  nextStats(timeoutMs = 5000): Promise<NodeSnapshot> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => (this.lastStats ? resolve(this.lastStats) : reject(new Error('the mix sent no stats'))), timeoutMs);
+      this.statsWaiters.push((s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+    });
+  }
+
+  /** Calls `listener` with every stats report (and performance.now() at its arrival); returns an unsubscribe. */
+  onStats(listener: (s: NodeSnapshot, atMs: number) => void): () => void {
+    this.statsListeners.add(listener);
+    return () => this.statsListeners.delete(listener);
+  }
+
+  get stats(): NodeSnapshot | undefined {
+    return this.lastStats;
+  }
+
+  sinkCount(): Promise<SinkCount> {
+    return request<SinkCount>(this.sink, { type: 'count' }, 'count');
+  }
+
+  /** Waits until the sink has seen nothing new for `quietMs` (at most `maxMs`). */
+  async drain(quietMs = 200, maxMs = 5000): Promise<SinkCount> {
+    const deadline = performance.now() + maxMs;
+    let last = await this.sinkCount();
+    let stableSince = performance.now();
+    while (performance.now() < deadline) {
+      await sleep(50);
+      const c = await this.sinkCount();
+      if (c.received !== last.received) {
+        last = c;
+        stableSince = performance.now();
+      } else if (performance.now() - stableSince >= quietMs) break;
+    }
+    return last;
+  }
+
+  /** Runs the generator at `rate` for `durationMs` and measures what came out. */
+  async step(rate: number, durationMs: number, record: boolean, onRunning?: () => void): Promise<StepResult & { report: RunReport }> {
+    const before = await this.drain(150, 3000);
+    const stats0 = await this.nextStats();
+    if (record) await request(this.sink, { type: 'record', on: true }, 'recording');
+    const cpu0 = processCpuMs(this.node.pid!);
+    const run = request<RunReport>(this.gen, { type: 'run', rate, durationMs, record }, 'done', durationMs + 60_000);
+    onRunning?.();
+    const report = await run;
+    const cpu1 = processCpuMs(this.node.pid!);
+    const after = await this.drain(200, 5000);
+    const sinkCpuMs = after.cpuMs - before.cpuMs;
+    let latency: LatencySummary | null = null;
+    if (record) {
+      await request(this.sink, { type: 'record', on: false }, 'recording');
+      const taken = await request<{ index: Int32Array; times: Float64Array }>(this.sink, { type: 'take' }, 'taken');
+      latency = summarize(pairLatencies(report, this.o.poolSize, taken.index, taken.times));
+      if (process.env.LOOPIX_BENCH_DUMP) writeFileSync(process.env.LOOPIX_BENCH_DUMP, JSON.stringify({ firstSeq: report.firstSeq, sent: report.sent, times: Array.from(report.times!), index: Array.from(taken.index), arrivals: Array.from(taken.times) }));
+    }
+    const stats1 = await this.nextStats();
+    const wallS = (report.endMs - report.startMs) / 1000;
+    const forwarded = after.matched - before.matched;
+    const nodeDrops: Record<string, number> = {};
+    for (const [k, v] of Object.entries(stats1.dropped)) {
+      const d = v - (stats0.dropped[k] ?? 0);
+      if (d > 0) nodeDrops[k] = d;
+    }
+    const kd = (stats1.gauges.udp_kernel_drops as number | null) ?? 0;
+    const kd0 = (stats0.gauges.udp_kernel_drops as number | null) ?? 0;
+    if (kd - kd0 > 0) nodeDrops.udp_kernel = kd - kd0;
+    const r3 = (v: number) => Math.round(v * 1000) / 1000;
+    return {
+      offered: rate,
+      sentRate: Math.round(report.rate),
+      sent: report.sent,
+      forwarded,
+      forwardedRate: Math.round(forwarded / Math.max(wallS, 1e-3)),
+      loss: report.sent > 0 ? Math.max(0, 1 - forwarded / report.sent) : 0,
+      durationS: r3(wallS),
+      nodeCpuCores: cpu0 !== null && cpu1 !== null ? r3((cpu1 - cpu0) / 1000 / wallS) : 0,
+      generatorCpuCores: r3(report.cpuMs / 1000 / wallS),
+      sinkCpuCores: r3(sinkCpuMs / 1000 / wallS),
+      nodeDrops,
+      latency,
+      nodeLatency: histSummary(histDiff(stats1.latency_overhead?.hist, stats0.latency_overhead?.hist)),
+      report,
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const child of [this.gen, this.sink]) {
+      if (child && child.exitCode === null) {
+        try {
+          child.send({ type: 'exit' });
+        } catch {
+          child.kill();
+        }
+      }
+    }
+    if (this.node && this.node.exitCode === null && this.node.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.node.once('exit', () => resolve()));
+      this.node.kill('SIGTERM');
+      const t = setTimeout(() => this.node.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    if (this.logFd !== undefined) closeSync(this.logFd);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

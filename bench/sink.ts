@@ -1,0 +1,122 @@
+/**
+ * The relay benchmark's sink: a separate, cheap process bound to the UDP address of the node's next hop. It
+ * counts what the node forwards and, while recording, notes for each datagram which pool packet it is and
+ * when it arrived (host-wide monotonic ms, bench/clock.ts), so bench/relay.ts can compute each packet's
+ * generator → node → sink latency.
+ *
+ * A forwarded packet is identified by a fingerprint: 6 bytes of its group element α (offset
+ * `fingerprintOffset`), which the parent computed for every pool packet by unwrapping it once with the
+ * node's key (unwrapping is deterministic). Datagrams with an unknown fingerprint (the node's own loop
+ * packets) are counted separately.
+ *
+ * IPC (parent → sink):
+ *   {type:'init', host, port, rcvbuf, fingerprintFile, fingerprintOffset} → {type:'ready'}
+ *   {type:'count'}                → {type:'count', received, matched, unknown, lastArrivalMs}
+ *   {type:'record', on}           → {type:'recording', on}
+ *   {type:'take'}                 → {type:'taken', index: Int32Array, times: Float64Array} (and clears)
+ *   {type:'exit'}
+ */
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { monoNowMs } from './clock.js';
+
+export interface SinkInit {
+  readonly type: 'init';
+  readonly host: string;
+  readonly port: number;
+  readonly rcvbuf: number;
+  /** 8 bytes per pool packet: the fingerprint as a little-endian uint48 in the low 6 bytes. */
+  readonly fingerprintFile: string;
+  readonly fingerprintOffset: number;
+}
+
+export interface SinkCount {
+  readonly type: 'count';
+  readonly received: number;
+  readonly matched: number;
+  readonly unknown: number;
+  /** Monotonic ms of the latest datagram (0 before the first). */
+  readonly lastArrivalMs: number;
+  readonly cpuMs: number;
+}
+
+let received = 0;
+let matched = 0;
+let unknown = 0;
+let lastArrivalMs = 0;
+let recording = false;
+let index = new Int32Array(1 << 16);
+let times = new Float64Array(1 << 16);
+let n = 0;
+const fingerprints = new Map<number, number>();
+
+function send(msg: unknown): void {
+  process.send?.(msg);
+}
+
+function grow(): void {
+  const i2 = new Int32Array(index.length * 2);
+  i2.set(index);
+  index = i2;
+  const t2 = new Float64Array(times.length * 2);
+  t2.set(times);
+  times = t2;
+}
+
+async function init(m: SinkInit): Promise<void> {
+  const fp = readFileSync(m.fingerprintFile);
+  for (let i = 0; i < fp.length / 8; i++) fingerprints.set(fp.readUIntLE(i * 8, 6), i);
+  const off = m.fingerprintOffset;
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: m.rcvbuf });
+  socket.on('message', (msg: Buffer) => {
+    const now = monoNowMs();
+    received++;
+    lastArrivalMs = now;
+    const i = msg.length >= off + 6 ? fingerprints.get(msg.readUIntLE(off, 6)) : undefined;
+    if (i === undefined) {
+      unknown++;
+      return;
+    }
+    matched++;
+    if (recording) {
+      if (n === index.length) grow();
+      index[n] = i;
+      times[n] = now;
+      n++;
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(m.port, m.host, () => resolve());
+  });
+  try {
+    socket.setRecvBufferSize(m.rcvbuf);
+  } catch {
+    // the kernel's cap applies; losses here would show as loss, which the parent reports
+  }
+  send({ type: 'ready' });
+}
+
+process.on('message', (m: SinkInit | { type: 'count' } | { type: 'record'; on: boolean } | { type: 'take' } | { type: 'exit' }) => {
+  switch (m.type) {
+    case 'init':
+      void init(m).catch((err: Error) => send({ type: 'error', message: err.message }));
+      break;
+    case 'count': {
+      const cpu = process.cpuUsage();
+      send({ type: 'count', received, matched, unknown, lastArrivalMs, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies SinkCount);
+      break;
+    }
+    case 'record':
+      recording = m.on;
+      send({ type: 'recording', on: recording });
+      break;
+    case 'take':
+      send({ type: 'taken', index: index.slice(0, n), times: times.slice(0, n) });
+      n = 0;
+      break;
+    case 'exit':
+      process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,145 @@
+/**
+ * The config parser target: parseConfig (src/config/schema.ts) on mutated node (mix and provider) and client
+ * configs, and on damaged JSON text as `loadConfigFile` would read it.
+ *
+ * Crashes: any exception but ConfigError (and, for text, the JSON SyntaxError loadConfigFile turns into a
+ * ConfigError); an accepted config that is not deeply frozen, or that does not parse again to the same value
+ * (defaults are applied once, the output is a fixed point); an accepted provider section whose abuse limits
+ * do not resolve to usable numbers (src/provider/limits.ts).
+ */
+import { ClientConfigSchema, ConfigError, NodeConfigSchema, parseConfig } from '../config/schema.js';
+import { checkLimits, resolveLimits } from '../provider/limits.js';
+import type { FuzzTarget } from './harness.js';
+import { mutateJson, randomJson } from './json-mutate.js';
+import { mutateBytes, type Rng } from './rng.js';
+
+export interface ConfigInput {
+  readonly schema: 'node' | 'client';
+  /** A JSON value (the parsed file) … */
+  readonly value?: unknown;
+  /** … or the file's text. */
+  readonly text?: string;
+}
+
+const HEX32 = 'ab'.repeat(32);
+const PARAMS = {
+  lambdaP: 1,
+  lambdaL: 1,
+  lambdaD: 1,
+  lambdaM: 1,
+  mu: 2,
+  pullK: 8,
+  pullIntervalMs: 1000,
+  loopWindowS: 30,
+  loopAlarmFraction: 0.7,
+  loopAlarmRateFactor: 2,
+  maxMessageBytes: 65536,
+};
+
+/** Valid configs that between them use every field. */
+export const CONFIG_BASES: readonly ConfigInput[] = [
+  {
+    schema: 'node',
+    value: {
+      id: '00112233445566778899aabbccddeeff',
+      keyFile: 'mix.key.json',
+      topologyFile: 'topology.json',
+      authorityPublicKey: HEX32,
+      listen: { host: '127.0.0.1', port: 4000 },
+      params: PARAMS,
+      pipeline: {
+        workers: 2,
+        batchSize: 64,
+        batchWaitMs: 1,
+        socketBufferBytes: 8388608,
+        replayCapacity: 1048576,
+        aqm: { targetDelayMs: 10, intervalMs: 15, kp: 1.25, ki: 8, kd: 0, hardCapPackets: 50000 },
+      },
+      statsIntervalS: 1,
+      log: { level: 'info' },
+    },
+  },
+  {
+    schema: 'node',
+    value: {
+      id: 'ffeeddccbbaa99887766554433221100',
+      keyFile: 'p.key.json',
+      topologyFile: 'topology.json',
+      authorityPublicKey: HEX32,
+      params: { lambdaP: 5, pullIntervalMs: 200 },
+      provider: {
+        listen: { host: '127.0.0.1', port: 0 },
+        dataDir: 'data',
+        registration: 'closed',
+        clients: [HEX32, 'cd'.repeat(32)],
+        maxFrameBytes: 65536,
+        authTimeoutMs: 5000,
+        limits: { submitRateFactor: 2, submitBurstS: 10, pullRateFactor: 2, pullBurst: 4, maxConnectionsPerAddress: 64 },
+      },
+    },
+  },
+  { schema: 'node', value: { id: 'aa', keyFile: 'k', topologyFile: 't', authorityPublicKey: HEX32, provider: { dataDir: 'd' } } },
+  { schema: 'client', value: { keyFile: 'c.key.json', providerId: 'ffeeddccbbaa99887766554433221100', topologyFile: 't.json', authorityPublicKey: HEX32, params: PARAMS, log: { level: 'warn' } } },
+];
+
+/** Every object in `v` (recursively) is frozen. */
+function deeplyFrozen(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  return Object.isFrozen(v) && Object.values(v).every(deeplyFrozen);
+}
+
+export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarget<ConfigInput> {
+  const bases = [...CONFIG_BASES, ...extraBases.filter((b) => b.value !== undefined)];
+
+  function generate(r: Rng): ConfigInput {
+    const base = r.pick(bases);
+    const roll = r.int(20);
+    if (roll === 0) return { schema: base.schema, value: randomJson(r, 3) };
+    if (roll <= 2) {
+      const text = Buffer.from(mutateBytes(r, Buffer.from(JSON.stringify(mutateJson(r, base.value))))).toString('latin1');
+      return { schema: base.schema, text };
+    }
+    return { schema: base.schema, value: mutateJson(r, base.value) };
+  }
+
+  function check(input: ConfigInput): string {
+    const schema = input.schema === 'client' ? ClientConfigSchema : NodeConfigSchema;
+    let value: unknown = input.value;
+    if (input.text !== undefined) {
+      try {
+        value = JSON.parse(input.text);
+      } catch (err) {
+        if (err instanceof SyntaxError) return 'error:not-json'; // loadConfigFile: ConfigError "not JSON"
+        throw err;
+      }
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseConfig(schema, value, 'fuzz');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const m = /^config fuzz: ([^:]*):/.exec(err.message);
+      return `error:${m?.[1] ?? '?'}`;
+    }
+    if (!deeplyFrozen(parsed)) throw new Error('accepted config is not deeply frozen');
+    const again = parseConfig(schema, JSON.parse(JSON.stringify(parsed)), 'fuzz-again');
+    if (JSON.stringify(again) !== JSON.stringify(parsed)) throw new Error(`not a fixed point: ${JSON.stringify(parsed)} → ${JSON.stringify(again)}`);
+    const node = parsed as { provider?: { limits: Parameters<typeof resolveLimits>[0] }; params: Parameters<typeof resolveLimits>[1] };
+    if (input.schema === 'node' && node.provider) checkLimits(resolveLimits(node.provider.limits, node.params));
+    return `ok:${input.schema}${node.provider ? ':provider' : ''}`;
+  }
+
+  return {
+    name: 'config-parser',
+    share: 0.1,
+    generate,
+    check,
+    toJson: (i) => i,
+    fromJson: (j) => {
+      const o = j as Partial<ConfigInput>;
+      if (!o || (o.schema !== 'node' && o.schema !== 'client')) throw new TypeError('schema must be "node" or "client"');
+      if (o.text !== undefined && typeof o.text !== 'string') throw new TypeError('text must be a string');
+      return o.text !== undefined ? { schema: o.schema, text: o.text } : { schema: o.schema, value: o.value };
+    },
+  };
+}
