@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { LoopixClient } from '../src/client/client.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
-import { authProof, decodeFrame, encode, ErrorCode, type Frame } from '../src/protocol/frames.js';
+import { encode, ErrorCode } from '../src/protocol/frames.js';
 import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
+import { keys, RawPeer } from './hardening-helpers.js';
 
 const params = { lambdaP: 10, lambdaL: 2, lambdaD: 2, lambdaM: 2, mu: 20, pullIntervalMs: 200, pullK: 6 };
 let dir: string;
@@ -45,41 +45,6 @@ async function nextMessages(client: LoopixClient, n: number, timeoutMs: number) 
     got.push(next.value);
   }
   return got;
-}
-
-/** A raw WebSocket peer that speaks the protocol frame by frame. */
-async function rawPeer(url: string) {
-  const ws = new WebSocket(url);
-  ws.binaryType = 'nodebuffer';
-  const frames: Frame[] = [];
-  let closed: number | null = null;
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data: Buffer) => {
-    frames.push(decodeFrame(net.index.geometry, new Uint8Array(data)));
-    waiters.splice(0).forEach((w) => w());
-  });
-  ws.on('close', (code) => {
-    closed = code;
-    waiters.splice(0).forEach((w) => w());
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const next = async (): Promise<Frame | null> => {
-    while (frames.length === 0 && closed === null) await new Promise<void>((r) => waiters.push(r));
-    return frames.shift() ?? null;
-  };
-  return { ws, next, closedCode: () => closed, waitClose: () => new Promise<number>((r) => (closed !== null ? r(closed) : ws.once('close', (c) => r(c)))) };
-}
-
-async function authenticate(peer: Awaited<ReturnType<typeof rawPeer>>, privateKey: Uint8Array, claimedPublicKey?: Uint8Array) {
-  const publicKey = claimedPublicKey ?? native.x25519Base(privateKey);
-  peer.ws.send(encode.hello(publicKey));
-  const challenge = await peer.next();
-  if (challenge?.type !== 'challenge') throw new Error(`expected a challenge, got ${challenge?.type}`);
-  peer.ws.send(encode.auth(authProof(native.x25519(privateKey, challenge.ephemeral), challenge.nonce, publicKey)));
-  return peer.next();
 }
 
 beforeAll(async () => {
@@ -127,50 +92,49 @@ describe('a network of real node processes', () => {
   });
 
   it('answers every pull with exactly k packets of one size, stored ones first, then dummies', async () => {
-    const peer = await rawPeer(net.index.providers[0]!.ws!);
-    const key = Uint8Array.from(Buffer.alloc(32, 7));
-    expect((await authenticate(peer, key))?.type).toBe('authOk');
+    const peer = new RawPeer(net.index.providers[0]!.ws!, net.index.geometry);
+    expect((await peer.authenticate(keys()))?.type).toBe('authOk');
     for (let id = 1; id <= 3; id++) {
-      peer.ws.send(encode.pull(id));
-      const reply = await peer.next();
-      if (reply?.type !== 'pullReply') throw new Error(`expected a pull reply, got ${reply?.type}`);
-      expect(reply.requestId).toBe(id);
-      expect(reply.packets.length).toBe(params.pullK);
-      for (const p of reply.packets) expect(p.length).toBe(net.index.geometry.packetBytes);
+      const packets = await peer.pull(id);
+      expect(packets.length).toBe(params.pullK);
+      for (const p of packets) expect(p.length).toBe(net.index.geometry.packetBytes);
+      peer.send(encode.ack(id));
+      await new Promise((r) => setTimeout(r, params.pullIntervalMs)); // keep to the pull schedule
     }
-    peer.ws.close();
+    peer.terminate();
   });
 
   it('refuses an unauthenticated pull, and a pull with another client’s key but without its secret', async () => {
     const url = net.index.providers[0]!.ws!;
-    const anonymous = await rawPeer(url);
-    anonymous.ws.send(encode.pull(1));
-    const refusal = await anonymous.next();
-    expect(refusal).toMatchObject({ type: 'error', code: ErrorCode.UNEXPECTED });
-    expect(await anonymous.waitClose()).toBeGreaterThanOrEqual(1000);
+    const anonymous = new RawPeer(url, net.index.geometry);
+    await anonymous.opened;
+    anonymous.send(encode.pull(1));
+    expect(await anonymous.next()).toMatchObject({ type: 'error', code: ErrorCode.UNEXPECTED });
+    expect((await anonymous.closed).code).toBeGreaterThanOrEqual(1000);
 
-    const victim = native.x25519Base(Uint8Array.from(Buffer.alloc(32, 9)));
-    const impostor = await rawPeer(url);
-    const answer = await authenticate(impostor, Uint8Array.from(Buffer.alloc(32, 11)), victim);
+    // HELLO with the victim's public key, but the proof can only be made with the impostor's secret.
+    const victim = keys();
+    const impostor = new RawPeer(url, net.index.geometry);
+    const answer = await impostor.authenticate({ secret: keys().secret, publicKey: victim.publicKey });
     expect(answer).toMatchObject({ type: 'error', code: ErrorCode.AUTH_FAILED });
-    expect(await impostor.waitClose()).toBeGreaterThanOrEqual(1000);
+    expect((await impostor.closed).code).toBeGreaterThanOrEqual(1000);
   });
 
   it('drops a replayed packet at the node that sees it twice and counts it by reason', async () => {
     const provider = nodes.find((n) => n.node.role === 'provider')!;
     const before = (await provider.nextStats())?.dropped.replay ?? 0;
-    const peer = await rawPeer(provider.node.entry.ws!);
-    expect((await authenticate(peer, Uint8Array.from(Buffer.alloc(32, 5))))?.type).toBe('authOk');
+    const peer = new RawPeer(provider.node.entry.ws!, net.index.geometry);
+    expect((await peer.authenticate(keys()))?.type).toBe('authOk');
     const carol = makeClient('carol', 0);
     const { messageRoute } = await import('../src/client/routes.js');
     const route = messageRoute(net.index, provider.node.entry.id, { providerId: net.index.providers[1]!.id, publicKey: carol.publicKey }, new Uint8Array(16), { mu: params.mu });
     const packet = native.createPacket(net.index.geometry, { epoch: net.topology.epoch, hops: route.hops, content: new Uint8Array(1) });
-    peer.ws.send(encode.submit(net.index.geometry, packet));
-    peer.ws.send(encode.submit(net.index.geometry, packet));
+    peer.send(encode.submit(net.index.geometry, packet));
+    peer.send(encode.submit(net.index.geometry, packet));
     let after = before;
     for (let i = 0; i < 10 && after === before; i++) after = (await provider.nextStats())?.dropped.replay ?? 0;
     expect(after - before).toBe(1);
-    peer.ws.close();
+    peer.terminate();
   });
 
   it('sends at λP + λL + λD whether or not the client has real messages queued', async () => {
