@@ -62,6 +62,10 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  // A parent that started us with IPC and goes away takes the node with it.
-  process.once('disconnect', () => stop('disconnect'));
+  // A parent that started us with IPC and goes away takes the node with it — also when it went away while we
+  // were still starting (the 'disconnect' event has then already fired).
+  if (typeof process.send === 'function') {
+    if (!process.connected) stop('disconnect during start-up');
+    else process.once('disconnect', () => stop('disconnect'));
+  }
 }
