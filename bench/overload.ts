@@ -55,6 +55,9 @@ export interface TimePoint {
   readonly forwarded_per_s: number;
   readonly dropped_per_s: number;
   readonly rss_mb: number | null;
+  /** The node's V8 heap and ArrayBuffer memory (its own gauges), MB. */
+  readonly heap_used_mb: number | null;
+  readonly array_buffers_mb: number | null;
 }
 
 export interface OverloadBenchResult {
@@ -136,6 +139,8 @@ export async function runOverloadBench(o: OverloadBenchOptions): Promise<Overloa
         forwarded_per_s: prev && dt > 0 ? Math.round((forwarded - prev.forwarded) / dt) : 0,
         dropped_per_s: prev && dt > 0 ? Math.round((dropped - prev.dropped) / dt) : 0,
         rss_mb: rss === null ? null : round(rss, 1),
+        heap_used_mb: typeof s.gauges.heap_used_mb === 'number' ? s.gauges.heap_used_mb : null,
+        array_buffers_mb: typeof s.gauges.array_buffers_mb === 'number' ? s.gauges.array_buffers_mb : null,
       });
       prev = { at, forwarded, dropped };
     });

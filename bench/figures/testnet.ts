@@ -6,7 +6,7 @@
  * as the difference between two statistics reports of every node and client host; shut everything down.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,13 @@ export async function runTestnetLoad(o: LoadRunOptions): Promise<LoadRunResult> 
     params: o.params,
     nodeConfig: { pipeline: { workers: o.workersPerNode ?? 1 }, statsIntervalS: 1, log: { level: 'warn' } },
   });
+  // Every client connects from 127.0.0.1: lift the providers' per-address connection limit (a limit against
+  // abuse from one host, src/provider/limits.ts) so 500 clients can reach four providers.
+  for (const n of files.nodes.filter((x) => x.role === 'provider')) {
+    const config = JSON.parse(readFileSync(n.configFile, 'utf8')) as { provider: Record<string, unknown> };
+    config.provider.limits = { ...(config.provider.limits as object | undefined), maxConnectionsPerAddress: 0 };
+    writeFileSync(n.configFile, `${JSON.stringify(config, null, 2)}\n`);
+  }
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   const hostCount = Math.max(1, Math.min(o.hosts ?? 2, o.clients));
   const hosts: ChildProcess[] = [];

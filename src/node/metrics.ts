@@ -11,7 +11,7 @@ export type DropReason =
   | 'bad_size' // datagram or submitted packet of the wrong length (incoming)
   | 'wrong_epoch' // prefix epoch is not the topology's epoch (incoming, before crypto)
   | 'aqm' // random early drop by the AQM controller
-  | 'queue_full' // processing queue at its hard cap
+  | 'queue_full' // processing queue at its hard cap (aqm.hardCapPackets, or a wait of 3 × aqm.targetDelayMs)
   | 'invalid_length'
   | 'invalid_version'
   | 'invalid_point'

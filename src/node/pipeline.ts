@@ -57,6 +57,9 @@ export interface PipelineOptions extends NodeSetup {
 /** What `loopix mix` / `loopix provider` report: the metrics plus the round-trip times of own loops (ms). */
 export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']> };
 
+/** The hard queueing-delay bound as a multiple of the AQM's target delay (3 × 10 ms by default). */
+export const MAX_QUEUE_DELAY_FACTOR = 3;
+
 type Held =
   | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
   | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
@@ -79,6 +82,8 @@ export class NodePipeline {
   /** A flush of the batcher is scheduled (end of this event-loop turn, or batchWaitMs). */
   private flushScheduled = false;
   private readonly batchWaitMs: number;
+  /** Arrivals are dropped (queue_full) while the oldest waiting packet has waited this long, ms. */
+  private readonly maxQueueDelayMs: number;
   /** Longest wait for a free crypto slot (see headWaitMs) among batches dispatched since the last AQM update, ms. */
   private intervalSojourn = 0;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -106,6 +111,7 @@ export class NodePipeline {
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
+    this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
     this.incoming = new Incoming(this.geometry, topology.doc.epoch, { accept: (p, t) => this.accept(p, t) }, this.metrics);
 
     udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
@@ -222,7 +228,15 @@ export class NodePipeline {
       this.metrics.drop('shutdown');
       return;
     }
-    const verdict = this.aqm.decide(this.queuedPackets, this.headWaitMs(arrival));
+    const wait = this.headWaitMs(arrival);
+    // A hard bound on the queueing delay next to the packet cap: the PID controller reacts within tens of
+    // milliseconds, but when the crypto workers lose the CPU for a while (another process, a long GC) the
+    // queue would grow past any latency budget before p catches up. Counted as queue_full.
+    if (wait >= this.maxQueueDelayMs) {
+      this.metrics.drop('queue_full');
+      return;
+    }
+    const verdict = this.aqm.decide(this.queuedPackets, wait);
     if (verdict !== null) {
       this.metrics.drop(verdict);
       return;
@@ -428,6 +442,11 @@ export class NodePipeline {
     m.gauge('udp_port', () => this.port);
     m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
     m.gauge('sphinx_native', () => this.o.backend.name === 'native');
+    // Memory of the whole process (MB), read at snapshot time: what an operator watches under overload.
+    const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
+    m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));
+    m.gauge('heap_used_mb', () => mb(process.memoryUsage().heapUsed));
+    m.gauge('array_buffers_mb', () => mb(process.memoryUsage().arrayBuffers));
     if (this.loops) {
       const loops = this.loops;
       m.gauge('loop_return_fraction', () => loops.monitor.last.fraction);
