@@ -5,18 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { positiveInt } from './options.js';
 import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
 export type ClientCommandDeps = Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>>;
-
-function int(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
 
 function seconds(name: string) {
   return (value: string): number => {
@@ -114,7 +107,7 @@ export function registerClientCommands(program: Command): void {
     .command('recv')
     .description('print received messages as JSON lines ({messageId, bytes, latencyMs, text?, base64})')
     .requiredOption('--config <file>', 'client config JSON')
-    .option('--count <n>', 'exit after this many messages', int('--count'))
+    .option('--count <n>', 'exit after this many messages', positiveInt('--count'))
     .option('--timeout <s>', 'exit after this many seconds', seconds('--timeout'))
     .action((o: RecvOptions) => runClientRecv(o));
 }
