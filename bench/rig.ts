@@ -8,10 +8,12 @@
  * (6-hop header, 1,314 bytes), so M1 does exactly the work of a relay hop: one full unwrap (two X25519, the
  * header MAC, the LIONESS payload layer), the replay check, the routing decision and the send.
  *
- * The generator cycles through a pool of `poolSize` distinct packets; the node's replay filter is configured
- * to remember `poolSize / 16` tags, so a packet comes back only after the filter has forgotten it (FIFO, counted
- * as `replay_evicted`) even when the node accepts only a sixteenth of the offered load (2× overload with the
- * AQM dropping 90 %) and the filter's per-packet work is still done. Nothing else about the node is
+ * The generator cycles through a pool of `poolSize` distinct packets; the node's Bloom replay filter is sized
+ * for `poolSize / 16` tags and, with the benchmark-only `replay.unsafeResetWhenFull`, emptied whenever it is
+ * full (counted as `replay_resets`), so a packet comes back only after a reset — at least poolSize / 16 accepted
+ * packets lie between two sightings even when the node accepts only a sixteenth of the offered load (2×
+ * overload with the AQM dropping 90 %) — and the filter's per-packet work (k probes + the log is off) is still
+ * done. Nothing else about the node is
  * configured away: default batching, AQM, socket buffers and stats reporting.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -197,7 +199,9 @@ export class RelayRig {
   private async boot(): Promise<void> {
     const o = this.o;
     const backend = loadNativeBackend();
-    const replayCapacity = Math.max(1024, Math.floor(o.poolSize / 16));
+    // The generator cycles a fixed pool: the filter holds a sixteenth of it and is emptied when full
+    // (benchmark-only replay.unsafeResetWhenFull), so each pooled packet is fresh again when it comes round.
+    const replay = { persist: false, lineRatePps: Math.max(1024, Math.floor(o.poolSize / 16)), staticWindowS: 1, unsafeResetWhenFull: true };
     this.files = await createTestnetFiles({
       dir: this.dir,
       shape: { layers: 1, perLayer: 1, providers: 1, epoch: 1 },
@@ -205,7 +209,8 @@ export class RelayRig {
       // λM small: the node's own loops would only be noise at the sink (they are counted as "unknown").
       params: { lambdaM: 0.01 },
       nodeConfig: {
-        pipeline: { workers: o.workers, replayCapacity, ...o.pipeline },
+        pipeline: { workers: o.workers, ...o.pipeline },
+        replay,
         statsIntervalS: o.statsIntervalS ?? 0.5,
         log: { level: 'warn' },
       },

@@ -5,7 +5,7 @@
  * naming the problem.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,9 +152,18 @@ describe('loopix mix start-up errors', () => {
     expect(wrongRole.stderr).toMatch(/is a mix in the topology, not a provider/);
   });
 
+  it('a corrupt replay-filter snapshot stops start-up with exit code 2 naming the file (never a silent empty filter)', () => {
+    const stateDir = join(net.dir, 'corrupt-state');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, `replay-${net.topology.epoch}.snap`), Buffer.alloc(200, 7));
+    const r = runSync('mix', '--config', net.writeConfig('M1.0', { replay: { stateDir } }));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^loopix mix: .*corrupt-state\/replay-7\.snap: not a replay-filter snapshot/);
+  });
+
   it('a key file that does not match the topology stops start-up with exit code 2', () => {
     const r = runSync('mix', '--config', net.writeConfig('M1.0', { keyFile: net.nodes['M2.0']!.keyFile }));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/keyFile: public key [0-9a-f]{64} in .* does not match the topology's publicKey/);
+    expect(r.stderr).toMatch(/keyFile: public key [0-9a-f]{64} for epoch \d+ in .* does not match the topology's publicKey/);
   });
 });

@@ -1,74 +1,188 @@
 /**
- * The replay filter's typed-array hash table (src/node/replay.ts) against a plain reference model: the same
- * answers, the same FIFO evictions, through growth, wrap-around of the ring and deletions inside probe runs.
+ * The replay filter (src/node/replay.ts, bloom.ts, replay-store.ts): the Bloom filter's measured false-positive
+ * rate against the formula, no false negatives, no forgetting while a key is valid, and persistence — a tag
+ * accepted before a crash (no snapshot, no clean close) is still a replay after a restore, across snapshot
+ * generations, with torn log records and refusing damaged or mis-sized snapshots.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync, readFileSync, statSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BloomFilter, bloomFalsePositiveRate, bloomSize } from '../src/node/bloom.js';
 import { ReplayFilter } from '../src/node/replay.js';
+import { ReplayStore, ReplayStoreError } from '../src/node/replay-store.js';
 
-/** Reference: an insertion-ordered Set with FIFO eviction at capacity. */
-class Reference {
-  private readonly set = new Set<string>();
-  evicted = 0;
-  constructor(private readonly capacity: number) {}
-  check(tag: Uint8Array): boolean {
-    const key = Buffer.from(tag.subarray(0, 16)).toString('hex');
-    if (this.set.has(key)) return false;
-    if (this.set.size >= this.capacity) {
-      this.set.delete(this.set.values().next().value as string);
-      this.evicted++;
-    }
-    this.set.add(key);
-    return true;
-  }
-  get size(): number {
-    return this.set.size;
-  }
-}
-
-/** A deterministic generator, so a failure reproduces. */
-function rng(seed: number): () => number {
+/** A deterministic generator of uniformly random 16-byte tags (what HKDF output looks like). */
+function tags(seed: number, n: number): Uint8Array {
   let s = seed >>> 0;
-  return () => {
+  const out = new Uint8Array(n * 16);
+  for (let i = 0; i < out.length; i += 4) {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+    const v = (t ^ (t >>> 14)) >>> 0;
+    out[i] = v & 0xff;
+    out[i + 1] = (v >>> 8) & 0xff;
+    out[i + 2] = (v >>> 16) & 0xff;
+    out[i + 3] = v >>> 24;
+  }
+  return out;
 }
 
-describe('replay filter (typed hash table)', () => {
-  for (const capacity of [1024, 1500, 4096]) {
-    it(`matches a FIFO reference model at capacity ${capacity}, with repeats, evictions and clustered hashes`, () => {
-      const random = rng(capacity);
-      const filter = new ReplayFilter(capacity);
-      const ref = new Reference(capacity);
-      const seen: Uint8Array[] = [];
-      for (let i = 0; i < 30_000; i++) {
-        let tag: Uint8Array;
-        if (seen.length > 0 && random() < 0.3) {
-          // A repeat of a recent or an old tag (the old ones may have been evicted).
-          tag = seen[Math.floor(random() * seen.length)]!;
-        } else {
-          tag = new Uint8Array(32);
-          for (let k = 0; k < 32; k++) tag[k] = Math.floor(random() * 256);
-          // Every fourth tag shares its low hash bits with others: long probe runs, deletions inside them.
-          if (i % 4 === 0) tag[0] = tag[1] = 0;
-          seen.push(tag);
-          if (seen.length > 3 * capacity) seen.splice(0, capacity);
-        }
-        expect(filter.check(7, tag)).toBe(ref.check(tag));
-      }
-      expect(filter.evicted).toBe(ref.evicted);
-      expect(filter.size(7)).toBe(ref.size);
-    });
-  }
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'loopix-replay-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('Bloom filter sizing and false-positive rate', () => {
+  it('sizes 10^6 tags at 10^-6 as 28.8 bits per tag with 20 probes', () => {
+    const s = bloomSize(1_000_000, 1e-6);
+    expect(s.bits / 1e6).toBeCloseTo(28.76, 1);
+    expect(s.hashes).toBe(20);
+    expect(bloomFalsePositiveRate(s, 1_000_000)).toBeLessThan(1.05e-6);
+  });
+
+  it('measures a false-positive rate at capacity within 25 % of the formula (and of the target)', () => {
+    const n = 20_000;
+    const size = bloomSize(n, 1e-2);
+    const f = new BloomFilter(size);
+    const inserted = tags(1, n);
+    for (let i = 0; i < n; i++) f.addAt(inserted, i * 16);
+    const probes = 200_000;
+    const fresh = tags(2, probes);
+    let fp = 0;
+    for (let i = 0; i < probes; i++) if (f.hasAt(fresh, i * 16)) fp++;
+    const expected = bloomFalsePositiveRate(size, f.inserted);
+    expect(fp / probes).toBeGreaterThan(0.75 * expected);
+    expect(fp / probes).toBeLessThan(1.25 * expected);
+    expect(expected).toBeLessThan(1.05e-2);
+  });
+
+  it('has no false negatives: every inserted tag is reported as seen', () => {
+    const f = new ReplayFilter({ capacity: 50_000 });
+    const t = tags(3, 50_000);
+    let fresh = 0, seen = 0;
+    for (let i = 0; i < 50_000; i++) if (f.checkAt(9, t, i * 16)) fresh++;
+    for (let i = 0; i < 50_000; i++) if (!f.checkAt(9, t, i * 16)) seen++;
+    expect(fresh).toBeGreaterThanOrEqual(49_999); // at most a false positive or so at 10^-6
+    expect(seen).toBe(50_000);
+  });
 
   it('reads the tag in place from a record buffer (checkAt) exactly as check() does', () => {
     const f = new ReplayFilter(1024);
     const records = new Uint8Array(100);
-    records.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], 40);
+    records.set(tags(4, 1), 40);
     expect(f.checkAt(1, records, 40)).toBe(true);
     expect(f.check(1, records.subarray(40, 72))).toBe(false);
+  });
+
+  it('warns at 90 % and reports full at capacity, once each, without ever forgetting', () => {
+    const events: string[] = [];
+    const f = new ReplayFilter({ capacity: 2000, onNearFull: (e, n) => events.push(`near ${e} ${n}`), onFull: (e) => events.push(`full ${e}`) });
+    const t = tags(5, 2500);
+    for (let i = 0; i < 2500; i++) f.checkAt(3, t, i * 16);
+    expect(events).toEqual(['near 3 1800', 'full 3']);
+    for (let i = 0; i < 2500; i++) expect(f.checkAt(3, t, i * 16)).toBe(false);
+  });
+});
+
+describe('replay filter persistence (snapshot + log)', () => {
+  const size = bloomSize(10_000, 1e-6);
+
+  /** A filter as the node uses it: check, then one flush per batch. */
+  function accept(store: ReplayStore, filter: ReplayFilter, t: Uint8Array, from: number, to: number, epoch = 5): void {
+    for (let i = from; i < to; i++) expect(filter.checkAt(epoch, t, i * 16)).toBe(true);
+    filter.flush();
+  }
+
+  it('a tag accepted before a crash (no snapshot, no close) is a replay after the restore', () => {
+    const dir = tempDir();
+    const t = tags(10, 3000);
+    const store = new ReplayStore(dir, 0);
+    const filter = new ReplayFilter({ capacity: 10_000, store });
+    filter.open(5);
+    accept(store, filter, t, 0, 3000);
+    // "Crash": the objects are abandoned; only what reached the files counts.
+    const restored = new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) });
+    restored.open(5);
+    for (let i = 0; i < 3000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(false);
+    expect(restored.count(5)).toBe(3000);
+  });
+
+  it('restores snapshot + newer log generations and deletes the logs a snapshot covers', async () => {
+    const dir = tempDir();
+    const t = tags(11, 6000);
+    const store = new ReplayStore(dir, 0);
+    const filter = new ReplayFilter({ capacity: 10_000, store });
+    filter.open(5);
+    accept(store, filter, t, 0, 2000);
+    await filter.snapshot();
+    accept(store, filter, t, 2000, 4000);
+    await filter.snapshot();
+    accept(store, filter, t, 4000, 5000);
+    const files = readdirSync(dir).sort();
+    expect(files.filter((f) => f.endsWith('.snap'))).toEqual(['replay-5.snap']);
+    expect(files.filter((f) => f.endsWith('.log'))).toHaveLength(1); // older generations were covered and deleted
+    const infos: unknown[] = [];
+    const restored = new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0), onRestore: (_e, info) => infos.push(info) });
+    restored.open(5);
+    expect(infos).toEqual([{ fromSnapshot: true, logTags: 1000, inserted: 5000 }]);
+    for (let i = 0; i < 5000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(false);
+    for (let i = 5000; i < 6000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(true);
+  });
+
+  it('ignores a torn last log record (a crash inside write) and keeps every whole one', () => {
+    const dir = tempDir();
+    const t = tags(12, 100);
+    const store = new ReplayStore(dir, 0);
+    const filter = new ReplayFilter({ capacity: 10_000, store });
+    filter.open(5);
+    accept(store, filter, t, 0, 100);
+    const log = readdirSync(dir).find((f) => f.endsWith('.log'))!;
+    appendFileSync(join(dir, log), Buffer.alloc(7, 0xaa));
+    const restored = new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) });
+    restored.open(5);
+    expect(restored.count(5)).toBe(100);
+  });
+
+  it('refuses a corrupt snapshot and one sized for another configuration, naming the file', async () => {
+    const dir = tempDir();
+    const store = new ReplayStore(dir, 0);
+    const filter = new ReplayFilter({ capacity: 10_000, store });
+    filter.open(5);
+    accept(store, filter, tags(13, 10), 0, 10);
+    await filter.snapshot();
+    store.close();
+    expect(() => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(/replay-5\.snap: filter of \d+ bits .* configuration asks for/);
+    const snap = join(dir, 'replay-5.snap');
+    const bytes = readFileSync(snap);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
+    writeFileSync(snap, bytes);
+    expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(ReplayStoreError);
+    truncateSync(snap, 100);
+    expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(/truncated/);
+  });
+
+  it('keeps epochs apart and deletes a retired epoch’s files', () => {
+    const dir = tempDir();
+    const t = tags(14, 10);
+    const store = new ReplayStore(dir, 0);
+    const filter = new ReplayFilter({ capacity: 10_000, store });
+    filter.open(5);
+    filter.open(6);
+    expect(filter.checkAt(5, t, 0)).toBe(true);
+    expect(filter.checkAt(6, t, 0)).toBe(true);
+    filter.flush();
+    filter.retainEpochs([6]);
+    expect(readdirSync(dir).some((f) => f.startsWith('replay-5'))).toBe(false);
+    expect(filter.checkAt(6, t, 0)).toBe(false);
+    expect(statSync(dir).isDirectory()).toBe(true);
+    expect(size.bits).toBeGreaterThan(0);
   });
 });

@@ -1,15 +1,78 @@
-/** `loopix keygen`: an X25519 key pair from the OS CSPRNG, as JSON (hex). */
-import { writeFileSync } from 'node:fs';
+/**
+ * `loopix keygen`: X25519 key pairs from the OS CSPRNG, as JSON (hex).
+ *
+ * Without --epochs: one key pair (a client, or a node of a network whose keys do not rotate).
+ * With --epochs A..B: a node's key store for rotating keys ({"type": "x25519-epochs", "keys": [...]},
+ * src/node/keys.ts), one key per epoch; with --append, the epochs missing from an existing store are added
+ * (atomic rewrite; a running node re-reads it within epochs.refreshS). Prints the public keys by epoch,
+ * which the operator hands to the directory authority ahead of those epochs (docs/operations.md "Key epochs").
+ */
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import { loadNodeKeyFile } from '../node/keys.js';
 import { loadSphinx } from '../sphinx/loader.js';
 
-export function runKeygen(o: { out?: string }): void {
+interface KeyJson {
+  epoch?: number;
+  publicKey: string;
+  privateKey: string;
+}
+
+function fresh(): KeyJson {
   const { backend } = loadSphinx();
   const privateKey = crypto.getRandomValues(new Uint8Array(32));
-  const pair = { type: 'x25519', publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'), privateKey: Buffer.from(privateKey).toString('hex') };
+  const pair = { publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'), privateKey: Buffer.from(privateKey).toString('hex') };
   privateKey.fill(0);
-  const text = `${JSON.stringify(pair, null, 2)}\n`;
-  if (o.out) {
-    writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
-    process.stdout.write(`${JSON.stringify({ publicKey: pair.publicKey, file: o.out })}\n`);
-  } else process.stdout.write(text);
+  return pair;
+}
+
+/** Parses "A..B" (inclusive, at most 10,000 epochs). */
+export function epochRange(value: string): { first: number; last: number } {
+  const m = /^(\d+)\.\.(\d+)$/.exec(value.trim());
+  const first = m ? Number(m[1]) : NaN;
+  const last = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last < first || last - first >= 10_000) {
+    throw new InvalidArgumentError(`--epochs must be A..B with 0 ≤ A ≤ B and at most 10,000 epochs, got ${JSON.stringify(value)}`);
+  }
+  return { first, last };
+}
+
+export function runKeygen(o: { out?: string; epochs?: { first: number; last: number }; append?: boolean }): void {
+  if (!o.epochs) {
+    if (o.append) throw new InvalidArgumentError('--append needs --epochs');
+    const text = `${JSON.stringify({ type: 'x25519', ...fresh() }, null, 2)}\n`;
+    if (o.out) {
+      writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
+      process.stdout.write(`${JSON.stringify({ publicKey: JSON.parse(text).publicKey, file: o.out })}\n`);
+    } else process.stdout.write(text);
+    return;
+  }
+  if (o.append && !o.out) throw new InvalidArgumentError('--append needs --out <key store>');
+  const keys = new Map<number, KeyJson>();
+  if (o.append && o.out && existsSync(o.out)) {
+    const store = loadNodeKeyFile(o.out);
+    if (store.kind !== 'epochs') throw new InvalidArgumentError(`${o.out} holds a single key pair, not a key store ("x25519-epochs")`);
+    for (const k of store.keys) {
+      keys.set(k.epoch, { epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex'), privateKey: Buffer.from(k.privateKey).toString('hex') });
+      k.privateKey.fill(0);
+    }
+  }
+  const added: number[] = [];
+  for (let e = o.epochs.first; e <= o.epochs.last; e++) {
+    if (keys.has(e)) continue;
+    keys.set(e, { epoch: e, ...fresh() });
+    added.push(e);
+  }
+  const text = `${JSON.stringify({ type: 'x25519-epochs', keys: [...keys.values()].sort((a, b) => a.epoch! - b.epoch!) }, null, 2)}\n`;
+  const publicKeys = Object.fromEntries([...keys.values()].filter((k) => added.includes(k.epoch!)).map((k) => [k.epoch, k.publicKey]));
+  if (!o.out) {
+    process.stdout.write(text);
+    return;
+  }
+  if (o.append) {
+    const tmp = `${o.out}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, o.out);
+  } else writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
+  process.stdout.write(`${JSON.stringify({ file: o.out, added, publicKeys })}\n`);
 }

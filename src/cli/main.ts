@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { registerBenchCommands } from './bench-commands.js';
 import { runDemo } from './demo.js';
 import { runFuzzCommand } from './fuzz.js';
-import { runKeygen } from './keygen.js';
+import { epochRange, runKeygen } from './keygen.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerNodeCommands } from './node-commands.js';
 import { positiveInt, positiveNumber } from './options.js';
@@ -35,9 +35,18 @@ export function buildProgram(): Command {
 
   program
     .command('keygen')
-    .description('generate an X25519 key pair for a node or client')
+    .description('generate an X25519 key pair for a node or client, or a node\'s key store for rotating keys (--epochs)')
     .option('--out <file>', 'write the key pair as JSON to this file (mode 0600) instead of stdout')
-    .action((o) => runKeygen(o));
+    .option('--epochs <A..B>', 'a key store with one key per epoch A..B (docs/operations.md "Key epochs")', epochRange)
+    .option('--append', 'with --epochs and --out: add the missing epochs to an existing key store')
+    .action((o) => {
+      try {
+        runKeygen(o);
+      } catch (err) {
+        process.stderr.write(`loopix keygen: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
+    });
 
   program
     .command('selftest')

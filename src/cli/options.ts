@@ -16,3 +16,11 @@ export function positiveNumber(name: string) {
     return n;
   };
 }
+
+export function nonNegativeNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}

@@ -1,7 +1,9 @@
 /** `loopix testnet`: a local network of node processes with demo clients (src/testnet/run.ts). */
 import type { Command } from 'commander';
-import { positiveInt, positiveNumber } from './options.js';
+import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
+import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
+import { formatMixing } from '../mixing/format.js';
 
 export function registerTestnetCommand(program: Command): void {
   program
@@ -17,13 +19,36 @@ export function registerTestnetCommand(program: Command): void {
     .option('--drain-timeout <s>', 'longest wait for in-flight messages and loops after sending stops', positiveNumber('--drain-timeout'), 60)
     .option('--workers <n>', 'crypto worker threads per node', positiveInt('--workers'), 1)
     .option('--mu <rate>', 'per-hop delay parameter µ, 1/s (mean delay 1/µ s)', positiveNumber('--mu'))
+    .option(
+      '--epoch-length <s>',
+      'seconds per key epoch: keys rotate, the topology is re-signed each epoch (0: static keys; docs/operations.md "Key epochs")',
+      nonNegativeNumber('--epoch-length'),
+      DEFAULT_EPOCH_LENGTH_S,
+    )
     .option('--dir <path>', 'put keys, configs, logs and inboxes here (kept)')
     .option('--keep', 'keep the temporary network directory')
+    .option('--check-mixing', 'with --duration: probe the nodes and one client and test the traffic against the Loopix model (summary field `mixing`; docs/anonymity.md)')
+    .option('--kill <node>', 'SIGKILL this node (e.g. mix-2.0) during sending; the summary counts the loss (src/testnet/failures.ts)')
+    .option('--kill-at <s>', 'with --kill: seconds after sending starts', positiveNumber('--kill-at'))
+    .option('--restart-at <s>', 'with --kill: restart the node (same key and port) this many seconds after sending starts', positiveNumber('--restart-at'))
+    .option('--drain-quiet <s>', 'with --kill: end the drain once nothing arrived for this long', positiveNumber('--drain-quiet'), 10)
     .action(async (o) => {
       let summary;
+      if (o.checkMixing && o.duration === undefined) {
+        process.stderr.write('loopix testnet: --check-mixing needs --duration <s> (60 or more)\n');
+        process.exit(2);
+      }
+      if ((o.killAt !== undefined || o.restartAt !== undefined) && o.kill === undefined) {
+        process.stderr.write('loopix testnet: --kill-at and --restart-at need --kill <node>\n');
+        process.exit(2);
+      }
+      if (o.kill !== undefined && o.killAt === undefined) {
+        process.stderr.write('loopix testnet: --kill needs --kill-at <s>\n');
+        process.exit(2);
+      }
       try {
         summary = await runTestnet({
-        shape: { layers: o.layers, perLayer: o.perLayer, providers: o.providers, epoch: 1 },
+        shape: { layers: o.layers, perLayer: o.perLayer, providers: o.providers, epoch: 1, ...(o.epochLength > 0 ? { epochLengthS: o.epochLength } : {}) },
         clients: o.clients,
         durationS: o.duration,
         drainTimeoutS: o.drainTimeout,
@@ -32,6 +57,9 @@ export function registerTestnetCommand(program: Command): void {
         workersPerNode: o.workers,
         dir: o.dir,
         keep: o.keep === true,
+        checkMixing: o.checkMixing === true,
+        failures: o.kill === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
+        drainQuietS: o.drainQuiet,
         table: o.json ? process.stderr : process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),
         });
@@ -41,8 +69,16 @@ export function registerTestnetCommand(program: Command): void {
       }
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      // A completed run must have delivered everything intact; an interrupted one skipped the drain.
-      const ok = summary.interrupted ? summary.delivered_corrupt === 0 : summary.delivered_intact === summary.sent_real && summary.delivered_corrupt === 0;
+      if (!o.json && summary.mixing) process.stdout.write(formatMixing(summary.mixing));
+      // A completed run must have delivered everything intact; an interrupted one skipped the drain. With an
+      // injected failure loss is expected, but not corruption, a failed restart, or loss after the restart.
+      const after = summary.delivery_after_restart;
+      const failuresOk = summary.failures.every((f) => f.restart_error === null) && (after === null || after.delivered === after.sent);
+      const ok = summary.interrupted
+        ? summary.delivered_corrupt === 0
+        : summary.failures.length > 0
+          ? failuresOk && summary.delivered_corrupt === 0
+          : summary.delivered_intact === summary.sent_real && summary.delivered_corrupt === 0;
       if (!ok) process.exitCode = 1;
     });
 }

@@ -23,9 +23,11 @@ import { createLogger } from '../log.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
+import { TopologyWatch } from './topology-watch.js';
 import { ProviderConnection, silentLog, type BackoffOptions, type ClientTransport, type ConnectionStats, type LogLike } from './connection.js';
 import { fragmentCount, fragmentMessage, Reassembler, type ReassemblerOptions } from './fragments.js';
 import { dropRoute, loopRoute, messageRoute, toAddress, type Route } from './routes.js';
+import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopAttribution } from '../node/loops.js';
 import { cryptoUniform, PoissonStream, systemScheduler, type RandomSource, type Scheduler } from './streams.js';
 
 export interface KeyPair {
@@ -76,6 +78,11 @@ export interface LoopixClientOptions {
   readonly loopTimeoutMs?: number;
   /** Loop round-trip samples kept for percentiles (default 10 000, most recent). */
   readonly rttSampleLimit?: number;
+  /**
+   * Called right after each packet (any stream) is handed to the transport: the client's observable send
+   * times, for the sender-unobservability check of `loopix testnet --check-mixing` (Loopix §4.1.2).
+   */
+  readonly onPacketSent?: () => void;
 }
 
 interface QueuedFragment {
@@ -161,7 +168,8 @@ const DUMMY_REASONS = new Set(['mac', 'version']);
 
 export class LoopixClient {
   readonly geometry: Geometry;
-  readonly topology: TopologyIndex;
+  /** The topology in use; replaced by setTopology() when the directory publishes the next epoch's document. */
+  topology: TopologyIndex;
   readonly publicKey: Uint8Array;
   readonly providerId: string;
   readonly params: NetworkParams;
@@ -181,7 +189,15 @@ export class LoopixClient {
   private readonly receiveWaiters: Array<(r: IteratorResult<ReceivedMessage>) => void> = [];
   private readonly flushWaiters: Array<() => void> = [];
   private readonly loops = new Map<string, number>();
+  /**
+   * Loop attribution (src/node/loops.ts): due/returned loops per node on their paths, so a testnet or an
+   * operator can tell which node the lost loops went through. Only the counts are used (threshold 0: no
+   * alarm); the 60 s window bounds how long a due loop is remembered for a late return.
+   */
+  private readonly loopPaths = new LoopMonitor(60_000, 0);
+  private loopPathsEvaluatedAt = -Infinity;
   private readonly loopTimeoutMs: number;
+  private readonly onPacketSent: (() => void) | undefined;
   private readonly maxQueuedMessages: number;
   private readonly rtt: Samples;
   private readonly latency: Samples;
@@ -228,6 +244,7 @@ export class LoopixClient {
     this.random = o.random ?? cryptoUniform;
     this.wallClock = o.wallClock ?? Date.now;
     this.loopTimeoutMs = o.loopTimeoutMs ?? 600_000;
+    this.onPacketSent = o.onPacketSent;
     this.maxQueuedMessages = o.maxQueuedMessages ?? 10_000;
     this.rtt = new Samples(o.rttSampleLimit ?? 10_000);
     this.latency = new Samples(o.rttSampleLimit ?? 10_000);
@@ -282,8 +299,21 @@ export class LoopixClient {
     const keyPair = readKeyPairFile(resolve(base, config.keyFile), backend);
     const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), config.authorityPublicKey));
     const log = options.log ?? createLogger('loopix-client', config.log.level);
-    return new LoopixClient({ ...options, config, keyPair, topology, backend, log });
+    const client = new LoopixClient({ ...options, config, keyPair, topology, backend, log });
+    // Follow the directory's per-epoch documents (rotating keys) for as long as the client runs.
+    client.topologyWatch = new TopologyWatch({
+      file: resolve(base, config.topologyFile),
+      authorityPublicKey: config.authorityPublicKey,
+      onUpdate: (index) => {
+        if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
+      },
+      onError: (message) => log.warn({ err: message }, 'topology file not adopted; keeping the current document'),
+    });
+    return client;
   }
+
+  /** Re-reads the topology file while running (set by fromConfigFile). */
+  private topologyWatch: TopologyWatch | undefined;
 
   get connected(): boolean {
     return this.transport.connected;
@@ -294,6 +324,7 @@ export class LoopixClient {
     if (this.running) return;
     if (this.stopped) throw new Error('a stopped client cannot be restarted; create a new one');
     this.running = true;
+    this.topologyWatch?.start();
     this.transport.start();
     this.streams.payload.start();
     this.streams.loop.start();
@@ -323,6 +354,7 @@ export class LoopixClient {
     if (this.stopped) return;
     this.stopped = true;
     this.running = false;
+    this.topologyWatch?.stop();
     this.streams.payload.stop();
     this.streams.loop.stop();
     this.streams.drop.stop();
@@ -424,7 +456,20 @@ export class LoopixClient {
   // --- sending ----------------------------------------------------------------------------------------------
 
   private routeOptions() {
-    return { mu: this.params.mu, random: this.random };
+    return { mu: this.params.mu, random: this.random, nowMs: this.wallClock() };
+  }
+
+  /**
+   * Adopts a newer topology document (key rotation: each epoch's document carries that epoch's and the next
+   * epoch's keys, so a client that fetches once per epoch always has the keys it needs). Only a document
+   * of the same network (geometry, own provider) and not older than the current one is accepted.
+   */
+  setTopology(next: TopologyIndex): void {
+    if (next.doc.epoch < this.topology.doc.epoch) throw new RangeError(`topology epoch ${next.doc.epoch} is older than the current ${this.topology.doc.epoch}`);
+    const g = next.geometry;
+    if (g.packetBytes !== this.geometry.packetBytes || g.maxHops !== this.geometry.maxHops) throw new RangeError('topology geometry differs from the current one');
+    if (next.node(this.providerId)?.role !== 'provider') throw new RangeError(`provider ${this.providerId} is not in the new topology`);
+    this.topology = next;
   }
 
   private build(route: Route, content: Uint8Array): Uint8Array {
@@ -438,13 +483,20 @@ export class LoopixClient {
     }
   }
 
+  /** Every packet leaves through here: hands it to the transport and tells onPacketSent when it went. */
+  private submitPacket(packet: Uint8Array): boolean {
+    const ok = this.transport.submit(packet);
+    if (ok) this.onPacketSent?.();
+    return ok;
+  }
+
   private coverContent(): Uint8Array {
     return new Uint8Array(this.geometry.contentBytes);
   }
 
   private sendDrop(): boolean {
     const packet = this.build(dropRoute(this.topology, this.providerId, this.routeOptions()), this.coverContent());
-    return this.transport.submit(packet);
+    return this.submitPacket(packet);
   }
 
   /** λP: the next buffered fragment, or a drop when the buffer is empty. */
@@ -466,7 +518,7 @@ export class LoopixClient {
       this.buffer.unshift(item);
       throw err;
     }
-    if (this.transport.submit(packet)) {
+    if (this.submitPacket(packet)) {
       this.counters.sent_real++;
       if (this.buffer.length === 0) for (const w of this.flushWaiters.splice(0)) w();
     } else {
@@ -484,10 +536,12 @@ export class LoopixClient {
     this.expireLoops();
     const loopId = new Uint8Array(this.geometry.addressBytes);
     crypto.getRandomValues(loopId);
-    const packet = this.build(loopRoute(this.topology, this.providerId, this.publicKey, loopId, this.routeOptions()), this.coverContent());
-    if (this.transport.submit(packet)) {
+    const route = loopRoute(this.topology, this.providerId, this.publicKey, loopId, this.routeOptions());
+    const packet = this.build(route, this.coverContent());
+    if (this.submitPacket(packet)) {
       this.loops.set(Buffer.from(loopId).toString('hex'), this.scheduler.now());
       this.counters.loops_sent++;
+      this.recordLoopPath(loopId, route);
     } else this.skipped.loop++;
   }
 
@@ -499,6 +553,29 @@ export class LoopixClient {
     }
     if (this.sendDrop()) this.counters.drops_sent++;
     else this.skipped.drop++;
+  }
+
+  /**
+   * Due at send time + the drawn delays + the nodes' loop margin per hop + two pull intervals (a returned
+   * loop waits in the provider's inbox for the next pull), ms.
+   */
+  private recordLoopPath(loopId: Uint8Array, route: Route): void {
+    const now = this.scheduler.now();
+    const delayMs = route.hops.reduce((a, h) => a + h.delayUs, 0) / 1000;
+    const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * route.nodes.length + 2 * this.params.pullIntervalMs;
+    this.loopPaths.sent(loopId, now, now + delayMs + margin, route.nodes.map((n) => n.id));
+    if (now - this.loopPathsEvaluatedAt >= 1000) this.evaluateLoopPaths(now); // forgets old loops
+  }
+
+  private evaluateLoopPaths(now: number): void {
+    this.loopPathsEvaluatedAt = now;
+    this.loopPaths.evaluate(now);
+  }
+
+  /** Own loops per node on their paths: due and returned, in the last 60 s and since start. */
+  loopPathCounts(): LoopAttribution {
+    this.evaluateLoopPaths(this.scheduler.now());
+    return this.loopPaths.attribution();
   }
 
   private expireLoops(): void {
@@ -538,6 +615,7 @@ export class LoopixClient {
             break;
           }
           this.loops.delete(id);
+          this.loopPaths.returned(r.id, this.scheduler.now());
           this.counters.loops_returned++;
           this.rtt.add(this.scheduler.now() - sentAt);
           break;

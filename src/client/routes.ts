@@ -32,6 +32,8 @@ export interface RouteOptions {
   /** µ (1/s): per-hop delays are Exp(µ) seconds. */
   readonly mu: number;
   readonly random?: RandomSource;
+  /** Unix ms that picks the key epoch (default Date.now(); TopologyIndex.senderEpoch). */
+  readonly nowMs?: number;
 }
 
 /** An Exp(µ) delay in whole microseconds, clamped to the header's uint32 field. */
@@ -71,12 +73,13 @@ function checkAddress(g: Geometry, name: string, a: Uint8Array): void {
  * The node hops with RELAY commands to each next node and Exp(µ) delays; the last node hop gets `lastCommand`
  * and `lastAddress` (DELIVER/client id with a delay, or DROP/zero with delay 0).
  */
-function nodeHops(topo: TopologyIndex, nodes: readonly NodeEntry[], last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean }, o: RouteOptions): HopSpec[] {
+function nodeHops(topo: TopologyIndex, epoch: number, nodes: readonly NodeEntry[], last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean }, o: RouteOptions): HopSpec[] {
   const random = o.random ?? cryptoUniform;
   return nodes.map((node, i): HopSpec => {
     const isLast = i === nodes.length - 1;
     return {
-      publicKey: hexToBytes(node.publicKey),
+      // senderEpoch only returns an epoch the document has every node's key for.
+      publicKey: hexToBytes(topo.keyFor(node, epoch)!),
       command: isLast ? last.command : Command.RELAY,
       address: isLast ? last.address : hexToBytes(nodes[i + 1]!.id),
       delayUs: isLast && !last.delayed ? 0 : sampleDelayUs(o.mu, random),
@@ -98,9 +101,10 @@ export function messageRoute(topo: TopologyIndex, senderProviderId: string, reci
   const random = o.random ?? cryptoUniform;
   const nodes = [providerById(topo, senderProviderId, 'sender provider'), ...mixPath(topo, random), providerById(topo, recipient.providerId, 'recipient provider')];
   checkLength(topo, 'message', nodes.length + 1);
-  const hops = nodeHops(topo, nodes, { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true }, { ...o, random });
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true }, { ...o, random });
   hops.push({ publicKey: recipient.publicKey, command: Command.FINAL, address: messageId, delayUs: 0 });
-  return { kind: 'message', epoch: topo.doc.epoch & 0xffff, nodes, hops };
+  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /** P_s → L1..Ll → P_s (DELIVER to the sender's own client id) → sender (LOOP with `loopId`). */
@@ -111,9 +115,10 @@ export function loopRoute(topo: TopologyIndex, ownProviderId: string, ownPublicK
   const own = providerById(topo, ownProviderId, 'own provider');
   const nodes = [own, ...mixPath(topo, random), own];
   checkLength(topo, 'loop', nodes.length + 1);
-  const hops = nodeHops(topo, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
   hops.push({ publicKey: ownPublicKey, command: Command.LOOP, address: loopId, delayUs: 0 });
-  return { kind: 'loop', epoch: topo.doc.epoch & 0xffff, nodes, hops };
+  return { kind: 'loop', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /** P_s → L1..Ll → a uniformly random provider, which drops it (DROP, zero address, no delay). */
@@ -122,6 +127,7 @@ export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOp
   const random = o.random ?? cryptoUniform;
   const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), pick(topo.providers, random)];
   checkLength(topo, 'drop', nodes.length);
-  const hops = nodeHops(topo, nodes, { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
-  return { kind: 'drop', epoch: topo.doc.epoch & 0xffff, nodes, hops };
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodeHops(topo, epoch, nodes, { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
+  return { kind: 'drop', epoch: epoch & 0xffff, nodes, hops };
 }

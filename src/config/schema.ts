@@ -58,12 +58,6 @@ export const PipelineSchema = z.strictObject({
   batchWaitMs: z.number().min(0).max(1000).default(0),
   /** Kernel UDP receive/send buffer, bytes (large, so bursts are not lost before we count them). */
   socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
-  /**
-   * Replay tags remembered per key epoch (in memory, FIFO eviction when full, evictions counted as
-   * `replay_evicted`); capacity / line rate is the window in which a replay is caught. Issue 6 replaces this
-   * with a persistent filter sized from the line rate.
-   */
-  replayCapacity: z.number().int().min(1024).max(1 << 26).default(1 << 20),
   aqm: z
     .strictObject({
       /** Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). */
@@ -101,6 +95,49 @@ export const NodeConfigSchema = z.strictObject({
   listen: endpoint.optional(),
   params: NetworkParamsSchema.prefault({}),
   pipeline: PipelineSchema.prefault({}),
+  /** Key epochs (src/node/epoch-keys.ts, docs/operations.md "Key epochs"). */
+  epochs: z
+    .strictObject({
+      /**
+       * Seconds after an epoch begins during which packets under the previous epoch's key are still
+       * accepted: a packet built just before the boundary spends its Exp(µ) delays in flight (4 hops at
+       * µ = 2/s: mean 2 s, P(> 60 s) < 10⁻²⁰), and clients fetch the new document with some lag. At most
+       * three keys are live (previous, current, next), so the effective grace is min(graceS, epoch length).
+       */
+      graceS: z.number().min(0).max(86_400).default(120),
+      /** How often the node re-reads its topology file and key file for the next epochs, seconds. */
+      refreshS: z.number().positive().max(3600).default(5),
+    })
+    .prefault({}),
+  /** Replay filter (src/node/replay.ts, docs/pipeline.md "Replay filter"). */
+  replay: z
+    .strictObject({
+      /**
+       * The line rate the node is provisioned for, packets/s: each epoch's filter holds lineRatePps ×
+       * (epoch length + grace) tags (3.6 bytes per tag at 10⁻⁶). Above it on average the filter fills and
+       * the epoch's key is retired early (logged, counted).
+       */
+      lineRatePps: z.number().positive().max(1e6).default(1000),
+      /** False-positive rate of a full filter (an honest packet dropped as "replay"). */
+      falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6),
+      /** Filter capacity of a network whose keys do not rotate: lineRatePps × this many seconds. */
+      staticWindowS: z.number().positive().max(366 * 86_400).default(3600),
+      /** Where the snapshots and logs live; default: `<config file dir>/<node id>.state`. */
+      stateDir: z.string().min(1).optional(),
+      /** Keep the filter on disk (snapshot + log) so it survives restarts; false: in memory only. */
+      persist: z.boolean().default(true),
+      /** Seconds between snapshots of the bit array (the log covers the time between). */
+      snapshotIntervalS: z.number().positive().max(86_400).default(60),
+      /** Milliseconds between fdatasync of the log (what a power loss can take; a crash takes nothing). */
+      fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
+      /**
+       * BENCHMARKS ONLY: empty a full filter instead of retiring its key, so a load generator can cycle a fixed
+       * pool of packets. A node with this set accepts replays after each reset (the weakness issue 6 removes);
+       * it logs a warning at start and counts every reset (replay_resets).
+       */
+      unsafeResetWhenFull: z.boolean().default(false),
+    })
+    .prefault({}),
   /** Providers only. */
   provider: z
     .strictObject({
@@ -145,6 +182,20 @@ export const NodeConfigSchema = z.strictObject({
     .optional(),
   /** Seconds between statistics reports (stdout JSON line / IPC message); 0 disables. */
   statsIntervalS: z.number().min(0).max(3600).default(1),
+  /**
+   * Raw samples for the live self-checks of `loopix testnet --check-mixing` (src/node/mixing-probe.ts): pool
+   * size at Poisson times, pool entries and departures, own loop round trips — added to every stats report
+   * as `mixing_probe`. Off by default: a normal node records nothing.
+   */
+  probe: z
+    .strictObject({
+      mixing: z.boolean().default(false),
+      /** Mean gap between two pool-size samples, ms (Exp-distributed gaps: Poisson sampling times). */
+      sampleIntervalMs: z.number().min(1).max(60_000).default(100),
+      /** Most samples of each kind kept between two stats reports (beyond: counted as overflow). */
+      maxSamplesPerReport: z.number().int().min(100).max(1_000_000).default(20_000),
+    })
+    .prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -1,6 +1,7 @@
 /**
  * The config parser target: parseConfig (src/config/schema.ts) on mutated node (mix and provider) and client
- * configs, and on damaged JSON text as `loadConfigFile` would read it.
+ * configs, and on damaged JSON text as `loadConfigFile` would read it; and the node key-file parser
+ * (src/node/keys.ts: a single key pair or a per-epoch key store).
  *
  * Crashes: any exception but ConfigError (and, for text, the JSON SyntaxError loadConfigFile turns into a
  * ConfigError); an accepted config that is not deeply frozen, or that does not parse again to the same value
@@ -8,13 +9,14 @@
  * do not resolve to usable numbers (src/provider/limits.ts).
  */
 import { ClientConfigSchema, ConfigError, NodeConfigSchema, parseConfig } from '../config/schema.js';
+import { KeyFileError, parseNodeKeyFile } from '../node/keys.js';
 import { checkLimits, resolveLimits } from '../provider/limits.js';
 import type { FuzzTarget } from './harness.js';
 import { mutateJson, randomJson } from './json-mutate.js';
 import { mutateBytes, type Rng } from './rng.js';
 
 export interface ConfigInput {
-  readonly schema: 'node' | 'client';
+  readonly schema: 'node' | 'client' | 'keys';
   /** A JSON value (the parsed file) … */
   readonly value?: unknown;
   /** … or the file's text. */
@@ -52,9 +54,10 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
         batchSize: 64,
         batchWaitMs: 1,
         socketBufferBytes: 8388608,
-        replayCapacity: 1048576,
         aqm: { targetDelayMs: 10, intervalMs: 15, kp: 1.25, ki: 8, kd: 0, hardCapPackets: 50000 },
       },
+      epochs: { graceS: 120, refreshS: 5 },
+      replay: { lineRatePps: 1000, falsePositiveRate: 1e-6, staticWindowS: 3600, persist: true, snapshotIntervalS: 60, fsyncIntervalMs: 1000, unsafeResetWhenFull: false },
       statsIntervalS: 1,
       log: { level: 'info' },
     },
@@ -79,6 +82,17 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
     },
   },
   { schema: 'node', value: { id: 'aa', keyFile: 'k', topologyFile: 't', authorityPublicKey: HEX32, provider: { dataDir: 'd' } } },
+  { schema: 'keys', value: { type: 'x25519', publicKey: HEX32, privateKey: 'cd'.repeat(32) } },
+  {
+    schema: 'keys',
+    value: {
+      type: 'x25519-epochs',
+      keys: [
+        { epoch: 7, publicKey: HEX32, privateKey: 'cd'.repeat(32) },
+        { epoch: 8, publicKey: 'ef'.repeat(32), privateKey: '01'.repeat(32) },
+      ],
+    },
+  },
   { schema: 'client', value: { keyFile: 'c.key.json', providerId: 'ffeeddccbbaa99887766554433221100', topologyFile: 't.json', authorityPublicKey: HEX32, params: PARAMS, log: { level: 'warn' } } },
 ];
 
@@ -102,7 +116,33 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     return { schema: base.schema, value: mutateJson(r, base.value) };
   }
 
+  /** The key-file parser: only KeyFileError may escape; an accepted store is sorted, unique, 32-byte keys. */
+  function checkKeys(value: unknown): string {
+    let parsed;
+    try {
+      parsed = parseNodeKeyFile(value, 'fuzz');
+    } catch (err) {
+      if (!(err instanceof KeyFileError)) throw err;
+      return 'error:keys';
+    }
+    const keys = parsed.kind === 'single' ? [{ epoch: -1, ...parsed.key }] : parsed.keys;
+    keys.forEach((k, i) => {
+      if (k.publicKey.length !== 32 || k.privateKey.length !== 32) throw new Error('accepted a key that is not 32 bytes');
+      if (i > 0 && !(k.epoch > keys[i - 1]!.epoch)) throw new Error('accepted key store is not sorted by unique epoch');
+    });
+    return `ok:keys:${parsed.kind}`;
+  }
+
   function check(input: ConfigInput): string {
+    if (input.schema === 'keys') {
+      if (input.text === undefined) return checkKeys(input.value);
+      try {
+        return checkKeys(JSON.parse(input.text));
+      } catch (err) {
+        if (err instanceof SyntaxError) return 'error:not-json';
+        throw err;
+      }
+    }
     const schema = input.schema === 'client' ? ClientConfigSchema : NodeConfigSchema;
     let value: unknown = input.value;
     if (input.text !== undefined) {
@@ -137,7 +177,7 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     toJson: (i) => i,
     fromJson: (j) => {
       const o = j as Partial<ConfigInput>;
-      if (!o || (o.schema !== 'node' && o.schema !== 'client')) throw new TypeError('schema must be "node" or "client"');
+      if (!o || (o.schema !== 'node' && o.schema !== 'client' && o.schema !== 'keys')) throw new TypeError('schema must be "node", "client" or "keys"');
       if (o.text !== undefined && typeof o.text !== 'string') throw new TypeError('text must be a string');
       return o.text !== undefined ? { schema: o.schema, text: o.text } : { schema: o.schema, value: o.value };
     },

@@ -56,7 +56,8 @@ function workerNice(): number {
 
 export interface CryptoPoolOptions {
   readonly geometry: Geometry;
-  readonly privateKey: Uint8Array;
+  /** The node's SharedKeyTable buffer: the workers read the live epoch keys from it. */
+  readonly keyTable: SharedArrayBuffer;
   readonly workers?: number;
   /** Which Sphinx implementation the workers load (the one the main thread self-checked). */
   readonly backend: 'native' | 'ts';
@@ -83,7 +84,7 @@ export class CryptoPool {
     this.workers = o.workers ?? defaultWorkerCount();
     this.maxInFlight = 2 * this.workers;
     const workerData: WorkerInit = {
-      privateKey: Uint8Array.from(o.privateKey),
+      keyTable: o.keyTable,
       geometry: { maxHops: o.geometry.maxHops, addressBytes: o.geometry.addressBytes, contentBytes: o.geometry.contentBytes },
       backend: o.backend,
       nice: workerNice(),

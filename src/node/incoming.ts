@@ -4,8 +4,9 @@
  * runs from the arrival, and the AQM measures queueing delay from it.
  *
  * Checks here, before any work is spent on a packet: the length must be exactly `geometry.packetBytes`
- * ("bad_size") and the prefix epoch must be the node's key epoch ("wrong_epoch"; docs/packet-format.md §2:
- * the epoch picks the key, so a packet for another epoch cannot be unwrapped). Client packets submitted over
+ * ("bad_size") and the prefix epoch must name one of the node's live keys (docs/packet-format.md §2: the
+ * epoch picks the key, so a packet for another epoch cannot be unwrapped): an epoch whose key was retired
+ * is "key_expired", any other "wrong_epoch" (src/node/epoch-keys.ts). Client packets submitted over
  * a provider's WebSocket enter through `submit` and pass the same checks.
  */
 import dgram from 'node:dgram';
@@ -28,17 +29,23 @@ export interface IncomingCounters {
 /** Byte offset of the key epoch (uint16 big-endian) in the packet prefix. */
 const EPOCH_OFFSET = 2;
 
+/** Prefix epoch (mod 2^16) → the full epoch of a live key, or why there is none (EpochKeyring.resolve). */
+export type EpochResolver = (epoch16: number) => number | 'key_expired' | 'wrong_epoch';
+
 export class Incoming {
-  private readonly epoch: number;
+  private readonly resolve: EpochResolver;
 
   constructor(
     private readonly g: Geometry,
-    /** The topology's key epoch (compared mod 2^16, as the prefix carries it). */
-    epoch: number,
+    /** The live-key check; a number accepts exactly that epoch (mod 2^16; tests and static networks). */
+    epoch: number | EpochResolver,
     private readonly sink: PacketSink,
     private readonly metrics: IncomingCounters,
   ) {
-    this.epoch = epoch & 0xffff;
+    if (typeof epoch === 'number') {
+      const only = epoch & 0xffff;
+      this.resolve = (e) => (e === only ? epoch : 'wrong_epoch');
+    } else this.resolve = epoch;
   }
 
   /** A datagram from the socket. Never throws. */
@@ -59,9 +66,9 @@ export class Incoming {
       this.metrics.drop('bad_size');
       return;
     }
-    const epoch = (packet[EPOCH_OFFSET]! << 8) | packet[EPOCH_OFFSET + 1]!;
-    if (epoch !== this.epoch) {
-      this.metrics.drop('wrong_epoch');
+    const epoch = this.resolve((packet[EPOCH_OFFSET]! << 8) | packet[EPOCH_OFFSET + 1]!);
+    if (typeof epoch !== 'number') {
+      this.metrics.drop(epoch);
       return;
     }
     this.sink.accept(packet, arrivalMs);

@@ -1,5 +1,10 @@
 /**
- * Reads the key-pair file written by `loopix keygen`: {"type": "x25519", "publicKey": hex, "privateKey": hex}.
+ * Reads a node's key file. Two forms:
+ *  - one key pair, written by `loopix keygen`: {"type": "x25519", "publicKey": hex, "privateKey": hex} — the
+ *    key of the topology's current epoch, for networks whose keys do not rotate;
+ *  - a key store for rotating keys (`loopix keygen --epochs A..B`): {"type": "x25519-epochs", "keys":
+ *    [{"epoch": n, "publicKey": hex, "privateKey": hex}, …]} — one key pair per key epoch (docs/operations.md
+ *    "Key epochs"). The operator publishes the public keys to the directory ahead of their epochs.
  * Errors name the file and the field; the private key is never part of a message.
  */
 import { readFileSync } from 'node:fs';
@@ -30,7 +35,40 @@ export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
   };
 }
 
+export interface EpochKeyPair extends X25519KeyPair {
+  readonly epoch: number;
+}
+
+/** A parsed key file: either one key of no stated epoch, or keys per epoch. */
+export type NodeKeyFile = { readonly kind: 'single'; readonly key: X25519KeyPair } | { readonly kind: 'epochs'; readonly keys: readonly EpochKeyPair[] };
+
+export function parseNodeKeyFile(json: unknown, source: string): NodeKeyFile {
+  const o = json as Record<string, unknown> | null;
+  if (o !== null && typeof o === 'object' && o.type === 'x25519-epochs') {
+    if (!Array.isArray(o.keys) || o.keys.length === 0) throw new KeyFileError(`key file ${source}: keys must be a non-empty array`);
+    const seen = new Set<number>();
+    const keys = o.keys.map((k: unknown, i: number): EpochKeyPair => {
+      const e = (k as Record<string, unknown> | null)?.epoch;
+      if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`);
+      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${e} appears twice`);
+      seen.add(e as number);
+      return { epoch: e as number, ...parseKeyPair({ ...(k as object), type: 'x25519' }, `${source} keys[${i}]`) };
+    });
+    return { kind: 'epochs', keys: keys.sort((a, b) => a.epoch - b.epoch) };
+  }
+  return { kind: 'single', key: parseKeyPair(json, source) };
+}
+
+/** Reads a key file of either form (see the module comment). */
+export function loadNodeKeyFile(file: string): NodeKeyFile {
+  return parseNodeKeyFile(readJson(file), file);
+}
+
 export function loadKeyPairFile(file: string): X25519KeyPair {
+  return parseKeyPair(readJson(file), file);
+}
+
+function readJson(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -43,5 +81,5 @@ export function loadKeyPairFile(file: string): X25519KeyPair {
   } catch (err) {
     throw new KeyFileError(`key file ${file}: not JSON (${(err as Error).message})`);
   }
-  return parseKeyPair(json, file);
+  return json;
 }

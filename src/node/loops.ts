@@ -14,6 +14,13 @@
  * countermeasure — more cover traffic on its outgoing links: λM × `loopAlarmRateFactor` while the alarm
  * stands. At least MIN_DUE_LOOPS due loops are needed to raise or clear the alarm, so one lost loop at
  * start-up is not an attack.
+ *
+ * Attribution: the alarm says *that* loops stopped returning, not *where*. Every loop's path is known to its
+ * sender, so the monitor also counts due and returned loops per node on the path (the sender itself
+ * excluded: it is every one of its loops' last hop). Over the same window, and cumulatively since start: a
+ * failed or dropping node shows as the one whose loops fail while loops avoiding it return (§4.2.1 assumes
+ * loss from congestion is spread over all paths; loss at one node is not). src/testnet/loop-report.ts turns
+ * the counts of all senders into a verdict.
  */
 import { randomBytes } from 'node:crypto';
 import type { Geometry } from '../geometry.js';
@@ -41,7 +48,41 @@ export function exponential(ratePerS: number): number {
 interface LoopEntry {
   readonly sentAt: number;
   readonly dueAt: number;
+  /** Node ids the loop passes through (its sender excluded), each once. */
+  readonly through: readonly string[];
   returnedAt?: number;
+  /** Already added to the cumulative due counts. */
+  countedDue?: boolean;
+}
+
+/** Loops that were due through one node, and how many of those came back. */
+export interface PathCounts {
+  due: number;
+  returned: number;
+}
+
+/** Due/returned loops in total and per node id on their paths. */
+export interface PathTally {
+  readonly due: number;
+  readonly returned: number;
+  readonly through: Readonly<Record<string, PathCounts>>;
+}
+
+/** What a node reports as `loop_paths`: the alarm's window and the cumulative counts since start. */
+export interface LoopAttribution {
+  /** Loops due within the last window (the loops the alarm judges). */
+  readonly window: PathTally;
+  /** Every loop that has become due since this monitor was created. */
+  readonly total: PathTally;
+}
+
+const emptyTally = (): { due: number; returned: number; through: Record<string, PathCounts> } => ({ due: 0, returned: 0, through: {} });
+
+function countThrough(tally: { through: Record<string, PathCounts> }, ids: readonly string[], field: keyof PathCounts): void {
+  for (const id of ids) {
+    const c = (tally.through[id] ??= { due: 0, returned: 0 });
+    c[field]++;
+  }
 }
 
 export interface LoopWindowState {
@@ -60,6 +101,8 @@ export type LoopReturn = { kind: 'returned'; rttMs: number } | { kind: 'unknown'
 export class LoopMonitor {
   private readonly loops = new Map<string, LoopEntry>();
   private state: LoopWindowState = { due: 0, returned: 0, fraction: null, alarm: false };
+  private windowTally: PathTally = emptyTally();
+  private readonly totalTally = emptyTally();
 
   constructor(
     private readonly windowMs: number,
@@ -79,8 +122,17 @@ export class LoopMonitor {
     return this.state;
   }
 
-  sent(id: Uint8Array, sentAt: number, dueAt: number): void {
-    this.loops.set(Buffer.from(id).toString('hex'), { sentAt, dueAt });
+  /** `through`: the node ids on the loop's path other than the sender (duplicates are counted once). */
+  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = []): void {
+    this.loops.set(Buffer.from(id).toString('hex'), { sentAt, dueAt, through: [...new Set(through)] });
+  }
+
+  /** Per path-node counts: the window as of the last evaluate(), and the cumulative counts. */
+  attribution(): LoopAttribution {
+    const t = this.totalTally;
+    const through: Record<string, PathCounts> = {};
+    for (const [id, c] of Object.entries(t.through)) through[id] = { ...c };
+    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through } };
   }
 
   returned(id: Uint8Array, now: number): LoopReturn {
@@ -88,21 +140,43 @@ export class LoopMonitor {
     if (entry === undefined) return { kind: 'unknown' };
     if (entry.returnedAt !== undefined) return { kind: 'duplicate' };
     entry.returnedAt = now;
+    if (entry.countedDue) {
+      // Late: counted as due (and missing) earlier; it did come back after all.
+      this.totalTally.returned++;
+      countThrough(this.totalTally, entry.through, 'returned');
+    }
     return { kind: 'returned', rttMs: now - entry.sentAt };
   }
 
   /** Recomputes the window at `now`; returns the new state and whether the alarm changed. */
   evaluate(now: number): { state: LoopWindowState; changed: boolean } {
     let due = 0, returned = 0;
+    const win = emptyTally();
     for (const [key, e] of this.loops) {
+      if (e.dueAt > now) continue;
+      if (!e.countedDue) {
+        e.countedDue = true;
+        this.totalTally.due++;
+        countThrough(this.totalTally, e.through, 'due');
+        if (e.returnedAt !== undefined) {
+          this.totalTally.returned++;
+          countThrough(this.totalTally, e.through, 'returned');
+        }
+      }
       if (e.dueAt <= now - this.windowMs) {
         this.loops.delete(key);
         continue;
       }
-      if (e.dueAt > now) continue;
       due++;
-      if (e.returnedAt !== undefined) returned++;
+      countThrough(win, e.through, 'due');
+      if (e.returnedAt !== undefined) {
+        returned++;
+        countThrough(win, e.through, 'returned');
+      }
     }
+    win.due = due;
+    win.returned = returned;
+    this.windowTally = win;
     const fraction = due > 0 ? returned / due : null;
     let alarm = this.state.alarm;
     if (due >= MIN_DUE_LOOPS && fraction !== null) alarm = fraction < this.threshold;
@@ -135,12 +209,13 @@ export class LoopEmitter {
   private timer: NodeJS.Timeout | undefined;
   private evalTimer: NodeJS.Timeout | undefined;
   private running = false;
-  private readonly epoch: number;
+  /** The current topology document (replaced by setTopology when the next epoch's document arrives). */
+  private topology: TopologyIndex;
   private readonly hopCount: number;
 
   constructor(private readonly o: LoopEmitterOptions) {
     this.monitor = new LoopMonitor(o.windowS * 1000, o.alarmFraction);
-    this.epoch = o.topology.doc.epoch & 0xffff;
+    this.topology = o.topology;
     this.hopCount = o.topology.doc.layers + 1;
     if (this.hopCount > o.geometry.maxHops) {
       throw new RangeError(`a loop over ${o.topology.doc.layers} layers needs ${this.hopCount} hops, geometry.maxHops is ${o.geometry.maxHops}`);
@@ -192,10 +267,17 @@ export class LoopEmitter {
     return state;
   }
 
+  /** Adopts a newer topology document (same nodes; the keys of the next epochs). */
+  setTopology(topology: TopologyIndex): void {
+    this.topology = topology;
+  }
+
   /** Builds and sends one loop now (also used by tests). */
   emit(): void {
     try {
       const g = this.o.geometry;
+      // The key epoch by the document's schedule (docs/operations.md "Key epochs"), as a client picks it.
+      const epoch = this.topology.senderEpoch(Date.now());
       const path = this.path();
       const loopId = randomBytes(g.addressBytes);
       let totalDelayMs = 0;
@@ -204,16 +286,16 @@ export class LoopEmitter {
         const delayUs = last ? 0 : Math.min(MAX_DELAY_US, Math.round(exponential(this.o.mu) * 1e6));
         totalDelayMs += delayUs / 1000;
         return {
-          publicKey: Uint8Array.from(Buffer.from(node.publicKey, 'hex')),
+          publicKey: Uint8Array.from(Buffer.from(this.topology.keyFor(node, epoch)!, 'hex')),
           command: last ? Command.LOOP : Command.RELAY,
           address: last ? loopId : Uint8Array.from(Buffer.from(path[i + 1]!.id, 'hex')),
           delayUs,
         };
       });
-      const packet = this.o.backend.createPacket(g, { epoch: this.epoch, hops, content: new Uint8Array(0) });
+      const packet = this.o.backend.createPacket(g, { epoch: epoch & 0xffff, hops, content: new Uint8Array(0) });
       const now = performance.now();
       const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * path.length;
-      this.monitor.sent(loopId, now, now + totalDelayMs + margin);
+      this.monitor.sent(loopId, now, now + totalDelayMs + margin, path.slice(0, -1).map((n) => n.id));
       this.o.send(packet, path[0]!);
     } catch (err) {
       this.o.count('loop_create_error');
@@ -223,7 +305,8 @@ export class LoopEmitter {
 
   /** The hops after this node (see the module comment); the last one is this node. */
   path(): NodeEntry[] {
-    const { topology, self } = this.o;
+    const { self } = this.o;
+    const topology = this.topology;
     const L = topology.doc.layers;
     const pick = (layer: number): NodeEntry => {
       const nodes = topology.layerNodes[layer]!;

@@ -9,7 +9,8 @@
 /** Why a packet left the pipeline without being forwarded, delivered or counted as a returned loop. */
 export type DropReason =
   | 'bad_size' // datagram or submitted packet of the wrong length (incoming)
-  | 'wrong_epoch' // prefix epoch is not the topology's epoch (incoming, before crypto)
+  | 'wrong_epoch' // prefix epoch names no key this node holds (a future or unknown epoch; incoming, before crypto)
+  | 'key_expired' // prefix epoch's key was retired: its grace window ended, or it was retired early (incoming or worker)
   | 'aqm' // random early drop by the AQM controller
   | 'queue_full' // processing queue at its hard cap (aqm.hardCapPackets, or a wait of 3 × aqm.targetDelayMs)
   | 'invalid_length'
@@ -18,7 +19,7 @@ export type DropReason =
   | 'invalid_mac'
   | 'invalid_command'
   | 'invalid_integrity'
-  | 'replay' // replay tag seen before in this epoch
+  | 'replay' // replay tag seen before in this epoch (or a Bloom-filter false positive, docs/pipeline.md)
   | 'unknown_next' // RELAY to an id that is not in the topology
   | 'bad_layer' // RELAY to a node that is not in the adjacent layer
   | 'deliver_at_mix' // DELIVER reached a mix

@@ -20,13 +20,15 @@ import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
 import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
-import type { X25519KeyPair } from './keys.js';
-import { LoopEmitter } from './loops.js';
+import { NO_KEY_REASON } from './epoch-keys.js';
+import { EpochStage } from './epochs.js';
+import type { EpochKeyPair, X25519KeyPair } from './keys.js';
+import { LoopEmitter, type LoopAttribution } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type DropReason, type MetricsSnapshot } from './metrics.js';
 import { Outgoing } from './outgoing.js';
-import { ReplayFilter } from './replay.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
+import { MixingProbe } from './mixing-probe.js';
 
 /** Everything start-up established (src/node/startup.ts). */
 export interface NodeSetup {
@@ -35,6 +37,13 @@ export interface NodeSetup {
   /** This node's topology entry. */
   readonly self: NodeEntry;
   readonly keyPair: X25519KeyPair;
+  /**
+   * Every key of the key store by epoch (src/node/keys.ts); absent: `keyPair` is the key of the topology's
+   * epoch and keys do not rotate.
+   */
+  readonly keys?: readonly EpochKeyPair[];
+  /** Replay-filter state directory (resolved by start-up); absent: the replay filter lives in memory only. */
+  readonly stateDir?: string;
   /** Where the config file was read from (for messages). */
   readonly configFile?: string;
 }
@@ -54,8 +63,11 @@ export interface PipelineOptions extends NodeSetup {
   readonly reportStats?: boolean;
 }
 
-/** What `loopix mix` / `loopix provider` report: the metrics plus the round-trip times of own loops (ms). */
-export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']> };
+/**
+ * What `loopix mix` / `loopix provider` report: the metrics plus the round-trip times of own loops (ms) and
+ * the own loops' due/returned counts per node on their paths (absent when loops are off; src/node/loops.ts).
+ */
+export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']>; readonly loop_paths?: LoopAttribution };
 
 /** The hard queueing-delay bound as a multiple of the AQM's target delay (3 × 10 ms by default). */
 export const MAX_QUEUE_DELAY_FACTOR = 3;
@@ -73,7 +85,7 @@ export class NodePipeline {
   private readonly incoming: Incoming;
   private readonly batcher: Batcher;
   private readonly pool: CryptoPool;
-  private readonly replay: ReplayFilter;
+  private readonly epochs: EpochStage;
   private readonly router: Router;
   private readonly scheduler: DelayScheduler<Held>;
   private readonly outgoing: Outgoing;
@@ -88,31 +100,33 @@ export class NodePipeline {
   private intervalSojourn = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
-  private readonly epoch: number;
   private readonly log: Logger;
   readonly loopRtt = new LatencyHistogram();
+  /** Samples for `loopix testnet --check-mixing` (config probe.mixing; absent otherwise). */
+  private readonly probe: MixingProbe | undefined;
 
   private constructor(
     private readonly o: PipelineOptions,
     private readonly udp: BoundUdpSocket,
     pool: CryptoPool,
+    epochs: EpochStage,
+    metrics: NodeMetrics,
   ) {
     const { config, topology, self } = o;
     this.log = o.log;
     this.geometry = topology.geometry;
-    this.epoch = topology.doc.epoch & 0xffff;
     this.port = udp.port;
     this.pool = pool;
-    this.metrics = new NodeMetrics(self.id, self.role);
+    this.metrics = metrics;
     this.aqm = new AqmController(config.pipeline.aqm);
-    this.replay = new ReplayFilter(config.pipeline.replayCapacity);
     this.router = new Router({ topology, role: self.role, layer: self.layer });
     this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'));
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
     this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
-    this.incoming = new Incoming(this.geometry, topology.doc.epoch, { accept: (p, t) => this.accept(p, t) }, this.metrics);
+    this.epochs = epochs;
+    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics);
 
     udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
     udp.socket.on('error', (err) => {
@@ -134,32 +148,60 @@ export class NodePipeline {
         alarmRateFactor: p.loopAlarmRateFactor,
         send: (packet, to) => this.outgoing.send(packet, to.udp, 'loops_sent'),
         count: (name, by) => this.metrics.count(name, by),
-        onRtt: (ms) => this.loopRtt.record(ms),
+        onRtt: (ms) => {
+          this.loopRtt.record(ms);
+          this.probe?.loopReturned(ms);
+        },
         log: this.log.child({ module: 'loops' }),
       });
     }
+    const probe = config.probe;
+    this.probe = probe?.mixing
+      ? new MixingProbe({ poolSize: () => this.scheduler.size, sampleIntervalMs: probe.sampleIntervalMs, maxPerReport: probe.maxSamplesPerReport })
+      : undefined;
     this.registerGauges();
   }
 
   /** Binds the socket, starts the worker pool and (unless disabled) the loop stream and stats timer. */
   static async start(o: PipelineOptions): Promise<NodePipeline> {
+    const metrics = new NodeMetrics(o.self.id, o.self.role);
+    let node: NodePipeline | undefined;
+    // Keys and the replay filter first: a damaged replay snapshot stops start-up before any socket is bound.
+    const epochs = new EpochStage({
+      config: o.config,
+      topology: o.topology,
+      keys: o.keys ?? [{ epoch: o.topology.doc.epoch, ...o.keyPair }],
+      selfId: o.self.id,
+      stateDir: o.stateDir,
+      metrics,
+      log: o.log.child({ module: 'epochs' }),
+      onTopology: (t) => node?.loops?.setTopology(t),
+    });
+    const fail = async (err: unknown, udp?: BoundUdpSocket, pool?: CryptoPool): Promise<never> => {
+      udp?.socket.close();
+      await pool?.destroy().catch(() => undefined);
+      await epochs.close();
+      throw err;
+    };
     const listen = o.config.listen ?? o.self.udp;
-    const udp = await bindUdpSocket({ host: listen.host, port: listen.port, bufferBytes: o.config.pipeline.socketBufferBytes });
+    let udp: BoundUdpSocket;
+    try {
+      udp = await bindUdpSocket({ host: listen.host, port: listen.port, bufferBytes: o.config.pipeline.socketBufferBytes });
+    } catch (err) {
+      return fail(err);
+    }
     let pool: CryptoPool;
     try {
-      pool = new CryptoPool({ geometry: o.topology.geometry, privateKey: o.keyPair.privateKey, workers: o.config.pipeline.workers, backend: o.backend.name });
+      pool = new CryptoPool({ geometry: o.topology.geometry, keyTable: epochs.keyring.table.buffer, workers: o.config.pipeline.workers, backend: o.backend.name });
     } catch (err) {
-      udp.socket.close();
-      throw err;
+      return fail(err, udp);
     }
     try {
       await pool.warmUp();
     } catch (err) {
-      udp.socket.close();
-      await pool.destroy().catch(() => undefined);
-      throw new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`);
+      return fail(new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`), udp, pool);
     }
-    const node = new NodePipeline(o, udp, pool);
+    node = new NodePipeline(o, udp, pool, epochs, metrics);
     if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
     if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
       node.log.warn(
@@ -168,7 +210,9 @@ export class NodePipeline {
       );
     }
     node.startTimers();
+    epochs.start();
     node.loops?.start();
+    node.probe?.start();
     return node;
   }
 
@@ -182,7 +226,8 @@ export class NodePipeline {
   }
 
   snapshot(): NodeSnapshot {
-    return { ...this.metrics.snapshot(), loop_rtt: this.loopRtt.snapshot() };
+    const loopPaths = this.loops?.monitor.attribution();
+    return { ...this.metrics.snapshot(), loop_rtt: this.loopRtt.snapshot(), ...(loopPaths ? { loop_paths: loopPaths } : {}) };
   }
 
   /** Stops receiving, counts everything still queued or held as "shutdown", stops the workers. */
@@ -190,6 +235,7 @@ export class NodePipeline {
     if (this.closed) return;
     this.closed = true;
     this.loops?.stop();
+    this.probe?.stop();
     for (const t of this.timers) clearInterval(t);
     await new Promise<void>((resolve) => {
       try {
@@ -203,6 +249,7 @@ export class NodePipeline {
     this.waitingPackets = 0;
     if (discarded > 0) this.metrics.drop('shutdown', discarded);
     await this.pool.destroy().catch(() => undefined);
+    await this.epochs.close();
   }
 
   // ---- packet path ---------------------------------------------------------------------------------
@@ -319,8 +366,9 @@ export class NodePipeline {
         const base = i * RB;
         // The relay hot path reads the record in place: no result object, no strings, no copies.
         if (records[base + RECORD.kind] === ResultKind.relay) {
-          if (!this.replay.checkAt(this.epoch, records, base + tagOffset)) {
-            this.metrics.drop('replay');
+          const fresh = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
+          if (fresh !== true) {
+            this.metrics.drop(fresh);
             continue;
           }
           const next = this.router.nextHopAt(records, base + RECORD.address, g.addressBytes);
@@ -334,9 +382,12 @@ export class NodePipeline {
           if (arrival + delayMs <= now) {
             // Already due (zero delay, or a delay shorter than the time spent so far): no heap, no timer.
             this.metrics.latency.record(now - arrival - delayMs);
+            this.probe?.entered(arrival);
+            this.probe?.departed();
             this.outgoing.send(packet, next.udp);
           } else {
             this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: next, arrival, delayMs });
+            this.probe?.entered(arrival);
           }
           continue;
         }
@@ -347,10 +398,9 @@ export class NodePipeline {
         this.log.error({ err: (err as Error).message }, 'packet handling failed');
       }
     }
-    if (this.replay.evicted > 0) {
-      this.metrics.count('replay_evicted', this.replay.evicted);
-      this.replay.evicted = 0;
-    }
+    // The batch's new replay tags reach the log before any of its scheduled packets can depart (a
+    // zero-delay packet sent above may precede it by microseconds: docs/pipeline.md "Replay filter").
+    this.epochs.flush();
   }
 
   /** Every result other than a relay: decoded into an UnwrapResult and routed (rare on a mix). */
@@ -358,10 +408,18 @@ export class NodePipeline {
     const g = this.geometry;
     const N = g.packetBytes;
     const packet = r.packets.subarray(i * N, (i + 1) * N);
-    const result = decodeRecord(g, r.records, i, packet);
-    if (result.kind !== 'invalid' && !this.replay.check(this.epoch, result.replayTag)) {
-      this.metrics.drop('replay');
+    const base = i * g.recordBytes;
+    if (r.records[base + RECORD.kind] === ResultKind.invalid && r.records[base + RECORD.reason] === NO_KEY_REASON) {
+      this.metrics.drop('key_expired'); // its key was retired between the epoch check and the unwrap
       return;
+    }
+    const result = decodeRecord(g, r.records, i, packet);
+    if (result.kind !== 'invalid') {
+      const fresh = this.epochs.checkTag(r.packets, i * N, r.records, base + RECORD.address + g.addressBytes);
+      if (fresh !== true) {
+        this.metrics.drop(fresh);
+        return;
+      }
     }
     const action = this.router.route(result);
     const arrival = batch.arrivals[i]!;
@@ -369,6 +427,7 @@ export class NodePipeline {
       case 'forward': {
         const delayMs = action.delayUs / 1000;
         this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: action.next, arrival, delayMs });
+        this.probe?.entered(arrival);
         break;
       }
       case 'deliver': {
@@ -378,6 +437,7 @@ export class NodePipeline {
         }
         const delayMs = action.delayUs / 1000;
         this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet, client: action.client, arrival, delayMs });
+        this.probe?.entered(arrival);
         break;
       }
       case 'loop': {
@@ -394,8 +454,10 @@ export class NodePipeline {
 
   private depart(item: Held): void {
     this.metrics.latency.record(performance.now() - item.arrival - item.delayMs);
-    if (item.kind === 'forward') this.outgoing.send(item.packet, item.to.udp);
-    else this.o.deliver!(item.client, item.packet);
+    if (item.kind === 'forward') {
+      this.probe?.departed();
+      this.outgoing.send(item.packet, item.to.udp);
+    } else this.o.deliver!(item.client, item.packet);
   }
 
   // ---- timers and gauges ---------------------------------------------------------------------------
@@ -417,7 +479,8 @@ export class NodePipeline {
 
   private report(node: string): void {
     try {
-      const message = { type: 'stats', node, stats: this.snapshot() };
+      const stats = this.snapshot();
+      const message = { type: 'stats', node, stats: this.probe ? { ...stats, mixing_probe: this.probe.take() } : stats };
       if (typeof process.send === 'function' && process.connected) process.send(message);
       else process.stdout.write(`${JSON.stringify(message)}\n`);
     } catch (err) {
@@ -433,8 +496,7 @@ export class NodePipeline {
     m.gauge('aqm_drop_probability', () => Math.round(this.aqm.probability * 1e6) / 1e6);
     m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
     m.gauge('scheduled_packets', () => this.scheduler.size);
-    m.gauge('replay_tags', () => this.replay.size(this.epoch));
-    m.gauge('replay_capacity', () => this.replay.capacity);
+    this.epochs.registerGauges(m);
     m.gauge('workers', () => this.pool.workers);
     m.gauge('socket_buffer_requested_bytes', () => this.o.config.pipeline.socketBufferBytes);
     m.gauge('socket_recv_buffer_bytes', () => this.udp.recvBufferBytes);

@@ -3,15 +3,16 @@
  * start-up with ONE StartupError whose message names the file and what is wrong in it (the CLI prints it and
  * exits with code 2); no stack traces for operator mistakes.
  *
- * Relative `keyFile` / `topologyFile` / `provider.dataDir` paths are resolved against the config file's
- * directory, so a network directory can be moved as a whole.
+ * Relative `keyFile` / `topologyFile` / `provider.dataDir` / `replay.stateDir` paths are resolved against the
+ * config file's directory, so a network directory can be moved as a whole. The replay filter's state lives
+ * in `<config dir>/<node id>.state` unless `replay.stateDir` says otherwise.
  */
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, loadConfigFile, NodeConfigSchema, type NodeConfig } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { loadTopologyFile, TopologyError, TopologyIndex } from '../topology/document.js';
 import type { Role } from '../topology/types.js';
-import { KeyFileError, loadKeyPairFile } from './keys.js';
+import { KeyFileError, loadNodeKeyFile, type EpochKeyPair } from './keys.js';
 import type { NodeSetup } from './pipeline.js';
 
 export class StartupError extends Error {
@@ -41,6 +42,7 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
     keyFile: resolveFrom(base, loaded.keyFile),
     topologyFile: resolveFrom(base, loaded.topologyFile),
     provider: loaded.provider ? Object.freeze({ ...loaded.provider, dataDir: resolveFrom(base, loaded.provider.dataDir) }) : undefined,
+    replay: Object.freeze({ ...loaded.replay, stateDir: resolveFrom(base, loaded.replay.stateDir ?? join(base, `${loaded.id}.state`)) }),
   });
   const fail = (message: string): never => {
     throw new StartupError(`config ${configFile}: ${message}`);
@@ -56,21 +58,37 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
   if (role === 'provider' && !config.provider) fail('provider: section required to run a provider (it names provider.dataDir)');
   if (role === 'mix' && config.provider) fail('provider: section given, but node is a mix');
 
-  const keyPair = loadKeyPairFile(config.keyFile);
-  const publicHex = Buffer.from(keyPair.publicKey).toString('hex');
-  if (publicHex !== self.publicKey) {
-    fail(`keyFile: public key ${publicHex} in ${config.keyFile} does not match the topology's publicKey ${self.publicKey} for node ${config.id}`);
-  }
+  const keyFile = loadNodeKeyFile(config.keyFile);
+  // A single key pair is the key of the document's epoch (a network whose keys do not rotate).
+  const keys: readonly EpochKeyPair[] = keyFile.kind === 'single' ? [{ epoch: doc.epoch, ...keyFile.key }] : keyFile.keys;
   let backend;
   try {
     backend = loadSphinx().backend;
   } catch (err) {
     throw new StartupError(`no usable Sphinx implementation: ${(err as Error)?.message ?? String(err)}`);
   }
-  const derived = Buffer.from(backend.x25519Base(keyPair.privateKey)).toString('hex');
-  if (derived !== publicHex) fail(`keyFile: private key in ${config.keyFile} does not belong to its public key ${publicHex}`);
+  for (const k of keys) {
+    const publicHex = Buffer.from(k.publicKey).toString('hex');
+    const derived = Buffer.from(backend.x25519Base(k.privateKey)).toString('hex');
+    if (derived !== publicHex) fail(`keyFile: private key of epoch ${k.epoch} in ${config.keyFile} does not belong to its public key ${publicHex}`);
+  }
+  // The document names this node's keys for its epoch and (once published) the next; the key store must
+  // hold the same ones, or every packet built from the document would fail at this node.
+  for (const [epoch, published] of [[doc.epoch, self.publicKey], [doc.epoch + 1, self.nextPublicKey]] as const) {
+    if (published === undefined) continue;
+    const mine = keys.find((k) => k.epoch === epoch);
+    if (!mine) {
+      if (epoch === doc.epoch && topology.epochAt(Date.now()) <= doc.epoch) fail(`keyFile: ${config.keyFile} has no key for the topology's epoch ${epoch}`);
+      continue;
+    }
+    const publicHex = Buffer.from(mine.publicKey).toString('hex');
+    if (publicHex !== published) {
+      fail(`keyFile: public key ${publicHex} for epoch ${epoch} in ${config.keyFile} does not match the topology's ${epoch === doc.epoch ? 'publicKey' : 'nextPublicKey'} ${published} for node ${config.id}`);
+    }
+  }
+  const keyPair = keys.find((k) => k.epoch === doc.epoch) ?? keys[keys.length - 1]!;
 
   const loopHops = doc.layers + 1;
   if (loopHops > g.maxHops) fail(`topology has ${doc.layers} mix layers: a loop needs ${loopHops} hops but geometry.maxHops is ${g.maxHops}`);
-  return { config, topology, self, keyPair, configFile };
+  return { config, topology, self, keyPair, keys, stateDir: config.replay.persist ? config.replay.stateDir : undefined, configFile };
 }

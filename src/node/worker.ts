@@ -1,18 +1,22 @@
 /**
  * A crypto worker thread (piscina). It loads the Sphinx backend once (the native addon, or the TypeScript
- * twin when the main thread runs on it), receives the node's private key once through
- * workerData, and for each task unwraps a whole batch in place with ONE unwrapBatch call (one N-API call per
- * batch), then transfers the packet buffer and the records back without copying.
+ * twin when the main thread runs on it), reads the node's live epoch keys from the shared key table
+ * (src/node/epoch-keys.ts) and for each task unwraps a whole batch in place with one unwrapBatch call per run
+ * of packets of the same key epoch (one N-API call per batch outside the rotation grace window), then
+ * transfers the packet buffer and the records back without copying.
  */
 import { Piscina } from 'piscina';
 import { getPriority, setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { makeGeometry } from '../geometry.js';
+import { RECORD } from '../sphinx/records.js';
+import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { tsBackend } from '../sphinx/ts/index.js';
 
 export interface WorkerInit {
-  readonly privateKey: Uint8Array;
+  /** The node's SharedKeyTable buffer (live private keys by epoch). */
+  readonly keyTable: SharedArrayBuffer;
   readonly geometry: { maxHops: number; addressBytes: number; contentBytes: number };
   /** The backend the main thread chose (and self-checked) through src/sphinx/loader.ts; workers use the same. */
   readonly backend: 'native' | 'ts';
@@ -36,7 +40,9 @@ export interface UnwrapTaskResult {
 
 const init = workerData as WorkerInit;
 const g = makeGeometry(init.geometry);
-const privateKey = Uint8Array.from(init.privateKey);
+const keys = new SharedKeyTable(init.keyTable);
+/** Offset of the epoch (uint16 big-endian) in the packet prefix (docs/packet-format.md §2). */
+const EPOCH_OFFSET = 2;
 // Loaded once per thread; a native addon that fails to load here fails the pool's warm-up, i.e. start-up.
 const backend = init.backend === 'ts' ? tsBackend : loadNativeBackend();
 if (init.nice) {
@@ -52,7 +58,23 @@ if (init.nice) {
 export default function unwrapTask(task: UnwrapTask): UnwrapTaskResult {
   const packets = new Uint8Array(task.packets, 0, task.count * g.packetBytes);
   const records = new Uint8Array(task.count * g.recordBytes);
-  const processed = backend.unwrapBatch(g, privateKey, packets, records);
+  const N = g.packetBytes;
+  const RB = g.recordBytes;
+  let processed = 0;
+  // Runs of packets with the same prefix epoch share one unwrapBatch call.
+  for (let start = 0; start < task.count; ) {
+    const epoch16 = (packets[start * N + EPOCH_OFFSET]! << 8) | packets[start * N + EPOCH_OFFSET + 1]!;
+    let end = start + 1;
+    while (end < task.count && ((packets[end * N + EPOCH_OFFSET]! << 8) | packets[end * N + EPOCH_OFFSET + 1]!) === epoch16) end++;
+    const key = keys.lookup(epoch16);
+    if (key) {
+      processed += backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
+    } else {
+      for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;
+    }
+    start = end;
+  }
+  keys.sweep();
   const value: UnwrapTaskResult = { packets: task.packets, records: records.buffer, processed };
   // A piscina "transferable": both buffers move back to the main thread instead of being copied.
   const movable = {

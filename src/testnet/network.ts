@@ -12,7 +12,7 @@ import { NodeConfigSchema, parseConfig, type NetworkParams } from '../config/sch
 import { makeGeometry, type GeometryParams } from '../geometry.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import { generateAuthorityKey, signTopology, TopologyIndex, type AuthorityKey } from '../topology/document.js';
-import type { NodeEntry, Role, SignedTopology } from '../topology/types.js';
+import type { NodeEntry, Role, SignedTopology, TopologyBody } from '../topology/types.js';
 
 export interface TestnetShape {
   /** Mix layers (paper §5: 3). */
@@ -21,6 +21,13 @@ export interface TestnetShape {
   readonly perLayer: number;
   readonly providers: number;
   readonly epoch: number;
+  /**
+   * Seconds per key epoch; absent: keys never rotate. With it every node gets a key store with
+   * `epochKeys` consecutive epoch keys and the topology is re-signed at every boundary (src/testnet/epochs.ts).
+   */
+  readonly epochLengthS?: number;
+  /** Epoch keys per node when keys rotate (enough for the whole run; default 4). */
+  readonly epochKeys?: number;
   readonly geometry?: Partial<GeometryParams>;
 }
 
@@ -39,6 +46,8 @@ export interface TestnetFiles {
   readonly topologyFile: string;
   readonly index: TopologyIndex;
   readonly nodes: readonly TestnetNode[];
+  /** With rotating keys: every node's public key (hex) per epoch, for re-signing the topology each epoch. */
+  readonly epochPublicKeys?: ReadonlyMap<string, ReadonlyMap<number, string>>;
 }
 
 /** A UDP port on 127.0.0.1 that was free a moment ago. */
@@ -66,6 +75,48 @@ export function writeKeyFile(file: string, b: SphinxBackend): { publicKey: strin
   return { publicKey, privateKey };
 }
 
+/**
+ * A key store for epochs `first .. first + count − 1` (the "x25519-epochs" form of src/node/keys.ts); returns
+ * the public keys by epoch.
+ */
+export function writeEpochKeyFile(file: string, b: SphinxBackend, first: number, count: number): Map<number, string> {
+  const keys = Array.from({ length: count }, (_, i) => {
+    const privateKey = Uint8Array.from(randomBytes(32));
+    const publicKey = Buffer.from(b.x25519Base(privateKey)).toString('hex');
+    const entry = { epoch: first + i, publicKey, privateKey: Buffer.from(privateKey).toString('hex') };
+    privateKey.fill(0);
+    return entry;
+  });
+  writeFileSync(file, `${JSON.stringify({ type: 'x25519-epochs', keys }, null, 2)}\n`, { mode: 0o600 });
+  return new Map(keys.map((k) => [k.epoch, k.publicKey]));
+}
+
+/** The signed document for `epoch`: its keys and the next epoch's, and the schedule. */
+export function epochTopology(
+  base: Omit<TopologyBody, 'epoch' | 'issuedAt' | 'nodes' | 'epochStartMs'> & { readonly nodes: readonly NodeEntry[]; readonly firstEpoch: number; readonly firstEpochStartMs: number },
+  epoch: number,
+  publicKeys: ReadonlyMap<string, ReadonlyMap<number, string>>,
+  authority: AuthorityKey,
+): SignedTopology {
+  const { firstEpoch, firstEpochStartMs, nodes, ...rest } = base;
+  const lengthMs = (rest.epochLengthS ?? 0) * 1000;
+  return signTopology(
+    {
+      ...rest,
+      epoch,
+      epochStartMs: firstEpochStartMs + (epoch - firstEpoch) * lengthMs,
+      issuedAt: new Date().toISOString(),
+      nodes: nodes.map((n) => {
+        const keys = publicKeys.get(n.id)!;
+        const { nextPublicKey: _drop, ...entry } = n;
+        const next = keys.get(epoch + 1);
+        return { ...entry, publicKey: keys.get(epoch)!, ...(next ? { nextPublicKey: next } : {}) };
+      }),
+    },
+    authority,
+  );
+}
+
 export interface CreateTestnetOptions {
   readonly dir: string;
   readonly shape: TestnetShape;
@@ -85,10 +136,18 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   for (let i = 0; i < shape.providers; i++) specs.push({ name: `provider-${i}`, role: 'provider', layer: 0 });
   for (let l = 1; l <= shape.layers; l++) for (let i = 0; i < shape.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
 
+  const rotating = shape.epochLengthS !== undefined;
+  const epochKeys = shape.epochKeys ?? 4;
+  const epochPublicKeys = new Map<string, Map<number, string>>();
   const prepared: { spec: (typeof specs)[number]; entry: NodeEntry; keyFile: string }[] = [];
   for (const spec of specs) {
     const keyFile = join(dir, `${spec.name}.key.json`);
-    const { publicKey } = writeKeyFile(keyFile, backend);
+    let publicKey: string;
+    let byEpoch: Map<number, string> | undefined;
+    if (rotating) {
+      byEpoch = writeEpochKeyFile(keyFile, backend, shape.epoch, epochKeys);
+      publicKey = byEpoch.get(shape.epoch)!;
+    } else publicKey = writeKeyFile(keyFile, backend).publicKey;
     const entry: NodeEntry = {
       id: randomBytes(g.addressBytes).toString('hex'),
       name: spec.name,
@@ -98,19 +157,18 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       ...(spec.role === 'provider' ? { ws: `ws://127.0.0.1:${await freeTcpPort()}` } : {}),
       publicKey,
     };
+    if (byEpoch) epochPublicKeys.set(entry.id, byEpoch);
     prepared.push({ spec, entry, keyFile });
   }
-  const topology = signTopology(
-    {
-      version: 1,
-      epoch: shape.epoch,
-      issuedAt: new Date().toISOString(),
-      geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
-      layers: shape.layers,
-      nodes: prepared.map((p) => p.entry),
-    },
-    authority,
-  );
+  const geometry = { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes };
+  const topology = rotating
+    ? epochTopology(
+        { version: 1, geometry, layers: shape.layers, epochLengthS: shape.epochLengthS, nodes: prepared.map((p) => p.entry), firstEpoch: shape.epoch, firstEpochStartMs: Date.now() },
+        shape.epoch,
+        epochPublicKeys,
+        authority,
+      )
+    : signTopology({ version: 1, epoch: shape.epoch, issuedAt: new Date().toISOString(), geometry, layers: shape.layers, nodes: prepared.map((p) => p.entry) }, authority);
   const topologyFile = join(dir, 'topology.json');
   writeFileSync(topologyFile, `${JSON.stringify(topology, null, 2)}\n`);
 
@@ -129,5 +187,5 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
     return { name: spec.name, role: spec.role, entry, keyFile, configFile };
   });
-  return { dir, authority, topology, topologyFile, index: new TopologyIndex(topology), nodes };
+  return { dir, authority, topology, topologyFile, index: new TopologyIndex(topology), nodes, ...(rotating ? { epochPublicKeys } : {}) };
 }

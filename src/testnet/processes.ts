@@ -1,6 +1,11 @@
 /**
  * One node of a local network as a real child process (`node bin/loopix.js mix|provider --config FILE`) with
  * an IPC channel: the node reports its statistics over it; its JSON logs go to `<dir>/<name>.log`.
+ *
+ * Failure injection (src/testnet/failures.ts): `kill()` SIGKILLs the process, `restart()` starts it again
+ * with the same config file — same id, key and UDP port. Each start is an *incarnation*; its counters start
+ * from zero, so the last report of every earlier incarnation is kept (`snapshots()`) and nothing counted
+ * before a crash disappears from the totals (it is at most one report interval stale).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
@@ -18,7 +23,15 @@ export class NodeProcess {
   /** Resolves on the first statistics report, i.e. once the node is up. */
   ready: Promise<void> = Promise.resolve();
   exitCode: number | null = null;
+  /** The signal that ended the last incarnation, if any (SIGKILL after kill()). */
+  exitSignal: NodeJS.Signals | null = null;
+  /** The last report of each earlier incarnation (before a kill or stop followed by restart()). */
+  readonly earlier: NodeSnapshot[] = [];
+  /** How many times start()/restart() ran. */
+  incarnations = 0;
   private statsListeners: (() => void)[] = [];
+  /** Called with every statistics report as it arrives (`--check-mixing` accumulates the probe samples). */
+  onReport: ((stats: NodeSnapshot) => void) | undefined;
 
   constructor(
     readonly node: TestnetNode,
@@ -30,8 +43,11 @@ export class NodeProcess {
   }
 
   start(): void {
+    if (this.running) throw new Error(`${this.node.name} is already running`);
     this.logFd = openSync(join(this.dir, `${this.node.name}.log`), 'a');
     this.exitCode = null;
+    this.exitSignal = null;
+    this.incarnations++;
     const child = fork(loopixBin(), [this.node.role, '--config', this.node.configFile], {
       stdio: ['ignore', this.logFd, this.logFd, 'ipc'],
       env: { ...process.env, LOOPIX_NODE_NAME: this.node.name },
@@ -46,11 +62,13 @@ export class NodeProcess {
       const msg = m as { type?: string; stats?: NodeSnapshot };
       if (msg?.type === 'stats' && msg.stats) {
         this.last = msg.stats;
+        this.onReport?.(msg.stats);
         for (const l of this.statsListeners.splice(0)) l();
       }
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       this.exitCode = code ?? -1;
+      this.exitSignal = signal;
       if (this.logFd !== undefined) closeSync(this.logFd);
       this.logFd = undefined;
       resolve(code);
@@ -77,6 +95,26 @@ export class NodeProcess {
     const code = await this.exited;
     clearTimeout(timer);
     return code;
+  }
+
+  /**
+   * Starts the node again after it exited (killed or stopped), with the same config: same id, key and UDP
+   * port. The port is free as soon as the old process is gone — UDP has no TIME_WAIT, and 'exit' fires after
+   * the kernel closed the dead process's sockets — so start-up needs no retry; a bind failure would surface
+   * as `ready` rejecting (exit code 2, "port in use"). Resolves once the new incarnation reports statistics.
+   */
+  async restart(): Promise<void> {
+    if (this.running) throw new Error(`${this.node.name} is still running; kill() or stop() it first`);
+    await this.exited;
+    if (this.last) this.earlier.push(this.last);
+    this.last = undefined;
+    this.start();
+    await this.ready;
+  }
+
+  /** The last report of every incarnation, oldest first: sum these for totals over the whole run. */
+  snapshots(): NodeSnapshot[] {
+    return this.last ? [...this.earlier, this.last] : [...this.earlier];
   }
 
   /** SIGKILL now (failure tests). */

@@ -11,12 +11,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NetworkParams } from '../config/schema.js';
+import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
+import { EpochPublisher } from './epochs.js';
 import { createTestnetFiles, type TestnetShape } from './network.js';
+import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
+import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
 import { NodeProcess } from './processes.js';
 import { LiveTable } from './table.js';
 import { DemoTraffic } from './traffic.js';
+import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from '../mixing/testnet-check.js';
+import type { MixingSummary } from '../mixing/analysis.js';
 
 export interface TestnetOptions {
   readonly shape: TestnetShape;
@@ -30,6 +35,12 @@ export interface TestnetOptions {
   /** Keep the network's directory (keys, configs, logs, inboxes) instead of deleting it. */
   readonly dir?: string;
   readonly keep: boolean;
+  /** Nodes to SIGKILL (and restart) during sending (src/testnet/failures.ts). */
+  readonly failures?: readonly FailurePlan[];
+  /** With failures: the drain ends once nothing arrived for this long, s (default 10). */
+  readonly drainQuietS?: number;
+  /** --check-mixing: probe the nodes and client 0, and add `mixing` to the summary (src/mixing/). Needs durationS. */
+  readonly checkMixing?: boolean;
   /** Where the live table goes; null for none. */
   readonly table: NodeJS.WriteStream | null;
   readonly log: (line: string) => void;
@@ -57,7 +68,27 @@ export interface TestnetSummary {
   readonly e2e_latency_ms: { p50: number | null; p99: number | null; mean: number | null };
   readonly loop_rtt_ms: { p50: number | null; p99: number | null };
   readonly node_exits: Record<string, number | null>;
+  /** With rotating keys (--epoch-length): the epoch length, the first epoch, and the epochs re-published. */
+  readonly key_epochs?: { readonly length_s: number; readonly first: number; readonly published: readonly number[] };
   readonly dir: string | null;
+  /** How the drain ended: everything back, nothing arrived for drainQuietS (after a failure), or the timeout. */
+  readonly drain_end: 'complete' | 'quiet' | 'timeout' | 'interrupted';
+  /** What never came back — counted, not hidden (times: seconds since sending started). */
+  readonly loss: {
+    readonly messages_lost: number;
+    readonly lost_messages: readonly { from: number; to: number; bytes: number; sent_at_s: number }[];
+    readonly client_loops_lost: number;
+    /** Includes mix loops still in flight at shutdown (not waited for). */
+    readonly mix_loops_not_returned: number;
+  };
+  /** Kills and restarts injected with --kill (empty without). */
+  readonly failures: readonly FailureRecord[];
+  /** Messages sent once every restarted node was up again, and how many of them arrived; null without a restart. */
+  readonly delivery_after_restart: { readonly since_s: number; readonly sent: number; readonly delivered: number } | null;
+  /** Loops of all senders (nodes over the whole run, clients) per node on their paths, worst first. */
+  readonly loop_paths: LoopPathReport;
+  /** With --check-mixing: the live self-checks against the Loopix model (docs/anonymity.md "Live self-checks"). */
+  readonly mixing?: MixingSummary | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -65,15 +96,31 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
   const { backend } = loadSphinx();
+  // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
+  const shape: TestnetShape =
+    o.shape.epochLengthS !== undefined && o.shape.epochKeys === undefined
+      ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30) / o.shape.epochLengthS) + 2 }
+      : o.shape;
   const files = await createTestnetFiles({
     dir,
-    shape: o.shape,
+    shape,
     backend,
     params: o.params,
-    nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' } },
+    nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
-  const traffic = new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology: files.index, dir });
+  let failures: FailureInjector;
+  try {
+    failures = new FailureInjector(o.failures ?? [], nodes, o.log); // checks the node names
+  } catch (err) {
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const traffic = new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology: files.index, dir, probeClient: o.checkMixing === true });
+  // Rotating keys: this process is the directory authority (src/testnet/epochs.ts).
+  const publisher = files.epochPublicKeys ? new EpochPublisher(files, (index) => traffic.clients.forEach((c) => c.setTopology(index)), o.log) : undefined;
+  publisher?.start();
+  const mixing = o.checkMixing ? new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log) : null;
   const table = o.table ? new LiveTable(o.table, o.table.isTTY === true) : null;
   let interrupted = false;
   const onSignal = () => {
@@ -98,6 +145,9 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   let sendS = 0;
   let drainS = 0;
   let drained = false;
+  let drainEnd: TestnetSummary['drain_end'] = 'interrupted';
+  let mixingSummary: MixingSummary | null | undefined;
+  let sendStart = performance.now();
   try {
     for (const n of nodes) n.start();
     try {
@@ -112,10 +162,13 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     await traffic.start();
     phase = 'sending';
     traffic.startSending();
-    const sendStart = performance.now();
+    sendStart = performance.now();
+    failures.start(sendStart);
+    if (o.durationS !== undefined) mixing?.start(sendStart, o.durationS);
     await waitUntil(() => false, o.durationS ?? Infinity);
     sendS = (performance.now() - sendStart) / 1000;
     traffic.stopSending();
+    mixing?.stopSending();
     phase = 'draining';
     const drainStart = performance.now();
     if (!interrupted) {
@@ -123,17 +176,28 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
       await waitUntil(() => traffic.clients.every((c) => c.stats().send_buffer === 0), o.drainTimeoutS);
       for (const c of traffic.clients) c.stopStreams();
       const remaining = Math.max(1, o.drainTimeoutS - (performance.now() - drainStart) / 1000);
-      drained = await waitUntil(() => traffic.drained && traffic.clients.every((c) => c.stats().loops_outstanding === 0), remaining);
+      const complete = () => traffic.drained && traffic.clients.every((c) => c.stats().loops_outstanding === 0);
+      // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more.
+      const watch = failures.active
+        ? new QuietWatch(() => traffic.deliveredMessages + traffic.clients.reduce((a, c) => a + c.stats().loops_returned, 0), (o.drainQuietS ?? 10) * 1000)
+        : null;
+      drained = await waitUntil(() => complete() || (watch !== null && failures.settled && watch.quiet()), remaining);
+      drained = complete();
+      drainEnd = drained ? 'complete' : interrupted ? 'interrupted' : watch?.quiet() ? 'quiet' : 'timeout';
     }
     drainS = (performance.now() - drainStart) / 1000;
     phase = 'final statistics';
     await Promise.all(nodes.filter((n) => n.running).map((n) => n.nextStats()));
+    mixingSummary = mixing?.finish();
   } finally {
+    publisher?.stop();
+    await failures.stop();
     clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   const clientStats = traffic.clients.map((c) => c.stats());
+  const observations: LoopObservation[] = traffic.clients.map((c) => ({ sender: c.address, tally: c.loopPathCounts().total }));
   const rtts = traffic.clients.flatMap((c) => c.loopRttSamples()).sort((a, b) => a - b);
   await traffic.stop();
   const exits: Record<string, number | null> = {};
@@ -141,11 +205,20 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   const dropped: Record<string, number> = {};
   let mixLoopsSent = 0;
   let mixLoopsReturned = 0;
+  // Every incarnation of a node counts (a restarted node's counters start from zero).
   for (const n of nodes) {
-    for (const [reason, count] of Object.entries(n.last?.dropped ?? {})) dropped[reason] = (dropped[reason] ?? 0) + count;
-    mixLoopsSent += n.last?.counters.loops_sent ?? 0;
-    mixLoopsReturned += n.last?.counters.loops_returned ?? 0;
+    for (const s of n.snapshots()) {
+      for (const [reason, count] of Object.entries(s.dropped)) dropped[reason] = (dropped[reason] ?? 0) + count;
+      mixLoopsSent += s.counters.loops_sent ?? 0;
+      mixLoopsReturned += s.counters.loops_returned ?? 0;
+      if (s.loop_paths) observations.push({ sender: n.node.entry.id, tally: s.loop_paths.total });
+    }
   }
+  const names = new Map(nodes.map((n) => [n.node.entry.id, n.node.name] as const));
+  const sinceSend = (t: number) => Math.round((t - sendStart) / 100) / 10;
+  const lost = traffic.undelivered();
+  const restartedAt = failures.allRestartedAt;
+  const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...traffic.sentSince(restartedAt) };
   const sum = (f: (s: (typeof clientStats)[number]) => number) => clientStats.reduce((a, s) => a + f(s), 0);
   const q = (p: number) => (rtts.length ? Math.round(rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))]! * 10) / 10 : null);
   const lat = traffic.latency();
@@ -171,6 +244,18 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     e2e_latency_ms: { p50: lat.p50, p99: lat.p99, mean: lat.mean },
     loop_rtt_ms: { p50: q(0.5), p99: q(0.99) },
     node_exits: exits,
+    ...(publisher ? { key_epochs: { length_s: files.topology.epochLengthS!, first: files.topology.epoch, published: publisher.history } } : {}),
     dir: o.keep || o.dir ? dir : null,
+    drain_end: drainEnd,
+    loss: {
+      messages_lost: lost.length,
+      lost_messages: lost.map((m) => ({ from: m.from, to: m.to, bytes: m.bytes, sent_at_s: sinceSend(m.sentAt) })),
+      client_loops_lost: sum((s) => s.loops_sent - s.loops_returned),
+      mix_loops_not_returned: mixLoopsSent - mixLoopsReturned,
+    },
+    failures: failures.report(),
+    delivery_after_restart: afterRestart,
+    loop_paths: loopPathReport(observations, names),
+    ...(mixing ? { mixing: mixingSummary ?? null } : {}),
   };
 }

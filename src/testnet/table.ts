@@ -4,6 +4,7 @@
  * one summary line per second is written (CI logs, --json runs).
  */
 import type { NodeSnapshot } from '../node/pipeline.js';
+import { loopPathReport, type LoopObservation } from './loop-report.js';
 import type { NodeProcess } from './processes.js';
 import type { DemoTraffic } from './traffic.js';
 
@@ -43,7 +44,8 @@ export class LiveTable {
     const summary =
       `messages sent ${traffic.sentMessages}, delivered ${traffic.deliveredMessages} (intact ${traffic.deliveredIntact}) | ` +
       `client loops ${sum((s) => s.loops_returned)}/${sum((s) => s.loops_sent)} back | drops sent ${sum((s) => s.drops_sent + s.sent_drop_cover)} | ` +
-      `network fwd ${forwardedPerS}/s, dropped ${droppedTotal} | e2e p50 ${lat.p50 ?? '-'} ms, p99 ${lat.p99 ?? '-'} ms`;
+      `network fwd ${forwardedPerS}/s, dropped ${droppedTotal} | e2e p50 ${lat.p50 ?? '-'} ms, p99 ${lat.p99 ?? '-'} ms` +
+      worstLoopPath(nodes);
     rows.push(summary);
     if (this.redraw) {
       if (this.linesDrawn) this.out.write(`\x1b[${this.linesDrawn}A\x1b[0J`);
@@ -53,4 +55,17 @@ export class LiveTable {
       this.out.write(`[${elapsedS.toFixed(0).padStart(4)} s ${phase}] ${summary}\n`);
     }
   }
+}
+
+/**
+ * The node through which the fewest of the nodes' own loops came back within the alarm's window
+ * (src/testnet/loop-report.ts), e.g. " | loops via mix-2.0: 3/20 back, suspect"; empty while no loop is due.
+ */
+function worstLoopPath(nodes: readonly NodeProcess[]): string {
+  const observations: LoopObservation[] = [];
+  for (const n of nodes) if (n.running && n.last?.loop_paths) observations.push({ sender: n.node.entry.id, tally: n.last.loop_paths.window });
+  const r = loopPathReport(observations, new Map(nodes.map((n) => [n.node.entry.id, n.node.name] as const)));
+  const w = r.rows[0];
+  if (!w || w.fraction === null) return '';
+  return ` | worst loops via ${w.name}: ${w.returned}/${w.due} back${w.suspect ? ', suspect' : ''}`;
 }

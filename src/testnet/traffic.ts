@@ -21,12 +21,33 @@ export interface TrafficOptions {
   readonly backend: SphinxBackend;
   readonly topology: TopologyIndex;
   readonly dir: string;
+  /**
+   * `--check-mixing`: client 0 is the probe of the sender-unobservability check (src/mixing/analysis.ts). It
+   * sends no random demo messages, records the wall-clock time of every packet it emits (`probeSends`), and
+   * gets its real messages only from queueProbeBacklog().
+   */
+  readonly probeClient?: boolean;
 }
 
 interface Expected {
   readonly bytes: Buffer;
   readonly to: number;
+  readonly from: number;
+  /** performance.now() at send(). */
+  readonly sentAt: number;
 }
+
+/** A message sent and not (yet) delivered: after the drain, a lost one (src/testnet/failures.ts). */
+export interface Undelivered {
+  readonly from: number;
+  readonly to: number;
+  readonly bytes: number;
+  /** performance.now() at send(). */
+  readonly sentAt: number;
+}
+
+/** Bound on the probe client's recorded send times (3 packets/s by default: ~90 h). */
+const PROBE_SENDS_MAX = 1_000_000;
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -40,6 +61,10 @@ export class DemoTraffic {
   private sending = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private sizeCycle = 0;
+  /** performance.now() of every send(), in order (for "delivered among those sent after t"). */
+  private readonly sendTimes: number[] = [];
+  /** Wall-clock ms of every packet the probe client emitted (all three streams), in order. */
+  readonly probeSends: number[] = [];
   sentMessages = 0;
   deliveredMessages = 0;
   deliveredIntact = 0;
@@ -58,6 +83,7 @@ export class DemoTraffic {
           keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
           topology: o.topology,
           backend: o.backend,
+          ...(o.probeClient && i === 0 ? { onPacketSent: () => this.recordProbeSend() } : {}),
         }),
       );
     }
@@ -71,7 +97,9 @@ export class DemoTraffic {
 
   startSending(): void {
     this.sending = true;
-    this.clients.forEach((_, i) => this.scheduleNext(i));
+    this.clients.forEach((_, i) => {
+      if (!(this.o.probeClient && i === 0)) this.scheduleNext(i);
+    });
   }
 
   stopSending(): void {
@@ -103,13 +131,28 @@ export class DemoTraffic {
     this.timers.add(timer);
   }
 
-  private async sendOne(from: number): Promise<void> {
+  private recordProbeSend(): void {
+    if (this.probeSends.length < PROBE_SENDS_MAX) this.probeSends.push(performance.timeOrigin + performance.now());
+  }
+
+  /**
+   * Queues `packets` one-packet messages at the probe client (to random other clients), all at once: from now
+   * on its λP stream carries real fragments instead of drop cover until they are gone. Resolves once queued.
+   */
+  async queueProbeBacklog(packets: number): Promise<void> {
+    const cap = fragmentCapacity(this.o.topology.geometry);
+    for (let k = 0; k < packets; k++) await this.sendOne(0, cap);
+  }
+
+  private async sendOne(from: number, size = this.nextSize()): Promise<void> {
     const others = this.clients.length - 1;
     const to = others === 0 ? from : (from + 1 + randomInt(others)) % this.clients.length;
-    const bytes = randomBytes(this.nextSize());
+    const bytes = randomBytes(size);
+    const sentAt = performance.now();
     this.sentMessages++;
+    this.sendTimes.push(sentAt);
     const id = await this.clients[from]!.send(this.clients[to]!.address, bytes);
-    this.expected.set(id, { bytes, to });
+    this.expected.set(id, { bytes, to, from, sentAt });
   }
 
   private async receiveLoop(client: LoopixClient, index: number): Promise<void> {
@@ -122,6 +165,18 @@ export class DemoTraffic {
       this.expected.delete(m.messageId);
       this.latencies.push(m.latencyMs);
     }
+  }
+
+  /** Messages sent and not delivered, oldest first. */
+  undelivered(): Undelivered[] {
+    return [...this.expected.values()].map((e) => ({ from: e.from, to: e.to, bytes: e.bytes.length, sentAt: e.sentAt })).sort((a, b) => a.sentAt - b.sentAt);
+  }
+
+  /** Messages whose send() came at or after `t` (performance.now()), and how many of those were delivered. */
+  sentSince(t: number): { sent: number; delivered: number } {
+    const sent = this.sendTimes.filter((s) => s >= t).length;
+    const missing = [...this.expected.values()].filter((e) => e.sentAt >= t).length;
+    return { sent, delivered: sent - missing };
   }
 
   latency(): { p50: number | null; p99: number | null; mean: number | null; count: number } {

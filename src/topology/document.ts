@@ -12,6 +12,14 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const HEX = /^[0-9a-f]*$/;
 
+/**
+ * Default key-epoch length, seconds (20 minutes). Shorter epochs limit what a stolen key decrypts and how
+ * long a compromised node's key stays useful; longer ones mean fewer directory documents and a larger replay
+ * filter, which must hold line rate × (epoch + grace) tags: at 20 minutes and 10,000 packets/s that is 13 M
+ * tags, 47 MB at a 10⁻⁶ false-positive rate (docs/operations.md "Key epochs").
+ */
+export const DEFAULT_EPOCH_LENGTH_S = 1200;
+
 export class TopologyError extends Error {
   override readonly name = 'TopologyError';
 }
@@ -68,6 +76,13 @@ export function validateBody(body: TopologyBody): void {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('(root)', `must be an object, got ${JSON.stringify(body)}`);
   if (body.version !== 1) fail('version', `must be 1, got ${JSON.stringify(body.version)}`);
   if (!Number.isInteger(body.epoch) || body.epoch < 0) fail('epoch', `must be a non-negative integer, got ${JSON.stringify(body.epoch)}`);
+  if ((body.epochLengthS === undefined) !== (body.epochStartMs === undefined)) fail('epochLengthS', 'epochLengthS and epochStartMs must be given together');
+  if (body.epochLengthS !== undefined && (typeof body.epochLengthS !== 'number' || !(body.epochLengthS >= 1) || body.epochLengthS > 366 * 86_400)) {
+    fail('epochLengthS', `must be a number of seconds in 1..${366 * 86_400}, got ${JSON.stringify(body.epochLengthS)}`);
+  }
+  if (body.epochStartMs !== undefined && (!Number.isInteger(body.epochStartMs) || body.epochStartMs < 0)) {
+    fail('epochStartMs', `must be a non-negative integer (unix ms), got ${JSON.stringify(body.epochStartMs)}`);
+  }
   let g: Geometry;
   try {
     g = makeGeometry(body.geometry);
@@ -157,6 +172,49 @@ export class TopologyIndex {
 
   get providers(): readonly NodeEntry[] {
     return this.layerNodes[0]!;
+  }
+
+  /** Whether keys rotate (the document carries an epoch schedule). */
+  get rotates(): boolean {
+    return this.doc.epochLengthS !== undefined && this.doc.epochStartMs !== undefined;
+  }
+
+  /**
+   * The key epoch in force at unix time `nowMs` by this document's schedule (the document's own epoch when
+   * keys do not rotate). May lie before or after the document's epoch when the document is old or early.
+   */
+  epochAt(nowMs: number): number {
+    const { epochLengthS, epochStartMs } = this.doc;
+    if (epochLengthS === undefined || epochStartMs === undefined) return this.doc.epoch;
+    return this.doc.epoch + Math.floor((nowMs - epochStartMs) / (epochLengthS * 1000));
+  }
+
+  /** Unix ms at which `epoch` begins by this document's schedule (NaN without one). */
+  epochStart(epoch: number): number {
+    const { epochLengthS, epochStartMs } = this.doc;
+    if (epochLengthS === undefined || epochStartMs === undefined) return NaN;
+    return epochStartMs + (epoch - this.doc.epoch) * epochLengthS * 1000;
+  }
+
+  /** `node`'s public key (hex) for `epoch`: the document knows the current and the next one. */
+  keyFor(node: NodeEntry, epoch: number): string | undefined {
+    // By id in THIS document: `node` may be an entry of an older document (a node's own entry from start-up).
+    const entry = this.byId.get(node.id);
+    if (!entry) return undefined;
+    if (epoch === this.doc.epoch) return entry.publicKey;
+    if (epoch === this.doc.epoch + 1) return entry.nextPublicKey;
+    return undefined;
+  }
+
+  /**
+   * The epoch a sender uses at `nowMs`: the scheduled one when this document has every node's key for it,
+   * else the latest epoch it has keys for (a stale document: the packet may then arrive after the nodes'
+   * grace window and be dropped as key_expired, which is counted — never a silent failure).
+   */
+  senderEpoch(nowMs: number): number {
+    const want = this.epochAt(nowMs);
+    if (want <= this.doc.epoch) return this.doc.epoch;
+    return this.doc.nodes.every((n) => n.nextPublicKey !== undefined) ? this.doc.epoch + 1 : this.doc.epoch;
   }
 
   node(id: string): NodeEntry | undefined {

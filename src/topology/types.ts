@@ -32,6 +32,13 @@ export interface TopologyBody {
   readonly version: 1;
   /** Key epoch the `publicKey` fields belong to (the packet prefix carries epoch mod 2^16). */
   readonly epoch: number;
+  /**
+   * Seconds per key epoch (key rotation, docs/operations.md "Key epochs"). Absent: the keys never rotate
+   * (one static epoch, as in the paper's evaluation).
+   */
+  readonly epochLengthS?: number;
+  /** Unix time (ms) at which `epoch` began; with epochLengthS it fixes every epoch's start. */
+  readonly epochStartMs?: number;
   /** When this document was issued (ISO 8601), for operators. */
   readonly issuedAt: string;
   readonly geometry: GeometryParams;
