@@ -95,6 +95,14 @@ describe('Bloom filter sizing and false-positive rate', () => {
 describe('replay filter persistence (snapshot + log)', () => {
   const size = bloomSize(10_000, 1e-6);
 
+  /** A persistent filter for epoch 5 over `dir`, as a (re)started node opens it. */
+  function persistent(dir: string, o: Partial<ConstructorParameters<typeof ReplayFilter>[0] & object> = {}): { store: ReplayStore; filter: ReplayFilter } {
+    const store = new ReplayStore(dir, 0);
+    const filter = new ReplayFilter({ capacity: 10_000, ...o, store });
+    filter.open(5);
+    return { store, filter };
+  }
+
   /** A filter as the node uses it: check, then one flush per batch. */
   function accept(store: ReplayStore, filter: ReplayFilter, t: Uint8Array, from: number, to: number, epoch = 5): void {
     for (let i = from; i < to; i++) expect(filter.checkAt(epoch, t, i * 16)).toBe(true);
@@ -104,13 +112,10 @@ describe('replay filter persistence (snapshot + log)', () => {
   it('a tag accepted before a crash (no snapshot, no close) is a replay after the restore', () => {
     const dir = tempDir();
     const t = tags(10, 3000);
-    const store = new ReplayStore(dir, 0);
-    const filter = new ReplayFilter({ capacity: 10_000, store });
-    filter.open(5);
+    const { store, filter } = persistent(dir);
     accept(store, filter, t, 0, 3000);
     // "Crash": the objects are abandoned; only what reached the files counts.
-    const restored = new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) });
-    restored.open(5);
+    const restored = persistent(dir).filter;
     for (let i = 0; i < 3000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(false);
     expect(restored.count(5)).toBe(3000);
   });
@@ -118,9 +123,7 @@ describe('replay filter persistence (snapshot + log)', () => {
   it('restores snapshot + newer log generations and deletes the logs a snapshot covers', async () => {
     const dir = tempDir();
     const t = tags(11, 6000);
-    const store = new ReplayStore(dir, 0);
-    const filter = new ReplayFilter({ capacity: 10_000, store });
-    filter.open(5);
+    const { store, filter } = persistent(dir);
     accept(store, filter, t, 0, 2000);
     await filter.snapshot();
     accept(store, filter, t, 2000, 4000);
@@ -130,8 +133,7 @@ describe('replay filter persistence (snapshot + log)', () => {
     expect(files.filter((f) => f.endsWith('.snap'))).toEqual(['replay-5.snap']);
     expect(files.filter((f) => f.endsWith('.log'))).toHaveLength(1); // older generations were covered and deleted
     const infos: unknown[] = [];
-    const restored = new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0), onRestore: (_e, info) => infos.push(info) });
-    restored.open(5);
+    const restored = persistent(dir, { onRestore: (_e, info) => infos.push(info) }).filter;
     expect(infos).toEqual([{ fromSnapshot: true, logTags: 1000, inserted: 5000 }]);
     for (let i = 0; i < 5000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(false);
     for (let i = 5000; i < 6000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(true);
@@ -140,22 +142,17 @@ describe('replay filter persistence (snapshot + log)', () => {
   it('ignores a torn last log record (a crash inside write) and keeps every whole one', () => {
     const dir = tempDir();
     const t = tags(12, 100);
-    const store = new ReplayStore(dir, 0);
-    const filter = new ReplayFilter({ capacity: 10_000, store });
-    filter.open(5);
+    const { store, filter } = persistent(dir);
     accept(store, filter, t, 0, 100);
     const log = readdirSync(dir).find((f) => f.endsWith('.log'))!;
     appendFileSync(join(dir, log), Buffer.alloc(7, 0xaa));
-    const restored = new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) });
-    restored.open(5);
+    const restored = persistent(dir).filter;
     expect(restored.count(5)).toBe(100);
   });
 
   it('refuses a corrupt snapshot and one sized for another configuration, naming the file', async () => {
     const dir = tempDir();
-    const store = new ReplayStore(dir, 0);
-    const filter = new ReplayFilter({ capacity: 10_000, store });
-    filter.open(5);
+    const { store, filter } = persistent(dir);
     accept(store, filter, tags(13, 10), 0, 10);
     await filter.snapshot();
     store.close();
@@ -172,9 +169,7 @@ describe('replay filter persistence (snapshot + log)', () => {
   it('keeps epochs apart and deletes a retired epoch’s files', () => {
     const dir = tempDir();
     const t = tags(14, 10);
-    const store = new ReplayStore(dir, 0);
-    const filter = new ReplayFilter({ capacity: 10_000, store });
-    filter.open(5);
+    const { filter } = persistent(dir);
     filter.open(6);
     expect(filter.checkAt(5, t, 0)).toBe(true);
     expect(filter.checkAt(6, t, 0)).toBe(true);
