@@ -27,6 +27,14 @@ import type { EpochKeyPair } from './keys.js';
  */
 export const NO_KEY_REASON = 0xfe;
 
+/** Offset of the key epoch (uint16 big-endian) in the packet prefix (docs/packet-format.md §2). */
+const EPOCH_OFFSET = 2;
+
+/** The prefix epoch (mod 2^16) of the packet that starts at `packets[offset]`. */
+export function prefixEpoch(packets: Uint8Array, offset: number): number {
+  return (packets[offset + EPOCH_OFFSET]! << 8) | packets[offset + EPOCH_OFFSET + 1]!;
+}
+
 /** Key slots in the shared table: previous, current, next, and one spare for a rotation in progress. */
 export const KEY_SLOTS = 4;
 const KEY_BYTES = 32;
@@ -188,8 +196,6 @@ export class EpochKeyring {
       this.table.clear(slot);
       this.live.delete(epoch);
       retired.push(epoch);
-      // A key that left the live set behind the current epoch can never return: wipe it.
-      if (epoch < e) this.wipe(epoch);
     }
     const installed: number[] = [];
     for (const epoch of [...want].sort((a, b) => a - b)) {
@@ -200,7 +206,8 @@ export class EpochKeyring {
       this.live.set(epoch, slot);
       installed.push(epoch);
     }
-    // Keys behind the grace window that never went live (a node that was down) are wiped too.
+    // Keys behind the grace window can never be live again — retired just now, or never live (a node that
+    // was down): wipe them.
     for (const epoch of [...this.store.keys()]) if (epoch < e - 1 || (epoch === e - 1 && !prevOpen)) this.wipe(epoch);
     this.byPrefix.clear();
     for (const epoch of this.live.keys()) this.byPrefix.set(epoch & 0xffff, epoch);

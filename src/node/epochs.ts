@@ -16,14 +16,12 @@ import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
-import { EpochKeyring, type EpochRejection } from './epoch-keys.js';
+import { EpochKeyring, prefixEpoch, type EpochRejection } from './epoch-keys.js';
 import { loadNodeKeyFile, type EpochKeyPair } from './keys.js';
 import type { NodeMetrics } from './metrics.js';
 import { ReplayFilter } from './replay.js';
 import { ReplayStore } from './replay-store.js';
 
-/** Offset of the key epoch (uint16 big-endian) in the packet prefix (docs/packet-format.md §2). */
-const EPOCH_OFFSET = 2;
 const TICK_MS = 1000;
 
 /** Tags per epoch filter: line rate × (epoch length + grace), or × staticWindowS when keys do not rotate. */
@@ -116,7 +114,7 @@ export class EpochStage {
    * packet's prefix at `packets[packetOffset..]`. True: fresh. Otherwise the drop reason.
    */
   checkTag(packets: Uint8Array, packetOffset: number, records: Uint8Array, tagOffset: number): true | 'replay' | EpochRejection {
-    const epoch = this.keyring.resolve((packets[packetOffset + EPOCH_OFFSET]! << 8) | packets[packetOffset + EPOCH_OFFSET + 1]!);
+    const epoch = this.keyring.resolve(prefixEpoch(packets, packetOffset));
     if (typeof epoch !== 'number') return epoch; // retired while the packet was in the crypto stage
     return this.replay.checkAt(epoch, records, tagOffset) ? true : 'replay';
   }

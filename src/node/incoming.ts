@@ -14,6 +14,7 @@ import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP, isIPv6 } from 'node:net';
 import type { Geometry } from '../geometry.js';
+import { prefixEpoch } from './epoch-keys.js';
 import type { DropReason } from './metrics.js';
 
 /** Where accepted packets go (the AQM gate + batcher in the glue). The packet is only valid during the call. */
@@ -25,9 +26,6 @@ export interface IncomingCounters {
   count(name: string, by?: number): void;
   drop(reason: DropReason, by?: number): void;
 }
-
-/** Byte offset of the key epoch (uint16 big-endian) in the packet prefix. */
-const EPOCH_OFFSET = 2;
 
 /** Prefix epoch (mod 2^16) → the full epoch of a live key, or why there is none (EpochKeyring.resolve). */
 export type EpochResolver = (epoch16: number) => number | 'key_expired' | 'wrong_epoch';
@@ -66,7 +64,7 @@ export class Incoming {
       this.metrics.drop('bad_size');
       return;
     }
-    const epoch = this.resolve((packet[EPOCH_OFFSET]! << 8) | packet[EPOCH_OFFSET + 1]!);
+    const epoch = this.resolve(prefixEpoch(packet, 0));
     if (typeof epoch !== 'number') {
       this.metrics.drop(epoch);
       return;

@@ -10,7 +10,7 @@ import { getPriority, setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { makeGeometry } from '../geometry.js';
 import { RECORD } from '../sphinx/records.js';
-import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
+import { NO_KEY_REASON, prefixEpoch, SharedKeyTable } from './epoch-keys.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { tsBackend } from '../sphinx/ts/index.js';
 
@@ -41,8 +41,6 @@ export interface UnwrapTaskResult {
 const init = workerData as WorkerInit;
 const g = makeGeometry(init.geometry);
 const keys = new SharedKeyTable(init.keyTable);
-/** Offset of the epoch (uint16 big-endian) in the packet prefix (docs/packet-format.md §2). */
-const EPOCH_OFFSET = 2;
 // Loaded once per thread; a native addon that fails to load here fails the pool's warm-up, i.e. start-up.
 const backend = init.backend === 'ts' ? tsBackend : loadNativeBackend();
 if (init.nice) {
@@ -63,9 +61,9 @@ export default function unwrapTask(task: UnwrapTask): UnwrapTaskResult {
   let processed = 0;
   // Runs of packets with the same prefix epoch share one unwrapBatch call.
   for (let start = 0; start < task.count; ) {
-    const epoch16 = (packets[start * N + EPOCH_OFFSET]! << 8) | packets[start * N + EPOCH_OFFSET + 1]!;
+    const epoch16 = prefixEpoch(packets, start * N);
     let end = start + 1;
-    while (end < task.count && ((packets[end * N + EPOCH_OFFSET]! << 8) | packets[end * N + EPOCH_OFFSET + 1]!) === epoch16) end++;
+    while (end < task.count && prefixEpoch(packets, end * N) === epoch16) end++;
     const key = keys.lookup(epoch16);
     if (key) {
       processed += backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
