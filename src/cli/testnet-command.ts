@@ -4,6 +4,7 @@ import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
 import { formatMixing } from '../mixing/format.js';
+import { parseMisbehave } from '../node/faults.js';
 
 export function registerTestnetCommand(program: Command): void {
   program
@@ -28,6 +29,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--dir <path>', 'put keys, configs, logs and inboxes here (kept)')
     .option('--keep', 'keep the temporary network directory')
     .option('--check-mixing', 'with --duration: probe the nodes and one client and test the traffic against the Loopix model (summary field `mixing`; docs/anonymity.md)')
+    .option('--misbehave <node:faults>', 'make a node misbehave on purpose, e.g. mix-2.0:drop=0.3 or mix-1.1:delay=250,tag=0.05 (repeatable; src/node/faults.ts)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--kill <node>', 'SIGKILL this node (e.g. mix-2.0) during sending; the summary counts the loss (src/testnet/failures.ts)')
     .option('--kill-at <s>', 'with --kill: seconds after sending starts', positiveNumber('--kill-at'))
     .option('--restart-at <s>', 'with --kill: restart the node (same key and port) this many seconds after sending starts', positiveNumber('--restart-at'))
@@ -47,7 +49,12 @@ export function registerTestnetCommand(program: Command): void {
         process.exit(2);
       }
       try {
+        const misbehave = Object.fromEntries(((o.misbehave ?? []) as string[]).map((spec) => {
+          const { node, faults } = parseMisbehave(spec);
+          return [node, faults];
+        }));
         summary = await runTestnet({
+        misbehave,
         shape: { layers: o.layers, perLayer: o.perLayer, providers: o.providers, epoch: 1, ...(o.epochLength > 0 ? { epochLengthS: o.epochLength } : {}) },
         clients: o.clients,
         durationS: o.duration,

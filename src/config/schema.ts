@@ -95,6 +95,17 @@ export const NodeConfigSchema = z.strictObject({
   listen: endpoint.optional(),
   params: NetworkParamsSchema.prefault({}),
   pipeline: PipelineSchema.prefault({}),
+  /**
+   * Deliberate misbehaviour for tests and the testnet only (src/node/faults.ts): drop or tag a fraction of
+   * forwarded packets, or hold each for `delayMs` more. Absent on every real node.
+   */
+  faults: z
+    .strictObject({
+      drop: z.number().min(0).max(1).default(0),
+      delayMs: z.number().min(0).max(600_000).default(0),
+      tag: z.number().min(0).max(1).default(0),
+    })
+    .optional(),
   /** Key epochs (src/node/epoch-keys.ts, docs/operations.md "Key epochs"). */
   epochs: z
     .strictObject({

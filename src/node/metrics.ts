@@ -33,6 +33,7 @@ export type DropReason =
   | 'inbox_error' // the inbox refused to store
   | 'send_error' // UDP send failed
   | 'crypto_error' // a worker task failed (should never happen; counted for every packet of the batch)
+  | 'fault_injected' // discarded by configured fault injection (src/node/faults.ts; tests and testnet only)
   | 'shutdown'; // queued, in flight or scheduled when the node stopped
 
 /** Log-spaced histogram buckets: upper bounds in ms, 1 µs .. ~100 s, ~12 % apart. */

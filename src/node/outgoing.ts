@@ -7,6 +7,7 @@
  * per counter (no closure per packet), and the node's socket resolves IP literals synchronously (its
  * `lookup`, src/node/incoming.ts), so no DNS round trip through the event loop either.
  */
+import type { Faults } from './faults.js';
 import type { DropReason } from './metrics.js';
 
 /** The part of a dgram.Socket this stage uses. */
@@ -29,10 +30,29 @@ export class Outgoing {
     private readonly metrics: OutgoingCounters,
     /** Called with the first error of each kind (for one log line, not one per packet). */
     private readonly onNewError: (message: string) => void = () => {},
+    /** Injected misbehaviour for tests and the testnet (src/node/faults.ts); forwarded packets only. */
+    private readonly faults?: Faults,
   ) {}
 
   /** Sends `packet`; `counter` is the counter bumped on success ("forwarded", or "loops_emitted"). */
   send(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter = 'forwarded'): void {
+    if (this.faults !== undefined && counter === 'forwarded') {
+      const action = this.faults.apply(packet);
+      if (action === 'drop') {
+        this.metrics.drop('fault_injected');
+        return;
+      }
+      if (action === 'delay') {
+        // The packet may be a view of a batch buffer that is reused once this call returns: hold a copy.
+        const copy = packet.slice();
+        setTimeout(() => this.transmit(copy, to, counter), this.faults.delayMs);
+        return;
+      }
+    }
+    this.transmit(packet, to, counter);
+  }
+
+  private transmit(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter: string): void {
     let done = this.callbacks.get(counter);
     if (done === undefined) {
       done = (err) => {

@@ -25,6 +25,7 @@ import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
 import { LoopEmitter, type LoopAttribution } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type DropReason, type MetricsSnapshot } from './metrics.js';
+import { Faults } from './faults.js';
 import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
@@ -120,7 +121,9 @@ export class NodePipeline {
     this.metrics = metrics;
     this.aqm = new AqmController(config.pipeline.aqm);
     this.router = new Router({ topology, role: self.role, layer: self.layer });
-    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'));
+    const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
+    if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
+    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults);
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;

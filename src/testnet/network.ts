@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { LoopixError } from '../errors.js';
 import { NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
 import { makeGeometry, type GeometryParams } from '../geometry.js';
 import type { SphinxBackend } from '../sphinx/types.js';
@@ -124,6 +125,8 @@ export interface CreateTestnetOptions {
   readonly params: Partial<NetworkParams>;
   /** Extra top-level config fields for every node (e.g. pipeline, log). */
   readonly nodeConfig?: Record<string, unknown>;
+  /** Extra top-level config fields for single nodes by name (e.g. `{ 'mix-2.0': { faults: … } }`). */
+  readonly perNodeConfig?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 export async function createTestnetFiles(o: CreateTestnetOptions): Promise<TestnetFiles> {
@@ -172,6 +175,9 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   const topologyFile = join(dir, 'topology.json');
   writeFileSync(topologyFile, `${JSON.stringify(topology, null, 2)}\n`);
 
+  for (const name of Object.keys(o.perNodeConfig ?? {})) {
+    if (!specs.some((s) => s.name === name)) throw new LoopixError('ERR_LOOPIX_TESTNET_UNKNOWN_NODE', `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`, { field: name });
+  }
   const nodes = prepared.map(({ spec, entry, keyFile }) => {
     const config = {
       id: entry.id,
@@ -181,6 +187,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       params: o.params,
       ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`) } } : {}),
       ...o.nodeConfig,
+      ...o.perNodeConfig?.[spec.name],
     };
     parseConfig(NodeConfigSchema, config, spec.name); // fail here, not in a child process
     const configFile = join(dir, `${spec.name}.config.json`);

@@ -15,6 +15,7 @@ import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
 import { createTestnetFiles, type TestnetShape } from './network.js';
+import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
 import { NodeProcess } from './processes.js';
@@ -35,6 +36,8 @@ export interface TestnetOptions {
   /** Keep the network's directory (keys, configs, logs, inboxes) instead of deleting it. */
   readonly dir?: string;
   readonly keep: boolean;
+  /** Nodes that misbehave on purpose, by name (src/node/faults.ts; `--misbehave`). */
+  readonly misbehave?: Readonly<Record<string, FaultConfig>>;
   /** Nodes to SIGKILL (and restart) during sending (src/testnet/failures.ts). */
   readonly failures?: readonly FailurePlan[];
   /** With failures: the drain ends once nothing arrived for this long, s (default 10). */
@@ -106,6 +109,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     shape,
     backend,
     params: o.params,
+    perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
