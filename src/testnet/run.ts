@@ -15,6 +15,7 @@ import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
 import { createTestnetFiles, type TestnetShape } from './network.js';
+import { writeClientConfigs } from './client-configs.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
@@ -112,6 +113,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
+  // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
+  const clientConfigs = writeClientConfigs(files, backend, o.params);
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   let failures: FailureInjector;
   try {
@@ -162,6 +165,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
       throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
     }
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
+    o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
     phase = 'connecting';
     await traffic.start();
     phase = 'sending';
