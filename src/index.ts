@@ -13,6 +13,8 @@
  * const client = LoopixClient.fromConfigFile('first-net/clients/alice.json');
  * client.start();
  * ```
+ *
+ * @module loopix
  */
 export * from './entries/client.js';
 export { loadSphinx, loadSphinxUncached } from './sphinx/loader.js';

@@ -5,6 +5,8 @@
  * Meant to be free of Node built-ins so it bundles for browsers; until the client takes its storage,
  * transport and clock by injection, `LoopixClient` itself still reaches `node:fs`, `node:path`, `ws` and the
  * native addon loader (see docs/client-api.md "Using the library").
+ *
+ * @module loopix/client
  */
 export * from '../client/index.js';
 export { TopologyIndex, verifyTopology, TopologyError } from '../topology/document.js';

@@ -1,9 +1,11 @@
 /**
  * `loopix/sphinx`: the Sphinx packet format (docs/packet-format.md) as the pure TypeScript implementation over
- * @noble, with no Node built-in reachable, so it bundles for browsers as it is. The geometry object, the
+ * the `@noble` libraries, with no Node built-in reachable, so it bundles for browsers as it is. The geometry object, the
  * backend interface both implementations satisfy, and the result types.
  *
  * The native addon (Node only, ~30× faster) is in the `loopix` entry point: `loadSphinx()`.
+ *
+ * @module loopix/sphinx
  */
 export { tsBackend } from '../sphinx/ts/index.js';
 export { Command, ResultKind, INVALID_REASONS, MAX_DELAY_US } from '../sphinx/types.js';

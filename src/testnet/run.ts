@@ -10,7 +10,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
@@ -98,7 +98,8 @@ export interface TestnetSummary {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
+  // Absolute: the node configs name their key and topology files relative to themselves (`--dir first-net`).
+  const dir = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
   const { backend } = loadSphinx();
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
