@@ -46,7 +46,7 @@ export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
 /** The node's packet pipeline (docs/pipeline.md). */
 export const PipelineSchema = z.strictObject({
-  /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
+  /** Crypto worker threads (piscina); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),
