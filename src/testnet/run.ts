@@ -23,7 +23,7 @@ import { NodeProcess } from './processes.js';
 import { LiveTable } from './table.js';
 import { DemoTraffic } from './traffic.js';
 import { percentileOfSorted } from '../util/percentile.js';
-import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from '../mixing/testnet-check.js';
+import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from './mixing-check.js';
 import type { MixingSummary } from '../mixing/analysis.js';
 
 export interface TestnetOptions {
