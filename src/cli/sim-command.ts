@@ -11,7 +11,7 @@ import { epsilonPlot, epsilonSweep, PAPER_EPSILON_REPS } from '../sim/epsilon-sw
 import { anonymityPlot, completedPlot, intersectionSweep } from '../sim/intersection-sweep.js';
 import { DEFAULT_LAMBDA_M, DEFAULT_S } from '../sim/n-minus-1.js';
 import { nMinus1Plot, nMinus1Sweep } from '../sim/n-minus-1-sweep.js';
-import { randomSeed } from '../sim/random.js';
+import { randomSeed } from '../util/random.js';
 import { commandLine, writeReport, type NamedPlot, type SimReportBase } from '../sim/report.js';
 import { defaultSimWorkers } from '../sim/sweep.js';
 
