@@ -20,17 +20,17 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ReplayStoreError } from '../errors.js';
+import { FORMAT, REPLAY_FILTER_TAG_BYTES } from '../geometry.js';
 import { BloomFilter, type BloomSize } from './bloom.js';
 
 const MAGIC = 0x4258_4c52; // "RLXB" little-endian
 const VERSION = 1;
 /** magic, version, epoch, bits (2 words), hashes, inserted (2 words), generation, reserved, sha256 (8 words). */
-const HEADER_BYTES = 10 * 4 + 32;
-export const TAG_BYTES = 16;
+const HEADER_BYTES = 10 * 4 + FORMAT.sha256Bytes;
+export const TAG_BYTES = REPLAY_FILTER_TAG_BYTES;
 
-export class ReplayStoreError extends Error {
-  override readonly name = 'ReplayStoreError';
-}
+export { ReplayStoreError };
 
 interface EpochFiles {
   generation: number;
@@ -85,16 +85,17 @@ export class ReplayStore {
     if (existsSync(snapFile)) {
       const bytes = readFileSync(snapFile);
       const h = parseHeader(bytes, snapFile);
-      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`);
+      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`, { field: snapFile });
       if (h.bits !== size.bits || h.hashes !== size.hashes) {
         throw new ReplayStoreError(
           `${snapFile}: filter of ${h.bits} bits × ${h.hashes} hashes, but the configuration asks for ${size.bits} × ${size.hashes}; ` +
             'keep replay.lineRatePps / falsePositiveRate unchanged until this key epoch ends (or move the file away knowingly)',
+          { code: 'ERR_LOOPIX_REPLAY_STATE_MISMATCH', field: snapFile },
         );
       }
       const body = bytes.subarray(HEADER_BYTES);
-      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`);
-      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`);
+      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`, { field: snapFile });
+      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`, { field: snapFile });
       const words = new Uint32Array(size.bits / 32);
       new Uint8Array(words.buffer).set(body);
       filter = new BloomFilter(size, words);
@@ -238,8 +239,8 @@ function makeHeader(epoch: number, filter: BloomFilter, inserted: number, genera
 }
 
 function parseHeader(b: Buffer, file: string) {
-  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`);
-  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`);
+  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`, { field: file });
+  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`, { field: file });
   return {
     epoch: b.readUInt32LE(8),
     bits: b.readUInt32LE(12) + b.readUInt32LE(16) * 2 ** 32,
