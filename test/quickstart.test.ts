@@ -10,12 +10,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadSphinx } from '../src/sphinx/loader.js';
+import { writeKeyFile } from '../src/testnet/network.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -93,6 +95,24 @@ const wait = <T>(f: () => T | undefined | false, what: string, timeoutMs: number
 
 let network: Proc | undefined;
 
+/**
+ * Runs a process that sends one message and waits for it, up to three times (60 s each). Loopix has no
+ * retransmission (yet): on a host whose CPU other jobs take, the nodes' queues overflow and drop packets
+ * (counted as queue_full/aqm), and a message can be lost; each attempt is a whole real run.
+ */
+async function attempt(start: () => Proc, onStart: () => void = () => undefined): Promise<Proc> {
+  let last: Proc | undefined;
+  for (let i = 0; i < 3; i++) {
+    onStart();
+    last = start();
+    const code = await Promise.race([last.exit, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    if (code === 0) return last;
+    await interrupt(last, 5000);
+    if (code !== 'timeout') break; // a real failure, not a lost message
+  }
+  throw new Error(`no success in 3 attempts; last stderr: ${last!.stderr.slice(-2000)}; stdout: ${last!.stdout.slice(-1000)}`);
+}
+
 beforeAll(async () => {
   rmSync(NET_DIR, { recursive: true, force: true });
   const terminal1 = terminalCommands().get(1)!;
@@ -122,13 +142,18 @@ describe('README "Send your first message"', () => {
     const cmds = terminalCommands();
     const recv = shell(cmds.get(2)!);
     await wait(() => recv.stderr.includes('"address"'), 'client recv to start', 60_000);
-    const send = shell(cmds.get(3)!);
-    expect(await send.exit, send.stderr).toBe(0);
-    expect(JSON.parse(send.stdout.trim())).toMatchObject({ sent: true, to: readFileSync(join(NET_DIR, 'clients', 'bob.address'), 'utf8').trim(), bytes: 11 });
-    const line = await wait(() => recv.stdout.split('\n').find((l) => l.includes('Hello, Bob!')), 'the message in terminal 2', 90_000);
-    expect(JSON.parse(line)).toMatchObject({ text: 'Hello, Bob!', bytes: 11 });
+    let line: string | undefined;
+    // Up to three sends (see attempt()): a lost message is the loaded host's, not the commands'.
+    for (let i = 0; i < 3 && line === undefined; i++) {
+      const send = shell(cmds.get(3)!);
+      expect(await send.exit, send.stderr).toBe(0);
+      expect(JSON.parse(send.stdout.trim())).toMatchObject({ sent: true, to: readFileSync(join(NET_DIR, 'clients', 'bob.address'), 'utf8').trim(), bytes: 11 });
+      line = await wait(() => recv.stdout.split('\n').find((l) => l.includes('Hello, Bob!')), 'the message in terminal 2', 60_000).catch(() => undefined);
+    }
     await interrupt(recv);
-  }, 180_000);
+    expect(line, recv.stderr.slice(-2000)).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ text: 'Hello, Bob!', bytes: 11 });
+  }, 300_000);
 });
 
 describe('loopix client serve, driven from Python', () => {
@@ -138,18 +163,22 @@ describe('loopix client serve, driven from Python', () => {
     expect(example, 'docs/client-api.md has the serve + python example').not.toBeNull();
     expect(readFileSync(join(root, example![2]!), 'utf8').trim().split('\n').length).toBeLessThanOrEqual(20);
     const serve = shell(example![1]!);
-    await wait(() => serve.stdout.includes('"listening":"ws://127.0.0.1:1978"'), 'client serve to listen', 60_000);
-    const py = shell(`python3 ${example![2]!}`);
-    const code = await Promise.race([py.exit, new Promise((r) => setTimeout(() => r('timeout'), 90_000))]);
-    expect(code, py.stderr).toBe(0);
+    let py: Proc | undefined;
+    let attempts = 0;
+    try {
+      await wait(() => serve.stdout.includes('"listening":"ws://127.0.0.1:1978"'), 'client serve to listen', 60_000);
+      py = await attempt(() => shell(`python3 ${example![2]!}`), () => attempts++);
+    } finally {
+      await interrupt(serve); // through npx: npm's own exit status on SIGINT is not the client's
+    }
     const bob = readFileSync(join(NET_DIR, 'clients', 'bob.address'), 'utf8').trim();
     expect(py.stdout).toContain(`my address: ${bob}`);
     expect(py.stdout).toMatch(/'type': 'sent', 'id': 2, 'messageId': '[0-9a-f]{32}'/);
     expect(py.stdout).toContain('received: Hello from Python');
-    expect(await interrupt(serve)).toBe(0);
-    const stats = JSON.parse(serve.stderr.trim().split('\n').pop()!) as { api: { requests: Record<string, number> } };
-    expect(stats.api.requests).toEqual({ selfAddress: 1, send: 1 });
-  }, 180_000);
+    const stats = JSON.parse(serve.stderr.trim().split('\n').pop()!) as { api: { requests: Record<string, number>; errors: Record<string, number> } };
+    expect(stats.api.requests).toEqual({ selfAddress: attempts, send: attempts });
+    expect(stats.api.errors).toEqual({});
+  }, 300_000);
 });
 
 describe('the packed package', () => {
@@ -194,10 +223,15 @@ describe('the packed package', () => {
       const example = blocks(readme, 'Use it from your program', 'js')[0]!;
       expect(example.trim().split('\n').length).toBeLessThanOrEqual(15);
       writeFileSync(join(proj, 'example.mjs'), example);
-      symlinkSync(NET_DIR, join(proj, 'first-net'));
-      const run = shell('node example.mjs', proj, { LOOPIX_SPHINX: 'native' });
-      const code = await Promise.race([run.exit, new Promise((r) => setTimeout(() => r('timeout'), 90_000))]);
-      expect(code, run.stderr).toBe(0);
+      // The README's paths, with fresh key pairs: late arrivals for the earlier tests' alice and bob must not
+      // be what the example's bob reads first.
+      mkdirSync(join(proj, 'first-net', 'clients'), { recursive: true });
+      symlinkSync(join(NET_DIR, 'topology.json'), join(proj, 'first-net', 'topology.json'));
+      for (const name of ['alice', 'bob']) {
+        copyFileSync(join(NET_DIR, 'clients', `${name}.json`), join(proj, 'first-net', 'clients', `${name}.json`));
+        writeKeyFile(join(proj, 'first-net', 'clients', `${name}.key.json`), loadSphinx().backend);
+      }
+      const run = await attempt(() => shell('node example.mjs', proj, { LOOPIX_SPHINX: 'native' }));
       expect(run.stdout).toMatch(/^Hello from the SDK after \d+ ms\n$/);
 
       // The declarations: the example checked as JavaScript, and one name from each entry point in TypeScript.
@@ -223,7 +257,7 @@ describe('the packed package', () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  }, 420_000);
+  }, 600_000);
 });
 
 describe('the loopix command line', () => {
@@ -238,10 +272,10 @@ describe('the loopix command line', () => {
   it('reports errors as one line naming what is wrong, never a stack trace', () => {
     const cases: [string[], RegExp][] = [
       [['client', 'send', '--config', 'first-net/clients/alice.json', '--to', 'x'], /^loopix client send: give exactly one of --message TEXT or --file PATH\n$/],
-      [['client', 'send', '--config', 'no-such.json', '--to', 'x', '--message', 'hi'], /^loopix client send: config no-such\.json: ENOENT/],
+      [['client', 'send', '--config', 'no-such.json', '--to', 'x', '--message', 'hi'], /^loopix client send: (ERR_LOOPIX_CONFIG_\w+: )?config no-such\.json: ENOENT/],
       [['client', 'send', '--config', 'x', '--to', 'y', '--message', 'm', '--timeout', 'soon'], /^error: option '--timeout <s>' argument 'soon' is invalid\. --timeout must be a positive number of seconds, got "soon"\n$/],
       [['client', 'serve', '--config', join(NET_DIR, 'clients', 'bob.json'), '--host', '0.0.0.0'], /^loopix client serve: ERR_LOOPIX_API_OFF_HOST: --host 0\.0\.0\.0 is not a loopback address/],
-      [['client', 'recv', '--bogus'], /^error: unknown option '--bogus'\n$/],
+      [['client', 'recv', '--config', 'x', '--bogus'], /^error: unknown option '--bogus'\n$/],
     ];
     for (const [args, expected] of cases) {
       const r = cli(args);
