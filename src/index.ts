@@ -29,7 +29,7 @@ export { ClientConfigSchema, ConfigError, loadConfigFile, NetworkParamsSchema, N
 export type { NodeConfig } from './config/schema.js';
 export { ClientApiServer, DEFAULT_API_PORT } from './client-api/server.js';
 export type { ApiClient, ClientApiServerOptions, ClientApiStats } from './client-api/server.js';
-export { ApiErrorCode, BinaryKind, BINARY_HEADER_BYTES, MESSAGE_ID_BYTES, encodeEvent, parseBinaryRequest, parseJsonRequest } from './client-api/protocol.js';
+export { ApiErrorCode, BinaryKind, BINARY_HEADER_BYTES, encodeEvent, parseBinaryRequest, parseJsonRequest } from './client-api/protocol.js';
 export type { ApiError, ApiEvent, ApiRequest, Framing } from './client-api/protocol.js';
 export { isLoopbackHost } from './client-api/bind.js';
 export { runTestnet } from './testnet/run.js';

@@ -11,6 +11,8 @@
  * `?format=binary`, default JSON). Parsing never throws: a bad frame becomes an ApiError for an error frame.
  */
 import { Buffer } from 'node:buffer';
+// The client's sender-chosen message id (16 bytes, shown as 32 hex digits in JSON frames).
+import { MESSAGE_ID_BYTES } from '../client/fragments.js';
 
 /** Binary frame kinds (byte 0). Requests have the high bit clear, frames from the server set. */
 export const BinaryKind = Object.freeze({
@@ -24,10 +26,14 @@ export const BinaryKind = Object.freeze({
   error: 0xff,
 });
 
-/** Bytes of the binary header: kind (1) + request id (4). */
+/** Bytes of the binary header: kind (1) + request id (uint32). */
 export const BINARY_HEADER_BYTES = 5;
-/** Bytes of a message id (the client's sender-chosen id, src/client/fragments.ts), shown as 32 hex digits. */
-export const MESSAGE_ID_BYTES = 16;
+/** Bytes of the uint16 length before an address or a sender tag. */
+export const LENGTH_PREFIX_BYTES = 2;
+/** Bytes of the uint32 latency (ms) in a binary `received` frame. */
+export const LATENCY_BYTES = 4;
+/** Bytes of the uint8 reply-SURB count of a binary sendAnonymous and of the code length of an error frame. */
+const U8_BYTES = 1;
 /** Longest JSON request id echoed back (characters); longer ids are refused so error frames stay small. */
 export const MAX_JSON_ID_CHARS = 128;
 /** Most reply SURBs one sendAnonymous may ask for (one byte in the binary framing). */
@@ -150,9 +156,9 @@ export function parseBinaryRequest(frame: Uint8Array): ParseResult {
   const short = (field: string) => fail('binary', id, ApiErrorCode.malformed, `binary frame ends inside ${field}`, field);
   /** A u16-length-prefixed ASCII string. */
   const lengthPrefixed = (field: string): string | ParseResult => {
-    if (frame.length < at + 2) return short(`${field} length`);
+    if (frame.length < at + LENGTH_PREFIX_BYTES) return short(`${field} length`);
     const n = view.getUint16(at);
-    at += 2;
+    at += LENGTH_PREFIX_BYTES;
     if (frame.length < at + n) return short(field);
     const text = Buffer.from(frame.subarray(at, at + n)).toString('latin1');
     at += n;
@@ -165,8 +171,9 @@ export function parseBinaryRequest(frame: Uint8Array): ParseResult {
       return { ok: true, request: { type: 'send', id, framing: 'binary', to, bytes: frame.slice(at) } };
     }
     case BinaryKind.sendAnonymous: {
-      if (frame.length < at + 1) return short('replySurbs');
-      const replySurbs = frame[at++]!;
+      if (frame.length < at + U8_BYTES) return short('replySurbs');
+      const replySurbs = frame[at]!;
+      at += U8_BYTES;
       const to = lengthPrefixed('to');
       if (typeof to !== 'string') return to;
       return { ok: true, request: { type: 'sendAnonymous', id, framing: 'binary', to, bytes: frame.slice(at), replySurbs } };
@@ -227,20 +234,20 @@ export function encodeEvent(event: ApiEvent, framing: Framing): string | Uint8Ar
     }
     case 'received': {
       // [message id (16)][latency ms (u32)][message bytes]
-      const { frame, view } = binaryHeader(BinaryKind.received, 0, MESSAGE_ID_BYTES + 4 + event.bytes.length);
+      const { frame, view } = binaryHeader(BinaryKind.received, 0, MESSAGE_ID_BYTES + LATENCY_BYTES + event.bytes.length);
       frame.set(Buffer.from(event.messageId, 'hex').subarray(0, MESSAGE_ID_BYTES), BINARY_HEADER_BYTES);
       view.setUint32(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES, Math.min(0xffff_ffff, Math.max(0, Math.round(event.latencyMs))));
-      frame.set(event.bytes, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES + 4);
+      frame.set(event.bytes, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES + LATENCY_BYTES);
       return frame;
     }
     case 'error': {
       // [code length (u8)][code ASCII][message UTF-8]
       const code = Buffer.from(event.code, 'latin1');
       const message = Buffer.from(event.message, 'utf8');
-      const { frame } = binaryHeader(BinaryKind.error, event.id, 1 + code.length + message.length);
+      const { frame } = binaryHeader(BinaryKind.error, event.id, U8_BYTES + code.length + message.length);
       frame[BINARY_HEADER_BYTES] = code.length;
-      frame.set(code, BINARY_HEADER_BYTES + 1);
-      frame.set(message, BINARY_HEADER_BYTES + 1 + code.length);
+      frame.set(code, BINARY_HEADER_BYTES + U8_BYTES);
+      frame.set(message, BINARY_HEADER_BYTES + U8_BYTES + code.length);
       return frame;
     }
   }
