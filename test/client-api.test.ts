@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { LoopixClient } from '../src/client/client.js';
+import type { ClientTransport } from '../src/client/connection.js';
+import { SimulatedScheduler } from '../src/client/streams.js';
 import { isLoopbackHost } from '../src/client-api/bind.js';
 import { ApiErrorCode, BinaryKind, BINARY_HEADER_BYTES } from '../src/client-api/protocol.js';
 import { MESSAGE_ID_BYTES } from '../src/client/fragments.js';
@@ -286,5 +288,40 @@ describe('loopix client API (several applications, defenses)', () => {
     }
     expect(() => new ClientApiServer({ client: alice, host: '0.0.0.0', allowOffHost: true })).not.toThrow();
     expect(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopbackHost)).toBe(true);
+  });
+});
+
+describe('loopix client API (traffic on the wire)', () => {
+  it('adds no packets: 200 messages through the API still leave at λP + λL + λD, real fragments replacing drops', async () => {
+    // The client on simulated time with an in-memory transport (as in client-traffic.test.ts); the API server
+    // and the application over a real WebSocket in front of it.
+    const sim = new SimulatedScheduler();
+    const submitted: Uint8Array[] = [];
+    const transport: ClientTransport = { connected: true, start() {}, async stop() {}, submit: (p) => (submitted.push(p), true) };
+    const net = makeNetwork(backend, { providers: 2, perLayer: 1 });
+    const simParams = NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10 });
+    const client = new LoopixClient({ config: { providerId: net.providers[0]!.id, params: simParams }, keyPair: keyPair(backend), topology: net.topology, backend, scheduler: sim, transport: () => transport });
+    const api = new ClientApiServer({ client, port: 0 });
+    const app = await App.open((await api.start()).url);
+    try {
+      client.start();
+      const to = new LoopixClient({ config: { providerId: net.providers[1]!.id, params: simParams }, keyPair: keyPair(backend), topology: net.topology, backend, transport: () => transport }).address;
+      for (let i = 0; i < 200; i++) app.ws.send(JSON.stringify({ type: 'send', id: i, to, message: `message ${i}` }));
+      await vi.waitFor(() => expect(client.stats().send_buffer).toBe(200), { timeout: 20_000 });
+      const T = 100; // simulated seconds
+      sim.advance(T * 1000);
+      const s = client.stats();
+      const expected = (simParams.lambdaP + simParams.lambdaL + simParams.lambdaD) * T;
+      // Poisson: 300 ± 17; an API that put its 200 messages on the wire beside the streams would show ~500.
+      expect(Math.abs(submitted.length - expected)).toBeLessThanOrEqual(5 * Math.sqrt(expected));
+      expect(s.sent_real + s.sent_drop_cover + s.loops_sent + s.drops_sent).toBe(submitted.length);
+      expect(s.sent_drop_cover).toBe(0); // the buffer never ran empty: every λP event carried a real fragment
+      expect(s.sent_real + s.send_buffer).toBe(200);
+      expect(Math.abs(s.sent_real - simParams.lambdaP * T)).toBeLessThanOrEqual(5 * Math.sqrt(simParams.lambdaP * T));
+    } finally {
+      app.close();
+      await api.stop();
+      await client.stop();
+    }
   });
 });
