@@ -9,6 +9,10 @@
 /** Why a packet left the pipeline without being forwarded, delivered or counted as a returned loop. */
 export type DropReason =
   | 'bad_size' // datagram or submitted packet of the wrong length (incoming)
+  | 'link_unauthenticated' // datagram from an address that is no node, or whose link tag does not verify (src/node/link)
+  | 'link_replay' // link sequence number seen before on that link, or older than the replay window (src/node/link)
+  | 'wrong_layer' // datagram from a node that is not in the layer before this node's (Loopix §2.1; src/node/link)
+  | 'link_no_key' // no link key for the next hop (its public key for every live epoch is unknown; src/node/link)
   | 'wrong_epoch' // prefix epoch names no key this node holds (a future or unknown epoch; incoming, before crypto)
   | 'key_expired' // prefix epoch's key was retired: its grace window ended, or it was retired early (incoming or worker)
   | 'aqm' // random early drop by the AQM controller

@@ -20,7 +20,7 @@ import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
 import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
-import { NO_KEY_REASON } from './epoch-keys.js';
+import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
 import { LoopEmitter, type LoopAttribution } from './loops.js';
@@ -30,6 +30,7 @@ import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
+import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 
 /** Everything start-up established (src/node/startup.ts). */
 export interface NodeSetup {
@@ -84,6 +85,8 @@ export class NodePipeline {
   readonly loops: LoopEmitter | undefined;
   readonly aqm: AqmController;
   private readonly incoming: Incoming;
+  /** Node ↔ node link encryption and authentication (src/node/link). */
+  readonly link: LinkLayer;
   private readonly batcher: Batcher;
   private readonly pool: CryptoPool;
   private readonly epochs: EpochStage;
@@ -112,6 +115,8 @@ export class NodePipeline {
     pool: CryptoPool,
     epochs: EpochStage,
     metrics: NodeMetrics,
+    link: LinkLayer,
+    private readonly linkKeyReader: SharedKeyTable,
   ) {
     const { config, topology, self } = o;
     this.log = o.log;
@@ -123,15 +128,16 @@ export class NodePipeline {
     this.router = new Router({ topology, role: self.role, layer: self.layer });
     const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
     if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
-    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults);
+    this.link = link;
+    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults, link);
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
     this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
     this.epochs = epochs;
-    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics);
+    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics, link);
 
-    udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
+    udp.socket.on('message', (msg, rinfo) => this.incoming.onDatagram(msg, performance.now(), rinfo));
     udp.socket.on('error', (err) => {
       this.metrics.count('socket_error');
       this.log.error({ err: err.message }, 'UDP socket error');
@@ -178,7 +184,10 @@ export class NodePipeline {
       stateDir: o.stateDir,
       metrics,
       log: o.log.child({ module: 'epochs' }),
-      onTopology: (t) => node?.loops?.setTopology(t),
+      onTopology: (t) => {
+        node?.loops?.setTopology(t);
+        node?.link.setTopology(t);
+      },
     });
     const fail = async (err: unknown, udp?: BoundUdpSocket, pool?: CryptoPool): Promise<never> => {
       udp?.socket.close();
@@ -204,7 +213,24 @@ export class NodePipeline {
     } catch (err) {
       return fail(new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`), udp, pool);
     }
-    node = new NodePipeline(o, udp, pool, epochs, metrics);
+    // The link layer reads this node's private keys through its own reader of the shared key table, like a
+    // worker: its local copies are wiped by the sweep below once a key is retired.
+    const keyReader = new SharedKeyTable(epochs.keyring.table.buffer);
+    let link: LinkLayer;
+    try {
+      link = new LinkLayer({
+        geometry: o.topology.geometry,
+        topology: o.topology,
+        selfId: o.self.id,
+        ownKey: (epoch) => (epochs.resolve(epoch & 0xffff) === epoch ? keyReader.lookup(epoch & 0xffff) : undefined),
+        currentEpoch: () => epochs.currentEpoch,
+        x25519: (sk, pk) => o.backend.x25519(sk, pk),
+        cipher: o.backend.name === 'native' ? defaultLinkCipher() : tsLinkCipher,
+      });
+    } catch (err) {
+      return fail(err, udp, pool);
+    }
+    node = new NodePipeline(o, udp, pool, epochs, metrics, link, keyReader);
     if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
     if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
       node.log.warn(
@@ -467,6 +493,13 @@ export class NodePipeline {
 
   private startTimers(): void {
     const { config, self } = this.o;
+    // Derived link keys of retired epochs are wiped within a second (src/node/link/index.ts).
+    const linkTimer = setInterval(() => {
+      this.linkKeyReader.sweep();
+      this.link.sweep();
+    }, 1000);
+    linkTimer.unref();
+    this.timers.push(linkTimer);
     const aqmTimer = setInterval(() => {
       this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
       this.intervalSojourn = 0;
