@@ -89,6 +89,12 @@ export class LinkPeer {
     await this.sendRaw(e.udp.port, packets.map((p) => this.seal(p, e)));
   }
 
+  /** Seals and sends without waiting for the sends to complete (a stream at a high rate). */
+  sendNow(to: string | NodeEntry, packets: readonly Uint8Array[]): void {
+    const e = this.entry(to);
+    for (const p of packets) this.socket.send(this.seal(p, e), e.udp.port, '127.0.0.1');
+  }
+
   /** Sends datagrams as they are (already sealed, replayed or forged) from this peer's address. */
   async sendRaw(port: number, datagrams: readonly Uint8Array[]): Promise<void> {
     for (const d of datagrams) {
