@@ -63,6 +63,8 @@ interface Peer {
 }
 
 const HEADER = 12;
+/** Datagrams per allocation of `seal`'s output buffers (≈ 86 KB with the default geometry). */
+const SLAB_DATAGRAMS = 64;
 
 export class LinkLayer {
   readonly geometry: Geometry;
@@ -83,6 +85,8 @@ export class LinkLayer {
   private readonly oneOk = new Uint8Array(1);
   private readonly D: number;
   private readonly N: number;
+  private slab: Uint8Array = new Uint8Array(0);
+  private slabUsed = SLAB_DATAGRAMS;
 
   constructor(private readonly o: LinkLayerOptions) {
     this.geometry = o.geometry;
@@ -196,7 +200,7 @@ export class LinkLayer {
     for (let i = 0; i < count; i++) {
       if (pre[i] !== 0) ok[i] = pre[i] === LINK_SKIP ? LINK_UNAUTHENTICATED : pre[i]!;
       else if (ok[i] !== 1) ok[i] = LINK_UNAUTHENTICATED;
-      else ok[i] = this.windows.check(slots[i]!, readSeq(datagrams, i * this.D)) ? LINK_OK : LINK_REPLAY;
+      else ok[i] = this.windows.check(slots[i]!, readEpoch(datagrams, i * this.D + 4), readEpoch(datagrams, i * this.D + 8)) ? LINK_OK : LINK_REPLAY;
     }
     keys.fill(0);
   }
@@ -222,14 +226,14 @@ export class LinkLayer {
     }
     key.fill(0);
     if (this.oneOk[0] !== 1) return LINK_UNAUTHENTICATED;
-    return this.windows.check(slot, readSeq(datagram, at)) ? LINK_OK : LINK_REPLAY;
+    return this.windows.check(slot, readEpoch(datagram, at + 4), readEpoch(datagram, at + 8)) ? LINK_OK : LINK_REPLAY;
   }
 
   // ---- send ---------------------------------------------------------------------------------------
 
   /** Seals one packet for the node at `to` (its topology udp address). A new datagram, or why not. */
   seal(packet: Uint8Array, to: { readonly host: string; readonly port: number }): Uint8Array | LinkSealDrop {
-    const out = new Uint8Array(this.D);
+    const out = this.allocDatagram();
     const code = this.sealOne(packet, this.peerAt(to), out, 0);
     return code === LINK_OK ? out : 'link_no_key';
   }
@@ -248,6 +252,20 @@ export class LinkLayer {
     }
     this.o.cipher.sealBatch(keys, out, this.N, count);
     keys.fill(0);
+  }
+
+  /**
+   * A datagram buffer for `seal`: views into slabs of SLAB_DATAGRAMS datagrams (a fresh ArrayBuffer per
+   * datagram costs several times the AEAD). A slab is never written again once handed out in full: each view
+   * stays valid for as long as the socket holds it, and the slab is freed with its last view.
+   */
+  private allocDatagram(): Uint8Array {
+    if (this.slabUsed === SLAB_DATAGRAMS) {
+      this.slab = new Uint8Array(SLAB_DATAGRAMS * this.D);
+      this.slabUsed = 0;
+    }
+    const at = this.slabUsed++ * this.D;
+    return this.slab.subarray(at, at + this.D);
   }
 
   /** The peer slot of a destination (topology NodeEntry), or -1. */
@@ -278,9 +296,10 @@ export class LinkLayer {
     let k = this.keysOf(peer, current)?.send;
     if (!k) for (const e of [current + 1, current - 1]) if ((k = this.keysOf(peer, e)?.send)) { epoch = e; break; }
     if (!k) return LINK_NO_KEY;
-    const view = new DataView(out.buffer, out.byteOffset + at, HEADER);
-    view.setUint32(0, epoch >>> 0, false);
-    view.setBigUint64(4, this.sequences.next(peer.slot), false);
+    const seq = this.sequences.next(peer.slot);
+    writeUint32BE(out, at, epoch >>> 0);
+    writeUint32BE(out, at + 4, Number(seq >> 32n));
+    writeUint32BE(out, at + 8, Number(seq & 0xffffffffn));
     out.set(packet, at + HEADER);
     keys.set(k, keyAt);
     return LINK_OK;
@@ -318,10 +337,14 @@ export class LinkLayer {
   }
 }
 
+/** uint32 big-endian (the epoch, and each half of the sequence number). */
 function readEpoch(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-function readSeq(b: Uint8Array, at: number): bigint {
-  return new DataView(b.buffer, b.byteOffset + at + 4, 8).getBigUint64(0, false);
+function writeUint32BE(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
