@@ -27,6 +27,7 @@ import { loopixBin, repoRoot } from '../src/paths.js';
 import { loadNativeBackend } from '../src/sphinx/native.js';
 import { Command } from '../src/sphinx/types.js';
 import { deriveLinkKey } from '../src/node/link/keys.js';
+import { REPLAY_BURST_S } from '../src/node/replay-capacity.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import type { RunReport } from './load-generator.js';
 import { histDiff, histSummary } from './stats.js';
@@ -203,7 +204,9 @@ export class RelayRig {
     const backend = loadNativeBackend();
     // The generator cycles a fixed pool: the filter holds a sixteenth of it and is emptied when full
     // (benchmark-only replay.unsafeResetWhenFull), so each pooled packet is fresh again when it comes round.
-    const replay = { persist: false, lineRatePps: Math.max(1024, Math.floor(o.poolSize / 16)), staticWindowS: 1, unsafeResetWhenFull: true };
+    // Capacity = maxRatePps × (staticWindowS + REPLAY_BURST_S) = a sixteenth of the pool (no rate budget with
+    // unsafeResetWhenFull: src/node/epochs.ts).
+    const replay = { persist: false, maxRatePps: Math.max(1024, Math.floor(o.poolSize / 16)) / (1 + REPLAY_BURST_S), staticWindowS: 1, unsafeResetWhenFull: true };
     this.files = await createTestnetFiles({
       dir: this.dir,
       shape: { layers: 1, perLayer: 1, providers: 2, epoch: 1 },

@@ -24,6 +24,9 @@ export type DropReason =
   | 'invalid_command'
   | 'invalid_integrity'
   | 'replay' // replay tag seen before in this epoch (or a Bloom-filter false positive, docs/pipeline.md)
+  | 'replay_budget' // more fresh tags than replay.maxRatePps × (time since the epoch began + 60 s): the filter is protected from exhaustion (src/node/replay.ts)
+  | 'replay_filter_full' // the epoch's replay filter is full: fail closed, the key stays live and nothing is forgotten (src/node/replay.ts)
+  | 'replay_log_error' // the replay log could not be written (disk full, I/O error): a tag that is not durable never lets its packet leave
   | 'unknown_next' // RELAY to an id that is not in the topology
   | 'bad_layer' // RELAY to a node that is not in the adjacent layer
   | 'deliver_at_mix' // DELIVER reached a mix
