@@ -111,6 +111,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
         limits: resolveLimits(providerConfig.limits, config.params),
         inbox,
         ingress: p,
+        currentEpoch: () => topology.epochAt(Date.now()),
         count: (name, by) => p.metrics.count(name, by),
         log: log.child({ module: 'ws' }),
       });

@@ -28,6 +28,7 @@ export interface SqliteInbox extends Inbox {
   /** Records `clientId` as registered (idempotent, durable). */
   register(clientId: Uint8Array): void;
   isRegistered(clientId: Uint8Array): boolean;
+  removeMany(batch: readonly { readonly clientId: Uint8Array; readonly ids: readonly number[] }[]): void;
   /** Stores many packets in one transaction (one fsync); all or nothing. */
   storeMany(entries: readonly { readonly clientId: Uint8Array; readonly packet: Uint8Array }[]): void;
   /** Packets stored for all clients. */
@@ -101,6 +102,9 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
   const removeTx = db.transaction((client: Buffer, ids: readonly number[]) => {
     for (const id of ids) del.run(id, client);
   });
+  const removeManyTx = db.transaction((batch: readonly [Buffer, readonly number[]][]) => {
+    for (const [client, ids] of batch) for (const id of ids) del.run(id, client);
+  });
   const storeManyTx = db.transaction((rows: readonly [Buffer, Buffer][], now: number) => {
     for (const [client, packet] of rows) insert.run(client, packet, now);
   });
@@ -146,6 +150,15 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
         if (!Number.isSafeInteger(id)) throw new RangeError(`ids[${i}] must be an integer, got ${String(id)}`);
       });
       if (ids.length > 0) removeTx(c, ids);
+    },
+    removeMany(batch): void {
+      open();
+      if (!Array.isArray(batch)) throw new TypeError('batch must be an array');
+      const rows = batch.map((b, i): [Buffer, readonly number[]] => {
+        if (!Array.isArray(b.ids) || !b.ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
+        return [clientArg(b.clientId), b.ids];
+      });
+      if (rows.length > 0) removeManyTx(rows);
     },
     count(clientId: Uint8Array): number {
       open();

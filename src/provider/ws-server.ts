@@ -22,7 +22,11 @@
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import { LINK_TAG_BYTES } from '../protocol/channel.js';
 import { encode, ErrorCode } from '../protocol/frames.js';
+import { DeferredRemoval } from './deferred-removal.js';
+import { dummyPackets } from './dummies.js';
+import { nodeAead } from './node-aead.js';
 import { AddressCounter, checkLimits, ClientLimiter, LIMIT_SWEEP_MS, NO_LIMITS } from './limits.js';
 import { ClientSession, CloseCode, nodeEphemeralKey, type SessionConnection, type SessionContext } from './sessions.js';
 import type { ClientFrontEnd, ClientFrontEndOptions } from './types.js';
@@ -107,7 +111,7 @@ class UwsConnection implements SessionConnection {
 export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<ClientFrontEnd> {
   const g = opts.geometry;
   const pullK = checkInt('pullK', opts.pullK, 1, 1024);
-  const maxFrameBytes = checkInt('maxFrameBytes', opts.maxFrameBytes, 1 + g.packetBytes, 1 << 24);
+  const maxFrameBytes = checkInt('maxFrameBytes', opts.maxFrameBytes, 1 + g.packetBytes + LINK_TAG_BYTES, 1 << 24);
   const authTimeoutMs = checkInt('authTimeoutMs', opts.authTimeoutMs, 1, 600_000);
   const port = checkInt('port', opts.port, 0, 65535);
   if (opts.registration !== 'open' && opts.registration !== 'closed') {
@@ -131,6 +135,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     opts.log.warn({ reason }, 'uWebSockets.js native binary not in use: client front end runs on the slow JS fallback');
   }
 
+  const removal = new DeferredRemoval(opts.inbox, (err, packets) => {
+    opts.count('ws_ack_remove_errors');
+    opts.log.error({ err: (err as Error)?.message ?? String(err), packets }, 'deleting acknowledged packets failed; they will be served again');
+  });
   const ctx: SessionContext = {
     geometry: g,
     pullK,
@@ -143,6 +151,9 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     count: opts.count,
     log: opts.log,
     ephemeralKey: nodeEphemeralKey,
+    aead: nodeAead,
+    dummy: dummyPackets(g, opts.currentEpoch ?? (() => 0)),
+    removal,
     ...(limiter ? { limiter } : {}),
   };
 
@@ -258,6 +269,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
         }
       }
       sockets.clear();
+      removal.flush();
       // Let uWS run the close frames out before the caller tears down what the sessions used (the inbox).
       await new Promise((r) => setImmediate(r));
     },
