@@ -6,8 +6,12 @@
  * a length literal: it asks a Geometry.
  */
 
+import { LoopixError } from './errors.js';
+
 /** Largest UDP payload on a 1500-byte-MTU IPv4 path: 1500 − 20 (IP) − 8 (UDP). */
 export const UDP_PAYLOAD_LIMIT_MTU1500 = 1472;
+/** Largest UDP payload at all (IPv4): 65,535 − 20 (IP header) − 8 (UDP header). One packet is one datagram. */
+export const UDP_PAYLOAD_LIMIT = 65_507;
 
 /** The free parameters of a network's packet geometry. */
 export interface GeometryParams {
@@ -85,6 +89,14 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
   const headerBytes = prefixBytes + groupBytes + betaBytes + macBytes;
   const payloadBytes = integrityBytes + contentBytes;
   const packetBytes = headerBytes + payloadBytes;
+  // Nodes send one packet per UDP datagram (docs/packet-format.md §1): a larger packet could never be sent.
+  if (packetBytes > UDP_PAYLOAD_LIMIT) {
+    throw new LoopixError(
+      'ERR_LOOPIX_GEOMETRY_TOO_LARGE',
+      `geometry: a packet of maxHops ${maxHops}, addressBytes ${addressBytes}, contentBytes ${contentBytes} is ${packetBytes} bytes, more than the ${UDP_PAYLOAD_LIMIT} bytes one UDP datagram can carry`,
+      { field: 'geometry' },
+    );
+  }
   return Object.freeze({
     version: 1,
     maxHops,
