@@ -6,17 +6,29 @@
  *    [{"epoch": n, "publicKey": hex, "privateKey": hex}, …]} — one key pair per key epoch (docs/operations.md
  *    "Key epochs"). The operator publishes the public keys to the directory ahead of their epochs.
  * Errors name the file and the field; the private key is never part of a message.
+ *
+ * A key file readable by group or others is refused (ERR_LOOPIX_KEY_FILE_MODE, naming the file and its mode):
+ * per-epoch forward secrecy means nothing if anyone on the host can copy the keys. Hex is decoded into fresh
+ * arrays (never Node's shared Buffer pool, which would keep a copy of the key after the caller wipes its own).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { hexToBytes } from '@noble/hashes/utils.js';
+import { LoopixError } from '../errors.js';
 
 export interface X25519KeyPair {
   readonly publicKey: Uint8Array;
   readonly privateKey: Uint8Array;
 }
 
-export class KeyFileError extends Error {
-  override readonly name = 'KeyFileError';
+export class KeyFileError extends LoopixError {
+  constructor(message: string, code: `ERR_LOOPIX_${string}` = 'ERR_LOOPIX_KEY_FILE', field?: string) {
+    super(code, message, field === undefined ? {} : { field });
+    this.name = 'KeyFileError';
+  }
 }
+
+/** Permission bits that must be clear on a key file: any access by group or others. */
+export const KEY_FILE_FORBIDDEN_MODE = 0o077;
 
 const HEX32 = /^[0-9a-f]{64}$/;
 
@@ -30,8 +42,8 @@ export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
     }
   }
   return {
-    publicKey: Uint8Array.from(Buffer.from(o.publicKey as string, 'hex')),
-    privateKey: Uint8Array.from(Buffer.from(o.privateKey as string, 'hex')),
+    publicKey: hexToBytes(o.publicKey as string),
+    privateKey: hexToBytes(o.privateKey as string),
   };
 }
 
@@ -70,10 +82,28 @@ export function loadKeyPairFile(file: string): X25519KeyPair {
 
 function readJson(file: string): unknown {
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (err) {
     throw new KeyFileError(`key file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    // The mode of the file actually opened (fstat: no race with a swap of the path).
+    const mode = fstatSync(fd).mode & 0o777;
+    if ((mode & KEY_FILE_FORBIDDEN_MODE) !== 0) {
+      throw new KeyFileError(
+        `key file ${file}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read it; run chmod 600 ${file}`,
+        'ERR_LOOPIX_KEY_FILE_MODE',
+        'keyFile',
+      );
+    }
+    text = readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof KeyFileError) throw err;
+    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
   let json: unknown;
   try {
