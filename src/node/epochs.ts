@@ -84,8 +84,10 @@ export class EpochStage {
     // Open (restore) every live epoch's filter now: a corrupt or mis-sized snapshot stops start-up with a
     // clear error instead of surfacing on the packet path.
     for (const epoch of change.installed) this.replay.open(epoch);
-    // State of epochs whose keys are gone can never matter again.
-    if (store) for (const epoch of store.epochsOnDisk()) if (!this.keyring.liveEpochs.includes(epoch)) store.forget(epoch);
+    // State of epochs whose keys are gone can never matter again. State of an epoch AHEAD of our clock is
+    // kept: it means the clock went back (start-up refuses a clock off by more than the grace window,
+    // src/node/clock.ts), and deleting it would let replays of that epoch pass.
+    if (store) for (const epoch of store.epochsOnDisk()) if (!this.keyring.liveEpochs.includes(epoch) && epoch <= change.current + 1) store.forget(epoch);
     if (this.keyring.liveEpochs.length === 0) log.error({ epoch: change.current, stored: this.keyring.storedEpochs }, 'no key for the current epoch: every packet is dropped (add keys to the key file)');
     if (config.replay.unsafeResetWhenFull) log.warn('replay.unsafeResetWhenFull is set: full replay filters are emptied, so replays pass after each reset (benchmarks only)');
     this.rememberMtimes();

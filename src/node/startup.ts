@@ -12,6 +12,8 @@ import { ConfigError, loadConfigFile, NodeConfigSchema, type NodeConfig } from '
 import { loadSphinx } from '../sphinx/loader.js';
 import { loadTopologyFile, TopologyError, TopologyIndex } from '../topology/document.js';
 import type { Role } from '../topology/types.js';
+import { isLoopixError } from '../errors.js';
+import { checkClock } from './clock.js';
 import { KeyFileError, loadNodeKeyFile, type EpochKeyPair } from './keys.js';
 import type { NodeSetup } from './pipeline.js';
 
@@ -29,7 +31,7 @@ export function loadNodeSetup(configFile: string, role: Role): NodeSetup {
     return loadNodeSetupUnchecked(configFile, role);
   } catch (err) {
     if (err instanceof StartupError) throw err;
-    if (err instanceof ConfigError || err instanceof TopologyError || err instanceof KeyFileError) throw new StartupError(err.message);
+    if (err instanceof ConfigError || err instanceof TopologyError || err instanceof KeyFileError || isLoopixError(err)) throw new StartupError(err.message);
     throw new StartupError(`${configFile}: ${(err as Error)?.message ?? String(err)}`);
   }
 }
@@ -50,6 +52,7 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
 
   const doc = loadTopologyFile(config.topologyFile, config.authorityPublicKey);
   const topology = new TopologyIndex(doc);
+  checkClock(topology, Date.now(), config.epochs.graceS, config.topologyFile);
   const g = topology.geometry;
   if (config.id.length !== g.addressBytes * 2) fail(`id: must be ${g.addressBytes} bytes of hex (the topology's geometry.addressBytes), got ${config.id.length / 2}`);
   const self = topology.node(config.id);
