@@ -109,6 +109,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
         maxFrameBytes: providerConfig.maxFrameBytes,
         authTimeoutMs: providerConfig.authTimeoutMs,
         limits: resolveLimits(providerConfig.limits, config.params),
+        clientAddress: providerConfig.clientAddress,
         inbox,
         ingress: p,
         currentEpoch: () => topology.epochAt(Date.now()),

@@ -54,6 +54,11 @@ export interface ClientFrontEndOptions {
    * config's `provider.limits`); unlimited when absent.
    */
   readonly limits?: FrontEndLimits;
+  /**
+   * Take the client address for the per-address limits from `header` (e.g. "x-forwarded-for", rightmost
+   * entry) on connections from `trustedProxies` only; absent: the socket's peer address.
+   */
+  readonly clientAddress?: { readonly header?: string; readonly trustedProxies: readonly string[] };
   readonly inbox: Inbox;
   readonly ingress: PacketIngress;
   /** The network's current key epoch (the prefix of dummy packets, src/provider/dummies.ts); default 0. */
