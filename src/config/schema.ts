@@ -165,6 +165,12 @@ export const NodeConfigSchema = z.strictObject({
       /** Milliseconds a connection may take to authenticate before it is closed. */
       authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
       /**
+       * Seconds after its last authentication at which a registered client key with no stored packet is
+       * forgotten (checked hourly); 0 keeps every key forever. A forgotten key registers again on its next
+       * authentication. Default 30 days.
+       */
+      registrationTtlS: z.number().int().min(0).default(30 * 24 * 3600),
+      /**
        * Abuse limits of the client front end (src/provider/limits.ts, docs/pipeline.md §"Abuse limits at the
        * provider"). Frames over a per-client limit are dropped and counted; a client whose excess reaches a
        * whole bucket gets ERROR(RATE_LIMITED) and a close.
