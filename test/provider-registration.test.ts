@@ -14,7 +14,11 @@ import { openInbox } from '../src/provider/inbox.js';
 
 const g = makeGeometry();
 const DAY = 86_400_000;
-const id = (n: number) => new Uint8Array(g.addressBytes).fill(n);
+const id = (n: number) => {
+  const b = new Uint8Array(g.addressBytes);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+};
 
 describe('client registrations expire', () => {
   let dir: string;
@@ -25,11 +29,11 @@ describe('client registrations expire', () => {
 
   it('forgets keys unseen for the TTL that hold nothing, keeps keys with packets or seen lately', () => {
     const inbox = openInbox(join(dir, 'inbox.sqlite'), g);
-    for (let n = 1; n <= 1000; n++) inbox.register(id(n)); // churn: a thousand throw-away keys
+    for (let n = 1; n <= 200; n++) inbox.register(id(n)); // churn: throw-away keys
     inbox.store(id(1), new Uint8Array(g.packetBytes));
-    expect(inbox.clients()).toBe(1000);
+    expect(inbox.clients()).toBe(200);
     expect(inbox.expireClients(30 * DAY)).toBe(0); // all seen just now
-    expect(inbox.expireClients(30 * DAY, Date.now() + 31 * DAY)).toBe(999);
+    expect(inbox.expireClients(30 * DAY, Date.now() + 31 * DAY)).toBe(199);
     expect(inbox.isRegistered(id(1))).toBe(true);
     expect(inbox.isRegistered(id(2))).toBe(false);
     expect(inbox.clients()).toBe(1);
