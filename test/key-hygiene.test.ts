@@ -4,14 +4,14 @@
  * writes through a planted symbolic link, neither at the key store nor at its temporary file.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runKeygen } from '../src/cli/keygen.js';
 import { isLoopixError } from '../src/errors.js';
-import { loadNodeKeyFile } from '../src/node/keys.js';
+import { loadNodeKeyFile, pruneKeyFile } from '../src/node/keys.js';
 import { native } from './helpers/backends.js';
 import { makeNetwork, type TestNetwork } from './node-fixture.js';
 
@@ -105,5 +105,22 @@ describe('loopix keygen and symbolic links', () => {
     symlinkSync(join(dir, 'created-through-link.json'), dangling);
     expect(keygen({ out: dangling })).toBe('ERR_LOOPIX_KEYGEN_SYMLINK');
     expect(() => readFileSync(join(dir, 'created-through-link.json'))).toThrow();
+  });
+});
+
+describe('retired keys on disk', () => {
+  it('removes the keys of epochs before the live ones from the key store, atomically and mode 0600', () => {
+    const store = join(dir, 'store.json');
+    expect(keygen({ epochs: { first: 1, last: 5 }, out: store })).toBe(0);
+    const before = loadNodeKeyFile(store);
+    const retiredHex = before.kind === 'epochs' ? Buffer.from(before.keys[0]!.privateKey).toString('hex') : '';
+    symlinkSync(join(dir, 'elsewhere.json'), `${store}.tmp`); // a planted link is not followed
+    expect(pruneKeyFile(store, 3)).toEqual([1, 2]);
+    const after = loadNodeKeyFile(store);
+    expect(after.kind === 'epochs' && after.keys.map((k) => k.epoch)).toEqual([3, 4, 5]);
+    expect(readFileSync(store, 'utf8')).not.toContain(retiredHex);
+    expect(statSync(store).mode & 0o777).toBe(0o600);
+    expect(() => statSync(join(dir, 'elsewhere.json'))).toThrow();
+    expect(pruneKeyFile(store, 3)).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@
  * per-epoch forward secrecy means nothing if anyone on the host can copy the keys. Hex is decoded into fresh
  * arrays (never Node's shared Buffer pool, which would keep a copy of the key after the caller wipes its own).
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { LoopixError } from '../errors.js';
 
@@ -112,4 +112,39 @@ function readJson(file: string): unknown {
     throw new KeyFileError(`key file ${file}: not JSON (${(err as Error).message})`);
   }
   return json;
+}
+
+/** Zeroes the private keys of `pairs` (copies the caller no longer needs). */
+export function wipeKeys(pairs: readonly (X25519KeyPair | undefined)[]): void {
+  for (const k of pairs) k?.privateKey.fill(0);
+}
+
+/**
+ * Removes from a key store on disk every key of an epoch before `keepFrom` (retired keys: docs/operations.md
+ * "Key epochs" promises forward secrecy per epoch, which a copy on disk would void). Atomic: the remaining
+ * keys are written to `<file>.tmp` (created exclusively, mode 0600, never through a symlink) and renamed over
+ * the store. Returns the epochs removed; a single-key file (keys that do not rotate) is left alone.
+ */
+export function pruneKeyFile(file: string, keepFrom: number): number[] {
+  const store = loadNodeKeyFile(file);
+  if (store.kind !== 'epochs') {
+    wipeKeys([store.key]);
+    return [];
+  }
+  const removed = store.keys.filter((k) => k.epoch < keepFrom).map((k) => k.epoch);
+  if (removed.length > 0) {
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const keep = store.keys.filter((k) => k.epoch >= keepFrom).map((k) => ({ epoch: k.epoch, publicKey: hex(k.publicKey), privateKey: hex(k.privateKey) }));
+    const tmp = `${file}.tmp`;
+    try {
+      lstatSync(tmp);
+      unlinkSync(tmp);
+    } catch {
+      // no stale temporary file
+    }
+    writeFileSync(tmp, `${JSON.stringify({ type: 'x25519-epochs', keys: keep }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  }
+  wipeKeys(store.keys);
+  return removed;
 }
