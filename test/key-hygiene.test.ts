@@ -26,7 +26,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('key files readable by others', () => {
   for (const mode of [0o644, 0o640, 0o604]) {
-    it(`refuses a key file of mode ${mode.toString(8)} with ERR_LOOPIX_KEY_FILE_MODE naming file and mode`, () => {
+    it(`refuses a key file of mode ${mode.toString(8)} with ERR_LOOPIX_KEYFILE_MODE naming file and mode`, () => {
       const file = join(dir, 'node.key.json');
       writeFileSync(file, JSON.stringify({ type: 'x25519', publicKey: '11'.repeat(32), privateKey: '22'.repeat(32) }), { mode: 0o600 });
       chmodSync(file, mode);
@@ -36,7 +36,7 @@ describe('key files readable by others', () => {
       } catch (err) {
         caught = err;
       }
-      expect(isLoopixError(caught, 'ERR_LOOPIX_KEY_FILE_MODE')).toBe(true);
+      expect(isLoopixError(caught, 'ERR_LOOPIX_KEYFILE_MODE')).toBe(true);
       expect((caught as Error).message).toContain(file);
       expect((caught as Error).message).toContain(`0${mode.toString(8)}`);
       chmodSync(file, 0o600);

@@ -7,25 +7,21 @@
  *    "Key epochs"). The operator publishes the public keys to the directory ahead of their epochs.
  * Errors name the file and the field; the private key is never part of a message.
  *
- * A key file readable by group or others is refused (ERR_LOOPIX_KEY_FILE_MODE, naming the file and its mode):
+ * A key file readable by group or others is refused (ERR_LOOPIX_KEYFILE_MODE, naming the file and its mode):
  * per-epoch forward secrecy means nothing if anyone on the host can copy the keys. Hex is decoded into fresh
  * arrays (never Node's shared Buffer pool, which would keep a copy of the key after the caller wipes its own).
  */
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { LoopixError } from '../errors.js';
+import { KeyFileError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 
 export interface X25519KeyPair {
   readonly publicKey: Uint8Array;
   readonly privateKey: Uint8Array;
 }
 
-export class KeyFileError extends LoopixError {
-  constructor(message: string, code: `ERR_LOOPIX_${string}` = 'ERR_LOOPIX_KEY_FILE', field?: string) {
-    super(code, message, field === undefined ? {} : { field });
-    this.name = 'KeyFileError';
-  }
-}
+export { KeyFileError };
 
 /** Permission bits that must be clear on a key file: any access by group or others. */
 export const KEY_FILE_FORBIDDEN_MODE = 0o077;
@@ -33,12 +29,12 @@ export const KEY_FILE_FORBIDDEN_MODE = 0o077;
 const HEX32 = /^[0-9a-f]{64}$/;
 
 export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
-  if (json === null || typeof json !== 'object') throw new KeyFileError(`key file ${source}: must be a JSON object`);
+  if (json === null || typeof json !== 'object') throw new KeyFileError(`key file ${source}: must be a JSON object`, { field: source });
   const o = json as Record<string, unknown>;
-  if (o.type !== 'x25519') throw new KeyFileError(`key file ${source}: type must be "x25519", got ${JSON.stringify(o.type)}`);
+  if (o.type !== 'x25519') throw new KeyFileError(`key file ${source}: type must be "x25519", got ${JSON.stringify(o.type)}`, { field: 'type' });
   for (const field of ['publicKey', 'privateKey'] as const) {
     if (typeof o[field] !== 'string' || !HEX32.test(o[field])) {
-      throw new KeyFileError(`key file ${source}: ${field} must be 32 bytes of lowercase hex`);
+      throw new KeyFileError(`key file ${source}: ${field} must be 32 bytes of lowercase hex`, { field });
     }
   }
   return {
@@ -57,12 +53,12 @@ export type NodeKeyFile = { readonly kind: 'single'; readonly key: X25519KeyPair
 export function parseNodeKeyFile(json: unknown, source: string): NodeKeyFile {
   const o = json as Record<string, unknown> | null;
   if (o !== null && typeof o === 'object' && o.type === 'x25519-epochs') {
-    if (!Array.isArray(o.keys) || o.keys.length === 0) throw new KeyFileError(`key file ${source}: keys must be a non-empty array`);
+    if (!Array.isArray(o.keys) || o.keys.length === 0) throw new KeyFileError(`key file ${source}: keys must be a non-empty array`, { field: 'keys' });
     const seen = new Set<number>();
     const keys = o.keys.map((k: unknown, i: number): EpochKeyPair => {
       const e = (k as Record<string, unknown> | null)?.epoch;
-      if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`);
-      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${e} appears twice`);
+      if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`, { field: `keys[${i}].epoch` });
+      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${e} appears twice`, { field: `keys[${i}].epoch` });
       seen.add(e as number);
       return { epoch: e as number, ...parseKeyPair({ ...(k as object), type: 'x25519' }, `${source} keys[${i}]`) };
     });
@@ -81,37 +77,26 @@ export function loadKeyPairFile(file: string): X25519KeyPair {
 }
 
 function readJson(file: string): unknown {
-  let text: string;
+  // The mode of the file itself (fstat of what was opened): refuse one that group or others can read.
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`);
+    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`, { code: 'ERR_LOOPIX_KEYFILE_UNREADABLE', field: file, cause: err });
   }
+  let mode: number;
   try {
-    // The mode of the file actually opened (fstat: no race with a swap of the path).
-    const mode = fstatSync(fd).mode & 0o777;
-    if ((mode & KEY_FILE_FORBIDDEN_MODE) !== 0) {
-      throw new KeyFileError(
-        `key file ${file}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read it; run chmod 600 ${file}`,
-        'ERR_LOOPIX_KEY_FILE_MODE',
-        'keyFile',
-      );
-    }
-    text = readFileSync(fd, 'utf8');
-  } catch (err) {
-    if (err instanceof KeyFileError) throw err;
-    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`);
+    mode = fstatSync(fd).mode & 0o777;
   } finally {
     closeSync(fd);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new KeyFileError(`key file ${file}: not JSON (${(err as Error).message})`);
+  if ((mode & KEY_FILE_FORBIDDEN_MODE) !== 0) {
+    throw new KeyFileError(`key file ${file}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read it; run chmod 600 ${file}`, {
+      code: 'ERR_LOOPIX_KEYFILE_MODE',
+      field: file,
+    });
   }
-  return json;
+  return readJsonFile(file, { label: 'key file', area: 'KEYFILE', error: KeyFileError });
 }
 
 /** Zeroes the private keys of `pairs` (copies the caller no longer needs). */

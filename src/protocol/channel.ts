@@ -35,19 +35,19 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf, expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { Geometry } from '../geometry.js';
+import { CLIENT_FRAME, FORMAT, type Geometry } from '../geometry.js';
 import { FrameType, REQUEST_ID_BYTES } from './frames.js';
 
 /** Bytes of an X25519 key, of the CHALLENGE nonce, of the proof, of a session key. */
-export const LINK_KEY_BYTES = 32;
+export const LINK_KEY_BYTES = FORMAT.keyBytes;
 /** Poly1305 tag appended to every record. */
-export const LINK_TAG_BYTES = 16;
+export const LINK_TAG_BYTES = CLIENT_FRAME.linkTagBytes;
 /** ChaCha20-Poly1305 nonce (RFC 8439 §2.8): 4 zero bytes || the 64-bit record counter. */
-export const LINK_NONCE_BYTES = 12;
+export const LINK_NONCE_BYTES = CLIENT_FRAME.linkNonceBytes;
 /** The client's static key as carried in AUTH: sealed with k_id. */
-export const SEALED_STATIC_BYTES = LINK_KEY_BYTES + LINK_TAG_BYTES;
+export const SEALED_STATIC_BYTES = CLIENT_FRAME.sealedKeyBytes;
 /** Longest ERROR message (UTF-8 bytes) carried in a record; longer ones are cut. */
-export const MAX_ERROR_MESSAGE_BYTES = 200;
+export const MAX_ERROR_MESSAGE_BYTES = CLIENT_FRAME.maxErrorBytes;
 
 const enc = new TextEncoder();
 const LABEL = 'loopix-link-v1';

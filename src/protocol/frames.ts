@@ -18,7 +18,7 @@
  * After the handshake every frame travels as an encrypted, padded record (src/protocol/channel.ts); `unpad`
  * turns a record's padded plaintext back into the frame `decodeFrame` reads.
  */
-import type { Geometry } from '../geometry.js';
+import { CLIENT_FRAME, FORMAT, type Geometry } from '../geometry.js';
 
 export const FrameType = Object.freeze({
   HELLO: 0x01,
@@ -46,12 +46,12 @@ export const ErrorCode = Object.freeze({
 } as const);
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const KEY = 32;
-const NONCE = 32;
-const PROOF = 32;
-/** The client's static key sealed with ChaCha20-Poly1305 (32 + 16-byte tag), src/protocol/channel.ts. */
-const SEALED_KEY = 48;
-const REQUEST_ID = 4;
+const KEY = FORMAT.keyBytes;
+const NONCE = CLIENT_FRAME.nonceBytes;
+const PROOF = CLIENT_FRAME.proofBytes;
+/** The client's static key sealed with ChaCha20-Poly1305 (key + tag), src/protocol/channel.ts. */
+const SEALED_KEY = CLIENT_FRAME.sealedKeyBytes;
+const REQUEST_ID = CLIENT_FRAME.requestIdBytes;
 export const REQUEST_ID_BYTES = REQUEST_ID;
 
 export type Frame =
@@ -160,7 +160,7 @@ export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
       return (err = exact(REQUEST_ID, 'ACK')) ? { type: 'malformed', reason: err } : { type: 'ack', requestId: requestId() };
     case FrameType.PULL_REPLY: {
       if (body.length < REQUEST_ID || (body.length - REQUEST_ID) % g.packetBytes !== 0) {
-        return { type: 'malformed', reason: `PULL_REPLY body must be 4 + k × ${g.packetBytes} bytes, got ${body.length}` };
+        return { type: 'malformed', reason: `PULL_REPLY body must be ${REQUEST_ID} + k × ${g.packetBytes} bytes, got ${body.length}` };
       }
       const packets: Uint8Array[] = [];
       for (let at = REQUEST_ID; at < body.length; at += g.packetBytes) packets.push(body.subarray(at, at + g.packetBytes));
@@ -177,7 +177,7 @@ export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
 }
 
 /** Longest ERROR message in bytes (fits the link's control record, src/protocol/channel.ts). */
-export const MAX_ERROR_BYTES = 200;
+export const MAX_ERROR_BYTES = CLIENT_FRAME.maxErrorBytes;
 
 /** Natural length of a frame of `type` whose body has a fixed length; undefined for ERROR / unknown types. */
 function naturalLength(g: Geometry, type: number, pullK: number): number | undefined {

@@ -29,7 +29,7 @@
  */
 import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues } from 'node:crypto';
 import { clientIdOf } from '../address.js';
-import type { Geometry } from '../geometry.js';
+import { CLIENT_FRAME, type Geometry } from '../geometry.js';
 import { acceptAuth, isAllZero, linkSizes, randomizeTopBit, type Aead, type LinkSizes, type RecordLayer } from '../protocol/channel.js';
 import { decodeFrame, encode, ErrorCode, unpad, type ErrorCodeValue } from '../protocol/frames.js';
 import type { DeferredRemoval } from './deferred-removal.js';
@@ -114,7 +114,7 @@ export const CloseCode = Object.freeze({
 
 export type SessionState = 'awaitHello' | 'awaitAuth' | 'authenticated' | 'closed';
 
-const NONCE_BYTES = 32;
+const NONCE_BYTES = CLIENT_FRAME.nonceBytes;
 /** crypto.getRandomValues fills at most this many bytes per call. */
 const RANDOM_CHUNK = 65536;
 
