@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { LoopixClient, type ReceivedMessage } from '../src/client/client.js';
+import { createNodeClient } from '../src/client/node.js';
 import type { LogLike } from '../src/client/connection.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { clientBackend, keyPair, makeNetwork, TestProvider, toHex, waitFor, type TestNetwork } from './client-fixtures.js';
@@ -48,7 +49,7 @@ async function setup(refuse: string[] = []): Promise<Setup> {
 }
 
 function client(net: TestNetwork, providerIndex: number, keys = keyPair(backend), log?: LogLike): LoopixClient {
-  const c = new LoopixClient({
+  const c = createNodeClient({
     config: { providerId: net.providers[providerIndex]!.id, params },
     keyPair: keys,
     topology: net.topology,

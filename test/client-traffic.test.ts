@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { LoopixClient, type TransportHandlers } from '../src/client/client.js';
+import { createNodeClient } from '../src/client/node.js';
 import type { ClientTransport } from '../src/client/connection.js';
 import { SimulatedScheduler } from '../src/client/streams.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
@@ -205,7 +206,7 @@ describe('client receiving (simulated time)', () => {
   it('refuses a key pair whose halves do not match and a provider that is not in the topology', () => {
     const a = keyPair(backend), b = keyPair(backend);
     const params = NetworkParamsSchema.parse({});
-    expect(() => new LoopixClient({ config: { providerId: P0.id, params }, keyPair: { publicKey: a.publicKey, privateKey: b.privateKey }, topology: net.topology, backend })).toThrow(/does not belong/);
-    expect(() => new LoopixClient({ config: { providerId: net.topology.layerNodes[1]![0]!.id, params }, keyPair: a, topology: net.topology, backend })).toThrow(/not a provider/);
+    expect(() => createNodeClient({ config: { providerId: P0.id, params }, keyPair: { publicKey: a.publicKey, privateKey: b.privateKey }, topology: net.topology, backend })).toThrow(/does not belong/);
+    expect(() => createNodeClient({ config: { providerId: net.topology.layerNodes[1]![0]!.id, params }, keyPair: a, topology: net.topology, backend })).toThrow(/not a provider/);
   });
 });

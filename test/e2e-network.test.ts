@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
+import { createNodeClient } from '../src/client/node.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
@@ -25,7 +26,7 @@ const clients: LoopixClient[] = [];
 
 function makeClient(name: string, providerIndex = 0, overrides: Partial<typeof params> = {}): LoopixClient {
   const { publicKey, privateKey } = writeKeyFile(join(dir, `${name}.key.json`), native);
-  const client = new LoopixClient({
+  const client = createNodeClient({
     config: { providerId: net.index.providers[providerIndex]!.id, params: NetworkParamsSchema.parse({ ...params, ...overrides }) },
     keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
     topology: net.index,

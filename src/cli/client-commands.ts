@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { positiveInt } from './options.js';
-import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
+import { clientFromConfigFile, type NodeClientOptions } from '../client/node.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
-export type ClientCommandDeps = Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>>;
+export type ClientCommandDeps = Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>>;
 
 function seconds(name: string) {
   return (value: string): number => {
@@ -44,7 +44,7 @@ export interface SendOptions {
 export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}): Promise<void> {
   if ((o.message === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
   const bytes = o.file !== undefined ? new Uint8Array(readFileSync(o.file)) : new TextEncoder().encode(o.message);
-  const client = LoopixClient.fromConfigFile(o.config, deps);
+  const client = clientFromConfigFile(o.config, deps);
   client.start();
   try {
     await client.waitConnected(o.timeout * 1000);
@@ -63,7 +63,7 @@ export interface RecvOptions {
 }
 
 export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}): Promise<void> {
-  const client = LoopixClient.fromConfigFile(o.config, deps);
+  const client = clientFromConfigFile(o.config, deps);
   client.start();
   process.stderr.write(`${JSON.stringify({ address: client.address })}\n`);
   let received = 0;

@@ -7,33 +7,36 @@
  * to a random provider. Real traffic replaces cover traffic, so the client's packet rate is λP + λL + λD
  * whether or not it has anything to say. Every packet gets a fresh random path and fresh Exp(µ) delays.
  *
- * Receiving: the connection pulls `pullK` packets every `pullIntervalMs`; each is unwrapped with the client's
+ * Receiving: the transport pulls `pullK` packets every `pullIntervalMs`; each is unwrapped with the client's
  * private key: FINAL → fragment reassembly → `messages()`; LOOP with a loop id we sent → round-trip time;
  * anything that fails (the provider's dummies fail the MAC) → counted and discarded.
+ *
+ * This module is runtime-neutral: no Node-only module. The crypto backend, the transport (WebSocket session),
+ * the clock and timers are injected; src/client/node.ts wires the Node defaults (native addon, `ws`, files).
  *
  * While the provider is unreachable the streams keep their schedule but emit nothing (`skipped_offline`) and
  * the buffer keeps its fragments; the connection reconnects by itself.
  */
-import { dirname, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { formatAddress, parseAddress, type RecipientAddress } from '../address.js';
-import { ClientConfigSchema, loadConfigFile, type ClientConfig, type NetworkParams } from '../config/schema.js';
+import type { ClientConfig, NetworkParams } from '../config/schema.js';
+import { LoopixError } from '../errors.js';
 import type { Geometry } from '../geometry.js';
-import { createLogger } from '../log.js';
-import { loadSphinx } from '../sphinx/loader.js';
+import type { LoopAttribution } from '../loops/monitor.js';
 import type { SphinxBackend } from '../sphinx/types.js';
-import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
-import { TopologyWatch } from './topology-watch.js';
-import { ProviderConnection, silentLog, type BackoffOptions, type ClientTransport, type ConnectionStats, type LogLike } from './connection.js';
+import type { TopologyIndex } from '../topology/document.js';
+import { bytesToHex } from './bytes.js';
+import { silentLog, type BackoffOptions, type ClientTransport, type LogLike } from './connection.js';
 import { fragmentCount, fragmentMessage, Reassembler, type ReassemblerOptions } from './fragments.js';
+import { Inbox } from './inbox.js';
+import { checkKeyPair, type KeyPair } from './keys.js';
+import { LoopTracker } from './loop-tracker.js';
 import { dropRoute, loopRoute, messageRoute, toAddress, type Route } from './routes.js';
-import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopAttribution } from '../node/loops.js';
+import { SendQueue } from './send-queue.js';
+import { newCounters, Samples, type ClientStats } from './stats.js';
 import { cryptoUniform, PoissonStream, systemScheduler, type RandomSource, type Scheduler } from './streams.js';
 
-export interface KeyPair {
-  readonly publicKey: Uint8Array;
-  readonly privateKey: Uint8Array;
-}
+export type { KeyPair } from './keys.js';
+export type { ClientStats, Percentiles } from './stats.js';
 
 export interface ReceivedMessage {
   /** Never set: a recipient does not learn who sent a message (unless the content says). */
@@ -54,22 +57,38 @@ export interface TransportHandlers {
   readonly onDisconnected?: (reason: string) => void;
 }
 
+/** What a transport factory is told about the session it is to open. */
+export interface TransportContext {
+  readonly geometry: Geometry;
+  /** The provider's topology entry. */
+  readonly provider: { readonly id: string; readonly ws?: string | undefined };
+  readonly publicKey: Uint8Array;
+  readonly privateKey: Uint8Array;
+  readonly backend: SphinxBackend;
+  readonly params: NetworkParams;
+  readonly scheduler: Scheduler;
+  readonly random: RandomSource;
+  readonly log: LogLike;
+}
+
+export type TransportFactory = (handlers: TransportHandlers, context: TransportContext) => ClientTransport;
+
 export interface LoopixClientOptions {
   /** A parsed ClientConfig (only providerId and params are used; keyFile/topologyFile are not read). */
   readonly config: Pick<ClientConfig, 'providerId' | 'params'>;
   readonly keyPair: KeyPair;
   readonly topology: TopologyIndex;
-  /** Default: loadSphinx().backend. */
-  readonly backend?: SphinxBackend;
+  /** The Sphinx implementation (native addon in Node, the TypeScript twin elsewhere). */
+  readonly backend: SphinxBackend;
+  /** Opens the provider session (Node: the WebSocket ProviderConnection, see src/client/node.ts). */
+  readonly transport: TransportFactory;
   readonly log?: LogLike;
   /** Monotonic clock and timers for the streams, pulls, reconnects and loop RTTs (default: real time). */
   readonly scheduler?: Scheduler;
   /** Uniform (0, 1] source for the streams, paths and delays (default: CSPRNG). */
   readonly random?: RandomSource;
-  /** Wall clock in ms for message send stamps and latency (default Date.now). */
+  /** Wall clock in ms for message send stamps, key epochs and latency (default Date.now). */
   readonly wallClock?: () => number;
-  /** Replaces the WebSocket session (tests, simulations). */
-  readonly transport?: (handlers: TransportHandlers) => ClientTransport;
   readonly backoff?: BackoffOptions;
   readonly reassembly?: Omit<ReassemblerOptions, 'maxMessageBytes' | 'now'>;
   /** Received messages kept for the application before the oldest is dropped (default 10 000). */
@@ -83,85 +102,14 @@ export interface LoopixClientOptions {
    * times, for the sender-unobservability check of `loopix testnet --check-mixing` (Loopix §4.1.2).
    */
   readonly onPacketSent?: () => void;
+  /** Called when the client stops (src/client/node.ts stops its topology file watch here). */
+  readonly onStop?: () => void;
 }
 
 interface QueuedFragment {
   readonly recipient: RecipientAddress;
   readonly messageId: Uint8Array;
   readonly content: Uint8Array;
-}
-
-export interface Percentiles {
-  count: number;
-  mean: number | null;
-  min: number | null;
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  max: number | null;
-}
-
-export interface ClientStats {
-  address: string;
-  connected: boolean;
-  /** Real message fragments sent (λP stream, buffer non-empty). */
-  sent_real: number;
-  /** Drop cover sent by the λP stream because the buffer was empty. */
-  sent_drop_cover: number;
-  loops_sent: number;
-  loops_returned: number;
-  loops_outstanding: number;
-  /** Loops not back within loopTimeoutMs. */
-  loops_lost: number;
-  loop_rtt_ms: Percentiles;
-  /** Drop cover of the λD stream. */
-  drops_sent: number;
-  /** Stream events that found the provider unreachable and sent nothing. */
-  skipped_offline: { payload: number; loop: number; drop: number };
-  /** Packets that could not be built (should stay 0). */
-  build_errors: number;
-  /** Fragments waiting in the FIFO buffer. */
-  send_buffer: number;
-  messages_queued: number;
-  packets_received: number;
-  fragments_received: number;
-  /** Complete messages delivered to the application. */
-  received_real: number;
-  message_latency_ms: Percentiles;
-  duplicates_ignored: number;
-  /** Pulled packets that fail the MAC or version check: the provider's dummies (and corrupted packets). */
-  dummies_discarded: number;
-  /** Everything else that was not usable, by reason (unwrap reasons, unknown_loop, fragment_*, unexpected_*). */
-  invalid_received: Record<string, number>;
-  reassembly: { incomplete: number; incomplete_bytes: number; discarded: number };
-  /** Received messages dropped because the application did not consume them. */
-  messages_dropped_backlog: number;
-  connection?: ConnectionStats;
-}
-
-class Samples {
-  private readonly buf: number[] = [];
-  private at = 0;
-  count = 0;
-  constructor(private readonly limit: number) {}
-  add(v: number): void {
-    this.count++;
-    if (this.buf.length < this.limit) this.buf.push(v);
-    else {
-      this.buf[this.at] = v;
-      this.at = (this.at + 1) % this.limit;
-    }
-  }
-  values(): number[] {
-    return this.buf.slice();
-  }
-  summary(): Percentiles {
-    const s = this.buf.slice().sort((a, b) => a - b);
-    if (s.length === 0) return { count: this.count, mean: null, min: null, p50: null, p90: null, p99: null, max: null };
-    const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-    const r = (x: number) => Math.round(x * 1000) / 1000;
-    return { count: this.count, mean: r(s.reduce((a, b) => a + b, 0) / s.length), min: r(s[0]!), p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(s[s.length - 1]!) };
-  }
 }
 
 const DUMMY_REASONS = new Set(['mac', 'version']);
@@ -184,40 +132,15 @@ export class LoopixClient {
   private readonly wallClock: () => number;
   private readonly reassembler: Reassembler;
   private readonly streams: { payload: PoissonStream; loop: PoissonStream; drop: PoissonStream };
-  private readonly buffer: QueuedFragment[] = [];
-  private readonly received: ReceivedMessage[] = [];
-  private readonly receiveWaiters: Array<(r: IteratorResult<ReceivedMessage>) => void> = [];
-  private readonly flushWaiters: Array<() => void> = [];
-  private readonly loops = new Map<string, number>();
-  /**
-   * Loop attribution (src/node/loops.ts): due/returned loops per node on their paths, so a testnet or an
-   * operator can tell which node the lost loops went through. Only the counts are used (threshold 0: no
-   * alarm); the 60 s window bounds how long a due loop is remembered for a late return.
-   */
-  private readonly loopPaths = new LoopMonitor(60_000, 0);
-  private loopPathsEvaluatedAt = -Infinity;
-  private readonly loopTimeoutMs: number;
+  private readonly buffer = new SendQueue<QueuedFragment>();
+  private readonly inbox: Inbox<ReceivedMessage>;
+  private readonly loops: LoopTracker;
   private readonly onPacketSent: (() => void) | undefined;
-  private readonly maxQueuedMessages: number;
-  private readonly rtt: Samples;
+  private readonly onStop: (() => void) | undefined;
   private readonly latency: Samples;
   private running = false;
   private stopped = false;
-  private readonly counters = {
-    sent_real: 0,
-    sent_drop_cover: 0,
-    loops_sent: 0,
-    loops_returned: 0,
-    loops_lost: 0,
-    drops_sent: 0,
-    build_errors: 0,
-    packets_received: 0,
-    fragments_received: 0,
-    received_real: 0,
-    duplicates_ignored: 0,
-    dummies_discarded: 0,
-    messages_dropped_backlog: 0,
-  };
+  private readonly counters = newCounters();
   private readonly skipped = { payload: 0, loop: 0, drop: 0 };
   private readonly invalid: Record<string, number> = {};
 
@@ -228,25 +151,27 @@ export class LoopixClient {
     this.params = o.config.params;
     this.providerId = o.config.providerId;
     const provider = o.topology.node(this.providerId);
-    if (!provider || provider.role !== 'provider') throw new RangeError(`config.providerId ${this.providerId} is not a provider in the topology`);
-    if (!provider.ws) throw new RangeError(`provider ${this.providerId} has no ws URL in the topology`);
-    this.backend = o.backend ?? loadSphinx().backend;
-    if (o.keyPair.privateKey.length !== g.privateKeyBytes) throw new RangeError(`keyPair.privateKey must be ${g.privateKeyBytes} bytes, got ${o.keyPair.privateKey.length}`);
-    if (o.keyPair.publicKey.length !== g.publicKeyBytes) throw new RangeError(`keyPair.publicKey must be ${g.publicKeyBytes} bytes, got ${o.keyPair.publicKey.length}`);
-    if (!Buffer.from(this.backend.x25519Base(o.keyPair.privateKey)).equals(o.keyPair.publicKey)) {
-      throw new RangeError('keyPair.publicKey does not belong to keyPair.privateKey');
+    if (!provider || provider.role !== 'provider') {
+      throw new LoopixError('ERR_LOOPIX_CLIENT_PROVIDER', `config.providerId ${this.providerId} is not a provider in the topology`, { field: 'config.providerId' });
     }
-    this.privateKey = Uint8Array.from(o.keyPair.privateKey);
-    this.publicKey = Uint8Array.from(o.keyPair.publicKey);
+    this.backend = o.backend;
+    const keys = checkKeyPair(g, (s) => this.backend.x25519Base(s), o.keyPair);
+    this.privateKey = keys.privateKey;
+    this.publicKey = keys.publicKey;
     this.address = formatAddress({ providerId: this.providerId, publicKey: this.publicKey });
     this.log = o.log ?? silentLog;
     this.scheduler = o.scheduler ?? systemScheduler;
     this.random = o.random ?? cryptoUniform;
     this.wallClock = o.wallClock ?? Date.now;
-    this.loopTimeoutMs = o.loopTimeoutMs ?? 600_000;
     this.onPacketSent = o.onPacketSent;
-    this.maxQueuedMessages = o.maxQueuedMessages ?? 10_000;
-    this.rtt = new Samples(o.rttSampleLimit ?? 10_000);
+    this.onStop = o.onStop;
+    this.inbox = new Inbox(o.maxQueuedMessages ?? 10_000);
+    this.loops = new LoopTracker({
+      now: () => this.scheduler.now(),
+      timeoutMs: o.loopTimeoutMs ?? 600_000,
+      sampleLimit: o.rttSampleLimit ?? 10_000,
+      pullIntervalMs: this.params.pullIntervalMs,
+    });
     this.latency = new Samples(o.rttSampleLimit ?? 10_000);
     this.reassembler = new Reassembler(g, { ...o.reassembly, maxMessageBytes: this.params.maxMessageBytes, now: () => this.scheduler.now() });
 
@@ -255,22 +180,17 @@ export class LoopixClient {
       onConnected: () => this.log.info({ address: this.address }, 'client connected'),
       onDisconnected: (reason) => this.log.info({ reason }, 'client disconnected'),
     };
-    this.transport =
-      o.transport?.(handlers) ??
-      new ProviderConnection({
-        url: provider.ws,
-        geometry: g,
-        publicKey: this.publicKey,
-        privateKey: this.privateKey,
-        x25519: (s, p) => this.backend.x25519(s, p),
-        pullIntervalMs: this.params.pullIntervalMs,
-        pullK: this.params.pullK,
-        ...handlers,
-        backoff: o.backoff,
-        scheduler: this.scheduler,
-        random: this.random,
-        log: this.log,
-      });
+    this.transport = o.transport(handlers, {
+      geometry: g,
+      provider,
+      publicKey: this.publicKey,
+      privateKey: this.privateKey,
+      backend: this.backend,
+      params: this.params,
+      scheduler: this.scheduler,
+      random: this.random,
+      log: this.log,
+    });
 
     const stream = (name: string, rate: number, onEvent: () => void) =>
       new PoissonStream({
@@ -291,30 +211,6 @@ export class LoopixClient {
     };
   }
 
-  /** Reads a client config file (keyFile and topologyFile relative to it), its key pair and its topology. */
-  static fromConfigFile(file: string, options: Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>> = {}): LoopixClient {
-    const config = loadConfigFile(ClientConfigSchema, file);
-    const base = dirname(resolve(file));
-    const backend = options.backend ?? loadSphinx().backend;
-    const keyPair = readKeyPairFile(resolve(base, config.keyFile), backend);
-    const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), config.authorityPublicKey));
-    const log = options.log ?? createLogger('loopix-client', config.log.level);
-    const client = new LoopixClient({ ...options, config, keyPair, topology, backend, log });
-    // Follow the directory's per-epoch documents (rotating keys) for as long as the client runs.
-    client.topologyWatch = new TopologyWatch({
-      file: resolve(base, config.topologyFile),
-      authorityPublicKey: config.authorityPublicKey,
-      onUpdate: (index) => {
-        if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
-      },
-      onError: (message) => log.warn({ err: message }, 'topology file not adopted; keeping the current document'),
-    });
-    return client;
-  }
-
-  /** Re-reads the topology file while running (set by fromConfigFile). */
-  private topologyWatch: TopologyWatch | undefined;
-
   get connected(): boolean {
     return this.transport.connected;
   }
@@ -322,20 +218,19 @@ export class LoopixClient {
   /** Starts the three streams and the provider session. */
   start(): void {
     if (this.running) return;
-    if (this.stopped) throw new Error('a stopped client cannot be restarted; create a new one');
+    if (this.stopped) throw new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', 'a stopped client cannot be restarted; create a new one');
     this.running = true;
-    this.topologyWatch?.start();
     this.transport.start();
     this.streams.payload.start();
     this.streams.loop.start();
     this.streams.drop.start();
   }
 
-  /** Resolves once the provider session is authenticated (WebSocket transport only). */
+  /** Resolves once the provider session is authenticated (transports that can wait, e.g. the WebSocket one). */
   waitConnected(timeoutMs = 30_000): Promise<void> {
-    const t = this.transport as Partial<ProviderConnection>;
+    const t = this.transport as Partial<{ waitConnected(ms: number): Promise<void> }>;
     if (typeof t.waitConnected === 'function') return t.waitConnected.call(this.transport, timeoutMs);
-    return this.transport.connected ? Promise.resolve() : Promise.reject(new Error('transport cannot wait for a connection'));
+    return this.transport.connected ? Promise.resolve() : Promise.reject(new LoopixError('ERR_LOOPIX_CLIENT_TRANSPORT', 'transport cannot wait for a connection'));
   }
 
   /**
@@ -354,13 +249,11 @@ export class LoopixClient {
     if (this.stopped) return;
     this.stopped = true;
     this.running = false;
-    this.topologyWatch?.stop();
-    this.streams.payload.stop();
-    this.streams.loop.stop();
-    this.streams.drop.stop();
+    this.onStop?.();
+    this.stopStreams();
     await this.transport.stop();
-    for (const w of this.receiveWaiters.splice(0)) w({ done: true, value: undefined });
-    for (const w of this.flushWaiters.splice(0)) w();
+    this.inbox.close();
+    this.buffer.release();
   }
 
   /**
@@ -370,16 +263,22 @@ export class LoopixClient {
    * is not in the topology.
    */
   async send(recipient: string | RecipientAddress, bytes: Uint8Array): Promise<string> {
+    const to = this.parseRecipient(recipient);
+    const { messageId, contents } = fragmentMessage(this.geometry, bytes, { maxMessageBytes: this.params.maxMessageBytes, sentAtMs: this.wallClock() });
+    for (const content of contents) this.buffer.push({ recipient: to, messageId, content });
+    return bytesToHex(messageId);
+  }
+
+  private parseRecipient(recipient: string | RecipientAddress): RecipientAddress {
     const to = typeof recipient === 'string' ? parseAddress(this.geometry, recipient) : recipient;
     if (!to || typeof to.providerId !== 'string' || !(to.publicKey instanceof Uint8Array) || to.publicKey.length !== this.geometry.publicKeyBytes) {
-      throw new RangeError('recipient must be a loopix1: address or {providerId, publicKey (32 bytes)}');
+      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', 'recipient must be a loopix1: address or {providerId, publicKey (32 bytes)}', { field: 'recipient' });
     }
     const node = this.topology.node(to.providerId);
-    if (!node || node.role !== 'provider') throw new RangeError(`recipient provider ${to.providerId} is not a provider in the topology`);
-    const { messageId, contents } = fragmentMessage(this.geometry, bytes, { maxMessageBytes: this.params.maxMessageBytes, sentAtMs: this.wallClock() });
-    const recipientCopy: RecipientAddress = { providerId: to.providerId, publicKey: Uint8Array.from(to.publicKey) };
-    for (const content of contents) this.buffer.push({ recipient: recipientCopy, messageId, content });
-    return Buffer.from(messageId).toString('hex');
+    if (!node || node.role !== 'provider') {
+      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient provider ${to.providerId} is not a provider in the topology`, { field: 'recipient' });
+    }
+    return { providerId: to.providerId, publicKey: Uint8Array.from(to.publicKey) };
   }
 
   /** Packets a message of `size` bytes occupies. */
@@ -389,74 +288,47 @@ export class LoopixClient {
 
   /** Resolves when the FIFO send buffer is empty (every queued fragment handed to the provider). */
   flushed(timeoutMs?: number): Promise<void> {
-    if (this.buffer.length === 0 || this.stopped) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = () => {
-        if (timer) clearTimeout(timer);
-        resolve();
-      };
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          const i = this.flushWaiters.indexOf(done);
-          if (i >= 0) this.flushWaiters.splice(i, 1);
-          reject(new Error(`send buffer not empty after ${timeoutMs} ms (${this.buffer.length} fragments left)`));
-        }, timeoutMs);
-      }
-      this.flushWaiters.push(done);
-    });
+    if (this.stopped) return Promise.resolve();
+    return this.buffer.flushed(timeoutMs);
   }
 
   /** Received messages, in completion order. Several iterators share one queue; stop() ends them all. */
   messages(): AsyncIterable<ReceivedMessage> {
-    return {
-      [Symbol.asyncIterator]: (): AsyncIterator<ReceivedMessage> => ({
-        next: () => this.nextMessage(),
-        return: async () => ({ done: true, value: undefined }),
-      }),
-    };
+    return this.inbox.iterable();
   }
 
   /** The retained loop round-trip samples (ms). */
   loopRttSamples(): number[] {
-    return this.rtt.values();
+    return this.loops.rttSamples();
+  }
+
+  /** Own loops per node on their paths: due and returned, in the last 60 s and since start. */
+  loopPathCounts(): LoopAttribution {
+    return this.loops.attribution();
   }
 
   stats(): ClientStats {
-    this.expireLoops();
-    const conn = (this.transport as Partial<ProviderConnection>).stats;
+    this.loops.expire();
+    const conn = (this.transport as Partial<{ stats: object }>).stats;
     return {
+      ...this.counters,
       address: this.address,
       connected: this.transport.connected,
-      sent_real: this.counters.sent_real,
-      sent_drop_cover: this.counters.sent_drop_cover,
-      loops_sent: this.counters.loops_sent,
-      loops_returned: this.counters.loops_returned,
-      loops_outstanding: this.loops.size,
-      loops_lost: this.counters.loops_lost,
-      loop_rtt_ms: this.rtt.summary(),
-      drops_sent: this.counters.drops_sent,
+      loops_sent: this.loops.sent,
+      loops_returned: this.loops.returned,
+      loops_outstanding: this.loops.outstanding,
+      loops_lost: this.loops.lost,
+      loop_rtt_ms: this.loops.rttSummary(),
       skipped_offline: { ...this.skipped },
-      build_errors: this.counters.build_errors,
       send_buffer: this.buffer.length,
-      messages_queued: this.received.length,
-      packets_received: this.counters.packets_received,
-      fragments_received: this.counters.fragments_received,
-      received_real: this.counters.received_real,
+      unacked_fragments: 0,
+      messages_queued: this.inbox.length,
       message_latency_ms: this.latency.summary(),
-      duplicates_ignored: this.counters.duplicates_ignored,
-      dummies_discarded: this.counters.dummies_discarded,
       invalid_received: { ...this.invalid },
       reassembly: { incomplete: this.reassembler.incomplete, incomplete_bytes: this.reassembler.incompleteBytes, discarded: this.reassembler.discarded },
-      messages_dropped_backlog: this.counters.messages_dropped_backlog,
-      ...(conn ? { connection: JSON.parse(JSON.stringify(conn)) as ConnectionStats } : {}),
+      messages_dropped_backlog: this.inbox.dropped,
+      ...(conn ? { connection: JSON.parse(JSON.stringify(conn)) as ClientStats['connection'] } : {}),
     };
-  }
-
-  // --- sending ----------------------------------------------------------------------------------------------
-
-  private routeOptions() {
-    return { mu: this.params.mu, random: this.random, nowMs: this.wallClock() };
   }
 
   /**
@@ -465,11 +337,17 @@ export class LoopixClient {
    * of the same network (geometry, own provider) and not older than the current one is accepted.
    */
   setTopology(next: TopologyIndex): void {
-    if (next.doc.epoch < this.topology.doc.epoch) throw new RangeError(`topology epoch ${next.doc.epoch} is older than the current ${this.topology.doc.epoch}`);
+    if (next.doc.epoch < this.topology.doc.epoch) throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', `topology epoch ${next.doc.epoch} is older than the current ${this.topology.doc.epoch}`, { field: 'epoch' });
     const g = next.geometry;
-    if (g.packetBytes !== this.geometry.packetBytes || g.maxHops !== this.geometry.maxHops) throw new RangeError('topology geometry differs from the current one');
-    if (next.node(this.providerId)?.role !== 'provider') throw new RangeError(`provider ${this.providerId} is not in the new topology`);
+    if (g.packetBytes !== this.geometry.packetBytes || g.maxHops !== this.geometry.maxHops) throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', 'topology geometry differs from the current one', { field: 'geometry' });
+    if (next.node(this.providerId)?.role !== 'provider') throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', `provider ${this.providerId} is not in the new topology`, { field: 'nodes' });
     this.topology = next;
+  }
+
+  // --- sending ----------------------------------------------------------------------------------------------
+
+  private routeOptions() {
+    return { mu: this.params.mu, random: this.random, nowMs: this.wallClock() };
   }
 
   private build(route: Route, content: Uint8Array): Uint8Array {
@@ -518,10 +396,8 @@ export class LoopixClient {
       this.buffer.unshift(item);
       throw err;
     }
-    if (this.submitPacket(packet)) {
-      this.counters.sent_real++;
-      if (this.buffer.length === 0) for (const w of this.flushWaiters.splice(0)) w();
-    } else {
+    if (this.submitPacket(packet)) this.counters.sent_real++;
+    else {
       this.buffer.unshift(item);
       this.skipped.payload++;
     }
@@ -533,16 +409,11 @@ export class LoopixClient {
       this.skipped.loop++;
       return;
     }
-    this.expireLoops();
-    const loopId = new Uint8Array(this.geometry.addressBytes);
-    crypto.getRandomValues(loopId);
+    const loopId = crypto.getRandomValues(new Uint8Array(this.geometry.addressBytes));
     const route = loopRoute(this.topology, this.providerId, this.publicKey, loopId, this.routeOptions());
     const packet = this.build(route, this.coverContent());
-    if (this.submitPacket(packet)) {
-      this.loops.set(Buffer.from(loopId).toString('hex'), this.scheduler.now());
-      this.counters.loops_sent++;
-      this.recordLoopPath(loopId, route);
-    } else this.skipped.loop++;
+    if (this.submitPacket(packet)) this.loops.onSent(loopId, route);
+    else this.skipped.loop++;
   }
 
   /** λD: a drop cover packet to a random provider. */
@@ -553,38 +424,6 @@ export class LoopixClient {
     }
     if (this.sendDrop()) this.counters.drops_sent++;
     else this.skipped.drop++;
-  }
-
-  /**
-   * Due at send time + the drawn delays + the nodes' loop margin per hop + two pull intervals (a returned
-   * loop waits in the provider's inbox for the next pull), ms.
-   */
-  private recordLoopPath(loopId: Uint8Array, route: Route): void {
-    const now = this.scheduler.now();
-    const delayMs = route.hops.reduce((a, h) => a + h.delayUs, 0) / 1000;
-    const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * route.nodes.length + 2 * this.params.pullIntervalMs;
-    this.loopPaths.sent(loopId, now, now + delayMs + margin, route.nodes.map((n) => n.id));
-    if (now - this.loopPathsEvaluatedAt >= 1000) this.evaluateLoopPaths(now); // forgets old loops
-  }
-
-  private evaluateLoopPaths(now: number): void {
-    this.loopPathsEvaluatedAt = now;
-    this.loopPaths.evaluate(now);
-  }
-
-  /** Own loops per node on their paths: due and returned, in the last 60 s and since start. */
-  loopPathCounts(): LoopAttribution {
-    this.evaluateLoopPaths(this.scheduler.now());
-    return this.loopPaths.attribution();
-  }
-
-  private expireLoops(): void {
-    const cutoff = this.scheduler.now() - this.loopTimeoutMs;
-    for (const [id, at] of this.loops) {
-      if (at > cutoff) break;
-      this.loops.delete(id);
-      this.counters.loops_lost++;
-    }
   }
 
   // --- receiving --------------------------------------------------------------------------------------------
@@ -607,19 +446,9 @@ export class LoopixClient {
           else if (added.status === 'invalid') this.countInvalid(`fragment_${added.reason}`);
           break;
         }
-        case 'loop': {
-          const id = Buffer.from(r.id).toString('hex');
-          const sentAt = this.loops.get(id);
-          if (sentAt === undefined) {
-            this.countInvalid('unknown_loop');
-            break;
-          }
-          this.loops.delete(id);
-          this.loopPaths.returned(r.id, this.scheduler.now());
-          this.counters.loops_returned++;
-          this.rtt.add(this.scheduler.now() - sentAt);
+        case 'loop':
+          if (this.loops.onReturn(r.id) === 'unknown') this.countInvalid('unknown_loop');
           break;
-        }
         case 'invalid':
           if (DUMMY_REASONS.has(r.reason)) this.counters.dummies_discarded++;
           else this.countInvalid(r.reason);
@@ -634,38 +463,6 @@ export class LoopixClient {
     const latencyMs = Math.max(0, this.wallClock() - sentAtMs);
     this.counters.received_real++;
     this.latency.add(latencyMs);
-    const message: ReceivedMessage = { messageId, bytes, latencyMs, sentAtMs };
-    const waiter = this.receiveWaiters.shift();
-    if (waiter) return waiter({ done: false, value: message });
-    this.received.push(message);
-    if (this.received.length > this.maxQueuedMessages) {
-      this.received.shift();
-      this.counters.messages_dropped_backlog++;
-    }
+    this.inbox.push({ messageId, bytes, latencyMs, sentAtMs });
   }
-
-  private nextMessage(): Promise<IteratorResult<ReceivedMessage>> {
-    const m = this.received.shift();
-    if (m) return Promise.resolve({ done: false, value: m });
-    if (this.stopped) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve) => this.receiveWaiters.push(resolve));
-  }
-}
-
-/** Reads a `loopix keygen` JSON key pair file ({publicKey, privateKey} hex) and checks that they match. */
-export function readKeyPairFile(file: string, backend: SphinxBackend = loadSphinx().backend): KeyPair {
-  let json: { publicKey?: unknown; privateKey?: unknown };
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
-  } catch (err) {
-    throw new Error(`key file ${file}: ${(err as Error).message}`);
-  }
-  const hex32 = (name: string, v: unknown): Uint8Array => {
-    if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new RangeError(`key file ${file}: ${name} must be 32 bytes of lowercase hex`);
-    return Uint8Array.from(Buffer.from(v, 'hex'));
-  };
-  const privateKey = hex32('privateKey', json.privateKey);
-  const publicKey = hex32('publicKey', json.publicKey);
-  if (!Buffer.from(backend.x25519Base(privateKey)).equals(publicKey)) throw new RangeError(`key file ${file}: publicKey does not match privateKey`);
-  return { publicKey, privateKey };
 }

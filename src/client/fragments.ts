@@ -16,6 +16,7 @@
  * `maxIncompleteBytes`.
  */
 import type { Geometry } from '../geometry.js';
+import { bytesToHex } from './bytes.js';
 
 export const FRAGMENT_TYPE = 0x01;
 export const MESSAGE_ID_BYTES = 16;
@@ -212,7 +213,7 @@ export class Reassembler {
 
   addFragment(f: Fragment): AddResult {
     this.expire();
-    const id = Buffer.from(f.messageId).toString('hex');
+    const id = bytesToHex(f.messageId);
     if (this.completed.has(id)) return { status: 'duplicate' };
     let p = this.partials.get(id);
     if (p && p.count !== f.count) return { status: 'invalid', reason: 'count_mismatch' };

@@ -14,6 +14,7 @@ import type { Geometry } from '../geometry.js';
 import { Command, MAX_DELAY_US, type HopSpec } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
+import { hexToBytes } from './bytes.js';
 import { cryptoUniform, pick, sampleExp, type RandomSource } from './streams.js';
 
 export type RouteKind = 'message' | 'loop' | 'drop';
@@ -42,9 +43,7 @@ export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform):
   return Math.min(MAX_DELAY_US, Math.max(0, us));
 }
 
-export function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
+export { hexToBytes };
 
 /** `bytes` fitted into an A-byte address field: zero-padded or truncated. */
 export function toAddress(g: Geometry, bytes: Uint8Array): Uint8Array {

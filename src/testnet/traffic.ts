@@ -7,6 +7,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { LoopixClient } from '../client/client.js';
+import { createNodeClient } from '../client/node.js';
 import { fragmentCapacity } from '../client/fragments.js';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import type { SphinxBackend } from '../sphinx/types.js';
@@ -78,7 +79,7 @@ export class DemoTraffic {
       const { publicKey, privateKey } = writeKeyFile(join(o.dir, `client-${i}.key.json`), o.backend);
       const provider = providers[i % providers.length]!;
       this.clients.push(
-        new LoopixClient({
+        createNodeClient({
           config: { providerId: provider.id, params },
           keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
           topology: o.topology,
