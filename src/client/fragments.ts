@@ -232,9 +232,14 @@ export class Reassembler {
     if (p.parts.size === p.count) {
       this.partials.delete(id);
       this.bufferedBytes -= p.bytes;
+      // Every fragment but the last is full, so concatenating in index order rebuilds the bytes (framing v1
+      // and v2 differ in capacity, not in this).
       const bytes = new Uint8Array(p.bytes);
-      const cap = fragmentCapacity(this.g);
-      for (const [index, data] of p.parts) bytes.set(data, index * cap);
+      for (let index = 0, at = 0; index < p.count; index++) {
+        const data = p.parts.get(index)!;
+        bytes.set(data, at);
+        at += data.length;
+      }
       this.markCompleted(id);
       return { status: 'complete', message: { messageId: id, bytes, sentAtMs: p.sentAtMs } };
     }
