@@ -495,13 +495,17 @@ export class LoopixClient {
         }
         throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_NO_SURBS', `reply handle ${handle} has no SURBs left; the sender was asked for more`, { field: 'handle' });
       }
+      // SURBs already promised to earlier replies under this handle that have not all been acknowledged.
+      let committed = 0;
+      for (const e of this.outbox.values()) if (e.replyHandle === handle) committed += e.acked.filter((a) => !a).length;
+      const available = live - committed;
       const records: EnvelopeRecord[] = [{ kind: 'message', messageId, bytes: Uint8Array.from(bytes) }];
       const count = splitData(this.geometry, encodeEnvelope(this.geometry, records), AckMode.FORWARD).length;
-      if (live - count < SURB_LOW_WATER) records.push({ kind: 'surbRequest', replyKey: hexToBytes(handle), wanted: SURB_TOP_UP });
+      if (available - count < SURB_LOW_WATER) records.push({ kind: 'surbRequest', replyKey: hexToBytes(handle), wanted: SURB_TOP_UP });
       const body = encodeEnvelope(this.geometry, records);
       const data = splitData(this.geometry, body, AckMode.FORWARD);
-      if (data.length > live) {
-        throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_NO_SURBS', `reply handle ${handle}: the reply needs ${data.length} SURBs, ${live} left`, { field: 'handle' });
+      if (data.length > available) {
+        throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_NO_SURBS', `reply handle ${handle}: the reply needs ${data.length} SURBs, ${available} left (${committed} promised to earlier replies)`, { field: 'handle' });
       }
       env = this.newEnvelope({ to: undefined, replyHandle: handle, ackMode: AckMode.FORWARD, data, messageIds: [idHex], waiters: [{ messageId: idHex, resolve, reject, onProgress: options.onProgress }] });
     });
