@@ -529,7 +529,12 @@ export class LoopixClient {
   }
 
   private parseRecipient(recipient: string | RecipientAddress): RecipientAddress {
-    const to = typeof recipient === 'string' ? parseAddress(this.geometry, recipient) : recipient;
+    let to: RecipientAddress | undefined | null;
+    try {
+      to = typeof recipient === 'string' ? parseAddress(this.geometry, recipient) : recipient;
+    } catch (err) {
+      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient: ${(err as Error).message}`, { field: 'recipient', cause: err });
+    }
     if (!to || typeof to.providerId !== 'string' || !(to.publicKey instanceof Uint8Array) || to.publicKey.length !== this.geometry.publicKeyBytes) {
       throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', 'recipient must be a loopix1: address or {providerId, publicKey (32 bytes)}', { field: 'recipient' });
     }

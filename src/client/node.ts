@@ -15,6 +15,7 @@ import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { equalBytes, hexToBytes } from './bytes.js';
 import { LoopixClient, type LoopixClientOptions, type TransportFactory } from './client.js';
 import { ProviderConnection, type BackoffOptions } from './connection.js';
+import { SqliteStore } from './sqlite-store.js';
 import type { KeyPair } from './keys.js';
 import { TopologyWatch } from './topology-watch.js';
 
@@ -48,8 +49,9 @@ export function createNodeClient(o: NodeClientOptions): LoopixClient {
 }
 
 /**
- * Reads a client config file (keyFile and topologyFile relative to it), its key pair and its topology, and
- * follows the directory's per-epoch documents (rotating keys) for as long as the client runs.
+ * Reads a client config file (keyFile and topologyFile relative to it), its key pair and its topology, opens
+ * its store `<keyFile>.state.sqlite` (unless `options.store` is given), and follows the directory's per-epoch
+ * documents (rotating keys) for as long as the client runs.
  */
 export function clientFromConfigFile(file: string, options: Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>> = {}): LoopixClient {
   const config = loadConfigFile(ClientConfigSchema, file);
@@ -60,7 +62,22 @@ export function clientFromConfigFile(file: string, options: Partial<Omit<NodeCli
   const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), config.authorityPublicKey));
   const log = options.log ?? createLogger('loopix-client', config.log.level);
   let watch: TopologyWatch | undefined;
-  const client = createNodeClient({ ...options, config, keyPair, topology, backend, log, onStop: () => watch?.stop() });
+  // Unacknowledged envelopes, seen ids and reply SURBs live next to the key file (one client per key file).
+  const store = options.store ?? new SqliteStore(`${keyFile}.state.sqlite`);
+  const client = createNodeClient({
+    ...options,
+    config,
+    keyPair,
+    topology,
+    backend,
+    log,
+    store,
+    onStop: async () => {
+      watch?.stop();
+      await options.onStop?.();
+      if (!options.store) await store.close();
+    },
+  });
   watch = new TopologyWatch({
     file: resolve(base, config.topologyFile),
     authorityPublicKey: config.authorityPublicKey,
