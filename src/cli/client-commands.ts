@@ -92,7 +92,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 async function untilAllAcked(client: LoopixClient, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (client.stats().unacked_fragments > 0 || client.stats().send_buffer > 0) {
-    if (Date.now() > deadline) throw new LoopixError('ERR_LOOPIX_CLIENT_TIMEOUT', `${client.stats().unacked_fragments} fragments still unacknowledged after ${ms / 1000} s; they stay in the client store`);
+    if (Date.now() > deadline) {
+      const s = client.stats();
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_TIMEOUT',
+        `${s.unacked_fragments} fragments still unacknowledged after ${ms / 1000} s (${s.sent_real} sent, ${s.acks_received} acks received, connected: ${s.connected}); they stay in the client store`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
