@@ -232,6 +232,7 @@ describe('reliable messaging over real processes', () => {
     let err = '';
     second.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise((r) => second.once('exit', r));
+    if (code !== 0) console.log('DEBUG drops', JSON.stringify(nodes.map((n) => [n.node.name, n.last?.dropped])), JSON.stringify(bob.stats()));
     expect({ code, err }).toEqual({ code: 0, err: '' });
     expect(JSON.parse(out.trim())).toMatchObject({ flushed: true });
     await vi.waitFor(() => expect(got.length).toBe(1), { timeout: 10_000 });
