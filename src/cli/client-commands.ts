@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { positiveInt } from './options.js';
+import { numberOption, positiveInt } from './options.js';
 import type { LoopixClient } from '../client/client.js';
 import { clientFromConfigFile, type NodeClientOptions } from '../client/node.js';
 import { LoopixError } from '../errors.js';
@@ -13,13 +13,7 @@ import { LoopixError } from '../errors.js';
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
 export type ClientCommandDeps = Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>>;
 
-function seconds(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
+const seconds = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
 
 function line(obj: unknown): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);

@@ -28,6 +28,7 @@ import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphi
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
 import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopReturn, type LoopWindowState } from '../loops/monitor.js';
+import type { CounterName } from './counters.js';
 
 // The bookkeeping half lives in src/loops/monitor.ts (clients use it too); re-exported for node-side callers.
 export * from '../loops/monitor.js';
@@ -55,7 +56,7 @@ export interface LoopEmitterOptions {
   readonly alarmRateFactor: number;
   /** Sends the loop's first datagram. */
   readonly send: (packet: Uint8Array, to: NodeEntry) => void;
-  readonly count: (name: string, by?: number) => void;
+  readonly count: (name: CounterName, by?: number) => void;
   readonly onRtt: (ms: number) => void;
   readonly log: { warn(o: object, msg: string): void; info(o: object, msg: string): void; error(o: object, msg: string): void };
 }
