@@ -42,8 +42,8 @@ describe('token bucket and limit sizing', () => {
       'test',
     );
     const limits = config.provider!.limits;
-    expect(limits).toEqual({ submitRateFactor: 2, submitBurstS: 10, pullRateFactor: 2, pullBurst: 4, maxConnectionsPerAddress: 64 });
-    expect(resolveLimits(limits, config.params)).toEqual({ submitPerS: 10, submitBurst: 100, pullPerS: 4, pullBurst: 4, maxConnectionsPerAddress: 64 });
+    expect(limits).toEqual({ submitRateFactor: 2, submitBurstS: 10, pullRateFactor: 2, pullBurst: 4, maxConnectionsPerAddress: 64, handshakesPerMin: 120, handshakeBurst: 128 });
+    expect(resolveLimits(limits, config.params)).toEqual({ submitPerS: 10, submitBurst: 100, pullPerS: 4, pullBurst: 4, maxConnectionsPerAddress: 64, handshakesPerS: 2, handshakeBurst: 128 });
     // Slow networks still get a burst that Poisson fluctuation cannot exhaust; factor 0 disables a limit.
     expect(resolveLimits({ ...limits, submitBurstS: 1 }, { lambdaP: 0.1, lambdaL: 0.1, lambdaD: 0.1, pullIntervalMs: 1000 }).submitBurst).toBe(MIN_SUBMIT_BURST);
     expect(resolveLimits({ ...limits, submitRateFactor: 0, pullRateFactor: 0 }, config.params)).toMatchObject({ submitPerS: 0, pullPerS: 0 });

@@ -357,8 +357,10 @@ export class ClientSession {
     this.ctx.count('ws_acks');
     const ids = this.#outstanding.get(requestId);
     if (ids === undefined) {
-      // A reply of dummies only, or one already acknowledged / forgotten: nothing to delete.
+      // A reply of dummies only, or one already acknowledged / forgotten: nothing to delete — but the same
+      // bookkeeping as for stored packets, so that the two ACKs cost the same.
       this.ctx.count('ws_ack_empty');
+      this.ctx.removal?.remove(this.#clientId!, []);
       return;
     }
     this.#outstanding.delete(requestId);
