@@ -9,6 +9,7 @@ import { numberOption, positiveInt } from './options.js';
 import type { LoopixClient } from '../client/client.js';
 import { clientFromConfigFile, type NodeClientOptions } from '../client/node.js';
 import { LoopixError } from '../errors.js';
+import { registerClientServe } from './client-serve.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
 export type ClientCommandDeps = Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>>;
@@ -136,7 +137,7 @@ export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}
 
 /** Adds `client send` and `client recv` to the program. */
 export function registerClientCommands(program: Command): void {
-  const client = program.command('client').description('a loopix client: send a message or print received ones');
+  const client = program.command('client').description('a loopix client: send a message, print received ones, or serve the local API');
   client
     .command('send')
     .description('send one message (fragmented as needed) to a loopix1: address, then exit once the recipient acknowledged every fragment')
@@ -159,4 +160,5 @@ export function registerClientCommands(program: Command): void {
     .option('--count <n>', 'exit after this many messages', positiveInt('--count'))
     .option('--timeout <s>', 'exit after this many seconds', seconds('--timeout'))
     .action((o: RecvOptions) => runClientRecv(o));
+  registerClientServe(client);
 }

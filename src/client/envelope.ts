@@ -1,7 +1,7 @@
 /**
  * Envelopes (AnonPoP §8.4): the unit a client fragments and acknowledges. Several small messages to the same
  * recipient that wait in the buffer together share one envelope, and the envelope's body is compressed when
- * that makes it shorter (docs/packet-format.md §13 "Envelopes").
+ * that makes it shorter (docs/packet-format.md §14 "Envelopes").
  *
  *   version 1 (0x01) | flags 1 (bit 0: body is raw DEFLATE) | body
  *   body = records, each  kind 1 | length 3 (uint24) | value

@@ -1,5 +1,5 @@
 /**
- * Packet contents, framing version 2 (docs/packet-format.md §12 "Client content frames"). Byte 0 of every C-byte
+ * Packet contents, framing version 2 (docs/packet-format.md §13 "Client content frames"). Byte 0 of every C-byte
  * content says what it is:
  *
  *   0x01  FRAGMENT v1 (src/client/fragments.ts): a fragment without acknowledgement; still accepted.
