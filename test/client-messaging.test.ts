@@ -73,7 +73,7 @@ beforeAll(async () => {
   nodes = net.nodes.map((n) => new NodeProcess(n, dir));
   for (const n of nodes) n.start();
   await Promise.all(nodes.map((n) => n.ready));
-}, 60_000);
+}, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
@@ -232,7 +232,6 @@ describe('reliable messaging over real processes', () => {
     let err = '';
     second.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise((r) => second.once('exit', r));
-    if (code !== 0) console.log('DEBUG drops', JSON.stringify(nodes.map((n) => [n.node.name, n.last?.dropped])), JSON.stringify(bob.stats()));
     expect({ code, err }).toEqual({ code: 0, err: '' });
     expect(JSON.parse(out.trim())).toMatchObject({ flushed: true });
     await vi.waitFor(() => expect(got.length).toBe(1), { timeout: 10_000 });

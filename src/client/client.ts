@@ -453,6 +453,9 @@ export class LoopixClient {
       }
       this.waiting.push({ to, toAddress: formatAddress(to), records, pending });
     });
+    // A send nobody awaits must not crash the process with an unhandled rejection when it fails or the client
+    // stops: failures are logged and counted (messages_failed); whoever awaits the promise still gets them.
+    promise.catch(() => {});
     let acked = 0, total = 0;
     const handle = Object.assign(promise, {
       messageId: idHex,
@@ -509,6 +512,7 @@ export class LoopixClient {
       }
       env = this.newEnvelope({ to: undefined, replyHandle: handle, ackMode: AckMode.FORWARD, data, messageIds: [idHex], waiters: [{ messageId: idHex, resolve, reject, onProgress: options.onProgress }] });
     });
+    promise.catch(() => {}); // as in send()
     return Object.assign(promise, {
       messageId: idHex,
       conversation: undefined,
