@@ -24,7 +24,7 @@ export interface NodeEntry {
   readonly ws?: string;
   /** X25519 public key (hex, 32 bytes) for `epoch`. */
   readonly publicKey: string;
-  /** X25519 public key (hex) for `epoch + 1`, once known (key rotation, issue 6). */
+  /** X25519 public key (hex) for `epoch + 1`, once known (key rotation). */
   readonly nextPublicKey?: string;
 }
 
