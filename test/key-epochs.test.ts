@@ -17,6 +17,7 @@ import { EpochKeyring, SharedKeyTable } from '../src/node/epoch-keys.js';
 import { KeyFileError, parseNodeKeyFile, type EpochKeyPair } from '../src/node/keys.js';
 import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
 import type { NodeEntry } from '../src/topology/types.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 const START = 1_800_000_000_000;
 const LEN_S = 60;
@@ -164,10 +165,10 @@ describe('key store file', () => {
   });
 
   it('names the field that is wrong', () => {
-    expect(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [] }, 'k.json')).toThrow(/k\.json: keys must be a non-empty array/);
-    expect(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: -1, publicKey: hex(), privateKey: hex() }] }, 'k.json')).toThrow(/keys\[0\]\.epoch must be a non-negative integer/);
+    expectLoopixError(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [] }, 'k.json'), 'ERR_LOOPIX_KEYFILE_INVALID', 'keys');
+    expectLoopixError(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: -1, publicKey: hex(), privateKey: hex() }] }, 'k.json'), 'ERR_LOOPIX_KEYFILE_INVALID', 'keys[0].epoch');
     const dup = { epoch: 1, publicKey: hex(), privateKey: hex() };
-    expect(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [dup, dup] }, 'k.json')).toThrow(/epoch 1 appears twice/);
+    expectLoopixError(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [dup, dup] }, 'k.json'), 'ERR_LOOPIX_KEYFILE_INVALID', 'keys[1].epoch');
     expect(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: 1, publicKey: 'zz', privateKey: hex() }] }, 'k.json')).toThrow(KeyFileError);
   });
 });

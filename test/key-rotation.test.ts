@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,6 @@ import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('replay filter across a crash and keys across an epoch boundary (one mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-rotation-'));

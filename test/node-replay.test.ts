@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BloomFilter, bloomFalsePositiveRate, bloomSize } from '../src/node/bloom.js';
 import { ReplayFilter } from '../src/node/replay.js';
 import { ReplayStore, ReplayStoreError } from '../src/node/replay-store.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 /** A deterministic generator of uniformly random 16-byte tags (what HKDF output looks like). */
 function tags(seed: number, n: number): Uint8Array {
@@ -186,14 +187,15 @@ describe('replay filter persistence (snapshot + log)', () => {
     accept(store, filter, tags(13, 10), 0, 10);
     await filter.snapshot();
     store.close();
-    expect(() => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(/replay-5\.snap: filter of \d+ bits .* configuration asks for/);
+    const snapFile = join(dir, 'replay-5.snap');
+    expectLoopixError(() => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5), 'ERR_LOOPIX_REPLAY_STATE_MISMATCH', snapFile);
     const snap = join(dir, 'replay-5.snap');
     const bytes = readFileSync(snap);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     writeFileSync(snap, bytes);
     expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(ReplayStoreError);
     truncateSync(snap, 100);
-    expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(/truncated/);
+    expectLoopixError(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5), 'ERR_LOOPIX_REPLAY_STATE_CORRUPT', snapFile);
   });
 
   it('keeps epochs apart and deletes a retired epoch’s files', () => {

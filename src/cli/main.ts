@@ -3,6 +3,7 @@
  * them up, so `--help` on every level lists what exists.
  */
 import { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { runDemo } from './demo.js';
 import { runFuzzCommand } from './fuzz.js';
@@ -43,7 +44,7 @@ export function buildProgram(): Command {
       try {
         runKeygen(o);
       } catch (err) {
-        process.stderr.write(`loopix keygen: ${(err as Error).message}\n`);
+        process.stderr.write(`loopix keygen: ${errorLine(err)}\n`);
         process.exit(2);
       }
     });

@@ -8,6 +8,7 @@
  * inbox, and exits 0.
  */
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
 import { loadNodeSetup } from '../node/startup.js';
@@ -30,8 +31,7 @@ export function registerNodeCommands(program: Command): void {
 }
 
 function startupFailure(role: Role, err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`loopix ${role}: ${message}\n`);
+  process.stderr.write(`loopix ${role}: ${errorLine(err)}\n`);
   process.exit(EXIT_STARTUP);
 }
 

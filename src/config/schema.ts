@@ -5,8 +5,9 @@
  *
  * Errors name the field and the value: `config node.json: params.mu: must be > 0 (got -1)`.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 
 const rate = (what: string) => z.number().positive().max(1e6).describe(what);
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
@@ -46,7 +47,7 @@ export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
 /** The node's packet pipeline (docs/pipeline.md). */
 export const PipelineSchema = z.strictObject({
-  /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
+  /** Crypto worker threads (piscina); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),
@@ -231,9 +232,7 @@ export const ClientConfigSchema = z.strictObject({
 });
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
@@ -253,23 +252,11 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
       for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
       return `${path}: ${issue.message} (got ${JSON.stringify(got)})`;
     });
-    throw new ConfigError(`config ${source}: ${lines.join('; ')}`);
+    throw new ConfigError(`config ${source}: ${lines.join('; ')}`, { field: result.error.issues[0]?.path.join('.') || '(root)' });
   }
   return deepFreeze(result.data);
 }
 
 export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Readonly<z.infer<S>> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`config ${file}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`config ${file}: not JSON (${(err as Error).message})`);
-  }
-  return parseConfig(schema, json, file);
+  return parseConfig(schema, readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError }), file);
 }

@@ -27,21 +27,24 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LoopixError, ReplayStoreError } from '../errors.js';
+import { FORMAT, REPLAY_FILTER_TAG_BYTES } from '../geometry.js';
 import { BloomFilter, type BloomSize } from './bloom.js';
 
 const MAGIC = 0x4258_4c52; // "RLXB" little-endian
 const VERSION = 1;
 /** magic, version, epoch, bits (2 words), hashes, inserted (2 words), generation, reserved, sha256 (8 words). */
-const HEADER_BYTES = 10 * 4 + 32;
-export const TAG_BYTES = 16;
+const HEADER_BYTES = 10 * 4 + FORMAT.sha256Bytes;
+export const TAG_BYTES = REPLAY_FILTER_TAG_BYTES;
 
-export class ReplayStoreError extends Error {
-  override readonly name = 'ReplayStoreError';
-}
+export { ReplayStoreError };
 
-/** An append to the replay log failed: the staged tags are not durable. */
-export class ReplayLogError extends Error {
-  override readonly name = 'ReplayLogError';
+/** An append to the replay log failed: the staged tags are not durable (code ERR_LOOPIX_REPLAY_LOG_WRITE). */
+export class ReplayLogError extends LoopixError {
+  constructor(message: string, field: string) {
+    super('ERR_LOOPIX_REPLAY_LOG_WRITE', message, { field });
+    this.name = 'ReplayLogError';
+  }
 }
 
 /** The file operations of the log's append path (node:fs by default; tests inject failures). */
@@ -108,16 +111,17 @@ export class ReplayStore {
     if (existsSync(snapFile)) {
       const bytes = readFileSync(snapFile);
       const h = parseHeader(bytes, snapFile);
-      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`);
+      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`, { field: snapFile });
       if (h.bits !== size.bits || h.hashes !== size.hashes) {
         throw new ReplayStoreError(
           `${snapFile}: filter of ${h.bits} bits × ${h.hashes} hashes, but the configuration asks for ${size.bits} × ${size.hashes}; ` +
             'keep replay.maxRatePps (or the measured rate in replay-rate.json) and falsePositiveRate unchanged until this key epoch ends (or move the file away knowingly)',
+          { code: 'ERR_LOOPIX_REPLAY_STATE_MISMATCH', field: snapFile },
         );
       }
       const body = bytes.subarray(HEADER_BYTES);
-      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`);
-      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`);
+      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`, { field: snapFile });
+      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`, { field: snapFile });
       const words = new Uint32Array(size.bits / 32);
       new Uint8Array(words.buffer).set(body);
       filter = new BloomFilter(size, words);
@@ -164,7 +168,7 @@ export class ReplayStore {
    * way — their packets are dropped by the caller).
    */
   flush(): void {
-    let failure: string | undefined;
+    let failure: { message: string; file: string } | undefined;
     for (const [epoch, f] of this.open) {
       if (f.stagedBytes === 0) continue;
       try {
@@ -172,7 +176,7 @@ export class ReplayStore {
         let off = 0;
         while (off < f.stagedBytes) off += this.fs.writeSync(f.fd, f.staged, off, f.stagedBytes - off);
       } catch (err) {
-        failure ??= `replay log of epoch ${epoch}: ${(err as Error).message}`;
+        failure ??= { message: `replay log of epoch ${epoch}: ${(err as Error).message}`, file: this.logFile(epoch, f.generation) };
         if (f.fd >= 0) {
           try {
             this.fs.closeSync(f.fd);
@@ -185,7 +189,7 @@ export class ReplayStore {
         f.stagedBytes = 0;
       }
     }
-    if (failure !== undefined) throw new ReplayLogError(failure);
+    if (failure !== undefined) throw new ReplayLogError(failure.message, failure.file);
   }
 
   /** Opens the next log generation of an epoch whose last append failed. */
@@ -289,8 +293,8 @@ function makeHeader(epoch: number, filter: BloomFilter, inserted: number, genera
 }
 
 function parseHeader(b: Buffer, file: string) {
-  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`);
-  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`);
+  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`, { field: file });
+  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`, { field: file });
   return {
     epoch: b.readUInt32LE(8),
     bits: b.readUInt32LE(12) + b.readUInt32LE(16) * 2 ** 32,

@@ -19,6 +19,7 @@
  *
  * Persisted through src/node/replay-store.ts (snapshot + log), restored on restart.
  */
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
 import { BloomFilter, bloomFalsePositiveRate, bloomSize, type BloomSize } from './bloom.js';
 import { REPLAY_BURST_S } from './replay-capacity.js';
 import type { ReplayStore } from './replay-store.js';
@@ -93,7 +94,7 @@ export class ReplayFilter {
 
   /** Records `tag` for `epoch`; returns false when it was not fresh (see checkAt). Never throws. */
   check(epoch: number, tag: Uint8Array): boolean {
-    const padded = tag.length >= 16 ? tag : Uint8Array.from({ length: 16 }, (_, i) => tag[i] ?? 0);
+    const padded = tag.length >= TAG_BYTES ? tag : Uint8Array.from({ length: TAG_BYTES }, (_, i) => tag[i] ?? 0);
     return this.checkAt(epoch, padded, 0) === true;
   }
 
