@@ -11,8 +11,8 @@
 #include <exception>
 #include <string>
 
-#include "format.h"
 #include "link.h"
+#include "format.h"
 #include "lioness.h"
 #include "sphinx.h"
 #include "symmetric.h"
@@ -335,47 +335,6 @@ Napi::Value OpenSurbReply(const Napi::CallbackInfo& info) {
   });
 }
 
-// The constants of native/format.h as a frozen-by-convention plain object, for test/format-parity.test.ts.
-Napi::Object FormatConstants(Napi::Env env) {
-  Napi::Object f = Napi::Object::New(env);
-  auto set = [&](const char* name, size_t v) { f.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
-  set("version", loopix::kVersion);
-  set("prefixBytes", loopix::kPrefixBytes);
-  set("epochOffset", loopix::kEpochOffset);
-  set("maxPrefixEpoch", loopix::kMaxPrefixEpoch);
-  set("groupBytes", loopix::kGroupBytes);
-  set("macBytes", loopix::kMacBytes);
-  set("commandBytes", loopix::kCommandBytes);
-  set("delayBytes", loopix::kDelayBytes);
-  set("integrityBytes", loopix::kIntegrityBytes);
-  set("replayTagBytes", loopix::kReplayTagBytes);
-  set("lionessKeyBytes", loopix::kLionessKeyBytes);
-  set("lionessMinBlockBytes", loopix::kLionessMinBlockBytes);
-  set("surbKeyBytes", loopix::kSurbKeyBytes);
-  set("seedBytes", loopix::kSeedBytes);
-  set("keyBytes", loopix::kKeyBytes);
-  set("aesKeyBytes", loopix::kAesKeyBytes);
-  set("aesIvBytes", loopix::kAesIvBytes);
-  set("sha256Bytes", loopix::kSha256Bytes);
-  set("hkdfMaxBytes", loopix::kHkdfMaxBytes);
-  set("minHops", loopix::kMinHops);
-  set("maxHops", loopix::kMaxHops);
-  set("minAddressBytes", loopix::kMinAddress);
-  set("maxAddressBytes", loopix::kMaxAddress);
-  set("minContentBytes", loopix::kMinContent);
-  set("maxContentBytes", loopix::kMaxContent);
-  set("routingCommandOffset", loopix::kRoutingCommandOffset);
-  set("routingDelayOffset", loopix::kRoutingDelayOffset);
-  set("routingAddressOffset", loopix::kRoutingAddressOffset);
-  set("recordKindOffset", loopix::kRecordKindOffset);
-  set("recordReasonOffset", loopix::kRecordReasonOffset);
-  set("recordDelayOffset", loopix::kRecordDelayOffset);
-  set("recordAddressOffset", loopix::kRecordAddressOffset);
-  set("maxRecordBytes", loopix::kMaxRecordBytes);
-  set("recordNoKeyReason", loopix::kRecordNoKeyReason);
-  return f;
-}
-
 // ---- link layer (native/link.h) -----------------------------------------------------------------------
 
 // Checks the shared arguments of the two link batch calls; returns the count.
@@ -421,6 +380,50 @@ Napi::Value LinkOpenBatch(const Napi::CallbackInfo& info) {
     if (count > 0) loopix::link_open_batch(keys.data, datagrams.data, payload_len, count, ok.data);
     return info.Env().Undefined();
   });
+}
+
+// The constants of native/format.h as a frozen-by-convention plain object, for test/format-parity.test.ts.
+Napi::Object FormatConstants(Napi::Env env) {
+  Napi::Object f = Napi::Object::New(env);
+  auto set = [&](const char* name, size_t v) { f.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  set("version", loopix::kVersion);
+  set("prefixBytes", loopix::kPrefixBytes);
+  set("epochOffset", loopix::kEpochOffset);
+  set("maxPrefixEpoch", loopix::kMaxPrefixEpoch);
+  set("groupBytes", loopix::kGroupBytes);
+  set("macBytes", loopix::kMacBytes);
+  set("commandBytes", loopix::kCommandBytes);
+  set("delayBytes", loopix::kDelayBytes);
+  set("integrityBytes", loopix::kIntegrityBytes);
+  set("replayTagBytes", loopix::kReplayTagBytes);
+  set("lionessKeyBytes", loopix::kLionessKeyBytes);
+  set("lionessMinBlockBytes", loopix::kLionessMinBlockBytes);
+  set("surbKeyBytes", loopix::kSurbKeyBytes);
+  set("seedBytes", loopix::kSeedBytes);
+  set("keyBytes", loopix::kKeyBytes);
+  set("aesKeyBytes", loopix::kAesKeyBytes);
+  set("aesIvBytes", loopix::kAesIvBytes);
+  set("sha256Bytes", loopix::kSha256Bytes);
+  set("hkdfMaxBytes", loopix::kHkdfMaxBytes);
+  set("minHops", loopix::kMinHops);
+  set("maxHops", loopix::kMaxHops);
+  set("minAddressBytes", loopix::kMinAddress);
+  set("maxAddressBytes", loopix::kMaxAddress);
+  set("minContentBytes", loopix::kMinContent);
+  set("maxContentBytes", loopix::kMaxContent);
+  set("routingCommandOffset", loopix::kRoutingCommandOffset);
+  set("routingDelayOffset", loopix::kRoutingDelayOffset);
+  set("routingAddressOffset", loopix::kRoutingAddressOffset);
+  set("recordKindOffset", loopix::kRecordKindOffset);
+  set("recordReasonOffset", loopix::kRecordReasonOffset);
+  set("recordDelayOffset", loopix::kRecordDelayOffset);
+  set("recordAddressOffset", loopix::kRecordAddressOffset);
+  set("maxRecordBytes", loopix::kMaxRecordBytes);
+  set("recordNoKeyReason", loopix::kRecordNoKeyReason);
+  set("linkHeaderBytes", loopix::kLinkHeaderBytes);
+  set("linkTagBytes", loopix::kLinkTagBytes);
+  set("linkKeyBytes", loopix::kLinkKeyBytes);
+  return f;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -50,6 +50,12 @@ export const FORMAT = Object.freeze({
   sha256Bytes: 32,
   /** HKDF-SHA256 output limit (RFC 5869: 255 · HashLen). */
   hkdfMaxBytes: 255 * 32,
+  /** Node ↔ node link (§11): header = link epoch (uint32) + sequence number (uint64), the AES-128-GCM nonce. */
+  linkHeaderBytes: 12,
+  /** AES-128-GCM tag of a link datagram. */
+  linkTagBytes: 16,
+  /** AES-128 key of one directed link and epoch. */
+  linkKeyBytes: 16,
 } as const);
 
 /** Ranges a geometry's free parameters must lie in (both implementations check the same ones). */
@@ -194,7 +200,7 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
   const headerBytes = prefixBytes + groupBytes + betaBytes + macBytes;
   const payloadBytes = integrityBytes + contentBytes;
   const packetBytes = headerBytes + payloadBytes;
-  const linkHeaderBytes = 12, linkTagBytes = 16;
+  const linkHeaderBytes = FORMAT.linkHeaderBytes, linkTagBytes = FORMAT.linkTagBytes;
   const linkOverheadBytes = linkHeaderBytes + linkTagBytes;
   const datagramBytes = packetBytes + linkOverheadBytes;
   // Nodes send one packet per UDP datagram (docs/packet-format.md §1): a larger datagram could never be sent.

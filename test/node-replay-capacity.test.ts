@@ -21,6 +21,7 @@ import { ReplayStore, type ReplayFs } from '../src/node/replay-store.js';
 import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
+import { EpochPublisher } from '../src/testnet/epochs.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
@@ -50,19 +51,28 @@ describe('a mix at twice its maximum rate for a whole key epoch', () => {
     const RATE = 5; // replay.maxRatePps: budget 5 × (t + 60 s) tags, capacity 5 × (8 + 2 + 60) = 350
     const files = await createTestnetFiles({
       dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 70, epochLengthS: 8, epochKeys: 4 },
+      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 70, epochLengthS: 8, epochKeys: 12 },
       backend: native,
       params: { lambdaM: 1e-4 },
       nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } }, epochs: { graceS: 2, refreshS: 1 }, replay: { maxRatePps: RATE, snapshotIntervalS: 2 } },
     });
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
     const provider = files.nodes.find((n) => n.role === 'provider')!;
+    // The authority's part, as in `loopix testnet`: the document is re-signed at every boundary (the link
+    // layer needs each epoch's public keys); the test's provider adopts it as the mix does.
+    let peer: LinkPeer | undefined;
+    const publisher = new EpochPublisher(files, (index) => peer?.link.setTopology(index));
+    publisher.start();
+    cleanups.push(() => publisher.stop());
     const mix = new NodeProcess(mixNode, dir);
     cleanups.push(async () => void (await mix.stop()));
     mix.start();
-    const peer = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
-    cleanups.push(() => peer.close());
+    peer = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
+    cleanups.push(() => peer!.close());
     await mix.ready;
+    // Start at the beginning of an epoch (the mix may have taken a while to start on a loaded machine).
+    await sleep(Math.max(0, files.index.epochStart(files.index.epochAt(Date.now()) + 1) - Date.now()) + 300);
+    await vi.waitFor(() => expect(mix.last!.gauges.key_epoch).toBe(files.index.epochAt(Date.now())), { timeout: 3000, interval: 100 });
 
     // A flood of 400 at once (more than the whole start-up budget of 300), then twice the rate, under the
     // epoch of the moment, until 2 s into the next epoch.

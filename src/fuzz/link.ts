@@ -95,7 +95,7 @@ export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInp
 
   return {
     name: 'link-open',
-    share: 0.05,
+    share: 0.03,
     generate: (r) => {
       const from = r.chance(0.1) ? 'stranger' : 'peer';
       const kind = r.int(4);

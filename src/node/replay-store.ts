@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ReplayStoreError } from '../errors.js';
+import { LoopixError, ReplayStoreError } from '../errors.js';
 import { FORMAT, REPLAY_FILTER_TAG_BYTES } from '../geometry.js';
 import { BloomFilter, type BloomSize } from './bloom.js';
 
@@ -39,9 +39,12 @@ export const TAG_BYTES = REPLAY_FILTER_TAG_BYTES;
 
 export { ReplayStoreError };
 
-/** An append to the replay log failed: the staged tags are not durable. */
-export class ReplayLogError extends Error {
-  override readonly name = 'ReplayLogError';
+/** An append to the replay log failed: the staged tags are not durable (code ERR_LOOPIX_REPLAY_LOG_WRITE). */
+export class ReplayLogError extends LoopixError {
+  constructor(message: string, field: string) {
+    super('ERR_LOOPIX_REPLAY_LOG_WRITE', message, { field });
+    this.name = 'ReplayLogError';
+  }
 }
 
 /** The file operations of the log's append path (node:fs by default; tests inject failures). */
@@ -165,7 +168,7 @@ export class ReplayStore {
    * way — their packets are dropped by the caller).
    */
   flush(): void {
-    let failure: string | undefined;
+    let failure: { message: string; file: string } | undefined;
     for (const [epoch, f] of this.open) {
       if (f.stagedBytes === 0) continue;
       try {
@@ -173,7 +176,7 @@ export class ReplayStore {
         let off = 0;
         while (off < f.stagedBytes) off += this.fs.writeSync(f.fd, f.staged, off, f.stagedBytes - off);
       } catch (err) {
-        failure ??= `replay log of epoch ${epoch}: ${(err as Error).message}`;
+        failure ??= { message: `replay log of epoch ${epoch}: ${(err as Error).message}`, file: this.logFile(epoch, f.generation) };
         if (f.fd >= 0) {
           try {
             this.fs.closeSync(f.fd);
@@ -186,7 +189,7 @@ export class ReplayStore {
         f.stagedBytes = 0;
       }
     }
-    if (failure !== undefined) throw new ReplayLogError(failure);
+    if (failure !== undefined) throw new ReplayLogError(failure.message, failure.file);
   }
 
   /** Opens the next log generation of an epoch whose last append failed. */

@@ -297,11 +297,6 @@ export function loadNativeBackend(): SphinxBackend {
   return makeBackend(addon());
 }
 
-/** The format constants the addon was compiled with (native/format.h), by name. */
-export function nativeFormatConstants(): Readonly<Record<string, number>> {
-  return addon().format;
-}
-
 /**
  * The addon's node ↔ node link AEAD in batch form (native/link.h; wrapped by src/node/link/cipher.ts).
  * Throws when the addon cannot be loaded.
@@ -309,6 +304,11 @@ export function nativeFormatConstants(): Readonly<Record<string, number>> {
 export function nativeLinkBatch(): Pick<NativeAddon, 'linkSealBatch' | 'linkOpenBatch'> {
   const a = addon();
   return { linkSealBatch: a.linkSealBatch, linkOpenBatch: a.linkOpenBatch };
+}
+
+/** The format constants the addon was compiled with (native/format.h), by name. */
+export function nativeFormatConstants(): Readonly<Record<string, number>> {
+  return addon().format;
 }
 
 /** Which X25519 path the addon uses: 'openssl-internal' (ossl_x25519, no allocation) or 'openssl-evp'. */

@@ -11,13 +11,14 @@
  * ok[i] = LINK_SKIP on input leaves datagram i untouched (already rejected by the caller).
  */
 import { gcm } from '@noble/ciphers/aes.js';
+import { FORMAT } from '../../geometry.js';
 import { nativeLinkBatch } from '../../sphinx/native.js';
 
-export const LINK_KEY_BYTES = 16;
+export const LINK_KEY_BYTES = FORMAT.linkKeyBytes;
 /** ok[] input value that makes openBatch skip a datagram (native/link.h kLinkSkip). */
 export const LINK_SKIP = 0xff;
-const HEADER = 12;
-const TAG = 16;
+const HEADER = FORMAT.linkHeaderBytes;
+const TAG = FORMAT.linkTagBytes;
 
 export interface LinkCipher {
   readonly name: 'native' | 'ts';

@@ -3,7 +3,7 @@
  * that must be common to every thread of the node (sequence counters, replay windows) lives in
  * SharedArrayBuffers handed over with `shared()`; derived keys are per thread (derivation is cheap and rare).
  */
-import type { Geometry } from '../../geometry.js';
+import { FORMAT, type Geometry } from '../../geometry.js';
 import type { TopologyIndex } from '../../topology/document.js';
 import type { NodeEntry } from '../../topology/types.js';
 import { sendsTo } from './adjacency.js';
@@ -62,7 +62,7 @@ interface Peer {
   readonly keys: Map<number, { readonly send: Uint8Array | null; readonly recv: Uint8Array | null } | null>;
 }
 
-const HEADER = 12;
+const HEADER = FORMAT.linkHeaderBytes;
 /** Datagrams per allocation of `seal`'s output buffers (≈ 86 KB with the default geometry). */
 const SLAB_DATAGRAMS = 64;
 
