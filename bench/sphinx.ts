@@ -62,7 +62,7 @@ function defaultPath(b: SphinxBackend, keys: Uint8Array[]): HopSpec[] {
 
 /** Median operations per second of a finished benchmark.js run (its samples are seconds per operation). */
 function medianHz(bench: Benchmark): number {
-  const sample = [...bench.stats.sample].sort((a, b) => a - b);
+  const sample = [...(bench.stats.sample as number[])].sort((a, b) => a - b);
   const mid = sample.length >> 1;
   const median = sample.length % 2 ? sample[mid]! : (sample[mid - 1]! + sample[mid]!) / 2;
   return 1 / median;

@@ -122,7 +122,7 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     storeMany(entries): void {
       open();
       if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
-      const rows = entries.map((e, i): [Buffer, Buffer] => [
+      const rows = (entries as readonly { readonly clientId?: unknown; readonly packet?: unknown }[]).map((e, i): [Buffer, Buffer] => [
         blob(exactBytes(`entries[${i}].clientId`, e.clientId, g.addressBytes)),
         blob(exactBytes(`entries[${i}].packet`, e.packet, g.packetBytes)),
       ]);
