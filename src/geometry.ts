@@ -146,7 +146,15 @@ export interface Geometry extends GeometryParams {
   readonly recordBytes: number;
   /** Offsets inside a packet. */
   readonly offsets: Readonly<{ alpha: number; beta: number; gamma: number; payload: number }>;
-  /** Whether one packet fits a single UDP datagram on a 1500-byte-MTU path. */
+  /** Node ↔ node link header: link epoch (uint32) + sequence number (uint64); also the AEAD nonce. */
+  readonly linkHeaderBytes: 12;
+  /** Node ↔ node link AEAD tag (AES-128-GCM). */
+  readonly linkTagBytes: 16;
+  /** Link header + tag: what the link layer adds to every packet on a node ↔ node link. */
+  readonly linkOverheadBytes: number;
+  /** One node ↔ node UDP datagram: link header + sealed packet + tag (docs/packet-format.md "Link layer"). */
+  readonly datagramBytes: number;
+  /** Whether one datagram (packet + link overhead) fits a single UDP datagram on a 1500-byte-MTU path. */
   readonly fitsUdpMtu1500: boolean;
 }
 
@@ -174,6 +182,9 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
   const headerBytes = prefixBytes + groupBytes + betaBytes + macBytes;
   const payloadBytes = integrityBytes + contentBytes;
   const packetBytes = headerBytes + payloadBytes;
+  const linkHeaderBytes = 12, linkTagBytes = 16;
+  const linkOverheadBytes = linkHeaderBytes + linkTagBytes;
+  const datagramBytes = packetBytes + linkOverheadBytes;
   return Object.freeze({
     version: 1,
     maxHops,
@@ -205,9 +216,13 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
       gamma: prefixBytes + groupBytes + betaBytes,
       payload: headerBytes,
     }),
-    fitsUdpMtu1500: packetBytes <= UDP_PAYLOAD_LIMIT_MTU1500,
+    linkHeaderBytes,
+    linkTagBytes,
+    linkOverheadBytes,
+    datagramBytes,
+    fitsUdpMtu1500: datagramBytes <= UDP_PAYLOAD_LIMIT_MTU1500,
   } as const);
 }
 
-/** The default network geometry: 6 hops, 16-byte addresses, 1 KiB content, 1314-byte packets. */
+/** The default network geometry: 6 hops, 16-byte addresses, 1 KiB content, 1314-byte packets, 1342-byte datagrams. */
 export const DEFAULT_GEOMETRY: Geometry = makeGeometry();

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, makeNetwork, sendUdp, UdpSink, type TestNetwork } from './node-fixture.js';
+import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const runSync = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -35,7 +35,8 @@ describe('loopix mix (child process)', () => {
   });
 
   it('forwards packets, counts drops by reason in its stats, and exits 0 on SIGTERM', async () => {
-    const sink = await UdpSink.bind(net.nodes['M2.0']!.entry.udp.port);
+    const sink = await LinkPeer.bind(net, 'M2.0', native.x25519);
+    const P0 = await LinkPeer.bind(net, 'P0', native.x25519);
     const config = net.writeConfig('M1.0', { statsIntervalS: 0.2, log: { level: 'info' } });
     child = spawn(process.execPath, [BIN, 'mix', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -74,14 +75,9 @@ describe('loopix mix (child process)', () => {
       const tampered = path(1_000);
       tampered[net.g.offsets.gamma + 1]! ^= 0xff;
       const sentAt = performance.now();
-      await sendUdp(net.nodes['M1.0']!.entry.udp.port, [
-        valid,
-        replayed,
-        replayed,
-        new Uint8Array(100),
-        tampered,
-        path(1_000, new Uint8Array(16).fill(0xee)),
-      ]);
+      await P0.send('M1.0', [valid, replayed, replayed]);
+      await P0.sendRaw(net.nodes['M1.0']!.entry.udp.port, [new Uint8Array(100)]);
+      await P0.send('M1.0', [tampered, path(1_000, new Uint8Array(16).fill(0xee))]);
       await sink.waitFor(2, 5000);
       expect(sink.received.at(-1)!.at - sentAt).toBeGreaterThanOrEqual(145); // the valid packet's 150 ms delay
       await waitStats((s) => s.counters.forwarded === 2 && Object.values(s.dropped).reduce((a, b) => a + b, 0) === 4, 'counted drops');
@@ -92,6 +88,7 @@ describe('loopix mix (child process)', () => {
       expect(await exited).toBe(0);
     } finally {
       await sink.close();
+      await P0.close();
     }
   });
 });

@@ -125,14 +125,22 @@ export const NodeConfigSchema = z.strictObject({
   replay: z
     .strictObject({
       /**
-       * The line rate the node is provisioned for, packets/s: each epoch's filter holds lineRatePps ×
-       * (epoch length + grace) tags (3.6 bytes per tag at 10⁻⁶). Above it on average the filter fills and
-       * the epoch's key is retired early (logged, counted).
+       * The node's maximum unwrap rate R, packets/s (src/node/replay-capacity.ts): each epoch's filter holds
+       * R × (epoch length + grace + 60 s) tags (3.6 bytes per tag at 10⁻⁶) and admits no more than
+       * R × (seconds since the epoch began + 60 s), so it cannot be filled before its key retires. "auto":
+       * measured once on this host (single-core batch unwrap × workers × 1.5) and kept in the state
+       * directory; set it from `loopix bench relay` (or above) on production hosts.
        */
-      lineRatePps: z.number().positive().max(1e6).default(1000),
+      maxRatePps: z.union([z.number().positive().max(1e7), z.literal('auto')]).default('auto'),
       /** False-positive rate of a full filter (an honest packet dropped as "replay"). */
       falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6),
-      /** Filter capacity of a network whose keys do not rotate: lineRatePps × this many seconds. */
+      /**
+       * Memory cap of one epoch's filter, MB. When maxRatePps × (key lifetime + 60 s) tags need more, the
+       * filter is this big and admits proportionally fewer tags per second (logged at start): it still
+       * cannot be filled before its key retires.
+       */
+      maxFilterMB: z.number().positive().max(512).default(256),
+      /** Key lifetime assumed when keys do not rotate: the filter holds maxRatePps × (this + 60 s) tags. */
       staticWindowS: z.number().positive().max(366 * 86_400).default(3600),
       /** Where the snapshots and logs live; default: `<config file dir>/<node id>.state`. */
       stateDir: z.string().min(1).optional(),
@@ -143,7 +151,7 @@ export const NodeConfigSchema = z.strictObject({
       /** Milliseconds between fdatasync of the log (what a power loss can take; a crash takes nothing). */
       fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
       /**
-       * BENCHMARKS ONLY: empty a full filter instead of retiring its key, so a load generator can cycle a fixed
+       * BENCHMARKS ONLY: empty a full filter instead of failing closed, so a load generator can cycle a fixed
        * pool of packets. A node with this set accepts replays after each reset (the weakness issue 6 removes);
        * it logs a warning at start and counts every reset (replay_resets).
        */

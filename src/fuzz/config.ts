@@ -58,7 +58,7 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
         aqm: { targetDelayMs: 10, intervalMs: 15, kp: 1.25, ki: 8, kd: 0, hardCapPackets: 50000 },
       },
       epochs: { graceS: 120, refreshS: 5 },
-      replay: { lineRatePps: 1000, falsePositiveRate: 1e-6, staticWindowS: 3600, persist: true, snapshotIntervalS: 60, fsyncIntervalMs: 1000, unsafeResetWhenFull: false },
+      replay: { maxRatePps: 1000, falsePositiveRate: 1e-6, staticWindowS: 3600, persist: true, snapshotIntervalS: 60, fsyncIntervalMs: 1000, unsafeResetWhenFull: false },
       statsIntervalS: 1,
       log: { level: 'info' },
     },

@@ -17,6 +17,8 @@ export const COUNTERS = Object.freeze({
   key_changes: 'keys installed or retired by the epoch clock',
   keys_retired_early: "epochs whose key was retired early because the epoch's replay filter was full",
   replay_near_full: "an epoch's replay filter reached 90 % of its designed capacity",
+  replay_fill_alerts: "an epoch's replay filter passed 50 %, 75 % or 90 % of its capacity (one count per threshold)",
+  replay_filters_full: "an epoch's replay filter reached capacity and fails closed (replay_filter_full drops; the key stays live)",
   replay_resets: 'replay filters emptied when full (benchmark-only replay.unsafeResetWhenFull)',
   replay_log_errors: 'failed appends to a replay filter log',
   replay_snapshot_errors: 'failed replay filter snapshots',
