@@ -11,6 +11,7 @@ const SLOW = [
   'test/bench-figures.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
+  'test/quickstart.test.ts',
   'test/testnet.test.ts',
   'test/testnet-mix-failure.test.ts',
   'test/testnet-mixing.test.ts',

@@ -10,12 +10,13 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
 import { createTestnetFiles, type TestnetShape } from './network.js';
+import { writeClientConfigs } from './client-configs.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
@@ -98,7 +99,8 @@ export interface TestnetSummary {
 
 
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
+  // Absolute: the node configs name their key and topology files relative to themselves (`--dir first-net`).
+  const dir = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
   const { backend } = loadSphinx();
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
@@ -113,6 +115,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
+  // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
+  const clientConfigs = writeClientConfigs(files, backend, o.params);
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   let failures: FailureInjector;
   try {
@@ -163,6 +167,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
       throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
     }
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
+    o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
     phase = 'connecting';
     await traffic.start();
     phase = 'sending';
