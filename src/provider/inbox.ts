@@ -169,9 +169,10 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     removeMany(batch): void {
       open();
       if (!Array.isArray(batch)) throw new TypeError('batch must be an array');
-      const rows = batch.map((b, i): [Buffer, readonly number[]] => {
-        if (!Array.isArray(b.ids) || !b.ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
-        return [clientArg(b.clientId), b.ids];
+      const rows = (batch as readonly { readonly clientId?: unknown; readonly ids?: unknown }[]).map((b, i): [Buffer, readonly number[]] => {
+        const ids: unknown = b.ids;
+        if (!Array.isArray(ids) || !ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
+        return [clientArg(b.clientId), ids as number[]];
       });
       if (rows.length > 0) removeManyTx(rows);
     },
