@@ -19,7 +19,7 @@ import { Command, type HopSpec, type SphinxBackend } from '../src/sphinx/types.j
 import { measureOpensslX25519 } from './openssl-baseline.js';
 import { LinkLayer, nativeLinkCipher } from '../src/node/link/index.js';
 import { TopologyIndex } from '../src/topology/document.js';
-import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
+import type { NodeEntry } from '../src/topology/types.js';
 
 /** A sender (provider, layer 0) and a receiver (mix, layer 1) link layer over an in-memory topology. */
 function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkLayer; to: NodeEntry['udp']; from: NodeEntry['udp'] } {
@@ -29,7 +29,7 @@ function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkLayer; t
     { id: '01'.repeat(g.addressBytes), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1 }, publicKey: hex(b.x25519Base(sk[0]!)) },
     { id: '02'.repeat(g.addressBytes), name: 'M', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 2 }, publicKey: hex(b.x25519Base(sk[1]!)) },
   ];
-  const topology = new TopologyIndex({ version: 1, epoch: 1, issuedAt: '', geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: 1, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } } as SignedTopology);
+  const topology = new TopologyIndex({ version: 1, epoch: 1, issuedAt: '', geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: 1, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } });
   const layer = (i: number) =>
     new LinkLayer({ geometry: g, topology, selfId: nodes[i]!.id, ownKey: (e) => (e === 1 ? sk[i] : undefined), currentEpoch: () => 1, x25519: (x, y) => b.x25519(x, y), cipher: nativeLinkCipher() });
   return { sender: layer(0), receiver: layer(1), to: nodes[1]!.udp, from: nodes[0]!.udp };
@@ -88,7 +88,7 @@ function defaultPath(b: SphinxBackend, keys: Uint8Array[]): HopSpec[] {
 
 /** Median operations per second of a finished benchmark.js run (its samples are seconds per operation). */
 function medianHz(bench: Benchmark): number {
-  const sample = [...bench.stats.sample].sort((a, b) => a - b);
+  const sample = [...(bench.stats.sample as number[])].sort((a, b) => a - b);
   const mid = sample.length >> 1;
   const median = sample.length % 2 ? sample[mid]! : (sample[mid - 1]! + sample[mid]!) / 2;
   return 1 / median;
@@ -174,6 +174,6 @@ export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
     create_vs_target: x ? Number((round(results.create_per_s) / (x / 9)).toFixed(3)) : null,
     link_seal_open_per_s: round(results.link_seal_open_per_s),
     link_seal_open_batch_per_s: round(results.link_seal_open_batch_per_s),
-    link_cost_fraction: Number((1 / results.link_seal_open_per_s! / (1 / results.unwrap_per_s! + 1 / results.link_seal_open_per_s!)).toFixed(4)),
+    link_cost_fraction: Number((1 / results.link_seal_open_per_s / (1 / results.unwrap_per_s! + 1 / results.link_seal_open_per_s)).toFixed(4)),
   };
 }

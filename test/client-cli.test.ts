@@ -3,7 +3,6 @@
  * with relative key and topology paths, a message from one client to another, JSON lines on stdout.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -11,18 +10,13 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { clientFromConfigFile } from '../src/client/node.js';
 import { registerClientCommands, runClientRecv, runClientSend } from '../src/cli/client-commands.js';
 import { clientBackend, keyPair, makeNetwork, TestProvider, toHex } from './client-fixtures.js';
+import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
 const dir = mkdtempSync(join(tmpdir(), 'loopix-client-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+const freePort = freeTcpPort;
 
 describe('loopix client CLI', () => {
   it('registers `client send` and `client recv` with their options', () => {

@@ -3,7 +3,6 @@
  * TestProvider: challenge, X25519 proof check, pull replies of exactly k packets padded with dummies, ACK
  * deletes), with the network behind the providers simulated hop by hop. Loopback only.
  */
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { LoopixClient, type ReceivedMessage } from '../src/client/client.js';
@@ -11,17 +10,12 @@ import { createNodeClient } from '../src/client/node.js';
 import type { LogLike } from '../src/client/connection.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { clientBackend, keyPair, makeNetwork, TestProvider, toHex, waitFor, type TestNetwork } from './client-fixtures.js';
+import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
 const params = NetworkParamsSchema.parse({ lambdaP: 40, lambdaL: 10, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+const freePort = freeTcpPort;
 
 interface Setup {
   net: TestNetwork;

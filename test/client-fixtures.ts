@@ -204,7 +204,7 @@ export class TestProvider {
         clientPk = accepted.publicKey;
         if (this.o.refuse?.has(toHex(clientPk))) return fail(ErrorCode.AUTH_FAILED, 'refused');
         link = accepted.link;
-        clientId = toHex(clientIdOf(g, clientPk!));
+        clientId = toHex(clientIdOf(g, clientPk));
         state = 'ready';
         this.authenticated++;
         send(encode.authOk());

@@ -21,8 +21,9 @@ class MemoryTransport implements ClientTransport {
   connected = true;
   readonly submitted: Uint8Array[] = [];
   start(): void {}
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.connected = false;
+    return Promise.resolve();
   }
   submit(packet: Uint8Array): boolean {
     if (!this.connected) return false;
@@ -63,7 +64,7 @@ function classify(packets: Uint8Array[], from: string, clientKeys: Uint8Array[])
   for (const p of packets) {
     const r = route(backend, net, from, p);
     const sk = r.delivered && byId.get(r.delivered.clientId);
-    const kind = r.trace.at(-1)!.result.kind === 'drop' ? 'drop' : sk ? backend.unwrap(g, sk, r.delivered!.packet).kind : 'other';
+    const kind = r.trace.at(-1)!.result.kind === 'drop' ? 'drop' : sk ? backend.unwrap(g, sk, r.delivered.packet).kind : 'other';
     if (kind === 'final') out.message++;
     else if (kind === 'loop' || kind === 'drop') out[kind]++;
     else out.other++;

@@ -27,7 +27,7 @@ afterAll(() => net?.cleanup());
 /** The network's topology re-signed with other times. */
 function topology(over: Record<string, unknown>): TopologyIndex {
   const { signature: _s, ...body } = net.topology;
-  return new TopologyIndex(signTopology({ ...body, ...over } as typeof body, net.authority));
+  return new TopologyIndex(signTopology({ ...body, ...over }, net.authority));
 }
 
 function code(f: () => void): string | undefined {

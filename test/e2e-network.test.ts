@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
 import { createNodeClient } from '../src/client/node.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
@@ -142,29 +142,30 @@ describe('a network of real node processes', () => {
     peer.terminate();
   });
 
-  it('sends at λP + λL + λD whether or not the client has real messages queued', async () => {
+  // The rate itself (λP + λL + λD whether busy or idle) is checked deterministically, in simulated time, by
+  // client-traffic › "real messages replace λP drops instead of adding to them …"; a wall-clock count here
+  // would fail now and then on a loaded machine. This test checks the same behaviour end to end.
+  it('sends cover traffic while idle and real fragments in place of λP drops while busy, through a real provider', async () => {
     const provider = nodes.find((n) => n.node.entry.id === net.index.providers[1]!.id)!;
     const rate = { lambdaP: 20, lambdaL: 5, lambdaD: 5 };
-    const measure = async (busy: boolean) => {
-      const c = makeClient(busy ? 'busy' : 'idle', 1, rate);
-      c.start();
-      await c.waitConnected(15_000);
-      if (busy) for (let i = 0; i < 40; i++) c.send(c.address, crypto.getRandomValues(new Uint8Array(3000))).catch(() => {});
-      const start = c.stats();
-      await new Promise((r) => setTimeout(r, 8000));
-      const end = c.stats();
-      await c.stop();
-      const sent = (s: typeof start) => s.sent_real + s.sent_drop_cover + s.loops_sent + s.drops_sent;
-      return { total: sent(end) - sent(start), real: end.sent_real - start.sent_real };
-    };
-    const idle = await measure(false);
-    const busy = await measure(true);
-    const expected = (rate.lambdaP + rate.lambdaL + rate.lambdaD) * 8; // 240 packets in 8 s
-    const tolerance = 5 * Math.sqrt(expected); // five standard deviations of a Poisson count
-    expect(Math.abs(idle.total - expected)).toBeLessThan(tolerance);
-    expect(Math.abs(busy.total - expected)).toBeLessThan(tolerance);
-    expect(idle.real).toBe(0);
-    expect(busy.real).toBeGreaterThan(100); // real fragments replaced the λP drops
+    const idle = makeClient('idle', 1, rate);
+    idle.start();
+    await idle.waitConnected(15_000);
+    await vi.waitFor(() => expect(idle.stats().sent_drop_cover + idle.stats().loops_sent + idle.stats().drops_sent).toBeGreaterThanOrEqual(20), { timeout: 20_000, interval: 100 });
+    expect(idle.stats().sent_real).toBe(0);
+    await idle.stop();
+
+    const busy = makeClient('busy', 1, rate);
+    busy.start();
+    await busy.waitConnected(15_000);
+    // send() settles when the fragments are acknowledged; here only their departure matters.
+    for (let i = 0; i < 40; i++) busy.send(busy.address, crypto.getRandomValues(new Uint8Array(3000))).catch(() => {});
+    const before = busy.stats();
+    await vi.waitFor(() => expect(busy.stats().sent_real - before.sent_real).toBeGreaterThanOrEqual(40), { timeout: 20_000, interval: 100 });
+    const after = busy.stats();
+    // While fragments were queued, each λP event carried one: no λP drop was sent in between.
+    expect(after.sent_drop_cover - before.sent_drop_cover).toBe(0);
+    await busy.stop();
     expect(provider.last?.counters.ws_submit).toBeGreaterThan(0);
   }, 60_000);
 });

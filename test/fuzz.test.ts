@@ -48,7 +48,7 @@ describe('fuzzer', () => {
       fromJson: (j) => j as { n: number },
     };
     const runner = new FuzzRunner(true);
-    runner.replay([target as FuzzTarget], [{ target: 't', file: 'a', input: { n: 4 }, expect: 'odd' }]);
+    runner.replay([target], [{ target: 't', file: 'a', input: { n: 4 }, expect: 'odd' }]);
     runner.generate(target, makeRng(1), 200);
     expect(runner.crashes[0]).toEqual({ target: 't', message: 'Error: outcome even, expected odd', input: '{"n":4}' });
     expect(runner.crashes.slice(1).every((c) => c.message === 'TypeError: three' && c.input === '{"n":3}')).toBe(true);

@@ -65,8 +65,8 @@ describe('loopix mix with a world-readable key file', () => {
 
 /** `loopix keygen` in-process (stdout silenced): 0 on success, the error's code otherwise. */
 function keygen(o: Parameters<typeof runKeygen>[0]): string | 0 {
-  const write = process.stdout.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (() => true);
   try {
     runKeygen(o);
     return 0;

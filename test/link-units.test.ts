@@ -21,7 +21,7 @@ import {
   type LinkCipher,
 } from '../src/node/link/index.js';
 import { TopologyIndex } from '../src/topology/document.js';
-import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
+import type { NodeEntry } from '../src/topology/types.js';
 import { native, ts } from './helpers/backends.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -180,7 +180,7 @@ describe('LinkLayer batch forms', () => {
     { id: '02'.repeat(16), name: 'M1', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 2 }, publicKey: toHex(native.x25519Base(sk[1]!)) },
     { id: '03'.repeat(16), name: 'M2', role: 'mix', layer: 2, udp: { host: '127.0.0.1', port: 3 }, publicKey: toHex(native.x25519Base(sk[2]!)) },
   ];
-  const topology = new TopologyIndex({ version: 1, epoch: 4, issuedAt: '', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 2, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } } as SignedTopology);
+  const topology = new TopologyIndex({ version: 1, epoch: 4, issuedAt: '', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 2, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } });
   const layer = (i: number) =>
     new LinkLayer({ geometry: g, topology, selfId: nodes[i]!.id, ownKey: (e) => (e === 4 ? sk[i] : undefined), currentEpoch: () => 4, x25519: (a, b) => native.x25519(a, b), cipher: nativeLinkCipher() });
 

@@ -56,8 +56,8 @@ const running = new Set<Proc>();
 function shell(command: string, cwd = root, env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn('sh', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const p: Proc = { child, stdout: '', stderr: '', exit: Promise.resolve(null) };
-  child.stdout!.on('data', (d: Buffer) => (p.stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (p.stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
   p.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   running.add(p);
   void p.exit.then(() => running.delete(p));

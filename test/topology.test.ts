@@ -44,7 +44,7 @@ describe('topology documents', () => {
     expectLoopixError(() => signTopology({ ...body(), nodes: [{ ...body().nodes[0]!, id: 'zz' }] }, authority), 'ERR_LOOPIX_TOPOLOGY_INVALID', 'nodes[0].id');
   });
 
-  it('can be made with the CLI: authority keygen, topology sign, topology verify', () => {
+  it('can be made with the CLI: authority keygen, topology sign, topology verify', { timeout: 120_000 }, () => {
     const keyFile = join(dir, 'authority.json');
     const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
     expect(run('authority', 'keygen', '--out', keyFile).status).toBe(0);
@@ -55,6 +55,6 @@ describe('topology documents', () => {
     expect(ok.stdout).toMatch(/signature valid, epoch 4, 3 nodes/);
     const bad = run('topology', 'verify', '--authority-key', generateAuthorityKey().publicKey, '--in', join(dir, 't.json'));
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/not the trusted authority/);
+    expect(bad.stderr).toContain('ERR_LOOPIX_TOPOLOGY_SIGNATURE: ');
   });
 });

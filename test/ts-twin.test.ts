@@ -413,7 +413,7 @@ describe('argument errors name the argument', () => {
   const ns = nodes(g, 6, prng(41));
   const hops = path(g, ns, FORWARD, new Uint8Array(g.addressBytes));
   const content = new Uint8Array(1);
-  const create = (over: Record<string, unknown>) => () => ts.createPacket(g, { epoch: 1, hops, content, ...over } as never);
+  const create = (over: Record<string, unknown>) => () => ts.createPacket(g, { epoch: 1, hops, content, ...over });
   const hopWith = (over: Record<string, unknown>) => [{ ...hops[0]!, ...over }];
 
   it('createPacket', () => {

@@ -133,7 +133,7 @@ export async function runTestnetLoad(o: LoadRunOptions): Promise<LoadRunResult> 
         layer: n.node.entry.layer,
         before: before[i]!,
         after: after[i]!,
-        cpuCores: cpu0[i] != null && cpu1[i] != null ? (cpu1[i]! - cpu0[i]!) / 1000 / measuredS : null,
+        cpuCores: cpu0[i] != null && cpu1[i] != null ? (cpu1[i] - cpu0[i]) / 1000 / measuredS : null,
       })),
       hostsBefore,
       hostsAfter,

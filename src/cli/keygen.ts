@@ -80,7 +80,7 @@ export function runKeygen(o: { out?: string; epochs?: { first: number; last: num
     const text = `${JSON.stringify({ type: 'x25519', ...fresh() }, null, 2)}\n`;
     if (o.out) {
       createExclusive(o.out, text);
-      process.stdout.write(`${JSON.stringify({ publicKey: JSON.parse(text).publicKey, file: o.out })}\n`);
+      process.stdout.write(`${JSON.stringify({ publicKey: (JSON.parse(text) as KeyJson).publicKey, file: o.out })}\n`);
     } else process.stdout.write(text);
     return;
   }
@@ -102,7 +102,7 @@ export function runKeygen(o: { out?: string; epochs?: { first: number; last: num
     added.push(e);
   }
   const text = `${JSON.stringify({ type: 'x25519-epochs', keys: [...keys.values()].sort((a, b) => a.epoch! - b.epoch!) }, null, 2)}\n`;
-  const publicKeys = Object.fromEntries([...keys.values()].filter((k) => added.includes(k.epoch!)).map((k) => [k.epoch, k.publicKey]));
+  const publicKeys = Object.fromEntries([...keys.values()].filter((k) => added.includes(k.epoch!)).map((k): [number, string] => [k.epoch!, k.publicKey]));
   if (!o.out) {
     process.stdout.write(text);
     return;

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { errorLine } from '../errors.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { runDemo } from './demo.js';
-import { runFuzzCommand } from './fuzz.js';
+import { runFuzzCommand, type FuzzCommandOptions } from './fuzz.js';
 import { epochRange, runKeygen } from './keygen.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerNodeCommands } from './node-commands.js';
@@ -34,7 +34,7 @@ export function buildProgram(): Command {
     .option('--corpus <dir>', 'corpus to replay first (default: test/fuzz-corpus); "none" to skip')
     .option('--save-corpus <dir>', 'write the first input of each new outcome there')
     .option('--json', 'print the report as one JSON object on the last line')
-    .action((o) => runFuzzCommand(o));
+    .action((o: FuzzCommandOptions) => runFuzzCommand(o));
 
   program
     .command('keygen')
@@ -42,7 +42,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write the key pair as JSON to this file (mode 0600) instead of stdout')
     .option('--epochs <A..B>', 'a key store with one key per epoch A..B (docs/operations.md "Key epochs")', epochRange)
     .option('--append', 'with --epochs and --out: add the missing epochs to an existing key store')
-    .action((o) => {
+    .action((o: Parameters<typeof runKeygen>[0]) => {
       try {
         runKeygen(o);
       } catch (err) {
@@ -61,7 +61,7 @@ export function buildProgram(): Command {
     .description('packets through a 6-hop Sphinx path in one process, with live statistics (Ctrl-C stops)')
     .option('--seconds <s>', 'stop after this many seconds (default: run until Ctrl-C)', positiveNumber('--seconds'))
     .option('--rate <n>', 'packets created per second', positiveInt('--rate'), 2000)
-    .action((o) => runDemo(o));
+    .action((o: Parameters<typeof runDemo>[0]) => runDemo(o));
 
   registerNodeCommands(program);
   registerClientCommands(program);

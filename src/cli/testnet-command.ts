@@ -7,6 +7,29 @@ import { runTestnet } from '../testnet/run.js';
 import { formatMixing } from '../mixing/format.js';
 import { parseMisbehave } from '../node/faults.js';
 
+/** The options commander parses for `loopix testnet` (see the option list below). */
+interface TestnetOptions {
+  duration?: number;
+  json?: boolean;
+  clients: number;
+  layers: number;
+  perLayer: number;
+  providers: number;
+  messageInterval: number;
+  drainTimeout: number;
+  workers: number;
+  mu?: number;
+  epochLength: number;
+  dir?: string;
+  keep?: boolean;
+  checkMixing?: boolean;
+  misbehave?: string[];
+  kill?: string;
+  killAt?: number;
+  restartAt?: number;
+  drainQuiet: number;
+}
+
 export function registerTestnetCommand(program: Command): void {
   program
     .command('testnet')
@@ -35,7 +58,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--kill-at <s>', 'with --kill: seconds after sending starts', positiveNumber('--kill-at'))
     .option('--restart-at <s>', 'with --kill: restart the node (same key and port) this many seconds after sending starts', positiveNumber('--restart-at'))
     .option('--drain-quiet <s>', 'with --kill: end the drain once nothing arrived for this long', positiveNumber('--drain-quiet'), 10)
-    .action(async (o) => {
+    .action(async (o: TestnetOptions) => {
       let summary;
       if (o.checkMixing && o.duration === undefined) {
         process.stderr.write('loopix testnet: --check-mixing needs --duration <s> (60 or more)\n');
@@ -50,7 +73,7 @@ export function registerTestnetCommand(program: Command): void {
         process.exit(2);
       }
       try {
-        const misbehave = Object.fromEntries(((o.misbehave ?? []) as string[]).map((spec) => {
+        const misbehave = Object.fromEntries(((o.misbehave ?? [])).map((spec) => {
           const { node, faults } = parseMisbehave(spec);
           return [node, faults];
         }));
@@ -66,7 +89,7 @@ export function registerTestnetCommand(program: Command): void {
         dir: o.dir,
         keep: o.keep === true,
         checkMixing: o.checkMixing === true,
-        failures: o.kill === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
+        failures: o.kill === undefined || o.killAt === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
         drainQuietS: o.drainQuiet,
         table: o.json ? process.stderr : process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),

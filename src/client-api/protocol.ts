@@ -115,7 +115,7 @@ export function parseJsonRequest(text: string): ParseResult {
     if (typeof o.data !== 'string' || o.data.length % 4 !== 0 || !BASE64.test(o.data)) return bad('data', 'must be standard base64 (with padding)');
     return new Uint8Array(Buffer.from(o.data, 'base64'));
   };
-  const address = (field: string): string | ParseResult => (typeof o[field] === 'string' ? (o[field] as string) : bad(field, 'must be a string'));
+  const address = (field: string): string | ParseResult => (typeof o[field] === 'string' ? (o[field]) : bad(field, 'must be a string'));
   switch (o.type) {
     case 'send':
     case 'sendAnonymous': {

@@ -275,7 +275,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join('.') || '(root)';
       let got: unknown = value;
-      for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+      for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key] : undefined;
       return `${path}: ${issue.message} (got ${JSON.stringify(got)})`;
     });
     throw new ConfigError(`config ${source}: ${lines.join('; ')}`, { field: result.error.issues[0]?.path.join('.') || '(root)' });

@@ -36,7 +36,7 @@ export function loadCorpus(dir: string): CorpusEntry[] {
       } catch (err) {
         throw new Error(`fuzz corpus ${file}: not JSON (${(err as Error).message})`);
       }
-      if (parsed.target !== undefined && parsed.target !== target) throw new Error(`fuzz corpus ${file}: target ${String(parsed.target)} is not its directory ${target}`);
+      if (parsed.target !== undefined && parsed.target !== target) throw new Error(`fuzz corpus ${file}: target ${JSON.stringify(parsed.target)} is not its directory ${target}`);
       if (parsed.expect !== undefined && typeof parsed.expect !== 'string') throw new Error(`fuzz corpus ${file}: expect must be a string`);
       entries.push({ target, file, input: parsed.input, ...(parsed.expect !== undefined ? { expect: parsed.expect } : {}) });
     }

@@ -47,8 +47,17 @@ interface Slot {
 function slots(root: Json): Slot[] {
   const out: Slot[] = [{ parent: null, key: null, value: root }];
   const walk = (v: Json) => {
-    if (Array.isArray(v)) v.forEach((c, i) => (out.push({ parent: v, key: i, value: c }), walk(c)));
-    else if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) (out.push({ parent: v, key: k, value: c }), walk(c));
+    if (Array.isArray(v)) {
+      v.forEach((c, i) => {
+        out.push({ parent: v, key: i, value: c });
+        walk(c);
+      });
+    } else if (v && typeof v === 'object') {
+      for (const [k, c] of Object.entries(v)) {
+        out.push({ parent: v, key: k, value: c });
+        walk(c);
+      }
+    }
   };
   walk(root);
   return out;

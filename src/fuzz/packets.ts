@@ -28,7 +28,7 @@ const packetJson = {
   },
 };
 
-const view = (r: UnwrapResult): string => JSON.stringify(r, (_k, v) => (v instanceof Uint8Array ? hexOf(v) : v));
+const view = (r: UnwrapResult): string => JSON.stringify(r, (_k, v: unknown) => (v instanceof Uint8Array ? hexOf(v) : v));
 const outcomeOf = (r: UnwrapResult): string => (r.kind === 'invalid' ? `invalid:${r.reason}` : r.kind);
 
 /** Only these documented argument errors may escape an argument-checked parser. */

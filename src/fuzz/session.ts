@@ -158,7 +158,7 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
       info() {},
       warn() {},
       error: (o: object, msg?: string) => {
-        problem ??= `log.error: ${msg ?? ''} ${JSON.stringify(o, (_k, v) => (v instanceof Error ? `${v.name}: ${v.message}` : v))}`;
+        problem ??= `log.error: ${msg ?? ''} ${JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : v))}`;
       },
     },
     now: () => clock,

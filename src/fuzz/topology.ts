@@ -96,7 +96,7 @@ export function topologyTarget(): FuzzTarget<TopologyInput> {
     if (input.mode === 'sign') {
       let out: SignedTopology;
       try {
-        out = signTopology(doc as TopologyBody, authority);
+        out = signTopology(doc, authority);
       } catch (err) {
         if (isTopologyError(err)) return `sign-refused:${err.field?.replace(/\[\d+\]/g, '[]') ?? '?'}`;
         throw err;

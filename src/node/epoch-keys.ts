@@ -258,7 +258,7 @@ export class EpochKeyring {
   private wipe(epoch: number): void {
     const k = this.store.get(epoch);
     if (!k) return;
-    (k.privateKey as Uint8Array).fill(0);
+    (k.privateKey).fill(0);
     this.store.delete(epoch);
   }
 

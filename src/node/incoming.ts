@@ -122,7 +122,7 @@ export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
     type: isIPv6(o.host) ? 'udp6' : 'udp4',
     recvBufferSize: o.bufferBytes,
     sendBufferSize: o.bufferBytes,
-    lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
+    lookup: literalLookup,
   });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {

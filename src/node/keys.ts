@@ -58,7 +58,7 @@ export function parseNodeKeyFile(json: unknown, source: string): NodeKeyFile {
     const keys = o.keys.map((k: unknown, i: number): EpochKeyPair => {
       const e = (k as Record<string, unknown> | null)?.epoch;
       if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`, { field: `keys[${i}].epoch` });
-      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${e} appears twice`, { field: `keys[${i}].epoch` });
+      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${String(e)} appears twice`, { field: `keys[${i}].epoch` });
       seen.add(e as number);
       return { epoch: e as number, ...parseKeyPair({ ...(k as object), type: 'x25519' }, `${source} keys[${i}]`) };
     });

@@ -141,7 +141,7 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     storeMany(entries): void {
       open();
       if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
-      const rows = entries.map((e, i): [Buffer, Buffer] => [
+      const rows = (entries as readonly { readonly clientId?: unknown; readonly packet?: unknown }[]).map((e, i): [Buffer, Buffer] => [
         blob(exactBytes(`entries[${i}].clientId`, e.clientId, g.addressBytes)),
         blob(exactBytes(`entries[${i}].packet`, e.packet, g.packetBytes)),
       ]);
@@ -169,9 +169,10 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     removeMany(batch): void {
       open();
       if (!Array.isArray(batch)) throw new TypeError('batch must be an array');
-      const rows = batch.map((b, i): [Buffer, readonly number[]] => {
-        if (!Array.isArray(b.ids) || !b.ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
-        return [clientArg(b.clientId), b.ids];
+      const rows = (batch as readonly { readonly clientId?: unknown; readonly ids?: unknown }[]).map((b, i): [Buffer, readonly number[]] => {
+        const ids: unknown = b.ids;
+        if (!Array.isArray(ids) || !ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
+        return [clientArg(b.clientId), ids as number[]];
       });
       if (rows.length > 0) removeManyTx(rows);
     },

@@ -277,7 +277,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
       else reject(new Error(`client front end cannot listen on ${opts.host}:${port}`));
     });
   });
-  const boundPort = uws.us_socket_local_port(listenSocket as unknown as Uws.us_socket);
+  const boundPort = uws.us_socket_local_port(listenSocket);
   opts.log.info({ host: opts.host, port: boundPort, uwsNative: native, limits }, 'client front end listening');
   // Forget idle clients whose buckets have refilled (bounded memory under key churn).
   const sweep = setInterval(() => {

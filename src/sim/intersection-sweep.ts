@@ -153,7 +153,7 @@ export function completedPlot(points: readonly IntersectionPoint[]): TopLevelSpe
       y: { field: 'completed_fraction', type: 'quantitative', title: 'fraction of attacks completed', scale: { domain: [0, 1] } },
       color: { field: 'series', type: 'nominal', title: '', sort: [...new Set(data.map((d) => d.series))], legend: { labelLimit: 0 } },
     },
-  } as TopLevelSpec;
+  };
 }
 
 /**
@@ -182,5 +182,5 @@ export function anonymityPlot(
       strokeDash: { field: 'dash', type: 'nominal', title: '', sort: order('dash'), legend: { labelLimit: 0 } },
       detail: [{ field: 'color' }, { field: 'dash' }],
     },
-  } as TopLevelSpec;
+  };
 }

@@ -39,8 +39,8 @@ interface NativeAddon {
   aes128Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
-  linkSealBatch(keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number): void;
-  linkOpenBatch(keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number, ok: Uint8Array): void;
+  linkSealBatch(this: void, keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number): void;
+  linkOpenBatch(this: void, keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number, ok: Uint8Array): void;
   lionessEncrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   lionessDecrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   createPacket(

@@ -95,7 +95,8 @@ export interface SphinxBackend {
   readonly name: 'native' | 'ts';
 
   // Primitives (exposed for known-answer tests and cross-checks).
-  x25519(scalar: Uint8Array, point: Uint8Array): Uint8Array;
+  // `this: void`: backends are plain objects of closures, so a method may be passed on detached (x25519 as a key function).
+  x25519(this: void, scalar: Uint8Array, point: Uint8Array): Uint8Array;
   x25519Base(scalar: Uint8Array): Uint8Array;
   aes128Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;

@@ -8,7 +8,7 @@ import { loopPathReport, type LoopObservation } from './loop-report.js';
 import type { NodeProcess } from './processes.js';
 import type { DemoTraffic } from './traffic.js';
 
-const pad = (v: unknown, n: number) => String(v ?? '-').padStart(n);
+const pad = (v: number | string | boolean | null | undefined, n: number) => String(v ?? '-').padStart(n);
 
 export class LiveTable {
   private previous = new Map<string, NodeSnapshot>();

@@ -74,6 +74,11 @@ function hexField(path: string, value: unknown, bytes: number): void {
 }
 
 /** Structural checks with errors that name the field; run before signing and after verifying. */
+/** Array.isArray without its `any[]` narrowing, which would turn every element of a checked array into `any`. */
+function isArray(v: unknown): v is readonly unknown[] {
+  return Array.isArray(v);
+}
+
 export function validateBody(body: TopologyBody): void {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('(root)', `must be an object, got ${JSON.stringify(body)}`);
   if (body.version !== 1) fail('version', `must be 1, got ${JSON.stringify(body.version)}`);
@@ -92,11 +97,11 @@ export function validateBody(body: TopologyBody): void {
     return fail('geometry', (err as Error).message);
   }
   if (!Number.isInteger(body.layers) || body.layers < 1) fail('layers', `must be a positive integer, got ${JSON.stringify(body.layers)}`);
-  if (!Array.isArray(body.nodes) || body.nodes.length === 0) fail('nodes', 'must be a non-empty array');
+  if (!isArray(body.nodes) || body.nodes.length === 0) fail('nodes', 'must be a non-empty array');
   const ids = new Set<string>();
   body.nodes.forEach((n, i) => {
     const at = `nodes[${i}]`;
-    if (n === null || typeof n !== 'object' || Array.isArray(n)) fail(at, `must be an object, got ${JSON.stringify(n)}`);
+    if (n === null || typeof n !== 'object' || isArray(n)) fail(at, `must be an object, got ${JSON.stringify(n)}`);
     hexField(`${at}.id`, n.id, g.addressBytes);
     if (ids.has(n.id)) fail(`${at}.id`, `duplicate id ${n.id}`);
     ids.add(n.id);
@@ -130,7 +135,7 @@ export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string)
   hexField('signature.value', signature.value, 64);
   const ok = verify(null, Buffer.from(canonicalJson(body)), publicKeyObject(signature.publicKey), Buffer.from(signature.value, 'hex'));
   if (!ok) fail('signature', 'does not verify: the document was altered or signed by another key');
-  validateBody(body as TopologyBody);
+  validateBody(body);
   return deepFreeze(doc);
 }
 

@@ -173,7 +173,7 @@ export class LinkLayer {
     if (datagram.length !== this.D) return 'bad_size';
     const slot = this.slotOf(host, port);
     this.oneOk[0] = this.precheck(datagram, 0, slot, this.oneKey, 0);
-    if (this.oneOk[0] !== 0) return linkVerdictReason(this.oneOk[0] === LINK_SKIP ? LINK_UNAUTHENTICATED : this.oneOk[0]!) as LinkOpenDrop;
+    if (this.oneOk[0] !== 0) return linkVerdictReason(this.oneOk[0] === LINK_SKIP ? LINK_UNAUTHENTICATED : this.oneOk[0]) as LinkOpenDrop;
     const verdict = this.finish(datagram, 0, slot, this.oneKey, 1);
     if (verdict !== LINK_OK) return linkVerdictReason(verdict) as LinkOpenDrop;
     return datagram.subarray(HEADER, HEADER + this.N);
