@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 
 import { describe, expect, it } from 'vitest';
 
-import { DEFAULT_GEOMETRY, makeGeometry, type Geometry } from '../src/geometry.js';
+import { DEFAULT_GEOMETRY, makeGeometry, UDP_PAYLOAD_LIMIT, type Geometry } from '../src/geometry.js';
 import { loadNativeBackend, nativeX25519Evp, nativeX25519Impl } from '../src/sphinx/native.js';
 import { decodeRecord } from '../src/sphinx/records.js';
 import { Command, INVALID_REASONS, type CommandCode, type HopSpec } from '../src/sphinx/types.js';
@@ -122,9 +122,11 @@ describe('native packets', () => {
   });
 
   it('round-trips the smallest and the largest geometry', () => {
+    // The largest: most hops and widest addresses, with all the content one UDP datagram can still carry.
+    const widest = makeGeometry({ maxHops: 32, addressBytes: 64, contentBytes: 32 });
     for (const geometry of [
       makeGeometry({ maxHops: 1, addressBytes: 8, contentBytes: 32 }),
-      makeGeometry({ maxHops: 32, addressBytes: 64, contentBytes: 65000 }),
+      makeGeometry({ maxHops: 32, addressBytes: 64, contentBytes: UDP_PAYLOAD_LIMIT - (widest.datagramBytes - widest.contentBytes) }),
     ]) {
       const nodes = makeNodes(geometry, geometry.maxHops);
       const content = rand(geometry.contentBytes);
