@@ -137,19 +137,24 @@ describe('loopix client API (JSON frames)', () => {
     }
   });
 
-  it('answers sendAnonymous and reply with a not-supported error while the client has no reply SURBs', async () => {
+  it('sends anonymously with reply SURBs: the recipient gets a sender tag, not an address, and its reply comes back', async () => {
     const a = await App.open(aliceUrl);
+    const b = await App.open(bobUrl);
     try {
-      const anon = await a.request({ type: 'sendAnonymous', id: 'anon', to: bob.address, message: 'x', replySurbs: 2 });
-      const reply = await a.request({ type: 'reply', id: 'rep', senderTag: 'abc', message: 'x' });
-      if (typeof (alice as { sendAnonymous?: unknown }).sendAnonymous === 'function') {
-        expect(anon.type).toBe('sent');
-      } else {
-        expect(anon).toMatchObject({ type: 'error', id: 'anon', code: ApiErrorCode.notSupported });
-        expect(reply).toMatchObject({ type: 'error', id: 'rep', code: ApiErrorCode.notSupported });
-      }
+      const anon = await a.request({ type: 'sendAnonymous', id: 'anon', to: bob.address, message: 'who am I?', replySurbs: 2 });
+      expect(anon).toMatchObject({ type: 'sent', id: 'anon' });
+      const got = await b.waitJson((f) => f.type === 'received' && f.messageId === anon.messageId);
+      expect(got.message).toBe('who am I?');
+      expect(typeof got.senderTag).toBe('string');
+      expect(JSON.stringify(got)).not.toContain(alice.address.split(':')[2]!); // no trace of the sender's key
+      const rep = await b.request({ type: 'reply', id: 'rep', senderTag: got.senderTag, message: 'a reply' });
+      expect(rep).toMatchObject({ type: 'sent', id: 'rep' });
+      const back = await a.waitJson((f) => f.type === 'received' && f.messageId === rep.messageId);
+      expect(back.message).toBe('a reply');
+      expect(await b.request({ type: 'reply', id: 'unknown', senderTag: 'ab'.repeat(16), message: 'x' })).toMatchObject({ type: 'error', id: 'unknown' });
     } finally {
       a.close();
+      b.close();
     }
   });
 

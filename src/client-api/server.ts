@@ -249,7 +249,9 @@ export class ClientApiServer {
       this.counters.received_dropped_slow++;
       return;
     }
-    this.emit(conn, { type: 'received', messageId: m.messageId, latencyMs: m.latencyMs, bytes: m.bytes }, conn.framing);
+    // A message sent with reply SURBs carries an opaque reply handle (never the sender's address): the app
+    // answers with `reply` naming it as senderTag.
+    this.emit(conn, { type: 'received', messageId: m.messageId, latencyMs: m.latencyMs, bytes: m.bytes, ...(m.replyHandle !== undefined ? { senderTag: m.replyHandle } : {}) }, conn.framing);
     this.counters.received_delivered++;
   }
 
