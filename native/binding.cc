@@ -16,6 +16,11 @@
 #include "symmetric.h"
 #include "x25519.h"
 
+namespace loopix_udp {
+// native/udp.cc: batched UDP I/O for the packet-path workers.
+void Register(Napi::Env env, Napi::Object exports);
+}  // namespace loopix_udp
+
 namespace {
 
 using loopix::Geometry;
@@ -347,6 +352,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createSurb", Napi::Function::New(env, CreateSurb, "createSurb"));
   exports.Set("createSurbReply", Napi::Function::New(env, CreateSurbReply, "createSurbReply"));
   exports.Set("openSurbReply", Napi::Function::New(env, OpenSurbReply, "openSurbReply"));
+  loopix_udp::Register(env, exports);
   return exports;
 }
 
