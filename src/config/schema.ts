@@ -26,6 +26,11 @@ export const NetworkParamsSchema = z.strictObject({
   lambdaM: rate('mix loop rate, 1/s').default(1),
   /** µ, 1/s: per-hop delays are Exp(µ), mean 1/µ seconds (§3.2). Paper Fig. 10 uses µ = 2 (0.5 s mean). */
   mu: rate('per-hop delay parameter µ, 1/s').default(2),
+  /**
+   * Largest per-hop delay, ms, that a node holds a packet for (src/max-delay.ts); default: the Exp(µ)
+   * quantile at 1 − 10⁻⁶ (6.9 s at µ = 2/s). A topology document that publishes `maxDelayUs` overrides it.
+   */
+  maxDelayMs: z.number().positive().max(4_294_967).optional(),
   /** k: every pull answer holds exactly k packets, stored ones first, then dummies (§3.2, Fig. 3). */
   pullK: z.number().int().min(1).max(1024).default(8),
   /** Milliseconds between a client's pulls (a fixed schedule, §3.2). */
@@ -77,6 +82,14 @@ export const PipelineSchema = z.strictObject({
       hardCapPackets: z.number().int().min(1).max(10_000_000).default(50_000),
     })
     .prefault({}),
+  /**
+   * Hard cap on packets held in the delay stage. Each held packet costs one packet of memory (a copy, never
+   * a view of its batch; ~1.5 kB with its heap entry in the default geometry), so the default bounds the
+   * delay stage near 150 MB; beyond it an arrival is dropped as "held_full". By Little's law a node forwarding
+   * R packets/s holds R/µ on average (10,000 at 20,000/s and µ = 2/s), and even R × maxDelay when every sender
+   * asks for the largest delay allowed (2,000/s × 6.9 s = 13,800).
+   */
+  maxHeldPackets: z.number().int().min(1).max(10_000_000).default(100_000),
 });
 export type PipelineConfig = z.infer<typeof PipelineSchema>;
 

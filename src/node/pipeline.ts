@@ -30,6 +30,7 @@ import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
 
 /** Everything start-up established (src/node/startup.ts). */
 export interface NodeSetup {
@@ -105,6 +106,10 @@ export class NodePipeline {
   readonly loopRtt = new LatencyHistogram();
   /** Samples for `loopix testnet --check-mixing` (config probe.mixing; absent otherwise). */
   private readonly probe: MixingProbe | undefined;
+  /** Largest per-hop delay held, µs (src/max-delay.ts); follows the topology document. */
+  private maxDelayUs: number;
+  /** Cap on packets in the delay stage (pipeline.maxHeldPackets). */
+  private readonly maxHeld: number;
 
   private constructor(
     private readonly o: PipelineOptions,
@@ -129,6 +134,8 @@ export class NodePipeline {
     this.batchWaitMs = config.pipeline.batchWaitMs;
     this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
     this.epochs = epochs;
+    this.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
+    this.maxHeld = config.pipeline.maxHeldPackets;
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics);
 
     udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
@@ -178,7 +185,10 @@ export class NodePipeline {
       stateDir: o.stateDir,
       metrics,
       log: o.log.child({ module: 'epochs' }),
-      onTopology: (t) => node?.loops?.setTopology(t),
+      onTopology: (t) => {
+        node?.loops?.setTopology(t);
+        node?.setTopology(t);
+      },
     });
     const fail = async (err: unknown, udp?: BoundUdpSocket, pool?: CryptoPool): Promise<never> => {
       udp?.socket.close();
@@ -217,6 +227,22 @@ export class NodePipeline {
     node.loops?.start();
     node.probe?.start();
     return node;
+  }
+
+  /** Adopts a newer topology document: its per-hop delay bound. */
+  private setTopology(t: TopologyIndex): void {
+    this.maxDelayUs = effectiveMaxDelayUs(t.doc, this.o.config.params.mu, this.o.config.params.maxDelayMs);
+  }
+
+  /**
+   * Whether a packet asking for `delayMs` may enter the delay stage: within the per-hop bound
+   * ("excessive_delay") and, unless it is already due, room under the held-packet cap ("held_full").
+   * Checked before the replay filter, so a refused packet costs no filter capacity.
+   */
+  private admitDelay(delayUs: number, due: boolean): true | 'excessive_delay' | 'held_full' {
+    if (delayUs > this.maxDelayUs) return 'excessive_delay';
+    if (!due && this.scheduler.size >= this.maxHeld) return 'held_full';
+    return true;
   }
 
   /** PacketIngress for a provider's client front end: the packet is processed as its first hop. */
@@ -369,6 +395,14 @@ export class NodePipeline {
         const base = i * RB;
         // The relay hot path reads the record in place: no result object, no strings, no copies.
         if (records[base + RECORD.kind] === ResultKind.relay) {
+          const delayUs = readUint32LE(records, base + RECORD.delay);
+          const delayMs = delayUs / 1000;
+          const arrival = batch.arrivals[i]!;
+          const admitted = this.admitDelay(delayUs, arrival + delayMs <= now);
+          if (admitted !== true) {
+            this.metrics.drop(admitted);
+            continue;
+          }
           const fresh = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
           if (fresh !== true) {
             this.metrics.drop(fresh);
@@ -379,8 +413,6 @@ export class NodePipeline {
             this.metrics.drop(next);
             continue;
           }
-          const delayMs = readUint32LE(records, base + RECORD.delay) / 1000;
-          const arrival = batch.arrivals[i]!;
           const packet = r.packets.subarray(i * N, (i + 1) * N);
           if (arrival + delayMs <= now) {
             // Already due (zero delay, or a delay shorter than the time spent so far): no heap, no timer.
@@ -389,7 +421,8 @@ export class NodePipeline {
             this.probe?.departed();
             this.outgoing.send(packet, next.udp);
           } else {
-            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: next, arrival, delayMs });
+            // A copy: a view would keep the whole batch buffer alive for as long as this one packet is held.
+            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: next, arrival, delayMs });
             this.probe?.entered(arrival);
           }
           continue;
@@ -417,6 +450,14 @@ export class NodePipeline {
       return;
     }
     const result = decodeRecord(g, r.records, i, packet);
+    const arrival = batch.arrivals[i]!;
+    if (result.kind === 'relay' || result.kind === 'deliver') {
+      const admitted = this.admitDelay(result.delayUs, arrival + result.delayUs / 1000 <= performance.now());
+      if (admitted !== true) {
+        this.metrics.drop(admitted);
+        return;
+      }
+    }
     if (result.kind !== 'invalid') {
       const fresh = this.epochs.checkTag(r.packets, i * N, r.records, base + RECORD.address + g.addressBytes);
       if (fresh !== true) {
@@ -425,11 +466,10 @@ export class NodePipeline {
       }
     }
     const action = this.router.route(result);
-    const arrival = batch.arrivals[i]!;
     switch (action.kind) {
       case 'forward': {
         const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: action.next, arrival, delayMs });
+        this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: action.next, arrival, delayMs });
         this.probe?.entered(arrival);
         break;
       }
@@ -439,7 +479,7 @@ export class NodePipeline {
           break;
         }
         const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet, client: action.client, arrival, delayMs });
+        this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet: packet.slice(), client: action.client.slice(), arrival, delayMs });
         this.probe?.entered(arrival);
         break;
       }

@@ -9,7 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { LoopixError } from '../errors.js';
-import { NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
+import { NetworkParamsSchema, NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
 import { makeGeometry, type GeometryParams } from '../geometry.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import { generateAuthorityKey, signTopology, TopologyIndex, type AuthorityKey } from '../topology/document.js';
@@ -164,14 +165,17 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
     prepared.push({ spec, entry, keyFile });
   }
   const geometry = { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes };
+  // The per-hop delay bound every party enforces (src/max-delay.ts), published in the signed document.
+  const mu = o.params.mu ?? NetworkParamsSchema.parse({}).mu;
+  const maxDelayUs = effectiveMaxDelayUs(undefined, mu, o.params.maxDelayMs);
   const topology = rotating
     ? epochTopology(
-        { version: 1, geometry, layers: shape.layers, epochLengthS: shape.epochLengthS, nodes: prepared.map((p) => p.entry), firstEpoch: shape.epoch, firstEpochStartMs: Date.now() },
+        { version: 1, geometry, layers: shape.layers, maxDelayUs, epochLengthS: shape.epochLengthS, nodes: prepared.map((p) => p.entry), firstEpoch: shape.epoch, firstEpochStartMs: Date.now() },
         shape.epoch,
         epochPublicKeys,
         authority,
       )
-    : signTopology({ version: 1, epoch: shape.epoch, issuedAt: new Date().toISOString(), geometry, layers: shape.layers, nodes: prepared.map((p) => p.entry) }, authority);
+    : signTopology({ version: 1, epoch: shape.epoch, issuedAt: new Date().toISOString(), geometry, layers: shape.layers, maxDelayUs, nodes: prepared.map((p) => p.entry) }, authority);
   const topologyFile = join(dir, 'topology.json');
   writeFileSync(topologyFile, `${JSON.stringify(topology, null, 2)}\n`);
 
