@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -131,6 +132,9 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
     throw_errno(env, what, err);
   };
   if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) fail("setsockopt(SO_REUSEPORT)");
+  // Kernel receive timestamps: udpRecvBatch reports how long each datagram waited in the socket buffer,
+  // the queueing delay the AQM controls (the buffer is the worker's input queue). Best effort.
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
   std::string warning;
   if (buffer > 0) {
     int b = static_cast<int>(buffer);
@@ -182,10 +186,12 @@ Napi::Value UdpClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// udpRecvBatch(fd, slab: Uint8Array, slotBytes, lengths: Int32Array, addrs: Uint8Array) -> count
+// udpRecvBatch(fd, slab: Uint8Array, slotBytes, lengths: Int32Array, addrs: Uint8Array, waits?: Float64Array) -> count
 // Reads up to lengths.length datagrams without blocking; datagram i lands in slab[i*slotBytes ..], its true
 // length (MSG_TRUNC: longer than the slot when truncated) in lengths[i], its source in addrs[i*20 ..].
-// Returns 0 when nothing is waiting; throws only on a socket error other than EAGAIN/EINTR.
+// With `waits`, waits[i] = ms datagram i spent in the kernel's receive buffer (CLOCK_REALTIME now − its kernel
+// receive timestamp, SO_TIMESTAMPNS; 0 without a timestamp). Returns 0 when nothing is waiting; throws only on
+// a socket error other than EAGAIN/EINTR.
 Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = fd_arg(info, 0);
@@ -197,9 +203,22 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   size_t n = n_len < kMaxBatch ? n_len : kMaxBatch;
   if (slab_len < n * slot) throw_range(env, "slab must hold lengths.length slots of slotBytes");
   if (a_len < n * kAddrBytes) throw_range(env, "addrs must hold lengths.length × 20 bytes");
+  double* waits = nullptr;
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    napi_typedarray_type type;
+    size_t w_len = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, info[5], &type, &w_len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
+      throw_type(env, "waits must be a Float64Array");
+    }
+    if (w_len < n) throw_range(env, "waits must hold lengths.length entries");
+    waits = static_cast<double*>(data);
+  }
+  constexpr size_t kControlBytes = CMSG_SPACE(sizeof(timespec));
   std::vector<mmsghdr> msgs(n);
   std::vector<iovec> iov(n);
   std::vector<sockaddr_storage> from(n);
+  std::vector<uint8_t> control(waits ? n * kControlBytes : 0);
   for (size_t i = 0; i < n; i++) {
     iov[i] = {slab + i * slot, slot};
     std::memset(&msgs[i], 0, sizeof(mmsghdr));
@@ -207,6 +226,10 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = &from[i];
     msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    if (waits) {
+      msgs[i].msg_hdr.msg_control = control.data() + i * kControlBytes;
+      msgs[i].msg_hdr.msg_controllen = kControlBytes;
+    }
   }
   int got;
   do {
@@ -216,7 +239,20 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
     throw_errno(env, "recvmmsg", errno);
   }
+  timespec now{};
+  if (waits) clock_gettime(CLOCK_REALTIME, &now);
   for (int i = 0; i < got; i++) {
+    if (waits) {
+      waits[i] = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+          double ms = static_cast<double>(now.tv_sec - ts.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec - ts.tv_nsec) / 1e6;
+          waits[i] = ms > 0 ? ms : 0;
+        }
+      }
+    }
     // With MSG_TRUNC in flags the kernel reports the datagram's real length, so an oversized datagram is
     // recognisable (and dropped by the caller as bad_size) instead of silently cut to the slot.
     lengths[i] = static_cast<int32_t>(msgs[i].msg_len);

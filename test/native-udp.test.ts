@@ -82,6 +82,23 @@ describe.runIf(linux)('batched UDP in the addon', () => {
     expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it('reports how long each datagram waited in the kernel buffer (kernel receive timestamps)', async () => {
+    const group = openReusePortGroup({ host: '127.0.0.1', port: 0, sockets: 1, bufferBytes: 0 });
+    const sock = new BatchSocket(group.sockets[0]!.fd, 64, 8, { onReadable: () => undefined });
+    open.push(sock);
+    const peer = await plainSocket();
+    peer.send(datagram(1), group.port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 120));
+    let wait = -1;
+    await vi.waitFor(() => {
+      const b = sock.receive();
+      expect(b.count).toBe(1);
+      wait = b.waits[0]!;
+    });
+    expect(wait).toBeGreaterThanOrEqual(100);
+    expect(wait).toBeLessThan(10_000);
+  });
+
   it('reports an oversized datagram as longer than the slot instead of cutting it silently', async () => {
     const group = openReusePortGroup({ host: '127.0.0.1', port: 0, sockets: 1, bufferBytes: 0 });
     const sock = new BatchSocket(group.sockets[0]!.fd, 64, 8, { onReadable: () => undefined });

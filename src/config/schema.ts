@@ -51,6 +51,12 @@ export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
 /** The node's packet pipeline (docs/pipeline.md). */
 export const PipelineSchema = z.strictObject({
+  /**
+   * Which packet path runs the node (docs/pipeline.md): "pool" — one UDP socket on the main thread, crypto
+   * batches in a worker pool; "sharded" — every worker owns a SO_REUSEPORT socket and does receive, unwrap,
+   * delay and send itself, the main thread only steers (Linux).
+   */
+  mode: z.enum(['pool', 'sharded']).default('pool'),
   /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */

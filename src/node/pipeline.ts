@@ -31,6 +31,7 @@ import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
+import { ShardedPipeline } from './shard-host.js';
 
 /** Everything start-up established (src/node/startup.ts). */
 export interface NodeSetup {
@@ -71,6 +72,23 @@ export interface PipelineOptions extends NodeSetup {
  */
 export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']>; readonly loop_paths?: LoopAttribution };
 
+/**
+ * What mixes and providers use of their packet path, whichever runs it: the single-socket path of this file
+ * (`pipeline.mode: "pool"`) or the sharded path (`"sharded"`, src/node/shard-host.ts).
+ */
+export interface NodePacketPath {
+  readonly metrics: NodeMetrics;
+  readonly geometry: Geometry;
+  readonly port: number;
+  readonly loops: LoopEmitter | undefined;
+  readonly aqm: AqmController;
+  readonly loopRtt: LatencyHistogram;
+  /** PacketIngress for a provider's client front end: the packet is processed as its first hop. */
+  submit(packet: Uint8Array): void;
+  snapshot(): NodeSnapshot;
+  close(): Promise<void>;
+}
+
 /** The hard queueing-delay bound as a multiple of the AQM's target delay (3 × 10 ms by default). */
 export const MAX_QUEUE_DELAY_FACTOR = 3;
 
@@ -78,7 +96,7 @@ type Held =
   | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
   | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
 
-export class NodePipeline {
+export class NodePipeline implements NodePacketPath {
   readonly metrics: NodeMetrics;
   readonly geometry: Geometry;
   readonly port: number;
@@ -172,10 +190,14 @@ export class NodePipeline {
     this.registerGauges();
   }
 
-  /** Binds the socket, starts the worker pool and (unless disabled) the loop stream and stats timer. */
-  static async start(o: PipelineOptions): Promise<NodePipeline> {
+  /**
+   * Binds the socket(s), starts the workers and (unless disabled) the loop stream and stats timer:
+   * `pipeline.mode` picks the single-socket path with a crypto pool (this class) or the sharded path
+   * (src/node/shard-host.ts).
+   */
+  static async start(o: PipelineOptions): Promise<NodePacketPath> {
     const metrics = new NodeMetrics(o.self.id, o.self.role);
-    let node: NodePipeline | undefined;
+    let node: NodePipeline | ShardedPipeline | undefined;
     // Keys and the replay filter first: a damaged replay snapshot stops start-up before any socket is bound.
     const epochs = new EpochStage({
       config: o.config,
@@ -186,10 +208,23 @@ export class NodePipeline {
       metrics,
       log: o.log.child({ module: 'epochs' }),
       onTopology: (t) => {
-        node?.loops?.setTopology(t);
-        node?.setTopology(t);
+        if (node instanceof ShardedPipeline) node.setTopology(t);
+        else {
+          node?.loops?.setTopology(t);
+          node?.setTopology(t);
+        }
       },
     });
+    if (o.config.pipeline.mode === 'sharded') {
+      try {
+        node = await ShardedPipeline.start(o, epochs, metrics);
+      } catch (err) {
+        await epochs.close();
+        throw err;
+      }
+      epochs.start();
+      return node;
+    }
     const fail = async (err: unknown, udp?: BoundUdpSocket, pool?: CryptoPool): Promise<never> => {
       udp?.socket.close();
       await pool?.destroy().catch(() => undefined);
@@ -214,7 +249,8 @@ export class NodePipeline {
     } catch (err) {
       return fail(new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`), udp, pool);
     }
-    node = new NodePipeline(o, udp, pool, epochs, metrics);
+    const single = new NodePipeline(o, udp, pool, epochs, metrics);
+    node = single;
     if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
     if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
       node.log.warn(
@@ -222,15 +258,15 @@ export class NodePipeline {
         'kernel capped SO_RCVBUF below the requested size (raise net.core.rmem_max)',
       );
     }
-    node.startTimers();
+    single.startTimers();
     epochs.start();
-    node.loops?.start();
-    node.probe?.start();
-    return node;
+    single.loops?.start();
+    single.probe?.start();
+    return single;
   }
 
   /** Adopts a newer topology document: its per-hop delay bound. */
-  private setTopology(t: TopologyIndex): void {
+  setTopology(t: TopologyIndex): void {
     this.maxDelayUs = effectiveMaxDelayUs(t.doc, this.o.config.params.mu, this.o.config.params.maxDelayMs);
   }
 

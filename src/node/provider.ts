@@ -14,7 +14,7 @@ import type { ClientFrontEnd, Inbox } from '../provider/types.js';
 import { startClientFrontEnd } from '../provider/ws-server.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { nodeLogger, type RunningNode, type StartOptions } from './mix.js';
-import { NodePipeline, type NodeSetup } from './pipeline.js';
+import { NodePipeline, type NodePacketPath, type NodeSetup } from './pipeline.js';
 
 export interface ProviderStartOptions extends StartOptions {
   /** Use this inbox instead of opening the SQLite one in provider.dataDir (tests). Closed on close(). */
@@ -57,7 +57,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
 
   let pending: { clientId: Uint8Array; packet: Uint8Array }[] = [];
   let flushScheduled = false;
-  let pipeline: NodePipeline | undefined;
+  let pipeline: NodePacketPath | undefined;
 
   const flush = (): void => {
     flushScheduled = false;

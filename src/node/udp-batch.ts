@@ -23,7 +23,7 @@ interface UdpAddon {
   udpOpen(addr: Uint8Array, reusePort: boolean, bufferBytes: number): OpenedSocket;
   udpSpread(fd: number, groupSize: number): boolean;
   udpClose(fd: number): void;
-  udpRecvBatch(fd: number, slab: Uint8Array, slotBytes: number, lengths: Int32Array, addrs: Uint8Array): number;
+  udpRecvBatch(fd: number, slab: Uint8Array, slotBytes: number, lengths: Int32Array, addrs: Uint8Array, waits?: Float64Array): number;
   udpSendBatch(fd: number, slab: Uint8Array, packetBytes: number, count: number, addrs: Uint8Array, status: Int32Array): number;
   UdpPoller: new (fd: number, callback: (events: number) => void) => { start(events: number): void; close(): void };
 }
@@ -152,6 +152,8 @@ export interface ReceivedBatch {
   readonly slotBytes: number;
   readonly lengths: Int32Array;
   readonly addrs: Uint8Array;
+  /** ms each datagram waited in the kernel's receive buffer before this call (0 without a kernel timestamp). */
+  readonly waits: Float64Array;
 }
 
 /**
@@ -164,6 +166,7 @@ export class BatchSocket {
   private readonly slab: Uint8Array;
   private readonly lengths: Int32Array;
   private readonly addrs: Uint8Array;
+  private readonly waits: Float64Array;
   private readonly a = udpAddon();
   private readonly poller: { start(events: number): void; close(): void };
   private events = 0;
@@ -180,6 +183,7 @@ export class BatchSocket {
     this.slab = new Uint8Array(batchSize * this.slotBytes);
     this.lengths = new Int32Array(batchSize);
     this.addrs = new Uint8Array(batchSize * UDP_ADDR_BYTES);
+    this.waits = new Float64Array(batchSize);
     this.poller = new this.a.UdpPoller(fd, (ev) => this.onEvent(ev));
   }
 
@@ -190,8 +194,8 @@ export class BatchSocket {
 
   /** Reads up to batchSize datagrams (0 when none wait). The slab is reused by the next call. */
   receive(): ReceivedBatch {
-    const count = this.closed ? 0 : this.a.udpRecvBatch(this.fd, this.slab, this.slotBytes, this.lengths, this.addrs);
-    return { count, slab: this.slab, slotBytes: this.slotBytes, lengths: this.lengths, addrs: this.addrs };
+    const count = this.closed ? 0 : this.a.udpRecvBatch(this.fd, this.slab, this.slotBytes, this.lengths, this.addrs, this.waits);
+    return { count, slab: this.slab, slotBytes: this.slotBytes, lengths: this.lengths, addrs: this.addrs, waits: this.waits };
   }
 
   /**
