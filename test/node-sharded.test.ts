@@ -4,6 +4,7 @@
  * sender's delays and drops replays and over-long delays; a whole testnet of sharded nodes delivers messages
  * and brings own loops back.
  */
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,4 +106,22 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     expect(typeof s.gauges.main_thread_cpu_us).toBe('number');
     expect(await mix!.stop()).toBe(0);
   });
+});
+
+describe.runIf(process.platform === 'linux')('sharded packet path: a whole testnet', () => {
+  it('delivers every real message, discards drop cover at providers and brings loops back', () => {
+    const BIN = new URL('../bin/loopix.js', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '8', '--json', '--message-interval', '2', '--pipeline', 'sharded'], {
+      encoding: 'utf8',
+      timeout: 150_000,
+    });
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+    expect(s.sent_real).toBeGreaterThan(3);
+    expect(s.delivered_real).toBe(s.sent_real);
+    expect(s.delivered_intact).toBe(s.sent_real);
+    expect(s.loops_returned / s.loops_sent).toBeGreaterThanOrEqual(0.99);
+    expect(s.dropped.drop_cover).toBe(s.drops_sent);
+    expect(Object.values(s.node_exits)).toEqual(Array(8).fill(0));
+  }, 160_000);
 });

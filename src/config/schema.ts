@@ -71,8 +71,24 @@ export const PipelineSchema = z.strictObject({
   socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
   aqm: z
     .strictObject({
-      /** Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). */
+      /**
+       * Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). 10 ms is 2 % of the mean
+       * per-hop mixing delay 1/µ = 500 ms: the standing queue adds nothing a sender's Exp(µ) delay would notice.
+       */
       targetDelayMs: z.number().positive().max(10_000).default(10),
+      /**
+       * Hard bound on the queueing delay, ms: an arrival that finds the oldest queued packet this old (or, on
+       * the sharded path, that itself waited this long in the socket buffer) is dropped ("queue_full"),
+       * whatever p is. 60 ms is 12 % of 1/µ — beyond it queueing becomes a visible share of the mixing delay
+       * and means overload, not a hiccup — and twice a 30-ms stall (a GC pause, a disk write), so a stall at
+       * half load drops nothing.
+       */
+      maxQueueDelayMs: z.number().positive().max(60_000).default(60),
+      /**
+       * RFC 8033 §4.4 burst allowance, ms: after the queue was empty, no random drop until this much time of
+       * queueing has passed, so a short stall drains instead of being shed. PIE's default is 150 ms.
+       */
+      burstAllowanceMs: z.number().min(0).max(10_000).default(150),
       /** Controller update interval, ms (RFC 8033: 15 ms). */
       intervalMs: z.number().positive().max(10_000).default(15),
       /**

@@ -12,7 +12,7 @@ export type DropReason =
   | 'wrong_epoch' // prefix epoch names no key this node holds (a future or unknown epoch; incoming, before crypto)
   | 'key_expired' // prefix epoch's key was retired: its grace window ended, or it was retired early (incoming or worker)
   | 'aqm' // random early drop by the AQM controller
-  | 'queue_full' // processing queue at its hard cap (aqm.hardCapPackets, or a wait of 3 × aqm.targetDelayMs)
+  | 'queue_full' // processing queue at its hard cap (aqm.hardCapPackets, or a wait of aqm.maxQueueDelayMs)
   | 'excessive_delay' // header asks for a per-hop delay above the network's bound (src/max-delay.ts; after unwrap, before the replay check)
   | 'held_full' // delay stage at its cap (pipeline.maxHeldPackets): the packet would have been held
   | 'invalid_length'

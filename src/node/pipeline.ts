@@ -89,8 +89,6 @@ export interface NodePacketPath {
   close(): Promise<void>;
 }
 
-/** The hard queueing-delay bound as a multiple of the AQM's target delay (3 × 10 ms by default). */
-export const MAX_QUEUE_DELAY_FACTOR = 3;
 
 type Held =
   | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
@@ -150,7 +148,7 @@ export class NodePipeline implements NodePacketPath {
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
-    this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
+    this.maxQueueDelayMs = config.pipeline.aqm.maxQueueDelayMs;
     this.epochs = epochs;
     this.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
     this.maxHeld = config.pipeline.maxHeldPackets;

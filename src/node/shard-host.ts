@@ -30,10 +30,7 @@ import { ShardControl } from './shard-control.js';
 import { REPLAY_FRESH, REPLAY_KEY_EXPIRED, REPLAY_SEEN, REPLAY_WRONG_EPOCH } from './shard-replay.js';
 import type { MainToShard, ShardToMain, ShardWorkerInit } from './shard-worker.js';
 import { closeUdpFd, openReusePortGroup, type ReusePortGroup } from './udp-batch.js';
-import { WORKER_NICE } from './cryptoworker.js';
 
-/** The hard queueing-delay bound as a multiple of the AQM's target delay (as on the single-socket path). */
-const MAX_QUEUE_DELAY_FACTOR = 3;
 
 /** The compiled worker script (next to this module in dist/, else dist/src/node/ for vitest on the sources). */
 function shardWorkerFile(): string {
@@ -44,10 +41,15 @@ function shardWorkerFile(): string {
   throw new LoopixError('ERR_LOOPIX_NODE_WORKER_MISSING', `packet-path worker not found at ${sibling} or ${compiled}; run \`npm run build:ts\``);
 }
 
+/**
+ * Nice increment of the packet-path workers: 0 by default. Unlike the crypto pool's workers (WORKER_NICE),
+ * these read their own sockets, so lowering them would only move the queue into the kernel's buffer; the
+ * main thread has nothing per packet to protect. LOOPIX_WORKER_NICE still overrides.
+ */
 function workerNice(): number {
   const env = process.env.LOOPIX_WORKER_NICE;
-  const n = env === undefined || env === '' ? WORKER_NICE : Number(env);
-  return Number.isInteger(n) && n >= 0 && n <= 19 ? n : WORKER_NICE;
+  const n = env === undefined || env === '' ? 0 : Number(env);
+  return Number.isInteger(n) && n >= 0 && n <= 19 ? n : 0;
 }
 
 export class ShardedPipeline implements NodePacketPath {
@@ -83,7 +85,7 @@ export class ShardedPipeline implements NodePacketPath {
     this.aqm = new AqmController(config.pipeline.aqm);
     this.control = new ShardControl(group.sockets.length);
     this.control.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
-    this.control.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
+    this.control.maxQueueDelayMs = config.pipeline.aqm.maxQueueDelayMs;
     this.control.epoch16 = epochs.keyring.current;
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p) => this.queueSubmit(p) }, metrics);
     if (o.loops !== false) {

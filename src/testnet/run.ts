@@ -33,6 +33,8 @@ export interface TestnetOptions {
   readonly messageIntervalS: number;
   readonly params: Partial<NetworkParams>;
   readonly workersPerNode: number;
+  /** Packet path of every node (node config pipeline.mode; default "pool"). */
+  readonly pipelineMode?: 'pool' | 'sharded';
   /** Keep the network's directory (keys, configs, logs, inboxes) instead of deleting it. */
   readonly dir?: string;
   readonly keep: boolean;
@@ -110,7 +112,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     backend,
     params: o.params,
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
-    nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
+    nodeConfig: { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   let failures: FailureInjector;
