@@ -57,7 +57,7 @@ export const PipelineSchema = z.strictObject({
    * delay and send itself, the main thread only steers (Linux).
    */
   mode: z.enum(['pool', 'sharded']).default('pool'),
-  /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
+  /** Worker threads (crypto pool, or packet-path workers when sharded); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),

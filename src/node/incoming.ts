@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, isIPv6 } from 'node:net';
 import type { Geometry } from '../geometry.js';
 import { prefixEpoch } from './epoch-keys.js';
-import type { DropReason } from './metrics.js';
+import type { CounterName, DropReason } from './metrics.js';
 
 /** Where accepted packets go (the AQM gate + batcher in the glue). The packet is only valid during the call. */
 export interface PacketSink {
@@ -23,7 +23,7 @@ export interface PacketSink {
 }
 
 export interface IncomingCounters {
-  count(name: string, by?: number): void;
+  count(name: CounterName, by?: number): void;
   drop(reason: DropReason, by?: number): void;
 }
 

@@ -8,7 +8,7 @@
  * `lookup`, src/node/incoming.ts), so no DNS round trip through the event loop either.
  */
 import type { Faults } from './faults.js';
-import type { DropReason } from './metrics.js';
+import type { CounterName, DropReason } from './metrics.js';
 
 /** The part of a dgram.Socket this stage uses. */
 export interface DatagramSender {
@@ -16,14 +16,14 @@ export interface DatagramSender {
 }
 
 export interface OutgoingCounters {
-  count(name: string, by?: number): void;
+  count(name: CounterName, by?: number): void;
   drop(reason: DropReason, by?: number): void;
 }
 
 export class Outgoing {
   private lastError: string | undefined;
   /** One completion callback per success counter, created on first use. */
-  private readonly callbacks = new Map<string, (err: Error | null) => void>();
+  private readonly callbacks = new Map<CounterName, (err: Error | null) => void>();
 
   constructor(
     private readonly socket: DatagramSender,
@@ -34,8 +34,8 @@ export class Outgoing {
     private readonly faults?: Faults,
   ) {}
 
-  /** Sends `packet`; `counter` is the counter bumped on success ("forwarded", or "loops_emitted"). */
-  send(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter = 'forwarded'): void {
+  /** Sends `packet`; `counter` is the counter bumped on success ("forwarded", or "loops_sent"). */
+  send(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter: CounterName = 'forwarded'): void {
     if (this.faults !== undefined && counter === 'forwarded') {
       const action = this.faults.apply(packet);
       if (action === 'drop') {
@@ -52,7 +52,7 @@ export class Outgoing {
     this.transmit(packet, to, counter);
   }
 
-  private transmit(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter: string): void {
+  private transmit(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter: CounterName): void {
     let done = this.callbacks.get(counter);
     if (done === undefined) {
       done = (err) => {

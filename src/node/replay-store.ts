@@ -20,13 +20,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FORMAT, REPLAY_FILTER_TAG_BYTES } from '../geometry.js';
 import { BloomFilter, type BloomSize } from './bloom.js';
 
 const MAGIC = 0x4258_4c52; // "RLXB" little-endian
 const VERSION = 1;
 /** magic, version, epoch, bits (2 words), hashes, inserted (2 words), generation, reserved, sha256 (8 words). */
-const HEADER_BYTES = 10 * 4 + 32;
-export const TAG_BYTES = 16;
+const HEADER_BYTES = 10 * 4 + FORMAT.sha256Bytes;
+export const TAG_BYTES = REPLAY_FILTER_TAG_BYTES;
 
 export class ReplayStoreError extends Error {
   override readonly name = 'ReplayStoreError';

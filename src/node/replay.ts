@@ -13,6 +13,7 @@
  * rate) the node warns; when it reaches capacity, `onFull` retires that epoch's key early (the pipeline
  * drops its packets as key_expired) instead of letting the false-positive rate climb or resetting the filter.
  */
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
 import { BloomFilter, bloomFalsePositiveRate, bloomSize, type BloomSize } from './bloom.js';
 import type { ReplayStore } from './replay-store.js';
 
@@ -68,7 +69,7 @@ export class ReplayFilter {
 
   /** Records `tag` for `epoch`; returns false when it was already there (a replay). Never throws. */
   check(epoch: number, tag: Uint8Array): boolean {
-    const padded = tag.length >= 16 ? tag : Uint8Array.from({ length: 16 }, (_, i) => tag[i] ?? 0);
+    const padded = tag.length >= TAG_BYTES ? tag : Uint8Array.from({ length: TAG_BYTES }, (_, i) => tag[i] ?? 0);
     return this.checkAt(epoch, padded, 0);
   }
 

@@ -24,7 +24,7 @@ import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
 import { Incoming, kernelUdpDrops } from './incoming.js';
 import { LoopEmitter } from './loops.js';
-import { LatencyHistogram, NodeMetrics, type DropReason } from './metrics.js';
+import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
 import { REPLAY_FRESH, REPLAY_KEY_EXPIRED, REPLAY_SEEN, REPLAY_WRONG_EPOCH } from './shard-replay.js';
@@ -176,7 +176,7 @@ export class ShardedPipeline implements NodePacketPath {
   private onWorkerMessage(w: Worker, m: ShardToMain): void {
     switch (m.type) {
       case 'stats':
-        for (const [k, v] of Object.entries(m.counts)) this.metrics.count(k, v);
+        for (const [k, v] of Object.entries(m.counts)) this.metrics.count(k as CounterName, v);
         for (const [k, v] of Object.entries(m.drops)) this.metrics.drop(k as DropReason, v);
         if (m.latency.count > 0) this.metrics.latency.merge(m.latency);
         break;

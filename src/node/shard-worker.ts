@@ -28,7 +28,7 @@ import type { NodeEntry, Role, SignedTopology } from '../topology/types.js';
 import { AqmController } from './aqm.js';
 import { NO_KEY_REASON, prefixEpoch, SharedKeyTable } from './epoch-keys.js';
 import { Faults } from './faults.js';
-import { LatencyHistogram, type DropReason, type HistogramState } from './metrics.js';
+import { LatencyHistogram, type CounterName, type DropReason, type HistogramState } from './metrics.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { ShardControl } from './shard-control.js';
@@ -69,7 +69,7 @@ export type ShardToMain =
 export type MainToShard =
   | { readonly type: 'topology'; readonly doc: SignedTopology }
   | { readonly type: 'submit'; readonly packets: Uint8Array; readonly count: number }
-  | { readonly type: 'send'; readonly packet: Uint8Array; readonly host: string; readonly port: number; readonly counter: string }
+  | { readonly type: 'send'; readonly packet: Uint8Array; readonly host: string; readonly port: number; readonly counter: CounterName }
   | { readonly type: 'replayed'; readonly id: number; readonly verdicts: Uint8Array }
   | { readonly type: 'close' };
 
@@ -114,11 +114,11 @@ export class ShardWorker {
   // Outgoing batch: packets back to back, their addresses, and the counter each bumps once sent.
   private readonly sendSlab: Uint8Array;
   private readonly sendAddrs: Uint8Array;
-  private readonly sendCounter: string[] = [];
+  private readonly sendCounter: CounterName[] = [];
   private readonly sendStatus: Int32Array;
   private sendCount = 0;
   /** Sealed datagrams the kernel could not take yet (socket buffer full), sent when it is writable again. */
-  private backlog: { packet: Uint8Array; to: Uint8Array; counter: string }[] = [];
+  private backlog: { packet: Uint8Array; to: Uint8Array; counter: CounterName }[] = [];
   private flushQueued = false;
   private deliveries: { client: Uint8Array; packet: Uint8Array }[] = [];
   private readonly statsTimer: NodeJS.Timeout;
@@ -418,7 +418,7 @@ export class ShardWorker {
   // ---- send ---------------------------------------------------------------------------------------------
 
   /** Adds one datagram to the outgoing batch (link seal happens here); a full batch goes out at once. */
-  private enqueue(packet: Uint8Array, to: Uint8Array, counter: string): void {
+  private enqueue(packet: Uint8Array, to: Uint8Array, counter: CounterName): void {
     const D = this.link.datagramBytes;
     if (this.backlog.length > 0) {
       // Behind datagrams the kernel has not taken yet: keep the order, sealed now into a buffer of its own.
@@ -515,7 +515,7 @@ export class ShardWorker {
 
   // ---- counters ---------------------------------------------------------------------------------------
 
-  private count(name: string, by = 1): void {
+  private count(name: CounterName, by = 1): void {
     this.counts[name] = (this.counts[name] ?? 0) + by;
   }
 
