@@ -4,14 +4,14 @@
  * `<results-dir>/<name>.json` and `.svg` (default bench/results/ in the repository).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { COST_DEFAULTS, DEFAULT_SCENARIOS, computeCost, defaultRelayFile, readRelayResult, saveCost } from '../../bench/cost.js';
-import { FIG10_DEFAULTS, runFig10, saveFig10 } from '../../bench/figures/fig10.js';
-import { FIG8_DEFAULTS, runFig8, saveFig8 } from '../../bench/figures/fig8.js';
-import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../../bench/figures/fig9.js';
-import { GATE_DEFAULTS, defaultBaselineFile, runGate } from '../../bench/gate.js';
-import { OVERLOAD_DEFAULTS, runOverloadBench, saveOverloadResults } from '../../bench/overload.js';
-import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../../bench/relay.js';
-import { defaultResultsDir } from '../../bench/env.js';
+import { COST_DEFAULTS, DEFAULT_SCENARIOS, computeCost, defaultRelayFile, readRelayResult, saveCost } from '../bench/cost.js';
+import { FIG10_DEFAULTS, runFig10, saveFig10 } from '../bench/figures/fig10.js';
+import { FIG8_DEFAULTS, runFig8, saveFig8 } from '../bench/figures/fig8.js';
+import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../bench/figures/fig9.js';
+import { GATE_DEFAULTS, defaultBaselineFile, runGate } from '../bench/gate.js';
+import { OVERLOAD_DEFAULTS, runOverloadBench, saveOverloadResults } from '../bench/overload.js';
+import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../bench/relay.js';
+import { defaultResultsDir } from '../bench/env.js';
 import { logToStderr, printResult, runBenchSphinx } from './bench.js';
 import { positiveInt, positiveNumber } from './options.js';
 

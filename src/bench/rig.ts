@@ -1,7 +1,7 @@
 /**
  * The relay rig shared by `bench relay`, `bench overload` and `bench gate`: one mix node as its own process
- * (`loopix mix --config …`, exactly what an operator runs), fed by bench/load-generator.ts and drained by
- * bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
+ * (`loopix mix --config …`, exactly what an operator runs), fed by src/bench/load-generator.ts and drained by
+ * src/bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
  *
  * The network is a one-layer topology: provider P0 (layer 0, its UDP address is the sink) and the mix M1
  * (layer 1). Every pool packet is a one-hop Sphinx packet "M1: RELAY to P0, delay 0" in the default geometry
@@ -17,18 +17,23 @@
  * configured away: default batching, AQM, socket buffers and stats reporting.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { NodeSnapshot } from '../src/node/pipeline.js';
-import { loopixBin, repoRoot } from '../src/paths.js';
-import { loadNativeBackend } from '../src/sphinx/native.js';
-import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
+import type { NodeSnapshot } from '../node/pipeline.js';
+import { loopixBin } from '../paths.js';
+import { loadNativeBackend } from '../sphinx/native.js';
+import { Command } from '../sphinx/types.js';
+import { createTestnetFiles, type TestnetFiles } from '../testnet/network.js';
 import type { RunReport } from './load-generator.js';
 import { histDiff, histSummary } from './stats.js';
 import type { SinkCount } from './sink.js';
+import { benchScript, request as ipcRequest } from './ipc.js';
+
+/** A request to a rig child (generator or sink). */
+function request<T>(child: ChildProcess, msg: object, reply: string, timeoutMs = 120_000): Promise<T> {
+  return ipcRequest<T>(child, msg, reply, { timeoutMs });
+}
 
 export interface RigOptions {
   /** Crypto workers of the node under test (pipeline.workers). */
@@ -79,37 +84,6 @@ export interface StepResult {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A compiled sibling script: next to this module in dist/, else (vitest on the sources) in dist/bench/. */
-function benchScript(name: string): string {
-  const sibling = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
-  if (existsSync(sibling)) return sibling;
-  const compiled = join(repoRoot(), 'dist', 'bench', `${name}.js`);
-  if (existsSync(compiled)) return compiled;
-  throw new Error(`${name}.js not found next to ${fileURLToPath(import.meta.url)} or in dist/bench; run \`npm run build:ts\``);
-}
-
-/** Sends `msg` and resolves with the child's first reply of type `reply` (rejects on an error reply or exit). */
-function request<T>(child: ChildProcess, msg: unknown, reply: string, timeoutMs = 120_000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no '${reply}' reply within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: { type?: string; message?: string }) => {
-      if (m?.type === reply) done(null, m as T);
-      else if (m?.type === 'error') done(new Error(m.message));
-    };
-    const onExit = (code: number | null) => done(new Error(`child exited with code ${code}`));
-    const done = (err: Error | null, value?: T) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(value!);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.send(msg as object);
-  });
-}
 
 /** User + system CPU time of a process (all its threads), ms; null when /proc is not there. */
 export function processCpuMs(pid: number): number | null {

@@ -1,6 +1,6 @@
 /**
  * The relay benchmark's load generator: a separate, deliberately cheap process that replays pre-built valid
- * Sphinx packets over UDP at a paced rate (bench/relay.ts starts it with `fork`, IPC with the "advanced"
+ * Sphinx packets over UDP at a paced rate (src/bench/relay.ts starts it with `fork`, IPC with the "advanced"
  * serialization so typed arrays cross without JSON).
  *
  * Cheap on purpose, so the node under test gets the cores: the packets are built once by the parent and read
@@ -12,7 +12,7 @@
  * charge it for, a burst every millisecond), so during a run the generator sleeps with Atomics.wait (a futex
  * with a sub-millisecond timeout) until the next packet is due and sends whatever is due when it wakes. It
  * blocks its own event loop for the run; it has nothing else to do then. Each send's time is recorded on the host-wide monotonic clock
- * (bench/clock.ts) when the parent asks for it, so bench/relay.ts can pair it with the sink's arrival time.
+ * (src/bench/clock.ts) when the parent asks for it, so src/bench/relay.ts can pair it with the sink's arrival time.
  *
  * IPC protocol (parent → generator):
  *   {type:'init', poolFile, packetBytes, host, port, sndbuf} → {type:'ready', packets}

@@ -12,10 +12,10 @@
  * variable-base multiplication per hop).
  */
 import Benchmark from 'benchmark';
-import { DEFAULT_GEOMETRY as g } from '../src/geometry.js';
-import { loadNativeBackend } from '../src/sphinx/native.js';
-import { tsBackend } from '../src/sphinx/ts/index.js';
-import { Command, type HopSpec, type SphinxBackend } from '../src/sphinx/types.js';
+import { DEFAULT_GEOMETRY as g } from '../geometry.js';
+import { loadNativeBackend } from '../sphinx/native.js';
+import { tsBackend } from '../sphinx/ts/index.js';
+import { Command, type HopSpec, type SphinxBackend } from '../sphinx/types.js';
 import { measureOpensslX25519 } from './openssl-baseline.js';
 
 export interface SphinxBenchOptions {

@@ -2,16 +2,16 @@
  * `loopix bench gate` (`npm run bench:gate`, run by .ci/run after the tests): a performance regression gate
  * that finishes in well under 3 minutes.
  *
- * It measures, in one run: the addon's own X25519 rate on one core (X, bench/addon-baseline.ts: the OpenSSL
+ * It measures, in one run: the addon's own X25519 rate on one core (X, src/bench/addon-baseline.ts: the OpenSSL
  * inside Node that the node really uses), the native Sphinx unwrap rate on one core, and the relay's sustained
- * rate (bench/relay.ts's search with short steps, no latency points). Absolute speeds drift by ±25 % between
+ * rate (src/bench/relay.ts's search with short steps, no latency points). Absolute speeds drift by ±25 % between
  * hosts and runs, so it compares two ratios with the committed baseline (bench/baseline.json):
  *
  *   sphinx_unwrap_vs_x25519 = native unwrap/s ÷ X
  *   relay_vs_x25519         = relay max_pkt_per_s ÷ X
  *
  * `openssl speed ecdhx25519` (the system binary) is still measured and reported beside them when installed,
- * but gates nothing: its speed relative to Node's OpenSSL differs between hosts (bench/addon-baseline.ts).
+ * but gates nothing: its speed relative to Node's OpenSSL differs between hosts (src/bench/addon-baseline.ts).
  *
  * and fails when either falls more than `tolerance` (15 %) below its baseline. A failing ratio is measured
  * once more (openssl included) before the gate fails, so one noisy step on a shared CI runner does not fail
@@ -21,10 +21,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_GEOMETRY as g } from '../src/geometry.js';
-import { repoRoot } from '../src/paths.js';
-import { loadNativeBackend } from '../src/sphinx/native.js';
-import { Command } from '../src/sphinx/types.js';
+import { DEFAULT_GEOMETRY as g } from '../geometry.js';
+import { repoRoot } from '../paths.js';
+import { loadNativeBackend } from '../sphinx/native.js';
+import { Command } from '../sphinx/types.js';
 import { measureAddonX25519 } from './addon-baseline.js';
 import { baseline, machineInfo, type MachineInfo } from './env.js';
 import { searchMaxRate } from './relay.js';

@@ -1,5 +1,5 @@
 /**
- * `loopix bench relay`: the capacity of one mix node, measured from outside (bench/rig.ts: the node as its own
+ * `loopix bench relay`: the capacity of one mix node, measured from outside (src/bench/rig.ts: the node as its own
  * process, a load generator and a sink as two more).
  *
  *   1. Warm-up at a low rate (JIT, worker threads, socket buffers).
@@ -15,8 +15,8 @@
  * load p50 ≤ 0.5 ms and p99 ≤ 5 ms.
  */
 import { availableParallelism } from 'node:os';
-import type { TopLevelSpec } from '../src/plot/svg.js';
-import { linePlot } from '../src/plot/svg.js';
+import type { TopLevelSpec } from '../plot/svg.js';
+import { linePlot } from '../plot/svg.js';
 import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './env.js';
 import { RelayRig, type LatencySummary, type StepResult } from './rig.js';
 import { round } from './stats.js';
