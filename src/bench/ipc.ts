@@ -2,7 +2,6 @@
  * The benchmark rig's one request/reply over a child process's IPC channel (the relay rig's generator and
  * sink, the figure benchmarks' client hosts), and where their compiled scripts are.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +11,18 @@ import { repoRoot } from '../paths.js';
  * Sends `msg` and resolves with the child's first message of type `reply`; rejects on an `{type: 'error'}`
  * message, on the child's exit, or after `timeoutMs`. `label` names the child in the error.
  */
-export function request<T>(child: ChildProcess, msg: object, reply: string, o: { timeoutMs?: number; label?: string } = {}): Promise<T> {
+/** What request() needs of a child: a forked process, or a RemoteChild on a bench agent (src/bench/agent.ts). */
+export interface RequestTarget {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the shape of ChildProcess's and EventEmitter's overloads
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  send(msg: object): boolean;
+}
+
+export function request<T>(child: RequestTarget, msg: object, reply: string, o: { timeoutMs?: number; label?: string } = {}): Promise<T> {
   const timeoutMs = o.timeoutMs ?? 120_000;
   const label = o.label ? `${o.label}: ` : '';
   return new Promise<T>((resolve, reject) => {

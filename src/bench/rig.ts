@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSnapshot } from '../node/pipeline.js';
 import { loopixBin } from '../paths.js';
+import { BENCH_NODE_ENV } from '../node/bench-slowdown.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { Command } from '../sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../testnet/network.js';
@@ -29,9 +30,10 @@ import type { RunReport } from './load-generator.js';
 import { histDiff, histSummary } from './stats.js';
 import type { SinkCount } from './sink.js';
 import { benchScript, request as ipcRequest } from './ipc.js';
+import { RemoteChild } from './agent.js';
 
-/** A request to a rig child (generator or sink). */
-function request<T>(child: ChildProcess, msg: object, reply: string, timeoutMs = 120_000): Promise<T> {
+/** A request to a rig child (generator or sink, local or on an agent). */
+function request<T>(child: ChildProcess | RemoteChild, msg: object, reply: string, timeoutMs = 120_000): Promise<T> {
   return ipcRequest<T>(child, msg, reply, { timeoutMs });
 }
 
@@ -47,6 +49,17 @@ export interface RigOptions {
   readonly log: (line: string) => void;
   /** Extra Node.js flags for the node process (e.g. --cpu-prof for profiling). */
   readonly nodeExecArgv?: readonly string[];
+  /**
+   * Across hosts (docs/benchmarks.md "On cloud hosts"): the node's UDP address (`target`, on this host, where
+   * the generator sends), the sink's UDP address (`listen`, on the sink's host) and the `loopix bench agent`
+   * control addresses that run the generator and the sink there. Absent: all three on this host, loopback.
+   */
+  readonly remote?: {
+    readonly target?: { readonly host: string; readonly port: number };
+    readonly listen?: { readonly host: string; readonly port: number };
+    readonly generatorAgent?: { readonly host: string; readonly port: number };
+    readonly sinkAgent?: { readonly host: string; readonly port: number };
+  };
 }
 
 export interface LatencySummary {
@@ -81,6 +94,11 @@ export interface StepResult {
   readonly latency: LatencySummary | null;
   /** The node's own arrival → departure (minus header delay) histogram over this step, ms. */
   readonly nodeLatency: ReturnType<typeof histSummary>;
+  /**
+   * The node's main-thread CPU time (process.cpuUsage of that thread: the stats gauge main_thread_cpu_us)
+   * per packet it forwarded during the step, µs; null when the node does not report it.
+   */
+  readonly mainCpuUsPerPacket: number | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -141,8 +159,8 @@ export function pairLatencies(report: RunReport, poolSize: number, index: Int32A
 export class RelayRig {
   readonly dir: string;
   private node!: ChildProcess;
-  private gen!: ChildProcess;
-  private sink!: ChildProcess;
+  private gen!: ChildProcess | RemoteChild;
+  private sink!: ChildProcess | RemoteChild;
   private logFd: number | undefined;
   private lastStats: NodeSnapshot | undefined;
   private statsWaiters: ((s: NodeSnapshot) => void)[] = [];
@@ -176,7 +194,9 @@ export class RelayRig {
     // The generator cycles a fixed pool: the filter holds a sixteenth of it and is emptied when full
     // (benchmark-only replay.unsafeResetWhenFull), so each pooled packet is fresh again when it comes round.
     const replay = { persist: false, lineRatePps: Math.max(1024, Math.floor(o.poolSize / 16)), staticWindowS: 1, unsafeResetWhenFull: true };
+    const remote = o.remote ?? {};
     this.files = await createTestnetFiles({
+      udp: { ...(remote.target ? { 'mix-1.0': remote.target } : {}), ...(remote.listen ? { 'provider-0': remote.listen } : {}) },
       dir: this.dir,
       shape: { layers: 1, perLayer: 1, providers: 1, epoch: 1 },
       backend,
@@ -220,13 +240,18 @@ export class RelayRig {
 
     // 2. Sink on P0's address, then the node, then the generator aimed at the node.
     const forkOpts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[], serialization: 'advanced' as const };
-    this.sink = fork(benchScript('sink'), [], forkOpts);
-    await request(this.sink, { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: fpFile, fingerprintOffset: fpOffset }, 'ready');
+    this.sink = remote.sinkAgent
+      ? await RemoteChild.connect(remote.sinkAgent, 'sink', { 'fingerprints.bin': fingerprints })
+      : fork(benchScript('sink'), [], forkOpts);
+    await request(this.sink, { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: remote.sinkAgent ? 'fingerprints.bin' : fpFile, fingerprintOffset: fpOffset }, 'ready');
 
     this.logFd = openSync(join(this.dir, 'mix.log'), 'a');
     this.node = fork(loopixBin(), ['mix', '--config', mix.configFile], {
       stdio: ['ignore', this.logFd, this.logFd, 'ipc'],
       execArgv: [...process.execArgv, ...(o.nodeExecArgv ?? [])],
+      // Only the benchmark's node may be slowed on purpose (src/node/bench-slowdown.ts): it alone gets the
+      // marker that makes it honour LOOPIX_BENCH_INJECT_SLOWDOWN.
+      env: { ...process.env, [BENCH_NODE_ENV]: '1' },
     });
     this.node.on('message', (m: { type?: string; stats?: NodeSnapshot }) => {
       if (m?.type === 'stats' && m.stats) {
@@ -240,8 +265,8 @@ export class RelayRig {
     exited.catch(() => undefined);
     await Promise.race([this.nextStats(30_000), exited]);
 
-    this.gen = fork(benchScript('load-generator'), [], forkOpts);
-    await request(this.gen, { type: 'init', poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20 }, 'ready');
+    this.gen = remote.generatorAgent ? await RemoteChild.connect(remote.generatorAgent, 'load-generator', { 'pool.bin': pool }) : fork(benchScript('load-generator'), [], forkOpts);
+    await request(this.gen, { type: 'init', poolFile: remote.generatorAgent ? 'pool.bin' : poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20 }, 'ready');
   }
 
   private logTail(): string {
@@ -323,7 +348,12 @@ export class RelayRig {
     const kd0 = (stats0.gauges.udp_kernel_drops as number | null) ?? 0;
     if (kd - kd0 > 0) nodeDrops.udp_kernel = kd - kd0;
     const r3 = (v: number) => Math.round(v * 1000) / 1000;
+    const main0 = stats0.gauges.main_thread_cpu_us;
+    const main1 = stats1.gauges.main_thread_cpu_us;
+    const fwd = (stats1.counters.forwarded ?? 0) - (stats0.counters.forwarded ?? 0);
+    const mainCpuUsPerPacket = typeof main0 === 'number' && typeof main1 === 'number' && fwd > 0 ? r3((main1 - main0) / fwd) : null;
     return {
+      mainCpuUsPerPacket,
       offered: rate,
       sentRate: Math.round(report.rate),
       sent: report.sent,
@@ -359,6 +389,7 @@ export class RelayRig {
       clearTimeout(t);
     }
     if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = undefined;
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

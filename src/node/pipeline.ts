@@ -31,6 +31,7 @@ import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
+import { mainThreadCpuUs } from './thread-cpu.js';
 import { ShardedPipeline } from './shard-host.js';
 
 /** Everything start-up established (src/node/startup.ts). */
@@ -581,6 +582,8 @@ export class NodePipeline implements NodePacketPath {
     m.gauge('udp_port', () => this.port);
     m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
     m.gauge('sphinx_native', () => this.o.backend.name === 'native');
+    // Main-thread CPU (user + system) since start, µs: what the packet path costs this thread.
+    m.gauge('main_thread_cpu_us', mainThreadCpuUs);
     // Memory of the whole process (MB), read at snapshot time: what an operator watches under overload.
     const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
     m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));

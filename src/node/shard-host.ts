@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { LoopixError } from '../errors.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
+import { mainThreadCpuUs } from './thread-cpu.js';
 import type { TopologyIndex } from '../topology/document.js';
 import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
@@ -68,8 +69,6 @@ export class ShardedPipeline implements NodePacketPath {
   private nextWorker = 0;
   private closed = false;
   private readonly log: Logger;
-  /** Main-thread CPU time (µs, user + system) at start: the share the control plane costs. */
-  private readonly cpu0 = process.cpuUsage();
 
   private constructor(
     private readonly o: PipelineOptions,
@@ -305,10 +304,7 @@ export class ShardedPipeline implements NodePacketPath {
     m.gauge('sphinx_native', () => this.o.backend.name === 'native');
     // The control plane's own cost: main-thread CPU (user + system) since start, µs. A benchmark divides its
     // increase by the packets forwarded meanwhile (docs/benchmarks.md).
-    m.gauge('main_thread_cpu_us', () => {
-      const c = process.cpuUsage(this.cpu0);
-      return c.user + c.system;
-    });
+    m.gauge('main_thread_cpu_us', mainThreadCpuUs);
     const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
     m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));
     m.gauge('heap_used_mb', () => mb(process.memoryUsage().heapUsed));

@@ -28,6 +28,7 @@ import type { NodeEntry, Role, SignedTopology } from '../topology/types.js';
 import { AqmController } from './aqm.js';
 import { NO_KEY_REASON, prefixEpoch, SharedKeyTable } from './epoch-keys.js';
 import { Faults } from './faults.js';
+import { injectedSlowdown, stretch } from './bench-slowdown.js';
 import { LatencyHistogram, type CounterName, type DropReason, type HistogramState } from './metrics.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
@@ -122,6 +123,8 @@ export class ShardWorker {
   private flushQueued = false;
   private deliveries: { client: Uint8Array; packet: Uint8Array }[] = [];
   private readonly statsTimer: NodeJS.Timeout;
+  /** Benchmark-only injected slowdown (src/node/bench-slowdown.ts); 0 on every other node. */
+  private readonly slowdown = injectedSlowdown();
   private closed = false;
 
   constructor(
@@ -267,7 +270,11 @@ export class ShardWorker {
       let end = start + 1;
       while (end < count && prefixEpoch(packets, end * N) === epoch16) end++;
       const key = this.keys.lookup(epoch16);
-      if (key) this.backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
+      if (key) {
+        const t0 = this.slowdown > 0 ? performance.now() : 0;
+        this.backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
+        if (this.slowdown > 0) stretch(performance.now() - t0, this.slowdown);
+      }
       else for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;
       start = end;
     }

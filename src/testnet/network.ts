@@ -126,6 +126,8 @@ export interface CreateTestnetOptions {
   readonly params: Partial<NetworkParams>;
   /** Extra top-level config fields for every node (e.g. pipeline, log). */
   readonly nodeConfig?: Record<string, unknown>;
+  /** UDP addresses for single nodes by name, instead of a free port on 127.0.0.1 (benchmarks across hosts). */
+  readonly udp?: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
   /** Extra top-level config fields for single nodes by name (e.g. `{ 'mix-2.0': { faults: … } }`). */
   readonly perNodeConfig?: Readonly<Record<string, Record<string, unknown>>>;
 }
@@ -157,7 +159,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       name: spec.name,
       role: spec.role,
       layer: spec.layer,
-      udp: { host: '127.0.0.1', port: await freeUdpPort() },
+      udp: o.udp?.[spec.name] ?? { host: '127.0.0.1', port: await freeUdpPort() },
       ...(spec.role === 'provider' ? { ws: `ws://127.0.0.1:${await freeTcpPort()}` } : {}),
       publicKey,
     };
