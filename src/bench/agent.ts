@@ -148,16 +148,21 @@ export class RemoteChild extends EventEmitter {
       socket.once('error', (err) => reject(new LoopixError('ERR_LOOPIX_BENCH_AGENT', `cannot reach the bench agent at ${address.host}:${address.port}: ${err.message}`)));
     });
     const child = new RemoteChild(socket);
+    let onMessage: ((m: { type?: string; message?: string }) => void) | undefined;
     const spawned = new Promise<void>((resolve, reject) => {
-      const onMessage = (m: { type?: string; message?: string }) => {
+      onMessage = (m) => {
         if (m.type === 'spawned') resolve();
         else if (m.type === 'error') reject(new LoopixError('ERR_LOOPIX_BENCH_AGENT', `bench agent ${address.host}:${address.port}: ${m.message}`));
       };
       child.on('message', onMessage);
-      void spawned.finally(() => child.off('message', onMessage));
+      child.once('exit', () => reject(new LoopixError('ERR_LOOPIX_BENCH_AGENT', `bench agent ${address.host}:${address.port} closed the connection`)));
     });
     writeFrame(socket, { type: 'spawn', role, files } satisfies SpawnMessage);
-    await spawned;
+    try {
+      await spawned;
+    } finally {
+      child.off('message', onMessage!);
+    }
     return child;
   }
 
