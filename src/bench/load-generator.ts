@@ -76,7 +76,9 @@ async function init(m: GeneratorInit): Promise<void> {
   pool = Array.from({ length: n }, (_, i) => bytes.subarray(i * m.packetBytes, (i + 1) * m.packetBytes));
   socket = dgram.createSocket({ type: 'udp4', sendBufferSize: m.sndbuf });
   socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket!.bind(0, '127.0.0.1', () => resolve()));
+  // Loopback for a node on loopback; any address otherwise (the generator on another host, src/bench/agent.ts).
+  const local = m.host.startsWith('127.') ? '127.0.0.1' : m.host.includes(':') ? '::' : '0.0.0.0';
+  await new Promise<void>((resolve) => socket!.bind(0, local, () => resolve()));
   await new Promise<void>((resolve, reject) => socket!.connect(m.port, m.host, (err?: Error) => (err ? reject(err) : resolve())));
   send({ type: 'ready', packets: n });
 }
