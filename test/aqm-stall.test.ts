@@ -13,7 +13,7 @@ const defaults = PipelineSchema.parse({}).aqm;
  * Half load: arrivals every `gapMs`, service at twice that rate. At t = 300 ms the packet path stalls for
  * 30 ms. Returns the drops.
  */
-function stallAtHalfLoad(params: AqmParams, maxQueueDelayMs: number = defaults.maxQueueDelayMs): { aqm: number; hard: number } {
+function stallAtHalfLoad(params: AqmParams, maxQueueDelayMs: number = defaults.maxQueueDelayMs, stallMs = 30): { aqm: number; hard: number } {
   const aqm = new AqmController(params);
   const gapMs = 0.2; // 5,000 packets/s offered; capacity 10,000/s
   const serviceMs = gapMs / 2;
@@ -28,7 +28,7 @@ function stallAtHalfLoad(params: AqmParams, maxQueueDelayMs: number = defaults.m
       intervalMax = 0;
       nextUpdate += params.intervalMs;
     }
-    const stalled = t >= 300 && t < 330;
+    const stalled = t >= 300 && t < 300 + stallMs;
     // The queue grows by the arrival gap while stalled, and drains at (service rate − arrival rate) otherwise.
     backlogMs = stalled ? backlogMs + gapMs : Math.max(0, backlogMs - (gapMs - serviceMs));
     intervalMax = Math.max(intervalMax, backlogMs);
@@ -53,7 +53,8 @@ describe('AQM under a 30-ms stall at half load', () => {
     expect(r.aqm).toBeGreaterThan(0);
   });
 
-  it('would drop the stall outright with the old hard bound of 3 × target (30 ms)', () => {
-    expect(stallAtHalfLoad(defaults, 3 * defaults.targetDelayMs).hard).toBeGreaterThan(0);
+  it('absorbs a 35-ms stall that the old hard bound of 3 × target (30 ms) dropped outright', () => {
+    expect(stallAtHalfLoad(defaults, defaults.maxQueueDelayMs, 35)).toEqual({ aqm: 0, hard: 0 });
+    expect(stallAtHalfLoad(defaults, 3 * defaults.targetDelayMs, 35).hard).toBeGreaterThan(0);
   });
 });
