@@ -12,6 +12,7 @@
 #include <string>
 
 #include "format.h"
+#include "link.h"
 #include "lioness.h"
 #include "sphinx.h"
 #include "symmetric.h"
@@ -380,6 +381,53 @@ Napi::Object FormatConstants(Napi::Env env) {
   return f;
 }
 
+// ---- link layer (native/link.h) -----------------------------------------------------------------------
+
+// Checks the shared arguments of the two link batch calls; returns the count.
+size_t link_batch_args(const Napi::CallbackInfo& info, Bytes& keys, Bytes& datagrams, size_t& payload_len) {
+  keys = bytes_arg(info, 0, "keys");
+  datagrams = bytes_arg(info, 1, "datagrams");
+  payload_len = integer_arg(info, 2, "payloadBytes", 1, 65535);
+  size_t count = integer_arg(info, 3, "count", 0, 1 << 24);
+  size_t stride = loopix::kLinkHeaderBytes + payload_len + loopix::kLinkTagBytes;
+  if (keys.size < count * loopix::kLinkKeyBytes) {
+    throw_range(info.Env(), "keys must be at least " + std::to_string(count * loopix::kLinkKeyBytes) + " bytes (" +
+                                std::to_string(count) + " keys of 16), got " + std::to_string(keys.size));
+  }
+  if (datagrams.size < count * stride) {
+    throw_range(info.Env(), "datagrams must be at least " + std::to_string(count * stride) + " bytes (" +
+                                std::to_string(count) + " datagrams of " + std::to_string(stride) + "), got " +
+                                std::to_string(datagrams.size));
+  }
+  return count;
+}
+
+// linkSealBatch(keys, datagrams, payloadBytes, count): seals in place.
+Napi::Value LinkSealBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Bytes keys{}, datagrams{};
+    size_t payload_len = 0;
+    size_t count = link_batch_args(info, keys, datagrams, payload_len);
+    if (count > 0) loopix::link_seal_batch(keys.data, datagrams.data, payload_len, count);
+    return info.Env().Undefined();
+  });
+}
+
+// linkOpenBatch(keys, datagrams, payloadBytes, count, ok): opens in place; ok[i] = 1 where the tag verified.
+Napi::Value LinkOpenBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Bytes keys{}, datagrams{};
+    size_t payload_len = 0;
+    size_t count = link_batch_args(info, keys, datagrams, payload_len);
+    Bytes ok = bytes_arg(info, 4, "ok");
+    if (ok.size < count) {
+      throw_range(info.Env(), "ok must be at least " + std::to_string(count) + " bytes, got " + std::to_string(ok.size));
+    }
+    if (count > 0) loopix::link_open_batch(keys.data, datagrams.data, payload_len, count, ok.data);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("format", FormatConstants(env));
   exports.Set("x25519Impl", Napi::String::New(env, loopix::x25519_impl()));
@@ -396,6 +444,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unwrapBatch", Napi::Function::New(env, UnwrapBatch, "unwrapBatch"));
   exports.Set("createSurb", Napi::Function::New(env, CreateSurb, "createSurb"));
   exports.Set("createSurbReply", Napi::Function::New(env, CreateSurbReply, "createSurbReply"));
+  exports.Set("linkSealBatch", Napi::Function::New(env, LinkSealBatch, "linkSealBatch"));
+  exports.Set("linkOpenBatch", Napi::Function::New(env, LinkOpenBatch, "linkOpenBatch"));
   exports.Set("openSurbReply", Napi::Function::New(env, OpenSurbReply, "openSurbReply"));
   loopix_udp::Register(env, exports);
   return exports;

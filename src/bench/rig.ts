@@ -3,8 +3,9 @@
  * (`loopix mix --config …`, exactly what an operator runs), fed by src/bench/load-generator.ts and drained by
  * src/bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
  *
- * The network is a one-layer topology: provider P0 (layer 0, its UDP address is the sink) and the mix M1
- * (layer 1). Every pool packet is a one-hop Sphinx packet "M1: RELAY to P0, delay 0" in the default geometry
+ * The network is a one-layer topology: providers P0 (layer 0, its UDP address is the sink) and P1 (layer 0,
+ * the generator's address and link identity: node ↔ node links are authenticated, src/node/link) and the mix
+ * M1 (layer 1). Every pool packet is a one-hop Sphinx packet "M1: RELAY to P0, delay 0" in the default geometry
  * (6-hop header, 1,314 bytes), so M1 does exactly the work of a relay hop: one full unwrap (two X25519, the
  * header MAC, the LIONESS payload layer), the replay check, the routing decision and the send.
  *
@@ -25,6 +26,8 @@ import { loopixBin } from '../paths.js';
 import { BENCH_NODE_ENV } from '../node/bench-slowdown.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { Command } from '../sphinx/types.js';
+import { deriveLinkKey } from '../node/link/keys.js';
+import { REPLAY_BURST_S } from '../node/replay-capacity.js';
 import { createTestnetFiles, type TestnetFiles } from '../testnet/network.js';
 import type { RunReport } from './load-generator.js';
 import { histDiff, histSummary } from './stats.js';
@@ -193,12 +196,20 @@ export class RelayRig {
     const backend = loadNativeBackend();
     // The generator cycles a fixed pool: the filter holds a sixteenth of it and is emptied when full
     // (benchmark-only replay.unsafeResetWhenFull), so each pooled packet is fresh again when it comes round.
-    const replay = { persist: false, lineRatePps: Math.max(1024, Math.floor(o.poolSize / 16)), staticWindowS: 1, unsafeResetWhenFull: true };
+    // Capacity = maxRatePps × (staticWindowS + REPLAY_BURST_S) = a sixteenth of the pool (no rate budget with
+    // unsafeResetWhenFull: src/node/epochs.ts).
+    const replay = { persist: false, maxRatePps: Math.max(1024, Math.floor(o.poolSize / 16)) / (1 + REPLAY_BURST_S), staticWindowS: 1, unsafeResetWhenFull: true };
     const remote = o.remote ?? {};
     this.files = await createTestnetFiles({
-      udp: { ...(remote.target ? { 'mix-1.0': remote.target } : {}), ...(remote.listen ? { 'provider-0': remote.listen } : {}) },
+      // Across hosts: the node at --target, the sink (P0) at --listen, the generator (P1) on its agent's host at
+      // the agent's port + 1 (the link layer accepts the mix's traffic only from P1's published address).
+      udp: {
+        ...(remote.target ? { 'mix-1.0': remote.target } : {}),
+        ...(remote.listen ? { 'provider-0': remote.listen } : {}),
+        ...(remote.generatorAgent ? { 'provider-1': { host: remote.generatorAgent.host, port: remote.generatorAgent.port + 1 } } : {}),
+      },
       dir: this.dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 1 },
+      shape: { layers: 1, perLayer: 1, providers: 2, epoch: 1 },
       backend,
       // λM small: the node's own loops would only be noise at the sink (they are counted as "unknown").
       params: { lambdaM: 0.01 },
@@ -210,8 +221,17 @@ export class RelayRig {
       },
     });
     const mix = this.files.nodes.find((n) => n.role === 'mix')!;
-    const provider = this.files.nodes.find((n) => n.role === 'provider')!;
+    const provider = this.files.nodes.find((n) => n.name === 'provider-0')!;
+    const generator = this.files.nodes.find((n) => n.name === 'provider-1')!;
     const g = this.files.index.geometry;
+    // Link keys of the two links the rig plays a node on: generator (P1) → M1 and M1 → sink (P0).
+    const skOf = (file: string) => Uint8Array.from(Buffer.from((JSON.parse(readFileSync(file, 'utf8')) as { privateKey: string }).privateKey, 'hex'));
+    const idOf = (n: { entry: { id: string } }) => Uint8Array.from(Buffer.from(n.entry.id, 'hex'));
+    const mixPub = Uint8Array.from(Buffer.from(mix.entry.publicKey, 'hex'));
+    const epoch = this.files.topology.epoch;
+    const x = (a: Uint8Array, b: Uint8Array) => backend.x25519(a, b);
+    const genLinkKey = Buffer.from(deriveLinkKey(x, skOf(generator.keyFile), mixPub, epoch, idOf(generator), idOf(mix))!).toString('hex');
+    const sinkLinkKey = Buffer.from(deriveLinkKey(x, skOf(provider.keyFile), mixPub, epoch, idOf(mix), idOf(provider))!).toString('hex');
     (this as { packetBytes: number }).packetBytes = g.packetBytes;
 
     // 1. The packet pool and, by unwrapping each once with the mix's key, the fingerprints of what leaves M1.
@@ -243,7 +263,21 @@ export class RelayRig {
     this.sink = remote.sinkAgent
       ? await RemoteChild.connect(remote.sinkAgent, 'sink', { 'fingerprints.bin': fingerprints })
       : fork(benchScript('sink'), [], forkOpts);
-    await request(this.sink, { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: remote.sinkAgent ? 'fingerprints.bin' : fpFile, fingerprintOffset: fpOffset }, 'ready');
+    await request(
+      this.sink,
+      {
+        type: 'init',
+        host: provider.entry.udp.host,
+        port: provider.entry.udp.port,
+        rcvbuf: 8 << 20,
+        fingerprintFile: remote.sinkAgent ? 'fingerprints.bin' : fpFile,
+        fingerprintOffset: fpOffset,
+        linkKey: sinkLinkKey,
+        packetBytes: g.packetBytes,
+        linkHeaderBytes: g.linkHeaderBytes,
+      },
+      'ready',
+    );
 
     this.logFd = openSync(join(this.dir, 'mix.log'), 'a');
     this.node = fork(loopixBin(), ['mix', '--config', mix.configFile], {
@@ -266,7 +300,22 @@ export class RelayRig {
     await Promise.race([this.nextStats(30_000), exited]);
 
     this.gen = remote.generatorAgent ? await RemoteChild.connect(remote.generatorAgent, 'load-generator', { 'pool.bin': pool }) : fork(benchScript('load-generator'), [], forkOpts);
-    await request(this.gen, { type: 'init', poolFile: remote.generatorAgent ? 'pool.bin' : poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20 }, 'ready');
+    await request(
+      this.gen,
+      {
+        type: 'init',
+        poolFile: remote.generatorAgent ? 'pool.bin' : poolFile,
+        packetBytes: g.packetBytes,
+        host: mix.entry.udp.host,
+        port: mix.entry.udp.port,
+        sndbuf: 8 << 20,
+        bindPort: generator.entry.udp.port,
+        bindHost: generator.entry.udp.host,
+        linkKey: genLinkKey,
+        linkEpoch: epoch,
+      },
+      'ready',
+    );
   }
 
   private logTail(): string {

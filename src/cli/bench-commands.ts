@@ -14,15 +14,8 @@ import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../bench/relay.
 import { defaultResultsDir } from '../bench/env.js';
 import { logToStderr, printResult, runBenchSphinx } from './bench.js';
 import { parseHostPort, startAgent } from '../bench/agent.js';
-import { positiveInt, positiveNumber } from './options.js';
+import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 
-export function nonNegativeNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
 
 /** Runs `body`; a failure prints one line on stderr and exits 1 (no stack trace for a benchmark that cannot run). */
 async function guarded(name: string, body: () => Promise<void>): Promise<void> {

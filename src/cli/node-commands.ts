@@ -8,8 +8,10 @@
  * inbox, and exits 0.
  */
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
+import { wipeKeys } from '../node/keys.js';
 import { loadNodeSetup } from '../node/startup.js';
 import type { Role } from '../topology/types.js';
 
@@ -30,8 +32,7 @@ export function registerNodeCommands(program: Command): void {
 }
 
 function startupFailure(role: Role, err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`loopix ${role}: ${message}\n`);
+  process.stderr.write(`loopix ${role}: ${errorLine(err)}\n`);
   process.exit(EXIT_STARTUP);
 }
 
@@ -40,6 +41,9 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
   try {
     const setup = loadNodeSetup(configFile, role);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
+    // The running node's keyring holds its own copies; the parsed key file's are wiped (docs/operations.md
+    // "Key files, clocks and client connections").
+    wipeKeys([...(setup.keys ?? []), setup.keyPair]);
   } catch (err) {
     startupFailure(role, err);
   }

@@ -18,6 +18,8 @@ export const COUNTERS = Object.freeze({
   key_changes: 'keys installed or retired by the epoch clock',
   keys_retired_early: "epochs whose key was retired early because the epoch's replay filter was full",
   replay_near_full: "an epoch's replay filter reached 90 % of its designed capacity",
+  replay_fill_alerts: "an epoch's replay filter passed 50 %, 75 % or 90 % of its capacity (one count per threshold)",
+  replay_filters_full: "an epoch's replay filter reached capacity and fails closed (replay_filter_full drops; the key stays live)",
   replay_resets: 'replay filters emptied when full (benchmark-only replay.unsafeResetWhenFull)',
   replay_log_errors: 'failed appends to a replay filter log',
   replay_snapshot_errors: 'failed replay filter snapshots',
@@ -47,6 +49,11 @@ export const COUNTERS = Object.freeze({
   ws_ack_empty: 'ACKs naming no remembered reply',
   ws_acked_packets: 'stored packets deleted by ACKs',
   ws_send_dropped: 'frames the WebSocket could not send (backpressure or closed)',
+  ws_bad_record: 'client link records that did not open (size, tag, counter order, padding); the session is closed',
+  ws_handshake_throttled: 'connections refused by the per-address handshake rate limit (provider.limits.handshakesPerMin)',
+  ws_ack_remove_errors: 'batches of acknowledged packets the inbox failed to delete (they are served again)',
+  clients_expired: 'client registrations forgotten after provider.registrationTtlS without traffic and with nothing stored',
+  key_file_prune_errors: "failures to remove retired epochs' keys from the key file on disk",
 } as const);
 
 /** A counter name `count()` accepts. */

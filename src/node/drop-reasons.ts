@@ -6,6 +6,10 @@
  */
 export const DROP_REASONS = Object.freeze({
   bad_size: 'datagram or submitted packet of the wrong length (incoming)',
+  link_unauthenticated: 'datagram from an address that is no node, or whose link tag does not verify (src/node/link)',
+  link_replay: 'link sequence number seen before on that link, or older than the replay window (src/node/link)',
+  wrong_layer: 'datagram from a node that is not in an adjacent layer (Loopix §2.1 stratified topology; src/node/link)',
+  link_no_key: 'no link key for the next hop: its public key for every live epoch is unknown (src/node/link)',
   wrong_epoch: 'prefix epoch names no key this node holds: a future or unknown epoch (before crypto)',
   key_expired:
     'prefix epoch is behind the current one or its key was retired early (replay filter full), so its key is gone (before crypto, or in a worker when the key went during the batch)',
@@ -20,6 +24,9 @@ export const DROP_REASONS = Object.freeze({
   invalid_command: 'unwrap: unknown routing command',
   invalid_integrity: 'unwrap: FINAL/LOOP payload whose zero prefix is not zero (tampered payload)',
   replay: 'replay tag seen before under this key (or a Bloom-filter false positive, at most replay.falsePositiveRate)',
+  replay_budget: 'more fresh tags than replay.maxRatePps × (time since the epoch began + burst): the filter is protected from exhaustion',
+  replay_filter_full: 'the epoch\'s replay filter is full: fail closed, the key stays live and nothing is forgotten',
+  replay_log_error: 'the replay log could not be written (disk full, I/O error): a tag that is not durable never lets its packet leave',
   unknown_next: 'RELAY to an id that is not in the topology',
   bad_layer: 'RELAY to a node that is not in the adjacent layer',
   deliver_at_mix: 'DELIVER reached a mix',

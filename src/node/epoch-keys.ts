@@ -11,7 +11,7 @@
  *  - e − 1's key until `graceS` after e began: a packet built just before the boundary still spends its
  *    Exp(µ) delays in flight (and a client may fetch the new document late). After that the key is
  *    retired: its private key is wiped and its packets are dropped as `key_expired`.
- * A key can also be retired early (`retireEarly`), when its replay filter is full (src/node/replay.ts):
+ * A key can also be retired early (`retireEarly`), when its replay filter cannot be opened (src/node/epochs.ts):
  * better to drop a key's packets than to forget which of them were seen.
  *
  * The worker threads read the live keys from a SharedArrayBuffer table (SharedKeyTable), so a rotation

@@ -20,7 +20,7 @@ import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
 import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
-import { NO_KEY_REASON } from './epoch-keys.js';
+import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
 import { LoopEmitter, type LoopAttribution } from './loops.js';
@@ -33,6 +33,8 @@ import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { mainThreadCpuUs } from './thread-cpu.js';
 import { ShardedPipeline } from './shard-host.js';
+import { resolveMaxRate } from './replay-capacity.js';
+import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 
 /** Everything start-up established (src/node/startup.ts). */
 export interface NodeSetup {
@@ -91,6 +93,11 @@ export interface NodePacketPath {
 }
 
 
+/** Pass-1 verdicts of onUnwrapped. */
+const VERDICT_SKIP = 0; // invalid: routed (and counted) in pass 2
+const VERDICT_FRESH = 1;
+const VERDICT_DROPPED = 2;
+
 type Held =
   | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
   | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
@@ -102,6 +109,8 @@ export class NodePipeline implements NodePacketPath {
   readonly loops: LoopEmitter | undefined;
   readonly aqm: AqmController;
   private readonly incoming: Incoming;
+  /** Node ↔ node link encryption and authentication (src/node/link). */
+  readonly link: LinkLayer;
   private readonly batcher: Batcher;
   private readonly pool: CryptoPool;
   private readonly epochs: EpochStage;
@@ -109,6 +118,8 @@ export class NodePipeline implements NodePacketPath {
   private readonly scheduler: DelayScheduler<Held>;
   private readonly outgoing: Outgoing;
   private readonly waiting: Batch[] = [];
+  /** Per-batch replay verdicts (reused). */
+  private verdicts = new Uint8Array(0);
   private waitingPackets = 0;
   /** A flush of the batcher is scheduled (end of this event-loop turn, or batchWaitMs). */
   private flushScheduled = false;
@@ -134,6 +145,8 @@ export class NodePipeline implements NodePacketPath {
     pool: CryptoPool,
     epochs: EpochStage,
     metrics: NodeMetrics,
+    link: LinkLayer,
+    private readonly linkKeyReader: SharedKeyTable,
   ) {
     const { config, topology, self } = o;
     this.log = o.log;
@@ -145,7 +158,8 @@ export class NodePipeline implements NodePacketPath {
     this.router = new Router({ topology, role: self.role, layer: self.layer });
     const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
     if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
-    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults);
+    this.link = link;
+    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults, link);
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
@@ -153,9 +167,9 @@ export class NodePipeline implements NodePacketPath {
     this.epochs = epochs;
     this.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
     this.maxHeld = config.pipeline.maxHeldPackets;
-    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics);
+    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics, link);
 
-    udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
+    udp.socket.on('message', (msg, rinfo) => this.incoming.onDatagram(msg, performance.now(), rinfo));
     udp.socket.on('error', (err) => {
       this.metrics.count('socket_error');
       this.log.error({ err: err.message }, 'UDP socket error');
@@ -197,6 +211,15 @@ export class NodePipeline implements NodePacketPath {
   static async start(o: PipelineOptions): Promise<NodePacketPath> {
     const metrics = new NodeMetrics(o.self.id, o.self.role);
     let node: NodePipeline | ShardedPipeline | undefined;
+    // The rate the replay filters are sized for: configured, or measured once on this host (replay-capacity.ts).
+    const maxRate = resolveMaxRate({
+      configured: o.config.replay.maxRatePps,
+      backend: o.backend,
+      geometry: o.topology.geometry,
+      workers: o.config.pipeline.workers,
+      stateDir: o.config.replay.persist ? o.stateDir : undefined,
+    });
+    o.log.info({ maxRatePps: maxRate.ratePps, source: maxRate.source }, 'replay filters sized for this unwrap rate');
     // Keys and the replay filter first: a damaged replay snapshot stops start-up before any socket is bound.
     const epochs = new EpochStage({
       config: o.config,
@@ -204,12 +227,14 @@ export class NodePipeline implements NodePacketPath {
       keys: o.keys ?? [{ epoch: o.topology.doc.epoch, ...o.keyPair }],
       selfId: o.self.id,
       stateDir: o.stateDir,
+      maxRatePps: maxRate.ratePps,
       metrics,
       log: o.log.child({ module: 'epochs' }),
       onTopology: (t) => {
         if (node instanceof ShardedPipeline) node.setTopology(t);
         else {
           node?.loops?.setTopology(t);
+          node?.link.setTopology(t);
           node?.setTopology(t);
         }
       },
@@ -248,11 +273,28 @@ export class NodePipeline implements NodePacketPath {
     } catch (err) {
       return fail(new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`), udp, pool);
     }
-    const single = new NodePipeline(o, udp, pool, epochs, metrics);
+    // The link layer reads this node's private keys through its own reader of the shared key table, like a
+    // worker: its local copies are wiped by the sweep below once a key is retired.
+    const keyReader = new SharedKeyTable(epochs.keyring.table.buffer);
+    let link: LinkLayer;
+    try {
+      link = new LinkLayer({
+        geometry: o.topology.geometry,
+        topology: o.topology,
+        selfId: o.self.id,
+        ownKey: (epoch) => (epochs.resolve(epoch & 0xffff) === epoch ? keyReader.lookup(epoch & 0xffff) : undefined),
+        currentEpoch: () => epochs.currentEpoch,
+        x25519: (sk, pk) => o.backend.x25519(sk, pk),
+        cipher: o.backend.name === 'native' ? defaultLinkCipher() : tsLinkCipher,
+      });
+    } catch (err) {
+      return fail(err, udp, pool);
+    }
+    const single = new NodePipeline(o, udp, pool, epochs, metrics, link, keyReader);
     node = single;
-    if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
+    if (udp.bufferWarning) single.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
     if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
-      node.log.warn(
+      single.log.warn(
         { requested: o.config.pipeline.socketBufferBytes, effective: udp.recvBufferBytes },
         'kernel capped SO_RCVBUF below the requested size (raise net.core.rmem_max)',
       );
@@ -424,30 +466,54 @@ export class NodePipeline implements NodePacketPath {
     const records = r.records;
     const tagOffset = RECORD.address + g.addressBytes;
     this.metrics.count('processed', batch.count);
+    // Pass 1: the replay check of every packet that unwrapped. Its new tags reach the log (one write) before
+    // any packet of the batch leaves; when that write fails no fresh packet leaves at all (fail closed,
+    // replay_log_error: docs/pipeline.md "Replay filter").
+    const verdict = this.verdicts.length >= batch.count ? this.verdicts : (this.verdicts = new Uint8Array(batch.count * 2));
+    let fresh = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const base = i * RB;
+      const kind = records[base + RECORD.kind];
+      verdict[i] = VERDICT_SKIP;
+      if (kind === ResultKind.invalid) continue;
+      // Delay bound and held-packet cap before the replay check, so a refused packet costs no filter capacity.
+      if (kind === ResultKind.relay || kind === ResultKind.deliver) {
+        const delayUs = readUint32LE(records, base + RECORD.delay);
+        const admitted = this.admitDelay(delayUs, batch.arrivals[i]! + delayUs / 1000 <= performance.now());
+        if (admitted !== true) {
+          verdict[i] = VERDICT_DROPPED;
+          this.metrics.drop(admitted);
+          continue;
+        }
+      }
+      const v = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
+      if (v === true) {
+        verdict[i] = VERDICT_FRESH;
+        fresh++;
+      } else {
+        verdict[i] = VERDICT_DROPPED;
+        this.metrics.drop(v);
+      }
+    }
+    if (fresh > 0 && !this.epochs.flush()) {
+      this.metrics.drop('replay_log_error', fresh);
+      for (let i = 0; i < batch.count; i++) if (verdict[i] === VERDICT_FRESH) verdict[i] = VERDICT_DROPPED;
+    }
+    // Pass 2: route, hold or send.
     const now = performance.now();
     for (let i = 0; i < batch.count; i++) {
+      if (verdict[i] === VERDICT_DROPPED) continue;
       try {
         const base = i * RB;
         // The relay hot path reads the record in place: no result object, no strings, no copies.
-        if (records[base + RECORD.kind] === ResultKind.relay) {
-          const delayUs = readUint32LE(records, base + RECORD.delay);
-          const delayMs = delayUs / 1000;
-          const arrival = batch.arrivals[i]!;
-          const admitted = this.admitDelay(delayUs, arrival + delayMs <= now);
-          if (admitted !== true) {
-            this.metrics.drop(admitted);
-            continue;
-          }
-          const fresh = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
-          if (fresh !== true) {
-            this.metrics.drop(fresh);
-            continue;
-          }
+        if (verdict[i] === VERDICT_FRESH && records[base + RECORD.kind] === ResultKind.relay) {
           const next = this.router.nextHopAt(records, base + RECORD.address, g.addressBytes);
           if (typeof next === 'string') {
             this.metrics.drop(next);
             continue;
           }
+          const delayMs = readUint32LE(records, base + RECORD.delay) / 1000;
+          const arrival = batch.arrivals[i]!;
           const packet = r.packets.subarray(i * N, (i + 1) * N);
           if (arrival + delayMs <= now) {
             // Already due (zero delay, or a delay shorter than the time spent so far): no heap, no timer.
@@ -469,12 +535,9 @@ export class NodePipeline implements NodePacketPath {
         this.log.error({ err: (err as Error).message }, 'packet handling failed');
       }
     }
-    // The batch's new replay tags reach the log before any of its scheduled packets can depart (a
-    // zero-delay packet sent above may precede it by microseconds: docs/pipeline.md "Replay filter").
-    this.epochs.flush();
   }
 
-  /** Every result other than a relay: decoded into an UnwrapResult and routed (rare on a mix). */
+  /** Every result other than a relay, its replay tag already checked: decoded and routed (rare on a mix). */
   private handleRecord(batch: Batch, r: UnwrappedBatch, i: number): void {
     const g = this.geometry;
     const N = g.packetBytes;
@@ -486,20 +549,6 @@ export class NodePipeline implements NodePacketPath {
     }
     const result = decodeRecord(g, r.records, i, packet);
     const arrival = batch.arrivals[i]!;
-    if (result.kind === 'relay' || result.kind === 'deliver') {
-      const admitted = this.admitDelay(result.delayUs, arrival + result.delayUs / 1000 <= performance.now());
-      if (admitted !== true) {
-        this.metrics.drop(admitted);
-        return;
-      }
-    }
-    if (result.kind !== 'invalid') {
-      const fresh = this.epochs.checkTag(r.packets, i * N, r.records, base + RECORD.address + g.addressBytes);
-      if (fresh !== true) {
-        this.metrics.drop(fresh);
-        return;
-      }
-    }
     const action = this.router.route(result);
     switch (action.kind) {
       case 'forward': {
@@ -542,6 +591,13 @@ export class NodePipeline implements NodePacketPath {
 
   private startTimers(): void {
     const { config, self } = this.o;
+    // Derived link keys of retired epochs are wiped within a second (src/node/link/index.ts).
+    const linkTimer = setInterval(() => {
+      this.linkKeyReader.sweep();
+      this.link.sweep();
+    }, 1000);
+    linkTimer.unref();
+    this.timers.push(linkTimer);
     const aqmTimer = setInterval(() => {
       this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
       this.intervalSojourn = 0;

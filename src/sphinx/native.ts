@@ -39,6 +39,8 @@ interface NativeAddon {
   aes128Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  linkSealBatch(keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number): void;
+  linkOpenBatch(keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number, ok: Uint8Array): void;
   lionessEncrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   lionessDecrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   createPacket(
@@ -303,6 +305,15 @@ export function loadNativeBackend(): SphinxBackend {
 /** The format constants the addon was compiled with (native/format.h), by name. */
 export function nativeFormatConstants(): Readonly<Record<string, number>> {
   return addon().format;
+}
+
+/**
+ * The addon's node ↔ node link AEAD in batch form (native/link.h; wrapped by src/node/link/cipher.ts).
+ * Throws when the addon cannot be loaded.
+ */
+export function nativeLinkBatch(): Pick<NativeAddon, 'linkSealBatch' | 'linkOpenBatch'> {
+  const a = addon();
+  return { linkSealBatch: a.linkSealBatch, linkOpenBatch: a.linkOpenBatch };
 }
 
 /** Which X25519 path the addon uses: 'openssl-internal' (ossl_x25519, no allocation) or 'openssl-evp'. */

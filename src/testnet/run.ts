@@ -10,18 +10,21 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
 import { createTestnetFiles, type TestnetShape } from './network.js';
+import { writeClientConfigs } from './client-configs.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
 import { NodeProcess } from './processes.js';
 import { LiveTable } from './table.js';
 import { DemoTraffic } from './traffic.js';
-import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from '../mixing/testnet-check.js';
+import { percentileOfSorted } from '../util/percentile.js';
+import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from './mixing-check.js';
 import type { MixingSummary } from '../mixing/analysis.js';
 
 export interface TestnetOptions {
@@ -96,10 +99,10 @@ export interface TestnetSummary {
   readonly mixing?: MixingSummary | null;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
+  // Absolute: the node configs name their key and topology files relative to themselves (`--dir first-net`).
+  const dir = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
   const { backend } = loadSphinx();
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
@@ -114,6 +117,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
+  // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
+  const clientConfigs = writeClientConfigs(files, backend, o.params);
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   let failures: FailureInjector;
   try {
@@ -164,6 +169,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
       throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
     }
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
+    o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
     phase = 'connecting';
     await traffic.start();
     phase = 'sending';
@@ -226,7 +232,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   const restartedAt = failures.allRestartedAt;
   const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...traffic.sentSince(restartedAt) };
   const sum = (f: (s: (typeof clientStats)[number]) => number) => clientStats.reduce((a, s) => a + f(s), 0);
-  const q = (p: number) => (rtts.length ? Math.round(rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))]! * 10) / 10 : null);
+  const q = (p: number) => { const v = percentileOfSorted(rtts, p); return v === undefined ? null : Math.round(v * 10) / 10; };
   const lat = traffic.latency();
   if (!o.keep && !o.dir) rmSync(dir, { recursive: true, force: true });
   return {
