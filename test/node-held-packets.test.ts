@@ -3,7 +3,6 @@
  * hold packets longer than the network's published per-hop bound, nor hold more of them than the configured
  * cap, and every packet refused either way is counted.
  */
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
+import { LinkPeer } from './helpers/link-peer.js';
 
 const MU = 2; // 1/s: mean per-hop delay 500 ms, bound 6.9 s
 const RATE = 2000; // packets/s
@@ -29,13 +29,14 @@ const RSS_SLACK_MB = (CAP * 4096) / 2 ** 20 + 64;
 describe('bounded per-hop delays and a held-packet cap (real mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-held-'));
   let mix: NodeProcess | undefined;
-  const sink = dgram.createSocket('udp4');
-  const out = dgram.createSocket('udp4');
+  // The mix's neighbours speak the node link: P1 sends (the layer before the mix), P0 receives.
+  let sink: LinkPeer | undefined;
+  let sender: LinkPeer | undefined;
   let files: TestnetFiles;
   afterAll(async () => {
     await mix?.stop();
-    sink.close();
-    out.close();
+    await sink?.close();
+    await sender?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -44,7 +45,7 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
   it('publishes the bound in the topology, and drops a packet asking for more as excessive_delay', async () => {
     files = await createTestnetFiles({
       dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 3 },
+      shape: { layers: 1, perLayer: 1, providers: 2, epoch: 3 },
       backend: native,
       params: { mu: MU, lambdaM: 1e-4 },
       nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { maxHeldPackets: CAP, workers: 1 }, replay: { persist: false, lineRatePps: 4000, staticWindowS: 30 } },
@@ -52,16 +53,17 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
     const maxUs = maxDelayUsFor(MU);
     expect(files.topology.maxDelayUs).toBe(maxUs);
     expect(maxUs).toBe(6_907_756);
-    const provider = files.nodes.find((n) => n.role === 'provider')!;
-    await new Promise<void>((r) => sink.bind(provider.entry.udp.port, '127.0.0.1', r));
+    const provider = files.nodes.find((n) => n.name === 'provider-0')!;
+    const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
+    sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
+    sender = await LinkPeer.fromKeyFile(files.index, p1.entry, p1.keyFile, native.x25519);
     mix = new NodeProcess(files.nodes.find((n) => n.role === 'mix')!, dir);
     mix.start();
     await mix.ready;
 
     const over = packet(maxUs + 1);
     const at = packet(maxUs);
-    out.send(over, mixPort());
-    out.send(at, mixPort());
+    sender!.sendNow('mix-1.0', [over, at]);
     await vi.waitFor(async () => {
       const s = await stats();
       expect(s.dropped.excessive_delay).toBe(1);
@@ -83,7 +85,8 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
     const t0 = performance.now();
     for (let slice = 0, sent = 0; sent < total; slice++) {
       const due = Math.min(total, Math.round((slice + 1) * (RATE / 100)));
-      for (; sent < due; sent++) out.send(pool[sent]!, mixPort());
+      sender!.sendNow('mix-1.0', pool.slice(sent, due));
+      sent = due;
       const wait = t0 + (slice + 1) * 10 - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
@@ -113,13 +116,9 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
     expect(rssMax - rss0).toBeLessThan(RSS_SLACK_MB);
   });
 
-  function mixPort(): number {
-    return files.nodes.find((n) => n.role === 'mix')!.entry.udp.port;
-  }
-
   function packet(delayUs: number): Uint8Array {
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
-    const provider = files.nodes.find((n) => n.role === 'provider')!;
+    const provider = files.nodes.find((n) => n.name === 'provider-0')!;
     return native.createPacket(files.index.geometry, {
       epoch: files.topology.epoch & 0xffff,
       hops: [{ publicKey: Buffer.from(mixNode.entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider.entry.id, 'hex'), delayUs }],

@@ -15,43 +15,47 @@ import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
+import { LinkPeer } from './helpers/link-peer.js';
 
 const WAIT = { timeout: 10_000, interval: 100 };
 
 describe.runIf(process.platform === 'linux')('sharded packet path: one mix process with two workers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-sharded-'));
   let mix: NodeProcess | undefined;
-  const sink = dgram.createSocket('udp4');
-  const out = dgram.createSocket('udp4');
+  // The mix's neighbours speak the node link: P1 sends (the layer before the mix), P0 receives.
+  let sink: LinkPeer | undefined;
+  let sender: LinkPeer | undefined;
   let files: TestnetFiles;
-  const received: { packet: Buffer; at: number }[] = [];
+  let received: { packet: Buffer; at: number }[] = [];
   afterAll(async () => {
     await mix?.stop();
-    sink.close();
-    out.close();
+    await sink?.close();
+    await sender?.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const stats = async (): Promise<NodeSnapshot> => (await mix!.nextStats(3000))!;
   const mixNode = () => files.nodes.find((n) => n.role === 'mix')!;
-  const provider = () => files.nodes.find((n) => n.role === 'provider')!;
+  const provider = () => files.nodes.find((n) => n.name === 'provider-0')!;
   const packet = (delayUs: number) =>
     native.createPacket(files.index.geometry, {
       epoch: files.topology.epoch & 0xffff,
       hops: [{ publicKey: Buffer.from(mixNode().entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider().entry.id, 'hex'), delayUs }],
       content: new Uint8Array(1),
     });
-  const send = (p: Uint8Array) => out.send(p, mixNode().entry.udp.port, '127.0.0.1');
+  const send = (p: Uint8Array) => sender!.sendNow('mix-1.0', [p]);
 
   it('starts two workers on one SO_REUSEPORT port and forwards packets after their delays', async () => {
     files = await createTestnetFiles({
       dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
+      shape: { layers: 1, perLayer: 1, providers: 2, epoch: 5 },
       backend: native,
       params: { lambdaM: 1e-4 },
       nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { mode: 'sharded', workers: 2 }, replay: { persist: false } },
     });
-    await new Promise<void>((r) => sink.bind(provider().entry.udp.port, '127.0.0.1', r));
-    sink.on('message', (m) => received.push({ packet: m, at: performance.now() }));
+    const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
+    sink = await LinkPeer.fromKeyFile(files.index, provider().entry, provider().keyFile, native.x25519);
+    sender = await LinkPeer.fromKeyFile(files.index, p1.entry, p1.keyFile, native.x25519);
+    received = sink.received;
     mix = new NodeProcess(mixNode(), dir);
     mix.start();
     await mix.ready;
@@ -86,8 +90,10 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     await vi.waitFor(async () => expect((await stats()).dropped.excessive_delay).toBe(1), WAIT);
   });
 
-  it('counts a datagram of the wrong size and one under an unknown epoch', async () => {
-    send(new Uint8Array(100));
+  it('drops a datagram from an unknown address, and one under an unknown epoch', async () => {
+    const stranger = dgram.createSocket('udp4');
+    await new Promise<void>((r) => stranger.send(new Uint8Array(100), mixNode().entry.udp.port, '127.0.0.1', () => r()));
+    stranger.close();
     const other = native.createPacket(files.index.geometry, {
       epoch: (files.topology.epoch + 9) & 0xffff,
       hops: [{ publicKey: Buffer.from(mixNode().entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider().entry.id, 'hex'), delayUs: 0 }],
@@ -96,7 +102,7 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     send(other);
     await vi.waitFor(async () => {
       const s = await stats();
-      expect(s.dropped.bad_size).toBe(1);
+      expect((s.dropped.bad_size ?? 0) + (s.dropped.link_unauthenticated ?? 0)).toBe(1);
       expect(s.dropped.wrong_epoch).toBe(1);
     }, WAIT);
   });

@@ -3,8 +3,9 @@
  * (docs/pipeline.md "Sharded packet path"): one SharedArrayBuffer of int32 words, no messages per packet.
  *
  *   word 0            AQM drop probability p × 1e6 (main writes every aqm.intervalMs; workers read per batch)
- *   word 1            the current key epoch mod 2^16 (main, every epoch tick): a packet whose epoch has no
- *                     live key is `key_expired` when it is behind it, else `wrong_epoch`
+ *   word 1            the current key epoch (main, every AQM interval): a packet whose epoch has no live
+ *                     key is `key_expired` when it is behind it, else `wrong_epoch`; the link layer seals
+ *                     with it
  *   word 2            largest per-hop delay, ms (main, from the topology; src/max-delay.ts)
  *   word 3            hard bound on the queueing delay, µs (arrivals that waited longer are `queue_full`)
  *   words 4 + 2i      worker i: longest queueing delay (µs) it saw since main last read it (worker raises it,
@@ -40,12 +41,16 @@ export class ShardControl {
     Atomics.store(this.w, W_P, Math.round(Math.min(1, Math.max(0, p)) * P_SCALE));
   }
 
-  get epoch16(): number {
+  get epoch(): number {
     return Atomics.load(this.w, W_EPOCH);
   }
 
-  set epoch16(e: number) {
-    Atomics.store(this.w, W_EPOCH, e & 0xffff);
+  set epoch(e: number) {
+    Atomics.store(this.w, W_EPOCH, e);
+  }
+
+  get epoch16(): number {
+    return this.epoch & 0xffff;
   }
 
   /** Largest per-hop delay, µs (stored in ms: 2³¹ ms covers the header's whole uint32 µs range). */

@@ -28,7 +28,9 @@ import { LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
-import { REPLAY_FRESH, REPLAY_KEY_EXPIRED, REPLAY_SEEN, REPLAY_WRONG_EPOCH } from './shard-replay.js';
+import { SharedKeyTable } from './epoch-keys.js';
+import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
+import { REPLAY_BUDGET, REPLAY_FILTER_FULL, REPLAY_FRESH, REPLAY_KEY_EXPIRED, REPLAY_LOG_ERROR, REPLAY_SEEN, REPLAY_WRONG_EPOCH } from './shard-replay.js';
 import type { MainToShard, ShardToMain, ShardWorkerInit } from './shard-worker.js';
 import { closeUdpFd, openReusePortGroup, type ReusePortGroup } from './udp-batch.js';
 
@@ -61,6 +63,7 @@ export class ShardedPipeline implements NodePacketPath {
   readonly aqm: AqmController;
   readonly loopRtt = new LatencyHistogram();
   readonly control: ShardControl;
+  private readonly link: LinkLayer;
   private readonly workers: Worker[] = [];
   private readonly incoming: Incoming;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -85,7 +88,19 @@ export class ShardedPipeline implements NodePacketPath {
     this.control = new ShardControl(group.sockets.length);
     this.control.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
     this.control.maxQueueDelayMs = config.pipeline.aqm.maxQueueDelayMs;
-    this.control.epoch16 = epochs.keyring.current;
+    this.control.epoch = epochs.currentEpoch;
+    // The link layer's shared state (sequence counters, replay windows): every worker opens and seals with
+    // its own LinkLayer over these SharedArrayBuffers (src/node/link/index.ts).
+    const keyReader = new SharedKeyTable(epochs.keyring.table.buffer);
+    this.link = new LinkLayer({
+      geometry: topology.geometry,
+      topology,
+      selfId: self.id,
+      ownKey: (epoch) => (epochs.resolve(epoch & 0xffff) === epoch ? keyReader.lookup(epoch & 0xffff) : undefined),
+      currentEpoch: () => epochs.currentEpoch,
+      x25519: (sk, pk) => o.backend.x25519(sk, pk),
+      cipher: o.backend.name === 'native' ? defaultLinkCipher() : tsLinkCipher,
+    });
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p) => this.queueSubmit(p) }, metrics);
     if (o.loops !== false) {
       const p = config.params;
@@ -148,6 +163,7 @@ export class ShardedPipeline implements NodePacketPath {
         maxHeld: Math.max(1, Math.floor(config.pipeline.maxHeldPackets / n)),
         faults: config.faults,
         deliver: this.o.deliver !== undefined,
+        link: this.link.shared(),
       };
       const w = new Worker(shardWorkerFile(), { workerData: { shard } });
       this.workers.push(w);
@@ -204,12 +220,21 @@ export class ShardedPipeline implements NodePacketPath {
     const verdicts = new Uint8Array(count);
     const resolve = this.epochs.resolve;
     const replay = this.epochs.replay;
+    let fresh = 0;
     for (let i = 0; i < count; i++) {
       const epoch = resolve(epochs[i]!);
-      if (typeof epoch !== 'number') verdicts[i] = epoch === 'key_expired' ? REPLAY_KEY_EXPIRED : REPLAY_WRONG_EPOCH;
-      else verdicts[i] = replay.checkAt(epoch, tags, i * 16) ? REPLAY_FRESH : REPLAY_SEEN;
+      if (typeof epoch !== 'number') {
+        verdicts[i] = epoch === 'key_expired' ? REPLAY_KEY_EXPIRED : REPLAY_WRONG_EPOCH;
+        continue;
+      }
+      const v = replay.checkAt(epoch, tags, i * 16);
+      if (v === true) {
+        verdicts[i] = REPLAY_FRESH;
+        fresh++;
+      } else verdicts[i] = v === 'replay_budget' ? REPLAY_BUDGET : v === 'replay_filter_full' ? REPLAY_FILTER_FULL : REPLAY_SEEN;
     }
-    this.epochs.flush();
+    // Fail closed: when the log write fails no fresh packet of the batch may leave.
+    if (fresh > 0 && !this.epochs.flush()) for (let i = 0; i < count; i++) if (verdicts[i] === REPLAY_FRESH) verdicts[i] = REPLAY_LOG_ERROR;
     const reply: MainToShard = { type: 'replayed', id, verdicts };
     w.postMessage(reply, [verdicts.buffer]);
   }
@@ -252,6 +277,7 @@ export class ShardedPipeline implements NodePacketPath {
   /** Adopts a newer topology document: workers route by it, and its delay bound applies. */
   setTopology(t: TopologyIndex): void {
     this.loops?.setTopology(t);
+    this.link.setTopology(t);
     const { config } = this.o;
     this.control.maxDelayUs = effectiveMaxDelayUs(t.doc, config.params.mu, config.params.maxDelayMs);
     for (const w of this.workers) w.postMessage({ type: 'topology', doc: t.doc } satisfies MainToShard);
@@ -261,7 +287,7 @@ export class ShardedPipeline implements NodePacketPath {
     const { config, self } = this.o;
     const aqmTimer = setInterval(() => {
       this.control.probability = this.aqm.update(this.control.takeQueueDelay());
-      this.control.epoch16 = this.epochs.keyring.current;
+      this.control.epoch = this.epochs.currentEpoch;
     }, config.pipeline.aqm.intervalMs);
     aqmTimer.unref();
     this.timers.push(aqmTimer);

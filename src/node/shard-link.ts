@@ -9,6 +9,8 @@
  */
 import type { Geometry } from '../geometry.js';
 import type { DropReason } from './metrics.js';
+import type { LinkLayer } from './link/index.js';
+import { decodeUdpAddress } from './udp-batch.js';
 
 export interface LinkStage {
   /** Bytes of one datagram on the wire (the packet plus the link's header and tag). */
@@ -30,6 +32,27 @@ export function plainLink(g: Geometry): LinkStage {
     open: (slab, offset, length) => slab.subarray(offset, offset + length),
     seal: (packet, _to, out, offset) => {
       out.set(packet, offset);
+      return true;
+    },
+  };
+}
+
+/**
+ * The node-to-node link layer (src/node/link/: AES-128-GCM per adjacent pair, sequence windows shared by
+ * every thread of the node) in the two slots: `open` authenticates and decrypts a datagram from an adjacent
+ * node, `seal` encrypts a packet for the next one.
+ */
+export function linkLayerStage(g: Geometry, layer: LinkLayer): LinkStage {
+  return {
+    datagramBytes: g.datagramBytes,
+    open: (slab, offset, length, addrs, addrOffset) => {
+      const from = decodeUdpAddress(addrs, addrOffset);
+      return layer.open(slab.subarray(offset, offset + length), from.host, from.port);
+    },
+    seal: (packet, to, out, offset) => {
+      const sealed = layer.seal(packet, decodeUdpAddress(to));
+      if (typeof sealed === 'string') return sealed;
+      out.set(sealed, offset);
       return true;
     },
   };

@@ -16,7 +16,16 @@ export const REPLAY_FRESH = 0;
 export const REPLAY_SEEN = 1;
 export const REPLAY_KEY_EXPIRED = 2;
 export const REPLAY_WRONG_EPOCH = 3;
-export type ReplayVerdict = typeof REPLAY_FRESH | typeof REPLAY_SEEN | typeof REPLAY_KEY_EXPIRED | typeof REPLAY_WRONG_EPOCH;
+/** More tags than the node can unwrap in the epoch so far (src/node/replay.ts budget). */
+export const REPLAY_BUDGET = 4;
+/** The epoch's filter is full (fails closed). */
+export const REPLAY_FILTER_FULL = 5;
+/** The replay log could not be written: the batch's fresh packets may not leave (fail closed). */
+export const REPLAY_LOG_ERROR = 6;
+export type ReplayVerdict = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+
+/** The drop reason of a verdict other than REPLAY_FRESH. */
+export const REPLAY_VERDICT_REASON = ['replay', 'replay', 'key_expired', 'wrong_epoch', 'replay_budget', 'replay_filter_full', 'replay_log_error'] as const;
 
 export interface ReplayGate {
   /**

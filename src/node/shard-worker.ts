@@ -34,8 +34,9 @@ import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { ShardControl } from './shard-control.js';
 import { BatchSocket, encodeUdpAddress, UDP_ADDR_BYTES, type ReceivedBatch } from './udp-batch.js';
-import { plainLink, type LinkStage } from './shard-link.js';
-import { remoteReplayGate, REPLAY_FRESH, type ReplayGate, type ReplayVerdict } from './shard-replay.js';
+import { linkLayerStage, type LinkStage } from './shard-link.js';
+import { defaultLinkCipher, LinkLayer, tsLinkCipher, type LinkSharedState } from './link/index.js';
+import { remoteReplayGate, REPLAY_FRESH, REPLAY_VERDICT_REASON, type ReplayGate, type ReplayVerdict } from './shard-replay.js';
 
 export interface ShardWorkerInit {
   readonly index: number;
@@ -54,6 +55,8 @@ export interface ShardWorkerInit {
   readonly faults?: NodeConfig['faults'];
   /** Whether the node has an inbox (providers): DELIVER packets are held and posted to the main thread. */
   readonly deliver: boolean;
+  /** The node's link-layer shared state (LinkLayer.shared() of the main thread). */
+  readonly link: LinkSharedState;
 }
 
 /** Messages to the main thread. */
@@ -106,6 +109,7 @@ export class ShardWorker {
   private readonly aqm: AqmController;
   private readonly scheduler: DelayScheduler<Held>;
   private readonly link: LinkStage;
+  private readonly linkLayer: LinkLayer;
   private readonly replay: ReplayGate;
   private readonly faults: Faults | undefined;
   // Counters since the last report.
@@ -138,7 +142,17 @@ export class ShardWorker {
     this.router = new Router({ topology: new TopologyIndex(o.topology), role: o.self.role, layer: o.self.layer });
     this.aqm = new AqmController(o.aqm);
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
-    this.link = plainLink(this.g);
+    this.linkLayer = new LinkLayer({
+      geometry: this.g,
+      topology: new TopologyIndex(o.topology),
+      selfId: o.self.id,
+      ownKey: (epoch) => this.keys.lookup(epoch & 0xffff),
+      currentEpoch: () => this.control.epoch,
+      x25519: (sk, pk) => this.backend.x25519(sk, pk),
+      cipher: o.backend === 'native' ? defaultLinkCipher() : tsLinkCipher,
+      shared: o.link,
+    });
+    this.link = linkLayerStage(this.g, this.linkLayer);
     this.replay = remoteReplayGate((m, t) => this.post(m, t));
     this.faults = o.faults && Faults.active(o.faults) ? new Faults(o.faults) : undefined;
     const N = this.link.datagramBytes;
@@ -160,6 +174,7 @@ export class ShardWorker {
     switch (m.type) {
       case 'topology':
         this.router = new Router({ topology: new TopologyIndex(m.doc), role: this.o.self.role, layer: this.o.self.layer });
+        this.linkLayer.setTopology(new TopologyIndex(m.doc));
         this.addressOf.clear();
         break;
       case 'submit':
@@ -336,7 +351,7 @@ export class ShardWorker {
     for (let j = 0; j < p.count; j++) {
       const v = verdicts[j] as ReplayVerdict;
       if (v !== REPLAY_FRESH) {
-        this.drop(v === 1 ? 'replay' : v === 2 ? 'key_expired' : 'wrong_epoch');
+        this.drop(REPLAY_VERDICT_REASON[v]);
         continue;
       }
       const i = p.checked[j]!;
@@ -532,6 +547,7 @@ export class ShardWorker {
 
   private report(): void {
     this.control.setHeld(this.o.index, this.scheduler.size);
+    this.linkLayer.sweep(); // link keys of retired epochs are wiped in every thread
     if (Object.keys(this.counts).length === 0 && Object.keys(this.drops).length === 0 && this.latency.count === 0) return;
     this.post({ type: 'stats', index: this.o.index, counts: this.counts, drops: this.drops, latency: this.latency.state() });
     this.counts = {};
