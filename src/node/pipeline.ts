@@ -316,9 +316,9 @@ export class NodePipeline implements NodePacketPath {
    * ("excessive_delay") and, unless it is already due, room under the held-packet cap ("held_full").
    * Checked before the replay filter, so a refused packet costs no filter capacity.
    */
-  private admitDelay(delayUs: number, due: boolean): true | 'excessive_delay' | 'held_full' {
+  private admitDelay(delayUs: number, due: boolean, admittedInBatch = 0): true | 'excessive_delay' | 'held_full' {
     if (delayUs > this.maxDelayUs) return 'excessive_delay';
-    if (!due && this.scheduler.size >= this.maxHeld) return 'held_full';
+    if (!due && this.scheduler.size + admittedInBatch >= this.maxHeld) return 'held_full';
     return true;
   }
 
@@ -471,6 +471,7 @@ export class NodePipeline implements NodePacketPath {
     // replay_log_error: docs/pipeline.md "Replay filter").
     const verdict = this.verdicts.length >= batch.count ? this.verdicts : (this.verdicts = new Uint8Array(batch.count * 2));
     let fresh = 0;
+    let heldInBatch = 0;
     for (let i = 0; i < batch.count; i++) {
       const base = i * RB;
       const kind = records[base + RECORD.kind];
@@ -479,12 +480,15 @@ export class NodePipeline implements NodePacketPath {
       // Delay bound and held-packet cap before the replay check, so a refused packet costs no filter capacity.
       if (kind === ResultKind.relay || kind === ResultKind.deliver) {
         const delayUs = readUint32LE(records, base + RECORD.delay);
-        const admitted = this.admitDelay(delayUs, batch.arrivals[i]! + delayUs / 1000 <= performance.now());
+        const due = batch.arrivals[i]! + delayUs / 1000 <= performance.now();
+        // Packets of this batch admitted before it are not in the scheduler yet: count them against the cap.
+        const admitted = this.admitDelay(delayUs, due, heldInBatch);
         if (admitted !== true) {
           verdict[i] = VERDICT_DROPPED;
           this.metrics.drop(admitted);
           continue;
         }
+        if (!due) heldInBatch++;
       }
       const v = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
       if (v === true) {

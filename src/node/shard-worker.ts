@@ -127,6 +127,8 @@ export class ShardWorker {
   private flushQueued = false;
   private deliveries: { client: Uint8Array; packet: Uint8Array }[] = [];
   private readonly statsTimer: NodeJS.Timeout;
+  /** Packets admitted to the delay stage whose batch still waits for its replay verdicts. */
+  private admittedHeld = 0;
   /** Benchmark-only injected slowdown (src/node/bench-slowdown.ts); 0 on every other node. */
   private readonly slowdown = injectedSlowdown();
   private closed = false;
@@ -304,6 +306,7 @@ export class ShardWorker {
     const tags = new Uint8Array(count * TAG_BYTES);
     const tagOffset = RECORD.address + g.addressBytes;
     let m = 0;
+    let heldHere = 0;
     for (let i = 0; i < count; i++) {
       const base = i * RB;
       const kind = records[base + RECORD.kind];
@@ -322,9 +325,14 @@ export class ShardWorker {
           this.drop('excessive_delay');
           continue;
         }
-        if (arrivals[i]! + delayUs / 1000 > now && this.scheduler.size >= this.o.maxHeld) {
-          this.drop('held_full');
-          continue;
+        if (arrivals[i]! + delayUs / 1000 > now) {
+          // Admitted packets still waiting for their replay verdicts count against the cap too.
+          if (this.scheduler.size + this.admittedHeld >= this.o.maxHeld) {
+            this.drop('held_full');
+            continue;
+          }
+          this.admittedHeld++;
+          heldHere++;
         }
       }
       checked[m] = i;
@@ -334,7 +342,10 @@ export class ShardWorker {
     }
     if (m === 0) return;
     const pending: Pending = { packets, records, arrivals, checked, count: m };
-    this.replay.check(epochs, tags, m, (verdicts) => this.route(pending, verdicts));
+    this.replay.check(epochs, tags, m, (verdicts) => {
+      this.admittedHeld -= heldHere;
+      this.route(pending, verdicts);
+    });
   }
 
   // ---- routing and the delay stage --------------------------------------------------------------------
