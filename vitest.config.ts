@@ -9,6 +9,7 @@ import { defineConfig } from 'vitest/config';
 const SLOW = [
   'test/bench-cli.test.ts',
   'test/bench-figures.test.ts',
+  'test/client-messaging.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
   'test/quickstart.test.ts',

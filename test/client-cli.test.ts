@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { LoopixClient } from '../src/client/client.js';
+import { clientFromConfigFile } from '../src/client/node.js';
 import { registerClientCommands, runClientRecv, runClientSend } from '../src/cli/client-commands.js';
 import { clientBackend, keyPair, makeNetwork, TestProvider, toHex } from './client-fixtures.js';
 
@@ -54,7 +54,7 @@ describe('loopix client CLI', () => {
     };
     const aliceConfig = config('alice', 0);
     const bobConfig = config('bob', 1);
-    const bobAddress = LoopixClient.fromConfigFile(bobConfig, { backend }).address;
+    const bobAddress = clientFromConfigFile(bobConfig, { backend }).address;
     expect(bobAddress).toBe(`loopix1:${net.providers[1]!.id}:${toHex(keys.bob.publicKey)}`);
 
     const lines: string[] = [];

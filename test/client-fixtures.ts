@@ -35,7 +35,7 @@ export interface TestNetwork {
 
 export function makeNetwork(
   backend: SphinxBackend,
-  o: { layers?: number; perLayer?: number; providers?: number; geometry?: Partial<GeometryParams>; wsUrls?: string[]; epoch?: number } = {},
+  o: { layers?: number; perLayer?: number; providers?: number; geometry?: Partial<GeometryParams>; wsUrls?: string[]; epoch?: number; epochLengthS?: number; epochStartMs?: number } = {},
 ): TestNetwork {
   const layers = o.layers ?? 3;
   const perLayer = o.perLayer ?? 2;
@@ -54,7 +54,7 @@ export function makeNetwork(
   for (let layer = 1; layer <= layers; layer++) for (let i = 0; i < perLayer; i++) add(`mix${layer}.${i}`, 'mix', layer);
   const authority = generateAuthorityKey();
   const doc = signTopology(
-    { version: 1, epoch: o.epoch ?? 7, issuedAt: new Date(0).toISOString(), geometry: { maxHops: geometry.maxHops, addressBytes: geometry.addressBytes, contentBytes: geometry.contentBytes }, layers, nodes },
+    { version: 1, epoch: o.epoch ?? 7, issuedAt: new Date(0).toISOString(), geometry: { maxHops: geometry.maxHops, addressBytes: geometry.addressBytes, contentBytes: geometry.contentBytes }, layers, nodes, ...(o.epochLengthS !== undefined ? { epochLengthS: o.epochLengthS, epochStartMs: o.epochStartMs ?? 0 } : {}) },
     authority,
   );
   const topology = new TopologyIndex(doc);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { LoopixClient } from '../src/client/client.js';
+import { createNodeClient } from '../src/client/node.js';
 import { fragmentMessage } from '../src/client/fragments.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
@@ -171,7 +172,7 @@ describe('a provider process', () => {
   it('restarts under a connected client, which reconnects by itself with backoff and still gets what was stored before', async () => {
     const bobKeys = keys();
     // Bob pulls once on connecting and then only a minute later: what is stored below waits in his inbox.
-    const bob = new LoopixClient({
+    const bob = createNodeClient({
       config: { providerId: providerEntry().id, params: NetworkParamsSchema.parse({ ...params, pullIntervalMs: 60_000 }) },
       keyPair: { publicKey: bobKeys.publicKey, privateKey: bobKeys.secret },
       topology: net.index,

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LoopixClient } from '../client/client.js';
+import { createNodeClient } from '../client/node.js';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
@@ -65,7 +66,7 @@ async function add(count: number): Promise<void> {
     const privateKey = Uint8Array.from(randomBytes(32));
     const provider = providers[(providerOffset + clients.length + i) % providers.length]!;
     fresh.push(
-      new LoopixClient({
+      createNodeClient({
         config: { providerId: provider.id, params: params! },
         keyPair: { privateKey, publicKey: backend.x25519Base(privateKey) },
         topology: topology!,

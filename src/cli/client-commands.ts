@@ -6,11 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { numberOption, positiveInt } from './options.js';
-import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
+import type { LoopixClient } from '../client/client.js';
+import { clientFromConfigFile, type NodeClientOptions } from '../client/node.js';
+import { LoopixError } from '../errors.js';
 import { registerClientServe } from './client-serve.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
-export type ClientCommandDeps = Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>>;
+export type ClientCommandDeps = Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>>;
 
 const seconds = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
 
@@ -39,15 +41,60 @@ export interface SendOptions {
 export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}): Promise<void> {
   if ((o.message === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
   const bytes = o.file !== undefined ? new Uint8Array(readFileSync(o.file)) : new TextEncoder().encode(o.message);
-  const client = LoopixClient.fromConfigFile(o.config, deps);
+  const client = clientFromConfigFile(o.config, deps);
   client.start();
   try {
     await client.waitConnected(o.timeout * 1000);
-    const messageId = await client.send(o.to, bytes);
-    await client.flushed(o.timeout * 1000);
-    line({ sent: true, messageId, to: o.to, bytes: bytes.length, fragments: client.fragmentsFor(bytes.length), from: client.address });
+    const pending = client.send(o.to, bytes);
+    pending.catch(() => {});
+    const delivery = await withTimeout(pending, o.timeout * 1000, `message ${pending.messageId} not acknowledged within ${o.timeout} s; it stays in the client store and the next client run resumes it`);
+    // Envelopes a killed earlier run left in the store finish too before this one exits.
+    await untilAllAcked(client, o.timeout * 1000);
+    line({ sent: true, acked: delivery.acknowledged, messageId: delivery.messageId, to: o.to, bytes: bytes.length, fragments: delivery.fragments, transmissions: delivery.transmissions, from: client.address });
   } finally {
     await client.stop();
+  }
+}
+
+export interface FlushOptions {
+  config: string;
+  timeout: number;
+}
+
+/** `loopix client flush`: resumes what an earlier run left unacknowledged in the store, exits when done. */
+export async function runClientFlush(o: FlushOptions, deps: ClientCommandDeps = {}): Promise<void> {
+  const resumed: string[] = [];
+  const client = clientFromConfigFile(o.config, { ...deps, onDelivered: (ids) => resumed.push(...ids) });
+  const pendingAtStart = client.stats().unacked_fragments;
+  client.start();
+  try {
+    await client.waitConnected(o.timeout * 1000);
+    await untilAllAcked(client, o.timeout * 1000);
+    line({ flushed: true, fragments: pendingAtStart, messageIds: resumed });
+  } finally {
+    await client.stop();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new LoopixError('ERR_LOOPIX_CLIENT_TIMEOUT', message)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function untilAllAcked(client: LoopixClient, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (client.stats().unacked_fragments > 0 || client.stats().send_buffer > 0) {
+    if (Date.now() > deadline) {
+      const s = client.stats();
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_TIMEOUT',
+        `${s.unacked_fragments} fragments still unacknowledged after ${ms / 1000} s (${s.sent_real} sent, ${s.acks_received} acks received, connected: ${s.connected}); they stay in the client store`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -58,7 +105,7 @@ export interface RecvOptions {
 }
 
 export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}): Promise<void> {
-  const client = LoopixClient.fromConfigFile(o.config, deps);
+  const client = clientFromConfigFile(o.config, deps);
   client.start();
   process.stderr.write(`${JSON.stringify({ address: client.address })}\n`);
   let received = 0;
@@ -77,6 +124,8 @@ export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}
     if (timer) clearTimeout(timer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Let the acknowledgements of what was received leave (they wait for λP slots) before stopping.
+    await client.flushed(5000).catch(() => {});
     await client.stop();
     process.stderr.write(`${JSON.stringify({ stats: client.stats() })}\n`);
   }
@@ -91,13 +140,19 @@ export function registerClientCommands(program: Command): void {
   const client = program.command('client').description('a loopix client: send a message, print received ones, or serve the local API');
   client
     .command('send')
-    .description('send one message (fragmented as needed) to a loopix1: address, then exit once it has left the send buffer')
+    .description('send one message (fragmented as needed) to a loopix1: address, then exit once the recipient acknowledged every fragment')
     .requiredOption('--config <file>', 'client config JSON')
     .requiredOption('--to <address>', 'recipient address loopix1:<provider id>:<public key>')
     .option('--message <text>', 'the message text (UTF-8)')
     .option('--file <path>', 'send the contents of this file')
-    .option('--timeout <s>', 'give up when not connected or not sent within this many seconds', seconds('--timeout'), 60)
+    .option('--timeout <s>', 'give up when not connected or not acknowledged within this many seconds', seconds('--timeout'), 60)
     .action((o: SendOptions) => runClientSend(o));
+  client
+    .command('flush')
+    .description('resume the sends an earlier run left unacknowledged in the client store; exit when all are acknowledged')
+    .requiredOption('--config <file>', 'client config JSON')
+    .option('--timeout <s>', 'give up after this many seconds', seconds('--timeout'), 120)
+    .action((o: FlushOptions) => runClientFlush(o));
   client
     .command('recv')
     .description('print received messages as JSON lines ({messageId, bytes, latencyMs, text?, base64})')

@@ -5,7 +5,8 @@
  * the final statistics go to stderr.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { LoopixClient } from '../client/client.js';
+import { clientFromConfigFile } from '../client/node.js';
+import { apiClientFor } from '../client-api/adapter.js';
 import { ClientApiServer, DEFAULT_API_PORT } from '../client-api/server.js';
 import { positiveInt } from './options.js';
 import type { ClientCommandDeps } from './client-commands.js';
@@ -26,10 +27,10 @@ function port(value: string): number {
 }
 
 export async function runClientServe(o: ServeOptions, deps: ClientCommandDeps = {}): Promise<void> {
-  const client = LoopixClient.fromConfigFile(o.config, deps);
+  const client = clientFromConfigFile(o.config, deps);
   // Built before the client starts: a refused host fails before anything goes on the wire.
   const api = new ClientApiServer({
-    client,
+    client: apiClientFor(client, (line) => process.stderr.write(`loopix client serve: ${line}\n`)),
     host: o.host,
     port: o.port,
     allowOffHost: o.allowOffHost === true,

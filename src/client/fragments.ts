@@ -16,6 +16,7 @@
  * `maxIncompleteBytes`.
  */
 import type { Geometry } from '../geometry.js';
+import { bytesToHex } from './bytes.js';
 
 export const FRAGMENT_TYPE = 0x01;
 export const MESSAGE_ID_BYTES = 16;
@@ -212,7 +213,7 @@ export class Reassembler {
 
   addFragment(f: Fragment): AddResult {
     this.expire();
-    const id = Buffer.from(f.messageId).toString('hex');
+    const id = bytesToHex(f.messageId);
     if (this.completed.has(id)) return { status: 'duplicate' };
     let p = this.partials.get(id);
     if (p && p.count !== f.count) return { status: 'invalid', reason: 'count_mismatch' };
@@ -231,9 +232,14 @@ export class Reassembler {
     if (p.parts.size === p.count) {
       this.partials.delete(id);
       this.bufferedBytes -= p.bytes;
+      // Every fragment but the last is full, so concatenating in index order rebuilds the bytes (framing v1
+      // and v2 differ in capacity, not in this).
       const bytes = new Uint8Array(p.bytes);
-      const cap = fragmentCapacity(this.g);
-      for (const [index, data] of p.parts) bytes.set(data, index * cap);
+      for (let index = 0, at = 0; index < p.count; index++) {
+        const data = p.parts.get(index)!;
+        bytes.set(data, at);
+        at += data.length;
+      }
       this.markCompleted(id);
       return { status: 'complete', message: { messageId: id, bytes, sentAtMs: p.sentAtMs } };
     }

@@ -15,6 +15,7 @@ import { effectiveMaxDelayUs } from '../max-delay.js';
 import { Command, MAX_DELAY_US, type HopSpec } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
+import { hexToBytes } from './bytes.js';
 import { cryptoUniform, pick, sampleExp, type RandomSource } from './streams.js';
 
 export type RouteKind = 'message' | 'loop' | 'drop';
@@ -49,9 +50,7 @@ export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform, 
   }
 }
 
-export function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
+export { hexToBytes };
 
 /** `bytes` fitted into an A-byte address field: zero-padded or truncated. */
 export function toAddress(g: Geometry, bytes: Uint8Array): Uint8Array {
@@ -138,4 +137,21 @@ export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOp
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
   return { kind: 'drop', epoch: epoch & 0xffff, nodes, hops };
+}
+
+/**
+ * A SURB path back to the creator (docs/packet-format.md §7): P_first → L1..Ll → P_own (DELIVER to the
+ * creator's client id) → creator (SURB_REPLY with `surbId`). `firstProviderId` is the provider of whoever will
+ * use the SURB: its client submits the reply there, and that provider unwraps the first hop.
+ */
+export function surbRoute(topo: TopologyIndex, firstProviderId: string, ownProviderId: string, ownPublicKey: Uint8Array, surbId: Uint8Array, o: RouteOptions): Route {
+  const g = topo.geometry;
+  checkAddress(g, 'surbId', surbId);
+  const random = o.random ?? cryptoUniform;
+  const nodes = [providerById(topo, firstProviderId, 'first provider'), ...mixPath(topo, random), providerById(topo, ownProviderId, 'own provider')];
+  checkLength(topo, 'message', nodes.length + 1);
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
+  hops.push({ publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 });
+  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }

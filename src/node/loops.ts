@@ -28,13 +28,11 @@ import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphi
 import type { TopologyIndex } from '../topology/document.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import type { NodeEntry } from '../topology/types.js';
+import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopReturn, type LoopWindowState } from '../loops/monitor.js';
 import type { CounterName } from './counters.js';
 
-/** Fewest due loops in the window on which the alarm may change state. */
-export const MIN_DUE_LOOPS = 5;
-/** Margin added to a loop's total delay before it counts as due: per-hop processing and network time. */
-export const LOOP_MARGIN_BASE_MS = 2000;
-export const LOOP_MARGIN_PER_HOP_MS = 250;
+// The bookkeeping half lives in src/loops/monitor.ts (clients use it too); re-exported for node-side callers.
+export * from '../loops/monitor.js';
 
 /** A uniform draw in [0, 1) with 53 random bits from the CSPRNG. */
 export function uniform(): number {
@@ -45,147 +43,6 @@ export function uniform(): number {
 /** An Exp(rate) draw (rate per second), in seconds. */
 export function exponential(ratePerS: number): number {
   return -Math.log(1 - uniform()) / ratePerS;
-}
-
-interface LoopEntry {
-  readonly sentAt: number;
-  readonly dueAt: number;
-  /** Node ids the loop passes through (its sender excluded), each once. */
-  readonly through: readonly string[];
-  returnedAt?: number;
-  /** Already added to the cumulative due counts. */
-  countedDue?: boolean;
-}
-
-/** Loops that were due through one node, and how many of those came back. */
-export interface PathCounts {
-  due: number;
-  returned: number;
-}
-
-/** Due/returned loops in total and per node id on their paths. */
-export interface PathTally {
-  readonly due: number;
-  readonly returned: number;
-  readonly through: Readonly<Record<string, PathCounts>>;
-}
-
-/** What a node reports as `loop_paths`: the alarm's window and the cumulative counts since start. */
-export interface LoopAttribution {
-  /** Loops due within the last window (the loops the alarm judges). */
-  readonly window: PathTally;
-  /** Every loop that has become due since this monitor was created. */
-  readonly total: PathTally;
-}
-
-const emptyTally = (): { due: number; returned: number; through: Record<string, PathCounts> } => ({ due: 0, returned: 0, through: {} });
-
-function countThrough(tally: { through: Record<string, PathCounts> }, ids: readonly string[], field: keyof PathCounts): void {
-  for (const id of ids) {
-    const c = (tally.through[id] ??= { due: 0, returned: 0 });
-    c[field]++;
-  }
-}
-
-export interface LoopWindowState {
-  /** Loops due within the window. */
-  readonly due: number;
-  /** Of those, how many came back. */
-  readonly returned: number;
-  /** returned / due, or null with no due loops. */
-  readonly fraction: number | null;
-  readonly alarm: boolean;
-}
-
-export type LoopReturn = { kind: 'returned'; rttMs: number } | { kind: 'unknown' } | { kind: 'duplicate' };
-
-/** The bookkeeping half, with an explicit clock (ms) so it can be tested without waiting. */
-export class LoopMonitor {
-  private readonly loops = new Map<string, LoopEntry>();
-  private state: LoopWindowState = { due: 0, returned: 0, fraction: null, alarm: false };
-  private windowTally: PathTally = emptyTally();
-  private readonly totalTally = emptyTally();
-
-  constructor(
-    private readonly windowMs: number,
-    /** r of §4.2.1. */
-    private readonly threshold: number,
-  ) {}
-
-  get alarm(): boolean {
-    return this.state.alarm;
-  }
-
-  get outstanding(): number {
-    return this.loops.size;
-  }
-
-  get last(): LoopWindowState {
-    return this.state;
-  }
-
-  /** `through`: the node ids on the loop's path other than the sender (duplicates are counted once). */
-  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = []): void {
-    this.loops.set(Buffer.from(id).toString('hex'), { sentAt, dueAt, through: [...new Set(through)] });
-  }
-
-  /** Per path-node counts: the window as of the last evaluate(), and the cumulative counts. */
-  attribution(): LoopAttribution {
-    const t = this.totalTally;
-    const through: Record<string, PathCounts> = {};
-    for (const [id, c] of Object.entries(t.through)) through[id] = { ...c };
-    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through } };
-  }
-
-  returned(id: Uint8Array, now: number): LoopReturn {
-    const entry = this.loops.get(Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex'));
-    if (entry === undefined) return { kind: 'unknown' };
-    if (entry.returnedAt !== undefined) return { kind: 'duplicate' };
-    entry.returnedAt = now;
-    if (entry.countedDue) {
-      // Late: counted as due (and missing) earlier; it did come back after all.
-      this.totalTally.returned++;
-      countThrough(this.totalTally, entry.through, 'returned');
-    }
-    return { kind: 'returned', rttMs: now - entry.sentAt };
-  }
-
-  /** Recomputes the window at `now`; returns the new state and whether the alarm changed. */
-  evaluate(now: number): { state: LoopWindowState; changed: boolean } {
-    let due = 0, returned = 0;
-    const win = emptyTally();
-    for (const [key, e] of this.loops) {
-      if (e.dueAt > now) continue;
-      if (!e.countedDue) {
-        e.countedDue = true;
-        this.totalTally.due++;
-        countThrough(this.totalTally, e.through, 'due');
-        if (e.returnedAt !== undefined) {
-          this.totalTally.returned++;
-          countThrough(this.totalTally, e.through, 'returned');
-        }
-      }
-      if (e.dueAt <= now - this.windowMs) {
-        this.loops.delete(key);
-        continue;
-      }
-      due++;
-      countThrough(win, e.through, 'due');
-      if (e.returnedAt !== undefined) {
-        returned++;
-        countThrough(win, e.through, 'returned');
-      }
-    }
-    win.due = due;
-    win.returned = returned;
-    this.windowTally = win;
-    const fraction = due > 0 ? returned / due : null;
-    let alarm = this.state.alarm;
-    if (due >= MIN_DUE_LOOPS && fraction !== null) alarm = fraction < this.threshold;
-    const changed = alarm !== this.state.alarm;
-    this.state = { due, returned, fraction, alarm };
-    return { state: this.state, changed };
-  }
 }
 
 export interface LoopEmitterOptions {

@@ -1,0 +1,109 @@
+/**
+ * The Node defaults for the runtime-neutral client (src/client/client.ts): the native Sphinx addon (via the
+ * loader, TypeScript twin as fallback), the `ws` WebSocket session with the provider, key files and topology
+ * files on disk, and the topology file watch. A browser build wires its own (IndexedDB, the browser's
+ * WebSocket) and never imports this module.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ClientConfigSchema, loadConfigFile } from '../config/schema.js';
+import { LoopixError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { loadSphinx } from '../sphinx/loader.js';
+import type { SphinxBackend } from '../sphinx/types.js';
+import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
+import { equalBytes, hexToBytes } from './bytes.js';
+import { LoopixClient, type LoopixClientOptions, type TransportFactory } from './client.js';
+import { ProviderConnection, type BackoffOptions } from './connection.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { KeyPair } from './keys.js';
+import { TopologyWatch } from './topology-watch.js';
+
+/** The WebSocket session with the provider named in the topology (its entry's `ws` URL). */
+export function wsTransport(backoff?: BackoffOptions): TransportFactory {
+  return (handlers, c) => {
+    if (!c.provider.ws) throw new LoopixError('ERR_LOOPIX_CLIENT_PROVIDER', `provider ${c.provider.id} has no ws URL in the topology`, { field: 'ws' });
+    return new ProviderConnection({
+      url: c.provider.ws,
+      geometry: c.geometry,
+      publicKey: c.publicKey,
+      privateKey: c.privateKey,
+      x25519: (s, p) => c.backend.x25519(s, p),
+      pullIntervalMs: c.params.pullIntervalMs,
+      pullK: c.params.pullK,
+      ...handlers,
+      backoff,
+      scheduler: c.scheduler,
+      random: c.random,
+      log: c.log,
+    });
+  };
+}
+
+/** LoopixClient options with the Node defaults optional. */
+export type NodeClientOptions = Omit<LoopixClientOptions, 'backend' | 'transport'> & Partial<Pick<LoopixClientOptions, 'backend' | 'transport'>>;
+
+/** A client with the Node defaults: loadSphinx().backend and the WebSocket transport. */
+export function createNodeClient(o: NodeClientOptions): LoopixClient {
+  return new LoopixClient({ ...o, backend: o.backend ?? loadSphinx().backend, transport: o.transport ?? wsTransport(o.backoff) });
+}
+
+/**
+ * Reads a client config file (keyFile and topologyFile relative to it), its key pair and its topology, opens
+ * its store `<keyFile>.state.sqlite` (unless `options.store` is given), and follows the directory's per-epoch
+ * documents (rotating keys) for as long as the client runs.
+ */
+export function clientFromConfigFile(file: string, options: Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>> = {}): LoopixClient {
+  const config = loadConfigFile(ClientConfigSchema, file);
+  const base = dirname(resolve(file));
+  const backend = options.backend ?? loadSphinx().backend;
+  const keyFile = resolve(base, config.keyFile);
+  const keyPair = readKeyPairFile(keyFile, backend);
+  const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), config.authorityPublicKey));
+  const log = options.log ?? createLogger('loopix-client', config.log.level);
+  let watch: TopologyWatch | undefined;
+  // Unacknowledged envelopes, seen ids and reply SURBs live next to the key file (one client per key file).
+  const store = options.store ?? new SqliteStore(`${keyFile}.state.sqlite`);
+  const client = createNodeClient({
+    ...options,
+    config,
+    keyPair,
+    topology,
+    backend,
+    log,
+    store,
+    onStop: async () => {
+      watch?.stop();
+      await options.onStop?.();
+      if (!options.store) await store.close();
+    },
+  });
+  watch = new TopologyWatch({
+    file: resolve(base, config.topologyFile),
+    authorityPublicKey: config.authorityPublicKey,
+    onUpdate: (index) => {
+      if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
+    },
+    onError: (message) => log.warn({ err: message }, 'topology file not adopted; keeping the current document'),
+  });
+  watch.start();
+  return client;
+}
+
+/** Reads a `loopix keygen` JSON key pair file ({publicKey, privateKey} hex) and checks that they match. */
+export function readKeyPairFile(file: string, backend: SphinxBackend = loadSphinx().backend): KeyPair {
+  let json: { publicKey?: unknown; privateKey?: unknown };
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
+  } catch (err) {
+    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: ${(err as Error).message}`, { field: file, cause: err });
+  }
+  const hex32 = (name: string, v: unknown): Uint8Array => {
+    if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: ${name} must be 32 bytes of lowercase hex`, { field: name });
+    return hexToBytes(v);
+  };
+  const privateKey = hex32('privateKey', json.privateKey);
+  const publicKey = hex32('publicKey', json.publicKey);
+  if (!equalBytes(backend.x25519Base(privateKey), publicKey)) throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: publicKey does not match privateKey`, { field: 'publicKey' });
+  return { publicKey, privateKey };
+}
