@@ -9,6 +9,7 @@
         "native/scalar.cc",
         "native/sphinx.cc",
         "native/symmetric.cc",
+        "native/udp.cc",
         "native/x25519.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

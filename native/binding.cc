@@ -18,6 +18,11 @@
 #include "symmetric.h"
 #include "x25519.h"
 
+namespace loopix_udp {
+// native/udp.cc: batched UDP I/O for the packet-path workers.
+void Register(Napi::Env env, Napi::Object exports);
+}  // namespace loopix_udp
+
 namespace {
 
 using loopix::Geometry;
@@ -445,6 +450,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("linkSealBatch", Napi::Function::New(env, LinkSealBatch, "linkSealBatch"));
   exports.Set("linkOpenBatch", Napi::Function::New(env, LinkOpenBatch, "linkOpenBatch"));
   exports.Set("openSurbReply", Napi::Function::New(env, OpenSurbReply, "openSurbReply"));
+  loopix_udp::Register(env, exports);
   return exports;
 }
 

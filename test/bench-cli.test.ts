@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('loopix bench relay / overload / cost / gate', () => {
   it('relay --json reports the sustained rate, its loss, the per-hop overhead at 50 % load, CPU and workers', () => {
-    const r = run('relay', '--json', '--workers', '1', '--step-seconds', '0.5', '--latency-seconds', '0.5', '--start-rate', '300', '--max-steps', '3', '--max-loss', '0.5', '--pool', '2048', '--openssl-seconds', '1', '--results-dir', dir);
+    const r = run('relay', '--json', '--workers', '1', '--step-seconds', '0.5', '--latency-seconds', '0.5', '--start-rate', '300', '--max-steps', '3', '--max-loss', '0.5', '--pool', '2048', '--openssl-seconds', '1', '--x25519-seconds', '0.5', '--searches', '1', '--results-dir', dir);
     expect(r.status, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.max_pkt_per_s).toBeGreaterThan(0);
@@ -29,13 +29,30 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(j.overhead_ms.p99).toBeGreaterThanOrEqual(j.overhead_ms.p50);
     expect(j.cpu_cores_used).toBeGreaterThan(0);
     expect(j.workers).toBe(1);
-    expect(j.overhead_by_load.map((p: { load: number }) => p.load)).toEqual([0.25, 0.5, 0.75]);
+    expect(j.overhead_by_load.map((p: { load: number }) => p.load)).toEqual([0.25, 0.5, 0.75, 0.8]);
+    expect(j.addon_x25519_per_s).toBeGreaterThan(0);
+    expect(j.relay_vs_x25519).toBeCloseTo(j.max_pkt_per_s / j.addon_x25519_per_s, 3);
+    expect(j.search_max_pkt_per_s).toHaveLength(1);
+    expect(j.pipeline).toBe('pool');
+    expect(j.main_cpu_us_per_packet).toBeGreaterThanOrEqual(0);
     expect(j.steps.length).toBeGreaterThan(0);
     expect(j.packet_bytes).toBe(1314);
     if (j.openssl_x25519_per_s !== null) expect(j.relay_vs_openssl).toBeCloseTo(j.max_pkt_per_s / j.openssl_x25519_per_s, 3);
     expect(existsSync(join(dir, 'relay.json'))).toBe(true);
     expect(readFileSync(join(dir, 'relay.svg'), 'utf8')).toMatch(/^<svg/);
   }, 180_000);
+
+  it('relay --pipeline sharded --scaling reports the median of its searches, the main thread per packet and 2-vs-1 workers', () => {
+    const r = run('relay', '--json', '--pipeline', 'sharded', '--workers', '2', '--scaling', '--searches', '2', '--step-seconds', '0.5', '--latency-seconds', '0.3', '--start-rate', '300', '--max-steps', '2', '--max-loss', '0.5', '--pool', '2048', '--openssl-seconds', '0', '--x25519-seconds', '0.3', '--no-save');
+    expect(r.status, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.pipeline).toBe('sharded');
+    expect(j.search_max_pkt_per_s).toHaveLength(2);
+    expect(j.max_pkt_per_s).toBe([...j.search_max_pkt_per_s].sort((a: number, b: number) => a - b)[0]); // median of two: the lower
+    expect(j.main_cpu_us_per_packet).toBeGreaterThanOrEqual(0);
+    expect(j.scaling.workers).toBe(2);
+    expect(j.scaling.one_worker_pkt_per_s).toBeGreaterThan(0);
+  }, 240_000);
 
   it('overload --json reports goodput, queueing delay, memory and the AQM drop probability over time', () => {
     const r = run('overload', '--json', '--workers', '1', '--max-rate', '400', '--seconds', '2', '--recovery-seconds', '0.5', '--pool', '4096', '--openssl-seconds', '0', '--results-dir', dir);
@@ -68,7 +85,7 @@ describe('loopix bench relay / overload / cost / gate', () => {
 
   it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', () => {
     const baseline = join(dir, 'baseline.json');
-    const quick = ['--workers', '1', '--x25519-seconds', '0.5', '--openssl-seconds', '0', '--sphinx-seconds', '0.5', '--step-seconds', '0.4', '--max-steps', '2', '--start-rate', '300', '--max-loss', '0.5'];
+    const quick = ['--workers', '1', '--searches', '1', '--x25519-seconds', '0.5', '--openssl-seconds', '0', '--sphinx-seconds', '0.5', '--step-seconds', '0.4', '--max-steps', '2', '--start-rate', '300', '--max-loss', '0.5'];
     const first = run('gate', '--baseline', baseline, ...quick);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);

@@ -68,7 +68,7 @@ describe('a mix at twice its maximum rate for a whole key epoch', () => {
     cleanups.push(async () => void (await mix.stop()));
     mix.start();
     peer = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
-    cleanups.push(() => peer!.close());
+    cleanups.push(() => peer.close());
     await mix.ready;
     // Start at the beginning of an epoch (the mix may have taken a while to start on a loaded machine).
     await sleep(Math.max(0, files.index.epochStart(files.index.epochAt(Date.now()) + 1) - Date.now()) + 300);

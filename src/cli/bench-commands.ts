@@ -3,16 +3,17 @@
  * and, with --json, one JSON object as the last line of stdout; the long-running ones also write
  * `<results-dir>/<name>.json` and `.svg` (default bench/results/ in the repository).
  */
-import { InvalidArgumentError, type Command } from 'commander';
-import { COST_DEFAULTS, DEFAULT_SCENARIOS, computeCost, defaultRelayFile, readRelayResult, saveCost } from '../../bench/cost.js';
-import { FIG10_DEFAULTS, runFig10, saveFig10 } from '../../bench/figures/fig10.js';
-import { FIG8_DEFAULTS, runFig8, saveFig8 } from '../../bench/figures/fig8.js';
-import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../../bench/figures/fig9.js';
-import { GATE_DEFAULTS, defaultBaselineFile, runGate } from '../../bench/gate.js';
-import { OVERLOAD_DEFAULTS, runOverloadBench, saveOverloadResults } from '../../bench/overload.js';
-import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../../bench/relay.js';
-import { defaultResultsDir } from '../../bench/env.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { COST_DEFAULTS, DEFAULT_SCENARIOS, computeCost, defaultRelayFile, readRelayResult, saveCost } from '../bench/cost.js';
+import { FIG10_DEFAULTS, runFig10, saveFig10 } from '../bench/figures/fig10.js';
+import { FIG8_DEFAULTS, runFig8, saveFig8 } from '../bench/figures/fig8.js';
+import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../bench/figures/fig9.js';
+import { GATE_DEFAULTS, defaultBaselineFile, runGate } from '../bench/gate.js';
+import { OVERLOAD_DEFAULTS, runOverloadBench, saveOverloadResults } from '../bench/overload.js';
+import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../bench/relay.js';
+import { defaultResultsDir } from '../bench/env.js';
 import { logToStderr, printResult, runBenchSphinx } from './bench.js';
+import { parseHostPort, startAgent } from '../bench/agent.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 
 
@@ -26,10 +27,40 @@ async function guarded(name: string, body: () => Promise<void>): Promise<void> {
   }
 }
 
-async function save(resultsDir: string | false, write: (dir: string) => Promise<string[]>): Promise<void> {
-  if (resultsDir === false) return;
-  const files = await write(resultsDir);
-  logToStderr(`results: ${files.join(', ')}`);
+/** The options every result-writing benchmark has (withResults below). */
+interface ResultOptions {
+  readonly json?: boolean;
+  readonly save: boolean;
+  readonly resultsDir: string;
+}
+
+/**
+ * The one action of every result-writing benchmark: run it, write `<results-dir>/<name>.json|svg` unless
+ * --no-save, print the result (a table on stderr, with --json one JSON line on stdout); a failure is one line
+ * on stderr and exit code 1.
+ */
+function benchAction<O extends ResultOptions, R extends object>(name: string, run: (o: O) => Promise<R> | R, write: (dir: string, r: R) => Promise<string[]>) {
+  return (o: O) =>
+    guarded(name, async () => {
+      const r = await run(o);
+      if (o.save) logToStderr(`results: ${(await write(o.resultsDir, r)).join(', ')}`);
+      printResult(r, o.json);
+    });
+}
+
+function hostPort(name: string) {
+  return (value: string) => {
+    try {
+      return parseHostPort(value, name);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** --pipeline: the benchmarked node's packet path (node config pipeline.mode). */
+function pipelineOption(): Option {
+  return new Option('--pipeline <mode>', 'packet path of the node under test: pool (one socket, crypto pool) or sharded (a SO_REUSEPORT socket per worker)').choices(['pool', 'sharded']).default('pool');
 }
 
 function intList(name: string) {
@@ -72,11 +103,39 @@ export function registerBenchCommands(program: Command): void {
     .option('--max-steps <n>', 'most search steps', positiveInt('--max-steps'), RELAY_DEFAULTS.maxSteps)
     .option('--max-loss <f>', 'loss a passing step may have', positiveNumber('--max-loss'), RELAY_DEFAULTS.maxLoss)
     .option('--pool <n>', 'distinct pre-built packets the generator cycles through', positiveInt('--pool'), RELAY_DEFAULTS.poolSize)
-    .action((o) =>
-      guarded('relay', async () => {
-        const r = await runRelayBench({ ...RELAY_DEFAULTS, ...o, poolSize: o.pool, resultsDir: o.save ? o.resultsDir : null, log: logToStderr });
-        await save(o.save ? o.resultsDir : false, (dir) => saveRelayResults(dir, r));
-        printResult(r, o.json);
+    .option('--searches <n>', 'searches whose median is reported', positiveInt('--searches'), RELAY_DEFAULTS.searches)
+    .addOption(pipelineOption())
+    .option('--scaling', 'also measure a node with one worker and report the workers-vs-one ratio')
+    .option('--x25519-seconds <s>', "seconds for the addon's X25519 rate X (0 skips it)", nonNegativeNumber('--x25519-seconds'), RELAY_DEFAULTS.x25519Seconds)
+    .option('--target <host:port>', "the node's UDP address (on this host; where the generator sends; default 127.0.0.1 and a free port)", hostPort('--target'))
+    .option('--listen <host:port>', "the sink's UDP address (on the sink's host; default 127.0.0.1 and a free port)", hostPort('--listen'))
+    .option('--generator-agent <host:port>', 'run the load generator on the `loopix bench agent` at this address', hostPort('--generator-agent'))
+    .option('--sink-agent <host:port>', 'run the sink on the `loopix bench agent` at this address', hostPort('--sink-agent'))
+    .action(
+      benchAction(
+        'relay',
+        (o) =>
+          runRelayBench({
+            ...RELAY_DEFAULTS,
+            ...o,
+            poolSize: o.pool,
+            resultsDir: o.save ? o.resultsDir : null,
+            remote: { target: o.target, listen: o.listen, generatorAgent: o.generatorAgent, sinkAgent: o.sinkAgent },
+            log: logToStderr,
+          }),
+        saveRelayResults,
+      ),
+    );
+
+  bench
+    .command('agent')
+    .description('run the relay rig\'s load generator or sink on this host for a `loopix bench relay` on another (--generator-agent / --sink-agent there)')
+    .requiredOption('--listen <host:port>', 'TCP control address (a private network: the agent trusts whoever connects)', hostPort('--listen'))
+    .action((o: { listen: { host: string; port: number } }) =>
+      guarded('agent', async () => {
+        await startAgent({ ...o.listen, log: logToStderr });
+        logToStderr(`bench agent listening on ${o.listen.host}:${o.listen.port}`);
+        await new Promise<void>(() => undefined); // until killed
       }),
     );
 
@@ -92,13 +151,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--step-seconds <s>', 'seconds per search step (when measuring the sustained rate)', positiveNumber('--step-seconds'), OVERLOAD_DEFAULTS.stepSeconds)
     .option('--recovery-seconds <s>', 'seconds of half load after the overload', positiveNumber('--recovery-seconds'), OVERLOAD_DEFAULTS.recoverySeconds)
     .option('--pool <n>', 'distinct pre-built packets the generator cycles through', positiveInt('--pool'), OVERLOAD_DEFAULTS.poolSize)
-    .action((o) =>
-      guarded('overload', async () => {
-        const r = await runOverloadBench({ ...o, maxRate: o.maxRate ?? null, poolSize: o.pool, log: logToStderr });
-        await save(o.save ? o.resultsDir : false, (dir) => saveOverloadResults(dir, r));
-        printResult(r, o.json);
-      }),
-    );
+    .action(benchAction('overload', (o) => runOverloadBench({ ...o, maxRate: o.maxRate ?? null, poolSize: o.pool, log: logToStderr }), saveOverloadResults));
 
   bench
     .command('gate')
@@ -115,6 +168,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--max-steps <n>', 'most relay search steps', positiveInt('--max-steps'), GATE_DEFAULTS.maxSteps)
     .option('--max-loss <f>', 'loss a passing relay step may have', positiveNumber('--max-loss'), GATE_DEFAULTS.maxLoss)
     .option('--start-rate <n>', 'first relay search rate (default: 20 % of X)', positiveNumber('--start-rate'))
+    .option('--searches <n>', 'relay searches whose median counts', positiveInt('--searches'), GATE_DEFAULTS.searches)
+    .addOption(pipelineOption())
     .action((o) =>
       guarded('gate', async () => {
         const r = await runGate({ ...o, startRate: o.startRate ?? null, tolerance: o.tolerance ?? null, baselineFile: o.baseline, updateBaseline: o.updateBaseline === true, log: logToStderr });
@@ -130,39 +185,21 @@ export function registerBenchCommands(program: Command): void {
     .option('--warmup-seconds <s>', 'seconds before measuring', positiveNumber('--warmup-seconds'), FIG8_DEFAULTS.warmupS)
     .option('--seconds <s>', 'seconds measured per step', positiveNumber('--seconds'), FIG8_DEFAULTS.measureS)
     .option('--pull-interval-ms <n>', "clients' pull interval", positiveInt('--pull-interval-ms'), FIG8_DEFAULTS.pullIntervalMs)
-    .action((o) =>
-      guarded('fig8', async () => {
-        const r = await runFig8({ clients: o.clients, steps: o.steps, warmupS: o.warmupSeconds, measureS: o.seconds, pullIntervalMs: o.pullIntervalMs, opensslSeconds: o.opensslSeconds, log: logToStderr });
-        await save(o.save ? o.resultsDir : false, (dir) => saveFig8(dir, r));
-        printResult(r, o.json);
-      }),
-    );
+    .action(benchAction('fig8', (o) => runFig8({ clients: o.clients, steps: o.steps, warmupS: o.warmupSeconds, measureS: o.seconds, pullIntervalMs: o.pullIntervalMs, opensslSeconds: o.opensslSeconds, log: logToStderr }), saveFig8));
 
   withResults(bench.command('fig9').description('Loopix Fig. 9 on the testbed: latency overhead vs number of clients at 10/min, zero mixing delay'))
     .option('--clients <list>', 'client counts', intList('--clients'), [...FIG9_DEFAULTS.clients])
     .option('--warmup-seconds <s>', 'seconds before measuring', positiveNumber('--warmup-seconds'), FIG9_DEFAULTS.warmupS)
     .option('--seconds <s>', 'seconds measured per point', positiveNumber('--seconds'), FIG9_DEFAULTS.measureS)
     .option('--pull-interval-ms <n>', "clients' pull interval", positiveInt('--pull-interval-ms'), FIG9_DEFAULTS.pullIntervalMs)
-    .action((o) =>
-      guarded('fig9', async () => {
-        const r = await runFig9({ clients: o.clients, warmupS: o.warmupSeconds, measureS: o.seconds, pullIntervalMs: o.pullIntervalMs, opensslSeconds: o.opensslSeconds, log: logToStderr });
-        await save(o.save ? o.resultsDir : false, (dir) => saveFig9(dir, r));
-        printResult(r, o.json);
-      }),
-    );
+    .action(benchAction('fig9', (o) => runFig9({ clients: o.clients, warmupS: o.warmupSeconds, measureS: o.seconds, pullIntervalMs: o.pullIntervalMs, opensslSeconds: o.opensslSeconds, log: logToStderr }), saveFig9));
 
   withResults(bench.command('fig10').description('Loopix Fig. 10 on the testbed: loop latency histogram with Exp(µ = 2/s) per-hop delays and a fitted Gamma'))
     .option('--clients <n>', 'clients', positiveInt('--clients'), FIG10_DEFAULTS.clients)
     .option('--warmup-seconds <s>', 'seconds before measuring', positiveNumber('--warmup-seconds'), FIG10_DEFAULTS.warmupS)
     .option('--seconds <s>', 'seconds measured', positiveNumber('--seconds'), FIG10_DEFAULTS.measureS)
     .option('--pull-interval-ms <n>', "clients' pull interval", positiveInt('--pull-interval-ms'), FIG10_DEFAULTS.pullIntervalMs)
-    .action((o) =>
-      guarded('fig10', async () => {
-        const r = await runFig10({ clients: o.clients, warmupS: o.warmupSeconds, measureS: o.seconds, pullIntervalMs: o.pullIntervalMs, opensslSeconds: o.opensslSeconds, log: logToStderr });
-        await save(o.save ? o.resultsDir : false, (dir) => saveFig10(dir, r));
-        printResult(r, o.json);
-      }),
-    );
+    .action(benchAction('fig10', (o) => runFig10({ clients: o.clients, warmupS: o.warmupSeconds, measureS: o.seconds, pullIntervalMs: o.pullIntervalMs, opensslSeconds: o.opensslSeconds, log: logToStderr }), saveFig10));
 
   bench
     .command('cost')
@@ -174,22 +211,25 @@ export function registerBenchCommands(program: Command): void {
     .option('--cores <n>', 'cores of the host that rate was measured on (with --max-rate)', positiveInt('--cores'), 2)
     .option('--utilization <f>', 'fraction of the capacity servers are provisioned to use', positiveNumber('--utilization'), COST_DEFAULTS.utilization)
     .option('--pull-packets-per-s <f>', "packets per second a client's provider sends it (pulls)", nonNegativeNumber('--pull-packets-per-s'), COST_DEFAULTS.pullPacketsPerS)
-    .action((o) =>
-      guarded('cost', async () => {
-        let maxPktPerS = o.maxRate as number | undefined;
-        let cores = o.cores as number;
-        let source = '--max-rate';
-        if (maxPktPerS === undefined) {
-          const file = defaultRelayFile(o.resultsDir);
-          const relay = readRelayResult(file);
-          if (!relay) throw new Error(`no relay result at ${file}: run \`loopix bench relay\` first or pass --max-rate`);
-          ({ maxPktPerS, cores } = relay);
-          source = file;
-        }
-        const r = computeCost({ ...COST_DEFAULTS, maxPktPerS, cores, source, utilization: o.utilization, pullPacketsPerS: o.pullPacketsPerS, scenarios: DEFAULT_SCENARIOS });
-        for (const s of r.scenarios) logToStderr(`${s.scenario.padEnd(20)} ${String(s.clients_per_instance).padStart(7)} clients/instance  ${s.total_cents_per_client_month.toFixed(3).padStart(8)} ¢/client/month (compute ${(s.compute_usd_per_client_month * 100).toFixed(3)} ¢, traffic ${(s.bandwidth_usd_per_client_month * 100).toFixed(3)} ¢)`);
-        await save(o.save ? o.resultsDir : false, (dir) => saveCost(dir, r));
-        printResult(r, o.json);
-      }),
+    .action(
+      benchAction(
+        'cost',
+        (o) => {
+          let maxPktPerS = o.maxRate as number | undefined;
+          let cores = o.cores as number;
+          let source = '--max-rate';
+          if (maxPktPerS === undefined) {
+            const file = defaultRelayFile(o.resultsDir);
+            const relay = readRelayResult(file);
+            if (!relay) throw new Error(`no relay result at ${file}: run \`loopix bench relay\` first or pass --max-rate`);
+            ({ maxPktPerS, cores } = relay);
+            source = file;
+          }
+          const r = computeCost({ ...COST_DEFAULTS, maxPktPerS, cores, source, utilization: o.utilization, pullPacketsPerS: o.pullPacketsPerS, scenarios: DEFAULT_SCENARIOS });
+          for (const s of r.scenarios) logToStderr(`${s.scenario.padEnd(20)} ${String(s.clients_per_instance).padStart(7)} clients/instance  ${s.total_cents_per_client_month.toFixed(3).padStart(8)} ¢/client/month (compute ${(s.compute_usd_per_client_month * 100).toFixed(3)} ¢, traffic ${(s.bandwidth_usd_per_client_month * 100).toFixed(3)} ¢)`);
+          return r;
+        },
+        saveCost,
+      ),
     );
 }

@@ -3,7 +3,7 @@
  * benchmark from bench/, prints its progress and a table on stderr, writes its results (JSON + SVG) under
  * the results directory, and with --json prints one JSON object as the last line of stdout.
  */
-import { runSphinxBench } from '../../bench/sphinx.js';
+import { runSphinxBench } from '../bench/sphinx.js';
 
 export const logToStderr = (line: string): void => {
   process.stderr.write(`${line}\n`);

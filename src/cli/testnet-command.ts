@@ -1,5 +1,5 @@
 /** `loopix testnet`: a local network of node processes with demo clients (src/testnet/run.ts). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { errorLine } from '../errors.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
@@ -18,6 +18,7 @@ interface TestnetOptions {
   messageInterval: number;
   drainTimeout: number;
   workers: number;
+  pipeline: 'pool' | 'sharded';
   mu?: number;
   epochLength: number;
   dir?: string;
@@ -43,6 +44,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--message-interval <s>', 'mean seconds between two messages of one client', positiveNumber('--message-interval'), 5)
     .option('--drain-timeout <s>', 'longest wait for in-flight messages and loops after sending stops', positiveNumber('--drain-timeout'), 60)
     .option('--workers <n>', 'crypto worker threads per node', positiveInt('--workers'), 1)
+    .addOption(new Option('--pipeline <mode>', 'packet path of every node: pool (one socket, crypto pool) or sharded (a SO_REUSEPORT socket per worker)').choices(['pool', 'sharded']).default('pool'))
     .option('--mu <rate>', 'per-hop delay parameter µ, 1/s (mean delay 1/µ s)', positiveNumber('--mu'))
     .option(
       '--epoch-length <s>',
@@ -86,6 +88,7 @@ export function registerTestnetCommand(program: Command): void {
         messageIntervalS: o.messageInterval,
         params: o.mu ? { mu: o.mu } : {},
         workersPerNode: o.workers,
+        pipelineMode: o.pipeline,
         dir: o.dir,
         keep: o.keep === true,
         checkMixing: o.checkMixing === true,

@@ -24,7 +24,7 @@ import type { Geometry } from '../geometry.js';
 import type { LoopAttribution } from '../loops/monitor.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
-import { bytesToHex, equalBytes, hexToBytes } from './bytes.js';
+import { bytesToHex, hexToBytes } from './bytes.js';
 import { silentLog, type BackoffOptions, type ClientTransport, type LogLike } from './connection.js';
 import { decodeEnvelope, encodeEnvelope, recordBytes, type EnvelopeRecord } from './envelope.js';
 import { fragmentCount, MESSAGE_ID_BYTES, Reassembler, type ReassemblerOptions } from './fragments.js';

@@ -106,7 +106,7 @@ export function decodeFrame(g: Geometry, c: Uint8Array): DecodedFrame {
       if (index >= count) return { type: 'invalid', reason: 'index' };
       const at = DATA_HEADER_BYTES + (ackMode === AckMode.SURB ? g.surbBytes : 0);
       if (at + length > c.length) return { type: 'invalid', reason: 'length' };
-      const mode = ackMode as AckModeCode;
+      const mode = ackMode;
       if (index < count - 1 && length !== dataCapacity(g, mode)) return { type: 'invalid', reason: 'length' };
       return {
         type: 'data',

@@ -11,6 +11,7 @@
  */
 import { clientIdOf, type RecipientAddress } from '../address.js';
 import type { Geometry } from '../geometry.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
 import { Command, MAX_DELAY_US, type HopSpec } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
@@ -37,10 +38,16 @@ export interface RouteOptions {
   readonly nowMs?: number;
 }
 
-/** An Exp(µ) delay in whole microseconds, clamped to the header's uint32 field. */
-export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform): number {
-  const us = Math.round(sampleExp(mu, random) * 1e6);
-  return Math.min(MAX_DELAY_US, Math.max(0, us));
+/**
+ * An Exp(µ) delay in whole microseconds, at most `maxUs` (the network's per-hop bound, src/max-delay.ts): a
+ * larger sample is drawn again (probability 10⁻⁶ at the default bound), so no node drops the packet as
+ * `excessive_delay` and the delays stay Exp(µ) truncated at the bound.
+ */
+export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform, maxUs: number = MAX_DELAY_US): number {
+  for (;;) {
+    const us = Math.max(0, Math.round(sampleExp(mu, random) * 1e6));
+    if (us <= maxUs) return us;
+  }
 }
 
 export { hexToBytes };
@@ -74,6 +81,7 @@ function checkAddress(g: Geometry, name: string, a: Uint8Array): void {
  */
 function nodeHops(topo: TopologyIndex, epoch: number, nodes: readonly NodeEntry[], last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean }, o: RouteOptions): HopSpec[] {
   const random = o.random ?? cryptoUniform;
+  const maxUs = effectiveMaxDelayUs(topo.doc, o.mu);
   return nodes.map((node, i): HopSpec => {
     const isLast = i === nodes.length - 1;
     return {
@@ -81,7 +89,7 @@ function nodeHops(topo: TopologyIndex, epoch: number, nodes: readonly NodeEntry[
       publicKey: hexToBytes(topo.keyFor(node, epoch)!),
       command: isLast ? last.command : Command.RELAY,
       address: isLast ? last.address : hexToBytes(nodes[i + 1]!.id),
-      delayUs: isLast && !last.delayed ? 0 : sampleDelayUs(o.mu, random),
+      delayUs: isLast && !last.delayed ? 0 : sampleDelayUs(o.mu, random, maxUs),
     };
   });
 }

@@ -27,6 +27,11 @@ export const NetworkParamsSchema = z.strictObject({
   lambdaM: rate('mix loop rate, 1/s').default(1),
   /** µ, 1/s: per-hop delays are Exp(µ), mean 1/µ seconds (§3.2). Paper Fig. 10 uses µ = 2 (0.5 s mean). */
   mu: rate('per-hop delay parameter µ, 1/s').default(2),
+  /**
+   * Largest per-hop delay, ms, that a node holds a packet for (src/max-delay.ts); default: the Exp(µ)
+   * quantile at 1 − 10⁻⁶ (6.9 s at µ = 2/s). A topology document that publishes `maxDelayUs` overrides it.
+   */
+  maxDelayMs: z.number().positive().max(4_294_967).optional(),
   /** k: every pull answer holds exactly k packets, stored ones first, then dummies (§3.2, Fig. 3). */
   pullK: z.number().int().min(1).max(1024).default(8),
   /** Milliseconds between a client's pulls (a fixed schedule, §3.2). */
@@ -47,7 +52,13 @@ export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
 /** The node's packet pipeline (docs/pipeline.md). */
 export const PipelineSchema = z.strictObject({
-  /** Crypto worker threads (piscina); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
+  /**
+   * Which packet path runs the node (docs/pipeline.md): "pool" — one UDP socket on the main thread, crypto
+   * batches in a worker pool; "sharded" — every worker owns a SO_REUSEPORT socket and does receive, unwrap,
+   * delay and send itself, the main thread only steers (Linux).
+   */
+  mode: z.enum(['pool', 'sharded']).default('pool'),
+  /** Worker threads (crypto pool, or packet-path workers when sharded); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),
@@ -61,8 +72,24 @@ export const PipelineSchema = z.strictObject({
   socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
   aqm: z
     .strictObject({
-      /** Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). */
+      /**
+       * Target queueing delay of the processing queue, ms (RFC 8033 PIE uses 15 ms). 10 ms is 2 % of the mean
+       * per-hop mixing delay 1/µ = 500 ms: the standing queue adds nothing a sender's Exp(µ) delay would notice.
+       */
       targetDelayMs: z.number().positive().max(10_000).default(10),
+      /**
+       * Hard bound on the queueing delay, ms: an arrival that finds the oldest queued packet this old (or, on
+       * the sharded path, that itself waited this long in the socket buffer) is dropped ("queue_full"),
+       * whatever p is. 60 ms is 12 % of 1/µ — beyond it queueing becomes a visible share of the mixing delay
+       * and means overload, not a hiccup — and twice a 30-ms stall (a GC pause, a disk write), so a stall at
+       * half load drops nothing.
+       */
+      maxQueueDelayMs: z.number().positive().max(60_000).default(60),
+      /**
+       * RFC 8033 §4.4 burst allowance, ms: after the queue was empty, no random drop until this much time of
+       * queueing has passed, so a short stall drains instead of being shed. PIE's default is 150 ms.
+       */
+      burstAllowanceMs: z.number().min(0).max(10_000).default(150),
       /** Controller update interval, ms (RFC 8033: 15 ms). */
       intervalMs: z.number().positive().max(10_000).default(15),
       /**
@@ -78,6 +105,14 @@ export const PipelineSchema = z.strictObject({
       hardCapPackets: z.number().int().min(1).max(10_000_000).default(50_000),
     })
     .prefault({}),
+  /**
+   * Hard cap on packets held in the delay stage. Each held packet costs one packet of memory (a copy, never
+   * a view of its batch; ~1.5 kB with its heap entry in the default geometry), so the default bounds the
+   * delay stage near 150 MB; beyond it an arrival is dropped as "held_full". By Little's law a node forwarding
+   * R packets/s holds R/µ on average (10,000 at 20,000/s and µ = 2/s), and even R × maxDelay when every sender
+   * asks for the largest delay allowed (2,000/s × 6.9 s = 13,800).
+   */
+  maxHeldPackets: z.number().int().min(1).max(10_000_000).default(100_000),
 });
 export type PipelineConfig = z.infer<typeof PipelineSchema>;
 

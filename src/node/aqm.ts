@@ -25,12 +25,15 @@
  * target 10 ms (PIE: 15 ms).
  *
  * Drop decision per arrival (RFC 8033 §4.1): always when the queue holds `hardCapPackets` ("queue_full");
- * never when p = 0, or when the current delay is below target/2 and p < 0.2 (PIE's guard against drops
+ * never while the burst allowance lasts (RFC 8033 §4.4: `burstAllowanceMs` of queueing after a quiet spell,
+ * so a 30-ms stall at half load is absorbed, not shed), when p = 0, or when the current delay is below target/2 and p < 0.2 (PIE's guard against drops
  * under light load); otherwise with probability p ("aqm").
  */
 
 export interface AqmParams {
   readonly targetDelayMs: number;
+  /** RFC 8033 §4.4 burst allowance, ms (0 or absent: none). */
+  readonly burstAllowanceMs?: number;
   readonly intervalMs: number;
   readonly kp: number;
   readonly ki: number;
@@ -51,8 +54,17 @@ export class AqmController {
   private integral = 0;
   private prevError = 0;
   private prevDelayMs = 0;
+  /** Burst allowance left, ms: random drops are off while it is positive (RFC 8033 §4.4). */
+  private burstLeftMs: number;
 
-  constructor(readonly params: AqmParams) {}
+  constructor(readonly params: AqmParams) {
+    this.burstLeftMs = params.burstAllowanceMs ?? 0;
+  }
+
+  /** Whether random drops are suspended by the burst allowance (RFC 8033 §4.4). */
+  get inBurstAllowance(): boolean {
+    return this.burstLeftMs > 0;
+  }
 
   /** One controller step with the queueing delay measured over the last interval (ms). Returns p. */
   update(queueDelayMs: number): number {
@@ -66,6 +78,11 @@ export class AqmController {
     const derivative = (e - this.prevError) / T;
     const p = kp * e + ki * this.integral + kd * derivative;
     this.probability = Math.min(1, Math.max(0, p));
+    // Burst allowance (RFC 8033 §4.4): spent while queueing, refilled once the queue is quiet again (p = 0 and
+    // the delay below half the target on two updates in a row).
+    const allowance = this.params.burstAllowanceMs ?? 0;
+    if (this.probability === 0 && d < targetDelayMs / 2 && this.prevDelayMs < targetDelayMs / 2) this.burstLeftMs = allowance;
+    else this.burstLeftMs = Math.max(0, this.burstLeftMs - intervalMs);
     this.prevError = e;
     this.prevDelayMs = d;
     this.delayMs = d;
@@ -79,7 +96,7 @@ export class AqmController {
   decide(queuedPackets: number, currentDelayMs: number, random: number = Math.random()): AqmVerdict {
     if (queuedPackets >= this.params.hardCapPackets) return 'queue_full';
     const p = this.probability;
-    if (p <= 0) return null;
+    if (p <= 0 || this.burstLeftMs > 0) return null;
     if (currentDelayMs < this.params.targetDelayMs / 2 && p < 0.2) return null;
     return random < p ? 'aqm' : null;
   }

@@ -14,6 +14,7 @@ export const COUNTERS = Object.freeze({
   loops_returned: "the node's own loops that came back",
   loop_create_error: 'a loop packet could not be built (a bug; the loop is skipped)',
   socket_error: 'errors reported by the UDP socket',
+  worker_errors: 'a packet-path worker of the sharded path failed (logged; its socket stops receiving)',
   key_changes: 'keys installed or retired by the epoch clock',
   replay_fill_alerts: "an epoch's replay filter passed 50 %, 75 % or 90 % of its capacity (one count each)",
   replay_filters_full: 'replay filters that reached capacity and now fail closed (replay_filter_full)',

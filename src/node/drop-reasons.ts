@@ -14,7 +14,9 @@ export const DROP_REASONS = Object.freeze({
   key_expired:
     'prefix epoch is behind the current one or its key was retired early (its replay filter could not be opened), so its key is gone (before crypto, or in a worker when the key went during the batch)',
   aqm: 'random early drop by the AQM controller',
-  queue_full: 'processing queue at its hard cap (aqm.hardCapPackets, or a wait of 3 × aqm.targetDelayMs)',
+  queue_full: 'processing queue at its hard cap (aqm.hardCapPackets, or a wait of aqm.maxQueueDelayMs)',
+  excessive_delay: 'header asks for a per-hop delay above the network bound (topology maxDelayUs; after unwrap, before the replay check)',
+  held_full: 'delay stage at its cap (pipeline.maxHeldPackets): the packet would have been held',
   invalid_length: 'unwrap: packet of the wrong length',
   invalid_version: 'unwrap: unknown format version or non-zero reserved byte',
   invalid_point: 'unwrap: α of small order (all-zero shared secret)',

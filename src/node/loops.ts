@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import type { Geometry } from '../geometry.js';
 import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
 import type { NodeEntry } from '../topology/types.js';
 import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopReturn, type LoopWindowState } from '../loops/monitor.js';
 import type { CounterName } from './counters.js';
@@ -139,9 +140,17 @@ export class LoopEmitter {
       const path = this.path();
       const loopId = randomBytes(g.addressBytes);
       let totalDelayMs = 0;
+      // Within the network's per-hop bound (src/max-delay.ts), redrawn above it as clients do.
+      const maxUs = Math.min(MAX_DELAY_US, effectiveMaxDelayUs(this.topology.doc, this.o.mu));
+      const drawUs = (): number => {
+        for (;;) {
+          const us = Math.round(exponential(this.o.mu) * 1e6);
+          if (us <= maxUs) return us;
+        }
+      };
       const hops: HopSpec[] = path.map((node, i) => {
         const last = i === path.length - 1;
-        const delayUs = last ? 0 : Math.min(MAX_DELAY_US, Math.round(exponential(this.o.mu) * 1e6));
+        const delayUs = last ? 0 : drawUs();
         totalDelayMs += delayUs / 1000;
         return {
           publicKey: Uint8Array.from(Buffer.from(this.topology.keyFor(node, epoch)!, 'hex')),

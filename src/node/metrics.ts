@@ -53,6 +53,18 @@ export class LatencyHistogram {
     if (v > this.maxMs) this.maxMs = v;
   }
 
+  /** Adds another histogram's raw state (a packet-path worker's report) to this one. */
+  merge(h: HistogramState): void {
+    for (const [i, c] of h.buckets) if (i >= 0 && i < BUCKET_COUNT) this.buckets[i]! += c;
+    this.n += h.count;
+    this.sum += h.sum;
+    this.sumsq += h.sumsq;
+    if (h.count > 0) {
+      const top = h.buckets.length ? bucketUpperMs(h.buckets[h.buckets.length - 1]![0]) : 0;
+      if (top > this.maxMs) this.maxMs = Math.min(top, h.sum);
+    }
+  }
+
   /** The raw state (see HistogramState). */
   state(): HistogramState {
     const buckets: [number, number][] = [];

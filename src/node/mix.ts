@@ -7,14 +7,14 @@ import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import type { SphinxBackend } from '../sphinx/types.js';
-import { NodePipeline, type NodeSetup, type NodeSnapshot } from './pipeline.js';
+import { NodePipeline, type NodePacketPath, type NodeSetup, type NodeSnapshot } from './pipeline.js';
 
 export interface RunningNode {
   readonly id: string;
   readonly role: 'mix' | 'provider';
   /** Bound UDP port. */
   readonly port: number;
-  readonly pipeline: NodePipeline;
+  readonly pipeline: NodePacketPath;
   snapshot(): NodeSnapshot;
   close(): Promise<void>;
 }

@@ -30,6 +30,9 @@ import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
+import { mainThreadCpuUs } from './thread-cpu.js';
+import { ShardedPipeline } from './shard-host.js';
 import { resolveMaxRate } from './replay-capacity.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 
@@ -72,8 +75,23 @@ export interface PipelineOptions extends NodeSetup {
  */
 export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']>; readonly loop_paths?: LoopAttribution };
 
-/** The hard queueing-delay bound as a multiple of the AQM's target delay (3 × 10 ms by default). */
-export const MAX_QUEUE_DELAY_FACTOR = 3;
+/**
+ * What mixes and providers use of their packet path, whichever runs it: the single-socket path of this file
+ * (`pipeline.mode: "pool"`) or the sharded path (`"sharded"`, src/node/shard-host.ts).
+ */
+export interface NodePacketPath {
+  readonly metrics: NodeMetrics;
+  readonly geometry: Geometry;
+  readonly port: number;
+  readonly loops: LoopEmitter | undefined;
+  readonly aqm: AqmController;
+  readonly loopRtt: LatencyHistogram;
+  /** PacketIngress for a provider's client front end: the packet is processed as its first hop. */
+  submit(packet: Uint8Array): void;
+  snapshot(): NodeSnapshot;
+  close(): Promise<void>;
+}
+
 
 /** Pass-1 verdicts of onUnwrapped. */
 const VERDICT_SKIP = 0; // invalid: routed (and counted) in pass 2
@@ -84,7 +102,7 @@ type Held =
   | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
   | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
 
-export class NodePipeline {
+export class NodePipeline implements NodePacketPath {
   readonly metrics: NodeMetrics;
   readonly geometry: Geometry;
   readonly port: number;
@@ -116,6 +134,10 @@ export class NodePipeline {
   readonly loopRtt = new LatencyHistogram();
   /** Samples for `loopix testnet --check-mixing` (config probe.mixing; absent otherwise). */
   private readonly probe: MixingProbe | undefined;
+  /** Largest per-hop delay held, µs (src/max-delay.ts); follows the topology document. */
+  private maxDelayUs: number;
+  /** Cap on packets in the delay stage (pipeline.maxHeldPackets). */
+  private readonly maxHeld: number;
 
   private constructor(
     private readonly o: PipelineOptions,
@@ -141,8 +163,10 @@ export class NodePipeline {
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
-    this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
+    this.maxQueueDelayMs = config.pipeline.aqm.maxQueueDelayMs;
     this.epochs = epochs;
+    this.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
+    this.maxHeld = config.pipeline.maxHeldPackets;
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics, link);
 
     udp.socket.on('message', (msg, rinfo) => this.incoming.onDatagram(msg, performance.now(), rinfo));
@@ -179,10 +203,14 @@ export class NodePipeline {
     this.registerGauges();
   }
 
-  /** Binds the socket, starts the worker pool and (unless disabled) the loop stream and stats timer. */
-  static async start(o: PipelineOptions): Promise<NodePipeline> {
+  /**
+   * Binds the socket(s), starts the workers and (unless disabled) the loop stream and stats timer:
+   * `pipeline.mode` picks the single-socket path with a crypto pool (this class) or the sharded path
+   * (src/node/shard-host.ts).
+   */
+  static async start(o: PipelineOptions): Promise<NodePacketPath> {
     const metrics = new NodeMetrics(o.self.id, o.self.role);
-    let node: NodePipeline | undefined;
+    let node: NodePipeline | ShardedPipeline | undefined;
     // The rate the replay filters are sized for: configured, or measured once on this host (replay-capacity.ts).
     const maxRate = resolveMaxRate({
       configured: o.config.replay.maxRatePps,
@@ -203,10 +231,24 @@ export class NodePipeline {
       metrics,
       log: o.log.child({ module: 'epochs' }),
       onTopology: (t) => {
-        node?.loops?.setTopology(t);
-        node?.link.setTopology(t);
+        if (node instanceof ShardedPipeline) node.setTopology(t);
+        else {
+          node?.loops?.setTopology(t);
+          node?.link.setTopology(t);
+          node?.setTopology(t);
+        }
       },
     });
+    if (o.config.pipeline.mode === 'sharded') {
+      try {
+        node = await ShardedPipeline.start(o, epochs, metrics);
+      } catch (err) {
+        await epochs.close();
+        throw err;
+      }
+      epochs.start();
+      return node;
+    }
     const fail = async (err: unknown, udp?: BoundUdpSocket, pool?: CryptoPool): Promise<never> => {
       udp?.socket.close();
       await pool?.destroy().catch(() => undefined);
@@ -248,19 +290,36 @@ export class NodePipeline {
     } catch (err) {
       return fail(err, udp, pool);
     }
-    node = new NodePipeline(o, udp, pool, epochs, metrics, link, keyReader);
-    if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
+    const single = new NodePipeline(o, udp, pool, epochs, metrics, link, keyReader);
+    node = single;
+    if (udp.bufferWarning) single.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
     if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
-      node.log.warn(
+      single.log.warn(
         { requested: o.config.pipeline.socketBufferBytes, effective: udp.recvBufferBytes },
         'kernel capped SO_RCVBUF below the requested size (raise net.core.rmem_max)',
       );
     }
-    node.startTimers();
+    single.startTimers();
     epochs.start();
-    node.loops?.start();
-    node.probe?.start();
-    return node;
+    single.loops?.start();
+    single.probe?.start();
+    return single;
+  }
+
+  /** Adopts a newer topology document: its per-hop delay bound. */
+  setTopology(t: TopologyIndex): void {
+    this.maxDelayUs = effectiveMaxDelayUs(t.doc, this.o.config.params.mu, this.o.config.params.maxDelayMs);
+  }
+
+  /**
+   * Whether a packet asking for `delayMs` may enter the delay stage: within the per-hop bound
+   * ("excessive_delay") and, unless it is already due, room under the held-packet cap ("held_full").
+   * Checked before the replay filter, so a refused packet costs no filter capacity.
+   */
+  private admitDelay(delayUs: number, due: boolean, admittedInBatch = 0): true | 'excessive_delay' | 'held_full' {
+    if (delayUs > this.maxDelayUs) return 'excessive_delay';
+    if (!due && this.scheduler.size + admittedInBatch >= this.maxHeld) return 'held_full';
+    return true;
   }
 
   /** PacketIngress for a provider's client front end: the packet is processed as its first hop. */
@@ -412,11 +471,25 @@ export class NodePipeline {
     // replay_log_error: docs/pipeline.md "Replay filter").
     const verdict = this.verdicts.length >= batch.count ? this.verdicts : (this.verdicts = new Uint8Array(batch.count * 2));
     let fresh = 0;
+    let heldInBatch = 0;
     for (let i = 0; i < batch.count; i++) {
       const base = i * RB;
       const kind = records[base + RECORD.kind];
       verdict[i] = VERDICT_SKIP;
       if (kind === ResultKind.invalid) continue;
+      // Delay bound and held-packet cap before the replay check, so a refused packet costs no filter capacity.
+      if (kind === ResultKind.relay || kind === ResultKind.deliver) {
+        const delayUs = readUint32LE(records, base + RECORD.delay);
+        const due = batch.arrivals[i]! + delayUs / 1000 <= performance.now();
+        // Packets of this batch admitted before it are not in the scheduler yet: count them against the cap.
+        const admitted = this.admitDelay(delayUs, due, heldInBatch);
+        if (admitted !== true) {
+          verdict[i] = VERDICT_DROPPED;
+          this.metrics.drop(admitted);
+          continue;
+        }
+        if (!due) heldInBatch++;
+      }
       const v = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
       if (v === true) {
         verdict[i] = VERDICT_FRESH;
@@ -453,7 +526,8 @@ export class NodePipeline {
             this.probe?.departed();
             this.outgoing.send(packet, next.udp);
           } else {
-            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: next, arrival, delayMs });
+            // A copy: a view would keep the whole batch buffer alive for as long as this one packet is held.
+            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: next, arrival, delayMs });
             this.probe?.entered(arrival);
           }
           continue;
@@ -478,12 +552,12 @@ export class NodePipeline {
       return;
     }
     const result = decodeRecord(g, r.records, i, packet);
-    const action = this.router.route(result);
     const arrival = batch.arrivals[i]!;
+    const action = this.router.route(result);
     switch (action.kind) {
       case 'forward': {
         const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: action.next, arrival, delayMs });
+        this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: action.next, arrival, delayMs });
         this.probe?.entered(arrival);
         break;
       }
@@ -493,7 +567,7 @@ export class NodePipeline {
           break;
         }
         const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet, client: action.client, arrival, delayMs });
+        this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet: packet.slice(), client: action.client.slice(), arrival, delayMs });
         this.probe?.entered(arrival);
         break;
       }
@@ -568,6 +642,8 @@ export class NodePipeline {
     m.gauge('udp_port', () => this.port);
     m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
     m.gauge('sphinx_native', () => this.o.backend.name === 'native');
+    // Main-thread CPU (user + system) since start, µs: what the packet path costs this thread.
+    m.gauge('main_thread_cpu_us', mainThreadCpuUs);
     // Memory of the whole process (MB), read at snapshot time: what an operator watches under overload.
     const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
     m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));

@@ -14,7 +14,7 @@ import type { ClientFrontEnd, Inbox } from '../provider/types.js';
 import { startClientFrontEnd } from '../provider/ws-server.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { nodeLogger, type RunningNode, type StartOptions } from './mix.js';
-import { NodePipeline, type NodeSetup } from './pipeline.js';
+import { NodePipeline, type NodePacketPath, type NodeSetup } from './pipeline.js';
 
 /** How often idle client registrations are expired, ms. */
 const CLIENT_EXPIRY_INTERVAL_MS = 3_600_000;
@@ -60,7 +60,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
 
   let pending: { clientId: Uint8Array; packet: Uint8Array }[] = [];
   let flushScheduled = false;
-  let pipeline: NodePipeline | undefined;
+  let pipeline: NodePacketPath | undefined;
 
   const flush = (): void => {
     flushScheduled = false;

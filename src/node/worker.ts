@@ -13,6 +13,7 @@ import { RECORD } from '../sphinx/records.js';
 import { NO_KEY_REASON, prefixEpoch, SharedKeyTable } from './epoch-keys.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { tsBackend } from '../sphinx/ts/index.js';
+import { injectedSlowdown, stretch } from './bench-slowdown.js';
 
 export interface WorkerInit {
   /** The node's SharedKeyTable buffer (live private keys by epoch). */
@@ -39,6 +40,8 @@ export interface UnwrapTaskResult {
 }
 
 const init = workerData as WorkerInit;
+/** Benchmark-only injected slowdown (src/node/bench-slowdown.ts); 0 on every other node. */
+const slowdown = injectedSlowdown();
 const g = makeGeometry(init.geometry);
 const keys = new SharedKeyTable(init.keyTable);
 // Loaded once per thread; a native addon that fails to load here fails the pool's warm-up, i.e. start-up.
@@ -66,7 +69,9 @@ export default function unwrapTask(task: UnwrapTask): UnwrapTaskResult {
     while (end < task.count && prefixEpoch(packets, end * N) === epoch16) end++;
     const key = keys.lookup(epoch16);
     if (key) {
+      const t0 = slowdown > 0 ? performance.now() : 0;
       processed += backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
+      if (slowdown > 0) stretch(performance.now() - t0, slowdown);
     } else {
       for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;
     }

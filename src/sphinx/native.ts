@@ -94,6 +94,11 @@ function addonPath(): string {
   return found;
 }
 
+/** The loaded addon's raw exports, for the other native surfaces it carries (src/node/udp-batch.ts). */
+export function nativeAddonExports(): Record<string, unknown> {
+  return addon() as unknown as Record<string, unknown>;
+}
+
 function addon(): NativeAddon {
   if (cachedAddon === undefined) {
     const require = createRequire(import.meta.url);

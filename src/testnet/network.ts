@@ -9,7 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { LoopixError } from '../errors.js';
-import { NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
+import { NetworkParamsSchema, NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
 import { makeGeometry, type GeometryParams } from '../geometry.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import { generateAuthorityKey, signTopology, TopologyIndex, type AuthorityKey } from '../topology/document.js';
@@ -125,6 +126,8 @@ export interface CreateTestnetOptions {
   readonly params: Partial<NetworkParams>;
   /** Extra top-level config fields for every node (e.g. pipeline, log). */
   readonly nodeConfig?: Record<string, unknown>;
+  /** UDP addresses for single nodes by name, instead of a free port on 127.0.0.1 (benchmarks across hosts). */
+  readonly udp?: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
   /** Extra top-level config fields for single nodes by name (e.g. `{ 'mix-2.0': { faults: … } }`). */
   readonly perNodeConfig?: Readonly<Record<string, Record<string, unknown>>>;
 }
@@ -156,7 +159,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       name: spec.name,
       role: spec.role,
       layer: spec.layer,
-      udp: { host: '127.0.0.1', port: await freeUdpPort() },
+      udp: o.udp?.[spec.name] ?? { host: '127.0.0.1', port: await freeUdpPort() },
       ...(spec.role === 'provider' ? { ws: `ws://127.0.0.1:${await freeTcpPort()}` } : {}),
       publicKey,
     };
@@ -164,14 +167,17 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
     prepared.push({ spec, entry, keyFile });
   }
   const geometry = { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes };
+  // The per-hop delay bound every party enforces (src/max-delay.ts), published in the signed document.
+  const mu = o.params.mu ?? NetworkParamsSchema.parse({}).mu;
+  const maxDelayUs = effectiveMaxDelayUs(undefined, mu, o.params.maxDelayMs);
   const topology = rotating
     ? epochTopology(
-        { version: 1, geometry, layers: shape.layers, epochLengthS: shape.epochLengthS, nodes: prepared.map((p) => p.entry), firstEpoch: shape.epoch, firstEpochStartMs: Date.now() },
+        { version: 1, geometry, layers: shape.layers, maxDelayUs, epochLengthS: shape.epochLengthS, nodes: prepared.map((p) => p.entry), firstEpoch: shape.epoch, firstEpochStartMs: Date.now() },
         shape.epoch,
         epochPublicKeys,
         authority,
       )
-    : signTopology({ version: 1, epoch: shape.epoch, issuedAt: new Date().toISOString(), geometry, layers: shape.layers, nodes: prepared.map((p) => p.entry) }, authority);
+    : signTopology({ version: 1, epoch: shape.epoch, issuedAt: new Date().toISOString(), geometry, layers: shape.layers, maxDelayUs, nodes: prepared.map((p) => p.entry) }, authority);
   const topologyFile = join(dir, 'topology.json');
   writeFileSync(topologyFile, `${JSON.stringify(topology, null, 2)}\n`);
 

@@ -36,6 +36,8 @@ export interface TestnetOptions {
   readonly messageIntervalS: number;
   readonly params: Partial<NetworkParams>;
   readonly workersPerNode: number;
+  /** Packet path of every node (node config pipeline.mode; default "pool"). */
+  readonly pipelineMode?: 'pool' | 'sharded';
   /** Keep the network's directory (keys, configs, logs, inboxes) instead of deleting it. */
   readonly dir?: string;
   readonly keep: boolean;
@@ -113,7 +115,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     backend,
     params: o.params,
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
-    nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
+    nodeConfig: { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
   // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
   const clientConfigs = writeClientConfigs(files, backend, o.params);

@@ -97,6 +97,9 @@ export function validateBody(body: TopologyBody): void {
     return fail('geometry', (err as Error).message);
   }
   if (!Number.isInteger(body.layers) || body.layers < 1) fail('layers', `must be a positive integer, got ${JSON.stringify(body.layers)}`);
+  if (body.maxDelayUs !== undefined && (!Number.isInteger(body.maxDelayUs) || body.maxDelayUs < 1 || body.maxDelayUs > 0xffff_ffff)) {
+    fail('maxDelayUs', `must be an integer number of microseconds in 1..4294967295, got ${JSON.stringify(body.maxDelayUs)}`);
+  }
   if (!isArray(body.nodes) || body.nodes.length === 0) fail('nodes', 'must be a non-empty array');
   const ids = new Set<string>();
   body.nodes.forEach((n, i) => {

@@ -44,6 +44,12 @@ export interface TopologyBody {
   readonly geometry: GeometryParams;
   /** Number of mix layers (the paper's evaluation uses 3). */
   readonly layers: number;
+  /**
+   * Largest per-hop delay, µs, that nodes hold a packet for (src/max-delay.ts: the Exp(µ) quantile at
+   * 1 − 10⁻⁶). Clients never choose a larger one; nodes drop larger ones as `excessive_delay`. Absent in
+   * older documents: each party derives it from µ.
+   */
+  readonly maxDelayUs?: number;
   readonly nodes: readonly NodeEntry[];
 }
 

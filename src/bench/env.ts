@@ -1,13 +1,13 @@
 /**
  * What every benchmark result records about where it ran, and where results go: the machine (cores, CPU
  * model, Node and OpenSSL versions) and the OpenSSL X25519 baseline measured in the same run
- * (bench/openssl-baseline.ts), because ratios to it are what carries over between machines.
+ * (src/bench/openssl-baseline.ts), because ratios to it are what carries over between machines.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../src/paths.js';
-import { renderSvg, type TopLevelSpec } from '../src/plot/svg.js';
+import { repoRoot } from '../paths.js';
+import { renderSvg, type TopLevelSpec } from '../plot/svg.js';
 import { measureOpensslX25519 } from './openssl-baseline.js';
 
 export interface MachineInfo {

@@ -4,7 +4,7 @@
  * Scalability": "all clients set a delay of 0.0 seconds for all the hops").
  *
  * Zero delay: µ = 10^6/s, so every drawn per-hop delay is Exp(µ) with a 1 µs mean (the header carries whole
- * microseconds; almost all are 0 or 1 µs). Every point is a fresh testbed (bench/figures/testnet.ts).
+ * microseconds; almost all are 0 or 1 µs). Every point is a fresh testbed (src/bench/figures/testnet.ts).
  *
  * Measured over `measureS` seconds after a warm-up:
  *   per-hop overhead    the mixes' own arrival → departure histograms (minus the header delay), summed over
@@ -13,8 +13,8 @@
  *                       provider: three mixes and back), i.e. 4 Sphinx hops and 4 loopback UDP transits with
  *                       zero delay: the end-to-end overhead of a path, with no client pull schedule in it
  */
-import type { TopLevelSpec } from '../../src/plot/svg.js';
-import { linePlot } from '../../src/plot/svg.js';
+import type { TopLevelSpec } from '../../plot/svg.js';
+import { linePlot } from '../../plot/svg.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { histDiff, histSum, histSummary, round } from '../stats.js';
 import { hostDelta, runTestnetLoad } from './testnet.js';

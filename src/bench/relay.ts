@@ -1,5 +1,5 @@
 /**
- * `loopix bench relay`: the capacity of one mix node, measured from outside (bench/rig.ts: the node as its own
+ * `loopix bench relay`: the capacity of one mix node, measured from outside (src/bench/rig.ts: the node as its own
  * process, a load generator and a sink as two more).
  *
  *   1. Warm-up at a low rate (JIT, worker threads, socket buffers).
@@ -11,14 +11,24 @@
  *      generator's send time and the sink's arrival time (one host-wide monotonic clock), i.e. the node's
  *      arrival → departure overhead plus two loopback hops, and the node's own arrival → departure histogram.
  *
- * Targets (issue 4; benchmarks, not timed tests): max_pkt_per_s ≥ 1.2 × (openssl X25519 op/s ÷ 2); at 50 %
- * load p50 ≤ 0.5 ms and p99 ≤ 5 ms.
+ *   The search runs `searches` times (default 3) and reports the median; a failing step is retried once
+ *   before it counts (searchMaxRate).
+ *   4. With `scaling`, the same median search on a node with one worker, for the 1-vs-N scaling ratio.
+ *
+ * Reported beside the rates: X = the addon's own X25519 rate on one core measured in the same run (the
+ * OpenSSL inside Node that the node uses), the system `openssl speed` figure, and the node main thread's CPU
+ * time per forwarded packet (µs, from /proc of that thread) at the max step.
+ *
+ * Targets (benchmarks, not timed tests): max_pkt_per_s ≥ 0.6 × X (1.2 × one core's unwrap limit of X/2 on
+ * two cores); 2 workers ≥ 1.8 × 1 worker; main thread ≤ 3 µs per forwarded packet; at 50 % load node
+ * overhead p50 ≤ 0.5 ms and p99 ≤ 5 ms, no loss below 80 % of the maximum.
  */
 import { availableParallelism } from 'node:os';
-import type { TopLevelSpec } from '../src/plot/svg.js';
-import { linePlot } from '../src/plot/svg.js';
+import type { TopLevelSpec } from '../plot/svg.js';
+import { linePlot } from '../plot/svg.js';
 import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './env.js';
-import { RelayRig, type LatencySummary, type StepResult } from './rig.js';
+import { RelayRig, type LatencySummary, type RigOptions, type StepResult } from './rig.js';
+import { measureAddonX25519 } from './addon-baseline.js';
 import { round } from './stats.js';
 
 export interface RelayBenchOptions {
@@ -39,6 +49,16 @@ export interface RelayBenchOptions {
   readonly opensslSeconds: number;
   /** Where to write relay.json / relay.svg; null: nowhere. */
   readonly resultsDir: string | null;
+  /** Searches whose median is reported (default 3). */
+  readonly searches?: number;
+  /** The node's packet path (node config pipeline.mode). */
+  readonly pipeline?: 'pool' | 'sharded';
+  /** Also measure a node with one worker (scaling ratio). */
+  readonly scaling?: boolean;
+  /** Seconds of the addon X25519 measurement (X); 0 skips it. */
+  readonly x25519Seconds?: number;
+  /** Generator and sink on other hosts (RigOptions.remote). */
+  readonly remote?: RigOptions['remote'];
   readonly log: (line: string) => void;
 }
 
@@ -53,6 +73,9 @@ export const RELAY_DEFAULTS = {
   maxLoss: 0.001,
   poolSize: 16384,
   opensslSeconds: 3,
+  searches: 3,
+  pipeline: 'pool',
+  x25519Seconds: 3,
 } as const;
 
 /** Loss a passing step may have (issue 4: < 0.1 %). */
@@ -103,6 +126,21 @@ export interface RelayBenchResult {
   /** max_pkt_per_s ÷ openssl X25519 op/s: the gate's ratio. */
   readonly relay_vs_openssl: number | null;
   readonly steps: readonly StepSummary[];
+  /** X: the addon's X25519 op/s on one core, same run (null when skipped). */
+  readonly addon_x25519_per_s: number | null;
+  /** max_pkt_per_s ÷ X (the gate's ratio). */
+  readonly relay_vs_x25519: number | null;
+  /** 0.6 × X and max ÷ that (≥ 1 meets the target). */
+  readonly target_vs_x25519: { readonly target: number; readonly ratio: number } | null;
+  /** Each search's max, packets/s; max_pkt_per_s is their median. */
+  readonly search_max_pkt_per_s: readonly number[];
+  readonly pipeline: string;
+  /** Main-thread CPU per forwarded packet at the max step, µs. */
+  readonly main_cpu_us_per_packet: number | null;
+  /** Loss at 80 % of the maximum (target: none). */
+  readonly loss_at_80pct: number;
+  /** With --scaling: the median max of a one-worker node and workers-vs-one ratio. */
+  readonly scaling: { readonly one_worker_pkt_per_s: number; readonly workers: number; readonly ratio: number } | null;
   /** Loss a passing step may have. */
   readonly max_loss: number;
   readonly packet_bytes: number;
@@ -135,24 +173,36 @@ export interface SearchResult {
   readonly steps: StepSummary[];
 }
 
-/** Stepped search for the highest rate with loss < 0.1 % (see the module comment). */
+/**
+ * Stepped search for the highest rate with loss < 0.1 % (see the module comment). A step that fails is run
+ * once more at the same rate before it counts as a failure (`retryFailed`, default on): one scheduling hiccup
+ * of a shared host must not end a search, while a real limit fails twice.
+ */
 export async function searchMaxRate(
   rig: RelayRig,
-  o: Pick<RelayBenchOptions, 'stepSeconds' | 'startRate' | 'growth' | 'resolution' | 'maxSteps' | 'log'> & { readonly maxLoss?: number },
+  o: Pick<RelayBenchOptions, 'stepSeconds' | 'startRate' | 'growth' | 'resolution' | 'maxSteps' | 'log'> & { readonly maxLoss?: number; readonly retryFailed?: boolean },
 ): Promise<SearchResult> {
   const steps: StepSummary[] = [];
   let best: StepResult | null = null;
   let failRate = Infinity;
   let rate = o.startRate;
-  for (let k = 0; k < o.maxSteps; k++) {
-    const s = await rig.step(rate, o.stepSeconds * 1000, false);
-    const ok = passes(s, o.maxLoss);
-    steps.push(summarizeStep(s, ok));
+  const logStep = (s: StepResult, ok: boolean, retry: boolean) =>
     o.log(
-      `  offered ${String(Math.round(rate)).padStart(6)}/s  sent ${String(s.sentRate).padStart(6)}/s  forwarded ${String(s.forwardedRate).padStart(6)}/s  ` +
-        `loss ${(s.loss * 100).toFixed(3).padStart(7)} %  node ${s.nodeCpuCores.toFixed(2)} cores  ${ok ? 'pass' : 'FAIL'}` +
+      `  offered ${String(Math.round(s.offered)).padStart(6)}/s  sent ${String(s.sentRate).padStart(6)}/s  forwarded ${String(s.forwardedRate).padStart(6)}/s  ` +
+        `loss ${(s.loss * 100).toFixed(3).padStart(7)} %  node ${s.nodeCpuCores.toFixed(2)} cores  ${ok ? 'pass' : 'FAIL'}${retry ? ' (retry)' : ''}` +
         (Object.keys(s.nodeDrops).length ? `  drops ${JSON.stringify(s.nodeDrops)}` : ''),
     );
+  for (let k = 0; k < o.maxSteps; k++) {
+    let s = await rig.step(rate, o.stepSeconds * 1000, false);
+    let ok = passes(s, o.maxLoss);
+    steps.push(summarizeStep(s, ok));
+    logStep(s, ok, false);
+    if (!ok && o.retryFailed !== false) {
+      s = await rig.step(rate, o.stepSeconds * 1000, false);
+      ok = passes(s, o.maxLoss);
+      steps.push(summarizeStep(s, ok));
+      logStep(s, ok, true);
+    }
     if (ok) {
       if (!best || s.forwardedRate > best.forwardedRate) best = s;
     } else failRate = Math.min(failRate, rate);
@@ -165,19 +215,63 @@ export async function searchMaxRate(
   return { best, steps };
 }
 
+export interface MedianSearch {
+  /** The median search's best step (null when a search found no passing rate). */
+  readonly best: StepResult | null;
+  /** Each search's highest passing forwarded rate, packets/s (0: none passed). */
+  readonly rates: readonly number[];
+  readonly steps: StepSummary[];
+}
+
+/**
+ * `searches` searches on the same rig; the result is the one with the median rate. The later searches start
+ * at 70 % of the first one's result, so they bracket it in a few steps.
+ */
+export async function searchMedian(
+  rig: RelayRig,
+  o: Parameters<typeof searchMaxRate>[1] & { readonly searches: number },
+): Promise<MedianSearch> {
+  const results: SearchResult[] = [];
+  for (let i = 0; i < Math.max(1, o.searches); i++) {
+    const first = results[0]?.best;
+    const startRate = first ? Math.max(500, 0.7 * first.forwardedRate) : o.startRate;
+    o.log(`search ${i + 1} of ${o.searches} from ${Math.round(startRate)}/s`);
+    results.push(await searchMaxRate(rig, { ...o, startRate }));
+  }
+  const rates = results.map((r) => r.best?.forwardedRate ?? 0);
+  const order = rates.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0]);
+  const median = results[order[Math.floor((order.length - 1) / 2)]![1]]!;
+  return { best: median.best, rates, steps: results.flatMap((r) => r.steps) };
+}
+
+/** Median search on a fresh rig of `workers` workers (the scaling measurement). */
+async function medianOn(o: RelayBenchOptions, workers: number): Promise<MedianSearch> {
+  const rig = await RelayRig.start({ workers, poolSize: o.poolSize, log: o.log, pipeline: { mode: o.pipeline ?? 'pool' }, remote: o.remote });
+  try {
+    await rig.step(Math.min(2000, o.startRate), 2000, false);
+    return await searchMedian(rig, { ...o, searches: o.searches ?? 3 });
+  } finally {
+    await rig.close();
+  }
+}
+
 export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchResult> {
   const base = baseline(o.opensslSeconds, o.log);
-  const rig = await RelayRig.start({ workers: o.workers, poolSize: o.poolSize, log: o.log });
+  const xSeconds = o.x25519Seconds ?? 3;
+  const addonX = xSeconds > 0 ? Math.round(measureAddonX25519(xSeconds)) : null;
+  if (addonX) o.log(`addon X25519: ${addonX.toLocaleString('en-US')} op/s on one core (X)`);
+  const mode = o.pipeline ?? 'pool';
+  const rig = await RelayRig.start({ workers: o.workers, poolSize: o.poolSize, log: o.log, pipeline: { mode }, remote: o.remote });
   try {
-    o.log(`relay: one mix node (${o.workers} crypto workers), ${o.stepSeconds} s per step`);
+    o.log(`relay: one mix node (${mode} path, ${o.workers} workers), ${o.stepSeconds} s per step, median of ${o.searches ?? 3} searches`);
     await rig.step(Math.min(2000, o.startRate), 2000, false);
-    const { best, steps } = await searchMaxRate(rig, o);
+    const { best, steps, rates } = await searchMedian(rig, { ...o, searches: o.searches ?? 3 });
     if (!best) throw new Error(`no step passed (loss < ${o.maxLoss * 100} %), not even ${o.startRate} packets/s; see the steps above`);
     const max = best.forwardedRate;
-    o.log(`relay: max sustained ${max} packets/s (loss ${(best.loss * 100).toFixed(3)} %, node ${best.nodeCpuCores} cores)`);
+    o.log(`relay: max sustained ${max} packets/s (median of ${rates.join(', ')}; loss ${(best.loss * 100).toFixed(3)} %, node ${best.nodeCpuCores} cores, main thread ${best.mainCpuUsPerPacket ?? '?'} µs/packet)`);
 
     const points: LoadPoint[] = [];
-    for (const load of [0.25, 0.5, 0.75]) {
+    for (const load of [0.25, 0.5, 0.75, 0.8]) {
       const s = await rig.step(load * max, o.latencySeconds * 1000, true);
       points.push({
         load,
@@ -196,7 +290,24 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
     const half = points[1]!;
     const x = base.x25519PerS;
     const target = x ? Math.round((1.2 * x) / 2) : null;
+    let scaling: RelayBenchResult['scaling'] = null;
+    if (o.scaling && o.workers > 1) {
+      await rig.close(); // one node at a time: the one-worker node gets the host to itself
+      o.log('scaling: the same search on a node with one worker');
+      const one = await medianOn(o, 1);
+      const oneMax = one.best?.forwardedRate ?? 0;
+      scaling = { one_worker_pkt_per_s: oneMax, workers: o.workers, ratio: oneMax > 0 ? round(max / oneMax, 3) : 0 };
+      o.log(`scaling: 1 worker ${oneMax}/s, ${o.workers} workers ${max}/s: ×${scaling.ratio}`);
+    }
     return {
+      addon_x25519_per_s: addonX,
+      relay_vs_x25519: addonX ? round(max / addonX, 4) : null,
+      target_vs_x25519: addonX ? { target: Math.round(0.6 * addonX), ratio: round(max / (0.6 * addonX), 3) } : null,
+      search_max_pkt_per_s: rates,
+      pipeline: mode,
+      main_cpu_us_per_packet: best.mainCpuUsPerPacket,
+      loss_at_80pct: points[3]!.loss,
+      scaling,
       max_pkt_per_s: max,
       loss_at_max: round(best.loss, 5),
       offered_at_max: Math.round(best.offered),

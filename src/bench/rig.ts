@@ -1,7 +1,7 @@
 /**
  * The relay rig shared by `bench relay`, `bench overload` and `bench gate`: one mix node as its own process
- * (`loopix mix --config …`, exactly what an operator runs), fed by bench/load-generator.ts and drained by
- * bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
+ * (`loopix mix --config …`, exactly what an operator runs), fed by src/bench/load-generator.ts and drained by
+ * src/bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
  *
  * The network is a one-layer topology: providers P0 (layer 0, its UDP address is the sink) and P1 (layer 0,
  * the generator's address and link identity: node ↔ node links are authenticated, src/node/link) and the mix
@@ -18,20 +18,27 @@
  * configured away: default batching, AQM, socket buffers and stats reporting.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { NodeSnapshot } from '../src/node/pipeline.js';
-import { loopixBin, repoRoot } from '../src/paths.js';
-import { loadNativeBackend } from '../src/sphinx/native.js';
-import { Command } from '../src/sphinx/types.js';
-import { deriveLinkKey } from '../src/node/link/keys.js';
-import { REPLAY_BURST_S } from '../src/node/replay-capacity.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
+import type { NodeSnapshot } from '../node/pipeline.js';
+import { loopixBin } from '../paths.js';
+import { BENCH_NODE_ENV } from '../node/bench-slowdown.js';
+import { loadNativeBackend } from '../sphinx/native.js';
+import { Command } from '../sphinx/types.js';
+import { deriveLinkKey } from '../node/link/keys.js';
+import { REPLAY_BURST_S } from '../node/replay-capacity.js';
+import { createTestnetFiles, type TestnetFiles } from '../testnet/network.js';
 import type { RunReport } from './load-generator.js';
 import { histDiff, histSummary } from './stats.js';
 import type { SinkCount } from './sink.js';
+import { benchScript, request as ipcRequest } from './ipc.js';
+import { RemoteChild } from './agent.js';
+
+/** A request to a rig child (generator or sink, local or on an agent). */
+function request<T>(child: ChildProcess | RemoteChild, msg: object, reply: string, timeoutMs = 120_000): Promise<T> {
+  return ipcRequest<T>(child, msg, reply, { timeoutMs });
+}
 
 export interface RigOptions {
   /** Crypto workers of the node under test (pipeline.workers). */
@@ -45,6 +52,17 @@ export interface RigOptions {
   readonly log: (line: string) => void;
   /** Extra Node.js flags for the node process (e.g. --cpu-prof for profiling). */
   readonly nodeExecArgv?: readonly string[];
+  /**
+   * Across hosts (docs/benchmarks.md "On cloud hosts"): the node's UDP address (`target`, on this host, where
+   * the generator sends), the sink's UDP address (`listen`, on the sink's host) and the `loopix bench agent`
+   * control addresses that run the generator and the sink there. Absent: all three on this host, loopback.
+   */
+  readonly remote?: {
+    readonly target?: { readonly host: string; readonly port: number };
+    readonly listen?: { readonly host: string; readonly port: number };
+    readonly generatorAgent?: { readonly host: string; readonly port: number };
+    readonly sinkAgent?: { readonly host: string; readonly port: number };
+  };
 }
 
 export interface LatencySummary {
@@ -79,40 +97,14 @@ export interface StepResult {
   readonly latency: LatencySummary | null;
   /** The node's own arrival → departure (minus header delay) histogram over this step, ms. */
   readonly nodeLatency: ReturnType<typeof histSummary>;
+  /**
+   * The node's main-thread CPU time (process.cpuUsage of that thread: the stats gauge main_thread_cpu_us)
+   * per packet it forwarded during the step, µs; null when the node does not report it.
+   */
+  readonly mainCpuUsPerPacket: number | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A compiled sibling script: next to this module in dist/, else (vitest on the sources) in dist/bench/. */
-function benchScript(name: string): string {
-  const sibling = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
-  if (existsSync(sibling)) return sibling;
-  const compiled = join(repoRoot(), 'dist', 'bench', `${name}.js`);
-  if (existsSync(compiled)) return compiled;
-  throw new Error(`${name}.js not found next to ${fileURLToPath(import.meta.url)} or in dist/bench; run \`npm run build:ts\``);
-}
-
-/** Sends `msg` and resolves with the child's first reply of type `reply` (rejects on an error reply or exit). */
-function request<T>(child: ChildProcess, msg: unknown, reply: string, timeoutMs = 120_000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no '${reply}' reply within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: { type?: string; message?: string }) => {
-      if (m?.type === reply) done(null, m as T);
-      else if (m?.type === 'error') done(new Error(m.message));
-    };
-    const onExit = (code: number | null) => done(new Error(`child exited with code ${code}`));
-    const done = (err: Error | null, value?: T) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(value!);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.send(msg as object);
-  });
-}
 
 /** User + system CPU time of a process (all its threads), ms; null when /proc is not there. */
 export function processCpuMs(pid: number): number | null {
@@ -170,8 +162,8 @@ export function pairLatencies(report: RunReport, poolSize: number, index: Int32A
 export class RelayRig {
   readonly dir: string;
   private node!: ChildProcess;
-  private gen!: ChildProcess;
-  private sink!: ChildProcess;
+  private gen!: ChildProcess | RemoteChild;
+  private sink!: ChildProcess | RemoteChild;
   private logFd: number | undefined;
   private lastStats: NodeSnapshot | undefined;
   private statsWaiters: ((s: NodeSnapshot) => void)[] = [];
@@ -207,7 +199,15 @@ export class RelayRig {
     // Capacity = maxRatePps × (staticWindowS + REPLAY_BURST_S) = a sixteenth of the pool (no rate budget with
     // unsafeResetWhenFull: src/node/epochs.ts).
     const replay = { persist: false, maxRatePps: Math.max(1024, Math.floor(o.poolSize / 16)) / (1 + REPLAY_BURST_S), staticWindowS: 1, unsafeResetWhenFull: true };
+    const remote = o.remote ?? {};
     this.files = await createTestnetFiles({
+      // Across hosts: the node at --target, the sink (P0) at --listen, the generator (P1) on its agent's host at
+      // the agent's port + 1 (the link layer accepts the mix's traffic only from P1's published address).
+      udp: {
+        ...(remote.target ? { 'mix-1.0': remote.target } : {}),
+        ...(remote.listen ? { 'provider-0': remote.listen } : {}),
+        ...(remote.generatorAgent ? { 'provider-1': { host: remote.generatorAgent.host, port: remote.generatorAgent.port + 1 } } : {}),
+      },
       dir: this.dir,
       shape: { layers: 1, perLayer: 1, providers: 2, epoch: 1 },
       backend,
@@ -260,10 +260,22 @@ export class RelayRig {
 
     // 2. Sink on P0's address, then the node, then the generator aimed at the node.
     const forkOpts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[], serialization: 'advanced' as const };
-    this.sink = fork(benchScript('sink'), [], forkOpts);
+    this.sink = remote.sinkAgent
+      ? await RemoteChild.connect(remote.sinkAgent, 'sink', { 'fingerprints.bin': fingerprints })
+      : fork(benchScript('sink'), [], forkOpts);
     await request(
       this.sink,
-      { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: fpFile, fingerprintOffset: fpOffset, linkKey: sinkLinkKey, packetBytes: g.packetBytes, linkHeaderBytes: g.linkHeaderBytes },
+      {
+        type: 'init',
+        host: provider.entry.udp.host,
+        port: provider.entry.udp.port,
+        rcvbuf: 8 << 20,
+        fingerprintFile: remote.sinkAgent ? 'fingerprints.bin' : fpFile,
+        fingerprintOffset: fpOffset,
+        linkKey: sinkLinkKey,
+        packetBytes: g.packetBytes,
+        linkHeaderBytes: g.linkHeaderBytes,
+      },
       'ready',
     );
 
@@ -271,6 +283,9 @@ export class RelayRig {
     this.node = fork(loopixBin(), ['mix', '--config', mix.configFile], {
       stdio: ['ignore', this.logFd, this.logFd, 'ipc'],
       execArgv: [...process.execArgv, ...(o.nodeExecArgv ?? [])],
+      // Only the benchmark's node may be slowed on purpose (src/node/bench-slowdown.ts): it alone gets the
+      // marker that makes it honour LOOPIX_BENCH_INJECT_SLOWDOWN.
+      env: { ...process.env, [BENCH_NODE_ENV]: '1' },
     });
     this.node.on('message', (m: { type?: string; stats?: NodeSnapshot }) => {
       if (m?.type === 'stats' && m.stats) {
@@ -284,10 +299,21 @@ export class RelayRig {
     exited.catch(() => undefined);
     await Promise.race([this.nextStats(30_000), exited]);
 
-    this.gen = fork(benchScript('load-generator'), [], forkOpts);
+    this.gen = remote.generatorAgent ? await RemoteChild.connect(remote.generatorAgent, 'load-generator', { 'pool.bin': pool }) : fork(benchScript('load-generator'), [], forkOpts);
     await request(
       this.gen,
-      { type: 'init', poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20, bindPort: generator.entry.udp.port, linkKey: genLinkKey, linkEpoch: epoch },
+      {
+        type: 'init',
+        poolFile: remote.generatorAgent ? 'pool.bin' : poolFile,
+        packetBytes: g.packetBytes,
+        host: mix.entry.udp.host,
+        port: mix.entry.udp.port,
+        sndbuf: 8 << 20,
+        bindPort: generator.entry.udp.port,
+        bindHost: generator.entry.udp.host,
+        linkKey: genLinkKey,
+        linkEpoch: epoch,
+      },
       'ready',
     );
   }
@@ -371,7 +397,12 @@ export class RelayRig {
     const kd0 = (stats0.gauges.udp_kernel_drops as number | null) ?? 0;
     if (kd - kd0 > 0) nodeDrops.udp_kernel = kd - kd0;
     const r3 = (v: number) => Math.round(v * 1000) / 1000;
+    const main0 = stats0.gauges.main_thread_cpu_us;
+    const main1 = stats1.gauges.main_thread_cpu_us;
+    const fwd = (stats1.counters.forwarded ?? 0) - (stats0.counters.forwarded ?? 0);
+    const mainCpuUsPerPacket = typeof main0 === 'number' && typeof main1 === 'number' && fwd > 0 ? r3((main1 - main0) / fwd) : null;
     return {
+      mainCpuUsPerPacket,
       offered: rate,
       sentRate: Math.round(report.rate),
       sent: report.sent,
@@ -407,6 +438,7 @@ export class RelayRig {
       clearTimeout(t);
     }
     if (this.logFd !== undefined) closeSync(this.logFd);
+    this.logFd = undefined;
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -20,8 +20,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TopLevelSpec } from '../src/plot/svg.js';
-import { DEFAULT_GEOMETRY } from '../src/geometry.js';
+import type { TopLevelSpec } from '../plot/svg.js';
+import { DEFAULT_GEOMETRY } from '../geometry.js';
 import { writeResults } from './env.js';
 import { round } from './stats.js';
 

@@ -1,6 +1,6 @@
 /**
  * The relay benchmark's load generator: a separate, deliberately cheap process that replays pre-built valid
- * Sphinx packets over UDP at a paced rate (bench/relay.ts starts it with `fork`, IPC with the "advanced"
+ * Sphinx packets over UDP at a paced rate (src/bench/relay.ts starts it with `fork`, IPC with the "advanced"
  * serialization so typed arrays cross without JSON).
  *
  * Cheap on purpose, so the node under test gets the cores: the packets are built once by the parent and read
@@ -12,7 +12,7 @@
  * charge it for, a burst every millisecond), so during a run the generator sleeps with Atomics.wait (a futex
  * with a sub-millisecond timeout) until the next packet is due and sends whatever is due when it wakes. It
  * blocks its own event loop for the run; it has nothing else to do then. Each send's time is recorded on the host-wide monotonic clock
- * (bench/clock.ts) when the parent asks for it, so bench/relay.ts can pair it with the sink's arrival time.
+ * (src/bench/clock.ts) when the parent asks for it, so src/bench/relay.ts can pair it with the sink's arrival time.
  *
  * Node ↔ node links are authenticated (src/node/link): the generator is a node of the layer before the mix
  * (a second provider in the rig's topology), sends from that node's address and seals every packet on the
@@ -27,8 +27,8 @@
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { nativeLinkCipher } from '../src/node/link/cipher.js';
-import { makeGeometry } from '../src/geometry.js';
+import { nativeLinkCipher } from '../node/link/cipher.js';
+import { makeGeometry } from '../geometry.js';
 import { monoNowMs } from './clock.js';
 
 export interface GeneratorInit {
@@ -40,6 +40,8 @@ export interface GeneratorInit {
   readonly sndbuf: number;
   /** The generator's node address (its UDP port in the topology). */
   readonly bindPort: number;
+  /** Address to bind (default 127.0.0.1). */
+  readonly bindHost?: string;
   /** Link key generator → mix (hex, 16 bytes) and its epoch. */
   readonly linkKey: string;
   readonly linkEpoch: number;
@@ -101,7 +103,9 @@ async function init(m: GeneratorInit): Promise<void> {
   linkSeq = BigInt(Date.now()) << 20n; // src/node/link/sequence.ts: above any earlier run's numbers
   socket = dgram.createSocket({ type: 'udp4', sendBufferSize: m.sndbuf });
   socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket!.bind(m.bindPort, '127.0.0.1', () => resolve()));
+  // The generator plays provider P1 (the link layer checks the source address): its topology address, on
+  // loopback here or on the generator's host when it runs on a bench agent (src/bench/agent.ts).
+  await new Promise<void>((resolve) => socket!.bind(m.bindPort, m.bindHost ?? '127.0.0.1', () => resolve()));
   await new Promise<void>((resolve, reject) => socket!.connect(m.port, m.host, (err?: Error) => (err ? reject(err) : resolve())));
   send({ type: 'ready', packets: n });
 }

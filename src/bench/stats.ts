@@ -4,7 +4,7 @@
  * distribution that Loopix §5 (Fig. 10) fits to end-to-end latencies.
  */
 import gammaPdfStdlib from '@stdlib/stats-base-dists-gamma-pdf';
-import { bucketUpperMs, type HistogramState } from '../src/node/metrics.js';
+import { bucketUpperMs, type HistogramState } from '../node/metrics.js';
 
 export const EMPTY_HIST: HistogramState = { count: 0, sum: 0, sumsq: 0, buckets: [] };
 

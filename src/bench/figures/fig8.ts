@@ -13,8 +13,8 @@
  * count at the senders: every real packet crosses exactly one of the two mixes of each layer, chosen
  * uniformly, so one mix carries (real packets sent per second) ÷ 2.
  */
-import type { TopLevelSpec } from '../../src/plot/svg.js';
-import { linePlot } from '../../src/plot/svg.js';
+import type { TopLevelSpec } from '../../plot/svg.js';
+import { linePlot } from '../../plot/svg.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { histDiff, histSum, histSummary, round } from '../stats.js';
 import { hostDelta, runTestnetLoad } from './testnet.js';

@@ -12,14 +12,14 @@
  * variable-base multiplication per hop).
  */
 import Benchmark from 'benchmark';
-import { DEFAULT_GEOMETRY as g } from '../src/geometry.js';
-import { loadNativeBackend } from '../src/sphinx/native.js';
-import { tsBackend } from '../src/sphinx/ts/index.js';
-import { Command, type HopSpec, type SphinxBackend } from '../src/sphinx/types.js';
+import { DEFAULT_GEOMETRY as g } from '../geometry.js';
+import { loadNativeBackend } from '../sphinx/native.js';
+import { tsBackend } from '../sphinx/ts/index.js';
+import { Command, type HopSpec, type SphinxBackend } from '../sphinx/types.js';
 import { measureOpensslX25519 } from './openssl-baseline.js';
-import { LinkLayer, nativeLinkCipher } from '../src/node/link/index.js';
-import { TopologyIndex } from '../src/topology/document.js';
-import type { NodeEntry } from '../src/topology/types.js';
+import { LinkLayer, nativeLinkCipher } from '../node/link/index.js';
+import { TopologyIndex } from '../topology/document.js';
+import type { NodeEntry } from '../topology/types.js';
 
 /** A sender (provider, layer 0) and a receiver (mix, layer 1) link layer over an in-memory topology. */
 function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkLayer; to: NodeEntry['udp']; from: NodeEntry['udp'] } {

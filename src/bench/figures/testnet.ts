@@ -1,21 +1,20 @@
 /**
  * The paper's testbed, on loopback (Loopix §5 "Experimental Setup"): six mix nodes in three stratified layers
  * of two and four providers, every node its own `loopix mix|provider` process (src/testnet), and clients as
- * real LoopixClient instances spread over a few client-host processes (bench/client-host.ts). One run:
+ * real LoopixClient instances spread over a few client-host processes (src/bench/client-host.ts). One run:
  * start the network, connect the clients, let them send for a warm-up, then measure for `measureS` seconds
  * as the difference between two statistics reports of every node and client host; shut everything down.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { NetworkParams } from '../../src/config/schema.js';
-import type { NodeSnapshot } from '../../src/node/pipeline.js';
-import { repoRoot } from '../../src/paths.js';
-import { loadSphinx } from '../../src/sphinx/loader.js';
-import { createTestnetFiles } from '../../src/testnet/network.js';
-import { NodeProcess } from '../../src/testnet/processes.js';
+import type { NetworkParams } from '../../config/schema.js';
+import type { NodeSnapshot } from '../../node/pipeline.js';
+import { loadSphinx } from '../../sphinx/loader.js';
+import { benchScript, request as ipcRequest } from '../ipc.js';
+import { createTestnetFiles } from '../../testnet/network.js';
+import { NodeProcess } from '../../testnet/processes.js';
 import type { HostStats } from '../client-host.js';
 import { processCpuMs } from '../rig.js';
 
@@ -52,30 +51,11 @@ export interface LoadRunResult {
 }
 
 function hostScript(): string {
-  const sibling = fileURLToPath(new URL('../client-host.js', import.meta.url));
-  if (existsSync(sibling)) return sibling;
-  return join(repoRoot(), 'dist', 'bench', 'client-host.js');
+  return benchScript('client-host');
 }
 
 function request<T>(child: ChildProcess, msg: object, reply: string, timeoutMs = 180_000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`client host: no '${reply}' within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: { type?: string; message?: string }) => {
-      if (m?.type === reply) finish(null, m as T);
-      else if (m?.type === 'error') finish(new Error(`client host: ${m.message}`));
-    };
-    const onExit = (code: number | null) => finish(new Error(`client host exited with code ${code}`));
-    const finish = (err: Error | null, v?: T) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(v!);
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.send(msg);
-  });
+  return ipcRequest<T>(child, msg, reply, { timeoutMs, label: 'client host' });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

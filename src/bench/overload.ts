@@ -1,5 +1,5 @@
 /**
- * `loopix bench overload`: one mix node (bench/rig.ts) offered `factor` × its sustained rate (default 2×)
+ * `loopix bench overload`: one mix node (src/bench/rig.ts) offered `factor` × its sustained rate (default 2×)
  * for `seconds` (default 60), then left alone, then offered half its sustained rate again.
  *
  * What it reports (issue 4):
@@ -13,11 +13,11 @@
  *   recovery            after the load stops: how long until the drop probability is back to 0, and loss and
  *                       latency of a half-load step afterwards (the node is expected to behave as before)
  *
- * The sustained rate is measured first with the relay search (bench/relay.ts, shorter steps) unless
+ * The sustained rate is measured first with the relay search (src/bench/relay.ts, shorter steps) unless
  * `--max-rate` gives it.
  */
-import type { TopLevelSpec } from '../src/plot/svg.js';
-import { linePlot } from '../src/plot/svg.js';
+import type { TopLevelSpec } from '../plot/svg.js';
+import { linePlot } from '../plot/svg.js';
 import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './env.js';
 import { MAX_LOSS, searchMaxRate, type StepSummary } from './relay.js';
 import { processRssMb, RelayRig, type LatencySummary } from './rig.js';

@@ -6,7 +6,7 @@
  * moves from host to host (on an AMD EPYC host it ran 1.4× faster than the addon, on a Xeon 1.0×), so ratios
  * against it did not carry over between hosts.
  */
-import { loadNativeBackend } from '../src/sphinx/native.js';
+import { loadNativeBackend } from '../sphinx/native.js';
 
 /**
  * Variable-base X25519 multiplications per second on this thread (the operation an unwrap does twice):

@@ -12,9 +12,9 @@
  * (k = mean²/var, θ = var/mean). The histogram itself has ~12 %-wide log-spaced buckets, re-binned to
  * 0.25 s for the plot.
  */
-import type { TopLevelSpec } from '../../src/plot/svg.js';
-import { bucketUpperMs } from '../../src/node/metrics.js';
-import type { HistogramState } from '../../src/node/metrics.js';
+import type { TopLevelSpec } from '../../plot/svg.js';
+import { bucketUpperMs } from '../../node/metrics.js';
+import type { HistogramState } from '../../node/metrics.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { fitGamma, gammaPdf, histDiff, histMean, histSd, histSum, round } from '../stats.js';
 import { hostDelta, runTestnetLoad } from './testnet.js';

@@ -1,7 +1,7 @@
 /**
  * The relay benchmark's sink: a separate, cheap process bound to the UDP address of the node's next hop. It
  * counts what the node forwards and, while recording, notes for each datagram which pool packet it is and
- * when it arrived (host-wide monotonic ms, bench/clock.ts), so bench/relay.ts can compute each packet's
+ * when it arrived (host-wide monotonic ms, src/bench/clock.ts), so src/bench/relay.ts can compute each packet's
  * generator → node → sink latency.
  *
  * A forwarded packet is identified by a fingerprint: 6 bytes of its group element α (offset
@@ -18,7 +18,7 @@
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { nativeLinkCipher } from '../src/node/link/cipher.js';
+import { nativeLinkCipher } from '../node/link/cipher.js';
 import { monoNowMs } from './clock.js';
 
 export interface SinkInit {

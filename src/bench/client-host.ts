@@ -1,8 +1,8 @@
 /**
- * A client host for the paper's figures (bench/figures/*): one process running many real LoopixClient
+ * A client host for the paper's figures (src/bench/figures/*): one process running many real LoopixClient
  * instances (src/client/client.ts) that share one TopologyIndex and one Sphinx backend, each with its own
  * key pair, provider session (WebSocket), Poisson streams and pulls — what 500 separate client processes
- * would do, in a few processes. bench/figures/testnet.ts forks it with an IPC channel.
+ * would do, in a few processes. src/bench/figures/testnet.ts forks it with an IPC channel.
  *
  * IPC (parent → host):
  *   {type:'init', topologyFile, authorityPublicKey, params, providerOffset}  → {type:'ready'}
@@ -13,11 +13,11 @@
  *   {type:'stop'}                  → {type:'stopped'}
  */
 import { randomBytes } from 'node:crypto';
-import { LoopixClient } from '../src/client/client.js';
-import { createNodeClient } from '../src/client/node.js';
-import { NetworkParamsSchema, type NetworkParams } from '../src/config/schema.js';
-import { loadSphinx } from '../src/sphinx/loader.js';
-import { loadTopologyFile, TopologyIndex } from '../src/topology/document.js';
+import { LoopixClient } from '../client/client.js';
+import { createNodeClient } from '../client/node.js';
+import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
+import { loadSphinx } from '../sphinx/loader.js';
+import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 
 export interface HostStats {
   readonly clients: number;
