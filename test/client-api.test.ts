@@ -151,7 +151,6 @@ describe('loopix client API (JSON frames)', () => {
       expect(rep).toMatchObject({ type: 'sent', id: 'rep' });
       const back = await a.waitJson((f) => f.type === 'received' && f.messageId === rep.messageId);
       expect(back.message).toBe('a reply');
-      expect(await b.request({ type: 'reply', id: 'unknown', senderTag: 'ab'.repeat(16), message: 'x' })).toMatchObject({ type: 'error', id: 'unknown' });
     } finally {
       a.close();
       b.close();
