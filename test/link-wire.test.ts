@@ -13,7 +13,6 @@
  * Against the plaintext link this fails at once (a stored packet starts with the version byte 0x01 and carries
  * an X25519 point whose top bit is 0 where a dummy had random bytes).
  */
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +26,7 @@ import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
+import { LinkPeer } from './helpers/link-peer.js';
 
 const PULL_K = 4;
 const PULL_INTERVAL_MS = 40;
@@ -39,7 +39,8 @@ const params = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20, pullI
 let dir: string;
 let files: TestnetFiles;
 let provider: NodeProcess;
-let udp: dgram.Socket;
+/** The mix the provider hears from: stored packets reach the provider over an authenticated node link. */
+let udp: LinkPeer;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'loopix-wire-'));
@@ -52,14 +53,14 @@ beforeAll(async () => {
   });
   provider = new NodeProcess(files.nodes.find((n) => n.role === 'provider')!, dir);
   provider.start();
-  udp = dgram.createSocket('udp4');
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
   await provider.ready;
+  const mix = files.nodes.find((n) => n.role === 'mix')!;
+  udp = await LinkPeer.fromKeyFile(files.index, mix.entry, mix.keyFile, native.x25519);
 }, 60_000);
 
 afterAll(async () => {
   await provider?.stop();
-  udp?.close();
+  udp?.socket.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -168,7 +169,7 @@ it('no byte position and no frame size of a pull reply on the wire separates rep
         ],
         content: id,
       });
-      udp.send(packet, entry.udp.port, entry.udp.host);
+      udp.socket.send(udp.seal(packet, entry), entry.udp.port, entry.udp.host);
     }
   };
   const conn = new ProviderConnection({
