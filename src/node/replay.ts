@@ -115,7 +115,10 @@ export class ReplayFilter {
         e.full = true;
         this.o.onFull?.(epoch);
       }
-      return 'replay_filter_full';
+      // onFull may have emptied the filter (benchmarks only: replay.unsafeResetWhenFull); then this tag is
+      // admitted like any other, so a reset costs the benchmark no packet.
+      if (e.filter.inserted >= limit) return 'replay_filter_full';
+      n = e.filter.inserted;
     }
     if (!e.filter.addAt(bytes, offset)) return 'replay';
     this.o.store?.stage(epoch, bytes, offset);
