@@ -12,6 +12,10 @@ import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
 import { loadNodeSetup } from '../node/startup.js';
 import type { Role } from '../topology/types.js';
+import type { NodeSetup } from '../node/pipeline.js';
+import { isLoopixError, LoopixError } from '../errors.js';
+import { checkOpsBinding, startNodeOps } from '../ops/node-ops.js';
+import type { OpsServer } from '../ops/http.js';
 
 /** Exit code for every start-up failure. */
 export const EXIT_STARTUP = 2;
@@ -31,15 +35,41 @@ export function registerNodeCommands(program: Command): void {
 
 function startupFailure(role: Role, err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`loopix ${role}: ${message}\n`);
+  process.stderr.write(`loopix ${role}: ${isLoopixError(err) ? `${err.code}: ` : ''}${message}\n`);
   process.exit(EXIT_STARTUP);
+}
+
+/**
+ * A provider whose uWebSockets.js binary did not load serves clients through uWS's JS fallback, many times
+ * slower (its binaries exist for Node 20 on Linux/macOS x64/arm64; package.json `engines`). Refuse to run
+ * that way unless the config says `provider.allowJsWebSocket: true`; either way `loopix_ws_uws_native`
+ * says which one runs.
+ */
+function requireNativeWebSocket(node: RunningNode, setup: NodeSetup): void {
+  if (node.role !== 'provider' || setup.config.provider?.allowJsWebSocket) return;
+  if (node.snapshot().gauges.uws_native === 0) {
+    throw new LoopixError(
+      'ERR_LOOPIX_PROVIDER_UWS_FALLBACK',
+      `uWebSockets.js has no native binary for Node ${process.versions.node} on ${process.platform}-${process.arch} and would run its slow JS fallback: use Node 20, or set provider.allowJsWebSocket to true`,
+      { field: 'provider.allowJsWebSocket' },
+    );
+  }
 }
 
 export async function runNodeCommand(role: Role, configFile: string): Promise<void> {
   let node: RunningNode;
+  let ops: OpsServer | undefined;
   try {
     const setup = loadNodeSetup(configFile, role);
+    checkOpsBinding(setup);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
+    try {
+      requireNativeWebSocket(node, setup);
+      ops = await startNodeOps(node, setup);
+    } catch (err) {
+      await node.close().catch(() => undefined);
+      throw err;
+    }
   } catch (err) {
     startupFailure(role, err);
   }
@@ -52,7 +82,7 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
       process.exit(1);
     }, 10_000);
     timeout.unref();
-    node.close().then(
+    Promise.all([node.close(), ops?.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`loopix ${role}: error while shutting down: ${(err as Error)?.message ?? String(err)}\n`);

@@ -103,8 +103,8 @@ export class NodePipeline {
   private closed = false;
   private readonly log: Logger;
   readonly loopRtt = new LatencyHistogram();
-  /** Samples for `loopix testnet --check-mixing` (config probe.mixing; absent otherwise). */
-  private readonly probe: MixingProbe | undefined;
+  /** Samples for `loopix testnet --check-mixing` (config probe.mixing) and the ops mixing health (config ops). */
+  readonly probe: MixingProbe | undefined;
 
   private constructor(
     private readonly o: PipelineOptions,
@@ -131,7 +131,12 @@ export class NodePipeline {
     this.epochs = epochs;
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics);
 
-    udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
+    // Per-link arrival counts by the sender's address (its topology entry; docs/operations.md "Monitoring").
+    const peers = new Map(topology.doc.nodes.map((n) => [`${n.udp.host}:${n.udp.port}`, n.name]));
+    udp.socket.on('message', (msg, from) => {
+      this.metrics.countLink('in', peers.get(`${from.address}:${from.port}`) ?? 'unknown');
+      this.incoming.onDatagram(msg);
+    });
     udp.socket.on('error', (err) => {
       this.metrics.count('socket_error');
       this.log.error({ err: err.message }, 'UDP socket error');
@@ -149,7 +154,10 @@ export class NodePipeline {
         windowS: p.loopWindowS,
         alarmFraction: p.loopAlarmFraction,
         alarmRateFactor: p.loopAlarmRateFactor,
-        send: (packet, to) => this.outgoing.send(packet, to.udp, 'loops_sent'),
+        send: (packet, to) => {
+          this.metrics.countLink('out', to.name);
+          this.outgoing.send(packet, to.udp, 'loops_sent');
+        },
         count: (name, by) => this.metrics.count(name, by),
         onRtt: (ms) => {
           this.loopRtt.record(ms);
@@ -159,8 +167,14 @@ export class NodePipeline {
       });
     }
     const probe = config.probe;
-    this.probe = probe?.mixing
-      ? new MixingProbe({ poolSize: () => this.scheduler.size, sampleIntervalMs: probe.sampleIntervalMs, maxPerReport: probe.maxSamplesPerReport })
+    // The ops endpoint's live mixing health listens to the same probe, without recording for the stats line.
+    this.probe = probe?.mixing || config.ops
+      ? new MixingProbe({
+          poolSize: () => this.scheduler.size,
+          sampleIntervalMs: probe?.mixing ? probe.sampleIntervalMs : config.ops!.poolSampleIntervalMs,
+          maxPerReport: probe.maxSamplesPerReport,
+          record: probe?.mixing === true,
+        })
       : undefined;
     this.registerGauges();
   }
@@ -225,6 +239,7 @@ export class NodePipeline {
       this.metrics.drop('shutdown');
       return;
     }
+    this.metrics.countLink('in', 'clients');
     this.incoming.submit(packet);
   }
 
@@ -387,6 +402,7 @@ export class NodePipeline {
             this.metrics.latency.record(now - arrival - delayMs);
             this.probe?.entered(arrival);
             this.probe?.departed();
+            this.metrics.countLink('out', next.name);
             this.outgoing.send(packet, next.udp);
           } else {
             this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet, to: next, arrival, delayMs });
@@ -459,6 +475,7 @@ export class NodePipeline {
     this.metrics.latency.record(performance.now() - item.arrival - item.delayMs);
     if (item.kind === 'forward') {
       this.probe?.departed();
+      this.metrics.countLink('out', item.to.name);
       this.outgoing.send(item.packet, item.to.udp);
     } else this.o.deliver!(item.client, item.packet);
   }
@@ -483,7 +500,7 @@ export class NodePipeline {
   private report(node: string): void {
     try {
       const stats = this.snapshot();
-      const message = { type: 'stats', node, stats: this.probe ? { ...stats, mixing_probe: this.probe.take() } : stats };
+      const message = { type: 'stats', node, stats: this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats };
       if (typeof process.send === 'function' && process.connected) process.send(message);
       else process.stdout.write(`${JSON.stringify(message)}\n`);
     } catch (err) {
