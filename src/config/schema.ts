@@ -6,6 +6,7 @@
  * Errors name the field and the value: `config node.json: params.mu: must be > 0 (got -1)`.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
 
 const rate = (what: string) => z.number().positive().max(1e6).describe(what);
@@ -281,7 +282,10 @@ export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Re
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config ${file}: not JSON (${(err as Error).message})`);
+    // Configs may carry `//` and `/* */` comments (`loopix init` writes them): JSONC, read by jsonc-parser.
+    const errors: ParseError[] = [];
+    json = parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: false });
+    if (errors.length > 0) throw new ConfigError(`config ${file}: not JSON (${(err as Error).message})`);
   }
   return parseConfig(schema, json, file);
 }
