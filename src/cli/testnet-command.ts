@@ -33,6 +33,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--kill <node>', 'SIGKILL this node (e.g. mix-2.0) during sending; the summary counts the loss (src/testnet/failures.ts)')
     .option('--kill-at <s>', 'with --kill: seconds after sending starts', positiveNumber('--kill-at'))
     .option('--restart-at <s>', 'with --kill: restart the node (same key and port) this many seconds after sending starts', positiveNumber('--restart-at'))
+    .option('--prometheus', "start a Prometheus server (Debian's prometheus) scraping every node's /metrics on loopback; summary field `prometheus`")
     .option('--drain-quiet <s>', 'with --kill: end the drain once nothing arrived for this long', positiveNumber('--drain-quiet'), 10)
     .action(async (o) => {
       let summary;
@@ -67,6 +68,7 @@ export function registerTestnetCommand(program: Command): void {
         checkMixing: o.checkMixing === true,
         failures: o.kill === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
         drainQuietS: o.drainQuiet,
+        prometheus: o.prometheus === true,
         table: o.json ? process.stderr : process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),
         });

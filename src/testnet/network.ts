@@ -38,6 +38,8 @@ export interface TestnetNode {
   readonly entry: NodeEntry;
   readonly keyFile: string;
   readonly configFile: string;
+  /** host:port of the node's /metrics and /healthz (node config `ops`), when the testnet gave it one. */
+  readonly metrics?: string;
 }
 
 export interface TestnetFiles {
@@ -127,6 +129,8 @@ export interface CreateTestnetOptions {
   readonly nodeConfig?: Record<string, unknown>;
   /** Extra top-level config fields for single nodes by name (e.g. `{ 'mix-2.0': { faults: … } }`). */
   readonly perNodeConfig?: Readonly<Record<string, Record<string, unknown>>>;
+  /** Give every node an ops endpoint (/metrics, /healthz) on this host and a free port. */
+  readonly metricsHost?: string;
 }
 
 export async function createTestnetFiles(o: CreateTestnetOptions): Promise<TestnetFiles> {
@@ -178,7 +182,10 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   for (const name of Object.keys(o.perNodeConfig ?? {})) {
     if (!specs.some((s) => s.name === name)) throw new LoopixError('ERR_LOOPIX_TESTNET_UNKNOWN_NODE', `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`, { field: name });
   }
+  const metricsPorts = new Map<string, number>();
+  if (o.metricsHost !== undefined) for (const p of prepared) metricsPorts.set(p.spec.name, await freeTcpPort());
   const nodes = prepared.map(({ spec, entry, keyFile }) => {
+    const metricsPort = metricsPorts.get(spec.name);
     const config = {
       id: entry.id,
       keyFile,
@@ -186,13 +193,14 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       authorityPublicKey: authority.publicKey,
       params: o.params,
       ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`) } } : {}),
+      ...(metricsPort !== undefined ? { ops: { listen: { host: o.metricsHost!, port: metricsPort } } } : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],
     };
     parseConfig(NodeConfigSchema, config, spec.name); // fail here, not in a child process
     const configFile = join(dir, `${spec.name}.config.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    return { name: spec.name, role: spec.role, entry, keyFile, configFile };
+    return { name: spec.name, role: spec.role, entry, keyFile, configFile, ...(metricsPort !== undefined ? { metrics: `${o.metricsHost}:${metricsPort}` } : {}) };
   });
   return { dir, authority, topology, topologyFile, index: new TopologyIndex(topology), nodes, ...(rotating ? { epochPublicKeys } : {}) };
 }

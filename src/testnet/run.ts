@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
-import { createTestnetFiles, type TestnetShape } from './network.js';
+import { createTestnetFiles, freeTcpPort, type TestnetShape } from './network.js';
+import { PrometheusServer, writeScrapeConfig } from './prometheus.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
@@ -44,6 +45,10 @@ export interface TestnetOptions {
   readonly drainQuietS?: number;
   /** --check-mixing: probe the nodes and client 0, and add `mixing` to the summary (src/mixing/). Needs durationS. */
   readonly checkMixing?: boolean;
+  /** --prometheus: run a Prometheus server scraping every node (src/testnet/prometheus.ts). */
+  readonly prometheus?: boolean;
+  /** With prometheus: called with the running server after the final statistics, before shutdown (tests). */
+  readonly onPrometheus?: (server: PrometheusServer) => Promise<void>;
   /** Where the live table goes; null for none. */
   readonly table: NodeJS.WriteStream | null;
   readonly log: (line: string) => void;
@@ -92,6 +97,8 @@ export interface TestnetSummary {
   readonly loop_paths: LoopPathReport;
   /** With --check-mixing: the live self-checks against the Loopix model (docs/anonymity.md "Live self-checks"). */
   readonly mixing?: MixingSummary | null;
+  /** With --prometheus: targets up at the end, and each node's loopix_packets_forwarded_total as Prometheus saw it. */
+  readonly prometheus?: { readonly targets: number; readonly targets_up: number; readonly forwarded: Readonly<Record<string, number>> } | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -111,7 +118,11 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     params: o.params,
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
+    metricsHost: '127.0.0.1',
   });
+  const scrapeConfig = writeScrapeConfig(dir, files.nodes.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })));
+  let prometheus: PrometheusServer | undefined;
+  let prometheusSummary: TestnetSummary['prometheus'];
   const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   let failures: FailureInjector;
   try {
@@ -162,6 +173,10 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
       throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
     }
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
+    if (o.prometheus) {
+      prometheus = await PrometheusServer.start({ configFile: scrapeConfig, port: await freeTcpPort(), logFile: join(dir, 'prometheus.log') });
+      o.log(`testnet: prometheus at ${prometheus.url} scraping ${scrapeConfig}`);
+    }
     phase = 'connecting';
     await traffic.start();
     phase = 'sending';
@@ -193,7 +208,15 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     phase = 'final statistics';
     await Promise.all(nodes.filter((n) => n.running).map((n) => n.nextStats()));
     mixingSummary = mixing?.finish();
+    if (prometheus) {
+      prometheusSummary = await prometheusReport(prometheus).catch((err: unknown) => {
+        o.log(`testnet: prometheus query failed: ${(err as Error).message}`);
+        return null;
+      });
+      await o.onPrometheus?.(prometheus);
+    }
   } finally {
+    await prometheus?.stop();
     publisher?.stop();
     await failures.stop();
     clearInterval(ticker);
@@ -261,5 +284,16 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     delivery_after_restart: afterRestart,
     loop_paths: loopPathReport(observations, names),
     ...(mixing ? { mixing: mixingSummary ?? null } : {}),
+    ...(o.prometheus ? { prometheus: prometheusSummary ?? null } : {}),
+  };
+}
+
+async function prometheusReport(server: PrometheusServer): Promise<NonNullable<TestnetSummary['prometheus']>> {
+  const up = await server.query('up{job="loopix"}');
+  const forwarded = await server.query('loopix_packets_forwarded_total');
+  return {
+    targets: up.length,
+    targets_up: up.filter((r) => r.value[1] === '1').length,
+    forwarded: Object.fromEntries(forwarded.map((r) => [r.metric.node ?? r.metric.instance ?? '?', Number(r.value[1])])),
   };
 }
