@@ -5,6 +5,8 @@ import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
 import { formatMixing } from '../mixing/format.js';
 import { parseMisbehave } from '../node/faults.js';
+import { linkMatrix } from '../testnet/netns.js';
+import { isLoopixError } from '../errors.js';
 
 export function registerTestnetCommand(program: Command): void {
   program
@@ -33,6 +35,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--kill <node>', 'SIGKILL this node (e.g. mix-2.0) during sending; the summary counts the loss (src/testnet/failures.ts)')
     .option('--kill-at <s>', 'with --kill: seconds after sending starts', positiveNumber('--kill-at'))
     .option('--restart-at <s>', 'with --kill: restart the node (same key and port) this many seconds after sending starts', positiveNumber('--restart-at'))
+    .option('--netns [links]', 'every node in its own network namespace on a bridge, links shaped by tc netem: lan (default), continents (AnonPoP §8.2), none (unshaped), or a matrix JSON file; needs root (src/testnet/netns.ts)')
     .option('--prometheus', "start a Prometheus server (Debian's prometheus) scraping every node's /metrics on loopback; summary field `prometheus`")
     .option('--drain-quiet <s>', 'with --kill: end the drain once nothing arrived for this long', positiveNumber('--drain-quiet'), 10)
     .action(async (o) => {
@@ -69,11 +72,12 @@ export function registerTestnetCommand(program: Command): void {
         failures: o.kill === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
         drainQuietS: o.drainQuiet,
         prometheus: o.prometheus === true,
+        ...(o.netns ? { netns: linkMatrix(o.netns === true ? 'lan' : String(o.netns)) } : {}),
         table: o.json ? process.stderr : process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (err) {
-        process.stderr.write(`loopix testnet: ${(err as Error).message}\n`);
+        process.stderr.write(`loopix testnet: ${isLoopixError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
         process.exit(2);
       }
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

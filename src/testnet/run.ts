@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
-import { createTestnetFiles, freeTcpPort, type TestnetShape } from './network.js';
+import { createTestnetFiles, freeTcpPort, testnetNodeSpecs, type TestnetShape } from './network.js';
 import { PrometheusServer, writeScrapeConfig } from './prometheus.js';
+import { NetnsTestbed, type LinkMatrix } from './netns.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
@@ -45,6 +46,8 @@ export interface TestnetOptions {
   readonly drainQuietS?: number;
   /** --check-mixing: probe the nodes and client 0, and add `mixing` to the summary (src/mixing/). Needs durationS. */
   readonly checkMixing?: boolean;
+  /** --netns: every node in its own network namespace, links shaped by this matrix (src/testnet/netns.ts). */
+  readonly netns?: LinkMatrix;
   /** --prometheus: run a Prometheus server scraping every node (src/testnet/prometheus.ts). */
   readonly prometheus?: boolean;
   /** With prometheus: called with the running server after the final statistics, before shutdown (tests). */
@@ -111,6 +114,22 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     o.shape.epochLengthS !== undefined && o.shape.epochKeys === undefined
       ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30) / o.shape.epochLengthS) + 2 }
       : o.shape;
+  let netns: NetnsTestbed | undefined;
+  try {
+    netns = o.netns ? NetnsTestbed.create(testnetNodeSpecs(shape).map((n) => n.name), o.netns) : undefined;
+  } catch (err) {
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  if (netns) o.log(`testnet: ${netns.hosts.size} network namespaces on bridge ${netns.bridge} (${netns.clientsAddress}), links: ${netns.matrix.name}`);
+  try {
+    return await runOnHosts(o, dir, shape, backend, netns);
+  } finally {
+    netns?.destroy();
+  }
+}
+
+async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, backend: ReturnType<typeof loadSphinx>['backend'], netns: NetnsTestbed | undefined): Promise<TestnetSummary> {
   const files = await createTestnetFiles({
     dir,
     shape,
@@ -118,12 +137,13 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     params: o.params,
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
-    metricsHost: '127.0.0.1',
+    metrics: true,
+    ...(netns ? { hosts: new Map([...netns.hosts.values()].map((h) => [h.name, h.address])) } : {}),
   });
   const scrapeConfig = writeScrapeConfig(dir, files.nodes.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })));
   let prometheus: PrometheusServer | undefined;
   let prometheusSummary: TestnetSummary['prometheus'];
-  const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
+  const nodes = files.nodes.map((n) => new NodeProcess(n, dir, netns?.exec(n.name)));
   let failures: FailureInjector;
   try {
     failures = new FailureInjector(o.failures ?? [], nodes, o.log); // checks the node names
