@@ -3,6 +3,7 @@
  * (src/protocol/frames.ts), and polling helpers. Keys are X25519 through @noble/curves, independent of the
  * provider's Sphinx backend.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { x25519 } from '@noble/curves/ed25519.js';
 import WebSocket from 'ws';
 import type { Geometry } from '../src/geometry.js';
@@ -104,7 +105,7 @@ export class RawPeer {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Polls `check` every `everyMs` until it returns a non-undefined value or `timeoutMs` passed. */
 export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T | undefined> {

@@ -5,19 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { positiveInt } from './options.js';
+import { numberOption, positiveInt } from './options.js';
 import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
 export type ClientCommandDeps = Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>>;
 
-function seconds(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
+const seconds = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
 
 function line(obj: unknown): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);

@@ -9,6 +9,7 @@
  */
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { LoopixError } from '../errors.js';
 import { loadNodeKeyFile } from '../node/keys.js';
 import { loadSphinx } from '../sphinx/loader.js';
 
@@ -39,7 +40,7 @@ export function epochRange(value: string): { first: number; last: number } {
 
 export function runKeygen(o: { out?: string; epochs?: { first: number; last: number }; append?: boolean }): void {
   if (!o.epochs) {
-    if (o.append) throw new InvalidArgumentError('--append needs --epochs');
+    if (o.append) throw new LoopixError('ERR_LOOPIX_CLI_USAGE', '--append needs --epochs', { field: '--append' });
     const text = `${JSON.stringify({ type: 'x25519', ...fresh() }, null, 2)}\n`;
     if (o.out) {
       writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
@@ -47,11 +48,11 @@ export function runKeygen(o: { out?: string; epochs?: { first: number; last: num
     } else process.stdout.write(text);
     return;
   }
-  if (o.append && !o.out) throw new InvalidArgumentError('--append needs --out <key store>');
+  if (o.append && !o.out) throw new LoopixError('ERR_LOOPIX_CLI_USAGE', '--append needs --out <key store>', { field: '--append' });
   const keys = new Map<number, KeyJson>();
   if (o.append && o.out && existsSync(o.out)) {
     const store = loadNodeKeyFile(o.out);
-    if (store.kind !== 'epochs') throw new InvalidArgumentError(`${o.out} holds a single key pair, not a key store ("x25519-epochs")`);
+    if (store.kind !== 'epochs') throw new LoopixError('ERR_LOOPIX_KEYFILE_NOT_A_STORE', `${o.out} holds a single key pair, not a key store ("x25519-epochs")`, { field: o.out });
     for (const k of store.keys) {
       keys.set(k.epoch, { epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex'), privateKey: Buffer.from(k.privateKey).toString('hex') });
       k.privateKey.fill(0);

@@ -10,7 +10,7 @@
  * (LoopixError's stable code, src/errors.ts), never a stack trace.
  */
 import { Command } from 'commander';
-import { isLoopixError } from '../errors.js';
+import { errorLine, isLoopixError } from '../errors.js';
 import { LOOPIX_VERSION } from '../version.js';
 
 type Register = (program: Command) => void;
@@ -53,20 +53,10 @@ export async function buildProgram(): Promise<Command> {
   return program;
 }
 
-/** One line for any error: `<code>: <message>` for a LoopixError (or a Node error with a code). */
-export function errorLine(err: unknown): string {
-  if (isLoopixError(err)) return `${err.code}: ${err.message}`;
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
-}
-
 /** A bug that escaped every handler: still one line (the stack with LOOPIX_DEBUG=1), exit code 70. */
 function onFatal(err: unknown): void {
   if (process.env.LOOPIX_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-  process.stderr.write(`loopix: ${isLoopixError(err) ? '' : 'ERR_LOOPIX_INTERNAL: '}${errorLine(err).split('\n')[0]} (LOOPIX_DEBUG=1 prints the stack)\n`);
+  process.stderr.write(`loopix: ${isLoopixError(err) ? '' : 'ERR_LOOPIX_INTERNAL: '}${(isLoopixError(err) ? errorLine(err) : (err as Error)?.message ?? String(err)).split('\n')[0]} (LOOPIX_DEBUG=1 prints the stack)\n`);
   process.exit(70);
 }
 

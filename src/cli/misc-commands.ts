@@ -3,6 +3,7 @@
  * runs, so registering them (for `loopix <command> --help`) loads nothing heavy (src/cli/main.ts).
  */
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { epochRange, runKeygen } from './keygen.js';
 import { positiveInt, positiveNumber } from './options.js';
 
@@ -17,7 +18,7 @@ export function registerKeygenCommand(program: Command): void {
       try {
         runKeygen(o);
       } catch (err) {
-        process.stderr.write(`loopix keygen: ${(err as Error).message}\n`);
+        process.stderr.write(`loopix keygen: ${errorLine(err)}\n`);
         process.exit(2);
       }
     });

@@ -13,7 +13,7 @@ import { startProviderNode } from '../node/provider.js';
 import { loadNodeSetup } from '../node/startup.js';
 import type { Role } from '../topology/types.js';
 import type { NodeSetup } from '../node/pipeline.js';
-import { isLoopixError, LoopixError } from '../errors.js';
+import { errorLine, LoopixError } from '../errors.js';
 import { checkOpsBinding, startNodeOps } from '../ops/node-ops.js';
 import type { OpsServer } from '../ops/http.js';
 
@@ -34,8 +34,7 @@ export function registerNodeCommands(program: Command): void {
 }
 
 function startupFailure(role: Role, err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`loopix ${role}: ${isLoopixError(err) ? `${err.code}: ` : ''}${message}\n`);
+  process.stderr.write(`loopix ${role}: ${errorLine(err)}\n`);
   process.exit(EXIT_STARTUP);
 }
 

@@ -1,12 +1,12 @@
 /** `loopix testnet`: a local network of node processes with demo clients (src/testnet/run.ts). */
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
 import { formatMixing } from '../mixing/format.js';
 import { parseMisbehave } from '../node/faults.js';
 import { linkMatrix } from '../testnet/netns.js';
-import { isLoopixError } from '../errors.js';
 
 export function registerTestnetCommand(program: Command): void {
   program
@@ -77,7 +77,7 @@ export function registerTestnetCommand(program: Command): void {
         log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (err) {
-        process.stderr.write(`loopix testnet: ${isLoopixError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+        process.stderr.write(`loopix testnet: ${errorLine(err)}\n`);
         process.exit(2);
       }
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

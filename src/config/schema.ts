@@ -5,9 +5,9 @@
  *
  * Errors name the field and the value: `config node.json: params.mu: must be > 0 (got -1)`.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 
 const rate = (what: string) => z.number().positive().max(1e6).describe(what);
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
@@ -47,7 +47,7 @@ export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
 /** The node's packet pipeline (docs/pipeline.md). */
 export const PipelineSchema = z.strictObject({
-  /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
+  /** Crypto worker threads (piscina); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),
@@ -125,14 +125,22 @@ export const NodeConfigSchema = z.strictObject({
   replay: z
     .strictObject({
       /**
-       * The line rate the node is provisioned for, packets/s: each epoch's filter holds lineRatePps ×
-       * (epoch length + grace) tags (3.6 bytes per tag at 10⁻⁶). Above it on average the filter fills and
-       * the epoch's key is retired early (logged, counted).
+       * The node's maximum unwrap rate R, packets/s (src/node/replay-capacity.ts): each epoch's filter holds
+       * R × (epoch length + grace + 60 s) tags (3.6 bytes per tag at 10⁻⁶) and admits no more than
+       * R × (seconds since the epoch began + 60 s), so it cannot be filled before its key retires. "auto":
+       * measured once on this host (single-core batch unwrap × workers × 1.5) and kept in the state
+       * directory; set it from `loopix bench relay` (or above) on production hosts.
        */
-      lineRatePps: z.number().positive().max(1e6).default(1000),
+      maxRatePps: z.union([z.number().positive().max(1e7), z.literal('auto')]).default('auto'),
       /** False-positive rate of a full filter (an honest packet dropped as "replay"). */
       falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6),
-      /** Filter capacity of a network whose keys do not rotate: lineRatePps × this many seconds. */
+      /**
+       * Memory cap of one epoch's filter, MB. When maxRatePps × (key lifetime + 60 s) tags need more, the
+       * filter is this big and admits proportionally fewer tags per second (logged at start): it still
+       * cannot be filled before its key retires.
+       */
+      maxFilterMB: z.number().positive().max(512).default(256),
+      /** Key lifetime assumed when keys do not rotate: the filter holds maxRatePps × (this + 60 s) tags. */
       staticWindowS: z.number().positive().max(366 * 86_400).default(3600),
       /** Where the snapshots and logs live; default: `<config file dir>/<node id>.state`. */
       stateDir: z.string().min(1).optional(),
@@ -143,7 +151,7 @@ export const NodeConfigSchema = z.strictObject({
       /** Milliseconds between fdatasync of the log (what a power loss can take; a crash takes nothing). */
       fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
       /**
-       * BENCHMARKS ONLY: empty a full filter instead of retiring its key, so a load generator can cycle a fixed
+       * BENCHMARKS ONLY: empty a full filter instead of failing closed, so a load generator can cycle a fixed
        * pool of packets. A node with this set accepts replays after each reset (the weakness issue 6 removes);
        * it logs a warning at start and counts every reset (replay_resets).
        */
@@ -244,9 +252,7 @@ export const ClientConfigSchema = z.strictObject({
 });
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
@@ -266,26 +272,11 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
       for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
       return `${path}: ${issue.message} (got ${JSON.stringify(got)})`;
     });
-    throw new ConfigError(`config ${source}: ${lines.join('; ')}`);
+    throw new ConfigError(`config ${source}: ${lines.join('; ')}`, { field: result.error.issues[0]?.path.join('.') || '(root)' });
   }
   return deepFreeze(result.data);
 }
 
 export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Readonly<z.infer<S>> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`config ${file}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    // Configs may carry `//` and `/* */` comments (`loopix init` writes them): JSONC, read by jsonc-parser.
-    const errors: ParseError[] = [];
-    json = parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: false });
-    if (errors.length > 0) throw new ConfigError(`config ${file}: not JSON (${(err as Error).message})`);
-  }
-  return parseConfig(schema, json, file);
+  return parseConfig(schema, readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError, comments: true }), file);
 }

@@ -19,15 +19,15 @@ import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { EpochKeyring, prefixEpoch, type EpochRejection } from './epoch-keys.js';
 import { loadNodeKeyFile, type EpochKeyPair } from './keys.js';
 import type { NodeMetrics } from './metrics.js';
-import { ReplayFilter } from './replay.js';
-import { ReplayStore } from './replay-store.js';
+import { ReplayFilter, type ReplayVerdict } from './replay.js';
+import { REPLAY_BURST_S, replayCapacityFor } from './replay-capacity.js';
+import { ReplayStore, type ReplayFs } from './replay-store.js';
 
 const TICK_MS = 1000;
 
-/** Tags per epoch filter: line rate × (epoch length + grace), or × staticWindowS when keys do not rotate. */
-export function replayCapacity(config: NodeConfig, topology: TopologyIndex): number {
-  const windowS = topology.doc.epochLengthS !== undefined ? topology.doc.epochLengthS + config.epochs.graceS : config.replay.staticWindowS;
-  return Math.max(1024, Math.ceil(config.replay.lineRatePps * windowS));
+/** How long one key is used, s: epoch length + grace, or replay.staticWindowS when keys do not rotate. */
+export function replayWindowS(config: NodeConfig, topology: TopologyIndex): number {
+  return topology.doc.epochLengthS !== undefined ? topology.doc.epochLengthS + config.epochs.graceS : config.replay.staticWindowS;
 }
 
 export interface EpochStageOptions {
@@ -42,41 +42,76 @@ export interface EpochStageOptions {
   readonly log: Logger;
   /** A newer topology document was adopted (the loop emitter needs the new keys). */
   readonly onTopology?: (topology: TopologyIndex) => void;
+  /**
+   * The node's maximum unwrap rate R, packets/s (src/node/replay-capacity.ts resolveMaxRate); the filters are
+   * sized for it and admit no more. Absent: replay.maxRatePps when it is a number, else 1000.
+   */
+  readonly maxRatePps?: number;
+  /** File operations of the replay log (tests inject write errors). */
+  readonly replayFs?: ReplayFs;
 }
 
 export class EpochStage {
   readonly keyring: EpochKeyring;
   readonly replay: ReplayFilter;
+  /** R: the rate the replay filters are sized for and admit, packets/s. */
+  readonly maxRatePps: number;
   private topology: TopologyIndex;
   private readonly timers: NodeJS.Timeout[] = [];
   private topologyMtimeMs = 0;
   private keyMtimeMs = 0;
   private snapshotting = false;
   private closed = false;
+  /** The last replay-log append failed (for one log line per outage). */
+  private logFailing = false;
 
   constructor(private readonly o: EpochStageOptions) {
     const { config, topology, log, metrics } = o;
     this.topology = topology;
     this.keyring = new EpochKeyring({ keys: o.keys, topology, graceS: config.epochs.graceS });
-    const store = config.replay.persist && o.stateDir ? new ReplayStore(o.stateDir, config.replay.fsyncIntervalMs) : undefined;
+    const store = config.replay.persist && o.stateDir ? new ReplayStore(o.stateDir, config.replay.fsyncIntervalMs, o.replayFs) : undefined;
+    let rate = o.maxRatePps ?? (typeof config.replay.maxRatePps === 'number' ? config.replay.maxRatePps : 1000);
+    const windowS = replayWindowS(config, topology);
+    let capacity = replayCapacityFor(rate, windowS);
+    // The memory cap: a smaller filter admits proportionally fewer tags per second, so it still cannot fill early.
+    const bitsPerTag = -Math.log(config.replay.falsePositiveRate) / Math.LN2 ** 2;
+    const maxTags = Math.floor((config.replay.maxFilterMB * 8 * 1048576) / bitsPerTag);
+    if (capacity > maxTags) {
+      const wanted = rate;
+      capacity = maxTags;
+      rate = maxTags / (windowS + REPLAY_BURST_S);
+      log.warn(
+        { maxRatePps: wanted, admittedPps: Math.floor(rate), maxFilterMB: config.replay.maxFilterMB, keyLifetimeS: windowS },
+        'replay filter capped by replay.maxFilterMB: it admits fewer tags per second than the node can unwrap (shorter key epochs or a larger cap raise it)',
+      );
+    }
+    this.maxRatePps = rate;
+    const unsafe = config.replay.unsafeResetWhenFull;
     this.replay = new ReplayFilter({
-      capacity: replayCapacity(config, topology),
+      capacity,
       fpRate: config.replay.falsePositiveRate,
       store,
-      onNearFull: (epoch, inserted) => {
-        metrics.count('replay_near_full');
-        if (config.replay.unsafeResetWhenFull) return;
-        log.warn({ epoch, inserted, capacity: this.replay.capacity }, 'replay filter at 90 % of capacity: traffic is above replay.lineRatePps; the key will be retired early when it is full');
+      // Benchmarks cycle a fixed pool through a small filter that is emptied when full: no budget there.
+      ...(unsafe ? {} : { ratePps: rate, epochStartMs: (epoch: number) => this.topology.epochStart(epoch) }),
+      onAlert: (epoch, fraction, inserted) => {
+        metrics.count('replay_fill_alerts');
+        if (unsafe) return;
+        log.warn(
+          { epoch, inserted, capacity: this.replay.capacity, fraction, maxRatePps: rate },
+          `replay filter of epoch ${epoch} at ${Math.round(fraction * 100)} % of its capacity: packets beyond it will be dropped (replay_filter_full) until the key rotates — rotate keys sooner, or raise replay.maxRatePps`,
+        );
       },
       onFull: (epoch) => {
-        if (config.replay.unsafeResetWhenFull) {
+        if (unsafe) {
           metrics.count('replay_resets');
           this.replay.reset(epoch);
           return;
         }
-        metrics.count('keys_retired_early');
-        log.error({ epoch, capacity: this.replay.capacity }, 'replay filter full: retiring this epoch key early (its packets are dropped as key_expired) rather than forgetting tags');
-        this.keyring.retireEarly(epoch);
+        metrics.count('replay_filters_full');
+        log.error(
+          { epoch, capacity: this.replay.capacity },
+          'replay filter full: new packets under this key are dropped (replay_filter_full); the key stays live and no tag is forgotten',
+        );
       },
       onRestore: (epoch, info) => log.info({ epoch, ...info }, info.fromSnapshot || info.logTags > 0 ? 'replay filter restored' : 'replay filter started empty'),
     });
@@ -113,19 +148,32 @@ export class EpochStage {
    * Packet path, after crypto: records the tag at `records[tagOffset..]` under the key epoch named by the
    * packet's prefix at `packets[packetOffset..]`. True: fresh. Otherwise the drop reason.
    */
-  checkTag(packets: Uint8Array, packetOffset: number, records: Uint8Array, tagOffset: number): true | 'replay' | EpochRejection {
+  checkTag(packets: Uint8Array, packetOffset: number, records: Uint8Array, tagOffset: number): ReplayVerdict | EpochRejection {
     const epoch = this.keyring.resolve(prefixEpoch(packets, packetOffset));
     if (typeof epoch !== 'number') return epoch; // retired while the packet was in the crypto stage
-    return this.replay.checkAt(epoch, records, tagOffset) ? true : 'replay';
+    return this.replay.checkAt(epoch, records, tagOffset);
   }
 
-  /** Writes the batch's new tags to the replay log (once per batch, before its packets are scheduled). */
-  flush(): void {
+  /**
+   * Writes the batch's new tags to the replay log (once per batch, before any of its packets leaves). False
+   * when the write failed: the caller must drop the batch's fresh packets (replay_log_error). Logged once
+   * per outage, and once when writes succeed again.
+   */
+  flush(): boolean {
     try {
       this.replay.flush();
+      if (this.logFailing) {
+        this.logFailing = false;
+        this.o.log.warn('replay log writable again: forwarding resumed');
+      }
+      return true;
     } catch (err) {
       this.o.metrics.count('replay_log_errors');
-      this.o.log.error({ err: (err as Error).message }, 'could not append to the replay log');
+      if (!this.logFailing) {
+        this.logFailing = true;
+        this.o.log.error({ err: (err as Error).message }, 'could not append to the replay log: packets whose tags are not durable are dropped (replay_log_error) until it is writable again');
+      }
+      return false;
     }
   }
 
@@ -135,6 +183,8 @@ export class EpochStage {
     m.gauge('key_epochs_live', () => this.keyring.liveEpochs.length);
     m.gauge('replay_tags', () => this.replay.count(this.keyring.current));
     m.gauge('replay_capacity', () => this.replay.capacity);
+    m.gauge('replay_max_rate_pps', () => this.maxRatePps);
+    m.gauge('replay_fill_fraction', () => Math.round((this.replay.count(this.keyring.current) / this.replay.capacity) * 1e4) / 1e4);
     m.gauge('replay_fp_rate', () => Number(this.replay.falsePositiveRate(this.keyring.current).toPrecision(3)));
     m.gauge('replay_filter_mb', () => Math.round((this.replay.bytesPerEpoch * this.replay.liveEpochs.length) / 104857.6) / 10);
   }

@@ -7,26 +7,25 @@
  *    "Key epochs"). The operator publishes the public keys to the directory ahead of their epochs.
  * Errors name the file and the field; the private key is never part of a message.
  */
-import { readFileSync } from 'node:fs';
+import { KeyFileError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 
 export interface X25519KeyPair {
   readonly publicKey: Uint8Array;
   readonly privateKey: Uint8Array;
 }
 
-export class KeyFileError extends Error {
-  override readonly name = 'KeyFileError';
-}
+export { KeyFileError };
 
 const HEX32 = /^[0-9a-f]{64}$/;
 
 export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
-  if (json === null || typeof json !== 'object') throw new KeyFileError(`key file ${source}: must be a JSON object`);
+  if (json === null || typeof json !== 'object') throw new KeyFileError(`key file ${source}: must be a JSON object`, { field: source });
   const o = json as Record<string, unknown>;
-  if (o.type !== 'x25519') throw new KeyFileError(`key file ${source}: type must be "x25519", got ${JSON.stringify(o.type)}`);
+  if (o.type !== 'x25519') throw new KeyFileError(`key file ${source}: type must be "x25519", got ${JSON.stringify(o.type)}`, { field: 'type' });
   for (const field of ['publicKey', 'privateKey'] as const) {
     if (typeof o[field] !== 'string' || !HEX32.test(o[field])) {
-      throw new KeyFileError(`key file ${source}: ${field} must be 32 bytes of lowercase hex`);
+      throw new KeyFileError(`key file ${source}: ${field} must be 32 bytes of lowercase hex`, { field });
     }
   }
   return {
@@ -45,12 +44,12 @@ export type NodeKeyFile = { readonly kind: 'single'; readonly key: X25519KeyPair
 export function parseNodeKeyFile(json: unknown, source: string): NodeKeyFile {
   const o = json as Record<string, unknown> | null;
   if (o !== null && typeof o === 'object' && o.type === 'x25519-epochs') {
-    if (!Array.isArray(o.keys) || o.keys.length === 0) throw new KeyFileError(`key file ${source}: keys must be a non-empty array`);
+    if (!Array.isArray(o.keys) || o.keys.length === 0) throw new KeyFileError(`key file ${source}: keys must be a non-empty array`, { field: 'keys' });
     const seen = new Set<number>();
     const keys = o.keys.map((k: unknown, i: number): EpochKeyPair => {
       const e = (k as Record<string, unknown> | null)?.epoch;
-      if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`);
-      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${e} appears twice`);
+      if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`, { field: `keys[${i}].epoch` });
+      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${e} appears twice`, { field: `keys[${i}].epoch` });
       seen.add(e as number);
       return { epoch: e as number, ...parseKeyPair({ ...(k as object), type: 'x25519' }, `${source} keys[${i}]`) };
     });
@@ -69,17 +68,5 @@ export function loadKeyPairFile(file: string): X25519KeyPair {
 }
 
 function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new KeyFileError(`key file ${file}: not JSON (${(err as Error).message})`);
-  }
-  return json;
+  return readJsonFile(file, { label: 'key file', area: 'KEYFILE', error: KeyFileError });
 }

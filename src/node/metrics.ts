@@ -14,36 +14,12 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { counterMetric, DROPPED_METRIC, gaugeMetric, OVERHEAD_BUCKETS_S } from '../ops/metric-names.js';
+import type { CounterName } from './counters.js';
+import { DROP_REASON_NAMES, type DropReason } from './drop-reasons.js';
 
-/** Why a packet left the pipeline without being forwarded, delivered or counted as a returned loop. */
-export type DropReason =
-  | 'bad_size' // datagram or submitted packet of the wrong length (incoming)
-  | 'wrong_epoch' // prefix epoch names no key this node holds (a future or unknown epoch; incoming, before crypto)
-  | 'key_expired' // prefix epoch's key was retired: its grace window ended, or it was retired early (incoming or worker)
-  | 'aqm' // random early drop by the AQM controller
-  | 'queue_full' // processing queue at its hard cap (aqm.hardCapPackets, or a wait of 3 × aqm.targetDelayMs)
-  | 'invalid_length'
-  | 'invalid_version'
-  | 'invalid_point'
-  | 'invalid_mac'
-  | 'invalid_command'
-  | 'invalid_integrity'
-  | 'replay' // replay tag seen before in this epoch (or a Bloom-filter false positive, docs/pipeline.md)
-  | 'unknown_next' // RELAY to an id that is not in the topology
-  | 'bad_layer' // RELAY to a node that is not in the adjacent layer
-  | 'deliver_at_mix' // DELIVER reached a mix
-  | 'drop_at_mix' // DROP reached a mix (drop cover ends at providers)
-  | 'drop_cover' // DROP at a provider: the end of a drop cover packet (Loopix §3.2)
-  | 'unexpected_final' // FINAL / SURB_REPLY reached a node (they end at clients)
-  | 'loop_unknown' // LOOP addressed to a loop id this node did not send (or already forgot)
-  | 'loop_duplicate' // a loop id that already returned
-  | 'no_inbox' // DELIVER at a provider running without an inbox
-  | 'unknown_client' // DELIVER to a client id that may not register (closed registration)
-  | 'inbox_error' // the inbox refused to store
-  | 'send_error' // UDP send failed
-  | 'crypto_error' // a worker task failed (should never happen; counted for every packet of the batch)
-  | 'fault_injected' // discarded by configured fault injection (src/node/faults.ts; tests and testnet only)
-  | 'shutdown'; // queued, in flight or scheduled when the node stopped
+/** Drop reasons and their meanings live in src/node/drop-reasons.ts (one table, checked against docs/). */
+export type { DropReason } from './drop-reasons.js';
+export type { CounterName } from './counters.js';
 
 /** Log-spaced histogram buckets: upper bounds in ms, 1 µs .. ~100 s, ~12 % apart. */
 const BUCKET_RATIO = 1.12;
@@ -137,7 +113,7 @@ export interface MetricsSnapshot {
 }
 
 /** The counters every node reports from the start (0 until the first event), so dashboards see the series. */
-const BASE_COUNTERS = ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned'] as const;
+const BASE_COUNTERS = ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned'] as const satisfies readonly CounterName[];
 
 /**
  * The current value of an unlabelled series (`labels` absent) or of one label set of a prom-client Counter.
@@ -165,7 +141,7 @@ export class NodeMetrics {
   /** Every metric of this node; `/metrics` serves `registry.metrics()`. */
   readonly registry = new Registry();
   /** count(name) → its prom-client Counter (created on first use). */
-  private readonly counters = new Map<string, Counter<string>>();
+  private readonly counters = new Map<CounterName, Counter<string>>();
   private readonly drops: Counter<'reason'>;
   private readonly links: Counter<'direction' | 'peer'>;
   private readonly gauges = new Map<string, () => number | boolean | null>();
@@ -185,6 +161,8 @@ export class NodeMetrics {
       registers: [this.registry],
     });
     for (const name of BASE_COUNTERS) this.counterFor(name);
+    // Every reason exported from the start (at 0), so a dashboard sees each series before its first drop.
+    for (const reason of DROP_REASON_NAMES) this.drops.inc({ reason }, 0);
     const hist = new LatencyHistogram();
     const prom = new Histogram({
       name: 'loopix_processing_overhead_seconds',
@@ -204,7 +182,7 @@ export class NodeMetrics {
     };
   }
 
-  private counterFor(name: string): Counter<string> {
+  private counterFor(name: CounterName): Counter<string> {
     let c = this.counters.get(name);
     if (c === undefined) {
       const m = counterMetric(name);
@@ -217,7 +195,7 @@ export class NodeMetrics {
   }
 
   /** Adds `by` (default 1) to the event counter `name`. Never throws (a bad `by` is ignored). */
-  count(name: string, by = 1): void {
+  count(name: CounterName, by = 1): void {
     if (!(by > 0) || !Number.isFinite(by)) return;
     this.counterFor(name).inc(by);
   }
@@ -266,7 +244,7 @@ export class NodeMetrics {
     });
   }
 
-  counter(name: string): number {
+  counter(name: CounterName): number {
     const c = this.counters.get(name);
     return c ? (counterValues(c)[0]?.value ?? 0) : 0;
   }
@@ -287,7 +265,7 @@ export class NodeMetrics {
     const counters: Record<string, number> = {};
     for (const name of this.counters.keys()) counters[name] = this.counter(name);
     const dropped: Record<string, number> = {};
-    for (const v of counterValues(this.drops)) dropped[String(v.labels.reason)] = v.value;
+    for (const v of counterValues(this.drops)) if (v.value > 0) dropped[String(v.labels.reason)] = v.value;
     return {
       node: this.node,
       role: this.role,

@@ -9,6 +9,8 @@
  * dashboards/loopix.json may only query names a node really exports (test/ops-dashboard.test.ts).
  */
 
+import { COUNTERS as COUNTER_HELP } from '../node/counters.js';
+
 export interface CounterMetric {
   readonly name: string;
   readonly help: string;
@@ -94,9 +96,12 @@ export const OVERHEAD_BUCKETS_S: readonly number[] = [0.0001, 0.00025, 0.0005, 0
 const sanitize = (name: string): string => name.toLowerCase().replace(/[^a-z0-9_]/g, '_');
 
 export function counterMetric(name: string): CounterMetric {
-  return COUNTERS[name] ?? (name.startsWith('ws_')
-    ? { name: `loopix_ws_${sanitize(name.slice(3))}_total`, help: `Client front end event ${name} (provider; docs/operations.md "Monitoring").` }
-    : { name: `loopix_${sanitize(name)}_total`, help: `Node event counter ${name}.` });
+  const known = COUNTERS[name];
+  if (known) return known;
+  // Help text from the counter table of src/node/counters.ts (one description per counter).
+  const described = (COUNTER_HELP as Readonly<Record<string, string>>)[name];
+  const help = described ? `${described[0]!.toUpperCase()}${described.slice(1)}.` : `Node event counter ${name}.`;
+  return { name: name.startsWith('ws_') ? `loopix_ws_${sanitize(name.slice(3))}_total` : `loopix_${sanitize(name)}_total`, help };
 }
 
 /** The exported gauge for a stage gauge, or null when it is not exported (see GAUGES). */

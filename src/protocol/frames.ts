@@ -20,7 +20,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { Geometry } from '../geometry.js';
+import { CLIENT_FRAME, FORMAT, type Geometry } from '../geometry.js';
 
 export const FrameType = Object.freeze({
   HELLO: 0x01,
@@ -48,10 +48,10 @@ export const ErrorCode = Object.freeze({
 } as const);
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const KEY = 32;
-const NONCE = 32;
-const PROOF = 32;
-const REQUEST_ID = 4;
+const KEY = FORMAT.keyBytes;
+const NONCE = CLIENT_FRAME.nonceBytes;
+const PROOF = CLIENT_FRAME.proofBytes;
+const REQUEST_ID = CLIENT_FRAME.requestIdBytes;
 
 export type Frame =
   | { type: 'hello'; publicKey: Uint8Array }
@@ -150,7 +150,7 @@ export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
       return (err = exact(REQUEST_ID, 'ACK')) ? { type: 'malformed', reason: err } : { type: 'ack', requestId: requestId() };
     case FrameType.PULL_REPLY: {
       if (body.length < REQUEST_ID || (body.length - REQUEST_ID) % g.packetBytes !== 0) {
-        return { type: 'malformed', reason: `PULL_REPLY body must be 4 + k × ${g.packetBytes} bytes, got ${body.length}` };
+        return { type: 'malformed', reason: `PULL_REPLY body must be ${REQUEST_ID} + k × ${g.packetBytes} bytes, got ${body.length}` };
       }
       const packets: Uint8Array[] = [];
       for (let at = REQUEST_ID; at < body.length; at += g.packetBytes) packets.push(body.subarray(at, at + g.packetBytes));

@@ -25,7 +25,7 @@
  */
 import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues, timingSafeEqual } from 'node:crypto';
 import { clientIdOf } from '../address.js';
-import type { Geometry } from '../geometry.js';
+import { CLIENT_FRAME, type Geometry } from '../geometry.js';
 import { authProof, decodeFrame, encode, ErrorCode, type ErrorCodeValue } from '../protocol/frames.js';
 import type { ClientBuckets, ClientLimiter } from './limits.js';
 import type { ClientFrontEndOptions } from './types.js';
@@ -102,7 +102,7 @@ export const CloseCode = Object.freeze({
 
 export type SessionState = 'awaitHello' | 'awaitAuth' | 'authenticated' | 'closed';
 
-const NONCE_BYTES = 32;
+const NONCE_BYTES = CLIENT_FRAME.nonceBytes;
 /** crypto.getRandomValues fills at most this many bytes per call. */
 const RANDOM_CHUNK = 65536;
 

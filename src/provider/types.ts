@@ -5,6 +5,7 @@
  */
 import type { Geometry } from '../geometry.js';
 import type { FrontEndLimits } from './limits.js';
+import type { CounterName } from '../node/counters.js';
 
 export interface StoredPacket {
   /** Storage row id, used to remove the packet once the client acknowledged it. */
@@ -55,7 +56,7 @@ export interface ClientFrontEndOptions {
   readonly inbox: Inbox;
   readonly ingress: PacketIngress;
   /** Counts by reason (e.g. 'ws_malformed', 'ws_auth_failed') go to the node's metrics. */
-  readonly count: (name: string, by?: number) => void;
+  readonly count: (name: CounterName, by?: number) => void;
   readonly log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
 }
 

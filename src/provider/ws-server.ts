@@ -26,6 +26,7 @@ import { encode, ErrorCode } from '../protocol/frames.js';
 import { AddressCounter, checkLimits, ClientLimiter, LIMIT_SWEEP_MS, NO_LIMITS } from './limits.js';
 import { ClientSession, CloseCode, nodeEphemeralKey, type SessionConnection, type SessionContext } from './sessions.js';
 import type { ClientFrontEnd, ClientFrontEndOptions } from './types.js';
+import type { CounterName } from '../node/counters.js';
 
 type UwsModule = typeof Uws;
 
@@ -82,7 +83,7 @@ class UwsConnection implements SessionConnection {
   closed = false;
   constructor(
     private readonly ws: Uws.WebSocket<UserData>,
-    private readonly count: (name: string, by?: number) => void,
+    private readonly count: (name: CounterName, by?: number) => void,
   ) {}
 
   send(frame: Uint8Array): boolean {

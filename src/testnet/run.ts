@@ -11,6 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
@@ -23,7 +24,8 @@ import { loopPathReport, type LoopObservation, type LoopPathReport } from './loo
 import { NodeProcess } from './processes.js';
 import { LiveTable } from './table.js';
 import { DemoTraffic } from './traffic.js';
-import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from '../mixing/testnet-check.js';
+import { percentileOfSorted } from '../util/percentile.js';
+import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from './mixing-check.js';
 import type { MixingSummary } from '../mixing/analysis.js';
 
 export interface TestnetOptions {
@@ -104,7 +106,6 @@ export interface TestnetSummary {
   readonly prometheus?: { readonly targets: number; readonly targets_up: number; readonly forwarded: Readonly<Record<string, number>> } | null;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
@@ -267,7 +268,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   const restartedAt = failures.allRestartedAt;
   const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...traffic.sentSince(restartedAt) };
   const sum = (f: (s: (typeof clientStats)[number]) => number) => clientStats.reduce((a, s) => a + f(s), 0);
-  const q = (p: number) => (rtts.length ? Math.round(rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))]! * 10) / 10 : null);
+  const q = (p: number) => { const v = percentileOfSorted(rtts, p); return v === undefined ? null : Math.round(v * 10) / 10; };
   const lat = traffic.latency();
   if (!o.keep && !o.dir) rmSync(dir, { recursive: true, force: true });
   return {

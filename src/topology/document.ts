@@ -4,8 +4,9 @@
  * document always signs to the same bytes whatever order a file lists its fields in.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { TopologyError } from '../errors.js';
 import { makeGeometry, type Geometry } from '../geometry.js';
+import { readJsonFile } from '../util/json-file.js';
 import type { NodeEntry, SignedTopology, TopologyBody } from './types.js';
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -20,9 +21,7 @@ const HEX = /^[0-9a-f]*$/;
  */
 export const DEFAULT_EPOCH_LENGTH_S = 1200;
 
-export class TopologyError extends Error {
-  override readonly name = 'TopologyError';
-}
+export { TopologyError };
 
 /** Canonical JSON: sorted keys, no whitespace; arrays keep their order. */
 export function canonicalJson(value: unknown): string {
@@ -62,7 +61,10 @@ export function signTopology(body: TopologyBody, authority: AuthorityKey): Signe
 }
 
 function fail(path: string, message: string): never {
-  throw new TopologyError(`topology ${path}: ${message}`);
+  throw new TopologyError(`topology ${path}: ${message}`, {
+    code: path.startsWith('signature') ? 'ERR_LOOPIX_TOPOLOGY_SIGNATURE' : 'ERR_LOOPIX_TOPOLOGY_INVALID',
+    field: path,
+  });
 }
 
 function hexField(path: string, value: unknown, bytes: number): void {
@@ -134,18 +136,7 @@ export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string)
 
 /** Reads, parses and verifies a topology file. */
 export function loadTopologyFile(file: string, trustedAuthorityKey: string): SignedTopology {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new TopologyError(`topology file ${file}: ${(err as Error).message}`);
-  }
-  let doc: SignedTopology;
-  try {
-    doc = JSON.parse(text) as SignedTopology;
-  } catch (err) {
-    throw new TopologyError(`topology file ${file}: not JSON (${(err as Error).message})`);
-  }
+  const doc = readJsonFile(file, { label: 'topology file', area: 'TOPOLOGY', error: TopologyError }) as SignedTopology;
   return verifyTopology(doc, trustedAuthorityKey);
 }
 
