@@ -11,9 +11,11 @@ const SLOW = [
   'test/bench-figures.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
+  'test/ops-prometheus.test.ts',
   'test/testnet.test.ts',
   'test/testnet-mix-failure.test.ts',
   'test/testnet-mixing.test.ts',
+  'test/testnet-netns.test.ts',
 ];
 
 export default defineConfig({
