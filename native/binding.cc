@@ -374,6 +374,8 @@ Napi::Object FormatConstants(Napi::Env env) {
   set("maxRecordBytes", loopix::kMaxRecordBytes);
   set("recordNoKeyReason", loopix::kRecordNoKeyReason);
   return f;
+}
+
 // ---- link layer (native/link.h) -----------------------------------------------------------------------
 
 // Checks the shared arguments of the two link batch calls; returns the count.

@@ -6,8 +6,12 @@
  * a length literal: it asks a Geometry.
  */
 
+import { LoopixError } from './errors.js';
+
 /** Largest UDP payload on a 1500-byte-MTU IPv4 path: 1500 − 20 (IP) − 8 (UDP). */
 export const UDP_PAYLOAD_LIMIT_MTU1500 = 1472;
+/** Largest UDP payload at all (IPv4): 65,535 − 20 (IP header) − 8 (UDP header). One packet is one datagram. */
+export const UDP_PAYLOAD_LIMIT = 65_507;
 
 /**
  * Lengths of format version 1 that do not depend on r, A or C (docs/packet-format.md §1). native/format.h
@@ -96,6 +100,14 @@ export const CLIENT_FRAME = Object.freeze({
   requestIdBytes: 4,
   /** The authentication proof: a full HMAC-SHA256. */
   proofBytes: FORMAT.sha256Bytes,
+  /** ChaCha20-Poly1305 tag of every link record (RFC 8439). */
+  linkTagBytes: 16,
+  /** ChaCha20-Poly1305 nonce: 4 zero bytes || the 64-bit record counter. */
+  linkNonceBytes: 12,
+  /** The client's static key as sealed inside AUTH: key + tag. */
+  sealedKeyBytes: FORMAT.keyBytes + 16,
+  /** Longest ERROR message (UTF-8 bytes) a link record carries. */
+  maxErrorBytes: 200,
 } as const);
 
 /** The free parameters of a network's packet geometry. */
@@ -185,6 +197,14 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
   const linkHeaderBytes = 12, linkTagBytes = 16;
   const linkOverheadBytes = linkHeaderBytes + linkTagBytes;
   const datagramBytes = packetBytes + linkOverheadBytes;
+  // Nodes send one packet per UDP datagram (docs/packet-format.md §1): a larger datagram could never be sent.
+  if (datagramBytes > UDP_PAYLOAD_LIMIT) {
+    throw new LoopixError(
+      'ERR_LOOPIX_GEOMETRY_TOO_LARGE',
+      `geometry: a packet of maxHops ${maxHops}, addressBytes ${addressBytes}, contentBytes ${contentBytes} is ${packetBytes} bytes, ${datagramBytes} with the node link's ${linkOverheadBytes}-byte framing: more than the ${UDP_PAYLOAD_LIMIT} bytes one UDP datagram can carry`,
+      { field: 'geometry' },
+    );
+  }
   return Object.freeze({
     version: 1,
     maxHops,

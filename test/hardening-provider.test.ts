@@ -66,7 +66,7 @@ const counter = (name: string): number => provider.last?.counters[name] ?? 0;
 /** A raw client of the provider, retried until the restarted process listens. */
 function connectWhenUp(): Promise<RawPeer | undefined> {
   return waitFor(async () => {
-    const peer = new RawPeer(providerEntry().ws!, g());
+    const peer = new RawPeer(providerEntry().ws!, g(), params.pullK);
     return peer.opened.then(
       () => peer,
       () => undefined,

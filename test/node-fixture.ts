@@ -60,7 +60,7 @@ export async function makeNetwork(
     const privateKey = Uint8Array.from(randomBytes(32));
     const publicKey = Buffer.from(backend.x25519Base(privateKey)).toString('hex');
     const keyFile = join(dir, `${s.name}.key.json`);
-    writeFileSync(keyFile, JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }));
+    writeFileSync(keyFile, JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }), { mode: 0o600 });
     const port = await freeUdpPort();
     const entry: NodeEntry = {
       id: randomBytes(g.addressBytes).toString('hex'),

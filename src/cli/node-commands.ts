@@ -10,6 +10,7 @@
 import type { Command } from 'commander';
 import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
+import { wipeKeys } from '../node/keys.js';
 import { loadNodeSetup } from '../node/startup.js';
 import type { Role } from '../topology/types.js';
 import type { NodeSetup } from '../node/pipeline.js';
@@ -62,6 +63,9 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
     const setup = loadNodeSetup(configFile, role);
     checkOpsBinding(setup);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
+    // The running node's keyring holds its own copies; the parsed key file's are wiped (docs/operations.md
+    // "Key files, clocks and client connections").
+    wipeKeys([...(setup.keys ?? []), setup.keyPair]);
     try {
       requireNativeWebSocket(node, setup);
       ops = await startNodeOps(node, setup);

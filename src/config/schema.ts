@@ -179,6 +179,12 @@ export const NodeConfigSchema = z.strictObject({
       /** Milliseconds a connection may take to authenticate before it is closed. */
       authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
       /**
+       * Seconds after its last authentication at which a registered client key with no stored packet is
+       * forgotten (checked hourly); 0 keeps every key forever. A forgotten key registers again on its next
+       * authentication. Default 30 days.
+       */
+      registrationTtlS: z.number().int().min(0).default(30 * 24 * 3600),
+      /**
        * Abuse limits of the client front end (src/provider/limits.ts, docs/pipeline.md §"Abuse limits at the
        * provider"). Frames over a per-client limit are dropped and counted; a client whose excess reaches a
        * whole bucket gets ERROR(RATE_LIMITED) and a close.
@@ -201,6 +207,26 @@ export const NodeConfigSchema = z.strictObject({
            * every client from 127.0.0.1: raise this above the clients per provider there.
            */
           maxConnectionsPerAddress: z.number().int().min(0).max(1_000_000).default(64),
+          /**
+           * New connections (handshakes) per minute allowed per remote address (IPv6: per /64); 0 = unlimited.
+           * Each handshake costs the provider two X25519 agreements and may register a key: a churn of fresh
+           * keys from one host is throttled here.
+           */
+          handshakesPerMin: z.number().min(0).max(1_000_000).default(120),
+          /** Handshake bucket capacity per address (a testnet starts every client from 127.0.0.1 at once). */
+          handshakeBurst: z.number().int().min(1).max(1_000_000).default(128),
+        })
+        .prefault({}),
+      /**
+       * Where the per-address limits take a client's address from. Off by default (the socket's peer address).
+       * Behind a reverse proxy that terminates TLS, name the header it sets (e.g. "x-forwarded-for") and the
+       * proxy's own addresses: the header is believed only on connections from those addresses, and its
+       * rightmost entry (the one the trusted proxy appended) is used.
+       */
+      clientAddress: z
+        .strictObject({
+          header: z.string().regex(/^[a-z0-9-]+$/, 'a lowercase HTTP header name').optional(),
+          trustedProxies: z.array(z.string().min(2)).default([]),
         })
         .prefault({}),
     })

@@ -48,6 +48,11 @@ export const COUNTERS = Object.freeze({
   ws_ack_empty: 'ACKs naming no remembered reply',
   ws_acked_packets: 'stored packets deleted by ACKs',
   ws_send_dropped: 'frames the WebSocket could not send (backpressure or closed)',
+  ws_bad_record: 'client link records that did not open (size, tag, counter order, padding); the session is closed',
+  ws_handshake_throttled: 'connections refused by the per-address handshake rate limit (provider.limits.handshakesPerMin)',
+  ws_ack_remove_errors: 'batches of acknowledged packets the inbox failed to delete (they are served again)',
+  clients_expired: 'client registrations forgotten after provider.registrationTtlS without traffic and with nothing stored',
+  key_file_prune_errors: "failures to remove retired epochs' keys from the key file on disk",
 } as const);
 
 /** A counter name `count()` accepts. */

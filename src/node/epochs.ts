@@ -12,12 +12,12 @@
  * The pipeline asks it two things on the packet path, neither of which throws: is a prefix epoch live
  * (`resolve`, before crypto), and is a replay tag fresh under that epoch's key (`checkTag`, after crypto).
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { EpochKeyring, prefixEpoch, type EpochRejection } from './epoch-keys.js';
-import { loadNodeKeyFile, type EpochKeyPair } from './keys.js';
+import { loadNodeKeyFile, pruneKeyFile, wipeKeys, type EpochKeyPair } from './keys.js';
 import type { NodeMetrics } from './metrics.js';
 import { ReplayFilter, type ReplayVerdict } from './replay.js';
 import { REPLAY_BURST_S, replayCapacityFor } from './replay-capacity.js';
@@ -119,10 +119,13 @@ export class EpochStage {
     // Open (restore) every live epoch's filter now: a corrupt or mis-sized snapshot stops start-up with a
     // clear error instead of surfacing on the packet path.
     for (const epoch of change.installed) this.replay.open(epoch);
-    // State of epochs whose keys are gone can never matter again.
-    if (store) for (const epoch of store.epochsOnDisk()) if (!this.keyring.liveEpochs.includes(epoch)) store.forget(epoch);
+    // State of epochs whose keys are gone can never matter again. State of an epoch AHEAD of our clock is
+    // kept: it means the clock went back (start-up refuses a clock off by more than the grace window,
+    // src/node/clock.ts), and deleting it would let replays of that epoch pass.
+    if (store) for (const epoch of store.epochsOnDisk()) if (!this.keyring.liveEpochs.includes(epoch) && epoch <= change.current + 1) store.forget(epoch);
     if (this.keyring.liveEpochs.length === 0) log.error({ epoch: change.current, stored: this.keyring.storedEpochs }, 'no key for the current epoch: every packet is dropped (add keys to the key file)');
     if (config.replay.unsafeResetWhenFull) log.warn('replay.unsafeResetWhenFull is set: full replay filters are emptied, so replays pass after each reset (benchmarks only)');
+    this.pruneKeyFile();
     this.rememberMtimes();
   }
 
@@ -216,6 +219,7 @@ export class EpochStage {
         this.keyring.retireEarly(epoch);
       }
     }
+    if (change.retired.length > 0) this.pruneKeyFile();
     if (change.installed.length > 0 || change.retired.length > 0) {
       this.replay.retainEpochs(this.keyring.liveEpochs);
       this.o.metrics.count('key_changes', change.installed.length + change.retired.length);
@@ -232,7 +236,8 @@ export class EpochStage {
       if (keyMtime !== this.keyMtimeMs) {
         this.keyMtimeMs = keyMtime;
         const file = loadNodeKeyFile(config.keyFile);
-        if (file.kind === 'epochs') this.keyring.addKeys(file.keys);
+        if (file.kind === 'epochs') this.keyring.addKeys(file.keys); // the keyring keeps its own copies
+        wipeKeys(file.kind === 'epochs' ? file.keys : [file.key]);
       }
       const topoMtime = statSync(config.topologyFile).mtimeMs;
       if (topoMtime === this.topologyMtimeMs) return;
@@ -267,6 +272,22 @@ export class EpochStage {
       this.o.log.error({ err: (err as Error).message }, 'replay-filter snapshot failed (the log still covers it)');
     } finally {
       this.snapshotting = false;
+    }
+  }
+
+  /** Removes retired epochs' keys from the key store on disk (src/node/keys.ts pruneKeyFile). Never throws. */
+  private pruneKeyFile(): void {
+    const keepFrom = Math.min(this.keyring.current, ...this.keyring.liveEpochs);
+    if (!existsSync(this.o.config.keyFile)) return; // in-process nodes without a key file
+    try {
+      const removed = pruneKeyFile(this.o.config.keyFile, keepFrom);
+      if (removed.length > 0) {
+        this.o.log.info({ removed, file: this.o.config.keyFile }, 'removed retired keys from the key file');
+        this.keyMtimeMs = statSync(this.o.config.keyFile).mtimeMs;
+      }
+    } catch (err) {
+      this.o.metrics.count('key_file_prune_errors');
+      this.o.log.error({ err: (err as Error).message, file: this.o.config.keyFile }, 'could not remove retired keys from the key file');
     }
   }
 

@@ -6,7 +6,13 @@
  *    [{"epoch": n, "publicKey": hex, "privateKey": hex}, …]} — one key pair per key epoch (docs/operations.md
  *    "Key epochs"). The operator publishes the public keys to the directory ahead of their epochs.
  * Errors name the file and the field; the private key is never part of a message.
+ *
+ * A key file readable by group or others is refused (ERR_LOOPIX_KEYFILE_MODE, naming the file and its mode):
+ * per-epoch forward secrecy means nothing if anyone on the host can copy the keys. Hex is decoded into fresh
+ * arrays (never Node's shared Buffer pool, which would keep a copy of the key after the caller wipes its own).
  */
+import { closeSync, fstatSync, lstatSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { KeyFileError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 
@@ -16,6 +22,9 @@ export interface X25519KeyPair {
 }
 
 export { KeyFileError };
+
+/** Permission bits that must be clear on a key file: any access by group or others. */
+export const KEY_FILE_FORBIDDEN_MODE = 0o077;
 
 const HEX32 = /^[0-9a-f]{64}$/;
 
@@ -29,8 +38,8 @@ export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
     }
   }
   return {
-    publicKey: Uint8Array.from(Buffer.from(o.publicKey as string, 'hex')),
-    privateKey: Uint8Array.from(Buffer.from(o.privateKey as string, 'hex')),
+    publicKey: hexToBytes(o.publicKey as string),
+    privateKey: hexToBytes(o.privateKey as string),
   };
 }
 
@@ -68,5 +77,59 @@ export function loadKeyPairFile(file: string): X25519KeyPair {
 }
 
 function readJson(file: string): unknown {
+  // The mode of the file itself (fstat of what was opened): refuse one that group or others can read.
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`, { code: 'ERR_LOOPIX_KEYFILE_UNREADABLE', field: file, cause: err });
+  }
+  let mode: number;
+  try {
+    mode = fstatSync(fd).mode & 0o777;
+  } finally {
+    closeSync(fd);
+  }
+  if ((mode & KEY_FILE_FORBIDDEN_MODE) !== 0) {
+    throw new KeyFileError(`key file ${file}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read it; run chmod 600 ${file}`, {
+      code: 'ERR_LOOPIX_KEYFILE_MODE',
+      field: file,
+    });
+  }
   return readJsonFile(file, { label: 'key file', area: 'KEYFILE', error: KeyFileError });
+}
+
+/** Zeroes the private keys of `pairs` (copies the caller no longer needs). */
+export function wipeKeys(pairs: readonly (X25519KeyPair | undefined)[]): void {
+  for (const k of pairs) k?.privateKey.fill(0);
+}
+
+/**
+ * Removes from a key store on disk every key of an epoch before `keepFrom` (retired keys: docs/operations.md
+ * "Key epochs" promises forward secrecy per epoch, which a copy on disk would void). Atomic: the remaining
+ * keys are written to `<file>.tmp` (created exclusively, mode 0600, never through a symlink) and renamed over
+ * the store. Returns the epochs removed; a single-key file (keys that do not rotate) is left alone.
+ */
+export function pruneKeyFile(file: string, keepFrom: number): number[] {
+  const store = loadNodeKeyFile(file);
+  if (store.kind !== 'epochs') {
+    wipeKeys([store.key]);
+    return [];
+  }
+  const removed = store.keys.filter((k) => k.epoch < keepFrom).map((k) => k.epoch);
+  if (removed.length > 0) {
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const keep = store.keys.filter((k) => k.epoch >= keepFrom).map((k) => ({ epoch: k.epoch, publicKey: hex(k.publicKey), privateKey: hex(k.privateKey) }));
+    const tmp = `${file}.tmp`;
+    try {
+      lstatSync(tmp);
+      unlinkSync(tmp);
+    } catch {
+      // no stale temporary file
+    }
+    writeFileSync(tmp, `${JSON.stringify({ type: 'x25519-epochs', keys: keep }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  }
+  wipeKeys(store.keys);
+  return removed;
 }

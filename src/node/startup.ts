@@ -15,6 +15,7 @@ import { loadConfigFile, NodeConfigSchema, type NodeConfig } from '../config/sch
 import { loadSphinx } from '../sphinx/loader.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import type { Role } from '../topology/types.js';
+import { checkClock } from './clock.js';
 import { loadNodeKeyFile, type EpochKeyPair } from './keys.js';
 import type { NodeSetup } from './pipeline.js';
 
@@ -52,6 +53,7 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
 
   const doc = loadTopologyFile(config.topologyFile, config.authorityPublicKey);
   const topology = new TopologyIndex(doc);
+  checkClock(topology, Date.now(), config.epochs.graceS, config.topologyFile);
   const g = topology.geometry;
   if (config.id.length !== g.addressBytes * 2) fail(`id: must be ${g.addressBytes} bytes of hex (the topology's geometry.addressBytes), got ${config.id.length / 2}`);
   const self = topology.node(config.id);
