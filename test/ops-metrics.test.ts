@@ -15,7 +15,7 @@ import { isLoopback } from '../src/ops/http.js';
 import { freeTcpPort } from '../src/testnet/network.js';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, makeNetwork, sendUdp, UdpSink, type TestNetwork } from './node-fixture.js';
+import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -153,7 +153,8 @@ describe('loopix mix with ops.listen (child process)', () => {
 
   it('serves /metrics (accepted by promtool) and /healthz, counting forwards, drops by reason and links', async () => {
     const port = await freeTcpPort();
-    const sink = await UdpSink.bind(net.nodes['M2.0']!.entry.udp.port);
+    const sink = await LinkPeer.bind(net, 'M2.0', native.x25519);
+    const P0 = await LinkPeer.bind(net, 'P0', native.x25519);
     const config = net.writeConfig('M1.0', { ops: { listen: { host: '127.0.0.1', port } }, params: { lambdaM: 2 } });
     child = spawn(process.execPath, [BIN, 'mix', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -180,7 +181,8 @@ describe('loopix mix with ops.listen (child process)', () => {
           { node: n.P0!.entry, command: Command.DROP },
         ]);
       const replayed = path();
-      await sendUdp(n['M1.0']!.entry.udp.port, [path(), replayed, replayed, new Uint8Array(10)]);
+      await P0.send('M1.0', [path(), replayed, replayed]);
+      await P0.sendRaw(n['M1.0']!.entry.udp.port, [new Uint8Array(10)]);
       await sink.waitFor(2, 5000);
       const text = await vi.waitFor(
         async () => {
@@ -193,9 +195,8 @@ describe('loopix mix with ops.listen (child process)', () => {
       expect(sample(text, 'loopix_packets_dropped_total', 'reason="replay"')).toBe(1);
       expect(sample(text, 'loopix_packets_dropped_total', 'reason="bad_size"')).toBe(1);
       expect(sample(text, 'loopix_packets_received_total')).toBe(4);
-      // Our test sender is not a topology node: its datagrams are "unknown"; the forwards went to mix M2.0.
-      expect(sample(text, 'loopix_link_packets_total', 'direction="in",node_id')).toBeUndefined();
-      expect(sample(text, 'loopix_link_packets_total', 'peer="unknown"')).toBe(4);
+      // Every datagram came from provider P0's address; the forwards went to mix M2.0.
+      expect(sample(text, 'loopix_link_packets_total', 'direction="in",peer="P0"')).toBe(4);
       expect(sample(text, 'loopix_link_packets_total', 'direction="out",peer="M2.0"')).toBeGreaterThanOrEqual(2);
       for (const name of [
         'loopix_held_packets',
@@ -226,6 +227,7 @@ describe('loopix mix with ops.listen (child process)', () => {
       expect(await exited).toBe(0);
     } finally {
       await sink.close();
+      await P0.close();
     }
   });
 

@@ -131,8 +131,8 @@ export function runInit(o: InitOptions): InitResult {
   "params": { "lambdaM": 1, "mu": 2 },
   // Crypto worker threads (default: one per core beyond the main thread).
   "pipeline": {},
-  // Line rate this node is provisioned for, packets/s: sizes the replay filter (docs/pipeline.md).
-  "replay": { "lineRatePps": 1000 },
+  // Replay filter sizing: "auto" measures this host's unwrap rate once; in production set it from loopix bench relay.
+  "replay": { "maxRatePps": "auto" },
 ${provider ? `  // Client front end: SQLite inboxes in dataDir, WebSockets on listen (put a TLS proxy in front of it).
   "provider": { "dataDir": "data", "listen": { "host": "0.0.0.0", "port": ${o.wsPort} } },
 ` : ''}  // Prometheus /metrics and /healthz. Loopback only unless "allowRemote": true.
