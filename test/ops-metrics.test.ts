@@ -167,7 +167,7 @@ describe('loopix mix with ops.listen (child process)', () => {
           const r = await fetch(`${url}/healthz`);
           return { status: r.status, body: (await r.json()) as { status: string; checks: Record<string, unknown> } };
         },
-        { timeout: 15_000, interval: 100 },
+        { timeout: 45_000, interval: 100 },
       );
       expect(health.status).toBe(200);
       expect(health.body).toEqual({ status: 'ready', checks: { keys: true, topology: true, workers: true } });
@@ -229,7 +229,7 @@ describe('loopix mix with ops.listen (child process)', () => {
       await sink.close();
       await P0.close();
     }
-  });
+  }, 120_000);
 
   it('refuses to serve metrics on a non-loopback address unless ops.allowRemote is set', () => {
     const config = net.writeConfig('M1.0', { ops: { listen: { host: '0.0.0.0', port: 0 } } });
