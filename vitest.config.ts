@@ -13,9 +13,11 @@ const SLOW = [
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
   'test/quickstart.test.ts',
+  'test/ops-prometheus.test.ts',
   'test/testnet.test.ts',
   'test/testnet-mix-failure.test.ts',
   'test/testnet-mixing.test.ts',
+  'test/testnet-netns.test.ts',
 ];
 
 export default defineConfig({

@@ -23,3 +23,6 @@ export function packageVersion(): string {
     dir = up;
   }
 }
+
+/** The same version as a constant, read once (`loopix_node_info`'s version label). */
+export const LOOPIX_VERSION: string = packageVersion();

@@ -5,8 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
-import { repoRoot } from '../paths.js';
+import { join, resolve } from 'node:path';
 import { renderSvg, type TopLevelSpec } from '../plot/svg.js';
 import { measureOpensslX25519 } from './openssl-baseline.js';
 
@@ -38,9 +37,12 @@ export function baseline(seconds: number, log: (line: string) => void): { x25519
   return { x25519PerS: b.x25519PerS === null ? null : Math.round(b.x25519PerS), version: b.version };
 }
 
-/** Default results directory: <repo>/bench/results. */
+/**
+ * Default results directory: ./loopix-bench-results under the current directory (or $LOOPIX_BENCH_RESULTS).
+ * The committed results in <repo>/bench/results are only written when asked: `--results-dir bench/results`.
+ */
 export function defaultResultsDir(): string {
-  return join(repoRoot(), 'bench', 'results');
+  return resolve(process.env.LOOPIX_BENCH_RESULTS ?? 'loopix-bench-results');
 }
 
 /** Writes `<dir>/<name>.json` (and `<dir>/<name>.svg` from `spec`); returns the paths written. */

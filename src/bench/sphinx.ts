@@ -11,7 +11,8 @@
  * unwrap is two scalar multiplications and little else); create ≥ openssl/9 (one fixed-base and one
  * variable-base multiplication per hop).
  */
-import Benchmark from 'benchmark';
+import { createRequire } from 'node:module';
+import type Benchmark from 'benchmark';
 import { DEFAULT_GEOMETRY as g } from '../geometry.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { tsBackend } from '../sphinx/ts/index.js';
@@ -95,7 +96,9 @@ function medianHz(bench: Benchmark): number {
 }
 
 function measure(name: string, seconds: number, fn: () => void, log: (l: string) => void, opsPerCall = 1): number {
-  const bench = new Benchmark(name, fn, { maxTime: seconds, minSamples: 10 });
+  // `benchmark` is an optionalDependency (a node's install may omit it): loaded only when a benchmark runs.
+  const BenchmarkCtor = createRequire(import.meta.url)('benchmark') as typeof Benchmark;
+  const bench = new BenchmarkCtor(name, fn, { maxTime: seconds, minSamples: 10 });
   bench.run({ async: false });
   if (bench.error) throw bench.error;
   const hz = medianHz(bench) * opsPerCall;

@@ -1,7 +1,8 @@
 /**
  * `loopix bench …`: every benchmark as a subcommand (docs/benchmarks.md). Each prints a human table on stderr
  * and, with --json, one JSON object as the last line of stdout; the long-running ones also write
- * `<results-dir>/<name>.json` and `.svg` (default bench/results/ in the repository).
+ * `<results-dir>/<name>.json` and `.svg` (default ./loopix-bench-results; the committed bench/results only when
+ * asked with `--results-dir bench/results`).
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { COST_DEFAULTS, DEFAULT_SCENARIOS, computeCost, defaultRelayFile, readRelayResult, saveCost } from '../bench/cost.js';

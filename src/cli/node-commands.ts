@@ -8,12 +8,15 @@
  * inbox, and exits 0.
  */
 import type { Command } from 'commander';
-import { errorLine } from '../errors.js';
 import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
 import { wipeKeys } from '../node/keys.js';
 import { loadNodeSetup } from '../node/startup.js';
 import type { Role } from '../topology/types.js';
+import type { NodeSetup } from '../node/pipeline.js';
+import { errorLine, LoopixError } from '../errors.js';
+import { checkOpsBinding, startNodeOps } from '../ops/node-ops.js';
+import type { OpsServer } from '../ops/http.js';
 
 /** Exit code for every start-up failure. */
 export const EXIT_STARTUP = 2;
@@ -36,14 +39,40 @@ function startupFailure(role: Role, err: unknown): never {
   process.exit(EXIT_STARTUP);
 }
 
+/**
+ * A provider whose uWebSockets.js binary did not load serves clients through uWS's JS fallback, many times
+ * slower (its binaries exist for Node 20 on Linux/macOS x64/arm64; package.json `engines`). Refuse to run
+ * that way unless the config says `provider.allowJsWebSocket: true`; either way `loopix_ws_uws_native`
+ * says which one runs.
+ */
+function requireNativeWebSocket(node: RunningNode, setup: NodeSetup): void {
+  if (node.role !== 'provider' || setup.config.provider?.allowJsWebSocket) return;
+  if (node.snapshot().gauges.uws_native === 0) {
+    throw new LoopixError(
+      'ERR_LOOPIX_PROVIDER_UWS_FALLBACK',
+      `uWebSockets.js has no native binary for Node ${process.versions.node} on ${process.platform}-${process.arch} and would run its slow JS fallback: use Node 20, or set provider.allowJsWebSocket to true`,
+      { field: 'provider.allowJsWebSocket' },
+    );
+  }
+}
+
 export async function runNodeCommand(role: Role, configFile: string): Promise<void> {
   let node: RunningNode;
+  let ops: OpsServer | undefined;
   try {
     const setup = loadNodeSetup(configFile, role);
+    checkOpsBinding(setup);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
     // The running node's keyring holds its own copies; the parsed key file's are wiped (docs/operations.md
     // "Key files, clocks and client connections").
     wipeKeys([...(setup.keys ?? []), setup.keyPair]);
+    try {
+      requireNativeWebSocket(node, setup);
+      ops = await startNodeOps(node, setup);
+    } catch (err) {
+      await node.close().catch(() => undefined);
+      throw err;
+    }
   } catch (err) {
     startupFailure(role, err);
   }
@@ -56,7 +85,7 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
       process.exit(1);
     }, 10_000);
     timeout.unref();
-    node.close().then(
+    Promise.all([node.close(), ops?.close()]).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`loopix ${role}: error while shutting down: ${(err as Error)?.message ?? String(err)}\n`);

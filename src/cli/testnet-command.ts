@@ -6,6 +6,7 @@ import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
 import { formatMixing } from '../mixing/format.js';
 import { parseMisbehave } from '../node/faults.js';
+import { linkMatrix } from '../testnet/netns.js';
 
 /** The options commander parses for `loopix testnet` (see the option list below). */
 interface TestnetOptions {
@@ -29,6 +30,8 @@ interface TestnetOptions {
   killAt?: number;
   restartAt?: number;
   drainQuiet: number;
+  netns?: string | true;
+  prometheus?: boolean;
 }
 
 export function registerTestnetCommand(program: Command): void {
@@ -59,6 +62,8 @@ export function registerTestnetCommand(program: Command): void {
     .option('--kill <node>', 'SIGKILL this node (e.g. mix-2.0) during sending; the summary counts the loss (src/testnet/failures.ts)')
     .option('--kill-at <s>', 'with --kill: seconds after sending starts', positiveNumber('--kill-at'))
     .option('--restart-at <s>', 'with --kill: restart the node (same key and port) this many seconds after sending starts', positiveNumber('--restart-at'))
+    .option('--netns [links]', 'every node in its own network namespace on a bridge, links shaped by tc netem: lan (default), continents (AnonPoP §8.2), none (unshaped), or a matrix JSON file; needs root (src/testnet/netns.ts)')
+    .option('--prometheus', "start a Prometheus server (Debian's prometheus) scraping every node's /metrics on loopback; summary field `prometheus`")
     .option('--drain-quiet <s>', 'with --kill: end the drain once nothing arrived for this long', positiveNumber('--drain-quiet'), 10)
     .action(async (o: TestnetOptions) => {
       let summary;
@@ -94,6 +99,8 @@ export function registerTestnetCommand(program: Command): void {
         checkMixing: o.checkMixing === true,
         failures: o.kill === undefined || o.killAt === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
         drainQuietS: o.drainQuiet,
+        prometheus: o.prometheus === true,
+        ...(o.netns ? { netns: linkMatrix(o.netns === true ? 'lan' : String(o.netns)) } : {}),
         table: o.json ? process.stderr : process.stdout,
         log: (line) => process.stderr.write(`${line}\n`),
         });

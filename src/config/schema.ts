@@ -204,6 +204,11 @@ export const NodeConfigSchema = z.strictObject({
       registration: z.enum(['open', 'closed']).default('open'),
       /** Client X25519 public keys (hex) allowed when registration is closed. */
       clients: z.array(hex(32)).default([]),
+      /**
+       * Run even when uWebSockets.js cannot load its native binary (it then serves clients through its slow JS
+       * fallback). Default false: such a provider refuses to start (`ERR_LOOPIX_PROVIDER_UWS_FALLBACK`).
+       */
+      allowJsWebSocket: z.boolean().default(false),
       /** Largest WebSocket frame accepted, bytes; larger frames get an error frame and a close. */
       maxFrameBytes: z.number().int().min(1024).max(1 << 24).default(64 * 1024),
       /** Milliseconds a connection may take to authenticate before it is closed. */
@@ -277,6 +282,21 @@ export const NodeConfigSchema = z.strictObject({
       maxSamplesPerReport: z.number().int().min(100).max(1_000_000).default(20_000),
     })
     .prefault({}),
+  /**
+   * The operator's HTTP endpoint (src/ops/http.ts): Prometheus `/metrics` and `/healthz`. Absent: no HTTP
+   * server. It binds `listen` exactly; an address other than loopback must be asked for with
+   * `allowRemote: true`, so a typo cannot expose a node's metrics to the network.
+   */
+  ops: z
+    .strictObject({
+      listen: endpoint,
+      allowRemote: z.boolean().default(false),
+      /** Sliding window of the live mixing health checks, seconds (src/ops/mixing-health.ts). */
+      mixingWindowS: z.number().min(10).max(3600).default(60),
+      /** Mean gap between two pool-size samples of the mixing health, ms (Poisson sampling times). */
+      poolSampleIntervalMs: z.number().min(10).max(60_000).default(100),
+    })
+    .optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
@@ -319,5 +339,5 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
 }
 
 export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Readonly<z.infer<S>> {
-  return parseConfig(schema, readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError }), file);
+  return parseConfig(schema, readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError, comments: true }), file);
 }

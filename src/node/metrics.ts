@@ -3,11 +3,19 @@
  * through two calls, `count(name)` and `drop(reason)`, so a packet that leaves the pipeline anywhere other
  * than the socket or the inbox is always a `dropped.<reason>` counter: nothing is dropped silently.
  *
- * `snapshot()` returns plain JSON (the stats line / IPC message of `loopix mix` and `loopix provider`).
+ * The values live in prom-client metrics of one Registry per node (`registry`), which `/metrics` serves
+ * (src/ops/http.ts) under Prometheus names (src/ops/metric-names.ts: `received` is
+ * `loopix_packets_received_total`, `drop('replay')` is `loopix_packets_dropped_total{reason="replay"}`).
+ * `snapshot()` returns the same numbers as plain JSON (the stats line / IPC message of `loopix mix` and
+ * `loopix provider`), synchronously — see readCounter for how.
+ *
+ * Worker threads do not call this directly: they ship counter deltas to the main thread, which applies them
+ * with `count(name, by)` / `drop(reason, by)`.
  */
-
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { counterMetric, DROPPED_METRIC, gaugeMetric, OVERHEAD_BUCKETS_S } from '../ops/metric-names.js';
 import type { CounterName } from './counters.js';
-import type { DropReason } from './drop-reasons.js';
+import { DROP_REASON_NAMES, type DropReason } from './drop-reasons.js';
 
 /** Drop reasons and their meanings live in src/node/drop-reasons.ts (one table, checked against docs/). */
 export type { DropReason } from './drop-reasons.js';
@@ -103,6 +111,7 @@ export class LatencyHistogram {
   }
 }
 
+/** The JSON form of a node's metrics (stats line, IPC message, `RunningNode.snapshot()`). */
 export interface MetricsSnapshot {
   readonly node: string;
   readonly role: string;
@@ -115,39 +124,153 @@ export interface MetricsSnapshot {
   readonly latency_overhead: ReturnType<LatencyHistogram['snapshot']>;
 }
 
+/** The counters every node reports from the start (0 until the first event), so dashboards see the series. */
+const BASE_COUNTERS = ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned'] as const satisfies readonly CounterName[];
+
+/**
+ * The current value of an unlabelled series (`labels` absent) or of one label set of a prom-client Counter.
+ *
+ * prom-client's public `get()` is async (it awaits `collect` callbacks), but the stats line and the tests
+ * read counters synchronously. A counter without `collect` keeps its values in `hashMap`, keyed by the label
+ * values; this reads that map. prom-client is pinned to 15.1.x for this, and test/ops-metrics.test.ts checks
+ * that the snapshot equals what the public async API returns, so an upgrade that changes the layout fails
+ * a test instead of reporting zeros.
+ */
+function counterValues(c: Counter<string>): { value: number; labels: Record<string, string | number> }[] {
+  const map = (c as unknown as { hashMap: Record<string, { value: number; labels: Record<string, string | number> }> }).hashMap;
+  return Object.values(map);
+}
+
+/** The node's latency histogram: the JSON snapshot's log-spaced buckets and the exported Prometheus buckets. */
+export interface OverheadRecorder {
+  /** One packet's processing overhead, ms (negative values count as 0). */
+  record(ms: number): void;
+  /** Adds a packet-path worker's histogram (the sharded pipeline's stats reports). */
+  merge(h: HistogramState): void;
+  readonly count: number;
+  snapshot(): ReturnType<LatencyHistogram['snapshot']>;
+}
+
 export class NodeMetrics {
-  private readonly counters = new Map<string, number>();
-  private readonly drops = new Map<string, number>();
+  /** Every metric of this node; `/metrics` serves `registry.metrics()`. */
+  readonly registry = new Registry();
+  /** count(name) → its prom-client Counter (created on first use). */
+  private readonly counters = new Map<CounterName, Counter<string>>();
+  private readonly drops: Counter<'reason'>;
+  private readonly links: Counter<'direction' | 'peer'>;
   private readonly gauges = new Map<string, () => number | boolean | null>();
-  readonly latency = new LatencyHistogram();
+  readonly latency: OverheadRecorder;
   private readonly started = performance.now();
 
   constructor(
     readonly node: string,
     readonly role: string,
   ) {
-    for (const name of ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned'] satisfies CounterName[]) this.counters.set(name, 0);
+    this.registry.setDefaultLabels({ node_id: node, role });
+    this.drops = new Counter({ name: DROPPED_METRIC.name, help: DROPPED_METRIC.help, labelNames: ['reason'], registers: [this.registry] });
+    this.links = new Counter({
+      name: 'loopix_link_packets_total',
+      help: 'Packets per link: direction="in" arrived from peer, "out" handed to the socket for peer (node name; "clients" for client SUBMITs, "unknown" for an address not in the topology).',
+      labelNames: ['direction', 'peer'],
+      registers: [this.registry],
+    });
+    for (const name of BASE_COUNTERS) this.counterFor(name);
+    // Every reason exported from the start (at 0), so a dashboard sees each series before its first drop.
+    for (const reason of DROP_REASON_NAMES) this.drops.inc({ reason }, 0);
+    const hist = new LatencyHistogram();
+    const prom = new Histogram({
+      name: 'loopix_processing_overhead_seconds',
+      help: "Arrival to departure minus the header's Exp(mu) delay: the node's own queueing and processing time, seconds.",
+      buckets: [...OVERHEAD_BUCKETS_S],
+      registers: [this.registry],
+    });
+    this.latency = {
+      record(ms: number): void {
+        hist.record(ms);
+        prom.observe(ms > 0 ? ms / 1000 : 0);
+      },
+      merge(h: HistogramState): void {
+        hist.merge(h);
+        // The exported histogram sees each worker bucket's packets at that bucket's upper bound (≤ 12 % high,
+        // as the JSON percentiles): the worker reports bucket counts, not the single values.
+        for (const [i, c] of h.buckets) for (let k = 0; k < c; k++) prom.observe(bucketUpperMs(i) / 1000);
+      },
+      get count() {
+        return hist.count;
+      },
+      snapshot: () => hist.snapshot(),
+    };
   }
 
+  private counterFor(name: CounterName): Counter<string> {
+    let c = this.counters.get(name);
+    if (c === undefined) {
+      const m = counterMetric(name);
+      // Two count() names may share one family (e.g. a label); reuse a family already registered.
+      const existing = this.registry.getSingleMetric(m.name) as Counter<string> | undefined;
+      c = existing ?? new Counter({ name: m.name, help: m.help, registers: [this.registry] });
+      this.counters.set(name, c);
+    }
+    return c;
+  }
+
+  /** Adds `by` (default 1) to the event counter `name`. Never throws (a bad `by` is ignored). */
   count(name: CounterName, by = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+    if (!(by > 0) || !Number.isFinite(by)) return;
+    this.counterFor(name).inc(by);
   }
 
+  /** Counts `by` (default 1) packets dropped for `reason`. Never throws. */
   drop(reason: DropReason, by = 1): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + by);
+    if (!(by > 0) || !Number.isFinite(by)) return;
+    this.drops.inc({ reason }, by);
   }
 
-  /** Registers a gauge read at snapshot time. */
+  /** Counts `by` packets on the link to or from `peer` (a node name). Never throws. */
+  countLink(direction: 'in' | 'out', peer: string, by = 1): void {
+    if (!(by > 0) || !Number.isFinite(by)) return;
+    this.links.inc({ direction, peer }, by);
+  }
+
+  /** Packets counted on one link so far. */
+  link(direction: 'in' | 'out', peer: string): number {
+    return counterValues(this.links).find((v) => v.labels.direction === direction && v.labels.peer === peer)?.value ?? 0;
+  }
+
+  /**
+   * Registers a gauge read at snapshot and scrape time (booleans export as 0/1; null, or a read that throws,
+   * exports NaN: "no value now", never a misleading 0).
+   */
   gauge(name: string, read: () => number | boolean | null): void {
+    const first = !this.gauges.has(name);
     this.gauges.set(name, read);
+    const m = gaugeMetric(name);
+    if (!first || m === null || this.registry.getSingleMetric(m.name)) return;
+    const gauges = this.gauges;
+    new Gauge({
+      name: m.name,
+      help: m.help,
+      registers: [this.registry],
+      collect() {
+        let v: number | boolean | null;
+        try {
+          v = gauges.get(name)!();
+        } catch {
+          v = null;
+        }
+        const n = v === null ? Number.NaN : typeof v === 'boolean' ? Number(v) : v * m.scale;
+        this.set(Number.isFinite(n) ? n : Number.NaN);
+      },
+    });
   }
 
   counter(name: CounterName): number {
-    return this.counters.get(name) ?? 0;
+    const c = this.counters.get(name);
+    return c ? (counterValues(c)[0]?.value ?? 0) : 0;
   }
 
   dropped(reason: DropReason): number {
-    return this.drops.get(reason) ?? 0;
+    return counterValues(this.drops).find((v) => v.labels.reason === reason)?.value ?? 0;
   }
 
   snapshot(): MetricsSnapshot {
@@ -159,12 +282,15 @@ export class NodeMetrics {
         gauges[name] = null;
       }
     }
-    const dropped = Object.fromEntries(this.drops);
+    const counters: Record<string, number> = {};
+    for (const name of this.counters.keys()) counters[name] = this.counter(name);
+    const dropped: Record<string, number> = {};
+    for (const v of counterValues(this.drops)) if (v.value > 0) dropped[String(v.labels.reason)] = v.value;
     return {
       node: this.node,
       role: this.role,
       uptime_s: Math.round((performance.now() - this.started) / 100) / 10,
-      counters: Object.fromEntries(this.counters),
+      counters,
       dropped,
       dropped_total: Object.values(dropped).reduce((a, b) => a + b, 0),
       gauges,

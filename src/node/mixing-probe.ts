@@ -17,7 +17,18 @@
  * `take()` returns the samples since the previous call and forgets them, so each statistics report stays
  * small; at most `maxPerReport` entries per kind are kept between two reports (the rest are counted in
  * `overflow`, which the analysis reports rather than silently measuring a wrong rate).
+ *
+ * With `record: false` the probe keeps nothing for the stats reports and only passes every event to its
+ * listeners: the node's live mixing health (src/ops/mixing-health.ts), which judges a sliding window itself.
  */
+
+/** Receives every probe event as it happens (wall-clock ms, as above). */
+export interface MixingProbeListener {
+  entered(tMs: number): void;
+  departed(tMs: number): void;
+  loopReturned(sentMs: number, rttMs: number): void;
+  pool(tMs: number, size: number): void;
+}
 
 export interface MixingProbeReport {
   readonly pool: [number, number][];
@@ -34,6 +45,8 @@ export interface MixingProbeOptions {
   /** Mean of the Exp-distributed gap between two pool samples, ms. */
   readonly sampleIntervalMs: number;
   readonly maxPerReport: number;
+  /** Keep samples for `take()` (default true); false: only feed the listeners. */
+  readonly record?: boolean;
 }
 
 /** Wall-clock ms of a performance.now() reading. */
@@ -49,8 +62,17 @@ export class MixingProbe {
   private loops: [number, number][] = [];
   private overflow = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly listeners: MixingProbeListener[] = [];
+  /** Samples are kept for take() (the stats reports of `--check-mixing`). */
+  readonly recording: boolean;
 
-  constructor(private readonly o: MixingProbeOptions) {}
+  constructor(private readonly o: MixingProbeOptions) {
+    this.recording = o.record !== false;
+  }
+
+  addListener(l: MixingProbeListener): void {
+    this.listeners.push(l);
+  }
 
   start(): void {
     if (this.timer) return;
@@ -64,20 +86,28 @@ export class MixingProbe {
 
   /** A packet entered the delay stage; `arrivalPerf` is its socket arrival (performance.now() clock). */
   entered(arrivalPerf: number): void {
-    if (this.enter.length < this.o.maxPerReport) this.enter.push(us(wallMs(arrivalPerf)));
+    const t = us(wallMs(arrivalPerf));
+    for (const l of this.listeners) l.entered(t);
+    if (!this.recording) return;
+    if (this.enter.length < this.o.maxPerReport) this.enter.push(t);
     else this.overflow++;
   }
 
   /** A forwarded packet is being sent now. */
   departed(): void {
-    if (this.depart.length < this.o.maxPerReport) this.depart.push(us(wallMs(performance.now())));
+    const t = us(wallMs(performance.now()));
+    for (const l of this.listeners) l.departed(t);
+    if (!this.recording) return;
+    if (this.depart.length < this.o.maxPerReport) this.depart.push(t);
     else this.overflow++;
   }
 
   /** One of the node's own loops came back now after `rttMs`. */
   loopReturned(rttMs: number): void {
-    const now = performance.now();
-    if (this.loops.length < this.o.maxPerReport) this.loops.push([us(wallMs(now - rttMs)), us(rttMs)]);
+    const sent = us(wallMs(performance.now() - rttMs));
+    for (const l of this.listeners) l.loopReturned(sent, us(rttMs));
+    if (!this.recording) return;
+    if (this.loops.length < this.o.maxPerReport) this.loops.push([sent, us(rttMs)]);
     else this.overflow++;
   }
 
@@ -93,7 +123,11 @@ export class MixingProbe {
   }
 
   private sample(): void {
-    if (this.pool.length < this.o.maxPerReport) this.pool.push([us(wallMs(performance.now())), this.o.poolSize()]);
+    const t = us(wallMs(performance.now()));
+    const size = this.o.poolSize();
+    for (const l of this.listeners) l.pool(t, size);
+    if (!this.recording) return;
+    if (this.pool.length < this.o.maxPerReport) this.pool.push([t, size]);
     else this.overflow++;
   }
 

@@ -86,6 +86,8 @@ export interface NodePacketPath {
   readonly loops: LoopEmitter | undefined;
   readonly aqm: AqmController;
   readonly loopRtt: LatencyHistogram;
+  /** The mixing probe (config probe.mixing or ops), where this packet path keeps one (the pool pipeline). */
+  readonly probe?: MixingProbe | undefined;
   /** PacketIngress for a provider's client front end: the packet is processed as its first hop. */
   submit(packet: Uint8Array): void;
   snapshot(): NodeSnapshot;
@@ -132,8 +134,8 @@ export class NodePipeline implements NodePacketPath {
   private closed = false;
   private readonly log: Logger;
   readonly loopRtt = new LatencyHistogram();
-  /** Samples for `loopix testnet --check-mixing` (config probe.mixing; absent otherwise). */
-  private readonly probe: MixingProbe | undefined;
+  /** Samples for `loopix testnet --check-mixing` (config probe.mixing) and the ops mixing health (config ops). */
+  readonly probe: MixingProbe | undefined;
   /** Largest per-hop delay held, µs (src/max-delay.ts); follows the topology document. */
   private maxDelayUs: number;
   /** Cap on packets in the delay stage (pipeline.maxHeldPackets). */
@@ -169,7 +171,12 @@ export class NodePipeline implements NodePacketPath {
     this.maxHeld = config.pipeline.maxHeldPackets;
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics, link);
 
-    udp.socket.on('message', (msg, rinfo) => this.incoming.onDatagram(msg, performance.now(), rinfo));
+    // Per-link arrival counts by the sender's address (its topology entry; docs/operations.md "Monitoring").
+    const peers = new Map(topology.doc.nodes.map((n) => [`${n.udp.host}:${n.udp.port}`, n.name]));
+    udp.socket.on('message', (msg, rinfo) => {
+      this.metrics.countLink('in', peers.get(`${rinfo.address}:${rinfo.port}`) ?? 'unknown');
+      this.incoming.onDatagram(msg, performance.now(), rinfo);
+    });
     udp.socket.on('error', (err) => {
       this.metrics.count('socket_error');
       this.log.error({ err: err.message }, 'UDP socket error');
@@ -187,7 +194,10 @@ export class NodePipeline implements NodePacketPath {
         windowS: p.loopWindowS,
         alarmFraction: p.loopAlarmFraction,
         alarmRateFactor: p.loopAlarmRateFactor,
-        send: (packet, to) => this.outgoing.send(packet, to.udp, 'loops_sent'),
+        send: (packet, to) => {
+          this.metrics.countLink('out', to.name);
+          this.outgoing.send(packet, to.udp, 'loops_sent');
+        },
         count: (name, by) => this.metrics.count(name, by),
         onRtt: (ms) => {
           this.loopRtt.record(ms);
@@ -197,8 +207,14 @@ export class NodePipeline implements NodePacketPath {
       });
     }
     const probe = config.probe;
-    this.probe = probe?.mixing
-      ? new MixingProbe({ poolSize: () => this.scheduler.size, sampleIntervalMs: probe.sampleIntervalMs, maxPerReport: probe.maxSamplesPerReport })
+    // The ops endpoint's live mixing health listens to the same probe, without recording for the stats line.
+    this.probe = probe?.mixing || config.ops
+      ? new MixingProbe({
+          poolSize: () => this.scheduler.size,
+          sampleIntervalMs: probe?.mixing ? probe.sampleIntervalMs : config.ops!.poolSampleIntervalMs,
+          maxPerReport: probe.maxSamplesPerReport,
+          record: probe?.mixing === true,
+        })
       : undefined;
     this.registerGauges();
   }
@@ -328,6 +344,7 @@ export class NodePipeline implements NodePacketPath {
       this.metrics.drop('shutdown');
       return;
     }
+    this.metrics.countLink('in', 'clients');
     this.incoming.submit(packet);
   }
 
@@ -524,6 +541,7 @@ export class NodePipeline implements NodePacketPath {
             this.metrics.latency.record(now - arrival - delayMs);
             this.probe?.entered(arrival);
             this.probe?.departed();
+            this.metrics.countLink('out', next.name);
             this.outgoing.send(packet, next.udp);
           } else {
             // A copy: a view would keep the whole batch buffer alive for as long as this one packet is held.
@@ -587,6 +605,7 @@ export class NodePipeline implements NodePacketPath {
     this.metrics.latency.record(performance.now() - item.arrival - item.delayMs);
     if (item.kind === 'forward') {
       this.probe?.departed();
+      this.metrics.countLink('out', item.to.name);
       this.outgoing.send(item.packet, item.to.udp);
     } else this.o.deliver!(item.client, item.packet);
   }
@@ -618,7 +637,7 @@ export class NodePipeline implements NodePacketPath {
   private report(node: string): void {
     try {
       const stats = this.snapshot();
-      const message = { type: 'stats', node, stats: this.probe ? { ...stats, mixing_probe: this.probe.take() } : stats };
+      const message = { type: 'stats', node, stats: this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats };
       if (typeof process.send === 'function' && process.connected) process.send(message);
       else process.stdout.write(`${JSON.stringify(message)}\n`);
     } catch (err) {

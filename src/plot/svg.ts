@@ -5,13 +5,27 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { LoopixError } from '../errors.js';
 
 export type { TopLevelSpec };
 
+/**
+ * vega and vega-lite are optionalDependencies: a node's install may leave them out (`npm ci --omit=optional`),
+ * so they load only when a plot is drawn, and their absence is one clear error rather than a failed start.
+ */
+async function loadVega(): Promise<{ vega: typeof import('vega'); compile: typeof import('vega-lite').compile }> {
+  try {
+    const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+    return { vega, compile: vl.compile };
+  } catch (err) {
+    throw new LoopixError('ERR_LOOPIX_PLOT_MISSING', `plots need the optional packages vega and vega-lite (npm install vega vega-lite): ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Renders a Vega-Lite spec to an SVG document string. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const { vega, compile } = await loadVega();
   const { spec: vegaSpec } = compile(spec);
   const view = new vega.View(vega.parse(vegaSpec), { renderer: 'none' });
   try {

@@ -39,6 +39,8 @@ export interface TestnetNode {
   readonly entry: NodeEntry;
   readonly keyFile: string;
   readonly configFile: string;
+  /** host:port of the node's /metrics and /healthz (node config `ops`), when the testnet gave it one. */
+  readonly metrics?: string;
 }
 
 export interface TestnetFiles {
@@ -130,6 +132,21 @@ export interface CreateTestnetOptions {
   readonly udp?: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
   /** Extra top-level config fields for single nodes by name (e.g. `{ 'mix-2.0': { faults: … } }`). */
   readonly perNodeConfig?: Readonly<Record<string, Record<string, unknown>>>;
+  /** Give every node an ops endpoint (/metrics, /healthz) on its host (below) and a free port. */
+  readonly metrics?: boolean;
+  /**
+   * Each node's own address by name (`loopix testnet --netns`): its topology udp/ws host and the address it
+   * binds. Default: every node on 127.0.0.1.
+   */
+  readonly hosts?: ReadonlyMap<string, string>;
+}
+
+/** The testnet's nodes: providers `provider-<i>` (layer 0), then mixes `mix-<layer>.<i>`. */
+export function testnetNodeSpecs(shape: Pick<TestnetShape, 'providers' | 'layers' | 'perLayer'>): { name: string; role: Role; layer: number }[] {
+  const specs: { name: string; role: Role; layer: number }[] = [];
+  for (let i = 0; i < shape.providers; i++) specs.push({ name: `provider-${i}`, role: 'provider', layer: 0 });
+  for (let l = 1; l <= shape.layers; l++) for (let i = 0; i < shape.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
+  return specs;
 }
 
 export async function createTestnetFiles(o: CreateTestnetOptions): Promise<TestnetFiles> {
@@ -138,9 +155,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   const g = makeGeometry(shape.geometry);
   const authority = generateAuthorityKey();
   writeFileSync(join(dir, 'authority.json'), `${JSON.stringify(authority, null, 2)}\n`, { mode: 0o600 });
-  const specs: { name: string; role: Role; layer: number }[] = [];
-  for (let i = 0; i < shape.providers; i++) specs.push({ name: `provider-${i}`, role: 'provider', layer: 0 });
-  for (let l = 1; l <= shape.layers; l++) for (let i = 0; i < shape.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
+  const specs = testnetNodeSpecs(shape);
 
   const rotating = shape.epochLengthS !== undefined;
   const epochKeys = shape.epochKeys ?? 4;
@@ -159,8 +174,8 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       name: spec.name,
       role: spec.role,
       layer: spec.layer,
-      udp: o.udp?.[spec.name] ?? { host: '127.0.0.1', port: await freeUdpPort() },
-      ...(spec.role === 'provider' ? { ws: `ws://127.0.0.1:${await freeTcpPort()}` } : {}),
+      udp: o.udp?.[spec.name] ?? { host: o.hosts?.get(spec.name) ?? '127.0.0.1', port: await freeUdpPort() },
+      ...(spec.role === 'provider' ? { ws: `ws://${o.hosts?.get(spec.name) ?? '127.0.0.1'}:${await freeTcpPort()}` } : {}),
       publicKey,
     };
     if (byEpoch) epochPublicKeys.set(entry.id, byEpoch);
@@ -184,21 +199,27 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   for (const name of Object.keys(o.perNodeConfig ?? {})) {
     if (!specs.some((s) => s.name === name)) throw new LoopixError('ERR_LOOPIX_TESTNET_UNKNOWN_NODE', `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`, { field: name });
   }
+  const metricsPorts = new Map<string, number>();
+  if (o.metrics) for (const p of prepared) metricsPorts.set(p.spec.name, await freeTcpPort());
   const nodes = prepared.map(({ spec, entry, keyFile }) => {
+    const metricsPort = metricsPorts.get(spec.name);
+    const host = entry.udp.host;
     const config = {
       id: entry.id,
       keyFile,
       topologyFile,
       authorityPublicKey: authority.publicKey,
       params: o.params,
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`) } } : {}),
+      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(entry.ws!).port) } } : {}) } } : {}),
+      // Off loopback only inside --netns, where the address is the node's own on the testnet's private bridge.
+      ...(metricsPort !== undefined ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } } : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],
     };
     parseConfig(NodeConfigSchema, config, spec.name); // fail here, not in a child process
     const configFile = join(dir, `${spec.name}.config.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    return { name: spec.name, role: spec.role, entry, keyFile, configFile };
+    return { name: spec.name, role: spec.role, entry, keyFile, configFile, ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}) };
   });
   return { dir, authority, topology, topologyFile, index: new TopologyIndex(topology), nodes, ...(rotating ? { epochPublicKeys } : {}) };
 }

@@ -7,7 +7,7 @@
  * from zero, so the last report of every earlier incarnation is kept (`snapshots()`) and nothing counted
  * before a crash disappears from the totals (it is at most one report interval stale).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeSnapshot } from '../node/pipeline.js';
@@ -36,6 +36,8 @@ export class NodeProcess {
   constructor(
     readonly node: TestnetNode,
     private readonly dir: string,
+    /** A command prefix the node runs under, e.g. `ip netns exec NS` (src/testnet/netns.ts); none: a plain fork. */
+    private readonly wrap: readonly string[] = [],
   ) {}
 
   get running(): boolean {
@@ -48,10 +50,10 @@ export class NodeProcess {
     this.exitCode = null;
     this.exitSignal = null;
     this.incarnations++;
-    const child = fork(loopixBin(), [this.node.role, '--config', this.node.configFile], {
-      stdio: ['ignore', this.logFd, this.logFd, 'ipc'],
-      env: { ...process.env, LOOPIX_NODE_NAME: this.node.name },
-    });
+    const args = [this.node.role, '--config', this.node.configFile];
+    const options = { stdio: ['ignore', this.logFd, this.logFd, 'ipc'] as ('ignore' | number)[] & ['ignore', number, number, 'ipc'], env: { ...process.env, LOOPIX_NODE_NAME: this.node.name } };
+    // Wrapped (`ip netns exec NS node …`): the IPC channel's fd and NODE_CHANNEL_FD pass through exec.
+    const child = this.wrap.length === 0 ? fork(loopixBin(), args, options) : spawn(this.wrap[0]!, [...this.wrap.slice(1), process.execPath, loopixBin(), ...args], { ...options, serialization: 'json' });
     this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`${this.node.name} exited with code ${code} before reporting (see ${this.node.name}.log)`)));

@@ -15,8 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { EpochPublisher } from './epochs.js';
-import { createTestnetFiles, type TestnetShape } from './network.js';
+import { createTestnetFiles, freeTcpPort, testnetNodeSpecs, type TestnetShape } from './network.js';
 import { writeClientConfigs } from './client-configs.js';
+import { PrometheusServer, writeScrapeConfig } from './prometheus.js';
+import { NetnsTestbed, type LinkMatrix } from './netns.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
@@ -49,6 +51,12 @@ export interface TestnetOptions {
   readonly drainQuietS?: number;
   /** --check-mixing: probe the nodes and client 0, and add `mixing` to the summary (src/mixing/). Needs durationS. */
   readonly checkMixing?: boolean;
+  /** --netns: every node in its own network namespace, links shaped by this matrix (src/testnet/netns.ts). */
+  readonly netns?: LinkMatrix;
+  /** --prometheus: run a Prometheus server scraping every node (src/testnet/prometheus.ts). */
+  readonly prometheus?: boolean;
+  /** With prometheus: called with the running server after the final statistics, before shutdown (tests). */
+  readonly onPrometheus?: (server: PrometheusServer) => Promise<void>;
   /** Where the live table goes; null for none. */
   readonly table: NodeJS.WriteStream | null;
   readonly log: (line: string) => void;
@@ -97,6 +105,8 @@ export interface TestnetSummary {
   readonly loop_paths: LoopPathReport;
   /** With --check-mixing: the live self-checks against the Loopix model (docs/anonymity.md "Live self-checks"). */
   readonly mixing?: MixingSummary | null;
+  /** With --prometheus: targets up at the end, and each node's loopix_packets_forwarded_total as Prometheus saw it. */
+  readonly prometheus?: { readonly targets: number; readonly targets_up: number; readonly forwarded: Readonly<Record<string, number>> } | null;
 }
 
 
@@ -109,6 +119,22 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     o.shape.epochLengthS !== undefined && o.shape.epochKeys === undefined
       ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30) / o.shape.epochLengthS) + 2 }
       : o.shape;
+  let netns: NetnsTestbed | undefined;
+  try {
+    netns = o.netns ? NetnsTestbed.create(testnetNodeSpecs(shape).map((n) => n.name), o.netns) : undefined;
+  } catch (err) {
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  if (netns) o.log(`testnet: ${netns.hosts.size} network namespaces on bridge ${netns.bridge} (${netns.clientsAddress}), links: ${netns.matrix.name}`);
+  try {
+    return await runOnHosts(o, dir, shape, backend, netns);
+  } finally {
+    netns?.destroy();
+  }
+}
+
+async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, backend: ReturnType<typeof loadSphinx>['backend'], netns: NetnsTestbed | undefined): Promise<TestnetSummary> {
   const files = await createTestnetFiles({
     dir,
     shape,
@@ -116,10 +142,15 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     params: o.params,
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
+    metrics: true,
+    ...(netns ? { hosts: new Map([...netns.hosts.values()].map((h) => [h.name, h.address])) } : {}),
   });
   // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
   const clientConfigs = writeClientConfigs(files, backend, o.params);
-  const nodes = files.nodes.map((n) => new NodeProcess(n, dir));
+  const scrapeConfig = writeScrapeConfig(dir, files.nodes.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })));
+  let prometheus: PrometheusServer | undefined;
+  let prometheusSummary: TestnetSummary['prometheus'];
+  const nodes = files.nodes.map((n) => new NodeProcess(n, dir, netns?.exec(n.name)));
   let failures: FailureInjector;
   try {
     failures = new FailureInjector(o.failures ?? [], nodes, o.log); // checks the node names
@@ -170,6 +201,10 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     }
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
     o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
+    if (o.prometheus) {
+      prometheus = await PrometheusServer.start({ configFile: scrapeConfig, port: await freeTcpPort(), logFile: join(dir, 'prometheus.log') });
+      o.log(`testnet: prometheus at ${prometheus.url} scraping ${scrapeConfig}`);
+    }
     phase = 'connecting';
     await traffic.start();
     phase = 'sending';
@@ -201,7 +236,15 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     phase = 'final statistics';
     await Promise.all(nodes.filter((n) => n.running).map((n) => n.nextStats()));
     mixingSummary = mixing?.finish();
+    if (prometheus) {
+      prometheusSummary = await prometheusReport(prometheus).catch((err: unknown) => {
+        o.log(`testnet: prometheus query failed: ${(err as Error).message}`);
+        return null;
+      });
+      await o.onPrometheus?.(prometheus);
+    }
   } finally {
+    await prometheus?.stop();
     publisher?.stop();
     await failures.stop();
     clearInterval(ticker);
@@ -269,5 +312,16 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     delivery_after_restart: afterRestart,
     loop_paths: loopPathReport(observations, names),
     ...(mixing ? { mixing: mixingSummary ?? null } : {}),
+    ...(o.prometheus ? { prometheus: prometheusSummary ?? null } : {}),
+  };
+}
+
+async function prometheusReport(server: PrometheusServer): Promise<NonNullable<TestnetSummary['prometheus']>> {
+  const up = await server.query('up{job="loopix"}');
+  const forwarded = await server.query('loopix_packets_forwarded_total');
+  return {
+    targets: up.length,
+    targets_up: up.filter((r) => r.value[1] === '1').length,
+    forwarded: Object.fromEntries(forwarded.map((r) => [r.metric.node ?? r.metric.instance ?? '?', Number(r.value[1])])),
   };
 }

@@ -3,6 +3,7 @@
  * read-then-parse steps every config, topology and key loader needs.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseJsonc, type ParseError } from 'jsonc-parser';
 import { LoopixError, type LoopixErrorOptions } from '../errors.js';
 
 type ErrorClass = new (message: string, options?: LoopixErrorOptions) => LoopixError;
@@ -14,6 +15,8 @@ export interface JsonFileOptions {
   readonly area: string;
   /** The error class to throw (default LoopixError). */
   readonly error?: ErrorClass;
+  /** Accept line and block comments (JSONC, read by jsonc-parser; `loopix init` writes commented configs). */
+  readonly comments?: boolean;
 }
 
 /** Parses `file` as JSON; throws `o.error` (a LoopixError) naming the file when it cannot be read or parsed. */
@@ -32,6 +35,11 @@ export function readJsonFile(file: string, o: JsonFileOptions): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
+    if (o.comments) {
+      const errors: ParseError[] = [];
+      const value = parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: false }) as unknown;
+      if (errors.length === 0) return value;
+    }
     return fail('NOT_JSON', `${o.label} ${file}: not JSON (${(err as Error).message})`, err);
   }
 }
