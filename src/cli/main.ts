@@ -14,6 +14,7 @@ import { runSelftest } from './selftest.js';
 import { registerTestnetCommand } from './testnet-command.js';
 import { registerSimCommands } from './sim-command.js';
 import { registerTopologyCommands } from './topology-commands.js';
+import { registerAuthorityCommands } from './authority-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('loopix')
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   registerTestnetCommand(program);
   registerSimCommands(program);
   registerTopologyCommands(program);
+  registerAuthorityCommands(program);
 
   return program;
 }

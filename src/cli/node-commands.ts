@@ -11,6 +11,8 @@ import type { Command } from 'commander';
 import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
 import { loadNodeSetup } from '../node/startup.js';
+import { NodeDirectoryAgent } from '../directory/node-agent.js';
+import { createLogger } from '../log.js';
 import type { Role } from '../topology/types.js';
 
 /** Exit code for every start-up failure. */
@@ -37,9 +39,13 @@ function startupFailure(role: Role, err: unknown): never {
 
 export async function runNodeCommand(role: Role, configFile: string): Promise<void> {
   let node: RunningNode;
+  let agent: NodeDirectoryAgent | undefined;
   try {
+    // With a `directory` section: announce this node and obtain the current document first (src/directory/).
+    agent = await NodeDirectoryAgent.prepare(configFile, role, createLogger(`${role} directory`, process.env.LOOPIX_LOG_LEVEL));
     const setup = loadNodeSetup(configFile, role);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
+    agent?.start(node);
   } catch (err) {
     startupFailure(role, err);
   }
@@ -47,6 +53,7 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    agent?.stop();
     const timeout = setTimeout(() => {
       process.stderr.write(`loopix ${role}: shutdown took longer than 10 s after ${signal}; exiting\n`);
       process.exit(1);

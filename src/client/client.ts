@@ -24,6 +24,7 @@ import { loadSphinx } from '../sphinx/loader.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { TopologyWatch } from './topology-watch.js';
+import { trustOf } from '../directory/config.js';
 import { ProviderConnection, silentLog, type BackoffOptions, type ClientTransport, type ConnectionStats, type LogLike } from './connection.js';
 import { fragmentCount, fragmentMessage, Reassembler, type ReassemblerOptions } from './fragments.js';
 import { dropRoute, loopRoute, messageRoute, toAddress, type Route } from './routes.js';
@@ -297,13 +298,13 @@ export class LoopixClient {
     const base = dirname(resolve(file));
     const backend = options.backend ?? loadSphinx().backend;
     const keyPair = readKeyPairFile(resolve(base, config.keyFile), backend);
-    const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), config.authorityPublicKey));
+    const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), trustOf(config)));
     const log = options.log ?? createLogger('loopix-client', config.log.level);
     const client = new LoopixClient({ ...options, config, keyPair, topology, backend, log });
     // Follow the directory's per-epoch documents (rotating keys) for as long as the client runs.
     client.topologyWatch = new TopologyWatch({
       file: resolve(base, config.topologyFile),
-      authorityPublicKey: config.authorityPublicKey,
+      authorityPublicKey: trustOf(config),
       onUpdate: (index) => {
         if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
       },

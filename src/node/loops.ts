@@ -27,6 +27,7 @@ import type { Geometry } from '../geometry.js';
 import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
+import { uniformValidPath } from '../directory/paths.js';
 
 /** Fewest due loops in the window on which the alarm may change state. */
 export const MIN_DUE_LOOPS = 5;
@@ -50,6 +51,8 @@ interface LoopEntry {
   readonly dueAt: number;
   /** Node ids the loop passes through (its sender excluded), each once. */
   readonly through: readonly string[];
+  /** Links the loop took, `from>to`, from the sender's own first link to the last hop's link back. */
+  readonly links: readonly string[];
   returnedAt?: number;
   /** Already added to the cumulative due counts. */
   countedDue?: boolean;
@@ -66,6 +69,12 @@ export interface PathTally {
   readonly due: number;
   readonly returned: number;
   readonly through: Readonly<Record<string, PathCounts>>;
+  /**
+   * Per link `from>to` (ids): which links the loops went over. The sender's own links (`self>next`) are what
+   * it may report (src/directory/reporter.ts, AnonPoP §5.2): which next hop a lost loop went through.
+   * Absent in tallies from senders that do not count links.
+   */
+  readonly links?: Readonly<Record<string, PathCounts>>;
 }
 
 /** What a node reports as `loop_paths`: the alarm's window and the cumulative counts since start. */
@@ -76,11 +85,15 @@ export interface LoopAttribution {
   readonly total: PathTally;
 }
 
-const emptyTally = (): { due: number; returned: number; through: Record<string, PathCounts> } => ({ due: 0, returned: 0, through: {} });
+const emptyTally = (): { due: number; returned: number; through: Record<string, PathCounts>; links: Record<string, PathCounts> } => ({ due: 0, returned: 0, through: {}, links: {} });
 
-function countThrough(tally: { through: Record<string, PathCounts> }, ids: readonly string[], field: keyof PathCounts): void {
-  for (const id of ids) {
+function countThrough(tally: { through: Record<string, PathCounts>; links: Record<string, PathCounts> }, entry: Pick<LoopEntry, 'through' | 'links'>, field: keyof PathCounts): void {
+  for (const id of entry.through) {
     const c = (tally.through[id] ??= { due: 0, returned: 0 });
+    c[field]++;
+  }
+  for (const link of entry.links) {
+    const c = (tally.links[link] ??= { due: 0, returned: 0 });
     c[field]++;
   }
 }
@@ -122,9 +135,12 @@ export class LoopMonitor {
     return this.state;
   }
 
-  /** `through`: the node ids on the loop's path other than the sender (duplicates are counted once). */
-  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = []): void {
-    this.loops.set(Buffer.from(id).toString('hex'), { sentAt, dueAt, through: [...new Set(through)] });
+  /**
+   * `through`: the node ids on the loop's path other than the sender (duplicates are counted once); `links`:
+   * the links it takes (`from>to`).
+   */
+  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = [], links: readonly string[] = []): void {
+    this.loops.set(Buffer.from(id).toString('hex'), { sentAt, dueAt, through: [...new Set(through)], links: [...new Set(links)] });
   }
 
   /** Per path-node counts: the window as of the last evaluate(), and the cumulative counts. */
@@ -132,7 +148,9 @@ export class LoopMonitor {
     const t = this.totalTally;
     const through: Record<string, PathCounts> = {};
     for (const [id, c] of Object.entries(t.through)) through[id] = { ...c };
-    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through } };
+    const links: Record<string, PathCounts> = {};
+    for (const [id, c] of Object.entries(t.links)) links[id] = { ...c };
+    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through, links } };
   }
 
   returned(id: Uint8Array, now: number): LoopReturn {
@@ -143,7 +161,7 @@ export class LoopMonitor {
     if (entry.countedDue) {
       // Late: counted as due (and missing) earlier; it did come back after all.
       this.totalTally.returned++;
-      countThrough(this.totalTally, entry.through, 'returned');
+      countThrough(this.totalTally, entry, 'returned');
     }
     return { kind: 'returned', rttMs: now - entry.sentAt };
   }
@@ -157,10 +175,10 @@ export class LoopMonitor {
       if (!e.countedDue) {
         e.countedDue = true;
         this.totalTally.due++;
-        countThrough(this.totalTally, e.through, 'due');
+        countThrough(this.totalTally, e, 'due');
         if (e.returnedAt !== undefined) {
           this.totalTally.returned++;
-          countThrough(this.totalTally, e.through, 'returned');
+          countThrough(this.totalTally, e, 'returned');
         }
       }
       if (e.dueAt <= now - this.windowMs) {
@@ -168,10 +186,10 @@ export class LoopMonitor {
         continue;
       }
       due++;
-      countThrough(win, e.through, 'due');
+      countThrough(win, e, 'due');
       if (e.returnedAt !== undefined) {
         returned++;
-        countThrough(win, e.through, 'returned');
+        countThrough(win, e, 'returned');
       }
     }
     win.due = due;
@@ -295,7 +313,8 @@ export class LoopEmitter {
       const packet = this.o.backend.createPacket(g, { epoch: epoch & 0xffff, hops, content: new Uint8Array(0) });
       const now = performance.now();
       const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * path.length;
-      this.monitor.sent(loopId, now, now + totalDelayMs + margin, path.slice(0, -1).map((n) => n.id));
+      const ids = [this.o.self.id, ...path.map((n) => n.id)];
+      this.monitor.sent(loopId, now, now + totalDelayMs + margin, path.slice(0, -1).map((n) => n.id), ids.slice(1).map((to, i) => `${ids[i]}>${to}`));
       this.o.send(packet, path[0]!);
     } catch (err) {
       this.o.count('loop_create_error');
@@ -312,11 +331,15 @@ export class LoopEmitter {
       const nodes = topology.layerNodes[layer]!;
       return nodes[Math.floor(uniform() * nodes.length)]!;
     };
-    const path: NodeEntry[] = [];
-    for (let k = 1; k <= L; k++) {
-      const layer = (self.layer + k) % (L + 1);
-      path.push(pick(layer));
+    const stages: (readonly NodeEntry[])[] = [];
+    for (let k = 1; k <= L; k++) stages.push(topology.layerNodes[(self.layer + k) % (L + 1)]!);
+    // Uniformly among the paths avoiding removed links and excluded nodes (AnonPoP §2), when the document
+    // names any; without a valid one, every path as before.
+    if (topology.excluded.size > 0 || topology.removedLinks.size > 0) {
+      const valid = uniformValidPath([...stages, [self]], (a, b) => topology.usable(a, b) || (b === self.id && !topology.removedLinks.has(`${a}>${b}`) && !topology.excluded.has(a)), uniform, self);
+      if (valid) return valid;
     }
+    const path: NodeEntry[] = stages.map((_, k) => pick((self.layer + k + 1) % (L + 1)));
     path.push(self);
     return path;
   }

@@ -8,6 +8,7 @@
  * in `<config dir>/<node id>.state` unless `replay.stateDir` says otherwise.
  */
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { trustOf } from '../directory/config.js';
 import { ConfigError, loadConfigFile, NodeConfigSchema, type NodeConfig } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { loadTopologyFile, TopologyError, TopologyIndex } from '../topology/document.js';
@@ -48,7 +49,7 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
     throw new StartupError(`config ${configFile}: ${message}`);
   };
 
-  const doc = loadTopologyFile(config.topologyFile, config.authorityPublicKey);
+  const doc = loadTopologyFile(config.topologyFile, trustOf(config));
   const topology = new TopologyIndex(doc);
   const g = topology.geometry;
   if (config.id.length !== g.addressBytes * 2) fail(`id: must be ${g.addressBytes} bytes of hex (the topology's geometry.addressBytes), got ${config.id.length / 2}`);

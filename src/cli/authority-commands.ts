@@ -1,0 +1,42 @@
+/**
+ * `loopix authority serve --config FILE`: run one directory authority (src/directory/service.ts) in the
+ * foreground. `loopix authority keygen` (src/cli/topology-commands.ts) makes its Ed25519 key — and a
+ * node's identity key, which has the same form.
+ *
+ * A bad config or key prints one line naming the problem and exits 2; SIGINT/SIGTERM saves the state and
+ * exits 0. With an IPC channel (the testnet) the authority sends `{type: 'ready', port}` once it listens.
+ */
+import type { Command } from 'commander';
+import { loadAuthorityConfig, startAuthority } from '../directory/service.js';
+
+export function registerAuthorityCommands(program: Command): void {
+  const authority = program.commands.find((c) => c.name() === 'authority') ?? program.command('authority').description('directory authorities');
+  authority
+    .command('serve')
+    .description('run a directory authority: collect signed node descriptors and loop reports, sign each epoch\'s document, exchange signatures with the other authorities')
+    .requiredOption('--config <file>', 'authority config JSON (src/directory/config.ts AuthorityConfigSchema; docs/operations.md "Directory authorities")')
+    .action(async (o: { config: string }) => {
+      let running;
+      try {
+        running = await startAuthority(loadAuthorityConfig(o.config));
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        process.stderr.write(`loopix authority serve: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+        process.exit(2);
+      }
+      const r = running;
+      if (typeof process.send === 'function') process.send({ type: 'ready', port: r.port });
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        r.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      if (typeof process.send === 'function') process.once('disconnect', stop);
+    });
+}
