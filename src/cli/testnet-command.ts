@@ -22,10 +22,12 @@ export function registerTestnetCommand(program: Command): void {
     .option('--mu <rate>', 'per-hop delay parameter µ, 1/s (mean delay 1/µ s)', positiveNumber('--mu'))
     .option(
       '--epoch-length <s>',
-      'seconds per key epoch: keys rotate, the topology is re-signed each epoch (0: static keys; docs/operations.md "Key epochs")',
+      'seconds per key epoch: keys rotate and the directory authorities publish each epoch\'s document (0: static keys and one signed file; docs/operations.md "Key epochs")',
       nonNegativeNumber('--epoch-length'),
       DEFAULT_EPOCH_LENGTH_S,
     )
+    .option('--authorities <n>', 'directory authorities to start with rotating keys (documents valid with a majority of signatures)', positiveInt('--authorities'), 3)
+    .option('--f <n>', 'bad-server isolation: a node named by more than f distinct reporters is excluded', (v: string) => Number(v))
     .option('--dir <path>', 'put keys, configs, logs and inboxes here (kept)')
     .option('--keep', 'keep the temporary network directory')
     .option('--check-mixing', 'with --duration: probe the nodes and one client and test the traffic against the Loopix model (summary field `mixing`; docs/anonymity.md)')
@@ -55,6 +57,8 @@ export function registerTestnetCommand(program: Command): void {
         }));
         summary = await runTestnet({
         misbehave,
+        authorities: o.authorities,
+        ...(o.f !== undefined ? { isolation: { f: o.f } } : {}),
         shape: { layers: o.layers, perLayer: o.perLayer, providers: o.providers, epoch: 1, ...(o.epochLength > 0 ? { epochLengthS: o.epochLength } : {}) },
         clients: o.clients,
         durationS: o.duration,

@@ -90,7 +90,7 @@ export class Authority {
 
   /** When the document of `epoch` is built and signed (unix ms). */
   voteAtMs(epoch: number): number {
-    return epochStartMs(this.constants, epoch) - this.voteLeadMs;
+    return Math.max(epochStartMs(this.constants, epoch) - this.voteLeadMs, this.config.network.firstVoteMs ?? 0);
   }
 
   private reportRules(min: number, max: number): ReportRules {

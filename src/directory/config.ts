@@ -36,6 +36,11 @@ export const AuthorityConfigSchema = z.strictObject({
     /** Unix ms at which genesisEpoch began. */
     genesisMs: z.number().int().min(0),
     isolation: IsolationParamsSchema.prefault(DEFAULT_ISOLATION),
+    /**
+     * A network's bootstrap: no document is built before this unix ms, so the nodes of a new network can
+     * announce themselves before the first vote (every vote time is max(start − voteLead, firstVoteMs)).
+     */
+    firstVoteMs: z.number().int().min(0).optional(),
   }),
   /** Registered nodes: their identity keys (the operator's registration step, docs/operations.md). */
   nodes: z.array(z.strictObject({ name: z.string().min(1).max(64), identityKey: hexBytes(32) })).max(100_000),

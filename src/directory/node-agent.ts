@@ -50,6 +50,7 @@ export class NodeDirectoryAgent {
     readonly fetcher: DirectoryFetcher,
     private schedule: Schedule,
     private readonly log: Logger,
+    private readonly loopWindowS: number,
   ) {}
 
   /**
@@ -89,7 +90,7 @@ export class NodeDirectoryAgent {
         await sleep(500);
       }
     }
-    const agent = new NodeDirectoryAgent(role, dir, topologyFile, abs(base, config.keyFile), config.id, identity, fetcher, schedule, log);
+    const agent = new NodeDirectoryAgent(role, dir, topologyFile, abs(base, config.keyFile), config.id, identity, fetcher, schedule, log, config.params.loopWindowS);
     await agent.announce();
     if (cached && cached.doc.epoch >= agent.epochNow() && Date.now() < cached.expiresAtMs) return agent;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
@@ -190,7 +191,8 @@ export class NodeDirectoryAgent {
         selfId: this.selfId,
         identity: this.identity,
         fetcher: this.fetcher,
-        window: () => loops.monitor.attribution().window,
+        total: () => loops.monitor.attribution().total,
+        evidenceWindowS: Math.min(3600, Math.max(this.loopWindowS, 2 * this.schedule.epochLengthS)),
         params: () => this.follower?.document.doc.directory?.isolation,
         epoch: () => this.epochNow(),
         count: (name, by) => m.count(name, by),

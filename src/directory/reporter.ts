@@ -9,7 +9,10 @@
  *     "return fraction ≥ that of the other links" at α — so loss further down the path, which every first
  *     hop shares, is not blamed on the next hop.
  *
- * At most one report per link per epoch; it goes to every authority.
+ * The evidence is the loops that became due over the last `evidenceWindowS` (cumulative counts minus a
+ * snapshot that old, one snapshot per check): long enough to hold tens of loops per link at λM, short enough
+ * that a link that recovered stops being reported. At most one report per link per epoch; it goes to every
+ * authority.
  */
 import type { IsolationParams } from './schemas.js';
 import { isReportable, lossPValue } from './evidence.js';
@@ -22,8 +25,10 @@ export interface ReporterOptions {
   readonly selfId: string;
   readonly identity: IdentityKey;
   readonly fetcher: Pick<DirectoryFetcher, 'uploadAll'>;
-  /** The loop window's tally (undefined: no loops). */
-  readonly window: () => PathTally | undefined;
+  /** The loop monitor's cumulative tally since start (undefined: no loops). */
+  readonly total: () => PathTally | undefined;
+  /** Seconds of loops the evidence covers. */
+  readonly evidenceWindowS: number;
   /** The current document's isolation parameters (undefined: a document without them). */
   readonly params: () => IsolationParams | undefined;
   readonly epoch: () => number;
@@ -48,6 +53,8 @@ export function linksToReport(selfId: string, links: Readonly<Record<string, Pat
 
 export class LoopReporter {
   private readonly filed = new Set<string>();
+  /** Own links' cumulative counts, one snapshot per check, oldest first. */
+  private readonly snapshots: { at: number; links: Record<string, PathCounts> }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ReporterOptions) {}
@@ -63,11 +70,19 @@ export class LoopReporter {
 
   async check(): Promise<number> {
     const p = this.o.params();
-    const tally = this.o.window();
+    const tally = this.o.total();
     if (!p || !tally?.links) return 0;
+    const now = (this.o.now ?? Date.now)();
+    const own: Record<string, PathCounts> = {};
+    for (const [k, c] of Object.entries(tally.links)) if (k.startsWith(`${this.o.selfId}>`)) own[k] = { ...c };
+    this.snapshots.push({ at: now, links: own });
+    while (this.snapshots.length > 1 && this.snapshots[1]!.at <= now - this.o.evidenceWindowS * 1000) this.snapshots.shift();
+    const base = this.snapshots[0]!.at <= now - this.o.evidenceWindowS * 1000 ? this.snapshots[0]!.links : {};
+    const evidence: Record<string, PathCounts> = {};
+    for (const [k, c] of Object.entries(own)) evidence[k] = { due: c.due - (base[k]?.due ?? 0), returned: c.returned - (base[k]?.returned ?? 0) };
     const epoch = this.o.epoch();
     let filed = 0;
-    for (const l of linksToReport(this.o.selfId, tally.links, p)) {
+    for (const l of linksToReport(this.o.selfId, evidence, p)) {
       const key = `${epoch}|${l.to}`;
       if (this.filed.has(key)) continue;
       this.filed.add(key);

@@ -12,6 +12,8 @@ import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import { writeKeyFile } from './network.js';
+import { DirectoryFetcher, type FetcherOptions } from '../directory/fetcher.js';
+import { DirectoryFollower } from '../directory/follower.js';
 
 export interface TrafficOptions {
   readonly clients: number;
@@ -27,6 +29,13 @@ export interface TrafficOptions {
    * gets its real messages only from queueProbeBacklog().
    */
   readonly probeClient?: boolean;
+  /**
+   * The directory authorities: every client follows their documents itself (fetch, k-of-n check, its own
+   * cache file `client-<i>.topology.json`) instead of being handed the topology.
+   */
+  readonly directory?: FetcherOptions;
+  /** Log lines (a client whose document expired says why it stops). */
+  readonly log?: (line: string) => void;
 }
 
 interface Expected {
@@ -56,6 +65,10 @@ function percentile(sorted: number[], p: number): number | null {
 
 export class DemoTraffic {
   readonly clients: LoopixClient[] = [];
+  /** One per client with `directory`. */
+  readonly followers: DirectoryFollower[] = [];
+  /** Clients that stopped because their document expired, with the reason. */
+  readonly expired = new Map<number, string>();
   private readonly expected = new Map<string, Expected>();
   private readonly latencies: number[] = [];
   private sending = false;
@@ -86,11 +99,29 @@ export class DemoTraffic {
           ...(o.probeClient && i === 0 ? { onPacketSent: () => this.recordProbeSend() } : {}),
         }),
       );
+      if (o.directory) {
+        const client = this.clients[i]!;
+        this.followers.push(
+          new DirectoryFollower({
+            fetcher: new DirectoryFetcher(o.directory),
+            cacheFile: join(o.dir, `client-${i}.topology.json`),
+            current: o.topology,
+            onAdopt: (index) => client.setTopology(index),
+            onExpired: (reason) => {
+              this.expired.set(i, reason);
+              client.stopStreams();
+              o.log?.(`testnet: client ${i} stopped sending: ${reason}`);
+            },
+            log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+          }),
+        );
+      }
     }
   }
 
   async start(connectTimeoutMs = 30_000): Promise<void> {
     for (const c of this.clients) c.start();
+    for (const f of this.followers) f.start();
     await Promise.all(this.clients.map((c) => c.waitConnected(connectTimeoutMs)));
     this.clients.forEach((c, i) => void this.receiveLoop(c, i));
   }
@@ -192,6 +223,7 @@ export class DemoTraffic {
 
   async stop(): Promise<void> {
     this.stopSending();
+    for (const f of this.followers) f.stop();
     await Promise.all(this.clients.map((c) => c.stop()));
   }
 }
