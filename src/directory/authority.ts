@@ -167,6 +167,9 @@ export class Authority {
     const now = this.currentEpoch;
     const rules = this.reportRules(now - 1 - this.constants.isolation.ttlEpochs, now);
     for (const d of Array.isArray(p.descriptors) ? p.descriptors : []) {
+      // Already held (the usual case): skip the signature check.
+      const held = (d as SignedDescriptor)?.body?.identityKey !== undefined ? this.descriptors.get((d as SignedDescriptor).body.identityKey) : undefined;
+      if (held && held.signature === (d as SignedDescriptor).signature) continue;
       try {
         if (this.keepDescriptor(checkDescriptor(SignedDescriptorSchema.parse(d), this.descriptorRules))) out.descriptors++;
       } catch {
@@ -174,6 +177,8 @@ export class Authority {
       }
     }
     for (const r of Array.isArray(p.reports) ? p.reports : []) {
+      const b = (r as SignedReport)?.body;
+      if (b?.link && this.reports.get(`${b.epoch}|${b.link.from}>${b.link.to}`)?.signature === (r as SignedReport).signature) continue;
       try {
         if (this.keepReport(checkReport(SignedReportSchema.parse(r), rules))) out.reports++;
       } catch {
@@ -206,6 +211,13 @@ export class Authority {
   }
 
   private vote(epoch: number): void {
+    const until = this.config.network.bootstrapUntilMs;
+    if (until !== undefined && this.clock() < until && this.descriptors.size < this.config.nodes.length) {
+      const message = `bootstrap: ${this.descriptors.size} of ${this.config.nodes.length} registered nodes announced; waiting for all until ${new Date(until).toISOString()}`;
+      if (this.buildErrors.get(epoch) !== message) this.log.info({ epoch }, message);
+      this.buildErrors.set(epoch, message);
+      return;
+    }
     let body: TopologyBody;
     try {
       body = buildDocumentBody(this.constants, this.trust, epoch, [...this.descriptors.values()].map((d) => d.body), [...this.reports.values()].map((r) => r.body));

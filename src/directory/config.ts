@@ -41,6 +41,11 @@ export const AuthorityConfigSchema = z.strictObject({
      * announce themselves before the first vote (every vote time is max(start − voteLead, firstVoteMs)).
      */
     firstVoteMs: z.number().int().min(0).optional(),
+    /**
+     * Bootstrap of a new network: until this unix ms, a vote also waits until every registered node has
+     * announced itself (all authorities then vote on the same, complete set, however slowly the nodes came up).
+     */
+    bootstrapUntilMs: z.number().int().min(0).optional(),
   }),
   /** Registered nodes: their identity keys (the operator's registration step, docs/operations.md). */
   nodes: z.array(z.strictObject({ name: z.string().min(1).max(64), identityKey: hexBytes(32) })).max(100_000),

@@ -129,8 +129,13 @@ export class NodeDirectoryAgent {
     if (file.kind !== 'epochs') throw new LoopixError('ERR_LOOPIX_DIRECTORY_KEYS', `${this.keyFile}: a node using the directory needs a key store with one key per epoch (loopix keygen --epochs A..B)`, { field: 'keyFile' });
     keys = file.keys.filter((k) => k.epoch >= epoch - 1).slice(0, MAX_DESCRIPTOR_KEYS).map((k) => ({ epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex') }));
     for (const k of file.keys) k.privateKey.fill(0);
-    if (keys.length === 0 || keys[keys.length - 1]!.epoch <= epoch) this.log.error({ epoch, keyFile: this.keyFile }, 'the key store has no key for the next epoch: add keys (loopix keygen --epochs … --append) or the node drops out of the directory');
-    if (keys.length === 0) return;
+    if ((keys.length === 0 || keys[keys.length - 1]!.epoch <= epoch) && this.announcedEpoch !== epoch) {
+      this.log.error({ epoch, keyFile: this.keyFile }, 'the key store has no key for the next epoch: add keys (loopix keygen --epochs … --append) or the node drops out of the directory');
+    }
+    if (keys.length === 0) {
+      this.announcedEpoch = epoch;
+      return;
+    }
     const a = this.dir.announce;
     const descriptor = signDescriptor(
       { version: 1, identityKey: this.identity.publicKey, id: this.selfId, name: a.name, role: this.role, layer: a.layer, udp: { host: a.udp.host, port: a.udp.port }, ...(a.ws ? { ws: a.ws } : {}), keys, issuedAtMs: Date.now() },

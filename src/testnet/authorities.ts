@@ -5,8 +5,9 @@
  * The orchestrator signs nothing: it only writes each authority's config (registering every node's identity
  * key, as an operator would) and starts the processes.
  *
- * Bootstrap: the first epoch begins `bootstrapS` after the files are written and no authority votes before
- * one second ahead of it (config network.firstVoteMs), so every node's descriptor is in by the first vote.
+ * Bootstrap: the first epoch begins when the files are written; no authority votes until every registered
+ * node has announced itself (config network.bootstrapUntilMs, `bootstrapS` at most), so all of them vote on
+ * the same complete set however slowly the processes start on a loaded machine.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ export interface DirectoryShape {
   readonly authorities: number;
   readonly threshold?: number;
   readonly isolation?: Partial<IsolationParams>;
-  /** Seconds from writing the files to the first epoch (default 4 + 0.25 per node). */
+  /** Longest wait for every node's descriptor before the first vote, s (default 300). */
   readonly bootstrapS?: number;
 }
 
@@ -105,7 +106,7 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
       id,
       keyFile,
       topologyFile: join(dir, `${spec.name}.topology.json`),
-      directory: { authorities: entries, threshold, identityKeyFile: identityFile, announce: { name: spec.name, layer: spec.layer, udp, ...(ws ? { ws } : {}) } },
+      directory: { authorities: entries, threshold, timeoutMs: 10_000, startupWaitS: 600, identityKeyFile: identityFile, announce: { name: spec.name, layer: spec.layer, udp, ...(ws ? { ws } : {}) } },
       params: o.params,
       epochs: { refreshS },
       ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`) } } : {}),
@@ -117,8 +118,9 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
     nodes.push({ name: spec.name, role: spec.role, entry, keyFile, configFile });
   }
-  const bootstrapS = shape.bootstrapS ?? 4 + 0.25 * specs.length;
-  const genesisMs = Date.now() + Math.round(bootstrapS * 1000);
+  // The first epoch begins now; no authority votes before every node announced itself (or bootstrapS passed).
+  const bootstrapS = shape.bootstrapS ?? 300;
+  const genesisMs = Date.now();
   const isolation = { ...DEFAULT_ISOLATION, ...shape.isolation };
   for (const a of authorities) {
     const config = {
@@ -127,7 +129,7 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
       dataDir: join(dir, `${a.name}-data`),
       authorities: entries,
       threshold,
-      network: { geometry, layers: shape.layers, epochLengthS: shape.epochLengthS, genesisEpoch: shape.epoch, genesisMs, firstVoteMs: genesisMs - 1000, isolation },
+      network: { geometry, layers: shape.layers, epochLengthS: shape.epochLengthS, genesisEpoch: shape.epoch, genesisMs, bootstrapUntilMs: genesisMs + Math.round(bootstrapS * 1000), isolation },
       nodes: registry,
       syncIntervalMs: Math.max(100, Math.min(1000, Math.round((shape.epochLengthS * 1000) / 10))),
       log: { level: 'info' },
@@ -138,7 +140,7 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
     dir,
     nodes,
     authorities: authorities.map(({ name, configFile, publicKey, url }) => ({ name, configFile, publicKey, url })),
-    directory: { authorities: entries, threshold, timeoutMs: 2000 },
+    directory: { authorities: entries, threshold, timeoutMs: 10_000 },
     genesisMs,
     epochLengthS: shape.epochLengthS,
     firstEpoch: shape.epoch,
