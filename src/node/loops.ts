@@ -85,15 +85,16 @@ export interface LoopAttribution {
   readonly total: PathTally;
 }
 
-const emptyTally = (): { due: number; returned: number; through: Record<string, PathCounts>; links: Record<string, PathCounts> } => ({ due: 0, returned: 0, through: {}, links: {} });
+type MutableTally = { due: number; returned: number; through: Record<string, PathCounts>; links?: Record<string, PathCounts> };
+const emptyTally = (): MutableTally => ({ due: 0, returned: 0, through: {} });
 
-function countThrough(tally: { through: Record<string, PathCounts>; links: Record<string, PathCounts> }, entry: Pick<LoopEntry, 'through' | 'links'>, field: keyof PathCounts): void {
+function countThrough(tally: MutableTally, entry: Pick<LoopEntry, 'through' | 'links'>, field: keyof PathCounts): void {
   for (const id of entry.through) {
     const c = (tally.through[id] ??= { due: 0, returned: 0 });
     c[field]++;
   }
   for (const link of entry.links) {
-    const c = (tally.links[link] ??= { due: 0, returned: 0 });
+    const c = ((tally.links ??= {})[link] ??= { due: 0, returned: 0 });
     c[field]++;
   }
 }
@@ -148,9 +149,9 @@ export class LoopMonitor {
     const t = this.totalTally;
     const through: Record<string, PathCounts> = {};
     for (const [id, c] of Object.entries(t.through)) through[id] = { ...c };
-    const links: Record<string, PathCounts> = {};
-    for (const [id, c] of Object.entries(t.links)) links[id] = { ...c };
-    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through, links } };
+    let links: Record<string, PathCounts> | undefined;
+    for (const [id, c] of Object.entries(t.links ?? {})) (links ??= {})[id] = { ...c };
+    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through, ...(links ? { links } : {}) } };
   }
 
   returned(id: Uint8Array, now: number): LoopReturn {
