@@ -39,7 +39,8 @@ export function fixtureNodes(o: { providers: number; layers: number; perLayer: n
   });
 }
 
-export function descriptorOf(n: FixtureNode, issuedAtMs = 1_700_000_000_000, port = 9000): SignedDescriptor {
+/** `n`'s signed descriptor with its keys from epoch `fromEpoch` on (at most 16, the descriptor's limit). */
+export function descriptorOf(n: FixtureNode, issuedAtMs = 1_700_000_000_000, port = 9000, fromEpoch = -Infinity): SignedDescriptor {
   return signDescriptor(
     {
       version: 1,
@@ -50,7 +51,7 @@ export function descriptorOf(n: FixtureNode, issuedAtMs = 1_700_000_000_000, por
       layer: n.layer,
       udp: { host: '127.0.0.1', port },
       ...(n.role === 'provider' ? { ws: 'ws://127.0.0.1:9100' } : {}),
-      keys: [...n.keys].map(([epoch, publicKey]) => ({ epoch, publicKey })),
+      keys: [...n.keys].filter(([epoch]) => epoch >= fromEpoch).slice(0, 16).map(([epoch, publicKey]) => ({ epoch, publicKey })),
       issuedAtMs,
     },
     n.identity,
