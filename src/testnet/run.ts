@@ -147,7 +147,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
     o.shape.epochLengthS !== undefined && o.shape.epochKeys === undefined
-      ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30 + (o.bootstrapS ?? 300)) / o.shape.epochLengthS) + 2 }
+      ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30 + (o.bootstrapS ?? 300) * 2) / o.shape.epochLengthS) + 2 }
       : o.shape;
   const perNodeConfig = Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }]));
   const nodeConfig = { pipeline: { workers: o.workersPerNode }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) };
