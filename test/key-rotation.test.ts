@@ -112,7 +112,7 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
 });
 
 describe('loopix testnet with short key epochs', () => {
-  it('re-signs the topology every epoch; every message arrives, mix loops return, nothing is dropped for a key', () => {
+  it('the authorities publish a document every epoch; every message arrives, mix loops return, nothing is dropped for a key', () => {
     // 12-s epochs: a packet survives a boundary if it is in flight for less than one epoch length (the
     // previous key is live until the next boundary at the latest); five Exp(µ = 2/s) hops exceed 12 s with
     // probability ≈ 10⁻⁶, so no packet of the run should meet an expired key.
