@@ -44,6 +44,7 @@ export interface SendOptions {
 export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}): Promise<void> {
   if ((o.message === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
   const bytes = o.file !== undefined ? new Uint8Array(readFileSync(o.file)) : new TextEncoder().encode(o.message);
+  await prepareClientDirectory(o.config);
   const client = LoopixClient.fromConfigFile(o.config, deps);
   client.start();
   try {
@@ -63,6 +64,7 @@ export interface RecvOptions {
 }
 
 export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}): Promise<void> {
+  await prepareClientDirectory(o.config);
   const client = LoopixClient.fromConfigFile(o.config, deps);
   client.start();
   process.stderr.write(`${JSON.stringify({ address: client.address })}\n`);

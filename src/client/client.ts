@@ -25,6 +25,7 @@ import type { SphinxBackend } from '../sphinx/types.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { TopologyWatch } from './topology-watch.js';
 import { trustOf } from '../directory/config.js';
+import { clientFollower } from '../directory/client-setup.js';
 import { ProviderConnection, silentLog, type BackoffOptions, type ClientTransport, type ConnectionStats, type LogLike } from './connection.js';
 import { fragmentCount, fragmentMessage, Reassembler, type ReassemblerOptions } from './fragments.js';
 import { dropRoute, loopRoute, messageRoute, toAddress, type Route } from './routes.js';
@@ -301,7 +302,22 @@ export class LoopixClient {
     const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), trustOf(config)));
     const log = options.log ?? createLogger('loopix-client', config.log.level);
     const client = new LoopixClient({ ...options, config, keyPair, topology, backend, log });
-    // Follow the directory's per-epoch documents (rotating keys) for as long as the client runs.
+    // Follow the directory's per-epoch documents (rotating keys) for as long as the client runs: from the
+    // authorities themselves (src/directory/client-setup.ts), or by re-reading a static signed file.
+    if (config.directory) {
+      client.topologyWatch = clientFollower({
+        configDirectory: config.directory,
+        cacheFile: resolve(base, config.topologyFile),
+        current: topology,
+        adopt: (index) => client.setTopology(index),
+        stop: (reason) => {
+          log.error({ reason }, 'no valid directory document: the streams stop');
+          client.stopStreams();
+        },
+        log,
+      });
+      return client;
+    }
     client.topologyWatch = new TopologyWatch({
       file: resolve(base, config.topologyFile),
       authorityPublicKey: trustOf(config),
@@ -314,7 +330,7 @@ export class LoopixClient {
   }
 
   /** Re-reads the topology file while running (set by fromConfigFile). */
-  private topologyWatch: TopologyWatch | undefined;
+  private topologyWatch: { start(): void; stop(): void } | undefined;
 
   get connected(): boolean {
     return this.transport.connected;
