@@ -114,9 +114,11 @@ describe('loop reports and isolation (AnonPoP §5.2)', () => {
     expect(lossPValue(40, 28, p.expectedFraction)).toBeLessThan(p.alpha);
   });
 
-  it('blames the next hop only when its loops fail more than those over the other next hops', () => {
+  it('blames the next hop only when its loops fail more than those over the other next hops, never with a single next hop', () => {
     // Loss further down the path: every first hop sees it alike.
     expect(linksToReport('s', { 's>a': { due: 60, returned: 42 }, 's>b': { due: 60, returned: 43 } }, p)).toEqual([]);
+    // A single next hop: no comparison, no report (it cannot tell its next hop from the rest of the path).
+    expect(linksToReport('s', { 's>a': { due: 60, returned: 10 } }, p)).toEqual([]);
     // Loss at a: only a.
     expect(linksToReport('s', { 's>a': { due: 60, returned: 40 }, 's>b': { due: 60, returned: 60 }, 'x>s': { due: 60, returned: 0 } }, p)).toEqual([{ to: 'a', due: 60, returned: 40 }]);
   });

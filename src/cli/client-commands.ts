@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { positiveInt } from './options.js';
+import { prepareClientDirectory } from '../directory/client-setup.js';
 import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */

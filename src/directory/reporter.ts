@@ -5,9 +5,10 @@
  *
  *  1. the link's loops reject "return fraction ≥ p0" by the one-sided exact binomial test at level α on at
  *     least minDue due loops (src/directory/evidence.ts; the authorities check this again), and
- *  2. when the node has other next hops with at least minDue due loops, the link's loops also reject
- *     "return fraction ≥ that of the other links" at α — so loss further down the path, which every first
- *     hop shares, is not blamed on the next hop.
+ *  2. the node's loops over its other next hops (at least minDue of them) return more: the link's loops
+ *     also reject "return fraction ≥ that of the other links" at α — so loss further down the path, or
+ *     loops made late by congestion, which every first hop shares, is not blamed on the next hop. A node
+ *     with a single next hop never reports.
  *
  * The evidence is the loops that became due over the last `evidenceWindowS` (cumulative counts minus a
  * snapshot that old, one snapshot per check): long enough to hold tens of loops per link at λM, short enough
@@ -45,7 +46,9 @@ export function linksToReport(selfId: string, links: Readonly<Record<string, Pat
     if (!isReportable(c.due, c.returned, p)) continue;
     let due = 0, returned = 0;
     for (const [k2, c2] of own) if (k2 !== k) (due += c2.due), (returned += c2.returned);
-    if (due >= p.minDue && lossPValue(c.due, c.returned, Math.min(1 - 1e-9, returned / due)) >= p.alpha) continue;
+    // Without another next hop to compare with, loss at the next hop cannot be told from loss further on
+    // (or from loops made late by congestion): no report.
+    if (due < p.minDue || lossPValue(c.due, c.returned, Math.min(1 - 1e-9, returned / due)) >= p.alpha) continue;
     out.push({ to: k.slice(selfId.length + 1), due: c.due, returned: c.returned });
   }
   return out;
