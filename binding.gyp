@@ -4,6 +4,7 @@
       "target_name": "loopix_sphinx",
       "sources": [
         "native/binding.cc",
+        "native/link.cc",
         "native/lioness.cc",
         "native/scalar.cc",
         "native/sphinx.cc",

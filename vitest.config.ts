@@ -2,13 +2,31 @@ import { defineConfig } from 'vitest/config';
 
 // Tests run the TypeScript sources directly; the native addon must have been built by `npm install`, and
 // test/global-setup.ts compiles dist/ for the tests that start real processes.
+//
+// Two projects: `fast` (everything that takes seconds) and `slow` (whole testnets, benchmarks and crash
+// tests that run real processes for a minute or more). `npm test` runs both; a developer runs
+// `npx vitest run --project fast` for the quick set.
+const SLOW = [
+  'test/bench-cli.test.ts',
+  'test/bench-figures.test.ts',
+  'test/hardening-provider.test.ts',
+  'test/key-rotation.test.ts',
+  'test/quickstart.test.ts',
+  'test/testnet.test.ts',
+  'test/testnet-mix-failure.test.ts',
+  'test/testnet-mixing.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: SLOW } },
+      { extends: true, test: { name: 'slow', include: SLOW } },
+    ],
   },
 });

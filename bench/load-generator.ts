@@ -14,13 +14,21 @@
  * blocks its own event loop for the run; it has nothing else to do then. Each send's time is recorded on the host-wide monotonic clock
  * (bench/clock.ts) when the parent asks for it, so bench/relay.ts can pair it with the sink's arrival time.
  *
+ * Node ↔ node links are authenticated (src/node/link): the generator is a node of the layer before the mix
+ * (a second provider in the rig's topology), sends from that node's address and seals every packet on the
+ * link as it goes out — with the link key the parent derived for it, a fresh sequence number each, in one
+ * native batch per wake-up (the same AES-128-GCM the nodes use) — so a pooled packet sent again is a new
+ * datagram to the link layer and a replay only to the Sphinx filter.
+ *
  * IPC protocol (parent → generator):
- *   {type:'init', poolFile, packetBytes, host, port, sndbuf} → {type:'ready', packets}
+ *   {type:'init', poolFile, packetBytes, host, port, sndbuf, bindPort, linkKey, linkEpoch} → {type:'ready', packets}
  *   {type:'run', rate, durationMs, record}                 → {type:'done', ...RunReport}
  *   {type:'exit'}
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { nativeLinkCipher } from '../src/node/link/cipher.js';
+import { makeGeometry } from '../src/geometry.js';
 import { monoNowMs } from './clock.js';
 
 export interface GeneratorInit {
@@ -30,6 +38,11 @@ export interface GeneratorInit {
   readonly host: string;
   readonly port: number;
   readonly sndbuf: number;
+  /** The generator's node address (its UDP port in the topology). */
+  readonly bindPort: number;
+  /** Link key generator → mix (hex, 16 bytes) and its epoch. */
+  readonly linkKey: string;
+  readonly linkEpoch: number;
 }
 
 export interface GeneratorRun {
@@ -65,6 +78,13 @@ let socket: dgram.Socket | undefined;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 let pool: Buffer[] = [];
 let seq = 0;
+const cipher = nativeLinkCipher();
+const LINK = makeGeometry();
+/** Largest batch sealed at once (datagrams due at one wake-up beyond this are sealed in several calls). */
+const SEAL_BATCH = 256;
+let keys = new Uint8Array(0);
+let linkEpoch = 0;
+let linkSeq = 0n;
 
 function send(msg: unknown): void {
   process.send?.(msg);
@@ -74,9 +94,14 @@ async function init(m: GeneratorInit): Promise<void> {
   const bytes = readFileSync(m.poolFile);
   const n = Math.floor(bytes.length / m.packetBytes);
   pool = Array.from({ length: n }, (_, i) => bytes.subarray(i * m.packetBytes, (i + 1) * m.packetBytes));
+  keys = new Uint8Array(SEAL_BATCH * 16);
+  const key = Buffer.from(m.linkKey, 'hex');
+  for (let i = 0; i < SEAL_BATCH; i++) keys.set(key, i * 16);
+  linkEpoch = m.linkEpoch;
+  linkSeq = BigInt(Date.now()) << 20n; // src/node/link/sequence.ts: above any earlier run's numbers
   socket = dgram.createSocket({ type: 'udp4', sendBufferSize: m.sndbuf });
   socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket!.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => socket!.bind(m.bindPort, '127.0.0.1', () => resolve()));
   await new Promise<void>((resolve, reject) => socket!.connect(m.port, m.host, (err?: Error) => (err ? reject(err) : resolve())));
   send({ type: 'ready', packets: n });
 }
@@ -97,15 +122,26 @@ function run(m: GeneratorRun): void {
     const now = performance.now();
     const due = Math.min(total, Math.floor((now - t0) * perMs) + 1);
     while (sent < due) {
-      // Stamped before the send: the kernel may deliver it, and the node forward it, before send() returns.
-      if (times) times[sent] = monoNowMs();
-      try {
-        s.send(pool[seq % P]!);
-      } catch {
-        errors++;
+      const count = Math.min(SEAL_BATCH, due - sent);
+      const D = LINK.linkHeaderBytes + pool[0]!.length + LINK.linkTagBytes;
+      const batch = Buffer.allocUnsafe(count * D);
+      for (let i = 0; i < count; i++) {
+        batch.writeUInt32BE(linkEpoch, i * D);
+        batch.writeBigUInt64BE(linkSeq++, i * D + 4);
+        pool[(seq + i) % P]!.copy(batch, i * D + LINK.linkHeaderBytes);
       }
-      seq++;
-      sent++;
+      cipher.sealBatch(keys, batch, pool[0]!.length, count);
+      for (let i = 0; i < count; i++) {
+        // Stamped before the send: the kernel may deliver it, and the node forward it, before send() returns.
+        if (times) times[sent] = monoNowMs();
+        try {
+          s.send(batch.subarray(i * D, (i + 1) * D));
+        } catch {
+          errors++;
+        }
+        seq++;
+        sent++;
+      }
     }
     if (sent >= total) break;
     const wait = t0 + sent / perMs - performance.now();

@@ -3,8 +3,9 @@
  * (`loopix mix --config …`, exactly what an operator runs), fed by bench/load-generator.ts and drained by
  * bench/sink.ts — three processes, so the node's CPU time is its own and can be read from /proc.
  *
- * The network is a one-layer topology: provider P0 (layer 0, its UDP address is the sink) and the mix M1
- * (layer 1). Every pool packet is a one-hop Sphinx packet "M1: RELAY to P0, delay 0" in the default geometry
+ * The network is a one-layer topology: providers P0 (layer 0, its UDP address is the sink) and P1 (layer 0,
+ * the generator's address and link identity: node ↔ node links are authenticated, src/node/link) and the mix
+ * M1 (layer 1). Every pool packet is a one-hop Sphinx packet "M1: RELAY to P0, delay 0" in the default geometry
  * (6-hop header, 1,314 bytes), so M1 does exactly the work of a relay hop: one full unwrap (two X25519, the
  * header MAC, the LIONESS payload layer), the replay check, the routing decision and the send.
  *
@@ -25,6 +26,8 @@ import type { NodeSnapshot } from '../src/node/pipeline.js';
 import { loopixBin, repoRoot } from '../src/paths.js';
 import { loadNativeBackend } from '../src/sphinx/native.js';
 import { Command } from '../src/sphinx/types.js';
+import { deriveLinkKey } from '../src/node/link/keys.js';
+import { REPLAY_BURST_S } from '../src/node/replay-capacity.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import type { RunReport } from './load-generator.js';
 import { histDiff, histSummary } from './stats.js';
@@ -201,10 +204,12 @@ export class RelayRig {
     const backend = loadNativeBackend();
     // The generator cycles a fixed pool: the filter holds a sixteenth of it and is emptied when full
     // (benchmark-only replay.unsafeResetWhenFull), so each pooled packet is fresh again when it comes round.
-    const replay = { persist: false, lineRatePps: Math.max(1024, Math.floor(o.poolSize / 16)), staticWindowS: 1, unsafeResetWhenFull: true };
+    // Capacity = maxRatePps × (staticWindowS + REPLAY_BURST_S) = a sixteenth of the pool (no rate budget with
+    // unsafeResetWhenFull: src/node/epochs.ts).
+    const replay = { persist: false, maxRatePps: Math.max(1024, Math.floor(o.poolSize / 16)) / (1 + REPLAY_BURST_S), staticWindowS: 1, unsafeResetWhenFull: true };
     this.files = await createTestnetFiles({
       dir: this.dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 1 },
+      shape: { layers: 1, perLayer: 1, providers: 2, epoch: 1 },
       backend,
       // λM small: the node's own loops would only be noise at the sink (they are counted as "unknown").
       params: { lambdaM: 0.01 },
@@ -216,8 +221,17 @@ export class RelayRig {
       },
     });
     const mix = this.files.nodes.find((n) => n.role === 'mix')!;
-    const provider = this.files.nodes.find((n) => n.role === 'provider')!;
+    const provider = this.files.nodes.find((n) => n.name === 'provider-0')!;
+    const generator = this.files.nodes.find((n) => n.name === 'provider-1')!;
     const g = this.files.index.geometry;
+    // Link keys of the two links the rig plays a node on: generator (P1) → M1 and M1 → sink (P0).
+    const skOf = (file: string) => Uint8Array.from(Buffer.from((JSON.parse(readFileSync(file, 'utf8')) as { privateKey: string }).privateKey, 'hex'));
+    const idOf = (n: { entry: { id: string } }) => Uint8Array.from(Buffer.from(n.entry.id, 'hex'));
+    const mixPub = Uint8Array.from(Buffer.from(mix.entry.publicKey, 'hex'));
+    const epoch = this.files.topology.epoch;
+    const x = (a: Uint8Array, b: Uint8Array) => backend.x25519(a, b);
+    const genLinkKey = Buffer.from(deriveLinkKey(x, skOf(generator.keyFile), mixPub, epoch, idOf(generator), idOf(mix))!).toString('hex');
+    const sinkLinkKey = Buffer.from(deriveLinkKey(x, skOf(provider.keyFile), mixPub, epoch, idOf(mix), idOf(provider))!).toString('hex');
     (this as { packetBytes: number }).packetBytes = g.packetBytes;
 
     // 1. The packet pool and, by unwrapping each once with the mix's key, the fingerprints of what leaves M1.
@@ -247,7 +261,11 @@ export class RelayRig {
     // 2. Sink on P0's address, then the node, then the generator aimed at the node.
     const forkOpts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[], serialization: 'advanced' as const };
     this.sink = fork(benchScript('sink'), [], forkOpts);
-    await request(this.sink, { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: fpFile, fingerprintOffset: fpOffset }, 'ready');
+    await request(
+      this.sink,
+      { type: 'init', host: provider.entry.udp.host, port: provider.entry.udp.port, rcvbuf: 8 << 20, fingerprintFile: fpFile, fingerprintOffset: fpOffset, linkKey: sinkLinkKey, packetBytes: g.packetBytes, linkHeaderBytes: g.linkHeaderBytes },
+      'ready',
+    );
 
     this.logFd = openSync(join(this.dir, 'mix.log'), 'a');
     this.node = fork(loopixBin(), ['mix', '--config', mix.configFile], {
@@ -267,7 +285,11 @@ export class RelayRig {
     await Promise.race([this.nextStats(30_000), exited]);
 
     this.gen = fork(benchScript('load-generator'), [], forkOpts);
-    await request(this.gen, { type: 'init', poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20 }, 'ready');
+    await request(
+      this.gen,
+      { type: 'init', poolFile, packetBytes: g.packetBytes, host: mix.entry.udp.host, port: mix.entry.udp.port, sndbuf: 8 << 20, bindPort: generator.entry.udp.port, linkKey: genLinkKey, linkEpoch: epoch },
+      'ready',
+    );
   }
 
   private logTail(): string {

@@ -18,6 +18,7 @@
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { nativeLinkCipher } from '../src/node/link/cipher.js';
 import { monoNowMs } from './clock.js';
 
 export interface SinkInit {
@@ -28,6 +29,10 @@ export interface SinkInit {
   /** 8 bytes per pool packet: the fingerprint as a little-endian uint48 in the low 6 bytes. */
   readonly fingerprintFile: string;
   readonly fingerprintOffset: number;
+  /** Link key mix → sink's node (hex, 16 bytes): each datagram is opened before its packet is fingerprinted. */
+  readonly linkKey: string;
+  readonly packetBytes: number;
+  readonly linkHeaderBytes: number;
 }
 
 export interface SinkCount {
@@ -66,13 +71,19 @@ function grow(): void {
 async function init(m: SinkInit): Promise<void> {
   const fp = readFileSync(m.fingerprintFile);
   for (let i = 0; i < fp.length / 8; i++) fingerprints.set(fp.readUIntLE(i * 8, 6), i);
-  const off = m.fingerprintOffset;
+  const off = m.fingerprintOffset + m.linkHeaderBytes;
+  const cipher = nativeLinkCipher();
+  const key = Uint8Array.from(Buffer.from(m.linkKey, 'hex'));
+  const ok = new Uint8Array(1);
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: m.rcvbuf });
   socket.on('message', (msg: Buffer) => {
     const now = monoNowMs();
     received++;
     lastArrivalMs = now;
-    const i = msg.length >= off + 6 ? fingerprints.get(msg.readUIntLE(off, 6)) : undefined;
+    // Open the link layer first (the node seals every datagram for the next hop; what does not open is "unknown").
+    ok[0] = 0;
+    if (msg.length === m.linkHeaderBytes + m.packetBytes + 16) cipher.openBatch(key, msg, m.packetBytes, 1, ok);
+    const i = ok[0] === 1 && msg.length >= off + 6 ? fingerprints.get(msg.readUIntLE(off, 6)) : undefined;
     if (i === undefined) {
       unknown++;
       return;

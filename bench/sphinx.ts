@@ -17,6 +17,23 @@ import { loadNativeBackend } from '../src/sphinx/native.js';
 import { tsBackend } from '../src/sphinx/ts/index.js';
 import { Command, type HopSpec, type SphinxBackend } from '../src/sphinx/types.js';
 import { measureOpensslX25519 } from './openssl-baseline.js';
+import { LinkLayer, nativeLinkCipher } from '../src/node/link/index.js';
+import { TopologyIndex } from '../src/topology/document.js';
+import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
+
+/** A sender (provider, layer 0) and a receiver (mix, layer 1) link layer over an in-memory topology. */
+function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkLayer; to: NodeEntry['udp']; from: NodeEntry['udp'] } {
+  const sk = [0, 1].map(() => crypto.getRandomValues(new Uint8Array(32)));
+  const hex = (x: Uint8Array) => Buffer.from(x).toString('hex');
+  const nodes: NodeEntry[] = [
+    { id: '01'.repeat(g.addressBytes), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1 }, publicKey: hex(b.x25519Base(sk[0]!)) },
+    { id: '02'.repeat(g.addressBytes), name: 'M', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 2 }, publicKey: hex(b.x25519Base(sk[1]!)) },
+  ];
+  const topology = new TopologyIndex({ version: 1, epoch: 1, issuedAt: '', geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: 1, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } } as SignedTopology);
+  const layer = (i: number) =>
+    new LinkLayer({ geometry: g, topology, selfId: nodes[i]!.id, ownKey: (e) => (e === 1 ? sk[i] : undefined), currentEpoch: () => 1, x25519: (x, y) => b.x25519(x, y), cipher: nativeLinkCipher() });
+  return { sender: layer(0), receiver: layer(1), to: nodes[1]!.udp, from: nodes[0]!.udp };
+}
 
 export interface SphinxBenchOptions {
   /** Seconds benchmark.js spends per measurement (its maxTime). */
@@ -46,6 +63,15 @@ export interface SphinxBenchResult {
   readonly unwrap_vs_target: number | null;
   /** create_per_s ÷ (openssl/9); ≥ 1 meets the target. */
   readonly create_vs_target: number | null;
+  /**
+   * Node ↔ node link layer (src/node/link): one packet sealed by the sender's LinkLayer and opened by the
+   * receiver's (AES-128-GCM both ways, header, replay window, source lookup), per second; and the same AEAD
+   * work in batches of `batch` through the cipher alone.
+   */
+  readonly link_seal_open_per_s: number;
+  readonly link_seal_open_batch_per_s: number;
+  /** The link's share of a relay hop's crypto: (1/link_seal_open_per_s) ÷ (1/unwrap_per_s + 1/link_seal_open_per_s). */
+  readonly link_cost_fraction: number;
 }
 
 const POOL = 64;
@@ -110,6 +136,24 @@ export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
       }, opts.log, opts.batch);
     }
   }
+  {
+    const { sender, receiver, to, from } = linkPair(native);
+    const packet = crypto.getRandomValues(new Uint8Array(g.packetBytes));
+    results.link_seal_open_per_s = measure('native link seal+open', opts.seconds, () => {
+      const d = sender.seal(packet, to);
+      if (typeof d === 'string' || typeof receiver.open(d, from.host, from.port) === 'string') throw new Error('benchmark datagram did not open');
+    }, opts.log);
+    const cipher = nativeLinkCipher();
+    const D = g.datagramBytes;
+    const keys = crypto.getRandomValues(new Uint8Array(16 * opts.batch));
+    const datagrams = new Uint8Array(opts.batch * D);
+    const ok = new Uint8Array(opts.batch);
+    results.link_seal_open_batch_per_s = measure(`native link x${opts.batch}`, opts.seconds, () => {
+      cipher.sealBatch(keys, datagrams, g.packetBytes, opts.batch);
+      cipher.openBatch(keys, datagrams, g.packetBytes, opts.batch, ok);
+      if (ok[0] !== 1) throw new Error('benchmark batch did not open');
+    }, opts.log, opts.batch);
+  }
   const x = baseline.x25519PerS;
   const round = (v: number | undefined) => Math.round(v ?? 0);
   return {
@@ -128,5 +172,8 @@ export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
     openssl_version: baseline.version,
     unwrap_vs_target: x ? Number((round(results.unwrap_per_s) / (0.9 * x / 2)).toFixed(3)) : null,
     create_vs_target: x ? Number((round(results.create_per_s) / (x / 9)).toFixed(3)) : null,
+    link_seal_open_per_s: round(results.link_seal_open_per_s),
+    link_seal_open_batch_per_s: round(results.link_seal_open_batch_per_s),
+    link_cost_fraction: Number((1 / results.link_seal_open_per_s! / (1 / results.unwrap_per_s! + 1 / results.link_seal_open_per_s!)).toFixed(4)),
   };
 }

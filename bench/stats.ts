@@ -3,6 +3,7 @@
  * summed over nodes and differenced between two reports, their percentiles and moments, and the Gamma
  * distribution that Loopix §5 (Fig. 10) fits to end-to-end latencies.
  */
+import gammaPdfStdlib from '@stdlib/stats-base-dists-gamma-pdf';
 import { bucketUpperMs, type HistogramState } from '../src/node/metrics.js';
 
 export const EMPTY_HIST: HistogramState = { count: 0, sum: 0, sumsq: 0, buckets: [] };
@@ -74,17 +75,6 @@ export function histSummary(h: HistogramState): { count: number; mean: number; s
   };
 }
 
-/** ln Γ(x), Lanczos (g = 7, n = 9), |error| < 1e-13 for x > 0. */
-export function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
-  x -= 1;
-  let a = c[0]!;
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i]! / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
 export interface GammaFit {
   /** k */
   readonly shape: number;
@@ -102,8 +92,8 @@ export function fitGamma(mean: number, sd: number): GammaFit {
   return { shape, scale, mean, sd };
 }
 
-/** The Gamma(k, θ) density at x. */
+/** The Gamma(k, θ) density at x (@stdlib, which takes the rate 1/θ). */
 export function gammaPdf(x: number, shape: number, scale: number): number {
   if (x <= 0) return 0;
-  return Math.exp((shape - 1) * Math.log(x) - x / scale - lnGamma(shape) - shape * Math.log(scale));
+  return gammaPdfStdlib(x, shape, 1 / scale);
 }

@@ -11,6 +11,8 @@
 #include <exception>
 #include <string>
 
+#include "format.h"
+#include "link.h"
 #include "lioness.h"
 #include "sphinx.h"
 #include "symmetric.h"
@@ -116,7 +118,7 @@ Napi::Value X25519(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Bytes scalar = bytes_arg(info, 0, "scalar", loopix::kKeyBytes);
     Bytes point = bytes_arg(info, 1, "point", loopix::kKeyBytes);
-    Napi::Uint8Array out = new_bytes(info.Env(), 32);
+    Napi::Uint8Array out = new_bytes(info.Env(), loopix::kKeyBytes);
     loopix::x25519(out.Data(), scalar.data, point.data);  // all-zero result for small-order points
     return out;
   });
@@ -126,7 +128,7 @@ Napi::Value X25519Evp(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Bytes scalar = bytes_arg(info, 0, "scalar", loopix::kKeyBytes);
     Bytes point = bytes_arg(info, 1, "point", loopix::kKeyBytes);
-    Napi::Uint8Array out = new_bytes(info.Env(), 32);
+    Napi::Uint8Array out = new_bytes(info.Env(), loopix::kKeyBytes);
     loopix::x25519_evp(out.Data(), scalar.data, point.data);
     return out;
   });
@@ -135,7 +137,7 @@ Napi::Value X25519Evp(const Napi::CallbackInfo& info) {
 Napi::Value X25519Base(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Bytes scalar = bytes_arg(info, 0, "scalar", loopix::kKeyBytes);
-    Napi::Uint8Array out = new_bytes(info.Env(), 32);
+    Napi::Uint8Array out = new_bytes(info.Env(), loopix::kKeyBytes);
     loopix::x25519_base(out.Data(), scalar.data);
     return out;
   });
@@ -143,8 +145,8 @@ Napi::Value X25519Base(const Napi::CallbackInfo& info) {
 
 Napi::Value Aes128Ctr(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Bytes key = bytes_arg(info, 0, "key", 16);
-    Bytes iv = bytes_arg(info, 1, "iv", 16);
+    Bytes key = bytes_arg(info, 0, "key", loopix::kAesKeyBytes);
+    Bytes iv = bytes_arg(info, 1, "iv", loopix::kAesIvBytes);
     Bytes data = bytes_arg(info, 2, "data");
     Napi::Uint8Array out = new_bytes(info.Env(), data.size);
     loopix::AesScrubOnExit scrub;
@@ -181,7 +183,8 @@ Napi::Value Lioness(const Napi::CallbackInfo& info) {
     Bytes key = bytes_arg(info, 0, "key", loopix::kLionessKeyBytes);
     Bytes block = bytes_arg(info, 1, "block");
     if (block.size <= loopix::kLionessLeftBytes) {
-      throw_range(info.Env(), "block must be more than 32 bytes, got " + std::to_string(block.size));
+      throw_range(info.Env(), "block must be more than " + std::to_string(loopix::kLionessLeftBytes) + " bytes, got " +
+                                  std::to_string(block.size));
     }
     Napi::Uint8Array out = new_bytes(info.Env(), block.size);
     std::memcpy(out.Data(), block.data, block.size);
@@ -197,14 +200,15 @@ Napi::Value Lioness(const Napi::CallbackInfo& info) {
 
 // ---- packets --------------------------------------------------------------------------------------------
 
-// Path from (epoch, publicKeys, routing) at `index`: publicKeys = hops × 32 bytes, routing = hops × t bytes.
+// Path from (epoch, publicKeys, routing) at `index`: publicKeys = hops × kKeyBytes, routing = hops × t bytes.
 loopix::Path path_arg(const Napi::CallbackInfo& info, size_t index, const Geometry& g, bool for_surb) {
   loopix::Path path{};
-  path.epoch = static_cast<uint16_t>(integer_arg(info, index, "epoch", 0, 65535));
+  path.epoch = static_cast<uint16_t>(integer_arg(info, index, "epoch", 0, static_cast<double>(loopix::kMaxPrefixEpoch)));
   Bytes keys = bytes_arg(info, index + 1, "publicKeys");
   Bytes routing = bytes_arg(info, index + 2, "routing");
   if (keys.size == 0 || keys.size % loopix::kKeyBytes != 0) {
-    throw_range(info.Env(), "publicKeys must be a non-zero multiple of 32 bytes, got " + std::to_string(keys.size));
+    throw_range(info.Env(), "publicKeys must be a non-zero multiple of " + std::to_string(loopix::kKeyBytes) +
+                                " bytes, got " + std::to_string(keys.size));
   }
   path.hops = keys.size / loopix::kKeyBytes;
   if (routing.size != path.hops * g.routing_bytes) {
@@ -331,7 +335,96 @@ Napi::Value OpenSurbReply(const Napi::CallbackInfo& info) {
   });
 }
 
+// The constants of native/format.h as a frozen-by-convention plain object, for test/format-parity.test.ts.
+Napi::Object FormatConstants(Napi::Env env) {
+  Napi::Object f = Napi::Object::New(env);
+  auto set = [&](const char* name, size_t v) { f.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  set("version", loopix::kVersion);
+  set("prefixBytes", loopix::kPrefixBytes);
+  set("epochOffset", loopix::kEpochOffset);
+  set("maxPrefixEpoch", loopix::kMaxPrefixEpoch);
+  set("groupBytes", loopix::kGroupBytes);
+  set("macBytes", loopix::kMacBytes);
+  set("commandBytes", loopix::kCommandBytes);
+  set("delayBytes", loopix::kDelayBytes);
+  set("integrityBytes", loopix::kIntegrityBytes);
+  set("replayTagBytes", loopix::kReplayTagBytes);
+  set("lionessKeyBytes", loopix::kLionessKeyBytes);
+  set("lionessMinBlockBytes", loopix::kLionessMinBlockBytes);
+  set("surbKeyBytes", loopix::kSurbKeyBytes);
+  set("seedBytes", loopix::kSeedBytes);
+  set("keyBytes", loopix::kKeyBytes);
+  set("aesKeyBytes", loopix::kAesKeyBytes);
+  set("aesIvBytes", loopix::kAesIvBytes);
+  set("sha256Bytes", loopix::kSha256Bytes);
+  set("hkdfMaxBytes", loopix::kHkdfMaxBytes);
+  set("minHops", loopix::kMinHops);
+  set("maxHops", loopix::kMaxHops);
+  set("minAddressBytes", loopix::kMinAddress);
+  set("maxAddressBytes", loopix::kMaxAddress);
+  set("minContentBytes", loopix::kMinContent);
+  set("maxContentBytes", loopix::kMaxContent);
+  set("routingCommandOffset", loopix::kRoutingCommandOffset);
+  set("routingDelayOffset", loopix::kRoutingDelayOffset);
+  set("routingAddressOffset", loopix::kRoutingAddressOffset);
+  set("recordKindOffset", loopix::kRecordKindOffset);
+  set("recordReasonOffset", loopix::kRecordReasonOffset);
+  set("recordDelayOffset", loopix::kRecordDelayOffset);
+  set("recordAddressOffset", loopix::kRecordAddressOffset);
+  set("maxRecordBytes", loopix::kMaxRecordBytes);
+  set("recordNoKeyReason", loopix::kRecordNoKeyReason);
+  return f;
+}
+
+// ---- link layer (native/link.h) -----------------------------------------------------------------------
+
+// Checks the shared arguments of the two link batch calls; returns the count.
+size_t link_batch_args(const Napi::CallbackInfo& info, Bytes& keys, Bytes& datagrams, size_t& payload_len) {
+  keys = bytes_arg(info, 0, "keys");
+  datagrams = bytes_arg(info, 1, "datagrams");
+  payload_len = integer_arg(info, 2, "payloadBytes", 1, 65535);
+  size_t count = integer_arg(info, 3, "count", 0, 1 << 24);
+  size_t stride = loopix::kLinkHeaderBytes + payload_len + loopix::kLinkTagBytes;
+  if (keys.size < count * loopix::kLinkKeyBytes) {
+    throw_range(info.Env(), "keys must be at least " + std::to_string(count * loopix::kLinkKeyBytes) + " bytes (" +
+                                std::to_string(count) + " keys of 16), got " + std::to_string(keys.size));
+  }
+  if (datagrams.size < count * stride) {
+    throw_range(info.Env(), "datagrams must be at least " + std::to_string(count * stride) + " bytes (" +
+                                std::to_string(count) + " datagrams of " + std::to_string(stride) + "), got " +
+                                std::to_string(datagrams.size));
+  }
+  return count;
+}
+
+// linkSealBatch(keys, datagrams, payloadBytes, count): seals in place.
+Napi::Value LinkSealBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Bytes keys{}, datagrams{};
+    size_t payload_len = 0;
+    size_t count = link_batch_args(info, keys, datagrams, payload_len);
+    if (count > 0) loopix::link_seal_batch(keys.data, datagrams.data, payload_len, count);
+    return info.Env().Undefined();
+  });
+}
+
+// linkOpenBatch(keys, datagrams, payloadBytes, count, ok): opens in place; ok[i] = 1 where the tag verified.
+Napi::Value LinkOpenBatch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Bytes keys{}, datagrams{};
+    size_t payload_len = 0;
+    size_t count = link_batch_args(info, keys, datagrams, payload_len);
+    Bytes ok = bytes_arg(info, 4, "ok");
+    if (ok.size < count) {
+      throw_range(info.Env(), "ok must be at least " + std::to_string(count) + " bytes, got " + std::to_string(ok.size));
+    }
+    if (count > 0) loopix::link_open_batch(keys.data, datagrams.data, payload_len, count, ok.data);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("format", FormatConstants(env));
   exports.Set("x25519Impl", Napi::String::New(env, loopix::x25519_impl()));
   exports.Set("x25519", Napi::Function::New(env, X25519, "x25519"));
   exports.Set("x25519Base", Napi::Function::New(env, X25519Base, "x25519Base"));
@@ -346,6 +439,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unwrapBatch", Napi::Function::New(env, UnwrapBatch, "unwrapBatch"));
   exports.Set("createSurb", Napi::Function::New(env, CreateSurb, "createSurb"));
   exports.Set("createSurbReply", Napi::Function::New(env, CreateSurbReply, "createSurbReply"));
+  exports.Set("linkSealBatch", Napi::Function::New(env, LinkSealBatch, "linkSealBatch"));
+  exports.Set("linkOpenBatch", Napi::Function::New(env, LinkOpenBatch, "linkOpenBatch"));
   exports.Set("openSurbReply", Napi::Function::New(env, OpenSurbReply, "openSurbReply"));
   return exports;
 }

@@ -11,10 +11,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "format.h"
+
 namespace loopix {
 
-constexpr size_t kLionessKeyBytes = 128;
-constexpr size_t kLionessLeftBytes = 32;
+constexpr size_t kLionessLeftBytes = kSha256Bytes;
+static_assert(kLionessMinBlockBytes == kLionessLeftBytes + 1, "format.h and LIONESS agree on the smallest block");
 
 // In place; `len` must be > kLionessLeftBytes (checked by callers).
 void lioness_encrypt(const uint8_t key[kLionessKeyBytes], uint8_t* block, size_t len);

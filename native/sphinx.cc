@@ -27,11 +27,10 @@ constexpr char kLabelCreatePadding[] = "loopix-sphinx-v1 create-padding";
 constexpr char kLabelSurbKey[] = "loopix-sphinx-v1 surb-key";
 constexpr char kLabelSurbPayload[] = "loopix-sphinx-v1 surb-payload";
 
-constexpr size_t kMaxHops = 32, kMinAddress = 8, kMaxAddress = 64, kMinContent = 32, kMaxContent = 65000;
-constexpr size_t kMaxSlotBytes = 1 + 4 + kMaxAddress + kMacBytes;
+constexpr size_t kMaxSlotBytes = kRoutingAddressOffset + kMaxAddress + kMacBytes;
 constexpr size_t kMaxStreamBytes = (kMaxHops + 1) * kMaxSlotBytes;  // L + s at the largest geometry
 
-const uint8_t kZeroIv[16] = {0};
+const uint8_t kZeroIv[kAesIvBytes] = {0};
 
 template <size_t N>
 void expand(const HmacSha256Key& prk, const char (&label)[N], uint8_t* out, size_t len) {
@@ -54,10 +53,10 @@ void extract(std::initializer_list<ByteSpan> ikm, HmacSha256Key* prk_key) {
 
 // One hop's keys (§3); wiped on destruction.
 struct HopKeys {
-  uint8_t rho[16];
-  uint8_t mu[32];
+  uint8_t rho[kAesKeyBytes];
+  uint8_t mu[kSha256Bytes];
   uint8_t pi[kLionessKeyBytes];
-  uint8_t b[32];
+  uint8_t b[kKeyBytes];
   uint8_t tag[kReplayTagBytes];
   HopKeys() = default;
   ~HopKeys() { OPENSSL_cleanse(this, sizeof(*this)); }
@@ -67,8 +66,8 @@ struct HopKeys {
 
 // The sender's seed-derived randomness (§5).
 struct SeedKeys {
-  uint8_t x[32];
-  uint8_t pad_key[16];
+  uint8_t x[kKeyBytes];
+  uint8_t pad_key[kAesKeyBytes];
   uint8_t surb_key[kSurbKeyBytes];
   SeedKeys(const uint8_t seed[kSeedBytes], bool with_surb_key) {
     HmacSha256Key prk;
@@ -89,14 +88,14 @@ struct SeedKeys {
 void write_prefix(uint8_t* out, uint16_t epoch) {
   out[0] = kVersion;
   out[1] = 0;
-  out[2] = static_cast<uint8_t>(epoch >> 8);
-  out[3] = static_cast<uint8_t>(epoch & 0xff);
+  out[kEpochOffset] = static_cast<uint8_t>(epoch >> 8);
+  out[kEpochOffset + 1] = static_cast<uint8_t>(epoch & 0xff);
 }
 
 // gamma = HMAC(mu, prefix || beta)[0..M)
-void header_mac(const uint8_t mu[32], const uint8_t* prefix, const uint8_t* beta, size_t beta_len,
+void header_mac(const uint8_t mu[kSha256Bytes], const uint8_t* prefix, const uint8_t* beta, size_t beta_len,
                 uint8_t out[kSha256Bytes]) {
-  HmacSha256Key key(mu, 32);
+  HmacSha256Key key(mu, kSha256Bytes);
   key.mac({{prefix, kPrefixBytes}, {beta, beta_len}}, out);
 }
 
@@ -107,8 +106,8 @@ CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& s
   const size_t stream_len = L + s;
   AesScrubOnExit scrub;
   SecretBuffer streams(nu * stream_len);
-  SecretBuffer mus(nu * 32);
-  uint8_t alpha[kGroupBytes], alpha0[kGroupBytes], secret[32], k[32];
+  SecretBuffer mus(nu * kSha256Bytes);
+  uint8_t alpha[kGroupBytes], alpha0[kGroupBytes], secret[kKeyBytes], k[kKeyBytes];
   Wipe wipe_secret(secret, sizeof(secret));
   Wipe wipe_k(k, sizeof(k));
 
@@ -131,7 +130,7 @@ CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& s
         expand(prk, kLabelBlind, keys.b, sizeof(keys.b));
       }
       aes128_ctr_stream(keys.rho, kZeroIv, streams.data() + i * stream_len, stream_len);
-      std::memcpy(mus.data() + i * 32, keys.mu, 32);
+      std::memcpy(mus.data() + i * kSha256Bytes, keys.mu, kSha256Bytes);
       std::memcpy(pis + i * kLionessKeyBytes, keys.pi, kLionessKeyBytes);
       if (i + 1 < nu) e.multiply_clamped(keys.b);  // e_{i+1} = e_i · clamp(b_i) mod ℓ
     }
@@ -155,14 +154,14 @@ CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& s
   if (r > nu) aes128_ctr_stream(seed.pad_key, kZeroIv, beta.data() + s, (r - nu) * s);
   xor_into(beta.data(), streams.data() + last * stream_len, head);
   if (last > 0) std::memcpy(beta.data() + head, phi.data(), last * s);
-  header_mac(mus.data() + last * 32, prefix, beta.data(), L, gamma);
+  header_mac(mus.data() + last * kSha256Bytes, prefix, beta.data(), L, gamma);
   // Hops ν−2 .. 0: beta_i = (routing_i || gamma_{i+1} || beta_{i+1}[0 .. L − s)) XOR stream_i[0 .. L).
   for (size_t i = last; i-- > 0;) {
     std::memmove(beta.data() + s, beta.data(), L - s);
     std::memcpy(beta.data(), path.routing + i * t, t);
     std::memcpy(beta.data() + t, gamma, kMacBytes);
     xor_into(beta.data(), streams.data() + i * stream_len, L);
-    header_mac(mus.data() + i * 32, prefix, beta.data(), L, gamma);
+    header_mac(mus.data() + i * kSha256Bytes, prefix, beta.data(), L, gamma);
   }
 
   std::memcpy(header, prefix, kPrefixBytes);
@@ -211,7 +210,7 @@ bool integer_in(double v, size_t lo, size_t hi, const char* name, std::string* e
 ArgCheck make_geometry(double max_hops, double address_bytes, double content_bytes, Geometry* g,
                        std::string* error) {
   ArgCheck kind = ArgCheck::kOk;
-  if (!integer_in(max_hops, 1, kMaxHops, "maxHops", error, &kind) ||
+  if (!integer_in(max_hops, kMinHops, kMaxHops, "maxHops", error, &kind) ||
       !integer_in(address_bytes, kMinAddress, kMaxAddress, "addressBytes", error, &kind) ||
       !integer_in(content_bytes, kMinContent, kMaxContent, "contentBytes", error, &kind)) {
     return kind;
@@ -219,14 +218,14 @@ ArgCheck make_geometry(double max_hops, double address_bytes, double content_byt
   g->max_hops = static_cast<size_t>(max_hops);
   g->address_bytes = static_cast<size_t>(address_bytes);
   g->content_bytes = static_cast<size_t>(content_bytes);
-  g->routing_bytes = 1 + 4 + g->address_bytes;
+  g->routing_bytes = kRoutingAddressOffset + g->address_bytes;
   g->slot_bytes = g->routing_bytes + kMacBytes;
   g->beta_bytes = g->max_hops * g->slot_bytes;
   g->header_bytes = kPrefixBytes + kGroupBytes + g->beta_bytes + kMacBytes;
   g->payload_bytes = kIntegrityBytes + g->content_bytes;
   g->packet_bytes = g->header_bytes + g->payload_bytes;
   g->surb_bytes = g->address_bytes + g->header_bytes + kSurbKeyBytes;
-  g->record_bytes = kRecordHeadBytes + g->address_bytes + kReplayTagBytes;
+  g->record_bytes = kRecordAddressOffset + g->address_bytes + kReplayTagBytes;
   return ArgCheck::kOk;
 }
 
@@ -238,12 +237,13 @@ bool check_path(const Geometry& g, const Path& path, bool for_surb, std::string*
   for (size_t i = 0; i < path.hops; i++) {
     uint8_t command = path.routing[i * g.routing_bytes];
     if (command < kRelay || command > kSurbReply) {
-      *error = "hops[" + std::to_string(i) + "].command must be in [1, 6], got " + std::to_string(command);
+      *error = "hops[" + std::to_string(i) + "].command must be in [" + std::to_string(kRelay) + ", " +
+               std::to_string(kSurbReply) + "], got " + std::to_string(command);
       return false;
     }
   }
   if (for_surb && path.routing[(path.hops - 1) * g.routing_bytes] != kSurbReply) {
-    *error = "the last hop of a SURB path must have command SURB_REPLY (6)";
+    *error = "the last hop of a SURB path must have command SURB_REPLY (" + std::to_string(kSurbReply) + ")";
     return false;
   }
   return true;
@@ -267,8 +267,8 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
                uint8_t* record) {
   std::memset(record, 0, g.record_bytes);
   auto invalid = [record](Reason reason) -> uint8_t {
-    record[0] = kKindInvalid;
-    record[1] = reason;
+    record[kRecordKindOffset] = kKindInvalid;
+    record[kRecordReasonOffset] = reason;
     return kKindInvalid;
   };
   // 1. Length, version.
@@ -281,7 +281,7 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
   uint8_t* payload = packet + g.header_bytes;
 
   // 2. Shared secret.
-  uint8_t secret[32];
+  uint8_t secret[kKeyBytes];
   Wipe wipe_secret(secret, sizeof(secret));
   if (!x25519(secret, private_key, alpha)) return invalid(kReasonPoint);
 
@@ -305,7 +305,7 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
   std::memcpy(B, beta, L);
   std::memset(B + L, 0, s);
   aes128_ctr_xor(keys.rho, kZeroIv, B, B, L + s);
-  const uint8_t command = B[0];
+  const uint8_t command = B[kRoutingCommandOffset];
   if (command < kRelay || command > kSurbReply) return invalid(kReasonCommand);
 
   // 5. payload' = LIONESS-Decrypt(pi, payload), in place.
@@ -339,15 +339,12 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
       kind = kKindSurbReply;
       break;
   }
-  record[0] = kind;
+  record[kRecordKindOffset] = kind;
   if (with_delay) {  // big-endian in the header, little-endian in the record
-    record[4] = B[4];
-    record[5] = B[3];
-    record[6] = B[2];
-    record[7] = B[1];
+    for (size_t i = 0; i < kDelayBytes; i++) record[kRecordDelayOffset + i] = B[kRoutingDelayOffset + kDelayBytes - 1 - i];
   }
-  if (with_address) std::memcpy(record + kRecordHeadBytes, B + 5, A);
-  std::memcpy(record + kRecordHeadBytes + A, keys.tag, kReplayTagBytes);
+  if (with_address) std::memcpy(record + kRecordAddressOffset, B + kRoutingAddressOffset, A);
+  std::memcpy(record + kRecordAddressOffset + A, keys.tag, kReplayTagBytes);
   return kind;
 }
 

@@ -12,18 +12,9 @@
 #include <cstdint>
 #include <string>
 
-namespace loopix {
+#include "format.h"
 
-constexpr size_t kPrefixBytes = 4;
-constexpr size_t kGroupBytes = 32;
-constexpr size_t kMacBytes = 16;
-constexpr size_t kIntegrityBytes = 16;
-constexpr size_t kReplayTagBytes = 32;
-constexpr size_t kSeedBytes = 32;
-constexpr size_t kKeyBytes = 32;  // X25519 private and public keys
-constexpr size_t kSurbKeyBytes = 32;
-constexpr size_t kRecordHeadBytes = 8;
-constexpr uint8_t kVersion = 1;
+namespace loopix {
 
 enum Command : uint8_t { kRelay = 1, kDeliver = 2, kDrop = 3, kFinal = 4, kLoop = 5, kSurbReply = 6 };
 // Record kinds (§9).
@@ -41,14 +32,14 @@ struct Geometry {
   size_t max_hops;        // r
   size_t address_bytes;   // A
   size_t content_bytes;   // C
-  size_t routing_bytes;   // t = 1 + 4 + A
+  size_t routing_bytes;   // t = command + delay + A
   size_t slot_bytes;      // s = t + M
   size_t beta_bytes;      // L = r * s
   size_t header_bytes;    // H = P + G + L + M
   size_t payload_bytes;   // Y = Z + C
   size_t packet_bytes;    // N = H + Y
-  size_t surb_bytes;      // A + H + 32
-  size_t record_bytes;    // 8 + A + T
+  size_t surb_bytes;      // A + H + SURB key
+  size_t record_bytes;    // record header + A + T
 };
 
 enum class ArgCheck { kOk, kTypeError, kRangeError };

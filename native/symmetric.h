@@ -17,14 +17,13 @@
 #include <initializer_list>
 
 #include "bytes.h"
+#include "format.h"
 
 #if defined(OPENSSL_NO_DEPRECATED_3_0) && !defined(LOOPIX_HMAC_EVP_MAC)
 #define LOOPIX_HMAC_EVP_MAC 1
 #endif
 
 namespace loopix {
-
-constexpr size_t kSha256Bytes = 32;
 
 // ---- AES-128-CTR ------------------------------------------------------------------------------------
 // out = in XOR AES-128-CTR(key, iv) keystream; the 128-bit counter block starts at `iv` and is incremented
@@ -72,7 +71,6 @@ class HmacSha256Key {
 void hmac_sha256(const uint8_t* key, size_t key_len, const uint8_t* msg, size_t len, uint8_t out[kSha256Bytes]);
 
 // ---- HKDF-SHA256 (RFC 5869) -------------------------------------------------------------------------
-constexpr size_t kHkdfMaxBytes = 255 * kSha256Bytes;
 
 // prk = HMAC(salt, ikm parts).
 void hkdf_extract(const HmacSha256Key& salt, std::initializer_list<ByteSpan> ikm, uint8_t prk[kSha256Bytes]);

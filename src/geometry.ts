@@ -6,8 +6,109 @@
  * a length literal: it asks a Geometry.
  */
 
+import { LoopixError } from './errors.js';
+
 /** Largest UDP payload on a 1500-byte-MTU IPv4 path: 1500 − 20 (IP) − 8 (UDP). */
 export const UDP_PAYLOAD_LIMIT_MTU1500 = 1472;
+/** Largest UDP payload at all (IPv4): 65,535 − 20 (IP header) − 8 (UDP header). One packet is one datagram. */
+export const UDP_PAYLOAD_LIMIT = 65_507;
+
+/**
+ * Lengths of format version 1 that do not depend on r, A or C (docs/packet-format.md §1). native/format.h
+ * holds the same numbers for the C++ code; test/format-parity.test.ts compares the two through the addon.
+ */
+export const FORMAT = Object.freeze({
+  version: 1,
+  /** P: version (1), reserved (1), key epoch (uint16 big-endian). */
+  prefixBytes: 4,
+  /** Offset of the key epoch inside the prefix (§2). */
+  epochOffset: 2,
+  /** The prefix carries the key epoch mod 2^16. */
+  maxPrefixEpoch: 0xffff,
+  /** G: an X25519 group element (α). */
+  groupBytes: 32,
+  /** M: a truncated HMAC-SHA256 (γ). */
+  macBytes: 16,
+  commandBytes: 1,
+  /** Per-hop delay, µs, uint32 big-endian in the routing information. */
+  delayBytes: 4,
+  /** Z: the zero prefix of the payload checked at the last hop. */
+  integrityBytes: 16,
+  /** T: the replay tag an unwrap returns. */
+  replayTagBytes: 32,
+  lionessKeyBytes: 128,
+  /** LIONESS needs a left part of one SHA-256 output plus at least one byte. */
+  lionessMinBlockBytes: 33,
+  surbKeyBytes: 32,
+  seedBytes: 32,
+  /** X25519 private and public keys. */
+  keyBytes: 32,
+  /** AES-128-CTR key and initial counter block. */
+  aesKeyBytes: 16,
+  aesIvBytes: 16,
+  /** A full HMAC-SHA256 / SHA-256 output. */
+  sha256Bytes: 32,
+  /** HKDF-SHA256 output limit (RFC 5869: 255 · HashLen). */
+  hkdfMaxBytes: 255 * 32,
+} as const);
+
+/** Ranges a geometry's free parameters must lie in (both implementations check the same ones). */
+export const GEOMETRY_LIMITS = Object.freeze({
+  maxHops: { min: 1, max: 32 },
+  addressBytes: { min: 8, max: 64 },
+  contentBytes: { min: 32, max: 65000 },
+} as const);
+
+/** Offsets inside one hop's routing information t = command || delay || address (§2). */
+export const ROUTING = Object.freeze({
+  command: 0,
+  delay: FORMAT.commandBytes,
+  address: FORMAT.commandBytes + FORMAT.delayBytes,
+} as const);
+
+/**
+ * Offsets inside one batch-unwrap result record (§9), little-endian: kind, invalid reason, two zero bytes,
+ * delay (uint32), then the address (A bytes) and the replay tag (T bytes). native/format.h mirrors this.
+ */
+export const RECORD = Object.freeze({
+  kind: 0,
+  reason: 1,
+  delay: 4,
+  address: 8,
+} as const);
+
+/**
+ * Record reason byte a node's crypto worker writes for a packet whose key epoch had no live key when the
+ * worker got to it (kind stays invalid; counted as key_expired). Outside the unwrap's own reasons on purpose.
+ */
+export const RECORD_NO_KEY_REASON = 0xfe;
+
+/** The largest record of any valid geometry. */
+export const MAX_RECORD_BYTES = RECORD.address + GEOMETRY_LIMITS.addressBytes.max + FORMAT.replayTagBytes;
+
+/**
+ * Bytes of a replay tag a node's replay filter hashes and logs: the first half of the 32-byte tag, which is
+ * uniformly random HKDF output, so 128 bits keep collisions negligible and halve the log.
+ */
+export const REPLAY_FILTER_TAG_BYTES = 16;
+
+/** Field lengths of the client ↔ provider WebSocket frames (src/protocol/frames.ts, docs/pipeline.md). */
+export const CLIENT_FRAME = Object.freeze({
+  /** The provider's challenge nonce. */
+  nonceBytes: 32,
+  /** A PULL's request id (uint32 big-endian). */
+  requestIdBytes: 4,
+  /** The authentication proof: a full HMAC-SHA256. */
+  proofBytes: FORMAT.sha256Bytes,
+  /** ChaCha20-Poly1305 tag of every link record (RFC 8439). */
+  linkTagBytes: 16,
+  /** ChaCha20-Poly1305 nonce: 4 zero bytes || the 64-bit record counter. */
+  linkNonceBytes: 12,
+  /** The client's static key as sealed inside AUTH: key + tag. */
+  sealedKeyBytes: FORMAT.keyBytes + 16,
+  /** Longest ERROR message (UTF-8 bytes) a link record carries. */
+  maxErrorBytes: 200,
+} as const);
 
 /** The free parameters of a network's packet geometry. */
 export interface GeometryParams {
@@ -57,7 +158,15 @@ export interface Geometry extends GeometryParams {
   readonly recordBytes: number;
   /** Offsets inside a packet. */
   readonly offsets: Readonly<{ alpha: number; beta: number; gamma: number; payload: number }>;
-  /** Whether one packet fits a single UDP datagram on a 1500-byte-MTU path. */
+  /** Node ↔ node link header: link epoch (uint32) + sequence number (uint64); also the AEAD nonce. */
+  readonly linkHeaderBytes: 12;
+  /** Node ↔ node link AEAD tag (AES-128-GCM). */
+  readonly linkTagBytes: 16;
+  /** Link header + tag: what the link layer adds to every packet on a node ↔ node link. */
+  readonly linkOverheadBytes: number;
+  /** One node ↔ node UDP datagram: link header + sealed packet + tag (docs/packet-format.md "Link layer"). */
+  readonly datagramBytes: number;
+  /** Whether one datagram (packet + link overhead) fits a single UDP datagram on a 1500-byte-MTU path. */
   readonly fitsUdpMtu1500: boolean;
 }
 
@@ -74,17 +183,28 @@ function checkInt(name: string, value: unknown, min: number, max: number): numbe
 /** Builds (and validates) a frozen geometry; throws a RangeError/TypeError naming the field. */
 export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
   const p = { ...DEFAULT_GEOMETRY_PARAMS, ...params };
-  const maxHops = checkInt('maxHops', p.maxHops, 1, 32);
-  const addressBytes = checkInt('addressBytes', p.addressBytes, 8, 64);
-  const contentBytes = checkInt('contentBytes', p.contentBytes, 32, 65000);
-  const prefixBytes = 4, groupBytes = 32, macBytes = 16, commandBytes = 1, delayBytes = 4;
-  const integrityBytes = 16, replayTagBytes = 32;
+  const L = GEOMETRY_LIMITS;
+  const maxHops = checkInt('maxHops', p.maxHops, L.maxHops.min, L.maxHops.max);
+  const addressBytes = checkInt('addressBytes', p.addressBytes, L.addressBytes.min, L.addressBytes.max);
+  const contentBytes = checkInt('contentBytes', p.contentBytes, L.contentBytes.min, L.contentBytes.max);
+  const { prefixBytes, groupBytes, macBytes, commandBytes, delayBytes, integrityBytes, replayTagBytes } = FORMAT;
   const routingBytes = commandBytes + delayBytes + addressBytes;
   const slotBytes = routingBytes + macBytes;
   const betaBytes = maxHops * slotBytes;
   const headerBytes = prefixBytes + groupBytes + betaBytes + macBytes;
   const payloadBytes = integrityBytes + contentBytes;
   const packetBytes = headerBytes + payloadBytes;
+  const linkHeaderBytes = 12, linkTagBytes = 16;
+  const linkOverheadBytes = linkHeaderBytes + linkTagBytes;
+  const datagramBytes = packetBytes + linkOverheadBytes;
+  // Nodes send one packet per UDP datagram (docs/packet-format.md §1): a larger datagram could never be sent.
+  if (datagramBytes > UDP_PAYLOAD_LIMIT) {
+    throw new LoopixError(
+      'ERR_LOOPIX_GEOMETRY_TOO_LARGE',
+      `geometry: a packet of maxHops ${maxHops}, addressBytes ${addressBytes}, contentBytes ${contentBytes} is ${packetBytes} bytes, ${datagramBytes} with the node link's ${linkOverheadBytes}-byte framing: more than the ${UDP_PAYLOAD_LIMIT} bytes one UDP datagram can carry`,
+      { field: 'geometry' },
+    );
+  }
   return Object.freeze({
     version: 1,
     maxHops,
@@ -97,28 +217,32 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
     delayBytes,
     integrityBytes,
     replayTagBytes,
-    lionessKeyBytes: 128,
-    surbKeyBytes: 32,
-    seedBytes: 32,
-    privateKeyBytes: 32,
-    publicKeyBytes: 32,
+    lionessKeyBytes: FORMAT.lionessKeyBytes,
+    surbKeyBytes: FORMAT.surbKeyBytes,
+    seedBytes: FORMAT.seedBytes,
+    privateKeyBytes: FORMAT.keyBytes,
+    publicKeyBytes: FORMAT.keyBytes,
     routingBytes,
     slotBytes,
     betaBytes,
     headerBytes,
     payloadBytes,
     packetBytes,
-    surbBytes: addressBytes + headerBytes + 32,
-    recordBytes: 8 + addressBytes + replayTagBytes,
+    surbBytes: addressBytes + headerBytes + FORMAT.surbKeyBytes,
+    recordBytes: RECORD.address + addressBytes + replayTagBytes,
     offsets: Object.freeze({
       alpha: prefixBytes,
       beta: prefixBytes + groupBytes,
       gamma: prefixBytes + groupBytes + betaBytes,
       payload: headerBytes,
     }),
-    fitsUdpMtu1500: packetBytes <= UDP_PAYLOAD_LIMIT_MTU1500,
+    linkHeaderBytes,
+    linkTagBytes,
+    linkOverheadBytes,
+    datagramBytes,
+    fitsUdpMtu1500: datagramBytes <= UDP_PAYLOAD_LIMIT_MTU1500,
   } as const);
 }
 
-/** The default network geometry: 6 hops, 16-byte addresses, 1 KiB content, 1314-byte packets. */
+/** The default network geometry: 6 hops, 16-byte addresses, 1 KiB content, 1314-byte packets, 1342-byte datagrams. */
 export const DEFAULT_GEOMETRY: Geometry = makeGeometry();

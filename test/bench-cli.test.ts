@@ -68,24 +68,25 @@ describe('loopix bench relay / overload / cost / gate', () => {
 
   it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', () => {
     const baseline = join(dir, 'baseline.json');
-    const quick = ['--workers', '1', '--openssl-seconds', '1', '--sphinx-seconds', '0.5', '--step-seconds', '0.4', '--max-steps', '2', '--start-rate', '300', '--max-loss', '0.5'];
+    const quick = ['--workers', '1', '--x25519-seconds', '0.5', '--openssl-seconds', '0', '--sphinx-seconds', '0.5', '--step-seconds', '0.4', '--max-steps', '2', '--start-rate', '300', '--max-loss', '0.5'];
     const first = run('gate', '--baseline', baseline, ...quick);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);
     const written = JSON.parse(readFileSync(baseline, 'utf8'));
-    expect(written.sphinx_unwrap_vs_openssl).toBeGreaterThan(0);
-    expect(written.relay_vs_openssl).toBeGreaterThan(0);
+    expect(written.sphinx_unwrap_vs_x25519).toBeGreaterThan(0);
+    expect(written.relay_vs_x25519).toBeGreaterThan(0);
+    expect(written.measured.addon_x25519_per_s).toBeGreaterThan(0);
 
-    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_openssl: 0.001, relay_vs_openssl: 0.001, tolerance: 0.15 }));
+    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }));
     const pass = run('gate', '--json', '--baseline', baseline, ...quick);
     expect(pass.status, pass.stderr).toBe(0);
     expect(pass.stdout).toMatch(/^bench gate: PASS/m);
     expect(lastJson(pass.stdout).pass).toBe(true);
 
-    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_openssl: 100, relay_vs_openssl: 100, tolerance: 0.15 }));
+    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 100, relay_vs_x25519: 100, tolerance: 0.15 }));
     const fail = run('gate', '--json', '--baseline', baseline, ...quick);
     expect(fail.status).toBe(1);
-    expect(fail.stdout).toMatch(/^bench gate: FAIL: sphinx_unwrap_vs_openssl .* < 85/m);
+    expect(fail.stdout).toMatch(/^bench gate: FAIL: sphinx_unwrap_vs_x25519 .* < 85/m);
     const j = lastJson(fail.stdout);
     expect(j.pass).toBe(false);
     expect(j.attempts).toHaveLength(2); // a failing ratio is measured once more before the gate fails

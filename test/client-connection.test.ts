@@ -91,6 +91,8 @@ describe('client ↔ provider WebSocket session', () => {
     expect(m!.messageId).toBe(id);
     expect(new TextDecoder().decode(m!.bytes)).toBe(text);
     await waitFor(() => alice.stats().loops_returned >= 3, 10_000, 'loops to return');
+    // ACKs ride on the next scheduled PULL (src/client/connection.ts): wait for one beyond the replies above.
+    await waitFor(() => alice.stats().connection!.pulls_sent > 3 && alice.stats().connection!.acks_sent > 0, 10_000, 'a PULL carrying an ACK');
 
     const as = alice.stats();
     expect(as.connected).toBe(true);

@@ -5,12 +5,12 @@
  * X25519, pull replies of exactly k packets with dummies, ack).
  */
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { clientIdOf } from '../src/address.js';
 import type { KeyPair } from '../src/client/client.js';
 import { makeGeometry, type Geometry, type GeometryParams } from '../src/geometry.js';
-import { authProof, decodeFrame, encode, ErrorCode } from '../src/protocol/frames.js';
+import { acceptAuth, linkSizes, randomizeTopBit, type RecordLayer } from '../src/protocol/channel.js';
+import { decodeFrame, encode, ErrorCode, unpad } from '../src/protocol/frames.js';
 import { loadSphinx } from '../src/sphinx/loader.js';
 import { loadNativeBackend } from '../src/sphinx/native.js';
 import type { SphinxBackend, UnwrapResult } from '../src/sphinx/types.js';
@@ -156,36 +156,58 @@ export class TestProvider {
     let state: 'hello' | 'auth' | 'ready' = 'hello';
     let clientPk: Uint8Array | undefined;
     let clientId = '';
-    let nonce = new Uint8Array(0);
     let ephSk = new Uint8Array(0);
+    let hello: Uint8Array = new Uint8Array(0);
+    let challenge: Uint8Array = new Uint8Array(0);
+    let link: RecordLayer | null = null;
+    const sizes = linkSizes(g, this.o.pullK);
+    const send = (frame: Uint8Array) => ws.send(link ? link.seal(frame) : frame);
     const pending = new Map<number, number>(); // request id → packets taken from the inbox
     const fail = (code: (typeof ErrorCode)[keyof typeof ErrorCode], message: string) => {
       this.log.push(`error ${code} ${message}`);
-      ws.send(encode.error(code, message));
+      send(encode.error(code, message));
       ws.close();
     };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return fail(ErrorCode.MALFORMED, 'text frame');
-      const f = decodeFrame(g, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      let bytes: Uint8Array | null = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      if (link) {
+        const opened = link.open(bytes);
+        bytes = 'frame' in opened ? unpad(g, this.o.pullK, opened.frame) : null;
+        if (bytes === null) return fail(ErrorCode.MALFORMED, 'record does not open');
+      }
+      const f = decodeFrame(g, bytes);
       if (f.type === 'malformed') return fail(ErrorCode.MALFORMED, f.reason);
       if (state === 'hello') {
         if (f.type !== 'hello') return fail(ErrorCode.UNEXPECTED, `expected HELLO, got ${f.type}`);
-        clientPk = Uint8Array.from(f.publicKey);
-        nonce = crypto.getRandomValues(new Uint8Array(32));
+        hello = bytes.slice();
         ephSk = crypto.getRandomValues(new Uint8Array(32));
-        ws.send(encode.challenge(nonce, backend.x25519Base(ephSk)));
+        challenge = encode.challenge(crypto.getRandomValues(new Uint8Array(32)), randomizeTopBit(backend.x25519Base(ephSk)));
+        ws.send(challenge);
         state = 'auth';
         return;
       }
       if (state === 'auth') {
         if (f.type !== 'auth') return fail(ErrorCode.UNEXPECTED, `expected AUTH, got ${f.type}`);
-        const expected = authProof(backend.x25519(ephSk, clientPk!), nonce, clientPk!);
-        if (!timingSafeEqual(expected, f.proof)) return fail(ErrorCode.AUTH_FAILED, 'bad proof');
-        if (this.o.refuse?.has(toHex(clientPk!))) return fail(ErrorCode.AUTH_FAILED, 'refused');
+        const accepted = acceptAuth({
+          helloFrame: hello,
+          challengeFrame: challenge,
+          agree: (peer) => {
+            const s = backend.x25519(ephSk, peer);
+            return s.every((b) => b === 0) ? null : s;
+          },
+          sealedKey: f.sealedKey,
+          proof: f.proof,
+          sizes,
+        });
+        if (accepted === null) return fail(ErrorCode.AUTH_FAILED, 'bad proof');
+        clientPk = accepted.publicKey;
+        if (this.o.refuse?.has(toHex(clientPk))) return fail(ErrorCode.AUTH_FAILED, 'refused');
+        link = accepted.link;
         clientId = toHex(clientIdOf(g, clientPk!));
         state = 'ready';
         this.authenticated++;
-        ws.send(encode.authOk());
+        send(encode.authOk());
         return;
       }
       switch (f.type) {
@@ -201,6 +223,12 @@ export class TestProvider {
         }
         case 'pull': {
           this.pulls++;
+          const acked = f.ackId !== 0 ? pending.get(f.ackId) : undefined;
+          if (acked !== undefined) {
+            pending.delete(f.ackId);
+            this.acks++;
+            (this.o.inboxes.get(clientId) ?? []).splice(0, acked);
+          }
           const box = this.o.inboxes.get(clientId) ?? [];
           const already = [...pending.values()].reduce((a, b) => a + b, 0);
           const stored = box.slice(already, already + this.o.pullK);
@@ -208,7 +236,7 @@ export class TestProvider {
           const dummies = Array.from({ length: this.o.pullK - stored.length }, () => crypto.getRandomValues(new Uint8Array(g.packetBytes)));
           const packets = [...stored, ...dummies];
           this.replySizes.push(packets.length);
-          ws.send(encode.pullReply(g, f.requestId, packets));
+          send(encode.pullReply(g, f.requestId, packets));
           return;
         }
         case 'ack': {

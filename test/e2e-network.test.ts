@@ -92,7 +92,7 @@ describe('a network of real node processes', () => {
   });
 
   it('answers every pull with exactly k packets of one size, stored ones first, then dummies', async () => {
-    const peer = new RawPeer(net.index.providers[0]!.ws!, net.index.geometry);
+    const peer = new RawPeer(net.index.providers[0]!.ws!, net.index.geometry, params.pullK);
     expect((await peer.authenticate(keys()))?.type).toBe('authOk');
     for (let id = 1; id <= 3; id++) {
       const packets = await peer.pull(id);
@@ -106,7 +106,7 @@ describe('a network of real node processes', () => {
 
   it('refuses an unauthenticated pull, and a pull with another client’s key but without its secret', async () => {
     const url = net.index.providers[0]!.ws!;
-    const anonymous = new RawPeer(url, net.index.geometry);
+    const anonymous = new RawPeer(url, net.index.geometry, params.pullK);
     await anonymous.opened;
     anonymous.send(encode.pull(1));
     expect(await anonymous.next()).toMatchObject({ type: 'error', code: ErrorCode.UNEXPECTED });
@@ -114,7 +114,7 @@ describe('a network of real node processes', () => {
 
     // HELLO with the victim's public key, but the proof can only be made with the impostor's secret.
     const victim = keys();
-    const impostor = new RawPeer(url, net.index.geometry);
+    const impostor = new RawPeer(url, net.index.geometry, params.pullK);
     const answer = await impostor.authenticate({ secret: keys().secret, publicKey: victim.publicKey });
     expect(answer).toMatchObject({ type: 'error', code: ErrorCode.AUTH_FAILED });
     expect((await impostor.closed).code).toBeGreaterThanOrEqual(1000);
@@ -123,7 +123,7 @@ describe('a network of real node processes', () => {
   it('drops a replayed packet at the node that sees it twice and counts it by reason', async () => {
     const provider = nodes.find((n) => n.node.role === 'provider')!;
     const before = (await provider.nextStats())?.dropped.replay ?? 0;
-    const peer = new RawPeer(provider.node.entry.ws!, net.index.geometry);
+    const peer = new RawPeer(provider.node.entry.ws!, net.index.geometry, params.pullK);
     expect((await peer.authenticate(keys()))?.type).toBe('authOk');
     const carol = makeClient('carol', 0);
     const { messageRoute } = await import('../src/client/routes.js');

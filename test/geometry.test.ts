@@ -8,6 +8,9 @@ describe('geometry', () => {
     expect([g.maxHops, g.addressBytes, g.contentBytes]).toEqual([6, 16, 1024]);
     expect([g.routingBytes, g.slotBytes, g.betaBytes, g.headerBytes, g.payloadBytes, g.packetBytes]).toEqual([21, 37, 222, 274, 1040, 1314]);
     expect(g.packetBytes).toBeLessThanOrEqual(1472);
+    // On node ↔ node links each packet travels with a 12-byte link header and a 16-byte tag: still one datagram.
+    expect([g.linkHeaderBytes, g.linkTagBytes, g.linkOverheadBytes, g.datagramBytes]).toEqual([12, 16, 28, 1342]);
+    expect(g.datagramBytes).toBeLessThanOrEqual(1472);
     expect(g.fitsUdpMtu1500).toBe(true);
     expect(g.offsets).toEqual({ alpha: 4, beta: 36, gamma: 258, payload: 274 });
     expect([g.surbBytes, g.recordBytes]).toEqual([322, 56]);

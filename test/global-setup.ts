@@ -7,6 +7,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
+  // Once per run, not once per vitest project (fast, slow): the flag lives in the main process's environment.
+  if (process.env.LOOPIX_TEST_DIST_COMPILED === '1') return;
+  process.env.LOOPIX_TEST_DIST_COMPILED = '1';
   const root = fileURLToPath(new URL('..', import.meta.url));
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {

@@ -3,10 +3,12 @@
  * (src/protocol/frames.ts), and polling helpers. Keys are X25519 through @noble/curves, independent of the
  * provider's Sphinx backend.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { x25519 } from '@noble/curves/ed25519.js';
 import WebSocket from 'ws';
 import type { Geometry } from '../src/geometry.js';
-import { authProof, decodeFrame, encode, type Frame } from '../src/protocol/frames.js';
+import { ClientHandshake, linkSizes, type RecordLayer } from '../src/protocol/channel.js';
+import { decodeFrame, encode, unpad, type Frame } from '../src/protocol/frames.js';
 
 export interface Keys {
   readonly secret: Uint8Array;
@@ -25,10 +27,14 @@ export class RawPeer {
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
   isClosed = false;
+  /** The encrypted link once the handshake answered; frames sent and received go through it. */
+  link: RecordLayer | null = null;
 
   constructor(
     url: string,
     private readonly g: Geometry,
+    /** Packets per pull reply of the provider (sizes the link's records). */
+    private readonly pullK = 4,
   ) {
     this.ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20 });
     this.ws.binaryType = 'nodebuffer';
@@ -46,7 +52,13 @@ export class RawPeer {
     );
     this.ws.on('error', () => {});
     this.ws.on('message', (data: Buffer) => {
-      const f = decodeFrame(this.g, new Uint8Array(data));
+      let bytes: Uint8Array | null = new Uint8Array(data);
+      if (this.link) {
+        const opened = this.link.open(bytes);
+        const clear = decodeFrame(this.g, bytes);
+        bytes = 'frame' in opened ? unpad(this.g, this.pullK, opened.frame) : clear.type === 'error' ? bytes : null;
+      }
+      const f: Frame = bytes ? decodeFrame(this.g, bytes) : { type: 'malformed', reason: 'record does not open' };
       const w = this.#waiters.shift();
       if (w) w(f);
       else this.#frames.push(f);
@@ -77,17 +89,31 @@ export class RawPeer {
     return this.#frames.length;
   }
 
+  /** Sends a frame: sealed as a record once the link is up (strings and `raw` bypass it). */
   send(data: Uint8Array | string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(typeof data !== 'string' && this.link ? this.link.seal(data) : data);
+  }
+
+  /** Sends bytes exactly as given (no record layer). */
+  sendRaw(data: Uint8Array): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
   }
 
   /** HELLO → CHALLENGE → AUTH; the provider's answer (AUTH_OK or ERROR, null on close). */
-  async authenticate(k: Keys): Promise<Frame | null> {
+  async authenticate(k: Keys, tamper?: (auth: Uint8Array) => void): Promise<Frame | null> {
     await this.opened;
-    this.send(encode.hello(k.publicKey));
+    const hs = new ClientHandshake(k.secret, k.publicKey);
+    let challengeBytes: Uint8Array | null = null;
+    this.ws.once('message', (d: Buffer) => (challengeBytes = new Uint8Array(d)));
+    this.sendRaw(hs.hello);
     const challenge = await this.next();
-    if (challenge?.type !== 'challenge') return challenge;
-    this.send(encode.auth(authProof(x25519.getSharedSecret(k.secret, challenge.ephemeral), challenge.nonce, k.publicKey)));
+    if (challenge?.type !== 'challenge' || challengeBytes === null) return challenge;
+    const answer = hs.answer(challengeBytes, linkSizes(this.g, this.pullK));
+    if (answer === null) return null;
+    tamper?.(answer.auth);
+    this.sendRaw(answer.auth);
+    this.link = answer.link;
     return this.next();
   }
 
@@ -104,7 +130,7 @@ export class RawPeer {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Polls `check` every `everyMs` until it returns a non-undefined value or `timeoutMs` passed. */
 export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T | undefined> {

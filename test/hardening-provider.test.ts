@@ -6,9 +6,9 @@
  *
  * Packets reach the provider over UDP exactly as the last mix layer would send them: Sphinx packets whose
  * first hop is the provider with DELIVER(client id), then FINAL at the client, built with the native backend.
- * Only the provider runs (the mix of the one-layer topology is not started): nothing here needs one.
+ * Only the provider runs (the mix of the one-layer topology is not started): the test takes its address and
+ * key and seals every datagram on the link as that mix would (test/helpers/link-peer.ts).
  */
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { keys, RawPeer, sleep, waitFor, type Keys } from './hardening-helpers.js';
+import { LinkPeer } from './helpers/link-peer.js';
 import { native } from './helpers/backends.js';
 
 const PULL_INTERVAL_MS = 50;
@@ -29,7 +30,8 @@ const params = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20, pullI
 let dir: string;
 let net: TestnetFiles;
 let provider: NodeProcess;
-let udp: dgram.Socket;
+/** The mix of the one-layer topology (not started): the only node the provider accepts datagrams from. */
+let udp: LinkPeer;
 const clients: LoopixClient[] = [];
 
 const g = () => net.index.geometry;
@@ -56,8 +58,7 @@ function numbered(to: Uint8Array, seq: number): Uint8Array {
 }
 
 function sendUdp(packets: readonly Uint8Array[]): void {
-  const { host, port } = providerEntry().udp;
-  for (const p of packets) udp.send(p, port, host);
+  udp.sendNow(providerEntry(), packets);
 }
 
 const counter = (name: string): number => provider.last?.counters[name] ?? 0;
@@ -65,7 +66,7 @@ const counter = (name: string): number => provider.last?.counters[name] ?? 0;
 /** A raw client of the provider, retried until the restarted process listens. */
 function connectWhenUp(): Promise<RawPeer | undefined> {
   return waitFor(async () => {
-    const peer = new RawPeer(providerEntry().ws!, g());
+    const peer = new RawPeer(providerEntry().ws!, g(), params.pullK);
     return peer.opened.then(
       () => peer,
       () => undefined,
@@ -104,15 +105,15 @@ beforeAll(async () => {
   });
   provider = new NodeProcess(net.nodes.find((n) => n.role === 'provider')!, dir);
   provider.start();
-  udp = dgram.createSocket('udp4');
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  const mix = net.nodes.find((n) => n.role === 'mix')!;
+  udp = await LinkPeer.fromKeyFile(net.index, mix.entry, mix.keyFile, native.x25519);
   await provider.ready;
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
   await provider?.stop();
-  udp?.close();
+  await udp?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

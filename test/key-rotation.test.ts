@@ -7,8 +7,8 @@
  *    every message arrives, mix loops come back, and nothing is dropped for a key.
  */
 import { spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,17 +17,17 @@ import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
+import { LinkPeer } from './helpers/link-peer.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('replay filter across a crash and keys across an epoch boundary (one mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-rotation-'));
   let mix: NodeProcess | undefined;
-  const sink = dgram.createSocket('udp4');
+  let sink: LinkPeer | undefined;
   afterAll(async () => {
     await mix?.stop();
-    sink.close();
+    await sink?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -44,10 +44,10 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
     const g = files.index.geometry;
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
     const provider = files.nodes.find((n) => n.role === 'provider')!;
-    // The provider is not started: the sink takes its address and counts what the mix forwards.
-    await new Promise<void>((r) => sink.bind(provider.entry.udp.port, '127.0.0.1', r));
-    const received: Buffer[] = [];
-    sink.on('message', (m) => received.push(m));
+    // The provider is not started: the test takes its address and identity (the link layer accepts only
+    // the layer before the mix), sends the packets and counts what the mix forwards back.
+    sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
+    const received = sink.received;
     const keyOf = (epoch: number) => Uint8Array.from(Buffer.from(files.epochPublicKeys!.get(mixNode.entry.id)!.get(epoch)!, 'hex'));
     const packetFor = (epoch: number) =>
       native.createPacket(g, {
@@ -55,8 +55,7 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
         hops: [{ publicKey: keyOf(epoch), command: Command.RELAY, address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')), delayUs: 100_000 }],
         content: new Uint8Array(1),
       });
-    const out = dgram.createSocket('udp4');
-    const send = (p: Uint8Array) => new Promise<void>((r) => out.send(p, mixNode.entry.udp.port, '127.0.0.1', () => r()));
+    const send = (p: Uint8Array) => sink!.send(mixNode.entry, [p]);
     const stats = async () => (await mix!.nextStats(3000))!;
     const waitReceived = async (n: number, ms = 3000) => {
       const until = Date.now() + ms;
@@ -107,7 +106,6 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
     await sleep(300);
     expect(readdirSync(join(dir, `${mixNode.entry.id}.state`)).some((f) => f.startsWith(`replay-${epoch}.`) || f.startsWith(`replay-${epoch}-`))).toBe(false);
     expect(existsSync(join(dir, `${mixNode.entry.id}.state`))).toBe(true);
-    out.close();
   }, 60_000);
 });
 

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeMixing, gapsWithin, thin, type NodeSamples, type ProbeClientSamples } from '../src/mixing/analysis.js';
 import { formatMixing } from '../src/mixing/format.js';
-import { backlogPackets } from '../src/mixing/testnet-check.js';
-import { Rng } from '../src/sim/random.js';
+import { backlogPackets } from '../src/testnet/mixing-check.js';
+import { Rng } from '../src/util/random.js';
 
 const MU = 2;
 const LAYERS = 3;

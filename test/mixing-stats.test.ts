@@ -5,7 +5,7 @@
  * on seeded samples: right distributions pass (p > 1e-3), wrong ones fail (p < 1e-6).
  */
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../src/sim/random.js';
+import { Rng } from '../src/util/random.js';
 import { chiSquarePoissonMixture, gammaHorizon, gammaSurvival, kolmogorovQ, ks1Sample, ks2Sample, KS_EXACT_MAX_N, poissonPmf } from '../src/mixing/stats.js';
 
 describe('kolmogorovQ', () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, makeNetwork, sendUdp, UdpSink, type TestNetwork } from './node-fixture.js';
+import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const runSync = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -35,7 +35,8 @@ describe('loopix mix (child process)', () => {
   });
 
   it('forwards packets, counts drops by reason in its stats, and exits 0 on SIGTERM', async () => {
-    const sink = await UdpSink.bind(net.nodes['M2.0']!.entry.udp.port);
+    const sink = await LinkPeer.bind(net, 'M2.0', native.x25519);
+    const P0 = await LinkPeer.bind(net, 'P0', native.x25519);
     const config = net.writeConfig('M1.0', { statsIntervalS: 0.2, log: { level: 'info' } });
     child = spawn(process.execPath, [BIN, 'mix', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -74,14 +75,9 @@ describe('loopix mix (child process)', () => {
       const tampered = path(1_000);
       tampered[net.g.offsets.gamma + 1]! ^= 0xff;
       const sentAt = performance.now();
-      await sendUdp(net.nodes['M1.0']!.entry.udp.port, [
-        valid,
-        replayed,
-        replayed,
-        new Uint8Array(100),
-        tampered,
-        path(1_000, new Uint8Array(16).fill(0xee)),
-      ]);
+      await P0.send('M1.0', [valid, replayed, replayed]);
+      await P0.sendRaw(net.nodes['M1.0']!.entry.udp.port, [new Uint8Array(100)]);
+      await P0.send('M1.0', [tampered, path(1_000, new Uint8Array(16).fill(0xee))]);
       await sink.waitFor(2, 5000);
       expect(sink.received.at(-1)!.at - sentAt).toBeGreaterThanOrEqual(145); // the valid packet's 150 ms delay
       await waitStats((s) => s.counters.forwarded === 2 && Object.values(s.dropped).reduce((a, b) => a + b, 0) === 4, 'counted drops');
@@ -92,6 +88,7 @@ describe('loopix mix (child process)', () => {
       expect(await exited).toBe(0);
     } finally {
       await sink.close();
+      await P0.close();
     }
   });
 });
@@ -124,13 +121,20 @@ describe('loopix provider (child process)', () => {
   });
 });
 
+/** A start-up failure's one stderr line, `loopix <role>: CODE: message`, split up (undefined if not that shape). */
+function cliError(stderr: string): { code: string; message: string } | undefined {
+  const m = /^loopix \w+: (ERR_[A-Z0-9_]+): (.*)$/m.exec(stderr);
+  return m ? { code: m[1]!, message: m[2]! } : undefined;
+}
+
 describe('loopix mix start-up errors', () => {
   it('a bad config value stops start-up with exit code 2 and names the field', () => {
     const config = net.writeConfig('M1.0', { params: { mu: -1 } });
     const r = runSync('mix', '--config', config);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^loopix mix: config .*params\.mu: .*\(got -1\)/);
-    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_CONFIG_INVALID');
+    expect(cliError(r.stderr)?.message).toContain('params.mu');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1); // one line, no stack trace
   });
 
   it('a topology whose signature does not verify stops start-up with exit code 2', () => {
@@ -140,16 +144,18 @@ describe('loopix mix start-up errors', () => {
     writeFileSync(forged, JSON.stringify(doc));
     const r = runSync('mix', '--config', net.writeConfig('M1.0', { topologyFile: forged }));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^loopix mix: topology signature: does not verify/);
+    expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_TOPOLOGY_SIGNATURE');
   });
 
   it('a node id missing from the topology, or of the other role, stops start-up with exit code 2', () => {
     const missing = runSync('mix', '--config', net.writeConfig('M1.0', { id: 'ab'.repeat(16) }));
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toMatch(/id: node a{0}(ab)+ is not in the topology/);
+    expect(cliError(missing.stderr)?.code).toBe('ERR_LOOPIX_STARTUP_MISMATCH');
+    expect(cliError(missing.stderr)?.message).toContain(`id: node ${'ab'.repeat(16)} is not in the topology`);
     const wrongRole = runSync('provider', '--config', net.writeConfig('M1.0', { provider: { dataDir: net.dir } }));
     expect(wrongRole.status).toBe(2);
-    expect(wrongRole.stderr).toMatch(/is a mix in the topology, not a provider/);
+    expect(cliError(wrongRole.stderr)?.code).toBe('ERR_LOOPIX_STARTUP_MISMATCH');
+    expect(cliError(wrongRole.stderr)?.message).toContain('is a mix in the topology, not a provider');
   });
 
   it('a corrupt replay-filter snapshot stops start-up with exit code 2 naming the file (never a silent empty filter)', () => {
@@ -158,12 +164,14 @@ describe('loopix mix start-up errors', () => {
     writeFileSync(join(stateDir, `replay-${net.topology.epoch}.snap`), Buffer.alloc(200, 7));
     const r = runSync('mix', '--config', net.writeConfig('M1.0', { replay: { stateDir } }));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^loopix mix: .*corrupt-state\/replay-7\.snap: not a replay-filter snapshot/);
+    expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_REPLAY_STATE_CORRUPT');
+    expect(cliError(r.stderr)?.message).toContain(join('corrupt-state', `replay-${net.topology.epoch}.snap`));
   });
 
   it('a key file that does not match the topology stops start-up with exit code 2', () => {
     const r = runSync('mix', '--config', net.writeConfig('M1.0', { keyFile: net.nodes['M2.0']!.keyFile }));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/keyFile: public key [0-9a-f]{64} for epoch \d+ in .* does not match the topology's publicKey/);
+    expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_STARTUP_MISMATCH');
+    expect(cliError(r.stderr)?.message).toMatch(/^config .*: keyFile: /);
   });
 });

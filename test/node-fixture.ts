@@ -15,6 +15,7 @@ import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 import type { NodeSetup } from '../src/node/pipeline.js';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
 import { freeUdpPort } from '../src/testnet/network.js';
+import { LinkPeer as GenericLinkPeer } from './helpers/link-peer.js';
 
 export interface TestNode {
   readonly entry: NodeEntry;
@@ -59,7 +60,7 @@ export async function makeNetwork(
     const privateKey = Uint8Array.from(randomBytes(32));
     const publicKey = Buffer.from(backend.x25519Base(privateKey)).toString('hex');
     const keyFile = join(dir, `${s.name}.key.json`);
-    writeFileSync(keyFile, JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }));
+    writeFileSync(keyFile, JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }), { mode: 0o600 });
     const port = await freeUdpPort();
     const entry: NodeEntry = {
       id: randomBytes(g.addressBytes).toString('hex'),
@@ -186,7 +187,22 @@ export class UdpSink {
   }
 }
 
-/** Sends datagrams from a fresh socket to 127.0.0.1:port. */
+/** A neighbour node on the wire, speaking the link protocol as node `name` (test/helpers/link-peer.ts). */
+export const LinkPeer = {
+  bind(net: TestNetwork, name: string, x25519: (sk: Uint8Array, pk: Uint8Array) => Uint8Array): Promise<GenericLinkPeer> {
+    const node = net.nodes[name]!;
+    return GenericLinkPeer.bind({
+      topology: net.index,
+      self: node.entry,
+      keys: new Map([[net.topology.epoch, node.privateKey]]),
+      x25519,
+      names: Object.fromEntries(Object.entries(net.nodes).map(([k, v]) => [k, v.entry])),
+    });
+  },
+};
+export type LinkPeer = GenericLinkPeer;
+
+/** Sends datagrams from a fresh socket (an address that is no node) to 127.0.0.1:port. */
 export async function sendUdp(port: number, packets: readonly Uint8Array[]): Promise<void> {
   const s = dgram.createSocket('udp4');
   for (const p of packets) {

@@ -7,21 +7,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMixNode, type RunningNode } from '../src/node/mix.js';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, eventually, makeNetwork, sendUdp, UdpSink, type TestNetwork } from './node-fixture.js';
+import { buildPacket, eventually, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 let net: TestNetwork;
 let mix: RunningNode;
-let L2: UdpSink;
+let L2: LinkPeer;
+/** The provider before layer 1: the only node M1 accepts datagrams from. */
+let P0: LinkPeer;
+const sendUdp = (_port: number, packets: readonly Uint8Array[]) => P0.send('M1.0', packets);
 
 beforeAll(async () => {
   net = await makeNetwork(native, { layers: 3, perLayer: 1 });
-  L2 = await UdpSink.bind(net.nodes['M2.0']!.entry.udp.port);
+  L2 = await LinkPeer.bind(net, 'M2.0', native.x25519);
+  P0 = await LinkPeer.bind(net, 'P0', native.x25519);
   mix = await startMixNode(net.setup('M1.0'), { backend: native, loops: false, reportStats: false });
 });
 
 afterAll(async () => {
   await mix?.close();
   await L2?.close();
+  await P0?.close();
   net?.cleanup();
 });
 
@@ -76,7 +81,7 @@ describe('mix node pipeline', () => {
 
   it('drops and counts datagrams of the wrong size', async () => {
     const before = dropped('bad_size');
-    await sendUdp(mix.port, [new Uint8Array(10), new Uint8Array(net.g.packetBytes + 1), new Uint8Array(net.g.packetBytes - 1)]);
+    await P0.sendRaw(mix.port, [new Uint8Array(10), new Uint8Array(net.g.datagramBytes + 1), new Uint8Array(net.g.datagramBytes - 1)]);
     await eventually(() => dropped('bad_size') === before + 3, 2000, 'bad_size');
   });
 

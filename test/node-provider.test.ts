@@ -13,7 +13,7 @@ import type { Inbox, StoredPacket } from '../src/provider/types.js';
 import { Command } from '../src/sphinx/types.js';
 import type { NodeEntry } from '../src/topology/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, eventually, makeNetwork, sendUdp, UdpSink, type TestNetwork } from './node-fixture.js';
+import { buildPacket, eventually, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 class MemoryInbox implements Inbox {
   readonly boxes = new Map<string, StoredPacket[]>();
@@ -45,14 +45,16 @@ afterAll(() => net?.cleanup());
 
 describe('provider pipeline', () => {
   let provider: RunningProvider;
-  let L1: UdpSink;
+  /** Layer 1 (the last mix layer here): where the provider forwards to, and the only node it accepts datagrams from. */
+  let L1: LinkPeer;
+  const sendUdp = (_port: number, packets: readonly Uint8Array[]) => L1.send('P0', packets);
   const inbox = new MemoryInbox();
   let P0: NodeEntry, P1: NodeEntry, M1: NodeEntry;
 
   beforeAll(async () => {
     ({ P0, P1 } = { P0: net.nodes.P0!.entry, P1: net.nodes.P1!.entry });
     M1 = net.nodes['M1.0']!.entry;
-    L1 = await UdpSink.bind(M1.udp.port);
+    L1 = await LinkPeer.bind(net, 'M1.0', native.x25519);
     provider = await startProviderNode(
       net.setup('P0', { provider: { dataDir: net.dir, listen: { host: '127.0.0.1', port: 0 } } }),
       { backend: native, inbox, loops: false, reportStats: false },

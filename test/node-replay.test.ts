@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BloomFilter, bloomFalsePositiveRate, bloomSize } from '../src/node/bloom.js';
 import { ReplayFilter } from '../src/node/replay.js';
 import { ReplayStore, ReplayStoreError } from '../src/node/replay-store.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 /** A deterministic generator of uniformly random 16-byte tags (what HKDF output looks like). */
 function tags(seed: number, n: number): Uint8Array {
@@ -68,8 +69,8 @@ describe('Bloom filter sizing and false-positive rate', () => {
     const f = new ReplayFilter({ capacity: 50_000 });
     const t = tags(3, 50_000);
     let fresh = 0, seen = 0;
-    for (let i = 0; i < 50_000; i++) if (f.checkAt(9, t, i * 16)) fresh++;
-    for (let i = 0; i < 50_000; i++) if (!f.checkAt(9, t, i * 16)) seen++;
+    for (let i = 0; i < 50_000; i++) if (f.checkAt(9, t, i * 16) === true) fresh++;
+    for (let i = 0; i < 50_000; i++) if (f.checkAt(9, t, i * 16) === 'replay') seen++;
     expect(fresh).toBeGreaterThanOrEqual(49_999); // at most a false positive or so at 10^-6
     expect(seen).toBe(50_000);
   });
@@ -82,13 +83,43 @@ describe('Bloom filter sizing and false-positive rate', () => {
     expect(f.check(1, records.subarray(40, 72))).toBe(false);
   });
 
-  it('warns at 90 % and reports full at capacity, once each, without ever forgetting', () => {
+  it('alerts at 50, 75 and 90 % and, once full, fails closed: never forgets a tag, never resets, keeps refusing new ones', () => {
     const events: string[] = [];
-    const f = new ReplayFilter({ capacity: 2000, onNearFull: (e, n) => events.push(`near ${e} ${n}`), onFull: (e) => events.push(`full ${e}`) });
+    const f = new ReplayFilter({ capacity: 2000, onAlert: (e, fr, n) => events.push(`${fr} ${e} ${n}`), onFull: (e) => events.push(`full ${e}`) });
     const t = tags(5, 2500);
-    for (let i = 0; i < 2500; i++) f.checkAt(3, t, i * 16);
-    expect(events).toEqual(['near 3 1800', 'full 3']);
-    for (let i = 0; i < 2500; i++) expect(f.checkAt(3, t, i * 16)).toBe(false);
+    const verdicts = new Map<string, number>();
+    for (let i = 0; i < 2500; i++) {
+      const v = String(f.checkAt(3, t, i * 16));
+      verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
+    }
+    expect(events).toEqual(['0.5 3 1000', '0.75 3 1500', '0.9 3 1800', 'full 3']);
+    expect(verdicts.get('true')).toBe(2000);
+    expect(verdicts.get('replay_filter_full')).toBe(500);
+    for (let i = 0; i < 2000; i++) expect(f.checkAt(3, t, i * 16)).toBe('replay');
+    for (let i = 2000; i < 2500; i++) expect(f.checkAt(3, t, i * 16)).toBe('replay_filter_full');
+    expect(f.count(3)).toBe(2000);
+  });
+
+  it('admits no more tags than the rate budget allows, so it cannot fill before the key’s lifetime ends', () => {
+    let now = 1_000_000;
+    const rate = 10; // tags/s; capacity = rate × (lifetime 100 s + burst 60 s)
+    const f = new ReplayFilter({ capacity: 1600, ratePps: rate, epochStartMs: () => 1_000_000, now: () => now });
+    const t = tags(6, 3000);
+    let admitted = 0;
+    let i = 0;
+    // At t = 0 the budget is the burst: 600 tags; a flood beyond it is refused as replay_budget.
+    for (; i < 1000; i++) if (f.checkAt(1, t, i * 16) === true) admitted++;
+    expect(admitted).toBe(600);
+    expect(f.checkAt(1, t, 0)).toBe('replay'); // a tag it holds is still a replay, not a budget refusal
+    // 50 s later: 500 more.
+    now += 50_000;
+    for (; i < 2000; i++) if (f.checkAt(1, t, i * 16) === true) admitted++;
+    expect(admitted).toBe(1100);
+    // At the end of the key's lifetime (100 s) the budget reaches the capacity, not before.
+    now += 49_000;
+    for (; i < 3000; i++) if (f.checkAt(1, t, i * 16) === true) admitted++;
+    expect(admitted).toBe(1590);
+    expect(f.count(1)).toBeLessThan(f.capacity);
   });
 });
 
@@ -116,7 +147,7 @@ describe('replay filter persistence (snapshot + log)', () => {
     accept(store, filter, t, 0, 3000);
     // "Crash": the objects are abandoned; only what reached the files counts.
     const restored = persistent(dir).filter;
-    for (let i = 0; i < 3000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(false);
+    for (let i = 0; i < 3000; i++) expect(restored.checkAt(5, t, i * 16)).toBe('replay');
     expect(restored.count(5)).toBe(3000);
   });
 
@@ -135,7 +166,7 @@ describe('replay filter persistence (snapshot + log)', () => {
     const infos: unknown[] = [];
     const restored = persistent(dir, { onRestore: (_e, info) => infos.push(info) }).filter;
     expect(infos).toEqual([{ fromSnapshot: true, logTags: 1000, inserted: 5000 }]);
-    for (let i = 0; i < 5000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(false);
+    for (let i = 0; i < 5000; i++) expect(restored.checkAt(5, t, i * 16)).toBe('replay');
     for (let i = 5000; i < 6000; i++) expect(restored.checkAt(5, t, i * 16)).toBe(true);
   });
 
@@ -156,14 +187,15 @@ describe('replay filter persistence (snapshot + log)', () => {
     accept(store, filter, tags(13, 10), 0, 10);
     await filter.snapshot();
     store.close();
-    expect(() => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(/replay-5\.snap: filter of \d+ bits .* configuration asks for/);
+    const snapFile = join(dir, 'replay-5.snap');
+    expectLoopixError(() => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5), 'ERR_LOOPIX_REPLAY_STATE_MISMATCH', snapFile);
     const snap = join(dir, 'replay-5.snap');
     const bytes = readFileSync(snap);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     writeFileSync(snap, bytes);
     expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(ReplayStoreError);
     truncateSync(snap, 100);
-    expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(/truncated/);
+    expectLoopixError(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5), 'ERR_LOOPIX_REPLAY_STATE_CORRUPT', snapFile);
   });
 
   it('keeps epochs apart and deletes a retired epoch’s files', () => {
@@ -176,7 +208,7 @@ describe('replay filter persistence (snapshot + log)', () => {
     filter.flush();
     filter.retainEpochs([6]);
     expect(readdirSync(dir).some((f) => f.startsWith('replay-5'))).toBe(false);
-    expect(filter.checkAt(6, t, 0)).toBe(false);
+    expect(filter.checkAt(6, t, 0)).toBe('replay');
     expect(statSync(dir).isDirectory()).toBe(true);
     expect(size.bits).toBeGreaterThan(0);
   });

@@ -91,7 +91,7 @@ describe('provider front end limits', () => {
     return server;
   }
   const connect = (): RawPeer => {
-    const p = new RawPeer(`ws://127.0.0.1:${server!.port}/`, g);
+    const p = new RawPeer(`ws://127.0.0.1:${server!.port}/`, g, K);
     peers.push(p);
     return p;
   };

@@ -1,7 +1,7 @@
 /** `sim entropy`: one Poisson mix, entropy of outgoing messages by Loopix equation (5). */
 import { describe, expect, it } from 'vitest';
 import { entropyLimit, entropyStep, simulateEntropy, simulateEntropyExplicit } from '../src/sim/entropy.js';
-import { deriveSeed, Rng } from '../src/sim/random.js';
+import { deriveSeed, Rng } from '../src/util/random.js';
 import { summarize } from '../src/sim/stats.js';
 
 const runs = (f: (rng: Rng) => number, n: number, seed: number) => summarize(Array.from({ length: n }, (_, i) => f(new Rng(deriveSeed(seed, i)))));

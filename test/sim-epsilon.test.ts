@@ -1,7 +1,7 @@
 /** `sim epsilon`: Loopix §4.3, likelihood difference ε of equation (3) in a stratified network. */
 import { describe, expect, it } from 'vitest';
 import { burnInMeanPool, epsilonParamsFor, PAPER_EPSILON, simulateEpsilon, type EpsilonParams } from '../src/sim/epsilon.js';
-import { deriveSeed, Rng } from '../src/sim/random.js';
+import { deriveSeed, Rng } from '../src/util/random.js';
 import { summarize } from '../src/sim/stats.js';
 
 const meanEpsilon = (p: EpsilonParams, reps: number, seed: number) =>

@@ -1,7 +1,7 @@
 /** `sim intersection`: AnonPoP Appendix A, the sender–mailbox intersection attack with and without PEM. */
 import { describe, expect, it } from 'vitest';
 import { correspondents, simulateIntersection } from '../src/sim/intersection.js';
-import { Rng } from '../src/sim/random.js';
+import { Rng } from '../src/util/random.js';
 
 const base = { clients: 150, slots: 3000, recordEvery: 100, snapshots: [500, 3000] };
 

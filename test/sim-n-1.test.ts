@@ -1,7 +1,7 @@
 /** `sim n-1`: the stealthy (n−1) attack of Loopix §4.2.1. */
 import { describe, expect, it } from 'vitest';
 import { nMinus1Exact, nMinus1Formula, simulateNMinus1, type NMinus1Params } from '../src/sim/n-minus-1.js';
-import { deriveSeed, Rng } from '../src/sim/random.js';
+import { deriveSeed, Rng } from '../src/util/random.js';
 import { summarize } from '../src/sim/stats.js';
 
 const simulate = (p: NMinus1Params, reps: number, seed: number) => {

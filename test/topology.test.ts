@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalJson, generateAuthorityKey, signTopology, verifyTopology } from '../src/topology/document.js';
 import type { TopologyBody } from '../src/topology/types.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-topology-'));
@@ -36,11 +37,11 @@ describe('topology documents', () => {
     const signed = signTopology(body(), authority);
     const altered = JSON.parse(JSON.stringify(signed));
     altered.nodes[1].udp.port = 6666;
-    expect(() => verifyTopology(altered, authority.publicKey)).toThrow(/topology signature: does not verify/);
+    expectLoopixError(() => verifyTopology(altered, authority.publicKey), 'ERR_LOOPIX_TOPOLOGY_SIGNATURE', 'signature');
     const other = generateAuthorityKey();
-    expect(() => verifyTopology(signTopology(body(), other), authority.publicKey)).toThrow(/not the trusted authority/);
-    expect(() => signTopology({ ...body(), layers: 3 }, authority)).toThrow(/layer 3 has no node/);
-    expect(() => signTopology({ ...body(), nodes: [{ ...body().nodes[0]!, id: 'zz' }] }, authority)).toThrow(/nodes\[0\]\.id/);
+    expectLoopixError(() => verifyTopology(signTopology(body(), other), authority.publicKey), 'ERR_LOOPIX_TOPOLOGY_SIGNATURE', 'signature.publicKey');
+    expectLoopixError(() => signTopology({ ...body(), layers: 3 }, authority), 'ERR_LOOPIX_TOPOLOGY_INVALID');
+    expectLoopixError(() => signTopology({ ...body(), nodes: [{ ...body().nodes[0]!, id: 'zz' }] }, authority), 'ERR_LOOPIX_TOPOLOGY_INVALID', 'nodes[0].id');
   });
 
   it('can be made with the CLI: authority keygen, topology sign, topology verify', () => {

@@ -5,20 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { positiveInt } from './options.js';
+import { numberOption, positiveInt } from './options.js';
 import { prepareClientDirectory } from '../directory/client-setup.js';
 import { LoopixClient, type LoopixClientOptions } from '../client/client.js';
+import { registerClientServe } from './client-serve.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
 export type ClientCommandDeps = Partial<Omit<LoopixClientOptions, 'config' | 'keyPair' | 'topology'>>;
 
-function seconds(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
+const seconds = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
 
 function line(obj: unknown): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
@@ -96,7 +91,7 @@ export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}
 
 /** Adds `client send` and `client recv` to the program. */
 export function registerClientCommands(program: Command): void {
-  const client = program.command('client').description('a loopix client: send a message or print received ones');
+  const client = program.command('client').description('a loopix client: send a message, print received ones, or serve the local API');
   client
     .command('send')
     .description('send one message (fragmented as needed) to a loopix1: address, then exit once it has left the send buffer')
@@ -113,4 +108,5 @@ export function registerClientCommands(program: Command): void {
     .option('--count <n>', 'exit after this many messages', positiveInt('--count'))
     .option('--timeout <s>', 'exit after this many seconds', seconds('--timeout'))
     .action((o: RecvOptions) => runClientRecv(o));
+  registerClientServe(client);
 }

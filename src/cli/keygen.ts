@@ -6,9 +6,15 @@
  * src/node/keys.ts), one key per epoch; with --append, the epochs missing from an existing store are added
  * (atomic rewrite; a running node re-reads it within epochs.refreshS). Prints the public keys by epoch,
  * which the operator hands to the directory authority ahead of those epochs (docs/operations.md "Key epochs").
+ *
+ * Never follows a symlink: a new file is created with O_CREAT|O_EXCL (flag 'wx', which fails on any existing
+ * path, a symlink included), --append refuses a key store that is a symlink, and its temporary file is
+ * unlinked (the link itself, not its target) and re-created exclusively. Otherwise a planted link could make
+ * keygen overwrite another file, or write private keys where someone else can read them.
  */
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { LoopixError } from '../errors.js';
 import { loadNodeKeyFile } from '../node/keys.js';
 import { loadSphinx } from '../sphinx/loader.js';
 
@@ -18,12 +24,43 @@ interface KeyJson {
   privateKey: string;
 }
 
+/** Refuses `file` when it exists as a symlink. */
+function refuseSymlink(file: string): void {
+  let link = false;
+  try {
+    link = lstatSync(file).isSymbolicLink();
+  } catch {
+    return; // does not exist
+  }
+  if (link) throw new LoopixError('ERR_LOOPIX_KEYGEN_SYMLINK', `${file} is a symbolic link; keygen never writes through one`, { field: 'out' });
+}
+
+/** Creates `file` (mode 0600) exclusively: never through a symlink, never over an existing file. */
+function createExclusive(file: string, text: string): void {
+  refuseSymlink(file);
+  try {
+    writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new LoopixError('ERR_LOOPIX_KEYGEN_EXISTS', `${file} already exists; keygen does not overwrite key files`, { field: 'out' });
+    throw err;
+  }
+}
+
 function fresh(): KeyJson {
   const { backend } = loadSphinx();
   const privateKey = crypto.getRandomValues(new Uint8Array(32));
   const pair = { publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'), privateKey: Buffer.from(privateKey).toString('hex') };
   privateKey.fill(0);
   return pair;
+}
+
+function lstatExists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Parses "A..B" (inclusive, at most 10,000 epochs). */
@@ -39,19 +76,20 @@ export function epochRange(value: string): { first: number; last: number } {
 
 export function runKeygen(o: { out?: string; epochs?: { first: number; last: number }; append?: boolean }): void {
   if (!o.epochs) {
-    if (o.append) throw new InvalidArgumentError('--append needs --epochs');
+    if (o.append) throw new LoopixError('ERR_LOOPIX_CLI_USAGE', '--append needs --epochs', { field: '--append' });
     const text = `${JSON.stringify({ type: 'x25519', ...fresh() }, null, 2)}\n`;
     if (o.out) {
-      writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
+      createExclusive(o.out, text);
       process.stdout.write(`${JSON.stringify({ publicKey: JSON.parse(text).publicKey, file: o.out })}\n`);
     } else process.stdout.write(text);
     return;
   }
-  if (o.append && !o.out) throw new InvalidArgumentError('--append needs --out <key store>');
+  if (o.append && !o.out) throw new LoopixError('ERR_LOOPIX_CLI_USAGE', '--append needs --out <key store>', { field: '--append' });
   const keys = new Map<number, KeyJson>();
+  if (o.out) refuseSymlink(o.out);
   if (o.append && o.out && existsSync(o.out)) {
     const store = loadNodeKeyFile(o.out);
-    if (store.kind !== 'epochs') throw new InvalidArgumentError(`${o.out} holds a single key pair, not a key store ("x25519-epochs")`);
+    if (store.kind !== 'epochs') throw new LoopixError('ERR_LOOPIX_KEYFILE_NOT_A_STORE', `${o.out} holds a single key pair, not a key store ("x25519-epochs")`, { field: o.out });
     for (const k of store.keys) {
       keys.set(k.epoch, { epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex'), privateKey: Buffer.from(k.privateKey).toString('hex') });
       k.privateKey.fill(0);
@@ -71,8 +109,10 @@ export function runKeygen(o: { out?: string; epochs?: { first: number; last: num
   }
   if (o.append) {
     const tmp = `${o.out}.tmp`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, o.out);
-  } else writeFileSync(o.out, text, { mode: 0o600, flag: 'wx' });
+    // A stale (or planted) temporary path is removed as such — unlink never follows a link — then created anew.
+    if (lstatExists(tmp)) unlinkSync(tmp);
+    createExclusive(tmp, text);
+    renameSync(tmp, o.out); // rename replaces the directory entry; it does not follow a link at o.out either
+  } else createExclusive(o.out, text);
   process.stdout.write(`${JSON.stringify({ file: o.out, added, publicKeys })}\n`);
 }

@@ -3,6 +3,7 @@
  * them up, so `--help` on every level lists what exists.
  */
 import { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { runDemo } from './demo.js';
 import { runFuzzCommand } from './fuzz.js';
@@ -15,11 +16,13 @@ import { registerTestnetCommand } from './testnet-command.js';
 import { registerSimCommands } from './sim-command.js';
 import { registerTopologyCommands } from './topology-commands.js';
 import { registerAuthorityCommands } from './authority-commands.js';
+import { reportCliError } from './errors.js';
+import { packageVersion } from '../version.js';
 
 export function buildProgram(): Command {
   const program = new Command('loopix')
     .description('Loopix mix network: Sphinx packets over X25519, Poisson mixing, cover traffic')
-    .showHelpAfterError();
+    .version(packageVersion(), '-V, --version', 'print the version');
 
   registerBenchCommands(program);
 
@@ -44,7 +47,7 @@ export function buildProgram(): Command {
       try {
         runKeygen(o);
       } catch (err) {
-        process.stderr.write(`loopix keygen: ${(err as Error).message}\n`);
+        process.stderr.write(`loopix keygen: ${errorLine(err)}\n`);
         process.exit(2);
       }
     });
@@ -71,6 +74,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs the command line; a failure becomes one line on stderr and exit status 2 (src/cli/errors.ts). */
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  const program = buildProgram();
+  // The running subcommand's full name (`loopix client send`) prefixes its error line.
+  let running = 'loopix';
+  program.hook('preAction', (_root, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c; c = c.parent) names.unshift(c.name());
+    running = names.join(' ');
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    reportCliError(err, running);
+  }
 }

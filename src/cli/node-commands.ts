@@ -8,8 +8,10 @@
  * inbox, and exits 0.
  */
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
+import { wipeKeys } from '../node/keys.js';
 import { loadNodeSetup } from '../node/startup.js';
 import { NodeDirectoryAgent } from '../directory/node-agent.js';
 import { createLogger } from '../log.js';
@@ -32,8 +34,7 @@ export function registerNodeCommands(program: Command): void {
 }
 
 function startupFailure(role: Role, err: unknown): never {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`loopix ${role}: ${message}\n`);
+  process.stderr.write(`loopix ${role}: ${errorLine(err)}\n`);
   process.exit(EXIT_STARTUP);
 }
 
@@ -45,6 +46,9 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
     agent = await NodeDirectoryAgent.prepare(configFile, role, createLogger(`${role} directory`, process.env.LOOPIX_LOG_LEVEL));
     const setup = loadNodeSetup(configFile, role);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
+    // The running node's keyring holds its own copies; the parsed key file's are wiped (docs/operations.md
+    // "Key files, clocks and client connections").
+    wipeKeys([...(setup.keys ?? []), setup.keyPair]);
     agent?.start(node);
   } catch (err) {
     startupFailure(role, err);

@@ -3,14 +3,15 @@
  * writes a JSON report and SVG plots to --out, prints a table, and with --json ends with one JSON object whose
  * `points` array holds one entry per plotted point. --quick runs a reduced sweep (for CI); --seed replays a run.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { numberListOption, numberOption, positiveInt, positiveNumber } from './options.js';
 import { entropyPlot, entropySweep, PAPER_ENTROPY_RUNS, PAPER_LAMBDAS, PAPER_MUS } from '../sim/entropy-sweep.js';
 import { PAPER_EPSILON, PAPER_SWEEPS, type EpsilonParams, type EpsilonVary } from '../sim/epsilon.js';
 import { epsilonPlot, epsilonSweep, PAPER_EPSILON_REPS } from '../sim/epsilon-sweep.js';
 import { anonymityPlot, completedPlot, intersectionSweep } from '../sim/intersection-sweep.js';
 import { DEFAULT_LAMBDA_M, DEFAULT_S } from '../sim/n-minus-1.js';
 import { nMinus1Plot, nMinus1Sweep } from '../sim/n-minus-1-sweep.js';
-import { randomSeed } from '../sim/random.js';
+import { randomSeed } from '../util/random.js';
 import { commandLine, writeReport, type NamedPlot, type SimReportBase } from '../sim/report.js';
 import { defaultSimWorkers } from '../sim/sweep.js';
 
@@ -22,35 +23,13 @@ interface CommonOptions {
   out: string;
 }
 
-function numberParser(name: string, check: (n: number) => boolean, what: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
-
-const positive = (name: string) => numberParser(name, (n) => Number.isFinite(n) && n > 0, 'a positive number');
-const positiveInteger = (name: string) => numberParser(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
-
-/** A comma-separated list whose every element passes `check`; the error names the option and the element. */
-function listParser(name: string, check: (n: number) => boolean, what: string) {
-  return (value: string): number[] => {
-    const items = value.split(',').map((s) => s.trim());
-    return items.map((item) => {
-      const n = Number(item);
-      if (item === '' || !check(n)) throw new InvalidArgumentError(`${name} must be a comma-separated list of ${what}, got ${JSON.stringify(item)} in ${JSON.stringify(value)}`);
-      return n;
-    });
-  };
-}
 
 function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--json', 'end with the report as one JSON object on the last line')
     .option('--quick', 'a reduced sweep (seconds; what CI runs)')
-    .option('--seed <n>', 'PRNG seed, to replay a run (default: a fresh random seed, printed in the report)', numberParser('--seed', (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'an integer in [0, 2^32)'))
-    .option('--workers <n>', `worker threads (default: ${defaultSimWorkers()}, one per core)`, positiveInteger('--workers'))
+    .option('--seed <n>', 'PRNG seed, to replay a run (default: a fresh random seed, printed in the report)', numberOption('--seed', (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32, 'an integer in [0, 2^32)'))
+    .option('--workers <n>', `worker threads (default: ${defaultSimWorkers()}, one per core)`, positiveInt('--workers'))
     .option('--out <dir>', 'directory for the JSON report and SVG plots', 'sim-results');
 }
 
@@ -76,9 +55,9 @@ export function registerSimCommands(program: Command): void {
     sim
       .command('entropy')
       .description('one Poisson mix: entropy of outgoing messages by equation (5), over λ and µ (Loopix Fig. 4)')
-      .option('--lambda <list>', `incoming rates λ per time unit (default: ${PAPER_LAMBDAS.join(',')}; --quick: 100,300,500)`, listParser('--lambda', (n) => Number.isFinite(n) && n > 0, 'positive numbers'))
-      .option('--mu <list>', `delay parameters µ per time unit (default: ${PAPER_MUS.join(',')}; --quick: 20,2,0.2)`, listParser('--mu', (n) => Number.isFinite(n) && n > 0, 'positive numbers'))
-      .option('--runs <n>', `runs averaged per point (default: ${PAPER_ENTROPY_RUNS}; --quick: 5)`, positiveInteger('--runs')),
+      .option('--lambda <list>', `incoming rates λ per time unit (default: ${PAPER_LAMBDAS.join(',')}; --quick: 100,300,500)`, numberListOption('--lambda', (n) => Number.isFinite(n) && n > 0, 'positive numbers'))
+      .option('--mu <list>', `delay parameters µ per time unit (default: ${PAPER_MUS.join(',')}; --quick: 20,2,0.2)`, numberListOption('--mu', (n) => Number.isFinite(n) && n > 0, 'positive numbers'))
+      .option('--runs <n>', `runs averaged per point (default: ${PAPER_ENTROPY_RUNS}; --quick: 5)`, positiveInt('--runs')),
   ).action(async (o: CommonOptions & { lambda?: number[]; mu?: number[]; runs?: number }) => {
     const c = common(o);
     const lambdas = o.lambda ?? (o.quick ? [100, 300, 500] : PAPER_LAMBDAS);
@@ -100,16 +79,16 @@ export function registerSimCommands(program: Command): void {
       .command('epsilon')
       .description('likelihood difference ε of equation (3) over µ, layers or corruption (Loopix Figs. 5–7)')
       .addOption(new Option('--vary <what>', 'the parameter to sweep (Fig. 5: mu, Fig. 6: layers, Fig. 7: corrupt)').choices(['mu', 'layers', 'corrupt']).default('mu'))
-      .option('--values <list>', 'values of the varied parameter (default: the paper\'s; µ 0.2…2.0, layers 2…19, corrupt 0…100 %)', listParser('--values', (n) => Number.isFinite(n) && n >= 0, 'non-negative numbers'))
-      .option('--reps <n>', `repetitions per point (default: ${PAPER_EPSILON_REPS}; --quick: 10)`, positiveInteger('--reps'))
-      .option('--senders <n>', 'senders U, including the two challenge senders', numberParser('--senders', (n) => Number.isInteger(n) && n >= 3, 'an integer ≥ 3'), PAPER_EPSILON.senders)
-      .option('--lambda <rate>', 'sending rate λ of every sender, per time unit', positive('--lambda'), PAPER_EPSILON.lambda)
-      .option('--mu <rate>', 'delay parameter µ when not varied, per time unit', positive('--mu'), PAPER_EPSILON.mu)
-      .option('--layers <n>', 'layers when not varied', positiveInteger('--layers'), PAPER_EPSILON.layers)
-      .option('--width <n>', 'mixes per layer', positiveInteger('--width'), PAPER_EPSILON.width)
-      .option('--corrupt <percent>', 'percent of corrupt mixes when not varied', numberParser('--corrupt', (n) => n >= 0 && n <= 100, 'a percentage in [0, 100]'), 0)
-      .option('--burn-in <t>', 'burn-in, time units', numberParser('--burn-in', (n) => Number.isFinite(n) && n >= 0, 'a non-negative number'), PAPER_EPSILON.burnIn)
-      .option('--duration <t>', 'time units after the challenge senders start', positive('--duration'), PAPER_EPSILON.duration),
+      .option('--values <list>', 'values of the varied parameter (default: the paper\'s; µ 0.2…2.0, layers 2…19, corrupt 0…100 %)', numberListOption('--values', (n) => Number.isFinite(n) && n >= 0, 'non-negative numbers'))
+      .option('--reps <n>', `repetitions per point (default: ${PAPER_EPSILON_REPS}; --quick: 10)`, positiveInt('--reps'))
+      .option('--senders <n>', 'senders U, including the two challenge senders', numberOption('--senders', (n) => Number.isInteger(n) && n >= 3, 'an integer ≥ 3'), PAPER_EPSILON.senders)
+      .option('--lambda <rate>', 'sending rate λ of every sender, per time unit', positiveNumber('--lambda'), PAPER_EPSILON.lambda)
+      .option('--mu <rate>', 'delay parameter µ when not varied, per time unit', positiveNumber('--mu'), PAPER_EPSILON.mu)
+      .option('--layers <n>', 'layers when not varied', positiveInt('--layers'), PAPER_EPSILON.layers)
+      .option('--width <n>', 'mixes per layer', positiveInt('--width'), PAPER_EPSILON.width)
+      .option('--corrupt <percent>', 'percent of corrupt mixes when not varied', numberOption('--corrupt', (n) => n >= 0 && n <= 100, 'a percentage in [0, 100]'), 0)
+      .option('--burn-in <t>', 'burn-in, time units', numberOption('--burn-in', (n) => Number.isFinite(n) && n >= 0, 'a non-negative number'), PAPER_EPSILON.burnIn)
+      .option('--duration <t>', 'time units after the challenge senders start', positiveNumber('--duration'), PAPER_EPSILON.duration),
   ).action(async (o: CommonOptions & { vary: EpsilonVary; values?: number[]; reps?: number; senders: number; lambda: number; mu: number; layers: number; width: number; corrupt: number; burnIn: number; duration: number }, cmd: Command) => {
     const quickValues: Record<EpsilonVary, number[]> = { mu: [0.5, 2], layers: [2, 4, 8], corrupt: [0, 50, 100] };
     const values = o.values ?? (o.quick ? quickValues[o.vary] : PAPER_SWEEPS[o.vary]);
@@ -134,12 +113,12 @@ export function registerSimCommands(program: Command): void {
     sim
       .command('n-1')
       .description('stealthy (n−1) attack of Loopix §4.2.1: Pr(x = target), simulated and by formula, over s and λM')
-      .option('--s <list>', `stealth factors s > 1 (default: ${DEFAULT_S.join(',')}; --quick: 2,10,100)`, listParser('--s', (n) => Number.isFinite(n) && n > 1, 'numbers > 1'))
-      .option('--lambda-m <list>', `mix loop rates λM per time unit (default: ${DEFAULT_LAMBDA_M.join(',')}; --quick: 1,10)`, listParser('--lambda-m', (n) => Number.isFinite(n) && n > 0, 'positive numbers'))
-      .option('--lambda-r <rate>', 'incoming traffic that is not the mix\'s loops, per time unit', positive('--lambda-r'), 100)
-      .option('--mu <rate>', 'delay parameter µ per time unit', positive('--mu'), 2)
-      .option('--reps <n>', 'independent runs per point (default: 20; --quick: 5)', positiveInteger('--reps'))
-      .option('--probes <n>', 'target messages per run (default: 2000; --quick: 500)', positiveInteger('--probes')),
+      .option('--s <list>', `stealth factors s > 1 (default: ${DEFAULT_S.join(',')}; --quick: 2,10,100)`, numberListOption('--s', (n) => Number.isFinite(n) && n > 1, 'numbers > 1'))
+      .option('--lambda-m <list>', `mix loop rates λM per time unit (default: ${DEFAULT_LAMBDA_M.join(',')}; --quick: 1,10)`, numberListOption('--lambda-m', (n) => Number.isFinite(n) && n > 0, 'positive numbers'))
+      .option('--lambda-r <rate>', 'incoming traffic that is not the mix\'s loops, per time unit', positiveNumber('--lambda-r'), 100)
+      .option('--mu <rate>', 'delay parameter µ per time unit', positiveNumber('--mu'), 2)
+      .option('--reps <n>', 'independent runs per point (default: 20; --quick: 5)', positiveInt('--reps'))
+      .option('--probes <n>', 'target messages per run (default: 2000; --quick: 500)', positiveInt('--probes')),
   ).action(async (o: CommonOptions & { s?: number[]; lambdaM?: number[]; lambdaR: number; mu: number; reps?: number; probes?: number }) => {
     const c = common(o);
     const s = o.s ?? (o.quick ? [2, 10, 100] : DEFAULT_S);
@@ -161,11 +140,11 @@ export function registerSimCommands(program: Command): void {
     sim
       .command('intersection')
       .description('AnonPoP App. A intersection attack, fixed vs per-epoch mailboxes (AnonPoP Figs. 8–10)')
-      .option('--clients <list>', 'numbers of clients (default: 500,5000; --quick: 200)', listParser('--clients', (n) => Number.isInteger(n) && n >= 2, 'integers ≥ 2'))
-      .option('--epochs <list>', 'PEM epoch lengths in slots (default: 180,360,720; --quick: 180)', listParser('--epochs', (n) => Number.isInteger(n) && n > 0, 'positive integers'))
-      .option('--slots <n>', 'slots (60 s) simulated with fixed mailboxes (default: 12000; --quick: 3000)', positiveInteger('--slots'))
-      .option('--pem-slots <n>', 'slots simulated with per-epoch mailboxes (default: 100000; --quick: 3000)', positiveInteger('--pem-slots'))
-      .option('--attacks <n>', 'attacked mailboxes per line at least (one per client and run; default: 5000; --quick: 400)', positiveInteger('--attacks')),
+      .option('--clients <list>', 'numbers of clients (default: 500,5000; --quick: 200)', numberListOption('--clients', (n) => Number.isInteger(n) && n >= 2, 'integers ≥ 2'))
+      .option('--epochs <list>', 'PEM epoch lengths in slots (default: 180,360,720; --quick: 180)', numberListOption('--epochs', (n) => Number.isInteger(n) && n > 0, 'positive integers'))
+      .option('--slots <n>', 'slots (60 s) simulated with fixed mailboxes (default: 12000; --quick: 3000)', positiveInt('--slots'))
+      .option('--pem-slots <n>', 'slots simulated with per-epoch mailboxes (default: 100000; --quick: 3000)', positiveInt('--pem-slots'))
+      .option('--attacks <n>', 'attacked mailboxes per line at least (one per client and run; default: 5000; --quick: 400)', positiveInt('--attacks')),
   ).action(async (o: CommonOptions & { clients?: number[]; epochs?: number[]; slots?: number; pemSlots?: number; attacks?: number }) => {
     const c = common(o);
     const clients = o.clients ?? (o.quick ? [200] : [500, 5000]);

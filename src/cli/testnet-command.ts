@@ -1,5 +1,6 @@
 /** `loopix testnet`: a local network of node processes with demo clients (src/testnet/run.ts). */
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
@@ -75,7 +76,7 @@ export function registerTestnetCommand(program: Command): void {
         log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (err) {
-        process.stderr.write(`loopix testnet: ${(err as Error).message}\n`);
+        process.stderr.write(`loopix testnet: ${errorLine(err)}\n`);
         process.exit(2);
       }
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

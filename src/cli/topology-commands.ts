@@ -2,21 +2,19 @@
  * Directory-authority tooling for a network spread over several hosts: make the authority's Ed25519 key,
  * sign a topology body (every node's id, role, layer, addresses and public key), verify a signed document.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { errorLine } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 import { generateAuthorityKey, loadTopologyFile, signTopology, type AuthorityKey } from '../topology/document.js';
 import type { TopologyBody } from '../topology/types.js';
 
 function readJson(file: string, what: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${what} ${file}: ${(err as Error).message}`);
-  }
+  return readJsonFile(file, { label: what, area: 'CLI_INPUT' });
 }
 
 function fail(err: unknown): never {
-  process.stderr.write(`loopix: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`loopix: ${errorLine(err)}\n`);
   process.exit(2);
 }
 

@@ -1,16 +1,21 @@
 /**
- * The client's WebSocket session with its provider (docs/pipeline.md "Client protocol", src/protocol/frames.ts):
+ * The client's WebSocket session with its provider (docs/pipeline.md "Client protocol", src/protocol/frames.ts,
+ * src/protocol/channel.ts):
  *
- *   HELLO(pk) → CHALLENGE(nonce, eph) → AUTH(HMAC(X25519(sk, eph), label || nonce || pk)) → AUTH_OK
- *   then SUBMIT packets at will, PULL(id) every pullIntervalMs (one outstanding at a time), and
- *   ACK(id) once the PULL_REPLY's packets have been processed (the provider deletes them only then).
+ *   HELLO(e_c) → CHALLENGE(nonce, e_p) → AUTH(sealed static key, proof) → AUTH_OK (first encrypted record)
+ *   then SUBMIT packets at will and PULL(id, ack) every pullIntervalMs (one outstanding at a time), all as
+ *   encrypted, padded records. A PULL_REPLY's packets are acknowledged by the ack id of the NEXT scheduled
+ *   PULL, never right after processing: the time at which an ACK leaves would otherwise tell an observer how
+ *   long processing took, i.e. whether the reply held real packets (Loopix §4.1.2). On stop, a pending ACK
+ *   goes out as an ACK record of the same size as a PULL.
  *
  * When the connection drops (provider restart, network, ERROR frame + close) it reconnects by itself with
  * exponential backoff and jitter; the backoff resets after a successful authentication.
  */
 import WebSocket from 'ws';
 import type { Geometry } from '../geometry.js';
-import { authProof, decodeFrame, encode, ErrorCode } from '../protocol/frames.js';
+import { ClientHandshake, linkSizes, type LinkSizes, type RecordLayer } from '../protocol/channel.js';
+import { decodeFrame, encode, ErrorCode, unpad } from '../protocol/frames.js';
 import { cryptoUniform, systemScheduler, type RandomSource, type Scheduler, type TimerHandle } from './streams.js';
 
 /** What the client needs from a way to reach its provider (the WebSocket session, or a test double). */
@@ -105,6 +110,11 @@ export class ProviderConnection implements ClientTransport {
   private nextPullAt = 0;
   private nextRequestId = 1;
   private outstanding: { id: number; at: number } | undefined;
+  /** A processed reply whose ACK rides on the next PULL. */
+  private ackDue: number | undefined;
+  private handshake: ClientHandshake | undefined;
+  private link: RecordLayer | undefined;
+  private readonly sizes: LinkSizes;
   private readonly connectedWaiters: Array<() => void> = [];
   readonly stats: ConnectionStats = {
     connect_attempts: 0,
@@ -130,6 +140,7 @@ export class ProviderConnection implements ClientTransport {
     this.maxBackoffMs = Math.max(this.initialBackoffMs, o.backoff?.maxMs ?? 10_000);
     this.handshakeTimeoutMs = o.handshakeTimeoutMs ?? 10_000;
     this.pullTimeoutMs = o.pullTimeoutMs ?? Math.max(10_000, 5 * o.pullIntervalMs);
+    this.sizes = linkSizes(o.geometry, o.pullK);
   }
 
   get connected(): boolean {
@@ -167,6 +178,11 @@ export class ProviderConnection implements ClientTransport {
     const ws = this.ws;
     if (!ws) return;
     if (ws.readyState === WebSocket.CLOSED) return;
+    if (this.ackDue !== undefined && this.connected) {
+      this.sendFrame(ws, encode.ack(this.ackDue));
+      this.stats.acks_sent++;
+      this.ackDue = undefined;
+    }
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         ws.terminate();
@@ -183,12 +199,17 @@ export class ProviderConnection implements ClientTransport {
 
   submit(packet: Uint8Array): boolean {
     if (!this.connected) return false;
-    this.ws!.send(encode.submit(this.o.geometry, packet));
+    this.sendFrame(this.ws!, encode.submit(this.o.geometry, packet));
     this.stats.packets_submitted++;
     return true;
   }
 
   // --- connection lifecycle -------------------------------------------------------------------------------
+
+  /** Sends one frame: sealed as a record once the link is up. */
+  private sendFrame(ws: WebSocket, frame: Uint8Array): void {
+    ws.send(this.link ? this.link.seal(frame) : frame);
+  }
 
   private clearTimer(name: 'reconnectTimer' | 'handshakeTimer' | 'pullTimer'): void {
     const t = this[name];
@@ -201,10 +222,12 @@ export class ProviderConnection implements ClientTransport {
     this.stats.connect_attempts++;
     this.state = 'connecting';
     this.outstanding = undefined;
-    const g = this.o.geometry;
+    this.ackDue = undefined;
+    this.link?.wipe();
+    this.link = undefined;
     const ws = new WebSocket(this.o.url, {
       perMessageDeflate: false,
-      maxPayload: 1 + 4 + this.o.pullK * g.packetBytes + 1024,
+      maxPayload: Math.max(...this.sizes.toClient.values()) + 1024,
       handshakeTimeout: this.handshakeTimeoutMs,
     });
     ws.binaryType = 'nodebuffer';
@@ -216,7 +239,8 @@ export class ProviderConnection implements ClientTransport {
     ws.on('open', () => {
       if (this.ws !== ws) return;
       this.state = 'hello_sent';
-      ws.send(encode.hello(this.o.publicKey));
+      this.handshake = new ClientHandshake(this.o.privateKey, this.o.publicKey, this.o.x25519);
+      ws.send(this.handshake.hello);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.ws !== ws) return;
@@ -242,6 +266,10 @@ export class ProviderConnection implements ClientTransport {
     this.state = 'idle';
     this.ws = undefined;
     this.outstanding = undefined;
+    this.ackDue = undefined; // the packets are offered again on the next connection
+    this.handshake = undefined;
+    this.link?.wipe();
+    this.link = undefined;
     this.clearTimer('handshakeTimer');
     this.clearTimer('pullTimer');
     if (wasReady) {
@@ -265,7 +293,18 @@ export class ProviderConnection implements ClientTransport {
   }
 
   private onFrame(ws: WebSocket, data: Uint8Array): void {
-    const f = decodeFrame(this.o.geometry, data);
+    let plain: Uint8Array | null = data;
+    if (this.link) {
+      const opened = this.link.open(data);
+      plain = 'frame' in opened ? unpad(this.o.geometry, this.o.pullK, opened.frame) : null;
+      // A failed authentication is answered in the clear: the provider has no session keys then.
+      if (plain === null && this.state === 'auth_sent' && decodeFrame(this.o.geometry, data).type === 'error') plain = data;
+      if (plain === null) {
+        this.countError('bad_record');
+        return this.abort(ws, `record from provider does not open (${'error' in opened ? opened.error : 'padding'})`);
+      }
+    }
+    const f = decodeFrame(this.o.geometry, plain);
     switch (f.type) {
       case 'error': {
         const name = ERROR_NAMES.get(f.code) ?? `code_${f.code}`;
@@ -275,11 +314,13 @@ export class ProviderConnection implements ClientTransport {
         return; // the provider closes the connection; 'close' schedules the reconnect
       }
       case 'challenge': {
-        if (this.state !== 'hello_sent') break;
-        const shared = this.o.x25519(this.o.privateKey, f.ephemeral);
-        const proof = authProof(shared, f.nonce, this.o.publicKey);
-        shared.fill(0);
-        ws.send(encode.auth(proof));
+        if (this.state !== 'hello_sent' || !this.handshake) break;
+        const answer = this.handshake.answer(plain, this.sizes);
+        this.handshake = undefined;
+        if (answer === null) return this.abort(ws, 'provider sent a low-order ephemeral key');
+        ws.send(answer.auth);
+        // The provider's next frame (AUTH_OK, or an ERROR after the proof) is already a record.
+        this.link = answer.link;
         this.state = 'auth_sent';
         return;
       }
@@ -323,8 +364,8 @@ export class ProviderConnection implements ClientTransport {
       return;
     }
     if (this.ws !== ws || this.state !== 'ready' || this.outstanding?.id !== id) return;
-    ws.send(encode.ack(id));
-    this.stats.acks_sent++;
+    // The ACK leaves with the next scheduled PULL (see the module comment).
+    this.ackDue = id;
     this.outstanding = undefined;
   }
 
@@ -341,7 +382,10 @@ export class ProviderConnection implements ClientTransport {
         const id = this.nextRequestId;
         this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
         this.outstanding = { id, at: now };
-        ws.send(encode.pull(id));
+        const ack = this.ackDue ?? 0;
+        this.ackDue = undefined;
+        this.sendFrame(ws, encode.pull(id, ack));
+        if (ack !== 0) this.stats.acks_sent++;
         this.stats.pulls_sent++;
       }
       this.nextPullAt += this.o.pullIntervalMs;

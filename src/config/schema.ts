@@ -5,9 +5,10 @@
  *
  * Errors name the field and the value: `config node.json: params.mu: must be > 0 (got -1)`.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DirectoryClientSchema, NodeDirectorySchema } from '../directory/config.js';
+import { ConfigError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 
 const rate = (what: string) => z.number().positive().max(1e6).describe(what);
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
@@ -47,7 +48,7 @@ export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
 /** The node's packet pipeline (docs/pipeline.md). */
 export const PipelineSchema = z.strictObject({
-  /** Crypto worker threads (piscina); default: one per core beyond the main thread, at least 1. */
+  /** Crypto worker threads (piscina); default: one per core (src/node/cryptoworker.ts: the workers run niced, so the main thread still gets a core when it needs one). */
   workers: z.number().int().min(1).max(64).optional(),
   /** Packets per worker task (one N-API call each). */
   batchSize: z.number().int().min(1).max(4096).default(64),
@@ -134,14 +135,22 @@ export const NodeConfigSchema = z.strictObject({
   replay: z
     .strictObject({
       /**
-       * The line rate the node is provisioned for, packets/s: each epoch's filter holds lineRatePps ×
-       * (epoch length + grace) tags (3.6 bytes per tag at 10⁻⁶). Above it on average the filter fills and
-       * the epoch's key is retired early (logged, counted).
+       * The node's maximum unwrap rate R, packets/s (src/node/replay-capacity.ts): each epoch's filter holds
+       * R × (epoch length + grace + 60 s) tags (3.6 bytes per tag at 10⁻⁶) and admits no more than
+       * R × (seconds since the epoch began + 60 s), so it cannot be filled before its key retires. "auto":
+       * measured once on this host (single-core batch unwrap × workers × 1.5) and kept in the state
+       * directory; set it from `loopix bench relay` (or above) on production hosts.
        */
-      lineRatePps: z.number().positive().max(1e6).default(1000),
+      maxRatePps: z.union([z.number().positive().max(1e7), z.literal('auto')]).default('auto'),
       /** False-positive rate of a full filter (an honest packet dropped as "replay"). */
       falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6),
-      /** Filter capacity of a network whose keys do not rotate: lineRatePps × this many seconds. */
+      /**
+       * Memory cap of one epoch's filter, MB. When maxRatePps × (key lifetime + 60 s) tags need more, the
+       * filter is this big and admits proportionally fewer tags per second (logged at start): it still
+       * cannot be filled before its key retires.
+       */
+      maxFilterMB: z.number().positive().max(512).default(256),
+      /** Key lifetime assumed when keys do not rotate: the filter holds maxRatePps × (this + 60 s) tags. */
       staticWindowS: z.number().positive().max(366 * 86_400).default(3600),
       /** Where the snapshots and logs live; default: `<config file dir>/<node id>.state`. */
       stateDir: z.string().min(1).optional(),
@@ -152,7 +161,7 @@ export const NodeConfigSchema = z.strictObject({
       /** Milliseconds between fdatasync of the log (what a power loss can take; a crash takes nothing). */
       fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
       /**
-       * BENCHMARKS ONLY: empty a full filter instead of retiring its key, so a load generator can cycle a fixed
+       * BENCHMARKS ONLY: empty a full filter instead of failing closed, so a load generator can cycle a fixed
        * pool of packets. A node with this set accepts replays after each reset (the weakness issue 6 removes);
        * it logs a warning at start and counts every reset (replay_resets).
        */
@@ -174,6 +183,12 @@ export const NodeConfigSchema = z.strictObject({
       maxFrameBytes: z.number().int().min(1024).max(1 << 24).default(64 * 1024),
       /** Milliseconds a connection may take to authenticate before it is closed. */
       authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+      /**
+       * Seconds after its last authentication at which a registered client key with no stored packet is
+       * forgotten (checked hourly); 0 keeps every key forever. A forgotten key registers again on its next
+       * authentication. Default 30 days.
+       */
+      registrationTtlS: z.number().int().min(0).default(30 * 24 * 3600),
       /**
        * Abuse limits of the client front end (src/provider/limits.ts, docs/pipeline.md §"Abuse limits at the
        * provider"). Frames over a per-client limit are dropped and counted; a client whose excess reaches a
@@ -197,6 +212,26 @@ export const NodeConfigSchema = z.strictObject({
            * every client from 127.0.0.1: raise this above the clients per provider there.
            */
           maxConnectionsPerAddress: z.number().int().min(0).max(1_000_000).default(64),
+          /**
+           * New connections (handshakes) per minute allowed per remote address (IPv6: per /64); 0 = unlimited.
+           * Each handshake costs the provider two X25519 agreements and may register a key: a churn of fresh
+           * keys from one host is throttled here.
+           */
+          handshakesPerMin: z.number().min(0).max(1_000_000).default(120),
+          /** Handshake bucket capacity per address (a testnet starts every client from 127.0.0.1 at once). */
+          handshakeBurst: z.number().int().min(1).max(1_000_000).default(128),
+        })
+        .prefault({}),
+      /**
+       * Where the per-address limits take a client's address from. Off by default (the socket's peer address).
+       * Behind a reverse proxy that terminates TLS, name the header it sets (e.g. "x-forwarded-for") and the
+       * proxy's own addresses: the header is believed only on connections from those addresses, and its
+       * rightmost entry (the one the trusted proxy appended) is used.
+       */
+      clientAddress: z
+        .strictObject({
+          header: z.string().regex(/^[a-z0-9-]+$/, 'a lowercase HTTP header name').optional(),
+          trustedProxies: z.array(z.string().min(2)).default([]),
         })
         .prefault({}),
     })
@@ -236,9 +271,7 @@ export const ClientConfigSchema = z.strictObject({
 }).refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, { message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)', path: ['authorityPublicKey'] });
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
@@ -258,23 +291,11 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
       for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
       return `${path}: ${issue.message} (got ${JSON.stringify(got)})`;
     });
-    throw new ConfigError(`config ${source}: ${lines.join('; ')}`);
+    throw new ConfigError(`config ${source}: ${lines.join('; ')}`, { field: result.error.issues[0]?.path.join('.') || '(root)' });
   }
   return deepFreeze(result.data);
 }
 
 export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Readonly<z.infer<S>> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`config ${file}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`config ${file}: not JSON (${(err as Error).message})`);
-  }
-  return parseConfig(schema, json, file);
+  return parseConfig(schema, readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError }), file);
 }

@@ -33,7 +33,7 @@ export interface ReporterOptions {
   /** The current document's isolation parameters (undefined: a document without them). */
   readonly params: () => IsolationParams | undefined;
   readonly epoch: () => number;
-  readonly count: (name: string, by?: number) => void;
+  readonly count: (name: 'loop_reports_filed', by?: number) => void;
   readonly log: { warn(o: object, m: string): void; error(o: object, m: string): void };
   readonly now?: () => number;
 }

@@ -3,13 +3,14 @@
  * configs, and on damaged JSON text as `loadConfigFile` would read it; and the node key-file parser
  * (src/node/keys.ts: a single key pair or a per-epoch key store).
  *
- * Crashes: any exception but ConfigError (and, for text, the JSON SyntaxError loadConfigFile turns into a
- * ConfigError); an accepted config that is not deeply frozen, or that does not parse again to the same value
+ * Crashes: any exception but a LoopixError ERR_LOOPIX_CONFIG_INVALID / ERR_LOOPIX_KEYFILE_* (and, for text,
+ * the JSON SyntaxError loadConfigFile turns into ERR_LOOPIX_CONFIG_NOT_JSON); an accepted config that is not deeply frozen, or that does not parse again to the same value
  * (defaults are applied once, the output is a fixed point); an accepted provider section whose abuse limits
  * do not resolve to usable numbers (src/provider/limits.ts).
  */
-import { ClientConfigSchema, ConfigError, NodeConfigSchema, parseConfig } from '../config/schema.js';
-import { KeyFileError, parseNodeKeyFile } from '../node/keys.js';
+import { ClientConfigSchema, NodeConfigSchema, parseConfig } from '../config/schema.js';
+import { isLoopixError } from '../errors.js';
+import { parseNodeKeyFile } from '../node/keys.js';
 import { checkLimits, resolveLimits } from '../provider/limits.js';
 import type { FuzzTarget } from './harness.js';
 import { mutateJson, randomJson } from './json-mutate.js';
@@ -57,7 +58,7 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
         aqm: { targetDelayMs: 10, intervalMs: 15, kp: 1.25, ki: 8, kd: 0, hardCapPackets: 50000 },
       },
       epochs: { graceS: 120, refreshS: 5 },
-      replay: { lineRatePps: 1000, falsePositiveRate: 1e-6, staticWindowS: 3600, persist: true, snapshotIntervalS: 60, fsyncIntervalMs: 1000, unsafeResetWhenFull: false },
+      replay: { maxRatePps: 1000, falsePositiveRate: 1e-6, staticWindowS: 3600, persist: true, snapshotIntervalS: 60, fsyncIntervalMs: 1000, unsafeResetWhenFull: false },
       statsIntervalS: 1,
       log: { level: 'info' },
     },
@@ -116,13 +117,13 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     return { schema: base.schema, value: mutateJson(r, base.value) };
   }
 
-  /** The key-file parser: only KeyFileError may escape; an accepted store is sorted, unique, 32-byte keys. */
+  /** The key-file parser: only ERR_LOOPIX_KEYFILE_* errors may escape; an accepted store is sorted, unique, 32-byte keys. */
   function checkKeys(value: unknown): string {
     let parsed;
     try {
       parsed = parseNodeKeyFile(value, 'fuzz');
     } catch (err) {
-      if (!(err instanceof KeyFileError)) throw err;
+      if (!isLoopixError(err) || !err.code.startsWith('ERR_LOOPIX_KEYFILE_')) throw err;
       return 'error:keys';
     }
     const keys = parsed.kind === 'single' ? [{ epoch: -1, ...parsed.key }] : parsed.keys;
@@ -149,7 +150,7 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
       try {
         value = JSON.parse(input.text);
       } catch (err) {
-        if (err instanceof SyntaxError) return 'error:not-json'; // loadConfigFile: ConfigError "not JSON"
+        if (err instanceof SyntaxError) return 'error:not-json'; // loadConfigFile: ERR_LOOPIX_CONFIG_NOT_JSON
         throw err;
       }
     }
@@ -157,9 +158,8 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     try {
       parsed = parseConfig(schema, value, 'fuzz');
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      const m = /^config fuzz: ([^:]*):/.exec(err.message);
-      return `error:${m?.[1] ?? '?'}`;
+      if (!isLoopixError(err, 'ERR_LOOPIX_CONFIG_INVALID')) throw err;
+      return `error:${err.field ?? '?'}`;
     }
     if (!deeplyFrozen(parsed)) throw new Error('accepted config is not deeply frozen');
     const again = parseConfig(schema, JSON.parse(JSON.stringify(parsed)), 'fuzz-again');

@@ -7,8 +7,10 @@
  *  - src/fuzz/session.ts  — the provider's WebSocket message handler (ClientSession, the per-connection state
  *                           machine) with frames from valid handshakes to garbage;
  *  - src/fuzz/config.ts   — parseConfig on mutated node and client configs and damaged JSON text;
- *  - src/fuzz/topology.ts — verifyTopology / signTopology on mutated signed documents.
- *  - src/fuzz/directory.ts — an authority's checks of mutated signed descriptors and loop reports.
+ *  - src/fuzz/topology.ts — verifyTopology / signTopology on mutated signed documents;
+ *  - src/fuzz/directory.ts — an authority's checks of mutated signed descriptors and loop reports;
+ *  - src/fuzz/link.ts     — the node ↔ node link framing: native and TS AES-128-GCM receivers (differential),
+ *                           forgeries, replays, truncations.
  *
  * A run first replays the corpus (test/fuzz-corpus, src/fuzz/corpus.ts), then generates `iterations` inputs
  * split over the targets by their shares. What counts as a crash is stated in each module.
@@ -17,6 +19,7 @@ import type { SphinxBackend } from '../sphinx/types.js';
 import { configTarget, type ConfigInput } from './config.js';
 import { defaultCorpusDir, loadCorpus } from './corpus.js';
 import { FuzzRunner, type FuzzCrash, type FuzzTarget, type Interesting } from './harness.js';
+import { linkTarget } from './link.js';
 import { packetTargets } from './packets.js';
 import { makeRng } from './rng.js';
 import { sessionTarget } from './session.js';
@@ -57,7 +60,7 @@ export interface FuzzReport {
 
 /** All targets, in run order; shares sum to 1. */
 export function fuzzTargets(native: SphinxBackend, ts: SphinxBackend, seed: number, corpusConfigs: readonly ConfigInput[] = []): FuzzTarget[] {
-  return [...packetTargets(native, ts, makeRng(seed ^ 0x5eed)), sessionTarget(native), configTarget(corpusConfigs), topologyTarget(), directoryTarget()] as FuzzTarget[];
+  return [...packetTargets(native, ts, makeRng(seed ^ 0x5eed)), sessionTarget(native), configTarget(corpusConfigs), topologyTarget(), linkTarget(native, makeRng(seed ^ 0x11a4)), directoryTarget()] as FuzzTarget[];
 }
 
 export function runFuzz(opts: FuzzOptions): FuzzReport {

@@ -1,9 +1,12 @@
 /**
- * The fuzzer's random source: xoshiro128** (Blackman–Vigna) in 32-bit integer arithmetic — fast, seedable,
- * reproducible. The fuzzer needs speed and replayability, not secrecy (never use this for keys).
+ * The fuzzer's random source is the project's seeded PRNG (src/util/random.ts, xoshiro128**): fast, seedable,
+ * reproducible. The fuzzer needs speed and replayability, not secrecy.
  */
+import { Rng as SeededRng } from '../util/random.js';
+
+/** What the fuzz targets draw from. */
 export interface Rng {
-  /** Uniform integer in [0, n) for n ≤ 2^32 (0 when n ≤ 1). */
+  /** Uniform integer in [0, n) (0 when n ≤ 1). */
   int(n: number): number;
   /** n pseudo-random bytes. */
   bytes(n: number): Uint8Array;
@@ -14,54 +17,7 @@ export interface Rng {
 }
 
 export function makeRng(seed: number): Rng {
-  // SplitMix32 expands the seed into the four state words (never all zero).
-  let z = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  const split = (): number => {
-    z = (z + 0x9e3779b9) >>> 0;
-    let t = z;
-    t = Math.imul(t ^ (t >>> 16), 0x85ebca6b);
-    t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
-    return (t ^ (t >>> 16)) >>> 0;
-  };
-  let a = split();
-  let b = split();
-  let c = split();
-  let d = split() | 1;
-  const next = (): number => {
-    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return r;
-  };
-  const int = (n: number): number => (n <= 1 ? 0 : Math.floor((next() / 2 ** 32) * Math.min(Math.floor(n), 2 ** 32)));
-  const bytes = (n: number): Uint8Array => {
-    const out = new Uint8Array(n);
-    let i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const x = next();
-      out[i] = x & 0xff;
-      out[i + 1] = (x >>> 8) & 0xff;
-      out[i + 2] = (x >>> 16) & 0xff;
-      out[i + 3] = x >>> 24;
-    }
-    for (let x = next(); i < n; i++, x >>>= 8) out[i] = x & 0xff;
-    return out;
-  };
-  return {
-    int,
-    bytes,
-    pick: <T>(items: readonly T[]): T => items[int(items.length)]!,
-    chance: (p: number): boolean => next() / 2 ** 32 < p,
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+  return new SeededRng(seed);
 }
 
 export const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');

@@ -16,7 +16,8 @@
  */
 import { clientIdOf } from '../address.js';
 import { DEFAULT_GEOMETRY as g } from '../geometry.js';
-import { authProof, decodeFrame, encode, FrameType, type Frame } from '../protocol/frames.js';
+import { identityKey, linkNonce, linkProof, linkSizes, nobleAead, RecordLayer, sessionKeys, transcriptHash } from '../protocol/channel.js';
+import { decodeFrame, encode, FrameType, unpad, type Frame } from '../protocol/frames.js';
 import { openInbox } from '../provider/inbox.js';
 import { ClientLimiter } from '../provider/limits.js';
 import { ClientSession, nodeEphemeralKey, type EphemeralKey, type SessionConnection, type SessionContext } from '../provider/sessions.js';
@@ -174,7 +175,7 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
   /** Valid frames of every type a client (or a confused peer) could send, for mutation. */
   const templates = (): Uint8Array[] => [
     encode.hello(publicKeys.client),
-    encode.auth(new Uint8Array(32).fill(7)),
+    encode.auth(new Uint8Array(48).fill(6), new Uint8Array(32).fill(7)),
     encode.submit(g, new Uint8Array(g.packetBytes).fill(3)),
     encode.pull(1),
     encode.ack(1),
@@ -264,31 +265,57 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
     return s;
   };
 
-  /** The wire bytes of one frame spec, given what the session sent so far. */
+  const sizes = linkSizes(g, PULL_K);
+  /** The fuzz client's end of the encrypted link: `pending` from its AUTH on, `link` once authenticated. */
+  const client: { pending: RecordLayer | null; link: RecordLayer | null } = { pending: null, link: null };
+
+  /**
+   * The wire bytes of one frame spec, given what the session sent so far. The fuzz client uses its HELLO key as
+   * both its ephemeral and its static key (e_c = s_c), so the handshake needs only the named key's secret.
+   * Once the link is up, frames of a type the link carries are sealed (others go as they are: garbage).
+   */
   function bytesOf(f: FrameSpec, sent: readonly Uint8Array[], lastHello: KeyName | null): Uint8Array {
     switch (f.op) {
-      case 'raw':
-        return f.data;
+      case 'raw': {
+        const size = sizes.toProvider.get(f.data[0] ?? -1);
+        return client.link && !f.text && size !== undefined && f.data.length <= size ? client.link.seal(f.data) : f.data;
+      }
       case 'hello':
         return encode.hello(publicKeys[f.key]);
       case 'auth': {
+        let challengeBytes: Uint8Array | null = null;
         let challenge: Frame | null = null;
         for (let i = sent.length - 1; i >= 0 && !challenge; i--) {
           const d = decodeFrame(g, sent[i]!);
-          if (d.type === 'challenge') challenge = d;
+          if (d.type === 'challenge') {
+            challenge = d;
+            challengeBytes = sent[i]!;
+          }
         }
         const key = lastHello ?? 'client';
-        let proof: Uint8Array;
-        if (!challenge || challenge.type !== 'challenge') proof = new Uint8Array(32);
-        else {
-          const secret = secrets[key];
-          const shared = secret ? sharedWith(key, secret, challenge.ephemeral) : new Uint8Array(32); // low-order: the all-zero secret anyone knows
-          proof = authProof(shared, challenge.nonce, publicKeys[key]);
-        }
+        if (!challenge || challenge.type !== 'challenge' || !challengeBytes) return encode.auth(new Uint8Array(48), new Uint8Array(32));
+        const secret = secrets[key];
+        // low-order keys: the all-zero secret anyone knows
+        const ee = secret ? sharedWith(key, secret, challenge.ephemeral) : new Uint8Array(32);
+        const th = transcriptHash(encode.hello(publicKeys[key]), challengeBytes);
+        const sealed = nobleAead.seal(identityKey(th, ee), linkNonce(0), publicKeys[key]);
+        const keys = sessionKeys(th, ee, ee);
+        const proof = linkProof(keys.auth, th, sealed);
         if (f.flip !== undefined) proof[(f.flip >> 3) % 32]! ^= 1 << (f.flip & 7);
-        return encode.auth(proof);
+        client.pending = new RecordLayer(keys.c2p, keys.p2c, sizes.toProvider, sizes.toClient, nobleAead);
+        return encode.auth(sealed, proof);
       }
     }
+  }
+
+  /** A frame the session sent, opened with the client's link when it is a record. */
+  function received(bytes: Uint8Array): Uint8Array {
+    const link = client.link ?? client.pending;
+    if (link) {
+      const opened = link.open(bytes);
+      if ('frame' in opened) return unpad(g, PULL_K, opened.frame) ?? bytes;
+    }
+    return bytes;
   }
 
   function check(input: SessionInput): string {
@@ -298,6 +325,7 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
     const conn = new FakeConnection();
     const session = new ClientSession(ctx, conn);
     current = session;
+    client.pending = client.link = null;
     const internalBefore = counts.get('ws_internal_error') ?? 0;
     let lastHello: KeyName | null = null;
     let checked = 0;
@@ -305,7 +333,7 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
     const events: string[] = [];
     const verifySends = (stateBefore: string) => {
       for (; checked < conn.sent.length; checked++) {
-        const f = decodeFrame(g, conn.sent[checked]!);
+        const f = decodeFrame(g, received(conn.sent[checked]!));
         events.push(f.type === 'error' ? `error${f.code}` : f.type);
         if (f.type === 'malformed') throw new Error(`the session sent a malformed frame: ${f.reason}`);
         const allowed =
@@ -336,6 +364,10 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
         submittedFrom = null;
         if (stateBefore === 'closed' && conn.sent.length > checked) throw new Error('the session answered after it was closed');
         verifySends(stateBefore);
+        if (client.pending && session.state === 'authenticated') {
+          client.link = client.pending;
+          client.pending = null;
+        }
         if (conn.ended && session.state !== 'closed') throw new Error('connection ended but the session is not closed');
         if (problem) throw new Error(problem);
         if (conn.violation) throw new Error(conn.violation);

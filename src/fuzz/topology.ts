@@ -2,18 +2,24 @@
  * The topology target: verifyTopology on mutated signed documents, and signTopology (whose validateBody is
  * the same check a node runs after verifying) on mutated bodies, with a fixed test authority key.
  *
- * Crashes: any exception but TopologyError; a mutated document that verifies although its signed content
+ * Crashes: any exception but a LoopixError ERR_LOOPIX_TOPOLOGY_*; a mutated document that verifies although its signed content
  * or its signature changed (a document verifies iff canonicalJson of everything but `signature` and the
  * signature's algorithm / publicKey / value are the original's — key order, -0 vs 0 and extra fields inside
  * `signature` are not part of what is signed); a signed body that then fails to verify or to index.
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { DEFAULT_GEOMETRY_PARAMS } from '../geometry.js';
-import { canonicalJson, signTopology, TopologyError, TopologyIndex, verifyTopology, type AuthorityKey } from '../topology/document.js';
+import { isLoopixError, type LoopixError } from '../errors.js';
+import { canonicalJson, signTopology, TopologyIndex, verifyTopology, type AuthorityKey } from '../topology/document.js';
 import type { SignedTopology, TopologyBody } from '../topology/types.js';
 import type { FuzzTarget } from './harness.js';
 import { mutateJson } from './json-mutate.js';
 import { mutateBytes, type Rng } from './rng.js';
+
+/** The oracle switches on codes: only the topology's own refusals are expected outcomes. */
+function isTopologyError(err: unknown): err is LoopixError {
+  return isLoopixError(err) && err.code.startsWith('ERR_LOOPIX_TOPOLOGY_');
+}
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX_LENGTH = 12;
@@ -92,7 +98,7 @@ export function topologyTarget(): FuzzTarget<TopologyInput> {
       try {
         out = signTopology(doc as TopologyBody, authority);
       } catch (err) {
-        if (err instanceof TopologyError) return `sign-refused:${/^topology ([^:]*):/.exec(err.message)?.[1]?.replace(/\[\d+\]/g, '[]') ?? '?'}`;
+        if (isTopologyError(err)) return `sign-refused:${err.field?.replace(/\[\d+\]/g, '[]') ?? '?'}`;
         throw err;
       }
       verifyTopology(JSON.parse(JSON.stringify(out)) as SignedTopology, authority.publicKey); // must not throw
@@ -106,9 +112,9 @@ export function topologyTarget(): FuzzTarget<TopologyInput> {
       new TopologyIndex(ok);
       return 'verified';
     } catch (err) {
-      if (!(err instanceof TopologyError)) throw err;
+      if (!isTopologyError(err)) throw err;
       if (same) throw new Error(`the unchanged document was refused: ${err.message}`);
-      return `refused:${/^topology ([^:]*):/.exec(err.message)?.[1] ?? '?'}`;
+      return `refused:${err.field ?? '?'}`;
     }
   }
 

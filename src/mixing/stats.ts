@@ -1,14 +1,17 @@
 /**
  * Goodness-of-fit statistics for the live mixing self-checks (docs/anonymity.md "Live self-checks").
  *
- * One-sample Kolmogorov–Smirnov against a continuous distribution and the chi-square test come from
- * @stdlib (exact Marsaglia–Tsang–Wang p-values for the KS test). What @stdlib lacks is written here:
+ * One-sample Kolmogorov–Smirnov against a continuous distribution, the chi-square test, the Poisson pmf and
+ * the regularized upper incomplete gamma function (the Gamma survival function) come from @stdlib (exact
+ * Marsaglia–Tsang–Wang p-values for the KS test). What @stdlib lacks is written here:
  *  - the two-sample KS test, with the asymptotic Kolmogorov distribution and Stephens' correction of the
  *    effective sample size (Stephens 1970; Numerical Recipes §14.3.3) — scipy's `ks_2samp(mode='asymp')`;
  *  - a chi-square test of integer counts against a *mixture* of Poisson distributions (several mixes, each
  *    with its own mean λ_i/µ, pooled into one test: Loopix §3.3 Lemma 1);
- *  - the survival function of Gamma(k, rate) for integer k (the censoring horizon of the latency check).
+ *  - the censoring horizon of the latency check (the smallest x, to 1 ms, whose Gamma tail is ≤ a bound).
  */
+import gammainc from '@stdlib/math-base-special-gammainc';
+import poissonPmfStdlib from '@stdlib/stats-base-dists-poisson-pmf';
 import chi2gof from '@stdlib/stats-chi2gof';
 import kstest from '@stdlib/stats-kstest';
 
@@ -110,25 +113,19 @@ function clampP(p: number): number {
   return Math.min(1, Math.max(0, p));
 }
 
-/** P(X = k) for X ~ Poisson(m), in log space so large k and m do not overflow. */
+/** P(X = k) for X ~ Poisson(m) (@stdlib; m = 0 is the point mass at 0). */
 export function poissonPmf(k: number, m: number): number {
-  if (m <= 0) return k === 0 ? 1 : 0;
-  let logFact = 0;
-  for (let i = 2; i <= k; i++) logFact += Math.log(i);
-  return Math.exp(k * Math.log(m) - m - logFact);
+  return poissonPmfStdlib(k, Math.max(0, m));
 }
 
-/** P(X > x) for X ~ Gamma(shape k, rate) with integer k: Σ_{j<k} e^{−rate·x}(rate·x)^j / j! (Erlang). */
+/**
+ * P(X > x) for X ~ Gamma(shape, rate): the regularized upper incomplete gamma Q(shape, rate·x) (@stdlib),
+ * computed directly rather than as 1 − cdf so that small tails keep their precision.
+ */
 export function gammaSurvival(shape: number, rate: number, x: number): number {
   if (x <= 0) return 1;
-  if (!Number.isInteger(shape) || shape < 1) throw new RangeError(`gammaSurvival needs an integer shape ≥ 1, got ${shape}`);
-  const y = rate * x;
-  let term = Math.exp(-y), s = term;
-  for (let j = 1; j < shape; j++) {
-    term *= y / j;
-    s += term;
-  }
-  return Math.min(1, s);
+  if (!(shape > 0)) throw new RangeError(`gammaSurvival needs a shape > 0, got ${shape}`);
+  return gammainc(rate * x, shape, true, true);
 }
 
 /** The smallest x (to 1 ms) with P(Gamma(shape, rate) > x) ≤ tail: how long to wait before a sample is complete. */

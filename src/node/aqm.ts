@@ -4,11 +4,12 @@
  * than let the queue — and with it every packet's latency — grow without bound; a mix that silently adds
  * seconds of queueing also distorts the Exp(µ) delays the anonymity analysis assumes (Loopix §4.1).
  *
- * Measured quantity: the queueing delay d of packets waiting for a crypto worker — from the moment their
- * batch is complete to its dispatch (the glue reports, per interval, the longest such wait among dispatched
- * batches and the age of the oldest batch still waiting, and the controller takes the larger). The batching
- * wait before that is bounded by `batchWaitMs` and is not congestion, so an idle node measures d = 0
- * exactly, which lets the empty-queue decay below apply. PIE estimates the delay as queue length /
+ * Measured quantity: the queueing delay d of packets waiting for a crypto worker — from the arrival of the
+ * first packet that found every crypto slot busy until its batch is dispatched (the glue reports, per
+ * interval, the longest such wait among dispatched batches and the age of the oldest packet still waiting,
+ * and the controller takes the larger). A packet that arrives while a slot is free leaves at the end of the
+ * event-loop turn, which is not congestion, so an idle node measures d = 0 exactly, which lets the
+ * empty-queue decay below apply. PIE estimates the delay as queue length /
  * departure rate (RFC 8033 §4.3) because routers lack per-packet timestamps; we have them.
  *
  * Controller (a PID controller in positional form, updated every T = `intervalMs`):

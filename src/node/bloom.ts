@@ -7,7 +7,16 @@
  *
  * Memory is fixed at construction: m bits for a designed capacity n at a target false-positive rate p,
  * m = −n·ln p / (ln 2)², k = round(m/n · ln 2). At p = 10⁻⁶ that is 28.8 bits (3.6 bytes) per tag.
+ *
+ * The bits and the tag count live in SharedArrayBuffers, bits are set with an atomic test-and-set
+ * (Atomics.or returns the old word) and one add is serialised with the adds that share its first probe by a
+ * striped spin lock (LOCK_STRIPES words, Atomics.compareExchange), so any number of worker threads can share
+ * one filter: of two threads adding the same tag at once, exactly one gets `true` (without the lock both
+ * could flip some of the k bits and both call the tag fresh — a replay that passes once).
  */
+
+/** Spin-lock stripes per filter (a tag's stripe is its first probe's word mod this). */
+const LOCK_STRIPES = 1024;
 
 /** Largest filter: 2^32 bits (512 MiB); larger configurations are refused at start-up. */
 export const MAX_BLOOM_BITS = 2 ** 32;
@@ -36,16 +45,34 @@ export function bloomFalsePositiveRate(size: BloomSize, inserted: number): numbe
 export class BloomFilter {
   readonly bits: number;
   readonly hashes: number;
-  /** The bit array, 32 bits per word (persisted as is by src/node/replay-store.ts). */
+  /** The bit array, 32 bits per word, in a SharedArrayBuffer (persisted as is by src/node/replay-store.ts). */
   readonly words: Uint32Array;
-  /** Tags added that were not (apparently) present: the n of the false-positive formula. */
-  inserted = 0;
+  /**
+   * [0]: tags added that were not (apparently) present — the n of the false-positive formula; [1 ..]: the
+   * lock stripes. Shared.
+   */
+  readonly counter: Int32Array;
 
-  constructor(size: BloomSize, words?: Uint32Array) {
+  /** `words`/`counter`: another thread's filter (shared), or a restored bit array (copied into shared memory). */
+  constructor(size: BloomSize, words?: Uint32Array, counter?: Int32Array) {
     this.bits = size.bits;
     this.hashes = size.hashes;
     if (words && words.length !== size.bits / 32) throw new RangeError(`bloom filter: ${words.length} words for ${size.bits} bits`);
-    this.words = words ?? new Uint32Array(size.bits / 32);
+    if (words && words.buffer instanceof SharedArrayBuffer) this.words = words;
+    else {
+      this.words = new Uint32Array(new SharedArrayBuffer(size.bits / 8));
+      if (words) this.words.set(words);
+    }
+    this.counter = counter ?? new Int32Array(new SharedArrayBuffer(4 * (1 + LOCK_STRIPES)));
+  }
+
+  /** Tags added (see `counter`). */
+  get inserted(): number {
+    return Atomics.load(this.counter, 0);
+  }
+
+  set inserted(n: number) {
+    Atomics.store(this.counter, 0, n);
   }
 
   /**
@@ -57,17 +84,20 @@ export class BloomFilter {
     const m = this.bits;
     const words = this.words;
     let fresh = false;
+    const lock = 1 + ((w0 % m) >>> 5) % LOCK_STRIPES;
+    while (Atomics.compareExchange(this.counter, lock, 0, 1) !== 0) {
+      // spin: held for k probes
+    }
     for (let i = 0; i < this.hashes; i++) {
       // < 2^32 + 64·2^32 + 4096·2^32 < 2^53: exact in a double.
       const bit = (w0 + i * w1 + i * i * w2) % m;
       const w = bit >>> 5;
       const mask = 1 << (bit & 31);
-      if ((words[w]! & mask) === 0) {
-        words[w] = words[w]! | mask;
-        fresh = true;
-      }
+      // Read first: most probes of a busy filter hit set bits, and a plain read is cheaper than an atomic RMW.
+      if ((words[w]! & mask) === 0 && (Atomics.or(words, w, mask) & mask) === 0) fresh = true;
     }
-    if (fresh) this.inserted++;
+    Atomics.store(this.counter, lock, 0);
+    if (fresh) Atomics.add(this.counter, 0, 1);
     return fresh;
   }
 

@@ -11,12 +11,13 @@
  *  - e − 1's key until `graceS` after e began: a packet built just before the boundary still spends its
  *    Exp(µ) delays in flight (and a client may fetch the new document late). After that the key is
  *    retired: its private key is wiped and its packets are dropped as `key_expired`.
- * A key can also be retired early (`retireEarly`), when its replay filter is full (src/node/replay.ts):
+ * A key can also be retired early (`retireEarly`), when its replay filter cannot be opened (src/node/epochs.ts):
  * better to drop a key's packets than to forget which of them were seen.
  *
  * The worker threads read the live keys from a SharedArrayBuffer table (SharedKeyTable), so a rotation
  * reaches every worker without a message round trip and without copies of the secrets in message queues.
  */
+import { FORMAT, RECORD_NO_KEY_REASON } from '../geometry.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { EpochKeyPair } from './keys.js';
 
@@ -25,10 +26,10 @@ import type { EpochKeyPair } from './keys.js';
  * there (the key was retired between the main thread's check and the unwrap); kind stays `invalid`. The
  * pipeline counts it as key_expired. Outside INVALID_REASONS on purpose.
  */
-export const NO_KEY_REASON = 0xfe;
+export const NO_KEY_REASON = RECORD_NO_KEY_REASON;
 
 /** Offset of the key epoch (uint16 big-endian) in the packet prefix (docs/packet-format.md §2). */
-const EPOCH_OFFSET = 2;
+const EPOCH_OFFSET = FORMAT.epochOffset;
 
 /** The prefix epoch (mod 2^16) of the packet that starts at `packets[offset]`. */
 export function prefixEpoch(packets: Uint8Array, offset: number): number {
@@ -37,7 +38,7 @@ export function prefixEpoch(packets: Uint8Array, offset: number): number {
 
 /** Key slots in the shared table: previous, current, next, and one spare for a rotation in progress. */
 export const KEY_SLOTS = 4;
-const KEY_BYTES = 32;
+const KEY_BYTES = FORMAT.keyBytes;
 /** Per slot two int32 words: generation (0 = empty) and the epoch mod 2^16. */
 const HEADER_WORDS = 2;
 

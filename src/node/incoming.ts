@@ -8,6 +8,12 @@
  * epoch picks the key, so a packet for another epoch cannot be unwrapped): an epoch whose key was retired
  * is "key_expired", any other "wrong_epoch" (src/node/epoch-keys.ts). Client packets submitted over
  * a provider's WebSocket enter through `submit` and pass the same checks.
+ *
+ * With a link layer (src/node/link, every node does this), a datagram is first opened by it: only a datagram
+ * of `geometry.datagramBytes` from a node of the previous layer, sealed under that link's key and not seen
+ * before on that link, yields a packet ("bad_size", "link_unauthenticated", "wrong_layer", "link_replay"
+ * otherwise). So UDP from anything that is not a node — a client, an attacker — is dropped before crypto:
+ * clients reach a provider only through its authenticated WebSocket sessions (`submit`).
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
@@ -15,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, isIPv6 } from 'node:net';
 import type { Geometry } from '../geometry.js';
 import { prefixEpoch } from './epoch-keys.js';
-import type { DropReason } from './metrics.js';
+import type { CounterName, DropReason } from './metrics.js';
 
 /** Where accepted packets go (the AQM gate + batcher in the glue). The packet is only valid during the call. */
 export interface PacketSink {
@@ -23,8 +29,13 @@ export interface PacketSink {
 }
 
 export interface IncomingCounters {
-  count(name: string, by?: number): void;
+  count(name: CounterName, by?: number): void;
   drop(reason: DropReason, by?: number): void;
+}
+
+/** The link layer's receive side (src/node/link/index.ts). */
+export interface LinkOpener {
+  open(datagram: Uint8Array, host: string, port: number): Uint8Array | DropReason;
 }
 
 /** Prefix epoch (mod 2^16) → the full epoch of a live key, or why there is none (EpochKeyring.resolve). */
@@ -39,6 +50,8 @@ export class Incoming {
     epoch: number | EpochResolver,
     private readonly sink: PacketSink,
     private readonly metrics: IncomingCounters,
+    /** Absent only in unit tests of this stage: then datagrams are bare packets. */
+    private readonly link?: LinkOpener,
   ) {
     if (typeof epoch === 'number') {
       const only = epoch & 0xffff;
@@ -46,9 +59,18 @@ export class Incoming {
     } else this.resolve = epoch;
   }
 
-  /** A datagram from the socket. Never throws. */
-  onDatagram(packet: Uint8Array, arrivalMs: number = performance.now()): void {
+  /** A datagram from the socket, from `source` (required with a link layer). Never throws. */
+  onDatagram(datagram: Uint8Array, arrivalMs: number = performance.now(), source?: { readonly address: string; readonly port: number }): void {
     this.metrics.count('received');
+    if (this.link === undefined) {
+      this.check(datagram, arrivalMs);
+      return;
+    }
+    const packet = source ? this.link.open(datagram, source.address, source.port) : 'link_unauthenticated';
+    if (typeof packet === 'string') {
+      this.metrics.drop(packet);
+      return;
+    }
     this.check(packet, arrivalMs);
   }
 

@@ -28,6 +28,7 @@ import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphi
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
 import { uniformValidPath } from '../directory/paths.js';
+import type { CounterName } from './counters.js';
 
 /** Fewest due loops in the window on which the alarm may change state. */
 export const MIN_DUE_LOOPS = 5;
@@ -217,7 +218,7 @@ export interface LoopEmitterOptions {
   readonly alarmRateFactor: number;
   /** Sends the loop's first datagram. */
   readonly send: (packet: Uint8Array, to: NodeEntry) => void;
-  readonly count: (name: string, by?: number) => void;
+  readonly count: (name: CounterName, by?: number) => void;
   readonly onRtt: (ms: number) => void;
   readonly log: { warn(o: object, msg: string): void; info(o: object, msg: string): void; error(o: object, msg: string): void };
 }

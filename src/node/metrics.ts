@@ -6,35 +6,12 @@
  * `snapshot()` returns plain JSON (the stats line / IPC message of `loopix mix` and `loopix provider`).
  */
 
-/** Why a packet left the pipeline without being forwarded, delivered or counted as a returned loop. */
-export type DropReason =
-  | 'bad_size' // datagram or submitted packet of the wrong length (incoming)
-  | 'wrong_epoch' // prefix epoch names no key this node holds (a future or unknown epoch; incoming, before crypto)
-  | 'key_expired' // prefix epoch's key was retired: its grace window ended, or it was retired early (incoming or worker)
-  | 'aqm' // random early drop by the AQM controller
-  | 'queue_full' // processing queue at its hard cap (aqm.hardCapPackets, or a wait of 3 × aqm.targetDelayMs)
-  | 'invalid_length'
-  | 'invalid_version'
-  | 'invalid_point'
-  | 'invalid_mac'
-  | 'invalid_command'
-  | 'invalid_integrity'
-  | 'replay' // replay tag seen before in this epoch (or a Bloom-filter false positive, docs/pipeline.md)
-  | 'unknown_next' // RELAY to an id that is not in the topology
-  | 'bad_layer' // RELAY to a node that is not in the adjacent layer
-  | 'deliver_at_mix' // DELIVER reached a mix
-  | 'drop_at_mix' // DROP reached a mix (drop cover ends at providers)
-  | 'drop_cover' // DROP at a provider: the end of a drop cover packet (Loopix §3.2)
-  | 'unexpected_final' // FINAL / SURB_REPLY reached a node (they end at clients)
-  | 'loop_unknown' // LOOP addressed to a loop id this node did not send (or already forgot)
-  | 'loop_duplicate' // a loop id that already returned
-  | 'no_inbox' // DELIVER at a provider running without an inbox
-  | 'unknown_client' // DELIVER to a client id that may not register (closed registration)
-  | 'inbox_error' // the inbox refused to store
-  | 'send_error' // UDP send failed
-  | 'crypto_error' // a worker task failed (should never happen; counted for every packet of the batch)
-  | 'fault_injected' // discarded by configured fault injection (src/node/faults.ts; tests and testnet only)
-  | 'shutdown'; // queued, in flight or scheduled when the node stopped
+import type { CounterName } from './counters.js';
+import type { DropReason } from './drop-reasons.js';
+
+/** Drop reasons and their meanings live in src/node/drop-reasons.ts (one table, checked against docs/). */
+export type { DropReason } from './drop-reasons.js';
+export type { CounterName } from './counters.js';
 
 /** Log-spaced histogram buckets: upper bounds in ms, 1 µs .. ~100 s, ~12 % apart. */
 const BUCKET_RATIO = 1.12;
@@ -137,10 +114,10 @@ export class NodeMetrics {
     readonly node: string,
     readonly role: string,
   ) {
-    for (const name of ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned']) this.counters.set(name, 0);
+    for (const name of ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned'] satisfies CounterName[]) this.counters.set(name, 0);
   }
 
-  count(name: string, by = 1): void {
+  count(name: CounterName, by = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
 
@@ -153,7 +130,7 @@ export class NodeMetrics {
     this.gauges.set(name, read);
   }
 
-  counter(name: string): number {
+  counter(name: CounterName): number {
     return this.counters.get(name) ?? 0;
   }
 

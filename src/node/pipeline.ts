@@ -20,7 +20,7 @@ import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
 import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
-import { NO_KEY_REASON } from './epoch-keys.js';
+import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
 import { LoopEmitter, type LoopAttribution } from './loops.js';
@@ -30,6 +30,8 @@ import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
+import { resolveMaxRate } from './replay-capacity.js';
+import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 
 /** Everything start-up established (src/node/startup.ts). */
 export interface NodeSetup {
@@ -73,6 +75,11 @@ export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<Lat
 /** The hard queueing-delay bound as a multiple of the AQM's target delay (3 × 10 ms by default). */
 export const MAX_QUEUE_DELAY_FACTOR = 3;
 
+/** Pass-1 verdicts of onUnwrapped. */
+const VERDICT_SKIP = 0; // invalid: routed (and counted) in pass 2
+const VERDICT_FRESH = 1;
+const VERDICT_DROPPED = 2;
+
 type Held =
   | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
   | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
@@ -84,6 +91,8 @@ export class NodePipeline {
   readonly loops: LoopEmitter | undefined;
   readonly aqm: AqmController;
   private readonly incoming: Incoming;
+  /** Node ↔ node link encryption and authentication (src/node/link). */
+  readonly link: LinkLayer;
   private readonly batcher: Batcher;
   private readonly pool: CryptoPool;
   private readonly epochs: EpochStage;
@@ -91,6 +100,8 @@ export class NodePipeline {
   private readonly scheduler: DelayScheduler<Held>;
   private readonly outgoing: Outgoing;
   private readonly waiting: Batch[] = [];
+  /** Per-batch replay verdicts (reused). */
+  private verdicts = new Uint8Array(0);
   private waitingPackets = 0;
   /** A flush of the batcher is scheduled (end of this event-loop turn, or batchWaitMs). */
   private flushScheduled = false;
@@ -112,6 +123,8 @@ export class NodePipeline {
     pool: CryptoPool,
     epochs: EpochStage,
     metrics: NodeMetrics,
+    link: LinkLayer,
+    private readonly linkKeyReader: SharedKeyTable,
   ) {
     const { config, topology, self } = o;
     this.log = o.log;
@@ -123,15 +136,16 @@ export class NodePipeline {
     this.router = new Router({ topology, role: self.role, layer: self.layer });
     const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
     if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
-    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults);
+    this.link = link;
+    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults, link);
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
     this.maxQueueDelayMs = MAX_QUEUE_DELAY_FACTOR * config.pipeline.aqm.targetDelayMs;
     this.epochs = epochs;
-    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics);
+    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics, link);
 
-    udp.socket.on('message', (msg) => this.incoming.onDatagram(msg));
+    udp.socket.on('message', (msg, rinfo) => this.incoming.onDatagram(msg, performance.now(), rinfo));
     udp.socket.on('error', (err) => {
       this.metrics.count('socket_error');
       this.log.error({ err: err.message }, 'UDP socket error');
@@ -169,6 +183,15 @@ export class NodePipeline {
   static async start(o: PipelineOptions): Promise<NodePipeline> {
     const metrics = new NodeMetrics(o.self.id, o.self.role);
     let node: NodePipeline | undefined;
+    // The rate the replay filters are sized for: configured, or measured once on this host (replay-capacity.ts).
+    const maxRate = resolveMaxRate({
+      configured: o.config.replay.maxRatePps,
+      backend: o.backend,
+      geometry: o.topology.geometry,
+      workers: o.config.pipeline.workers,
+      stateDir: o.config.replay.persist ? o.stateDir : undefined,
+    });
+    o.log.info({ maxRatePps: maxRate.ratePps, source: maxRate.source }, 'replay filters sized for this unwrap rate');
     // Keys and the replay filter first: a damaged replay snapshot stops start-up before any socket is bound.
     const epochs = new EpochStage({
       config: o.config,
@@ -176,9 +199,13 @@ export class NodePipeline {
       keys: o.keys ?? [{ epoch: o.topology.doc.epoch, ...o.keyPair }],
       selfId: o.self.id,
       stateDir: o.stateDir,
+      maxRatePps: maxRate.ratePps,
       metrics,
       log: o.log.child({ module: 'epochs' }),
-      onTopology: (t) => node?.loops?.setTopology(t),
+      onTopology: (t) => {
+        node?.loops?.setTopology(t);
+        node?.link.setTopology(t);
+      },
     });
     const fail = async (err: unknown, udp?: BoundUdpSocket, pool?: CryptoPool): Promise<never> => {
       udp?.socket.close();
@@ -204,7 +231,24 @@ export class NodePipeline {
     } catch (err) {
       return fail(new Error(`crypto workers failed to start: ${(err as Error)?.message ?? String(err)}`), udp, pool);
     }
-    node = new NodePipeline(o, udp, pool, epochs, metrics);
+    // The link layer reads this node's private keys through its own reader of the shared key table, like a
+    // worker: its local copies are wiped by the sweep below once a key is retired.
+    const keyReader = new SharedKeyTable(epochs.keyring.table.buffer);
+    let link: LinkLayer;
+    try {
+      link = new LinkLayer({
+        geometry: o.topology.geometry,
+        topology: o.topology,
+        selfId: o.self.id,
+        ownKey: (epoch) => (epochs.resolve(epoch & 0xffff) === epoch ? keyReader.lookup(epoch & 0xffff) : undefined),
+        currentEpoch: () => epochs.currentEpoch,
+        x25519: (sk, pk) => o.backend.x25519(sk, pk),
+        cipher: o.backend.name === 'native' ? defaultLinkCipher() : tsLinkCipher,
+      });
+    } catch (err) {
+      return fail(err, udp, pool);
+    }
+    node = new NodePipeline(o, udp, pool, epochs, metrics, link, keyReader);
     if (udp.bufferWarning) node.log.warn({ err: udp.bufferWarning }, 'could not set the UDP socket buffer size');
     if (udp.recvBufferBytes < o.config.pipeline.socketBufferBytes) {
       node.log.warn(
@@ -363,17 +407,37 @@ export class NodePipeline {
     const records = r.records;
     const tagOffset = RECORD.address + g.addressBytes;
     this.metrics.count('processed', batch.count);
+    // Pass 1: the replay check of every packet that unwrapped. Its new tags reach the log (one write) before
+    // any packet of the batch leaves; when that write fails no fresh packet leaves at all (fail closed,
+    // replay_log_error: docs/pipeline.md "Replay filter").
+    const verdict = this.verdicts.length >= batch.count ? this.verdicts : (this.verdicts = new Uint8Array(batch.count * 2));
+    let fresh = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const base = i * RB;
+      const kind = records[base + RECORD.kind];
+      verdict[i] = VERDICT_SKIP;
+      if (kind === ResultKind.invalid) continue;
+      const v = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
+      if (v === true) {
+        verdict[i] = VERDICT_FRESH;
+        fresh++;
+      } else {
+        verdict[i] = VERDICT_DROPPED;
+        this.metrics.drop(v);
+      }
+    }
+    if (fresh > 0 && !this.epochs.flush()) {
+      this.metrics.drop('replay_log_error', fresh);
+      for (let i = 0; i < batch.count; i++) if (verdict[i] === VERDICT_FRESH) verdict[i] = VERDICT_DROPPED;
+    }
+    // Pass 2: route, hold or send.
     const now = performance.now();
     for (let i = 0; i < batch.count; i++) {
+      if (verdict[i] === VERDICT_DROPPED) continue;
       try {
         const base = i * RB;
         // The relay hot path reads the record in place: no result object, no strings, no copies.
-        if (records[base + RECORD.kind] === ResultKind.relay) {
-          const fresh = this.epochs.checkTag(r.packets, i * N, records, base + tagOffset);
-          if (fresh !== true) {
-            this.metrics.drop(fresh);
-            continue;
-          }
+        if (verdict[i] === VERDICT_FRESH && records[base + RECORD.kind] === ResultKind.relay) {
           const next = this.router.nextHopAt(records, base + RECORD.address, g.addressBytes);
           if (typeof next === 'string') {
             this.metrics.drop(next);
@@ -401,12 +465,9 @@ export class NodePipeline {
         this.log.error({ err: (err as Error).message }, 'packet handling failed');
       }
     }
-    // The batch's new replay tags reach the log before any of its scheduled packets can depart (a
-    // zero-delay packet sent above may precede it by microseconds: docs/pipeline.md "Replay filter").
-    this.epochs.flush();
   }
 
-  /** Every result other than a relay: decoded into an UnwrapResult and routed (rare on a mix). */
+  /** Every result other than a relay, its replay tag already checked: decoded and routed (rare on a mix). */
   private handleRecord(batch: Batch, r: UnwrappedBatch, i: number): void {
     const g = this.geometry;
     const N = g.packetBytes;
@@ -417,13 +478,6 @@ export class NodePipeline {
       return;
     }
     const result = decodeRecord(g, r.records, i, packet);
-    if (result.kind !== 'invalid') {
-      const fresh = this.epochs.checkTag(r.packets, i * N, r.records, base + RECORD.address + g.addressBytes);
-      if (fresh !== true) {
-        this.metrics.drop(fresh);
-        return;
-      }
-    }
     const action = this.router.route(result);
     const arrival = batch.arrivals[i]!;
     switch (action.kind) {
@@ -467,6 +521,13 @@ export class NodePipeline {
 
   private startTimers(): void {
     const { config, self } = this.o;
+    // Derived link keys of retired epochs are wiped within a second (src/node/link/index.ts).
+    const linkTimer = setInterval(() => {
+      this.linkKeyReader.sweep();
+      this.link.sweep();
+    }, 1000);
+    linkTimer.unref();
+    this.timers.push(linkTimer);
     const aqmTimer = setInterval(() => {
       this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
       this.intervalSojourn = 0;

@@ -16,6 +16,9 @@ import { loadSphinx } from '../sphinx/loader.js';
 import { nodeLogger, type RunningNode, type StartOptions } from './mix.js';
 import { NodePipeline, type NodeSetup } from './pipeline.js';
 
+/** How often idle client registrations are expired, ms. */
+const CLIENT_EXPIRY_INTERVAL_MS = 3_600_000;
+
 export interface ProviderStartOptions extends StartOptions {
   /** Use this inbox instead of opening the SQLite one in provider.dataDir (tests). Closed on close(). */
   readonly inbox?: Inbox;
@@ -109,8 +112,10 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
         maxFrameBytes: providerConfig.maxFrameBytes,
         authTimeoutMs: providerConfig.authTimeoutMs,
         limits: resolveLimits(providerConfig.limits, config.params),
+        clientAddress: providerConfig.clientAddress,
         inbox,
         ingress: p,
+        currentEpoch: () => topology.epochAt(Date.now()),
         count: (name, by) => p.metrics.count(name, by),
         log: log.child({ module: 'ws' }),
       });
@@ -124,6 +129,21 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
     p.metrics.gauge('ws_connections', () => fe.connections);
     p.metrics.gauge('ws_port', () => fe.port);
   }
+  // Registration churn: forget keys that were not seen for registrationTtlS and hold nothing (hourly).
+  const expireClients = (inbox as { expireClients?: (ttlMs: number) => number }).expireClients?.bind(inbox);
+  const ttlMs = (providerConfig.registrationTtlS ?? 0) * 1000;
+  const expiry =
+    expireClients && ttlMs > 0
+      ? setInterval(() => {
+          try {
+            const n = expireClients(ttlMs);
+            if (n > 0) p.metrics.count('clients_expired', n);
+          } catch (err) {
+            log.error({ err: (err as Error).message }, 'expiring idle client registrations failed');
+          }
+        }, CLIENT_EXPIRY_INTERVAL_MS)
+      : undefined;
+  expiry?.unref();
   const total = (inbox as { total?: () => number }).total?.bind(inbox);
   if (total) p.metrics.gauge('inbox_packets', () => total());
 
@@ -140,6 +160,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
     async close() {
       if (closed) return;
       closed = true;
+      if (expiry) clearInterval(expiry);
       await frontEnd?.close().catch(() => undefined);
       await p.close();
       flush();

@@ -12,6 +12,13 @@
  * before the batch's packets are forwarded, so it survives a process crash (the page cache is the kernel's);
  * `fsyncIntervalMs` bounds what a power loss can take. A torn last record (a crash inside write) is ignored.
  *
+ * A failed append (disk full, I/O error) throws ReplayLogError from `flush`: the caller drops the batch's
+ * fresh packets (`replay_log_error`, fail closed — a tag that is not durable must not let its packet
+ * leave, or a crash would make that packet replayable). The failed log file is closed where it is (its torn
+ * last record is ignored on restore, as after a crash) and the next flush opens a new generation, so
+ * forwarding resumes by itself as soon as the disk accepts writes again. File writes go through a small
+ * interface (`ReplayFs`) so tests can inject errors.
+ *
  * A snapshot is taken every `snapshotIntervalS` and at shutdown: a new log generation starts first, then the
  * bit array is written. The Bloom filter only ever sets bits, so a snapshot that also contains some bits of
  * the new generation is still correct; once it is renamed into place, older logs are deleted.
@@ -20,20 +27,35 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ReplayStoreError } from '../errors.js';
+import { FORMAT, REPLAY_FILTER_TAG_BYTES } from '../geometry.js';
 import { BloomFilter, type BloomSize } from './bloom.js';
 
 const MAGIC = 0x4258_4c52; // "RLXB" little-endian
 const VERSION = 1;
 /** magic, version, epoch, bits (2 words), hashes, inserted (2 words), generation, reserved, sha256 (8 words). */
-const HEADER_BYTES = 10 * 4 + 32;
-export const TAG_BYTES = 16;
+const HEADER_BYTES = 10 * 4 + FORMAT.sha256Bytes;
+export const TAG_BYTES = REPLAY_FILTER_TAG_BYTES;
 
-export class ReplayStoreError extends Error {
-  override readonly name = 'ReplayStoreError';
+export { ReplayStoreError };
+
+/** An append to the replay log failed: the staged tags are not durable. */
+export class ReplayLogError extends Error {
+  override readonly name = 'ReplayLogError';
 }
+
+/** The file operations of the log's append path (node:fs by default; tests inject failures). */
+export interface ReplayFs {
+  openSync(path: string, flags: string, mode: number): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  closeSync(fd: number): void;
+}
+
+const nodeFs: ReplayFs = { openSync, writeSync, closeSync };
 
 interface EpochFiles {
   generation: number;
+  /** -1: the last append failed; the next flush opens a new generation first. */
   fd: number;
   /** Tags staged in this event-loop turn, written by flush(). */
   staged: Uint8Array;
@@ -54,6 +76,7 @@ export class ReplayStore {
   constructor(
     readonly dir: string,
     fsyncIntervalMs = 1000,
+    private readonly fs: ReplayFs = nodeFs,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (fsyncIntervalMs > 0) {
@@ -85,16 +108,17 @@ export class ReplayStore {
     if (existsSync(snapFile)) {
       const bytes = readFileSync(snapFile);
       const h = parseHeader(bytes, snapFile);
-      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`);
+      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`, { field: snapFile });
       if (h.bits !== size.bits || h.hashes !== size.hashes) {
         throw new ReplayStoreError(
           `${snapFile}: filter of ${h.bits} bits × ${h.hashes} hashes, but the configuration asks for ${size.bits} × ${size.hashes}; ` +
-            'keep replay.lineRatePps / falsePositiveRate unchanged until this key epoch ends (or move the file away knowingly)',
+            'keep replay.maxRatePps (or the measured rate in replay-rate.json) and falsePositiveRate unchanged until this key epoch ends (or move the file away knowingly)',
+          { code: 'ERR_LOOPIX_REPLAY_STATE_MISMATCH', field: snapFile },
         );
       }
       const body = bytes.subarray(HEADER_BYTES);
-      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`);
-      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`);
+      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`, { field: snapFile });
+      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`, { field: snapFile });
       const words = new Uint32Array(size.bits / 32);
       new Uint8Array(words.buffer).set(body);
       filter = new BloomFilter(size, words);
@@ -135,14 +159,41 @@ export class ReplayStore {
     f.stagedBytes += TAG_BYTES;
   }
 
-  /** Writes every staged tag (one write(2) per epoch); call before the batch's packets leave. */
+  /**
+   * Writes every staged tag (one write(2) per epoch); call before the batch's packets leave. Throws
+   * ReplayLogError when any append failed (every epoch is still attempted; staged tags are discarded either
+   * way — their packets are dropped by the caller).
+   */
   flush(): void {
-    for (const f of this.open.values()) {
+    let failure: string | undefined;
+    for (const [epoch, f] of this.open) {
       if (f.stagedBytes === 0) continue;
-      let off = 0;
-      while (off < f.stagedBytes) off += writeSync(f.fd, f.staged, off, f.stagedBytes - off);
-      f.stagedBytes = 0;
+      try {
+        if (f.fd < 0) this.reopen(epoch, f);
+        let off = 0;
+        while (off < f.stagedBytes) off += this.fs.writeSync(f.fd, f.staged, off, f.stagedBytes - off);
+      } catch (err) {
+        failure ??= `replay log of epoch ${epoch}: ${(err as Error).message}`;
+        if (f.fd >= 0) {
+          try {
+            this.fs.closeSync(f.fd);
+          } catch {
+            // the descriptor is gone either way
+          }
+        }
+        f.fd = -1;
+      } finally {
+        f.stagedBytes = 0;
+      }
     }
+    if (failure !== undefined) throw new ReplayLogError(failure);
+  }
+
+  /** Opens the next log generation of an epoch whose last append failed. */
+  private reopen(epoch: number, f: EpochFiles): void {
+    const generation = Math.max(f.generation, ...this.logsOf(epoch)) + 1;
+    f.fd = this.fs.openSync(this.logFile(epoch, generation), 'a', 0o600);
+    f.generation = generation;
   }
 
   /**
@@ -178,7 +229,7 @@ export class ReplayStore {
   /** Deletes `epoch`'s files (its key was retired: its tags can never matter again). */
   forget(epoch: number): void {
     const f = this.open.get(epoch);
-    if (f) closeSync(f.fd);
+    if (f && f.fd >= 0) closeSync(f.fd);
     this.open.delete(epoch);
     for (const file of readdirSync(this.dir)) if (file.startsWith(`replay-${epoch}.`) || file.startsWith(`replay-${epoch}-`)) rmSync(join(this.dir, file), { force: true });
   }
@@ -187,6 +238,7 @@ export class ReplayStore {
     this.flush();
     if (this.syncTimer) clearInterval(this.syncTimer);
     for (const f of this.open.values()) {
+      if (f.fd < 0) continue;
       try {
         fsyncSync(f.fd);
       } catch {
@@ -198,14 +250,14 @@ export class ReplayStore {
   }
 
   private syncLogs(): void {
-    for (const f of this.open.values()) fdatasync(f.fd, () => undefined);
+    for (const f of this.open.values()) if (f.fd >= 0) fdatasync(f.fd, () => undefined);
   }
 
   private openLog(epoch: number, generation: number): void {
     const previous = this.open.get(epoch);
-    const fd = openSync(this.logFile(epoch, generation), 'a', 0o600);
+    const fd = this.fs.openSync(this.logFile(epoch, generation), 'a', 0o600);
     this.open.set(epoch, { generation, fd, staged: previous?.staged ?? new Uint8Array(64 * TAG_BYTES), stagedBytes: 0 });
-    if (previous) closeSync(previous.fd);
+    if (previous && previous.fd >= 0) this.fs.closeSync(previous.fd);
   }
 
   private logFile(epoch: number, generation: number): string {
@@ -238,8 +290,8 @@ function makeHeader(epoch: number, filter: BloomFilter, inserted: number, genera
 }
 
 function parseHeader(b: Buffer, file: string) {
-  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`);
-  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`);
+  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`, { field: file });
+  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`, { field: file });
   return {
     epoch: b.readUInt32LE(8),
     bits: b.readUInt32LE(12) + b.readUInt32LE(16) * 2 ** 32,

@@ -3,23 +3,34 @@
  * Every successful unwrap yields a replay tag derived from the hop's shared secret; the same packet replayed
  * to the same node under the same key gives the same tag, and is dropped ("replay").
  *
- * One Bloom filter per key epoch (src/node/bloom.ts), sized once for the epoch's whole life:
- * capacity = configured line rate × (epoch length + grace window), at a configured false-positive rate
- * (default 10⁻⁶ when full; a false positive drops one honest packet, counted as "replay"). Memory is bounded
- * by construction: at most three epochs are live (previous during the grace window, current, next).
+ * One Bloom filter per key epoch (src/node/bloom.ts, bits in a SharedArrayBuffer with atomic test-and-set,
+ * so worker threads can share it), sized once for the epoch's whole life from the node's maximum unwrap
+ * rate (src/node/replay-capacity.ts): capacity = R × (key lifetime + burst), at a configured false-positive
+ * rate (default 10⁻⁶ when full). Memory is bounded by construction: at most three epochs are live.
  *
- * It never forgets a tag while its key is valid: there is no eviction. Persisted through src/node/replay-store.ts
- * (snapshot + log), restored on restart. When a filter nears capacity (traffic above the configured line
- * rate) the node warns; when it reaches capacity, `onFull` retires that epoch's key early (the pipeline
- * drops its packets as key_expired) instead of letting the false-positive rate climb or resetting the filter.
+ * It cannot be exhausted: an epoch's filter admits at most R × (seconds since the epoch began + burst) tags
+ * (the "budget"), which stays below the capacity until the key retires. A tag over the budget is dropped as
+ * `replay_budget` — the node was sent more than it can unwrap; nothing is forgotten and no key is retired.
+ * The node alerts (metric `replay_fill_alerts`, gauge `replay_fill_fraction`, a log line) when a filter
+ * passes 50 %, 75 % and 90 % of its capacity. Should a filter nevertheless reach capacity (a clock that
+ * jumped back, keys that never rotate and a static window that ended), it fails closed: new tags are
+ * dropped as `replay_filter_full`, the key stays live and the filter is never reset — a full filter costs
+ * availability, never replay protection. (`replay.unsafeResetWhenFull`, for benchmarks only, empties it.)
+ *
+ * Persisted through src/node/replay-store.ts (snapshot + log), restored on restart.
  */
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
 import { BloomFilter, bloomFalsePositiveRate, bloomSize, type BloomSize } from './bloom.js';
+import { REPLAY_BURST_S } from './replay-capacity.js';
 import type { ReplayStore } from './replay-store.js';
 
 /** Default false-positive rate of a full filter. */
 export const DEFAULT_REPLAY_FP_RATE = 1e-6;
-/** Fraction of capacity at which the node warns that a filter is nearly full. */
-export const NEAR_FULL_FRACTION = 0.9;
+/** Fill fractions at which the node alerts operators (once each per epoch). */
+export const REPLAY_ALERT_FRACTIONS = [0.5, 0.75, 0.9] as const;
+
+/** Why `checkAt` refused a tag. */
+export type ReplayVerdict = true | 'replay' | 'replay_budget' | 'replay_filter_full';
 
 export interface ReplayFilterOptions {
   /** Designed number of tags per epoch. */
@@ -28,7 +39,14 @@ export interface ReplayFilterOptions {
   readonly fpRate?: number;
   /** Persistence; absent: in memory only (tests, benchmarks). */
   readonly store?: ReplayStore;
-  readonly onNearFull?: (epoch: number, inserted: number) => void;
+  /**
+   * The budget: maximum tags per second (R), and when each epoch's key began to be used (Unix ms; NaN when
+   * keys do not rotate: then the filter's first opening, less the restored tags' share). Absent: no budget.
+   */
+  readonly ratePps?: number;
+  readonly epochStartMs?: (epoch: number) => number;
+  readonly now?: () => number;
+  readonly onAlert?: (epoch: number, fraction: number, inserted: number) => void;
   readonly onFull?: (epoch: number) => void;
   /** Start-up restore report. */
   readonly onRestore?: (epoch: number, info: { fromSnapshot: boolean; logTags: number; inserted: number }) => void;
@@ -36,7 +54,10 @@ export interface ReplayFilterOptions {
 
 interface EpochFilter {
   readonly filter: BloomFilter;
-  warned: boolean;
+  /** Budget origin, Unix ms. */
+  readonly startMs: number;
+  /** Alerts given (index into REPLAY_ALERT_FRACTIONS). */
+  alerted: number;
   full: boolean;
 }
 
@@ -46,6 +67,9 @@ export class ReplayFilter {
   readonly size: BloomSize;
   private readonly epochs = new Map<number, EpochFilter>();
   private readonly o: ReplayFilterOptions;
+  private readonly now: () => number;
+  /** The next alert threshold in tags (index = EpochFilter.alerted). */
+  private readonly thresholds: number[];
 
   constructor(o: ReplayFilterOptions | number) {
     this.o = typeof o === 'number' ? { capacity: o } : o;
@@ -54,6 +78,8 @@ export class ReplayFilter {
     this.capacity = capacity;
     this.fpRate = this.o.fpRate ?? DEFAULT_REPLAY_FP_RATE;
     this.size = bloomSize(capacity, this.fpRate);
+    this.now = this.o.now ?? Date.now;
+    this.thresholds = REPLAY_ALERT_FRACTIONS.map((f) => Math.ceil(f * capacity));
   }
 
   /** Bytes of memory one epoch's filter takes. */
@@ -66,34 +92,51 @@ export class ReplayFilter {
     this.filterOf(epoch);
   }
 
-  /** Records `tag` for `epoch`; returns false when it was already there (a replay). Never throws. */
+  /** Records `tag` for `epoch`; returns false when it was not fresh (see checkAt). Never throws. */
   check(epoch: number, tag: Uint8Array): boolean {
-    const padded = tag.length >= 16 ? tag : Uint8Array.from({ length: 16 }, (_, i) => tag[i] ?? 0);
-    return this.checkAt(epoch, padded, 0);
+    const padded = tag.length >= TAG_BYTES ? tag : Uint8Array.from({ length: TAG_BYTES }, (_, i) => tag[i] ?? 0);
+    return this.checkAt(epoch, padded, 0) === true;
   }
 
   /**
    * The same for the 16 bytes at `bytes[offset..]` (the hot path reads the tag straight from a worker's
-   * record buffer; the caller guarantees 16 bytes are there). A fresh tag is staged for the log; the caller
-   * flushes once per batch, before the batch's packets leave.
+   * record buffer; the caller guarantees 16 bytes are there): true, or why the packet must be dropped. A
+   * fresh tag is staged for the log; the caller flushes once per batch, before the batch's packets leave.
    */
-  checkAt(epoch: number, bytes: Uint8Array, offset: number): boolean {
+  checkAt(epoch: number, bytes: Uint8Array, offset: number): ReplayVerdict {
     const e = this.filterOf(epoch);
-    if (!e.filter.addAt(bytes, offset)) return false;
-    this.o.store?.stage(epoch, bytes, offset);
-    const n = e.filter.inserted;
-    if (!e.warned && n >= NEAR_FULL_FRACTION * this.capacity) {
-      e.warned = true;
-      this.o.onNearFull?.(epoch, n);
+    let n = e.filter.inserted;
+    const limit = this.limitOf(e);
+    if (n >= limit) {
+      // Refusing: a tag already in the filter is still called a replay (the more precise reason).
+      if (e.filter.hasAt(bytes, offset)) return 'replay';
+      if (n < this.capacity) return 'replay_budget';
+      if (!e.full) {
+        e.full = true;
+        this.o.onFull?.(epoch);
+      }
+      return 'replay_filter_full';
     }
-    if (!e.full && n >= this.capacity) {
-      e.full = true;
-      this.o.onFull?.(epoch);
+    if (!e.filter.addAt(bytes, offset)) return 'replay';
+    this.o.store?.stage(epoch, bytes, offset);
+    n++;
+    while (e.alerted < this.thresholds.length && n >= this.thresholds[e.alerted]!) {
+      const fraction = REPLAY_ALERT_FRACTIONS[e.alerted]!;
+      e.alerted++;
+      this.o.onAlert?.(epoch, fraction, n);
     }
     return true;
   }
 
-  /** Writes the staged tags to the log (one write per epoch). */
+  /** Tags `epoch`'s filter admits now: min(capacity, budget). */
+  private limitOf(e: EpochFilter): number {
+    const rate = this.o.ratePps;
+    if (rate === undefined) return this.capacity;
+    const elapsedS = Math.max(0, (this.now() - e.startMs) / 1000);
+    return Math.min(this.capacity, Math.floor(rate * (elapsedS + REPLAY_BURST_S)));
+  }
+
+  /** Writes the staged tags to the log (one write per epoch). Throws when the write fails (see ReplayStore). */
   flush(): void {
     this.o.store?.flush();
   }
@@ -120,13 +163,19 @@ export class ReplayFilter {
     if (!e) return;
     e.filter.words.fill(0);
     e.filter.inserted = 0;
-    e.warned = false;
+    e.alerted = 0;
     e.full = false;
   }
 
   /** Tags in `epoch`'s filter. */
   count(epoch: number): number {
     return this.epochs.get(epoch)?.filter.inserted ?? 0;
+  }
+
+  /** The shared memory of `epoch`'s filter (for worker threads: new BloomFilter(size, words, counter)). */
+  shared(epoch: number): { readonly words: Uint32Array; readonly counter: Int32Array } | undefined {
+    const f = this.epochs.get(epoch)?.filter;
+    return f ? { words: f.words, counter: f.counter } : undefined;
   }
 
   /** The false-positive probability of `epoch`'s filter now. */
@@ -145,13 +194,17 @@ export class ReplayFilter {
   private filterOf(epoch: number): EpochFilter {
     let e = this.epochs.get(epoch);
     if (e) return e;
+    let filter: BloomFilter;
     if (this.o.store) {
       const r = this.o.store.load(epoch, this.size);
-      e = { filter: r.filter, warned: false, full: false };
+      filter = r.filter;
       this.o.onRestore?.(epoch, { fromSnapshot: r.fromSnapshot, logTags: r.logTags, inserted: r.filter.inserted });
-    } else {
-      e = { filter: new BloomFilter(this.size), warned: false, full: false };
-    }
+    } else filter = new BloomFilter(this.size);
+    const scheduled = this.o.epochStartMs?.(epoch) ?? NaN;
+    // Keys that do not rotate: the budget runs from now, less what the restored tags already used.
+    const startMs = scheduled === scheduled ? scheduled : this.now() - (this.o.ratePps ? (filter.inserted / this.o.ratePps) * 1000 : 0);
+    // A restored filter already past some thresholds alerts again at its next tag (operators see it after a restart).
+    e = { filter, startMs, alerted: 0, full: false };
     this.epochs.set(epoch, e);
     return e;
   }

@@ -1,7 +1,9 @@
 /**
  * Node start-up: config, topology, key file, and the checks that tie them together. Anything wrong stops
- * start-up with ONE StartupError whose message names the file and what is wrong in it (the CLI prints it and
- * exits with code 2); no stack traces for operator mistakes.
+ * start-up with ONE LoopixError whose code says what kind of problem it is (ConfigError, TopologyError,
+ * KeyFileError, ReplayStoreError, or a StartupError for parts that do not fit together) and whose message
+ * names the file and what is wrong in it (the CLI prints `code: message` and exits with code 2); no stack
+ * traces for operator mistakes.
  *
  * Relative `keyFile` / `topologyFile` / `provider.dataDir` / `replay.stateDir` paths are resolved against the
  * config file's directory, so a network directory can be moved as a whole. The replay filter's state lives
@@ -9,16 +11,16 @@
  */
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { trustOf } from '../directory/config.js';
-import { ConfigError, loadConfigFile, NodeConfigSchema, type NodeConfig } from '../config/schema.js';
+import { LoopixError, StartupError } from '../errors.js';
+import { loadConfigFile, NodeConfigSchema, type NodeConfig } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
-import { loadTopologyFile, TopologyError, TopologyIndex } from '../topology/document.js';
+import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import type { Role } from '../topology/types.js';
-import { KeyFileError, loadNodeKeyFile, type EpochKeyPair } from './keys.js';
+import { checkClock } from './clock.js';
+import { loadNodeKeyFile, type EpochKeyPair } from './keys.js';
 import type { NodeSetup } from './pipeline.js';
 
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
+export { StartupError };
 
 function resolveFrom(base: string, p: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
@@ -29,9 +31,9 @@ export function loadNodeSetup(configFile: string, role: Role): NodeSetup {
   try {
     return loadNodeSetupUnchecked(configFile, role);
   } catch (err) {
-    if (err instanceof StartupError) throw err;
-    if (err instanceof ConfigError || err instanceof TopologyError || err instanceof KeyFileError) throw new StartupError(err.message);
-    throw new StartupError(`${configFile}: ${(err as Error)?.message ?? String(err)}`);
+    // Config, topology, key-file and replay-state errors keep their own codes; anything else is unexpected.
+    if (err instanceof LoopixError) throw err;
+    throw new StartupError(`${configFile}: ${(err as Error)?.message ?? String(err)}`, { code: 'ERR_LOOPIX_STARTUP_FAILED', cause: err });
   }
 }
 
@@ -45,12 +47,14 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
     provider: loaded.provider ? Object.freeze({ ...loaded.provider, dataDir: resolveFrom(base, loaded.provider.dataDir) }) : undefined,
     replay: Object.freeze({ ...loaded.replay, stateDir: resolveFrom(base, loaded.replay.stateDir ?? join(base, `${loaded.id}.state`)) }),
   });
+  // `message` starts with the config key it is about ("id: …", "keyFile: …"), which becomes the error's field.
   const fail = (message: string): never => {
-    throw new StartupError(`config ${configFile}: ${message}`);
+    throw new StartupError(`config ${configFile}: ${message}`, { field: /^([\w.]+):/.exec(message)?.[1] });
   };
 
   const doc = loadTopologyFile(config.topologyFile, trustOf(config));
   const topology = new TopologyIndex(doc);
+  checkClock(topology, Date.now(), config.epochs.graceS, config.topologyFile);
   const g = topology.geometry;
   if (config.id.length !== g.addressBytes * 2) fail(`id: must be ${g.addressBytes} bytes of hex (the topology's geometry.addressBytes), got ${config.id.length / 2}`);
   const self = topology.node(config.id);
@@ -66,7 +70,7 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
   try {
     backend = loadSphinx().backend;
   } catch (err) {
-    throw new StartupError(`no usable Sphinx implementation: ${(err as Error)?.message ?? String(err)}`);
+    throw new StartupError(`no usable Sphinx implementation: ${(err as Error)?.message ?? String(err)}`, { code: 'ERR_LOOPIX_STARTUP_NO_SPHINX', cause: err });
   }
   for (const k of keys) {
     const publicHex = Buffer.from(k.publicKey).toString('hex');

@@ -28,8 +28,16 @@ export interface SqliteInbox extends Inbox {
   /** Records `clientId` as registered (idempotent, durable). */
   register(clientId: Uint8Array): void;
   isRegistered(clientId: Uint8Array): boolean;
+  removeMany(batch: readonly { readonly clientId: Uint8Array; readonly ids: readonly number[] }[]): void;
   /** Stores many packets in one transaction (one fsync); all or nothing. */
   storeMany(entries: readonly { readonly clientId: Uint8Array; readonly packet: Uint8Array }[]): void;
+  /**
+   * Forgets registered clients not seen (authenticated) since `nowMs − ttlMs` that have no stored packet;
+   * returns how many. Bounds the registry under a churn of throw-away keys.
+   */
+  expireClients(ttlMs: number, nowMs?: number): number;
+  /** Registered clients. */
+  clients(): number;
   /** Packets stored for all clients. */
   total(): number;
   /** The durability settings read back from SQLite after opening (expected: 'wal', 2 = FULL). */
@@ -72,6 +80,10 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
       CREATE INDEX IF NOT EXISTS packets_client_id ON packets (client, id);
       CREATE TABLE IF NOT EXISTS clients (client BLOB PRIMARY KEY, registered_at INTEGER NOT NULL) WITHOUT ROWID;
     `);
+    // last_seen (ms): the client's latest authentication; files written before it existed fall back to
+    // registered_at.
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(clients)').all().map((c) => c.name);
+    if (!columns.includes('last_seen')) db.exec('ALTER TABLE clients ADD COLUMN last_seen INTEGER');
     // Pin the geometry: the first open writes it, later opens must agree.
     const pinned = { packetBytes: g.packetBytes, addressBytes: g.addressBytes };
     const getMeta = db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?');
@@ -95,11 +107,18 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
   const del = db.prepare('DELETE FROM packets WHERE id = ? AND client = ?');
   const countOf = db.prepare<[Buffer], { n: number }>('SELECT COUNT(*) AS n FROM packets WHERE client = ?');
   const countAll = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM packets');
-  const reg = db.prepare('INSERT OR IGNORE INTO clients (client, registered_at) VALUES (?, ?)');
+  const reg = db.prepare('INSERT INTO clients (client, registered_at, last_seen) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET last_seen = excluded.last_seen');
+  const expire = db.prepare(
+    'DELETE FROM clients WHERE coalesce(last_seen, registered_at) < ? AND NOT EXISTS (SELECT 1 FROM packets WHERE packets.client = clients.client)',
+  );
+  const countClients = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM clients');
   const isReg = db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM clients WHERE client = ?');
 
   const removeTx = db.transaction((client: Buffer, ids: readonly number[]) => {
     for (const id of ids) del.run(id, client);
+  });
+  const removeManyTx = db.transaction((batch: readonly [Buffer, readonly number[]][]) => {
+    for (const [client, ids] of batch) for (const id of ids) del.run(id, client);
   });
   const storeManyTx = db.transaction((rows: readonly [Buffer, Buffer][], now: number) => {
     for (const [client, packet] of rows) insert.run(client, packet, now);
@@ -147,9 +166,27 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
       });
       if (ids.length > 0) removeTx(c, ids);
     },
+    removeMany(batch): void {
+      open();
+      if (!Array.isArray(batch)) throw new TypeError('batch must be an array');
+      const rows = batch.map((b, i): [Buffer, readonly number[]] => {
+        if (!Array.isArray(b.ids) || !b.ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
+        return [clientArg(b.clientId), b.ids];
+      });
+      if (rows.length > 0) removeManyTx(rows);
+    },
     count(clientId: Uint8Array): number {
       open();
       return countOf.get(clientArg(clientId))?.n ?? 0;
+    },
+    expireClients(ttlMs: number, nowMs = Date.now()): number {
+      open();
+      if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new RangeError(`ttlMs must be a finite number ≥ 0, got ${String(ttlMs)}`);
+      return expire.run(nowMs - ttlMs).changes;
+    },
+    clients(): number {
+      open();
+      return countClients.get()?.n ?? 0;
     },
     total(): number {
       open();
@@ -157,7 +194,8 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     },
     register(clientId: Uint8Array): void {
       open();
-      reg.run(clientArg(clientId), Date.now());
+      const now = Date.now();
+      reg.run(clientArg(clientId), now, now);
     },
     isRegistered(clientId: Uint8Array): boolean {
       open();

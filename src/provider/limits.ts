@@ -6,7 +6,11 @@
  *    Poisson streams), holding at most b = max(MIN_SUBMIT_BURST, ⌈submitBurstS × r⌉) packets;
  *  - PULL rate per client: a token bucket refilled at pullRateFactor × 1000 / pullIntervalMs pulls/s (an
  *    honest client pulls once per interval, §3.2), holding at most `pullBurst` pulls;
- *  - concurrent connections per remote address (`maxConnectionsPerAddress`, 0 = unlimited).
+ *  - concurrent connections per remote address (`maxConnectionsPerAddress`, 0 = unlimited);
+ *  - new connections (handshakes) per remote address: a token bucket of `handshakeBurst` refilled at
+ *    `handshakesPerS` (0 = unlimited); over it, ERROR(RATE_LIMITED) and a close before any key agreement.
+ * Remote addresses are grouped by `addressKey`: an IPv6 host usually owns a whole /64, so limits per single
+ * IPv6 address would be no limit at all.
  *
  * A frame over its bucket is dropped (a SUBMIT never enters the pipeline, a PULL gets no reply) and counted;
  * it also costs a token, so the bucket goes into debt. A client whose debt reaches the bucket's capacity (it
@@ -35,6 +39,10 @@ export interface FrontEndLimits {
   readonly pullBurst: number;
   /** Concurrent WebSocket connections per remote address; 0 = unlimited. */
   readonly maxConnectionsPerAddress: number;
+  /** New connections per second per remote address; 0 (or absent) = unlimited. */
+  readonly handshakesPerS?: number;
+  /** Handshake bucket capacity per remote address. */
+  readonly handshakeBurst?: number;
 }
 
 /** No limits (the front end's default when its options name none, e.g. in unit tests). */
@@ -46,6 +54,8 @@ export interface LimitsConfig {
   readonly pullRateFactor: number;
   readonly pullBurst: number;
   readonly maxConnectionsPerAddress: number;
+  readonly handshakesPerMin?: number;
+  readonly handshakeBurst?: number;
 }
 
 export interface LimitParams {
@@ -65,6 +75,8 @@ export function resolveLimits(c: LimitsConfig, p: LimitParams): FrontEndLimits {
     pullPerS,
     pullBurst: pullPerS > 0 ? c.pullBurst : 0,
     maxConnectionsPerAddress: c.maxConnectionsPerAddress,
+    handshakesPerS: (c.handshakesPerMin ?? 0) / 60,
+    handshakeBurst: c.handshakeBurst ?? 1,
   });
 }
 
@@ -184,6 +196,63 @@ export class ClientLimiter {
 
   get size(): number {
     return this.#clients.size;
+  }
+}
+
+/**
+ * An address in one spelling: IPv4 dotted (an IPv4-mapped IPv6 address as its IPv4 form), IPv6 as eight
+ * lowercase hex groups without leading zeros joined by ':'; anything unparsable as given (lowercased).
+ */
+export function canonicalAddress(address: string): string {
+  let a = address.trim().toLowerCase();
+  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
+  const mapped = /^(?:::|(?:0{1,4}:){5})ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1]!;
+  if (!a.includes(':')) return a;
+  const [head, tail] = a.includes('::') ? (a.split('::', 2) as [string, string]) : [a, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  if (groups.length !== 8 || groups.some((x) => !/^[0-9a-f]{1,4}$/.test(x))) return a;
+  return groups.map((x) => parseInt(x, 16).toString(16)).join(':');
+}
+
+/**
+ * The key a remote address is counted under: IPv4 as it is, IPv6 by its /64 prefix (e.g. "2001:db8:1:2::/64").
+ */
+export function addressKey(address: string): string {
+  const c = canonicalAddress(address);
+  const groups = c.split(':');
+  return groups.length === 8 ? `${groups.slice(0, 4).join(':')}::/64` : c;
+}
+
+/** Handshake token buckets per address key; idle full buckets are forgotten by `sweep`. */
+export class HandshakeLimiter {
+  readonly #buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    readonly perS: number,
+    readonly burst: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Charges one handshake to `key`; false when over the limit. Never goes into debt beyond one burst. */
+  admit(key: string): boolean {
+    if (this.perS <= 0) return true;
+    let b = this.#buckets.get(key);
+    if (!b) this.#buckets.set(key, (b = new TokenBucket(this.perS, this.burst, this.now())));
+    const t = this.now();
+    if (b.tokens(t) < 1) return false; // no debt: a refused handshake does not extend the penalty
+    return b.take(t) === 'ok';
+  }
+
+  sweep(): void {
+    const t = this.now();
+    for (const [key, b] of this.#buckets) if (b.full(t)) this.#buckets.delete(key);
+  }
+
+  get size(): number {
+    return this.#buckets.size;
   }
 }
 

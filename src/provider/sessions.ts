@@ -7,9 +7,11 @@
  *        │                        │                                          │
  *        └───── anything else, a timeout, a bad proof, a malformed/oversized/text frame ─▶ ERROR + closed
  *
- * Authentication proves possession of the client's X25519 key: the provider draws a fresh ephemeral key and a
- * 32-byte nonce per connection, and expects authProof(X25519(ephemeralSecret, clientPublicKey), nonce, pk)
- * (src/protocol/frames.ts), compared in constant time.
+ * Authentication proves possession of the client's X25519 key and sets up the encrypted link
+ * (src/protocol/channel.ts): the provider draws a fresh ephemeral key and a 32-byte nonce per connection, opens
+ * the client's static key sealed inside AUTH, and checks the transcript-bound proof in constant time. From
+ * AUTH_OK on, every frame in both directions is a padded ChaCha20-Poly1305 record; a record that does not
+ * open (size, tag, counter, padding) closes the session (`ws_bad_record`).
  *
  * Isolation by construction: the only inbox a session ever touches is `clientIdOf(publicKey)` of the key that
  * passed the challenge; no frame carries a client id, so there is nothing to name another client's inbox with.
@@ -19,14 +21,18 @@
  * and a client that stays over it gets ERROR(RATE_LIMITED) and a close (`ws_rate_limited`).
  *
  * A PULL is answered with exactly `pullK` packets of `packetBytes` each: the oldest stored packets, then
- * uniformly random dummies (a packet is indistinguishable from random bytes to the provider too). Stored
- * packets leave the inbox only on the ACK of the reply that carried them; an unacknowledged packet is served
- * again by the next pull, so a lost reply loses nothing.
+ * dummies laid out like a stored packet (src/provider/dummies.ts: version and epoch prefix, a real X25519
+ * public key as α, random bytes after it). Stored packets leave the inbox only on the ACK of the reply that
+ * carried them (an ACK frame, or the ack id of the next PULL); the deletion itself runs off the reply path in
+ * batches (src/provider/deferred-removal.ts). An unacknowledged packet is served again by the next pull, so a
+ * lost reply loses nothing.
  */
-import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues, timingSafeEqual } from 'node:crypto';
+import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues } from 'node:crypto';
 import { clientIdOf } from '../address.js';
-import type { Geometry } from '../geometry.js';
-import { authProof, decodeFrame, encode, ErrorCode, type ErrorCodeValue } from '../protocol/frames.js';
+import { CLIENT_FRAME, type Geometry } from '../geometry.js';
+import { acceptAuth, isAllZero, linkSizes, randomizeTopBit, type Aead, type LinkSizes, type RecordLayer } from '../protocol/channel.js';
+import { decodeFrame, encode, ErrorCode, unpad, type ErrorCodeValue } from '../protocol/frames.js';
+import type { DeferredRemoval } from './deferred-removal.js';
 import type { ClientBuckets, ClientLimiter } from './limits.js';
 import type { ClientFrontEndOptions } from './types.js';
 
@@ -85,6 +91,12 @@ export interface SessionContext {
   readonly limiter?: ClientLimiter;
   /** Monotonic clock for the rate limits, ms (default performance.now). */
   readonly now?: () => number;
+  /** ChaCha20-Poly1305 of the link (default @noble's; the server passes Node's, src/provider/node-aead.ts). */
+  readonly aead?: Aead;
+  /** Builds one dummy packet (default: random bytes; the server passes src/provider/dummies.ts's). */
+  readonly dummy?: () => Uint8Array;
+  /** Batched, deferred deletion of acknowledged packets (default: delete at once, on the reply path). */
+  readonly removal?: DeferredRemoval;
 }
 
 /** Pull replies whose stored ids are remembered until acknowledged; older ones are forgotten (re-served later). */
@@ -102,7 +114,7 @@ export const CloseCode = Object.freeze({
 
 export type SessionState = 'awaitHello' | 'awaitAuth' | 'authenticated' | 'closed';
 
-const NONCE_BYTES = 32;
+const NONCE_BYTES = CLIENT_FRAME.nonceBytes;
 /** crypto.getRandomValues fills at most this many bytes per call. */
 const RANDOM_CHUNK = 65536;
 
@@ -112,18 +124,18 @@ function randomBytes(n: number): Uint8Array {
   return out;
 }
 
-function isAllZero(b: Uint8Array): boolean {
-  let acc = 0;
-  for (const x of b) acc |= x;
-  return acc === 0;
-}
-
 export class ClientSession {
   #state: SessionState = 'awaitHello';
   #publicKey: Uint8Array | null = null;
   #clientId: Uint8Array | null = null;
   #ephemeral: EphemeralKey | null = null;
   #nonce: Uint8Array | null = null;
+  /** Raw HELLO and CHALLENGE frames (the transcript), between HELLO and AUTH. */
+  #hello: Uint8Array | null = null;
+  #challenge: Uint8Array | null = null;
+  /** The encrypted link once authenticated. */
+  #link: RecordLayer | null = null;
+  readonly #sizes: LinkSizes;
   #timer: NodeJS.Timeout | null = null;
   /** The client's rate-limit buckets while authenticated (shared with its other connections). */
   #buckets: ClientBuckets | null = null;
@@ -136,6 +148,7 @@ export class ClientSession {
     private readonly conn: SessionConnection,
   ) {
     ctx.count('ws_connections');
+    this.#sizes = linkSizes(ctx.geometry, ctx.pullK);
     this.#timer = setTimeout(() => this.#onAuthTimeout(), ctx.authTimeoutMs);
     this.#timer.unref();
   }
@@ -195,7 +208,19 @@ export class ClientSession {
       this.#fail(ErrorCode.MALFORMED, 'text frames are not part of the protocol', CloseCode.UNSUPPORTED_DATA);
       return;
     }
-    const frame = decodeFrame(ctx.geometry, data);
+    let plain = data;
+    if (this.#link !== null) {
+      // 0. After AUTH every frame is a record: open it (size, tag, counter), then strip its padding.
+      const opened = this.#link.open(data);
+      const unpadded = 'frame' in opened ? unpad(ctx.geometry, ctx.pullK, opened.frame) : null;
+      if (unpadded === null) {
+        ctx.count('ws_bad_record');
+        this.#fail(ErrorCode.MALFORMED, `record does not open (${'error' in opened ? opened.error : 'padding'})`, CloseCode.PROTOCOL_ERROR);
+        return;
+      }
+      plain = unpadded;
+    }
+    const frame = decodeFrame(ctx.geometry, plain);
     if (frame.type === 'malformed') {
       ctx.count('ws_malformed');
       this.#fail(ErrorCode.MALFORMED, frame.reason, CloseCode.PROTOCOL_ERROR);
@@ -203,14 +228,17 @@ export class ClientSession {
     }
     switch (this.#state) {
       case 'awaitHello':
-        if (frame.type === 'hello') return this.#onHello(frame.publicKey);
+        if (frame.type === 'hello') return this.#onHello(plain);
         break;
       case 'awaitAuth':
-        if (frame.type === 'auth') return this.#onAuth(frame.proof);
+        if (frame.type === 'auth') return this.#onAuth(frame.sealedKey, frame.proof);
         break;
       case 'authenticated':
         if (frame.type === 'submit') return this.#onSubmit(frame.packet);
-        if (frame.type === 'pull') return this.#onPull(frame.requestId);
+        if (frame.type === 'pull') {
+          if (frame.ackId !== 0) this.#onAck(frame.ackId);
+          return this.#onPull(frame.requestId);
+        }
         if (frame.type === 'ack') return this.#onAck(frame.requestId);
         break;
     }
@@ -218,32 +246,40 @@ export class ClientSession {
     this.#fail(ErrorCode.UNEXPECTED, `${frame.type} frame not allowed in state ${this.#state}`, CloseCode.POLICY_VIOLATION);
   }
 
-  #onHello(publicKey: Uint8Array): void {
-    this.#publicKey = publicKey.slice(); // copy: `publicKey` views a buffer uWS reclaims
+  #onHello(helloFrame: Uint8Array): void {
+    // A copy: it views a buffer uWS reclaims after this callback.
+    this.#hello = helloFrame.slice();
     this.#ephemeral = this.ctx.ephemeralKey();
     this.#nonce = randomBytes(NONCE_BYTES);
+    this.#challenge = encode.challenge(this.#nonce, randomizeTopBit(this.#ephemeral.publicKey));
     this.#state = 'awaitAuth';
-    this.conn.send(encode.challenge(this.#nonce, this.#ephemeral.publicKey));
+    this.conn.send(this.#challenge);
   }
 
-  #onAuth(proof: Uint8Array): void {
+  #onAuth(sealedKey: Uint8Array, proof: Uint8Array): void {
     const ctx = this.ctx;
-    const publicKey = this.#publicKey!;
-    // 1. The shared secret as the client computed it from its static secret and our ephemeral public key;
-    //    the ephemeral key is used once and dropped.
-    const shared = this.#ephemeral!.agree(publicKey);
-    this.#ephemeral = null;
-    // 2. A low-order client "key" yields the all-zero secret, whose proof anyone can compute: refuse it.
-    const expected = shared === null || isAllZero(shared) ? null : authProof(shared, this.#nonce!, publicKey);
-    shared?.fill(0);
-    // 3. Constant-time comparison (both 32 bytes: decodeFrame checked the AUTH length).
-    const ok = expected !== null && timingSafeEqual(expected, proof);
-    if (!ok) {
+    const ephemeral = this.#ephemeral!;
+    this.#ephemeral = null; // used for this one handshake only
+    const accepted = acceptAuth({
+      helloFrame: this.#hello!,
+      challengeFrame: this.#challenge!,
+      agree: (peer) => ephemeral.agree(peer),
+      sealedKey,
+      proof,
+      sizes: this.#sizes,
+      ...(ctx.aead ? { aead: ctx.aead } : {}),
+    });
+    this.#hello = this.#challenge = null;
+    if (accepted === null) {
       ctx.count('ws_auth_failed');
       this.#fail(ErrorCode.AUTH_FAILED, 'authentication failed', CloseCode.POLICY_VIOLATION);
       return;
     }
-    // 4. Registration, checked only after the proof so that it is no oracle for who is registered.
+    const { publicKey, link } = accepted;
+    // Registration, checked only after the proof so that it is no oracle for who is registered. From here on
+    // every frame, an ERROR included, is a record.
+    this.#link = link;
+    this.#publicKey = publicKey;
     const keyHex = Buffer.from(publicKey).toString('hex');
     if (ctx.registration === 'closed' && !ctx.allowedClients.has(keyHex)) {
       ctx.count('ws_not_registered');
@@ -260,7 +296,12 @@ export class ClientSession {
     }
     this.#clearTimer();
     ctx.count('ws_auth_ok');
-    this.conn.send(encode.authOk());
+    this.#send(encode.authOk());
+  }
+
+  /** Sends one frame: as a record once the link is up, in the clear before. */
+  #send(frame: Uint8Array): boolean {
+    return this.conn.send(this.#link ? this.#link.seal(frame) : frame);
   }
 
   /** Charges one frame to the client's bucket; false when the frame must be dropped (or the session closed). */
@@ -292,14 +333,11 @@ export class ClientSession {
     // A throttled PULL gets no reply: the client library never has two pulls outstanding, so only a client
     // pulling faster than the schedule (Loopix §3.2) is affected; its pull times out.
     if (!this.#admit('pull')) return;
-    const { geometry: g, pullK, inbox } = this.ctx;
-    const stored = inbox.fetch(this.#clientId!, pullK);
+    const { geometry: g, pullK, inbox, removal } = this.ctx;
+    const stored = removal ? removal.fetch(this.#clientId!, pullK) : inbox.fetch(this.#clientId!, pullK);
     const packets: Uint8Array[] = stored.map((s) => s.packet);
     const dummies = pullK - packets.length;
-    if (dummies > 0) {
-      const random = randomBytes(dummies * g.packetBytes);
-      for (let i = 0; i < dummies; i++) packets.push(random.subarray(i * g.packetBytes, (i + 1) * g.packetBytes));
-    }
+    for (let i = 0; i < dummies; i++) packets.push(this.ctx.dummy ? this.ctx.dummy() : randomBytes(g.packetBytes));
     // Remember which stored rows this reply carried; a reused request id replaces (and renews) its entry.
     this.#outstanding.delete(requestId);
     if (stored.length > 0) {
@@ -312,7 +350,7 @@ export class ClientSession {
     this.ctx.count('ws_pulls');
     if (stored.length > 0) this.ctx.count('ws_pull_stored', stored.length);
     if (dummies > 0) this.ctx.count('ws_pull_dummies', dummies);
-    this.conn.send(encode.pullReply(g, requestId, packets));
+    this.#send(encode.pullReply(g, requestId, packets));
   }
 
   #onAck(requestId: number): void {
@@ -324,7 +362,8 @@ export class ClientSession {
       return;
     }
     this.#outstanding.delete(requestId);
-    this.ctx.inbox.remove(this.#clientId!, ids);
+    if (this.ctx.removal) this.ctx.removal.remove(this.#clientId!, ids);
+    else this.ctx.inbox.remove(this.#clientId!, ids);
     this.ctx.count('ws_acked_packets', ids.length);
   }
 
@@ -344,8 +383,8 @@ export class ClientSession {
   #fail(code: ErrorCodeValue, message: string, closeCode: number): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#send(encode.error(code, message));
     this.#release();
-    this.conn.send(encode.error(code, message));
     this.conn.end(closeCode, message.slice(0, 100)); // a close reason holds at most 123 bytes
   }
 
@@ -357,6 +396,9 @@ export class ClientSession {
   #release(): void {
     this.#clearTimer();
     this.#ephemeral = null;
+    this.#hello = this.#challenge = null;
+    this.#link?.wipe();
+    this.#link = null;
     this.#outstanding.clear();
     if (this.#limiterKey !== null) {
       this.ctx.limiter?.release(this.#limiterKey);

@@ -5,6 +5,7 @@
  */
 import type { Geometry } from '../geometry.js';
 import type { FrontEndLimits } from './limits.js';
+import type { CounterName } from '../node/counters.js';
 
 export interface StoredPacket {
   /** Storage row id, used to remove the packet once the client acknowledged it. */
@@ -20,6 +21,8 @@ export interface Inbox {
   fetch(clientId: Uint8Array, k: number): StoredPacket[];
   /** Removes acknowledged packets; ids of other clients are ignored. */
   remove(clientId: Uint8Array, ids: readonly number[]): void;
+  /** Optional: removes acknowledged packets of several clients in one transaction (one fsync). */
+  removeMany?(batch: readonly { readonly clientId: Uint8Array; readonly ids: readonly number[] }[]): void;
   count(clientId: Uint8Array): number;
   /**
    * Optional client registry (docs/pipeline.md §"Client protocol" registration): the front end calls
@@ -52,10 +55,17 @@ export interface ClientFrontEndOptions {
    * config's `provider.limits`); unlimited when absent.
    */
   readonly limits?: FrontEndLimits;
+  /**
+   * Take the client address for the per-address limits from `header` (e.g. "x-forwarded-for", rightmost
+   * entry) on connections from `trustedProxies` only; absent: the socket's peer address.
+   */
+  readonly clientAddress?: { readonly header?: string; readonly trustedProxies: readonly string[] };
   readonly inbox: Inbox;
   readonly ingress: PacketIngress;
+  /** The network's current key epoch (the prefix of dummy packets, src/provider/dummies.ts); default 0. */
+  readonly currentEpoch?: () => number;
   /** Counts by reason (e.g. 'ws_malformed', 'ws_auth_failed') go to the node's metrics. */
-  readonly count: (name: string, by?: number) => void;
+  readonly count: (name: CounterName, by?: number) => void;
   readonly log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
 }
 

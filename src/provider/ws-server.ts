@@ -22,10 +22,15 @@
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import { LINK_TAG_BYTES } from '../protocol/channel.js';
 import { encode, ErrorCode } from '../protocol/frames.js';
-import { AddressCounter, checkLimits, ClientLimiter, LIMIT_SWEEP_MS, NO_LIMITS } from './limits.js';
+import { DeferredRemoval } from './deferred-removal.js';
+import { dummyPackets } from './dummies.js';
+import { nodeAead } from './node-aead.js';
+import { AddressCounter, addressKey, canonicalAddress, checkLimits, ClientLimiter, HandshakeLimiter, LIMIT_SWEEP_MS, NO_LIMITS } from './limits.js';
 import { ClientSession, CloseCode, nodeEphemeralKey, type SessionConnection, type SessionContext } from './sessions.js';
 import type { ClientFrontEnd, ClientFrontEndOptions } from './types.js';
+import type { CounterName } from '../node/counters.js';
 
 type UwsModule = typeof Uws;
 
@@ -71,6 +76,8 @@ function checkInt(name: string, v: unknown, min: number, max: number): number {
 }
 
 interface UserData {
+  /** The client's address as resolved at the upgrade (trusted proxy header or socket peer), grouped by addressKey. */
+  client?: string;
   session?: ClientSession;
   conn?: UwsConnection;
   /** Remote address this connection is counted under (set once admitted). */
@@ -82,7 +89,7 @@ class UwsConnection implements SessionConnection {
   closed = false;
   constructor(
     private readonly ws: Uws.WebSocket<UserData>,
-    private readonly count: (name: string, by?: number) => void,
+    private readonly count: (name: CounterName, by?: number) => void,
   ) {}
 
   send(frame: Uint8Array): boolean {
@@ -107,7 +114,7 @@ class UwsConnection implements SessionConnection {
 export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<ClientFrontEnd> {
   const g = opts.geometry;
   const pullK = checkInt('pullK', opts.pullK, 1, 1024);
-  const maxFrameBytes = checkInt('maxFrameBytes', opts.maxFrameBytes, 1 + g.packetBytes, 1 << 24);
+  const maxFrameBytes = checkInt('maxFrameBytes', opts.maxFrameBytes, 1 + g.packetBytes + LINK_TAG_BYTES, 1 << 24);
   const authTimeoutMs = checkInt('authTimeoutMs', opts.authTimeoutMs, 1, 600_000);
   const port = checkInt('port', opts.port, 0, 65535);
   if (opts.registration !== 'open' && opts.registration !== 'closed') {
@@ -124,6 +131,17 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
   const limits = checkLimits(opts.limits ?? NO_LIMITS);
   const limiter = limits.submitPerS > 0 || limits.pullPerS > 0 ? new ClientLimiter(limits, () => performance.now()) : undefined;
   const perAddress = new AddressCounter(limits.maxConnectionsPerAddress);
+  const handshakes = new HandshakeLimiter(limits.handshakesPerS ?? 0, limits.handshakeBurst ?? 1, () => performance.now());
+  const trusted = new Set((opts.clientAddress?.trustedProxies ?? []).map(canonicalAddress));
+  const header = opts.clientAddress?.header;
+  /** The client's address for the limits: the trusted proxy's header when this connection comes from one. */
+  const clientAddressOf = (peer: string, headerValue: string): string => {
+    if (header && headerValue && trusted.has(canonicalAddress(peer))) {
+      const last = headerValue.split(',').at(-1)!.trim();
+      if (last) return addressKey(last);
+    }
+    return addressKey(peer);
+  };
 
   const { uws, native, reason } = loadUws();
   if (!native && !fallbackLogged) {
@@ -131,6 +149,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     opts.log.warn({ reason }, 'uWebSockets.js native binary not in use: client front end runs on the slow JS fallback');
   }
 
+  const removal = new DeferredRemoval(opts.inbox, (err, packets) => {
+    opts.count('ws_ack_remove_errors');
+    opts.log.error({ err: (err as Error)?.message ?? String(err), packets }, 'deleting acknowledged packets failed; they will be served again');
+  });
   const ctx: SessionContext = {
     geometry: g,
     pullK,
@@ -143,6 +165,9 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     count: opts.count,
     log: opts.log,
     ephemeralKey: nodeEphemeralKey,
+    aead: nodeAead,
+    dummy: dummyPackets(g, opts.currentEpoch ?? (() => 0)),
+    removal,
     ...(limiter ? { limiter } : {}),
   };
 
@@ -166,13 +191,35 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     closeOnBackpressureLimit: 0,
     idleTimeout: IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      try {
+        const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const client = clientAddressOf(peer, header ? req.getHeader(header) : '');
+        res.upgrade<UserData>(
+          { client },
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      } catch (err) {
+        internal('upgrade', err);
+      }
+    },
     open: (ws) => {
       try {
         const conn = new UwsConnection(ws, opts.count);
         const data = ws.getUserData();
         data.conn = conn;
         sockets.add(ws);
-        const address = Buffer.from(ws.getRemoteAddressAsText()).toString();
+        const address = data.client ?? addressKey(Buffer.from(ws.getRemoteAddressAsText()).toString());
+        if (!handshakes.admit(address)) {
+          opts.count('ws_handshake_throttled');
+          const message = `more than ${+((limits.handshakesPerS ?? 0) * 60).toPrecision(4)} new connections per minute from ${address}`;
+          conn.send(encode.error(ErrorCode.RATE_LIMITED, message));
+          conn.end(CloseCode.POLICY_VIOLATION, message.slice(0, 100));
+          return;
+        }
         if (!perAddress.admit(address)) {
           opts.count('ws_too_many_connections');
           const message = `more than ${limits.maxConnectionsPerAddress} connections from ${address}`;
@@ -233,7 +280,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
   const boundPort = uws.us_socket_local_port(listenSocket as unknown as Uws.us_socket);
   opts.log.info({ host: opts.host, port: boundPort, uwsNative: native, limits }, 'client front end listening');
   // Forget idle clients whose buckets have refilled (bounded memory under key churn).
-  const sweep = limiter ? setInterval(() => limiter.sweep(), LIMIT_SWEEP_MS) : undefined;
+  const sweep = setInterval(() => {
+    limiter?.sweep();
+    handshakes.sweep();
+  }, LIMIT_SWEEP_MS);
   sweep?.unref();
 
   let closed = false;
@@ -246,7 +296,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (sweep) clearInterval(sweep);
+      clearInterval(sweep);
       uws.us_listen_socket_close(listenSocket);
       for (const ws of [...sockets]) {
         try {
@@ -258,6 +308,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
         }
       }
       sockets.clear();
+      removal.flush();
       // Let uWS run the close frames out before the caller tears down what the sessions used (the inbox).
       await new Promise((r) => setImmediate(r));
     },

@@ -12,7 +12,7 @@
  * where k = arrivals since the previous departure and l = the pool left behind by it. Entropies are in bits.
  */
 import { EventHeap } from './heap.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../util/random.js';
 
 /** Equation (5), in bits. k new arrivals, l messages left from the previous pool whose entropy was hPrev. */
 export function entropyStep(k: number, l: number, hPrev: number): number {

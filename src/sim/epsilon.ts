@@ -21,7 +21,7 @@
  * As in the paper we ignore loops (the adversary could simulate them, footnote 4) and providers.
  */
 import { EventHeap } from './heap.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../util/random.js';
 
 export interface EpsilonParams {
   /** Number of senders U, including the two challenge senders. */

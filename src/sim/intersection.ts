@@ -21,7 +21,7 @@
  * any of its mailboxes so far (Figures 9 and 10 show its distribution as a fraction of the clients).
  */
 import { EventHeap } from './heap.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../util/random.js';
 
 export interface IntersectionParams {
   readonly clients: number;

@@ -19,7 +19,7 @@
  * up to e^{−m}, so both agree while the pool is large and part ways when m = λR/(sµ) + λM/µ nears 1 (the
  * formula then exceeds 1, which no probability can).
  */
-import type { Rng } from './random.js';
+import type { Rng } from '../util/random.js';
 
 export interface NMinus1Params {
   /** Rate of the mix's incoming traffic that is not its own loops, messages per time unit (λR). */

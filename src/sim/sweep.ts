@@ -3,10 +3,9 @@
  * gets its own), or inline when one thread is asked for or the compiled worker is missing. Results come back
  * in task order and every repetition seeds itself, so the output never depends on scheduling.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { findCompiledFile } from '../paths.js';
 import { Progress } from './progress.js';
 import { runTask, type SimTask, type SimTaskResult } from './tasks.js';
 
@@ -15,10 +14,7 @@ import { runTask, type SimTask, type SimTaskResult } from './tasks.js';
  * the copy tsc emitted to <repo>/dist/src/sim/worker.js; undefined when neither exists.
  */
 export function simWorkerFile(): string | undefined {
-  const sibling = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(sibling)) return sibling;
-  const compiled = fileURLToPath(new URL('../../dist/src/sim/worker.js', import.meta.url));
-  return existsSync(compiled) ? compiled : undefined;
+  return findCompiledFile('src/sim/worker');
 }
 
 export function defaultSimWorkers(): number {

@@ -7,7 +7,7 @@ import { simulateEntropy, type EntropyRunOptions } from './entropy.js';
 import { simulateEpsilon, type EpsilonParams } from './epsilon.js';
 import { simulateIntersection, type IntersectionParams } from './intersection.js';
 import { simulateNMinus1, type NMinus1Params } from './n-minus-1.js';
-import { deriveSeed, Rng } from './random.js';
+import { deriveSeed, Rng } from '../util/random.js';
 
 interface TaskBase {
   /** Index of the parameter point in its sweep. */

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { Geometry } from '../geometry.js';
+import { FORMAT, MAX_RECORD_BYTES, ROUTING, type Geometry } from '../geometry.js';
 import { decodeRecord } from './records.js';
 import {
   Command,
@@ -31,12 +31,16 @@ import {
 /** The raw addon exports (see native/binding.cc). */
 interface NativeAddon {
   readonly x25519Impl: string;
+  /** The constants of native/format.h (the C++ twin of src/geometry.ts's format constants). */
+  readonly format: Readonly<Record<string, number>>;
   x25519(scalar: Uint8Array, point: Uint8Array): Uint8Array;
   x25519Base(scalar: Uint8Array): Uint8Array;
   x25519Evp(scalar: Uint8Array, point: Uint8Array): Uint8Array;
   aes128Ctr(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  linkSealBatch(keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number): void;
+  linkOpenBatch(keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number, ok: Uint8Array): void;
   lionessEncrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   lionessDecrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   createPacket(
@@ -67,13 +71,11 @@ interface NativeAddon {
 }
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'loopix_sphinx.node');
-const KEY_BYTES = 32;
-const SEED_BYTES = 32;
-const LIONESS_KEY_BYTES = 128;
-const LIONESS_MIN_BLOCK = 33;
-const HKDF_MAX_BYTES = 255 * 32;
-/** Largest record of any valid geometry: 8 + 64 + 32. */
-const MAX_RECORD_BYTES = 104;
+const KEY_BYTES = FORMAT.keyBytes;
+const SEED_BYTES = FORMAT.seedBytes;
+const LIONESS_KEY_BYTES = FORMAT.lionessKeyBytes;
+const LIONESS_MIN_BLOCK = FORMAT.lionessMinBlockBytes;
+const HKDF_MAX_BYTES = FORMAT.hkdfMaxBytes;
 /** New seeds drawn when a random seed happens to give an unliftable scalar (probability ~2^-125 each). */
 const SEED_RETRIES = 4;
 
@@ -131,7 +133,7 @@ function contentArg(g: Geometry, content: unknown): Uint8Array {
 
 const COMMAND_VALUES: ReadonlySet<number> = new Set(Object.values(Command));
 
-/** Encodes a path as the addon wants it: hops × 32 public-key bytes, hops × t routing bytes. */
+/** Encodes a path as the addon wants it: hops × KEY_BYTES public-key bytes, hops × t routing bytes. */
 function encodePath(g: Geometry, hops: unknown): { publicKeys: Uint8Array; routing: Uint8Array } {
   if (!Array.isArray(hops)) throw new TypeError('hops must be an array');
   integer('hops.length', hops.length, 1, g.maxHops);
@@ -143,10 +145,10 @@ function encodePath(g: Geometry, hops: unknown): { publicKeys: Uint8Array; routi
     if (typeof hop !== 'object' || hop === null) throw new TypeError(`hops[${i}] must be an object`);
     publicKeys.set(bytes(`hops[${i}].publicKey`, hop.publicKey, KEY_BYTES), i * KEY_BYTES);
     const command = integer(`hops[${i}].command`, hop.command, 0, 255);
-    if (!COMMAND_VALUES.has(command)) throw new RangeError(`hops[${i}].command must be in [1, 6], got ${command}`);
+    if (!COMMAND_VALUES.has(command)) throw new RangeError(`hops[${i}].command must be in [${Command.RELAY}, ${Command.SURB_REPLY}], got ${command}`);
     routing[i * t] = command;
-    view.setUint32(i * t + 1, integer(`hops[${i}].delayUs`, hop.delayUs, 0, MAX_DELAY_US), false);
-    routing.set(bytes(`hops[${i}].address`, hop.address, g.addressBytes), i * t + 5);
+    view.setUint32(i * t + ROUTING.delay, integer(`hops[${i}].delayUs`, hop.delayUs, 0, MAX_DELAY_US), false);
+    routing.set(bytes(`hops[${i}].address`, hop.address, g.addressBytes), i * t + ROUTING.address);
   });
   return { publicKeys, routing };
 }
@@ -184,7 +186,7 @@ function makeBackend(native: NativeAddon): SphinxBackend {
     x25519Base: (scalar: Uint8Array): Uint8Array => native.x25519Base(bytes('scalar', scalar, KEY_BYTES)),
 
     aes128Ctr: (key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array =>
-      native.aes128Ctr(bytes('key', key, 16), bytes('iv', iv, 16), bytes('data', data)),
+      native.aes128Ctr(bytes('key', key, FORMAT.aesKeyBytes), bytes('iv', iv, FORMAT.aesIvBytes), bytes('data', data)),
 
     hmacSha256: (key: Uint8Array, data: Uint8Array): Uint8Array =>
       native.hmacSha256(bytes('key', key), bytes('data', data)),
@@ -201,7 +203,7 @@ function makeBackend(native: NativeAddon): SphinxBackend {
     createPacket(gArg: Geometry, spec: PacketSpec): Uint8Array {
       const g = geometry(gArg);
       if (typeof spec !== 'object' || spec === null) throw new TypeError('spec must be an object');
-      const epoch = integer('epoch', spec.epoch, 0, 0xffff);
+      const epoch = integer('epoch', spec.epoch, 0, FORMAT.maxPrefixEpoch);
       const { publicKeys, routing } = encodePath(g, spec.hops);
       const content = contentArg(g, spec.content);
       const out = new Uint8Array(g.packetBytes);
@@ -240,10 +242,10 @@ function makeBackend(native: NativeAddon): SphinxBackend {
     createSurb(gArg: Geometry, spec: SurbSpec): Surb {
       const g = geometry(gArg);
       if (typeof spec !== 'object' || spec === null) throw new TypeError('spec must be an object');
-      const epoch = integer('epoch', spec.epoch, 0, 0xffff);
+      const epoch = integer('epoch', spec.epoch, 0, FORMAT.maxPrefixEpoch);
       const { publicKeys, routing } = encodePath(g, spec.hops);
       if (routing[(spec.hops.length - 1) * g.routingBytes] !== Command.SURB_REPLY) {
-        throw new RangeError('the last hop of a SURB path must have command SURB_REPLY (6)');
+        throw new RangeError(`the last hop of a SURB path must have command SURB_REPLY (${Command.SURB_REPLY})`);
       }
       const firstHop = bytes('firstHop', spec.firstHop, g.addressBytes);
       const surb = new Uint8Array(g.surbBytes);
@@ -286,13 +288,27 @@ function makeBackend(native: NativeAddon): SphinxBackend {
 
 function lionessBlock(block: Uint8Array): Uint8Array {
   const b = bytes('block', block);
-  if (b.length < LIONESS_MIN_BLOCK) throw new RangeError(`block must be more than 32 bytes, got ${b.length}`);
+  if (b.length < LIONESS_MIN_BLOCK) throw new RangeError(`block must be more than ${LIONESS_MIN_BLOCK - 1} bytes, got ${b.length}`);
   return b;
 }
 
 /** Loads the addon and returns the native SphinxBackend; throws if the addon cannot be loaded. */
 export function loadNativeBackend(): SphinxBackend {
   return makeBackend(addon());
+}
+
+/** The format constants the addon was compiled with (native/format.h), by name. */
+export function nativeFormatConstants(): Readonly<Record<string, number>> {
+  return addon().format;
+}
+
+/**
+ * The addon's node ↔ node link AEAD in batch form (native/link.h; wrapped by src/node/link/cipher.ts).
+ * Throws when the addon cannot be loaded.
+ */
+export function nativeLinkBatch(): Pick<NativeAddon, 'linkSealBatch' | 'linkOpenBatch'> {
+  const a = addon();
+  return { linkSealBatch: a.linkSealBatch, linkOpenBatch: a.linkOpenBatch };
 }
 
 /** Which X25519 path the addon uses: 'openssl-internal' (ossl_x25519, no allocation) or 'openssl-evp'. */

@@ -3,13 +3,13 @@
  * UnwrapResult, so a worker can return a batch of results in one transferable buffer and the native addon
  * needs no JS objects on its hot path.
  */
-import type { Geometry } from '../geometry.js';
+import { RECORD, type Geometry } from '../geometry.js';
 import { INVALID_REASONS, ResultKind, type InvalidReason, type UnwrapResult } from './types.js';
 
 const KIND_NAMES = ['invalid', 'relay', 'deliver', 'drop', 'final', 'loop', 'surbReply'] as const;
 
-/** Offsets inside one record. */
-export const RECORD = Object.freeze({ kind: 0, reason: 1, delay: 4, address: 8 });
+/** Offsets inside one record (defined with the other format constants in src/geometry.ts). */
+export { RECORD };
 
 /**
  * Decodes the record at `index` into an UnwrapResult. `packet` is that record's packet (already unwrapped in

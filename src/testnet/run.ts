@@ -10,7 +10,8 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { DirectoryWatch, type ExclusionSeen } from './epochs.js';
@@ -20,13 +21,15 @@ import { DirectoryFetcher } from '../directory/fetcher.js';
 import { epochAtMs } from '../directory/document.js';
 import type { IsolationParams } from '../directory/schemas.js';
 import { TopologyIndex } from '../topology/document.js';
+import { writeClientConfigs } from './client-configs.js';
 import type { FaultConfig } from '../node/faults.js';
 import { FailureInjector, QuietWatch, type FailurePlan, type FailureRecord } from './failures.js';
 import { loopPathReport, type LoopObservation, type LoopPathReport } from './loop-report.js';
 import { NodeProcess } from './processes.js';
 import { LiveTable } from './table.js';
 import { DemoTraffic } from './traffic.js';
-import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from '../mixing/testnet-check.js';
+import { percentileOfSorted } from '../util/percentile.js';
+import { MIXING_PROBE_NODE_CONFIG, MixingCheck } from './mixing-check.js';
 import type { MixingSummary } from '../mixing/analysis.js';
 
 export interface TestnetOptions {
@@ -109,7 +112,6 @@ export interface TestnetSummary {
   readonly mixing?: MixingSummary | null;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Fractions {
   /** Real messages delivered / sent (sent in the period). */
@@ -142,7 +144,8 @@ export interface IsolationSummary {
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
 
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
+  // Absolute: the node configs name their key and topology files relative to themselves (`--dir first-net`).
+  const dir = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
   const { backend } = loadSphinx();
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
@@ -154,6 +157,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   // Rotating keys: the directory authorities publish every epoch's document (src/testnet/authorities.ts);
   // static keys: one signed file, the offline option.
   let staticIndex: TopologyIndex | undefined;
+  let staticAuthorityKey: string | undefined;
   let dirFiles: DirectoryTestnetFiles | undefined;
   let nodeSpecs: readonly TestnetNode[];
   if (shape.epochLengthS !== undefined) {
@@ -169,8 +173,19 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   } else {
     const files = await createTestnetFiles({ dir, shape, backend, params: o.params, perNodeConfig, nodeConfig });
     staticIndex = files.index;
+    staticAuthorityKey = files.authority.publicKey;
     nodeSpecs = files.nodes;
   }
+  // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
+  const clientConfigs = writeClientConfigs(
+    {
+      dir,
+      providers: nodeSpecs.filter((n) => n.role === 'provider').map((n) => n.entry),
+      source: dirFiles ? { kind: 'directory', ...dirFiles.directory } : { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: staticAuthorityKey! },
+    },
+    backend,
+    o.params,
+  );
   const authorities = (dirFiles?.authorities ?? []).map((a) => new AuthorityProcess(a, dir));
   const nodes = nodeSpecs.map((n) => new NodeProcess(n, dir));
   let failures: FailureInjector;
@@ -277,6 +292,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     }
     if (!traffic) throw new Error('no traffic');
     if (o.checkMixing) mixing = new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log);
+    o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
     phase = 'connecting';
     await traffic.start();
     phase = 'sending';
@@ -341,7 +357,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   const restartedAt = failures.allRestartedAt;
   const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...tr.sentSince(restartedAt) };
   const sum = (f: (s: (typeof clientStats)[number]) => number) => clientStats.reduce((a, s) => a + f(s), 0);
-  const q = (p: number) => (rtts.length ? Math.round(rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))]! * 10) / 10 : null);
+  const q = (p: number) => { const v = percentileOfSorted(rtts, p); return v === undefined ? null : Math.round(v * 10) / 10; };
   const lat = tr.latency();
   const isolationSummary = (): IsolationSummary => {
     const at = (ms: number) => Math.round((ms - nodesUpWall) / 100) / 10;

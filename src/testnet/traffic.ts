@@ -11,6 +11,7 @@ import { fragmentCapacity } from '../client/fragments.js';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
+import { percentileOfSorted } from '../util/percentile.js';
 import { writeKeyFile } from './network.js';
 import { DirectoryFetcher, type FetcherOptions } from '../directory/fetcher.js';
 import { DirectoryFollower } from '../directory/follower.js';
@@ -58,10 +59,7 @@ export interface Undelivered {
 /** Bound on the probe client's recorded send times (3 packets/s by default: ~90 h). */
 const PROBE_SENDS_MAX = 1_000_000;
 
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
+const percentile = (sorted: readonly number[], p: number): number | null => percentileOfSorted(sorted, p) ?? null;
 
 export class DemoTraffic {
   readonly clients: LoopixClient[] = [];

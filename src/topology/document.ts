@@ -4,10 +4,11 @@
  * document always signs to the same bytes whatever order a file lists its fields in.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { verifyDirectoryDocument, type DirectoryTrust } from '../directory/document.js';
+import { TopologyError } from '../errors.js';
 import { makeGeometry, type Geometry } from '../geometry.js';
+import { readJsonFile } from '../util/json-file.js';
 import type { AnyTopology, NodeEntry, SignedTopology, TopologyBody } from './types.js';
 
 /**
@@ -28,9 +29,7 @@ const HEX = /^[0-9a-f]*$/;
  */
 export const DEFAULT_EPOCH_LENGTH_S = 1200;
 
-export class TopologyError extends Error {
-  override readonly name = 'TopologyError';
-}
+export { TopologyError };
 
 /** Canonical JSON: sorted keys, no whitespace; arrays keep their order. */
 export function canonicalJson(value: unknown): string {
@@ -70,7 +69,10 @@ export function signTopology(body: TopologyBody, authority: AuthorityKey): Signe
 }
 
 function fail(path: string, message: string): never {
-  throw new TopologyError(`topology ${path}: ${message}`);
+  throw new TopologyError(`topology ${path}: ${message}`, {
+    code: path.startsWith('signature') ? 'ERR_LOOPIX_TOPOLOGY_SIGNATURE' : 'ERR_LOOPIX_TOPOLOGY_INVALID',
+    field: path,
+  });
 }
 
 function hexField(path: string, value: unknown, bytes: number): void {
@@ -152,18 +154,7 @@ function verifySingle(doc: SignedTopology, trustedAuthorityKey: string): SignedT
 export function loadTopologyFile(file: string, trustedAuthorityKey: string): SignedTopology;
 export function loadTopologyFile(file: string, trust: TopologyTrust): AnyTopology;
 export function loadTopologyFile(file: string, trust: TopologyTrust): AnyTopology {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new TopologyError(`topology file ${file}: ${(err as Error).message}`);
-  }
-  let doc: AnyTopology;
-  try {
-    doc = JSON.parse(text) as AnyTopology;
-  } catch (err) {
-    throw new TopologyError(`topology file ${file}: not JSON (${(err as Error).message})`);
-  }
+  const doc = readJsonFile(file, { label: 'topology file', area: 'TOPOLOGY', error: TopologyError }) as AnyTopology;
   return verifyTopology(doc, trust);
 }
 

@@ -4,6 +4,7 @@
  *
  * Why a module of its own: packets and SURBs build their headers from the same per-hop secrets.
  */
+import { UnliftableScalarError } from '../../errors.js';
 import type { Geometry } from '../../geometry.js';
 import type { HopSpec } from '../types.js';
 import { headerKeys, hopPrk, payloadKeys, type HeaderKeys } from './keys.js';
@@ -12,12 +13,7 @@ import { initialExponent, lift, nextExponent } from './scalar.js';
 import { mulBase, mulPublic } from './group.js';
 
 /** Creation failed for a reason the caller fixes by drawing a new seed (probability ≈ 2⁻¹²⁵). */
-export class UnliftableScalarError extends Error {
-  constructor() {
-    super('unliftable scalar');
-    this.name = 'UnliftableScalarError';
-  }
-}
+export { UnliftableScalarError };
 
 /** What the sender knows about hop i of its path. */
 export interface HopSecrets extends HeaderKeys {

@@ -12,14 +12,15 @@ import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { FORMAT } from '../../geometry.js';
 
-/** Sizes fixed by the primitives themselves (not by a network's geometry). */
-export const X25519_BYTES = 32;
-export const AES128_KEY_BYTES = 16;
-export const AES_BLOCK_BYTES = 16;
-export const SHA256_BYTES = 32;
+/** Sizes fixed by the primitives themselves (not by a network's geometry; src/geometry.ts FORMAT). */
+export const X25519_BYTES = FORMAT.keyBytes;
+export const AES128_KEY_BYTES = FORMAT.aesKeyBytes;
+export const AES_BLOCK_BYTES = FORMAT.aesIvBytes;
+export const SHA256_BYTES = FORMAT.sha256Bytes;
 /** RFC 5869 §2.3: L ≤ 255 · HashLen. */
-export const HKDF_MAX_BYTES = 255 * SHA256_BYTES;
+export const HKDF_MAX_BYTES = FORMAT.hkdfMaxBytes;
 
 // ---------------------------------------------------------------------------------------------------------
 // Argument checks shared by every public function of the twin.

@@ -9,10 +9,10 @@
  *   (warm-up: the pools of all layers fill to their steady state, each within a few 1/µ)
  */
 import type { NetworkParams } from '../config/schema.js';
-import type { NodeProcess } from '../testnet/processes.js';
-import type { DemoTraffic } from '../testnet/traffic.js';
-import { analyzeMixing, type MixingSummary } from './analysis.js';
-import { MixingCollector } from './collector.js';
+import type { NodeProcess } from './processes.js';
+import type { DemoTraffic } from './traffic.js';
+import { analyzeMixing, type MixingSummary } from '../mixing/analysis.js';
+import { MixingCollector } from './mixing-collector.js';
 
 /** What every node's config gets under --check-mixing (src/config/schema.ts `probe`). */
 export const MIXING_PROBE_NODE_CONFIG = { probe: { mixing: true } } as const;

@@ -1,6 +1,7 @@
 /**
- * A small seedable PRNG for the simulators, so a sweep replays exactly with `--seed` (Math.random cannot be
- * seeded). xoshiro128** (Blackman & Vigna): 32-bit arithmetic only, fast in JavaScript, period 2^128 − 1, and
+ * The project's one seedable PRNG, for the simulators (a sweep replays exactly with `--seed`) and the fuzzer
+ * (a failing run replays with its seed); Math.random cannot be seeded. Never for keys or anything secret:
+ * those come from the CSPRNG. xoshiro128** (Blackman & Vigna): 32-bit arithmetic only, fast in JavaScript, period 2^128 − 1, and
  * good enough for Monte-Carlo work (it passes BigCrush). Seeds are expanded with splitmix32 so that nearby
  * seeds give unrelated streams.
  */
@@ -63,9 +64,29 @@ export class Rng {
     return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
   }
 
-  /** Uniform integer in [0, n). */
+  /** Uniform integer in [0, n) (0 when n ≤ 1). */
   int(n: number): number {
-    return Math.floor(this.random() * n);
+    return n <= 1 ? 0 : Math.floor(this.random() * n);
+  }
+
+  /** n pseudo-random bytes. */
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const x = this.nextU32();
+      out[i] = x & 0xff;
+      out[i + 1] = (x >>> 8) & 0xff;
+      out[i + 2] = (x >>> 16) & 0xff;
+      out[i + 3] = x >>> 24;
+    }
+    for (let x = this.nextU32(); i < n; i++, x >>>= 8) out[i] = x & 0xff;
+    return out;
+  }
+
+  /** One element of a non-empty array. */
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
   }
 
   /** Exponentially distributed with the given rate (mean 1/rate). */

@@ -1,12 +1,12 @@
 /**
  * Accumulates the `mixing_probe` samples (src/node/mixing-probe.ts) that every node process sends with each
  * statistics report over IPC; each report carries only the samples since the previous one, so the testnet
- * keeps the whole run here and hands it to analyzeMixing (src/mixing/analysis.ts) at the end.
+ * keeps the whole run here and hands it to analyzeMixing (src/mixing/analysis.ts, which knows nothing of processes) at the end.
  */
 import type { MixingProbeReport } from '../node/mixing-probe.js';
 import type { NodeSnapshot } from '../node/pipeline.js';
-import type { NodeProcess } from '../testnet/processes.js';
-import type { NodeSamples } from './analysis.js';
+import type { NodeSamples } from '../mixing/analysis.js';
+import type { NodeProcess } from './processes.js';
 
 interface Accumulated {
   pool: [number, number][];

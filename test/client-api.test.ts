@@ -1,0 +1,327 @@
+/**
+ * The local client API (src/client-api/) in front of real LoopixClients over a real WebSocket provider peer
+ * (test/client-fixtures.ts), driven by plain `ws` clients: every request type in both framings, error frames
+ * that leave the connection usable, the frame size limit, two applications on one client, and the
+ * defenses (browser origins, off-host binding).
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { LoopixClient } from '../src/client/client.js';
+import type { ClientTransport } from '../src/client/connection.js';
+import { SimulatedScheduler } from '../src/client/streams.js';
+import { isLoopbackHost } from '../src/client-api/bind.js';
+import { ApiErrorCode, BinaryKind, BINARY_HEADER_BYTES } from '../src/client-api/protocol.js';
+import { MESSAGE_ID_BYTES } from '../src/client/fragments.js';
+import { ClientApiServer } from '../src/client-api/server.js';
+import { NetworkParamsSchema } from '../src/config/schema.js';
+import { isLoopixError } from '../src/errors.js';
+import { clientBackend, keyPair, makeNetwork, TestProvider } from './client-fixtures.js';
+import { freeTcpPort } from '../src/testnet/network.js';
+
+const backend = clientBackend();
+const params = NetworkParamsSchema.parse({ lambdaP: 40, lambdaL: 5, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20, maxMessageBytes: 4096 });
+
+let providers: TestProvider[] = [];
+let alice: LoopixClient;
+let bob: LoopixClient;
+let aliceApi: ClientApiServer;
+let bobApi: ClientApiServer;
+let aliceUrl = '';
+let bobUrl = '';
+
+beforeAll(async () => {
+  const ports = [await freeTcpPort(), await freeTcpPort()];
+  const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
+  const inboxes = new Map<string, Uint8Array[]>();
+  providers = net.providers.map((p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }));
+  for (const p of providers) await p.start();
+  const make = (provider: number) => new LoopixClient({ config: { providerId: net.providers[provider]!.id, params }, keyPair: keyPair(backend), topology: net.topology, backend });
+  alice = make(0);
+  bob = make(1);
+  alice.start();
+  bob.start();
+  aliceApi = new ClientApiServer({ client: alice, port: 0, allowedOrigins: ['http://localhost:5173'] });
+  bobApi = new ClientApiServer({ client: bob, port: 0 });
+  aliceUrl = (await aliceApi.start()).url;
+  bobUrl = (await bobApi.start()).url;
+});
+
+afterAll(async () => {
+  await aliceApi?.stop();
+  await bobApi?.stop();
+  await alice?.stop();
+  await bob?.stop();
+  for (const p of providers) await p.stop();
+});
+
+/** A plain WebSocket application: collects every frame it gets. */
+class App {
+  readonly frames: Array<Record<string, unknown> | Buffer> = [];
+  closed: { code: number; reason: string } | undefined;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.frames.push(isBinary ? data : (JSON.parse(data.toString()) as Record<string, unknown>)));
+    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+  static async open(url: string, headers: Record<string, string> = {}): Promise<App> {
+    // Listening before the handshake completes: the server may send frames in the same packet as its answer.
+    const app = new App(new WebSocket(url, { headers }));
+    await new Promise<void>((resolve, reject) => {
+      app.ws.once('open', resolve);
+      app.ws.once('error', reject);
+      app.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    return app;
+  }
+  json(): Record<string, unknown>[] {
+    return this.frames.filter((f): f is Record<string, unknown> => !Buffer.isBuffer(f));
+  }
+  binary(): Buffer[] {
+    return this.frames.filter((f): f is Buffer => Buffer.isBuffer(f));
+  }
+  /** Sends a JSON request and waits for the frame answering its id. */
+  async request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.ws.send(JSON.stringify(req));
+    return vi.waitFor(() => {
+      const r = this.json().find((f) => f.id === req.id && f.type !== 'received');
+      if (!r) throw new Error(`no answer to ${String(req.id)}`);
+      return r;
+    }, { timeout: 10_000, interval: 10 });
+  }
+  async waitJson(pred: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    return vi.waitFor(() => {
+      const r = this.json().find(pred);
+      if (!r) throw new Error('frame not arrived');
+      return r;
+    }, { timeout: 20_000, interval: 20 });
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+const binarySend = (id: number, to: string, body: Uint8Array) => {
+  const frame = Buffer.alloc(BINARY_HEADER_BYTES + 2 + to.length + body.length);
+  frame[0] = BinaryKind.send;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt16BE(to.length, 5);
+  frame.write(to, 7, 'latin1');
+  frame.set(body, 7 + to.length);
+  return frame;
+};
+
+describe('loopix client API (JSON frames)', () => {
+  it('answers selfAddress, sends a message and delivers it as a received frame to the recipient\'s application', async () => {
+    const a = await App.open(aliceUrl);
+    const b = await App.open(bobUrl);
+    try {
+      expect(await a.request({ type: 'selfAddress', id: 'who' })).toEqual({ type: 'selfAddress', id: 'who', address: alice.address });
+      const bobAddress = (await b.request({ type: 'selfAddress', id: 1 })).address as string;
+      const sent = await a.request({ type: 'send', id: 2, to: bobAddress, message: 'hello über the API' });
+      expect(sent).toMatchObject({ type: 'sent', id: 2 });
+      expect(sent.messageId).toMatch(/^[0-9a-f]{32}$/);
+      const got = await b.waitJson((f) => f.type === 'received' && f.messageId === sent.messageId);
+      expect(got.message).toBe('hello über the API');
+      expect(Buffer.from(got.data as string, 'base64').toString()).toBe('hello über the API');
+      expect(typeof got.latencyMs).toBe('number');
+
+      const bytes = Uint8Array.from([0, 255, 1, 254, 0xc3]); // not UTF-8: only data, no message
+      const sent2 = await a.request({ type: 'send', id: 3, to: bobAddress, data: Buffer.from(bytes).toString('base64') });
+      const got2 = await b.waitJson((f) => f.type === 'received' && f.messageId === sent2.messageId);
+      expect(got2.message).toBeUndefined();
+      expect(new Uint8Array(Buffer.from(got2.data as string, 'base64'))).toEqual(bytes);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('answers sendAnonymous and reply with a not-supported error while the client has no reply SURBs', async () => {
+    const a = await App.open(aliceUrl);
+    try {
+      const anon = await a.request({ type: 'sendAnonymous', id: 'anon', to: bob.address, message: 'x', replySurbs: 2 });
+      const reply = await a.request({ type: 'reply', id: 'rep', senderTag: 'abc', message: 'x' });
+      if (typeof (alice as { sendAnonymous?: unknown }).sendAnonymous === 'function') {
+        expect(anon.type).toBe('sent');
+      } else {
+        expect(anon).toMatchObject({ type: 'error', id: 'anon', code: ApiErrorCode.notSupported });
+        expect(reply).toMatchObject({ type: 'error', id: 'rep', code: ApiErrorCode.notSupported });
+      }
+    } finally {
+      a.close();
+    }
+  });
+
+  it('answers malformed and invalid requests with error frames naming the problem and keeps the connection usable', async () => {
+    const a = await App.open(aliceUrl);
+    try {
+      a.ws.send('{not json');
+      await a.waitJson((f) => f.type === 'error' && f.code === ApiErrorCode.malformed);
+      a.ws.send('[1,2]');
+      expect(await a.request({ type: 'fly', id: 'u' })).toMatchObject({ type: 'error', code: ApiErrorCode.unknownType, field: 'type' });
+      expect(await a.request({ type: 'send', id: 'n', to: bob.address })).toMatchObject({ code: ApiErrorCode.invalidField, field: 'message' });
+      expect(await a.request({ type: 'send', id: 'b64', to: bob.address, data: 'no base64!' })).toMatchObject({ code: ApiErrorCode.invalidField, field: 'data' });
+      expect(await a.request({ type: 'send', id: 'addr', to: 'loopix1:zz', message: 'x' })).toMatchObject({ code: ApiErrorCode.badAddress, field: 'to' });
+      expect(await a.request({ type: 'send', id: 'big', to: bob.address, data: Buffer.alloc(params.maxMessageBytes + 1).toString('base64') })).toMatchObject({
+        code: ApiErrorCode.messageTooLarge,
+        field: 'message',
+      });
+      expect(await a.request({ type: 'sendAnonymous', id: 's', to: bob.address, message: 'x', replySurbs: -1 })).toMatchObject({ code: ApiErrorCode.invalidField, field: 'replySurbs' });
+      expect(a.json().filter((f) => f.code === ApiErrorCode.malformed)).toHaveLength(2);
+      expect(a.closed).toBeUndefined();
+      expect(await a.request({ type: 'selfAddress', id: 'still-here' })).toMatchObject({ address: alice.address });
+    } finally {
+      a.close();
+    }
+  });
+
+  it('answers a frame over the size limit with an error frame, then closes with 1009', async () => {
+    const a = await App.open(aliceUrl);
+    a.ws.send(JSON.stringify({ type: 'send', id: 1, to: bob.address, message: 'x'.repeat(aliceApi.maxFrameBytes) }));
+    await vi.waitFor(() => expect(a.closed).toBeDefined(), { timeout: 5000 });
+    expect(a.json()).toEqual([expect.objectContaining({ type: 'error', code: ApiErrorCode.frameTooLarge })]);
+    expect(a.closed!.code).toBe(1009);
+  });
+});
+
+describe('loopix client API (binary frames)', () => {
+  it('sends, answers selfAddress and delivers received frames in the binary framing', async () => {
+    const a = await App.open(aliceUrl);
+    const b = await App.open(`${bobUrl}/?format=binary`);
+    try {
+      b.ws.send(Buffer.from([BinaryKind.selfAddress, 0, 0, 0, 9]));
+      const self = await vi.waitFor(() => b.binary().find((f) => f[0] === BinaryKind.selfAddressReply) ?? Promise.reject(new Error('none')));
+      expect(self.readUInt32BE(1)).toBe(9);
+      expect(self.subarray(BINARY_HEADER_BYTES).toString('latin1')).toBe(bob.address);
+
+      const body = Uint8Array.from({ length: 600 }, (_, i) => i % 251);
+      a.ws.send(binarySend(0xdeadbeef, bob.address, body));
+      const sent = await vi.waitFor(() => a.binary().find((f) => f[0] === BinaryKind.sent) ?? Promise.reject(new Error('none')));
+      expect(sent.readUInt32BE(1)).toBe(0xdeadbeef);
+      expect(sent.length).toBe(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES);
+      const got = await vi.waitFor(() => b.binary().find((f) => f[0] === BinaryKind.received) ?? Promise.reject(new Error('none')), { timeout: 20_000, interval: 20 });
+      expect(got.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES)).toEqual(sent.subarray(BINARY_HEADER_BYTES));
+      expect(new Uint8Array(got.subarray(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES + 4))).toEqual(body);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('answers a truncated or unknown binary frame with a binary error frame and stays open', async () => {
+    const a = await App.open(aliceUrl);
+    try {
+      a.ws.send(Buffer.from([BinaryKind.send, 0, 0, 0, 5, 0, 200, 0x6c])); // declares a 200-byte address, has 1
+      a.ws.send(Buffer.from([0x42, 0, 0, 0, 6]));
+      a.ws.send(Buffer.from([1, 2]));
+      const errors = await vi.waitFor(() => {
+        const e = a.binary().filter((f) => f[0] === BinaryKind.error);
+        if (e.length < 3) throw new Error('waiting');
+        return e;
+      });
+      const decode = (f: Buffer) => ({ id: f.readUInt32BE(1), code: f.subarray(6, 6 + f[5]!).toString('latin1'), message: f.subarray(6 + f[5]!).toString('utf8') });
+      expect(errors.map(decode)).toEqual([
+        expect.objectContaining({ id: 5, code: ApiErrorCode.malformed, message: expect.stringContaining('to') }),
+        expect.objectContaining({ id: 6, code: ApiErrorCode.unknownType }),
+        expect.objectContaining({ id: 0, code: ApiErrorCode.malformed }),
+      ]);
+      expect(await a.request({ type: 'selfAddress', id: 'ok' })).toMatchObject({ address: alice.address });
+    } finally {
+      a.close();
+    }
+  });
+});
+
+describe('loopix client API (several applications, defenses)', () => {
+  it('serves two applications on one client: both can send, both get every received message', async () => {
+    const b1 = await App.open(bobUrl);
+    const b2 = await App.open(`${bobUrl}/?format=binary`);
+    const a1 = await App.open(aliceUrl);
+    const a2 = await App.open(aliceUrl);
+    try {
+      const s1 = await a1.request({ type: 'send', id: 'one', to: bob.address, message: 'from app one' });
+      const s2 = await a2.request({ type: 'send', id: 'two', to: bob.address, message: 'from app two' });
+      expect(a1.json().some((f) => f.id === 'two')).toBe(false); // answers go to the asking app only
+      for (const s of [s1, s2]) await b1.waitJson((f) => f.type === 'received' && f.messageId === s.messageId);
+      const ids = await vi.waitFor(() => {
+        const got = b2.binary().filter((f) => f[0] === BinaryKind.received).map((f) => f.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES).toString('hex'));
+        if (got.length < 2) throw new Error('waiting');
+        return got;
+      }, { timeout: 20_000, interval: 20 });
+      expect(ids.sort()).toEqual([s1.messageId, s2.messageId].sort());
+    } finally {
+      for (const x of [a1, a2, b1, b2]) x.close();
+    }
+  });
+
+  it('keeps what arrives while no application is connected for the next one', async () => {
+    await vi.waitFor(() => expect(bobApi.stats().connections).toBe(0));
+    const a = await App.open(aliceUrl);
+    try {
+      const s = await a.request({ type: 'send', id: 'later', to: bob.address, message: 'read me later' });
+      await vi.waitFor(() => expect(bobApi.stats().backlog).toBe(1), { timeout: 20_000, interval: 20 });
+      const b = await App.open(bobUrl);
+      expect(await b.waitJson((f) => f.type === 'received')).toMatchObject({ messageId: s.messageId, message: 'read me later' });
+      b.close();
+    } finally {
+      a.close();
+    }
+  });
+
+  it('refuses a WebSocket handshake from a browser origin that is not allowed (a web page scripting the API)', async () => {
+    // What a page on another site does: the browser adds its Origin header to the handshake.
+    await expect(App.open(aliceUrl, { Origin: 'https://evil.example' })).rejects.toThrow('HTTP 403');
+    expect(aliceApi.stats().refused_origin).toBeGreaterThanOrEqual(1);
+    const allowed = await App.open(aliceUrl, { Origin: 'http://localhost:5173' });
+    expect(await allowed.request({ type: 'selfAddress', id: 1 })).toMatchObject({ address: alice.address });
+    allowed.close();
+  });
+
+  it('refuses to listen off the loopback interface unless allowed in so many words', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.com']) {
+      let err: unknown;
+      try {
+        new ClientApiServer({ client: alice, host });
+      } catch (e) {
+        err = e;
+      }
+      expect(isLoopixError(err, 'ERR_LOOPIX_API_OFF_HOST'), host).toBe(true);
+    }
+    expect(() => new ClientApiServer({ client: alice, host: '0.0.0.0', allowOffHost: true })).not.toThrow();
+    expect(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopbackHost)).toBe(true);
+  });
+});
+
+describe('loopix client API (traffic on the wire)', () => {
+  it('adds no packets: 200 messages through the API still leave at λP + λL + λD, real fragments replacing drops', async () => {
+    // The client on simulated time with an in-memory transport (as in client-traffic.test.ts); the API server
+    // and the application over a real WebSocket in front of it.
+    const sim = new SimulatedScheduler();
+    const submitted: Uint8Array[] = [];
+    const transport: ClientTransport = { connected: true, start() {}, async stop() {}, submit: (p) => (submitted.push(p), true) };
+    const net = makeNetwork(backend, { providers: 2, perLayer: 1 });
+    const simParams = NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10 });
+    const client = new LoopixClient({ config: { providerId: net.providers[0]!.id, params: simParams }, keyPair: keyPair(backend), topology: net.topology, backend, scheduler: sim, transport: () => transport });
+    const api = new ClientApiServer({ client, port: 0 });
+    const app = await App.open((await api.start()).url);
+    try {
+      client.start();
+      const to = new LoopixClient({ config: { providerId: net.providers[1]!.id, params: simParams }, keyPair: keyPair(backend), topology: net.topology, backend, transport: () => transport }).address;
+      for (let i = 0; i < 200; i++) app.ws.send(JSON.stringify({ type: 'send', id: i, to, message: `message ${i}` }));
+      await vi.waitFor(() => expect(client.stats().send_buffer).toBe(200), { timeout: 20_000 });
+      const T = 100; // simulated seconds
+      sim.advance(T * 1000);
+      const s = client.stats();
+      const expected = (simParams.lambdaP + simParams.lambdaL + simParams.lambdaD) * T;
+      // Poisson: 300 ± 17; an API that put its 200 messages on the wire beside the streams would show ~500.
+      expect(Math.abs(submitted.length - expected)).toBeLessThanOrEqual(5 * Math.sqrt(expected));
+      expect(s.sent_real + s.sent_drop_cover + s.loops_sent + s.drops_sent).toBe(submitted.length);
+      expect(s.sent_drop_cover).toBe(0); // the buffer never ran empty: every λP event carried a real fragment
+      expect(s.sent_real + s.send_buffer).toBe(200);
+      expect(Math.abs(s.sent_real - simParams.lambdaP * T)).toBeLessThanOrEqual(5 * Math.sqrt(simParams.lambdaP * T));
+    } finally {
+      app.close();
+      await api.stop();
+      await client.stop();
+    }
+  });
+});
