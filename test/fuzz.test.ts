@@ -19,7 +19,7 @@ describe('fuzzer', () => {
     expect(report.corpusInputs).toBe(corpus.length);
     expect(report.inputs).toBeGreaterThanOrEqual(30_000 + corpus.length);
     const names = fuzzTargets(native, ts, 1).map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['native-unwrap-mutated', 'differential-unwrap', 'ws-session', 'config-parser', 'topology-verifier']));
+    expect(names).toEqual(expect.arrayContaining(['native-unwrap-mutated', 'differential-unwrap', 'ws-session', 'config-parser', 'topology-verifier', 'directory-objects']));
     for (const name of names) expect(report.byTarget[name], name).toBeGreaterThan(0);
     expect(report.byTarget['differential-unwrap']).toBeGreaterThanOrEqual(300);
     expect(report.byTarget['ws-session']).toBeGreaterThanOrEqual(6000);

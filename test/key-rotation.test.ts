@@ -110,10 +110,7 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
 });
 
 describe('loopix testnet with short key epochs', () => {
-  // KNOWN GAP, skipped until diagnosed: fails since node links were merged on 2026-12-02. Link keys come from
-  // the topology of the epoch, and a node whose document is older than one epoch cannot seal for its next hop
-  // (link_no_key); the suspect is that path at the boundaries, not yet confirmed.
-  it.skip('re-signs the topology every epoch; every message arrives, mix loops return, nothing is dropped for a key', () => {
+  it('the authorities publish a document every epoch; every message arrives, mix loops return, nothing is dropped for a key', () => {
     // 12-s epochs: a packet survives a boundary if it is in flight for less than one epoch length (the
     // previous key is live until the next boundary at the latest); five Exp(µ = 2/s) hops exceed 12 s with
     // probability ≈ 10⁻⁶, so no packet of the run should meet an expired key.

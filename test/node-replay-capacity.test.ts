@@ -21,7 +21,7 @@ import { ReplayStore, type ReplayFs } from '../src/node/replay-store.js';
 import { Command } from '../src/sphinx/types.js';
 import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
-import { EpochPublisher } from '../src/testnet/epochs.js';
+import { EpochPublisher } from '../src/testnet/epoch-publisher.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';

@@ -9,6 +9,7 @@ import { numberOption, positiveInt } from './options.js';
 import type { LoopixClient } from '../client/client.js';
 import { clientFromConfigFile, type NodeClientOptions } from '../client/node.js';
 import { LoopixError } from '../errors.js';
+import { prepareClientDirectory } from '../directory/client-setup.js';
 import { registerClientServe } from './client-serve.js';
 
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
@@ -41,6 +42,7 @@ export interface SendOptions {
 export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}): Promise<void> {
   if ((o.message === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
   const bytes = o.file !== undefined ? new Uint8Array(readFileSync(o.file)) : new TextEncoder().encode(o.message);
+  await prepareClientDirectory(o.config);
   const client = clientFromConfigFile(o.config, deps);
   client.start();
   try {
@@ -64,6 +66,7 @@ export interface FlushOptions {
 /** `loopix client flush`: resumes what an earlier run left unacknowledged in the store, exits when done. */
 export async function runClientFlush(o: FlushOptions, deps: ClientCommandDeps = {}): Promise<void> {
   const resumed: string[] = [];
+  await prepareClientDirectory(o.config);
   const client = clientFromConfigFile(o.config, { ...deps, onDelivered: (ids) => resumed.push(...ids) });
   const pendingAtStart = client.stats().unacked_fragments;
   client.start();
@@ -105,6 +108,7 @@ export interface RecvOptions {
 }
 
 export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}): Promise<void> {
+  await prepareClientDirectory(o.config);
   const client = clientFromConfigFile(o.config, deps);
   client.start();
   process.stderr.write(`${JSON.stringify({ address: client.address })}\n`);

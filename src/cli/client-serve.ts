@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { clientFromConfigFile } from '../client/node.js';
+import { prepareClientDirectory } from '../directory/client-setup.js';
 import { apiClientFor } from '../client-api/adapter.js';
 import { ClientApiServer, DEFAULT_API_PORT } from '../client-api/server.js';
 import { positiveInt } from './options.js';
@@ -27,6 +28,7 @@ function port(value: string): number {
 }
 
 export async function runClientServe(o: ServeOptions, deps: ClientCommandDeps = {}): Promise<void> {
+  await prepareClientDirectory(o.config);
   const client = clientFromConfigFile(o.config, deps);
   // Built before the client starts: a refused host fails before anything goes on the wire.
   const api = new ClientApiServer({

@@ -12,6 +12,8 @@ import { startMixNode, type RunningNode } from '../node/mix.js';
 import { startProviderNode } from '../node/provider.js';
 import { wipeKeys } from '../node/keys.js';
 import { loadNodeSetup } from '../node/startup.js';
+import { NodeDirectoryAgent } from '../directory/node-agent.js';
+import { createLogger } from '../log.js';
 import type { Role } from '../topology/types.js';
 import type { NodeSetup } from '../node/pipeline.js';
 import { errorLine, LoopixError } from '../errors.js';
@@ -59,7 +61,10 @@ function requireNativeWebSocket(node: RunningNode, setup: NodeSetup): void {
 export async function runNodeCommand(role: Role, configFile: string): Promise<void> {
   let node: RunningNode;
   let ops: OpsServer | undefined;
+  let agent: NodeDirectoryAgent | undefined;
   try {
+    // With a `directory` section: announce this node and obtain the current document first (src/directory/).
+    agent = await NodeDirectoryAgent.prepare(configFile, role, createLogger(`${role} directory`, process.env.LOOPIX_LOG_LEVEL));
     const setup = loadNodeSetup(configFile, role);
     checkOpsBinding(setup);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);
@@ -73,6 +78,7 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
       await node.close().catch(() => undefined);
       throw err;
     }
+    agent?.start(node);
   } catch (err) {
     startupFailure(role, err);
   }
@@ -80,6 +86,7 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    agent?.stop();
     const timeout = setTimeout(() => {
       process.stderr.write(`loopix ${role}: shutdown took longer than 10 s after ${signal}; exiting\n`);
       process.exit(1);

@@ -1,7 +1,7 @@
 /** `loopix testnet`: a local network of node processes with demo clients (src/testnet/run.ts). */
 import { Option, type Command } from 'commander';
 import { errorLine } from '../errors.js';
-import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
+import { nonNegativeNumber, numberOption, positiveInt, positiveNumber } from './options.js';
 import { DEFAULT_EPOCH_LENGTH_S } from '../topology/document.js';
 import { runTestnet } from '../testnet/run.js';
 import { formatMixing } from '../mixing/format.js';
@@ -31,6 +31,8 @@ interface TestnetOptions {
   restartAt?: number;
   drainQuiet: number;
   netns?: string | true;
+  authorities: number;
+  f?: number;
   prometheus?: boolean;
 }
 
@@ -51,10 +53,12 @@ export function registerTestnetCommand(program: Command): void {
     .option('--mu <rate>', 'per-hop delay parameter µ, 1/s (mean delay 1/µ s)', positiveNumber('--mu'))
     .option(
       '--epoch-length <s>',
-      'seconds per key epoch: keys rotate, the topology is re-signed each epoch (0: static keys; docs/operations.md "Key epochs")',
+      'seconds per key epoch: keys rotate and the directory authorities publish each epoch\'s document (0: static keys and one signed file; docs/operations.md "Key epochs")',
       nonNegativeNumber('--epoch-length'),
       DEFAULT_EPOCH_LENGTH_S,
     )
+    .option('--authorities <n>', 'directory authorities to start with rotating keys (documents valid with a majority of signatures)', positiveInt('--authorities'), 3)
+    .option('--f <n>', 'bad-server isolation: a node named by more than f distinct reporters is excluded', numberOption('--f', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0'))
     .option('--dir <path>', 'put keys, configs, logs and inboxes here (kept)')
     .option('--keep', 'keep the temporary network directory')
     .option('--check-mixing', 'with --duration: probe the nodes and one client and test the traffic against the Loopix model (summary field `mixing`; docs/anonymity.md)')
@@ -86,6 +90,8 @@ export function registerTestnetCommand(program: Command): void {
         }));
         summary = await runTestnet({
         misbehave,
+        authorities: o.authorities,
+        ...(o.f !== undefined ? { isolation: { f: o.f } } : {}),
         shape: { layers: o.layers, perLayer: o.perLayer, providers: o.providers, epoch: 1, ...(o.epochLength > 0 ? { epochLengthS: o.epochLength } : {}) },
         clients: o.clients,
         durationS: o.duration,

@@ -18,6 +18,8 @@ import { ProviderConnection, type BackoffOptions } from './connection.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { KeyPair } from './keys.js';
 import { TopologyWatch } from './topology-watch.js';
+import { trustOf } from '../directory/config.js';
+import { clientFollower } from '../directory/client-setup.js';
 
 /** The WebSocket session with the provider named in the topology (its entry's `ws` URL). */
 export function wsTransport(backoff?: BackoffOptions): TransportFactory {
@@ -59,9 +61,11 @@ export function clientFromConfigFile(file: string, options: Partial<Omit<NodeCli
   const backend = options.backend ?? loadSphinx().backend;
   const keyFile = resolve(base, config.keyFile);
   const keyPair = readKeyPairFile(keyFile, backend);
-  const topology = new TopologyIndex(loadTopologyFile(resolve(base, config.topologyFile), config.authorityPublicKey));
+  const topologyFile = resolve(base, config.topologyFile);
+  // The static file's authority key, or the directory's k of n trusted authorities (src/directory/config.ts).
+  const topology = new TopologyIndex(loadTopologyFile(topologyFile, trustOf(config)));
   const log = options.log ?? createLogger('loopix-client', config.log.level);
-  let watch: TopologyWatch | undefined;
+  let watch: { start(): void; stop(): void } | undefined;
   // Unacknowledged envelopes, seen ids and reply SURBs live next to the key file (one client per key file).
   const store = options.store ?? new SqliteStore(`${keyFile}.state.sqlite`);
   const client = createNodeClient({
@@ -78,14 +82,31 @@ export function clientFromConfigFile(file: string, options: Partial<Omit<NodeCli
       if (!options.store) await store.close();
     },
   });
-  watch = new TopologyWatch({
-    file: resolve(base, config.topologyFile),
-    authorityPublicKey: config.authorityPublicKey,
-    onUpdate: (index) => {
-      if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
-    },
-    onError: (message) => log.warn({ err: message }, 'topology file not adopted; keeping the current document'),
-  });
+  if (config.directory) {
+    // Fetch each next epoch's document from the authorities themselves (k of n; src/directory/follower.ts),
+    // keeping the last valid one in topologyFile; prepareClientDirectory made sure the file holds one.
+    watch = clientFollower({
+      configDirectory: config.directory,
+      cacheFile: topologyFile,
+      current: topology,
+      adopt: (index) => client.setTopology(index),
+      stop: (reason) => {
+        log.error({ reason }, 'no valid directory document: the streams stop');
+        client.stopStreams();
+      },
+      log,
+    });
+  } else {
+    // A static signed file another process keeps fresh: re-read it.
+    watch = new TopologyWatch({
+      file: topologyFile,
+      authorityPublicKey: trustOf(config),
+      onUpdate: (index) => {
+        if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
+      },
+      onError: (message) => log.warn({ err: message }, 'topology file not adopted; keeping the current document'),
+    });
+  }
   watch.start();
   return client;
 }

@@ -16,6 +16,7 @@ import { Command, MAX_DELAY_US, type HopSpec } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
 import { hexToBytes } from './bytes.js';
+import { uniformValidPath } from '../directory/paths.js';
 import { cryptoUniform, pick, sampleExp, type RandomSource } from './streams.js';
 
 export type RouteKind = 'message' | 'loop' | 'drop';
@@ -71,6 +72,19 @@ function mixPath(topo: TopologyIndex, random: RandomSource): NodeEntry[] {
   return mixes;
 }
 
+/**
+ * first → one mix per layer → one of `lasts`, uniformly among the paths that use no removed link and no
+ * excluded node of a directory document (AnonPoP §2; src/directory/paths.ts). Without such a path (or a
+ * document without isolation lists) every path is allowed, as before.
+ */
+function routeNodes(topo: TopologyIndex, first: NodeEntry, lasts: readonly NodeEntry[], random: RandomSource): NodeEntry[] {
+  if (topo.excluded.size > 0 || topo.removedLinks.size > 0) {
+    const valid = uniformValidPath([[first], ...topo.layerNodes.slice(1), lasts], (a, b) => topo.usable(a, b), random);
+    if (valid) return valid;
+  }
+  return [first, ...mixPath(topo, random), pick(lasts, random)];
+}
+
 function checkAddress(g: Geometry, name: string, a: Uint8Array): void {
   if (a.length !== g.addressBytes) throw new RangeError(`${name} must be ${g.addressBytes} bytes, got ${a.length}`);
 }
@@ -106,7 +120,7 @@ export function messageRoute(topo: TopologyIndex, senderProviderId: string, reci
   const g = topo.geometry;
   checkAddress(g, 'messageId', messageId);
   const random = o.random ?? cryptoUniform;
-  const nodes = [providerById(topo, senderProviderId, 'sender provider'), ...mixPath(topo, random), providerById(topo, recipient.providerId, 'recipient provider')];
+  const nodes = routeNodes(topo, providerById(topo, senderProviderId, 'sender provider'), [providerById(topo, recipient.providerId, 'recipient provider')], random);
   checkLength(topo, 'message', nodes.length + 1);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true }, { ...o, random });
@@ -120,7 +134,7 @@ export function loopRoute(topo: TopologyIndex, ownProviderId: string, ownPublicK
   checkAddress(g, 'loopId', loopId);
   const random = o.random ?? cryptoUniform;
   const own = providerById(topo, ownProviderId, 'own provider');
-  const nodes = [own, ...mixPath(topo, random), own];
+  const nodes = routeNodes(topo, own, [own], random);
   checkLength(topo, 'loop', nodes.length + 1);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
@@ -132,7 +146,7 @@ export function loopRoute(topo: TopologyIndex, ownProviderId: string, ownPublicK
 export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOptions): Route {
   const g = topo.geometry;
   const random = o.random ?? cryptoUniform;
-  const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), pick(topo.providers, random)];
+  const nodes = routeNodes(topo, providerById(topo, ownProviderId, 'own provider'), topo.providers, random);
   checkLength(topo, 'drop', nodes.length);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });

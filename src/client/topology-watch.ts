@@ -5,11 +5,12 @@
  * `intervalMs` and adopts a newer, correctly signed document; a bad one is logged and ignored.
  */
 import { statSync } from 'node:fs';
-import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
+import { loadTopologyFile, TopologyIndex, type TopologyTrust } from '../topology/document.js';
 
 export interface TopologyWatchOptions {
   readonly file: string;
-  readonly authorityPublicKey: string;
+  /** The static file's authority key, or the directory's k of n (a cache file another process keeps fresh). */
+  readonly authorityPublicKey: TopologyTrust;
   /** Called with a verified document newer than the current one; may throw to refuse it. */
   readonly onUpdate: (index: TopologyIndex) => void;
   readonly onError: (message: string) => void;

@@ -6,6 +6,7 @@
  * Errors name the field and the value: `config node.json: params.mu: must be > 0 (got -1)`.
  */
 import { z } from 'zod';
+import { DirectoryClientSchema, NodeDirectorySchema } from '../directory/config.js';
 import { ConfigError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 
@@ -123,10 +124,19 @@ export const NodeConfigSchema = z.strictObject({
   id: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
   /** JSON key-pair file written by `loopix keygen` (X25519). */
   keyFile: z.string().min(1),
-  /** Signed topology document. */
+  /**
+   * Signed topology document. With `directory`: where the last valid document of the authorities is kept
+   * (written by the node; it starts from it when no authority answers).
+   */
   topologyFile: z.string().min(1),
-  /** The directory authority's Ed25519 public key; the topology must verify against it. */
-  authorityPublicKey: hex(32),
+  /** A static signed file's single authority key (Ed25519, hex); the topology must verify against it. */
+  authorityPublicKey: hex(32).optional(),
+  /**
+   * The directory authorities (src/directory/, docs/operations.md "Directory authorities"): the node announces
+   * itself with a signed descriptor, fetches each epoch's document (valid with k of n signatures) and files
+   * loop reports. Absent: the static signed `topologyFile` under `authorityPublicKey`.
+   */
+  directory: NodeDirectorySchema.optional(),
   /** UDP bind address; default: the node's topology entry. */
   listen: endpoint.optional(),
   params: NetworkParamsSchema.prefault({}),
@@ -298,7 +308,7 @@ export const NodeConfigSchema = z.strictObject({
     })
     .optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-});
+}).refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, { message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)', path: ['authorityPublicKey'] });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
 export const ClientConfigSchema = z.strictObject({
@@ -306,11 +316,14 @@ export const ClientConfigSchema = z.strictObject({
   keyFile: z.string().min(1),
   /** Id (hex) of this client's provider in the topology. */
   providerId: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
+  /** The static signed topology, or (with `directory`) where the last valid document is kept. */
   topologyFile: z.string().min(1),
-  authorityPublicKey: hex(32),
+  authorityPublicKey: hex(32).optional(),
+  /** Fetch each epoch's document from the directory authorities (k of n signatures). */
+  directory: DirectoryClientSchema.optional(),
   params: NetworkParamsSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-});
+}).refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, { message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)', path: ['authorityPublicKey'] });
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
 
 export { ConfigError };

@@ -8,6 +8,7 @@
  *                           machine) with frames from valid handshakes to garbage;
  *  - src/fuzz/config.ts   — parseConfig on mutated node and client configs and damaged JSON text;
  *  - src/fuzz/topology.ts — verifyTopology / signTopology on mutated signed documents;
+ *  - src/fuzz/directory.ts — an authority's checks of mutated signed descriptors and loop reports;
  *  - src/fuzz/link.ts     — the node ↔ node link framing: native and TS AES-128-GCM receivers (differential),
  *                           forgeries, replays, truncations.
  *
@@ -23,6 +24,7 @@ import { packetTargets } from './packets.js';
 import { makeRng } from './rng.js';
 import { sessionTarget } from './session.js';
 import { topologyTarget } from './topology.js';
+import { directoryTarget } from './directory.js';
 
 export type { FuzzCrash } from './harness.js';
 
@@ -58,7 +60,7 @@ export interface FuzzReport {
 
 /** All targets, in run order; shares sum to 1. */
 export function fuzzTargets(native: SphinxBackend, ts: SphinxBackend, seed: number, corpusConfigs: readonly ConfigInput[] = []): FuzzTarget[] {
-  return [...packetTargets(native, ts, makeRng(seed ^ 0x5eed)), sessionTarget(native), configTarget(corpusConfigs), topologyTarget(), linkTarget(native, makeRng(seed ^ 0x11a4))] as FuzzTarget[];
+  return [...packetTargets(native, ts, makeRng(seed ^ 0x5eed)), sessionTarget(native), configTarget(corpusConfigs), topologyTarget(), linkTarget(native, makeRng(seed ^ 0x11a4)), directoryTarget()] as FuzzTarget[];
 }
 
 export function runFuzz(opts: FuzzOptions): FuzzReport {

@@ -14,6 +14,9 @@
  * Runtime-neutral (no Node-only module): the browser client uses it too.
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { copyLinks, countLinks, type PathCounts } from './link-stats.js';
+
+export type { PathCounts } from './link-stats.js';
 
 /** Fewest due loops in the window on which the alarm may change state. */
 export const MIN_DUE_LOOPS = 5;
@@ -26,15 +29,11 @@ interface LoopEntry {
   readonly dueAt: number;
   /** Node ids the loop passes through (its sender excluded), each once. */
   readonly through: readonly string[];
+  /** Links the loop took (`from>to`, src/loops/link-stats.ts), from the sender's first link to the link back. */
+  readonly links: readonly string[];
   returnedAt?: number;
   /** Already added to the cumulative due counts. */
   countedDue?: boolean;
-}
-
-/** Loops that were due through one node, and how many of those came back. */
-export interface PathCounts {
-  due: number;
-  returned: number;
 }
 
 /** Due/returned loops in total and per node id on their paths. */
@@ -42,6 +41,8 @@ export interface PathTally {
   readonly due: number;
   readonly returned: number;
   readonly through: Readonly<Record<string, PathCounts>>;
+  /** Per link `from>to` (src/loops/link-stats.ts); absent in tallies from senders that do not count links. */
+  readonly links?: Readonly<Record<string, PathCounts>>;
 }
 
 /** What a node reports as `loop_paths`: the alarm's window and the cumulative counts since start. */
@@ -52,13 +53,15 @@ export interface LoopAttribution {
   readonly total: PathTally;
 }
 
-const emptyTally = (): { due: number; returned: number; through: Record<string, PathCounts> } => ({ due: 0, returned: 0, through: {} });
+type MutableTally = { due: number; returned: number; through: Record<string, PathCounts>; links?: Record<string, PathCounts> };
+const emptyTally = (): MutableTally => ({ due: 0, returned: 0, through: {} });
 
-function countThrough(tally: { through: Record<string, PathCounts> }, ids: readonly string[], field: keyof PathCounts): void {
-  for (const id of ids) {
+function countThrough(tally: MutableTally, entry: Pick<LoopEntry, 'through' | 'links'>, field: keyof PathCounts): void {
+  for (const id of entry.through) {
     const c = (tally.through[id] ??= { due: 0, returned: 0 });
     c[field]++;
   }
+  countLinks(tally, entry.links, field);
 }
 
 export interface LoopWindowState {
@@ -98,9 +101,12 @@ export class LoopMonitor {
     return this.state;
   }
 
-  /** `through`: the node ids on the loop's path other than the sender (duplicates are counted once). */
-  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = []): void {
-    this.loops.set(bytesToHex(id), { sentAt, dueAt, through: [...new Set(through)] });
+  /**
+   * `through`: the node ids on the loop's path other than the sender (duplicates are counted once); `links`:
+   * the links it takes (src/loops/link-stats.ts loopLinks), for per-link statistics.
+   */
+  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = [], links: readonly string[] = []): void {
+    this.loops.set(bytesToHex(id), { sentAt, dueAt, through: [...new Set(through)], links: [...new Set(links)] });
   }
 
   /** Per path-node counts: the window as of the last evaluate(), and the cumulative counts. */
@@ -108,7 +114,8 @@ export class LoopMonitor {
     const t = this.totalTally;
     const through: Record<string, PathCounts> = {};
     for (const [id, c] of Object.entries(t.through)) through[id] = { ...c };
-    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through } };
+    const links = copyLinks(t.links);
+    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through, ...(links ? { links } : {}) } };
   }
 
   returned(id: Uint8Array, now: number): LoopReturn {
@@ -119,7 +126,7 @@ export class LoopMonitor {
     if (entry.countedDue) {
       // Late: counted as due (and missing) earlier; it did come back after all.
       this.totalTally.returned++;
-      countThrough(this.totalTally, entry.through, 'returned');
+      countThrough(this.totalTally, entry, 'returned');
     }
     return { kind: 'returned', rttMs: now - entry.sentAt };
   }
@@ -133,10 +140,10 @@ export class LoopMonitor {
       if (!e.countedDue) {
         e.countedDue = true;
         this.totalTally.due++;
-        countThrough(this.totalTally, e.through, 'due');
+        countThrough(this.totalTally, e, 'due');
         if (e.returnedAt !== undefined) {
           this.totalTally.returned++;
-          countThrough(this.totalTally, e.through, 'returned');
+          countThrough(this.totalTally, e, 'returned');
         }
       }
       if (e.dueAt <= now - this.windowMs) {
@@ -144,10 +151,10 @@ export class LoopMonitor {
         continue;
       }
       due++;
-      countThrough(win, e.through, 'due');
+      countThrough(win, e, 'due');
       if (e.returnedAt !== undefined) {
         returned++;
-        countThrough(win, e.through, 'returned');
+        countThrough(win, e, 'returned');
       }
     }
     win.due = due;

@@ -52,6 +52,10 @@ export const COUNTERS = Object.freeze({
   ws_ack_remove_errors: 'batches of acknowledged packets the inbox failed to delete (they are served again)',
   clients_expired: 'client registrations forgotten after provider.registrationTtlS without traffic and with nothing stored',
   key_file_prune_errors: "failures to remove retired epochs' keys from the key file on disk",
+  directory_self_missing: 'the next directory document does not list this node (src/directory/node-agent.ts)',
+  directory_self_key_mismatch: "the next directory document lists another key for this node than its key store's",
+  directory_document_expired: "the node's directory document expired with no valid newer one (its own loops stop)",
+  loop_reports_filed: 'signed loop reports filed with the authorities about one of its own links (AnonPoP §5.2)',
 } as const);
 
 /** A counter name `count()` accepts. */

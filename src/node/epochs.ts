@@ -14,6 +14,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { trustOf } from '../directory/config.js';
 import type { NodeConfig } from '../config/schema.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { EpochKeyring, prefixEpoch, type EpochRejection } from './epoch-keys.js';
@@ -242,8 +243,8 @@ export class EpochStage {
       const topoMtime = statSync(config.topologyFile).mtimeMs;
       if (topoMtime === this.topologyMtimeMs) return;
       this.topologyMtimeMs = topoMtime;
-      const next = new TopologyIndex(loadTopologyFile(config.topologyFile, config.authorityPublicKey));
-      if (next.doc.epoch < this.topology.doc.epoch || next.doc.signature.value === this.topology.doc.signature.value) return;
+      const next = new TopologyIndex(loadTopologyFile(config.topologyFile, trustOf(config)));
+      if (next.doc.epoch < this.topology.doc.epoch || next.fingerprint === this.topology.fingerprint) return;
       const self = next.node(this.o.selfId);
       if (!self) throw new Error(`node ${this.o.selfId} is not in the new topology`);
       for (const [epoch, key] of [[next.doc.epoch, self.publicKey], [next.doc.epoch + 1, self.nextPublicKey]] as const) {

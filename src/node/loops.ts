@@ -29,6 +29,8 @@ import type { TopologyIndex } from '../topology/document.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import type { NodeEntry } from '../topology/types.js';
 import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopReturn, type LoopWindowState } from '../loops/monitor.js';
+import { uniformValidPath } from '../directory/paths.js';
+import { linkKey, loopLinks } from '../loops/link-stats.js';
 import type { CounterName } from './counters.js';
 
 // The bookkeeping half lives in src/loops/monitor.ts (clients use it too); re-exported for node-side callers.
@@ -162,7 +164,8 @@ export class LoopEmitter {
       const packet = this.o.backend.createPacket(g, { epoch: epoch & 0xffff, hops, content: new Uint8Array(0) });
       const now = performance.now();
       const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * path.length;
-      this.monitor.sent(loopId, now, now + totalDelayMs + margin, path.slice(0, -1).map((n) => n.id));
+      const pathIds = path.map((n) => n.id);
+      this.monitor.sent(loopId, now, now + totalDelayMs + margin, pathIds.slice(0, -1), loopLinks(this.o.self.id, pathIds));
       this.o.send(packet, path[0]!);
     } catch (err) {
       this.o.count('loop_create_error');
@@ -179,11 +182,15 @@ export class LoopEmitter {
       const nodes = topology.layerNodes[layer]!;
       return nodes[Math.floor(uniform() * nodes.length)]!;
     };
-    const path: NodeEntry[] = [];
-    for (let k = 1; k <= L; k++) {
-      const layer = (self.layer + k) % (L + 1);
-      path.push(pick(layer));
+    const stages: (readonly NodeEntry[])[] = [];
+    for (let k = 1; k <= L; k++) stages.push(topology.layerNodes[(self.layer + k) % (L + 1)]!);
+    // Uniformly among the paths avoiding removed links and excluded nodes (AnonPoP §2), when the document
+    // names any; without a valid one, every path as before.
+    if (topology.excluded.size > 0 || topology.removedLinks.size > 0) {
+      const valid = uniformValidPath([...stages, [self]], (a, b) => topology.usable(a, b) || (b === self.id && !topology.removedLinks.has(linkKey(a, b)) && !topology.excluded.has(a)), uniform, self);
+      if (valid) return valid;
     }
+    const path: NodeEntry[] = stages.map((_, k) => pick((self.layer + k + 1) % (L + 1)));
     path.push(self);
     return path;
   }

@@ -24,7 +24,7 @@ import { loadNativeBackend } from '../sphinx/native.js';
 import { tsBackend } from '../sphinx/ts/index.js';
 import { ResultKind } from '../sphinx/types.js';
 import { TopologyIndex } from '../topology/document.js';
-import type { NodeEntry, Role, SignedTopology } from '../topology/types.js';
+import type { AnyTopology, NodeEntry, Role } from '../topology/types.js';
 import { AqmController } from './aqm.js';
 import { NO_KEY_REASON, prefixEpoch, SharedKeyTable } from './epoch-keys.js';
 import { Faults } from './faults.js';
@@ -44,7 +44,7 @@ export interface ShardWorkerInit {
   readonly control: SharedArrayBuffer;
   readonly workers: number;
   readonly keyTable: SharedArrayBuffer;
-  readonly topology: SignedTopology;
+  readonly topology: AnyTopology;
   readonly self: { readonly id: string; readonly role: Role; readonly layer: number };
   readonly backend: 'native' | 'ts';
   readonly nice: number;
@@ -71,7 +71,7 @@ export type ShardToMain =
 
 /** Messages from the main thread. */
 export type MainToShard =
-  | { readonly type: 'topology'; readonly doc: SignedTopology }
+  | { readonly type: 'topology'; readonly doc: AnyTopology }
   | { readonly type: 'submit'; readonly packets: Uint8Array; readonly count: number }
   | { readonly type: 'send'; readonly packet: Uint8Array; readonly host: string; readonly port: number; readonly counter: CounterName }
   | { readonly type: 'replayed'; readonly id: number; readonly verdicts: Uint8Array }

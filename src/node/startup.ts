@@ -10,6 +10,7 @@
  * in `<config dir>/<node id>.state` unless `replay.stateDir` says otherwise.
  */
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { trustOf } from '../directory/config.js';
 import { LoopixError, StartupError } from '../errors.js';
 import { loadConfigFile, NodeConfigSchema, type NodeConfig } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
@@ -51,7 +52,7 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
     throw new StartupError(`config ${configFile}: ${message}`, { field: /^([\w.]+):/.exec(message)?.[1] });
   };
 
-  const doc = loadTopologyFile(config.topologyFile, config.authorityPublicKey);
+  const doc = loadTopologyFile(config.topologyFile, trustOf(config));
   const topology = new TopologyIndex(doc);
   checkClock(topology, Date.now(), config.epochs.graceS, config.topologyFile);
   const g = topology.geometry;

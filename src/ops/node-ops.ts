@@ -11,6 +11,7 @@ import type { NodeSetup } from '../node/pipeline.js';
 import { isLoopback, remoteBindError, startOpsServer, type HealthReport, type OpsServer } from './http.js';
 import { MixingHealth } from './mixing-health.js';
 import { LOOPIX_VERSION } from '../version.js';
+import { trustOf } from '../directory/config.js';
 
 /** How long one topology check serves /healthz, ms (it reads and verifies the signed file). */
 const TOPOLOGY_CHECK_CACHE_MS = 5000;
@@ -86,7 +87,7 @@ export function registerNodeOps(node: RunningNode, setup: NodeSetup, windowS = 6
     if (topologyCheck && now - topologyCheck.at < TOPOLOGY_CHECK_CACHE_MS) return topologyCheck.result;
     let result: true | string;
     try {
-      const doc = new TopologyIndex(loadTopologyFile(config.topologyFile, config.authorityPublicKey));
+      const doc = new TopologyIndex(loadTopologyFile(config.topologyFile, trustOf(config)));
       const epoch = doc.epochAt(now);
       if (!doc.node(self.id)) result = `${config.topologyFile} no longer lists this node`;
       // A document carries keys for its epoch and the next: beyond that senders cannot reach this node.

@@ -10,8 +10,14 @@ import { join } from 'node:path';
 import { formatAddress } from '../address.js';
 import { ClientConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
 import type { SphinxBackend } from '../sphinx/types.js';
-import type { TestnetFiles } from './network.js';
+import type { NodeEntry } from '../topology/types.js';
+import type { AuthorityEntry } from '../directory/config.js';
 import { writeKeyFile } from './network.js';
+
+/** Where the clients get their documents: a static signed file, or the directory authorities. */
+export type ClientTopologySource =
+  | { readonly kind: 'static'; readonly topologyFile: string; readonly authorityPublicKey: string }
+  | { readonly kind: 'directory'; readonly authorities: readonly AuthorityEntry[]; readonly threshold: number };
 
 /** The names `loopix testnet` writes configs for. */
 export const FIRST_CLIENTS = ['alice', 'bob'] as const;
@@ -23,18 +29,26 @@ export interface ClientConfigFiles {
   readonly address: string;
 }
 
-export function writeClientConfigs(files: TestnetFiles, backend: SphinxBackend, params: Partial<NetworkParams>, names: readonly string[] = FIRST_CLIENTS): ClientConfigFiles[] {
+export function writeClientConfigs(
+  files: { readonly dir: string; readonly providers: readonly NodeEntry[]; readonly source: ClientTopologySource },
+  backend: SphinxBackend,
+  params: Partial<NetworkParams>,
+  names: readonly string[] = FIRST_CLIENTS,
+): ClientConfigFiles[] {
   const dir = join(files.dir, 'clients');
   mkdirSync(dir, { recursive: true });
-  const providers = files.index.providers;
+  const providers = files.providers;
+  const src = files.source;
   return names.map((name, i) => {
     const provider = providers[i % providers.length]!;
     const { publicKey } = writeKeyFile(join(dir, `${name}.key.json`), backend);
     const config = {
       keyFile: `${name}.key.json`,
       providerId: provider.id,
-      topologyFile: '../topology.json',
-      authorityPublicKey: files.authority.publicKey,
+      // A directory client keeps the last valid document in its own file (src/directory/client-setup.ts).
+      ...(src.kind === 'static'
+        ? { topologyFile: src.topologyFile, authorityPublicKey: src.authorityPublicKey }
+        : { topologyFile: `${name}.topology.json`, directory: { authorities: src.authorities, threshold: src.threshold } }),
       params,
       log: { level: 'warn' },
     };

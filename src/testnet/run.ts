@@ -14,8 +14,14 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
-import { EpochPublisher } from './epochs.js';
 import { createTestnetFiles, freeTcpPort, testnetNodeSpecs, type TestnetShape } from './network.js';
+import { DirectoryWatch, type ExclusionSeen } from './epochs.js';
+import type { TestnetNode } from './network.js';
+import { AuthorityProcess, createDirectoryTestnetFiles, type DirectoryTestnetFiles } from './authorities.js';
+import { DirectoryFetcher } from '../directory/fetcher.js';
+import { epochAtMs } from '../directory/document.js';
+import type { IsolationParams } from '../directory/schemas.js';
+import { TopologyIndex } from '../topology/document.js';
 import { writeClientConfigs } from './client-configs.js';
 import { PrometheusServer, writeScrapeConfig } from './prometheus.js';
 import { NetnsTestbed, type LinkMatrix } from './netns.js';
@@ -57,6 +63,14 @@ export interface TestnetOptions {
   readonly prometheus?: boolean;
   /** With prometheus: called with the running server after the final statistics, before shutdown (tests). */
   readonly onPrometheus?: (server: PrometheusServer) => Promise<void>;
+  /**
+   * With rotating keys (shape.epochLengthS): the directory authorities to start (default 3) and the
+   * signatures a document needs (default a majority), the isolation parameters, the bootstrap time.
+   */
+  readonly authorities?: number;
+  readonly threshold?: number;
+  readonly isolation?: Partial<IsolationParams>;
+  readonly bootstrapS?: number;
   /** Where the live table goes; null for none. */
   readonly table: NodeJS.WriteStream | null;
   readonly log: (line: string) => void;
@@ -84,8 +98,10 @@ export interface TestnetSummary {
   readonly e2e_latency_ms: { p50: number | null; p99: number | null; mean: number | null };
   readonly loop_rtt_ms: { p50: number | null; p99: number | null };
   readonly node_exits: Record<string, number | null>;
-  /** With rotating keys (--epoch-length): the epoch length, the first epoch, and the epochs re-published. */
+  /** With rotating keys (--epoch-length): the epoch length, the first epoch, and the epochs whose document the authorities published. */
   readonly key_epochs?: { readonly length_s: number; readonly first: number; readonly published: readonly number[] };
+  /** With rotating keys: the authorities and bad-server isolation (times: seconds since every node was up). */
+  readonly directory?: IsolationSummary;
   readonly dir: string | null;
   /** How the drain ended: everything back, nothing arrived for drainQuietS (after a failure), or the timeout. */
   readonly drain_end: 'complete' | 'quiet' | 'timeout' | 'interrupted';
@@ -110,6 +126,36 @@ export interface TestnetSummary {
 }
 
 
+interface Fractions {
+  /** Real messages delivered / sent (sent in the period). */
+  readonly delivery_ratio: number | null;
+  readonly messages: number;
+  /** Loops (clients' and nodes') returned / sent in the period. */
+  readonly loop_return_fraction: number | null;
+  readonly loops: number;
+}
+
+export interface IsolationSummary {
+  readonly authorities: number;
+  readonly threshold: number;
+  readonly isolation: IsolationParams;
+  /** Nodes misbehaving on purpose (--misbehave), from the moment every node was up (t = 0). */
+  readonly misbehaving: readonly string[];
+  /** Links reported, by name, when the testnet first saw each report at an authority. */
+  readonly reports: readonly { from: string; to: string; seen_s: number; epoch: number; due: number; returned: number }[];
+  /** Nodes excluded: the first epoch whose document excludes each, and when that epoch began. */
+  readonly excluded: readonly { node: string; epoch: number; at_s: number }[];
+  /** From misbehaviour start (t = 0) to the exclusion of the first misbehaving node; null if none was. */
+  readonly time_to_exclusion_s: number | null;
+  /** Before and after that exclusion (messages by send time; loops by counters at that moment). */
+  readonly before: Fractions | null;
+  readonly after: Fractions | null;
+  /** Clients that stopped because their document expired, with the reason. */
+  readonly clients_expired: readonly string[];
+}
+
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
+
 export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   // Absolute: the node configs name their key and topology files relative to themselves (`--dir first-net`).
   const dir = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'loopix-testnet-'));
@@ -117,7 +163,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
     o.shape.epochLengthS !== undefined && o.shape.epochKeys === undefined
-      ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30) / o.shape.epochLengthS) + 2 }
+      ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30 + (o.bootstrapS ?? 300) * 2) / o.shape.epochLengthS) + 2 }
       : o.shape;
   let netns: NetnsTestbed | undefined;
   try {
@@ -135,22 +181,49 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
 }
 
 async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, backend: ReturnType<typeof loadSphinx>['backend'], netns: NetnsTestbed | undefined): Promise<TestnetSummary> {
-  const files = await createTestnetFiles({
-    dir,
-    shape,
-    backend,
-    params: o.params,
-    perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
-    nodeConfig: { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
-    metrics: true,
-    ...(netns ? { hosts: new Map([...netns.hosts.values()].map((h) => [h.name, h.address])) } : {}),
-  });
+  const perNodeConfig = Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }]));
+  const nodeConfig = { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) };
+  // --netns: each node at its own address; the authorities and the demo clients on the bridge's (this host).
+  const hosts = netns ? new Map([...netns.hosts.values()].map((h) => [h.name, h.address])) : undefined;
+  // Rotating keys: the directory authorities publish every epoch's document (src/testnet/authorities.ts);
+  // static keys: one signed file, the offline option.
+  let staticIndex: TopologyIndex | undefined;
+  let staticAuthorityKey: string | undefined;
+  let dirFiles: DirectoryTestnetFiles | undefined;
+  let nodeSpecs: readonly TestnetNode[];
+  if (shape.epochLengthS !== undefined) {
+    dirFiles = await createDirectoryTestnetFiles({
+      dir,
+      shape: { ...shape, epochLengthS: shape.epochLengthS, epochKeys: shape.epochKeys ?? 4, authorities: o.authorities ?? 3, threshold: o.threshold, isolation: o.isolation, bootstrapS: o.bootstrapS },
+      backend,
+      params: o.params,
+      perNodeConfig,
+      nodeConfig,
+      metrics: true,
+      ...(hosts ? { hosts, authorityHost: netns!.clientsAddress } : {}),
+    });
+    nodeSpecs = dirFiles.nodes;
+  } else {
+    const files = await createTestnetFiles({ dir, shape, backend, params: o.params, perNodeConfig, nodeConfig, metrics: true, ...(hosts ? { hosts } : {}) });
+    staticIndex = files.index;
+    staticAuthorityKey = files.authority.publicKey;
+    nodeSpecs = files.nodes;
+  }
   // Configs for clients outside this process (README "Send your first message"), announced once the network is up.
-  const clientConfigs = writeClientConfigs(files, backend, o.params);
-  const scrapeConfig = writeScrapeConfig(dir, files.nodes.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })));
+  const clientConfigs = writeClientConfigs(
+    {
+      dir,
+      providers: nodeSpecs.filter((n) => n.role === 'provider').map((n) => n.entry),
+      source: dirFiles ? { kind: 'directory', ...dirFiles.directory } : { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: staticAuthorityKey! },
+    },
+    backend,
+    o.params,
+  );
+  const scrapeConfig = writeScrapeConfig(dir, nodeSpecs.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })));
   let prometheus: PrometheusServer | undefined;
   let prometheusSummary: TestnetSummary['prometheus'];
-  const nodes = files.nodes.map((n) => new NodeProcess(n, dir, netns?.exec(n.name)));
+  const authorities = (dirFiles?.authorities ?? []).map((a) => new AuthorityProcess(a, dir));
+  const nodes = nodeSpecs.map((n) => new NodeProcess(n, dir, netns?.exec(n.name)));
   let failures: FailureInjector;
   try {
     failures = new FailureInjector(o.failures ?? [], nodes, o.log); // checks the node names
@@ -158,11 +231,36 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const traffic = new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology: files.index, dir, probeClient: o.checkMixing === true });
-  // Rotating keys: this process is the directory authority (src/testnet/epochs.ts).
-  const publisher = files.epochPublicKeys ? new EpochPublisher(files, (index) => traffic.clients.forEach((c) => c.setTopology(index)), o.log) : undefined;
-  publisher?.start();
-  const mixing = o.checkMixing ? new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log) : null;
+  let traffic: DemoTraffic | undefined;
+  const makeTraffic = (topology: TopologyIndex) =>
+    new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology, dir, probeClient: o.checkMixing === true, ...(dirFiles ? { directory: dirFiles.directory, log: o.log } : {}) });
+  if (staticIndex) traffic = makeTraffic(staticIndex);
+  let nodesUpWall = Date.now();
+  let atExclusion: { perf: number; clientLoops: [number, number]; nodeLoops: [number, number] } | undefined;
+  const loopCounts = () => {
+    const c = (traffic?.clients ?? []).map((x) => x.stats());
+    const clientLoops: [number, number] = [c.reduce((a, s) => a + s.loops_sent, 0), c.reduce((a, s) => a + s.loops_returned, 0)];
+    const nodeLoops: [number, number] = [0, 0];
+    for (const n of nodes) for (const snap of n.snapshots()) (nodeLoops[0] += snap.counters.loops_sent ?? 0), (nodeLoops[1] += snap.counters.loops_returned ?? 0);
+    return { clientLoops, nodeLoops };
+  };
+  const misbehaving = new Set(Object.keys(o.misbehave ?? {}));
+  const names0 = new Map(nodeSpecs.map((n) => [n.entry.id, n.name] as const));
+  const watch = dirFiles
+    ? new DirectoryWatch({
+        authorities: dirFiles.directory.authorities,
+        threshold: dirFiles.directory.threshold,
+        epochLengthS: dirFiles.epochLengthS,
+        genesisEpoch: dirFiles.firstEpoch,
+        genesisMs: dirFiles.genesisMs,
+        onExcluded: (e: ExclusionSeen) => {
+          const name = names0.get(e.node) ?? e.node;
+          o.log(`testnet: ${name} excluded from epoch ${e.epoch} on (${((e.fromMs - nodesUpWall) / 1000).toFixed(1)} s after every node was up)`);
+          if (atExclusion === undefined && misbehaving.has(name)) atExclusion = { perf: performance.now() - (Date.now() - e.fromMs), ...loopCounts() };
+        },
+      })
+    : undefined;
+  let mixing: MixingCheck | null = null;
   const table = o.table ? new LiveTable(o.table, o.table.isTTY === true) : null;
   let interrupted = false;
   const onSignal = () => {
@@ -178,7 +276,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   process.on('SIGTERM', onSignal);
   const started = performance.now();
   let phase = 'starting';
-  const ticker = setInterval(() => table?.render((performance.now() - started) / 1000, phase, nodes, traffic), 1000);
+  const ticker = setInterval(() => traffic && table?.render((performance.now() - started) / 1000, phase, nodes, traffic), 1000);
   const waitUntil = async (done: () => boolean, timeoutS: number) => {
     const deadline = performance.now() + timeoutS * 1000;
     while (!done() && !interrupted && performance.now() < deadline) await sleep(100);
@@ -191,15 +289,45 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   let mixingSummary: MixingSummary | null | undefined;
   let sendStart = performance.now();
   try {
+    for (const a of authorities) a.start();
+    try {
+      await Promise.all(authorities.map((a) => a.ready));
+    } catch (err) {
+      await Promise.all(authorities.map((a) => a.stop()));
+      throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
+    }
+    if (authorities.length > 0) o.log(`testnet: ${authorities.length} directory authorities up (documents valid with ${dirFiles!.directory.threshold} of ${authorities.length} signatures)`);
     for (const n of nodes) n.start();
     try {
       await Promise.all(nodes.map((n) => n.ready));
     } catch (err) {
       // One node failed to start: stop the others instead of leaving them orphaned, keep the logs.
-      await Promise.all(nodes.map((n) => n.stop()));
+      await Promise.all([...nodes.map((n) => n.stop()), ...authorities.map((a) => a.stop())]);
       throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
     }
+    nodesUpWall = Date.now();
     o.log(`testnet: ${nodes.length} node processes up in ${dir}`);
+    if (dirFiles) {
+      // The clients start from the current document like any client: fetched, k of n signatures checked.
+      const fetcher = new DirectoryFetcher(dirFiles.directory);
+      let index: TopologyIndex | undefined;
+      for (let tries = 0; !index; tries++) {
+        try {
+          const epoch = Math.max(dirFiles.firstEpoch, epochAtMs({ epochLengthS: dirFiles.epochLengthS, genesisEpoch: dirFiles.firstEpoch, genesisMs: dirFiles.genesisMs }, Date.now()));
+          index = new TopologyIndex(await fetcher.document(epoch));
+        } catch (err) {
+          if (tries > 60 || interrupted) {
+            await Promise.all([...nodes.map((n) => n.stop()), ...authorities.map((a) => a.stop())]);
+            throw new Error(`no directory document for the clients: ${(err as Error).message}; logs kept in ${dir}`);
+          }
+          await sleep(500);
+        }
+      }
+      traffic = makeTraffic(index);
+      watch?.start();
+    }
+    if (!traffic) throw new Error('no traffic');
+    if (o.checkMixing) mixing = new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log);
     o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
     if (o.prometheus) {
       prometheus = await PrometheusServer.start({ configFile: scrapeConfig, port: await freeTcpPort(), logFile: join(dir, 'prometheus.log') });
@@ -214,19 +342,19 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     if (o.durationS !== undefined) mixing?.start(sendStart, o.durationS);
     await waitUntil(() => false, o.durationS ?? Infinity);
     sendS = (performance.now() - sendStart) / 1000;
-    traffic.stopSending();
+    traffic!.stopSending();
     mixing?.stopSending();
     phase = 'draining';
     const drainStart = performance.now();
     if (!interrupted) {
       // 1. Let the λP streams carry out what is still buffered, 2. stop the cover streams, 3. wait for arrivals.
-      await waitUntil(() => traffic.clients.every((c) => c.stats().send_buffer === 0), o.drainTimeoutS);
-      for (const c of traffic.clients) c.stopStreams();
+      await waitUntil(() => traffic!.clients.every((c) => c.stats().send_buffer === 0), o.drainTimeoutS);
+      for (const c of traffic!.clients) c.stopStreams();
       const remaining = Math.max(1, o.drainTimeoutS - (performance.now() - drainStart) / 1000);
-      const complete = () => traffic.drained && traffic.clients.every((c) => c.stats().loops_outstanding === 0);
+      const complete = () => traffic!.drained && traffic!.clients.every((c) => c.stats().loops_outstanding === 0);
       // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more.
       const watch = failures.active
-        ? new QuietWatch(() => traffic.deliveredMessages + traffic.clients.reduce((a, c) => a + c.stats().loops_returned, 0), (o.drainQuietS ?? 10) * 1000)
+        ? new QuietWatch(() => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0), (o.drainQuietS ?? 10) * 1000)
         : null;
       drained = await waitUntil(() => complete() || (watch !== null && failures.settled && watch.quiet()), remaining);
       drained = complete();
@@ -245,18 +373,20 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     }
   } finally {
     await prometheus?.stop();
-    publisher?.stop();
+    watch?.stop();
     await failures.stop();
     clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const clientStats = traffic.clients.map((c) => c.stats());
-  const observations: LoopObservation[] = traffic.clients.map((c) => ({ sender: c.address, tally: c.loopPathCounts().total }));
-  const rtts = traffic.clients.flatMap((c) => c.loopRttSamples()).sort((a, b) => a - b);
-  await traffic.stop();
+  const tr = traffic!; // set once the nodes were up; an earlier failure threw above
+  const clientStats = tr.clients.map((c) => c.stats());
+  const observations: LoopObservation[] = tr.clients.map((c) => ({ sender: c.address, tally: c.loopPathCounts().total }));
+  const rtts = tr.clients.flatMap((c) => c.loopRttSamples()).sort((a, b) => a - b);
+  await tr.stop();
   const exits: Record<string, number | null> = {};
   for (const n of nodes) exits[n.node.name] = await n.stop();
+  for (const a of authorities) exits[a.authority.name] = await a.stop();
   const dropped: Record<string, number> = {};
   let mixLoopsSent = 0;
   let mixLoopsReturned = 0;
@@ -271,24 +401,55 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   }
   const names = new Map(nodes.map((n) => [n.node.entry.id, n.node.name] as const));
   const sinceSend = (t: number) => Math.round((t - sendStart) / 100) / 10;
-  const lost = traffic.undelivered();
+  const lost = tr.undelivered();
   const restartedAt = failures.allRestartedAt;
-  const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...traffic.sentSince(restartedAt) };
+  const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...tr.sentSince(restartedAt) };
   const sum = (f: (s: (typeof clientStats)[number]) => number) => clientStats.reduce((a, s) => a + f(s), 0);
   const q = (p: number) => { const v = percentileOfSorted(rtts, p); return v === undefined ? null : Math.round(v * 10) / 10; };
-  const lat = traffic.latency();
+  const lat = tr.latency();
+  const isolationSummary = (): IsolationSummary => {
+    const at = (ms: number) => Math.round((ms - nodesUpWall) / 100) / 10;
+    const excluded = [...(watch?.exclusions.values() ?? [])].map((e) => ({ node: names.get(e.node) ?? e.node, epoch: e.epoch, at_s: at(e.fromMs) }));
+    const first = excluded.find((e) => misbehaving.has(e.node));
+    let before: Fractions | null = null;
+    let after: Fractions | null = null;
+    if (atExclusion) {
+      const end = { clientLoops: [sum((s) => s.loops_sent), sum((s) => s.loops_returned)] as const, nodeLoops: [mixLoopsSent, mixLoopsReturned] as const };
+      const a = tr.sentSince(atExclusion.perf);
+      const bSent = tr.sentMessages - a.sent;
+      const bDelivered = tr.deliveredMessages - a.delivered;
+      const loopsBefore = atExclusion.clientLoops[0] + atExclusion.nodeLoops[0];
+      const returnedBefore = atExclusion.clientLoops[1] + atExclusion.nodeLoops[1];
+      const loopsAfter = end.clientLoops[0] + end.nodeLoops[0] - loopsBefore;
+      const returnedAfter = end.clientLoops[1] + end.nodeLoops[1] - returnedBefore;
+      before = { delivery_ratio: ratio(bDelivered, bSent), messages: bSent, loop_return_fraction: ratio(returnedBefore, loopsBefore), loops: loopsBefore };
+      after = { delivery_ratio: ratio(a.delivered, a.sent), messages: a.sent, loop_return_fraction: ratio(returnedAfter, loopsAfter), loops: loopsAfter };
+    }
+    return {
+      authorities: authorities.length,
+      threshold: dirFiles!.directory.threshold,
+      isolation: dirFiles!.isolation,
+      misbehaving: [...misbehaving],
+      reports: [...(watch?.reports.values() ?? [])].map((r) => ({ from: names.get(r.from) ?? r.from, to: names.get(r.to) ?? r.to, seen_s: at(r.seenAtMs), epoch: r.epoch, due: r.due, returned: r.returned })),
+      excluded,
+      time_to_exclusion_s: first ? first.at_s : null,
+      before,
+      after,
+      clients_expired: [...tr.expired.values()],
+    };
+  };
   if (!o.keep && !o.dir) rmSync(dir, { recursive: true, force: true });
   return {
     nodes: nodes.length,
-    clients: traffic.clients.length,
+    clients: tr.clients.length,
     duration_s: Math.round(sendS * 10) / 10,
     drain_s: Math.round(drainS * 10) / 10,
     drained,
     interrupted,
-    sent_real: traffic.sentMessages,
-    delivered_real: traffic.deliveredMessages,
-    delivered_intact: traffic.deliveredIntact,
-    delivered_corrupt: traffic.deliveredCorrupt,
+    sent_real: tr.sentMessages,
+    delivered_real: tr.deliveredMessages,
+    delivered_intact: tr.deliveredIntact,
+    delivered_corrupt: tr.deliveredCorrupt,
     real_fragments_sent: sum((s) => s.sent_real),
     loops_sent: sum((s) => s.loops_sent),
     loops_returned: sum((s) => s.loops_returned),
@@ -299,7 +460,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     e2e_latency_ms: { p50: lat.p50, p99: lat.p99, mean: lat.mean },
     loop_rtt_ms: { p50: q(0.5), p99: q(0.99) },
     node_exits: exits,
-    ...(publisher ? { key_epochs: { length_s: files.topology.epochLengthS!, first: files.topology.epoch, published: publisher.history } } : {}),
+    ...(dirFiles && watch ? { key_epochs: { length_s: dirFiles.epochLengthS, first: dirFiles.firstEpoch, published: [...watch.epochs] }, directory: isolationSummary() } : {}),
     dir: o.keep || o.dir ? dir : null,
     drain_end: drainEnd,
     loss: {

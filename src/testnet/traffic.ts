@@ -14,6 +14,8 @@ import type { SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
 import { percentileOfSorted } from '../util/percentile.js';
 import { writeKeyFile } from './network.js';
+import { DirectoryFetcher, type FetcherOptions } from '../directory/fetcher.js';
+import { DirectoryFollower } from '../directory/follower.js';
 
 export interface TrafficOptions {
   readonly clients: number;
@@ -29,6 +31,13 @@ export interface TrafficOptions {
    * gets its real messages only from queueProbeBacklog().
    */
   readonly probeClient?: boolean;
+  /**
+   * The directory authorities: every client follows their documents itself (fetch, k-of-n check, its own
+   * cache file `client-<i>.topology.json`) instead of being handed the topology.
+   */
+  readonly directory?: FetcherOptions;
+  /** Log lines (a client whose document expired says why it stops). */
+  readonly log?: (line: string) => void;
 }
 
 interface Expected {
@@ -55,6 +64,10 @@ const percentile = (sorted: readonly number[], p: number): number | null => perc
 
 export class DemoTraffic {
   readonly clients: LoopixClient[] = [];
+  /** One per client with `directory`. */
+  readonly followers: DirectoryFollower[] = [];
+  /** Clients that stopped because their document expired, with the reason. */
+  readonly expired = new Map<number, string>();
   private readonly expected = new Map<string, Expected>();
   private readonly latencies: number[] = [];
   private sending = false;
@@ -85,11 +98,29 @@ export class DemoTraffic {
           ...(o.probeClient && i === 0 ? { onPacketSent: () => this.recordProbeSend() } : {}),
         }),
       );
+      if (o.directory) {
+        const client = this.clients[i]!;
+        this.followers.push(
+          new DirectoryFollower({
+            fetcher: new DirectoryFetcher(o.directory),
+            cacheFile: join(o.dir, `client-${i}.topology.json`),
+            current: o.topology,
+            onAdopt: (index) => client.setTopology(index),
+            onExpired: (reason) => {
+              this.expired.set(i, reason);
+              client.stopStreams();
+              o.log?.(`testnet: client ${i} stopped sending: ${reason}`);
+            },
+            log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+          }),
+        );
+      }
     }
   }
 
   async start(connectTimeoutMs = 30_000): Promise<void> {
     for (const c of this.clients) c.start();
+    for (const f of this.followers) f.start();
     await Promise.all(this.clients.map((c) => c.waitConnected(connectTimeoutMs)));
     this.clients.forEach((c, i) => void this.receiveLoop(c, i));
   }
@@ -194,6 +225,7 @@ export class DemoTraffic {
 
   async stop(): Promise<void> {
     this.stopSending();
+    for (const f of this.followers) f.stop();
     await Promise.all(this.clients.map((c) => c.stop()));
   }
 }

@@ -4,10 +4,18 @@
  * document always signs to the same bytes whatever order a file lists its fields in.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { verifyDirectoryDocument, type DirectoryTrust } from '../directory/document.js';
 import { TopologyError } from '../errors.js';
 import { makeGeometry, type Geometry } from '../geometry.js';
 import { readJsonFile } from '../util/json-file.js';
-import type { NodeEntry, SignedTopology, TopologyBody } from './types.js';
+import type { AnyTopology, NodeEntry, SignedTopology, TopologyBody } from './types.js';
+
+/**
+ * What a verifier trusts: one authority key (a static signed file), or the directory's n authority keys and
+ * the threshold k (a document valid with k of n signatures, src/directory/document.ts).
+ */
+export type TopologyTrust = string | DirectoryTrust;
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -117,6 +125,7 @@ export function validateBody(body: TopologyBody): void {
     if (n.role === 'provider' && (typeof n.ws !== 'string' || !/^wss?:\/\//.test(n.ws))) fail(`${at}.ws`, `provider needs a ws:// URL, got ${JSON.stringify(n.ws)}`);
     hexField(`${at}.publicKey`, n.publicKey, 32);
     if (n.nextPublicKey !== undefined) hexField(`${at}.nextPublicKey`, n.nextPublicKey, 32);
+    if (n.identityKey !== undefined) hexField(`${at}.identityKey`, n.identityKey, 32);
   });
   for (let layer = 0; layer <= body.layers; layer++) {
     if (!body.nodes.some((n) => n.layer === layer)) fail('nodes', `layer ${layer} has no node`);
@@ -127,7 +136,14 @@ export function validateBody(body: TopologyBody): void {
  * Verifies `doc` against the trusted authority key and returns it frozen; throws a TopologyError naming what
  * is wrong (bad signature, a different authority, a malformed field).
  */
-export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology {
+export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology;
+export function verifyTopology(doc: AnyTopology, trust: TopologyTrust): AnyTopology;
+export function verifyTopology(doc: AnyTopology, trust: TopologyTrust): AnyTopology {
+  if (typeof trust !== 'string') return deepFreeze(verifyDirectoryDocument(doc, trust));
+  return verifySingle(doc as SignedTopology, trust);
+}
+
+function verifySingle(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology {
   if (!doc || typeof doc !== 'object' || !doc.signature) fail('signature', 'missing');
   const { signature, ...body } = doc;
   if (signature.algorithm !== 'ed25519') fail('signature.algorithm', `must be "ed25519", got ${JSON.stringify(signature.algorithm)}`);
@@ -143,9 +159,11 @@ export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string)
 }
 
 /** Reads, parses and verifies a topology file. */
-export function loadTopologyFile(file: string, trustedAuthorityKey: string): SignedTopology {
-  const doc = readJsonFile(file, { label: 'topology file', area: 'TOPOLOGY', error: TopologyError }) as SignedTopology;
-  return verifyTopology(doc, trustedAuthorityKey);
+export function loadTopologyFile(file: string, trustedAuthorityKey: string): SignedTopology;
+export function loadTopologyFile(file: string, trust: TopologyTrust): AnyTopology;
+export function loadTopologyFile(file: string, trust: TopologyTrust): AnyTopology {
+  const doc = readJsonFile(file, { label: 'topology file', area: 'TOPOLOGY', error: TopologyError }) as AnyTopology;
+  return verifyTopology(doc, trust);
 }
 
 function deepFreeze<T>(o: T): T {
@@ -163,10 +181,36 @@ export class TopologyIndex {
   /** layerNodes[0] = providers, layerNodes[i] = mixes of layer i. */
   readonly layerNodes: readonly (readonly NodeEntry[])[];
 
-  constructor(readonly doc: SignedTopology) {
+  /** Nodes no path may use (directory documents: excluded by bad-server isolation). */
+  readonly excluded: ReadonlySet<string>;
+  /** Links no path may use, as `from>to` (directory documents). */
+  readonly removedLinks: ReadonlySet<string>;
+
+  constructor(readonly doc: AnyTopology) {
     this.geometry = makeGeometry(doc.geometry);
     this.byId = new Map(doc.nodes.map((n) => [n.id, n]));
     this.layerNodes = Array.from({ length: doc.layers + 1 }, (_, layer) => doc.nodes.filter((n) => n.layer === layer));
+    this.excluded = new Set(doc.directory?.excluded ?? []);
+    this.removedLinks = new Set((doc.directory?.removedLinks ?? []).map((l) => `${l.from}>${l.to}`));
+  }
+
+  /** SHA-256 (hex) of the signed content: two documents with the same fingerprint say the same thing. */
+  get fingerprint(): string {
+    const { signature: _s, signatures: _ss, ...body } = this.doc as AnyTopology & { signature?: unknown; signatures?: unknown };
+    return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  }
+
+  /** Whether a path may go from `from` to `to` (neither excluded, the link not removed). */
+  usable(from: string, to: string): boolean {
+    return !this.excluded.has(from) && !this.excluded.has(to) && !this.removedLinks.has(`${from}>${to}`);
+  }
+
+  /**
+   * Unix ms after which this document is no use: it carries keys for its epoch and the next one, so it
+   * expires when the epoch after next begins (never, for a document without an epoch schedule).
+   */
+  get expiresAtMs(): number {
+    return this.rotates ? this.epochStart(this.doc.epoch + 2) : Infinity;
   }
 
   get providers(): readonly NodeEntry[] {

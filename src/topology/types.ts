@@ -6,6 +6,7 @@
  * Layers follow the stratified design of Loopix §2: providers are layer 0 (the first and the last layer of
  * every path), mixes are layers 1..layers; a node only sends to the adjacent layer.
  */
+import type { DirectorySection } from '../directory/schemas.js';
 import type { GeometryParams } from '../geometry.js';
 
 export type Role = 'mix' | 'provider';
@@ -26,6 +27,8 @@ export interface NodeEntry {
   readonly publicKey: string;
   /** X25519 public key (hex) for `epoch + 1`, once known (key rotation). */
   readonly nextPublicKey?: string;
+  /** Directory documents: the node's Ed25519 identity key (hex); `id` is derived from it (src/directory/identity.ts). */
+  readonly identityKey?: string;
 }
 
 export interface TopologyBody {
@@ -51,6 +54,11 @@ export interface TopologyBody {
    */
   readonly maxDelayUs?: number;
   readonly nodes: readonly NodeEntry[];
+  /**
+   * Documents of the directory authorities only (src/directory/document.ts): who signs, how many signatures
+   * make it valid, and the links and nodes bad-server isolation removed this epoch (AnonPoP §5.2).
+   */
+  readonly directory?: DirectorySection;
 }
 
 export interface SignedTopology extends TopologyBody {
@@ -62,3 +70,12 @@ export interface SignedTopology extends TopologyBody {
     readonly value: string;
   };
 }
+
+/** The authorities' form: the same body, valid with k of the n authorities' signatures (src/directory/document.ts). */
+export interface DirectoryDocument extends TopologyBody {
+  readonly directory: DirectorySection;
+  readonly signatures: readonly { readonly publicKey: string; readonly value: string }[];
+}
+
+/** Either form of a verified topology document. */
+export type AnyTopology = SignedTopology | DirectoryDocument;

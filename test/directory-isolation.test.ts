@@ -1,0 +1,43 @@
+/**
+ * Bad-server isolation end to end (AnonPoP §5.2 over Loopix §4.2.1 loops), as `loopix testnet
+ * --misbehave mix-2.0:drop=0.3` runs it: real node and authority processes, short epochs. The layer-1 mixes'
+ * loops over their link to mix-2.0 come back too rarely, both file signed reports, the authorities exclude
+ * mix-2.0 (2 distinct reporters > f = 1) within the stated number of epochs, and from then on every real
+ * message is delivered and loops return at the honest rate. No honest node is excluded.
+ */
+import { describe, expect, it } from 'vitest';
+import { runTestnet } from '../src/testnet/run.js';
+
+/** Stated bound: excluded within this many epochs of the start of the misbehaviour. */
+const EPOCHS_TO_EXCLUSION = 8;
+const EPOCH_S = 5;
+
+describe('bad-server isolation in a running testnet', () => {
+  it('excludes a mix that drops 30 % of packets within the stated number of epochs; afterwards every message arrives and loops return at the honest rate', async () => {
+    const lines: string[] = [];
+    const summary = await runTestnet({
+      shape: { layers: 2, perLayer: 2, providers: 1, epoch: 1, epochLengthS: EPOCH_S },
+      clients: 2,
+      durationS: 45,
+      drainTimeoutS: 8,
+      messageIntervalS: 0.5,
+      params: { mu: 20, lambdaM: 10, loopWindowS: 8, lambdaP: 4, lambdaL: 2, lambdaD: 1 },
+      workersPerNode: 1,
+      keep: false,
+      misbehave: { 'mix-2.0': { drop: 0.3, delayMs: 0, tag: 0 } },
+      isolation: { f: 1 },
+      table: null,
+      log: (l) => lines.push(l),
+    });
+    const d = summary.directory!;
+    expect(d, lines.join('\n')).toBeDefined();
+    expect(d.excluded.map((e) => e.node), JSON.stringify(d)).toEqual(['mix-2.0']);
+    expect(d.reports.filter((r) => r.to === 'mix-2.0').map((r) => r.from).sort()).toEqual(['mix-1.0', 'mix-1.1']);
+    expect(d.time_to_exclusion_s!).toBeLessThanOrEqual(EPOCHS_TO_EXCLUSION * EPOCH_S);
+    expect(d.after!.messages).toBeGreaterThan(0);
+    expect(d.after!.delivery_ratio, JSON.stringify(d)).toBe(1);
+    expect(d.after!.loop_return_fraction!).toBeGreaterThanOrEqual(0.97);
+    expect(d.before!.loop_return_fraction!).toBeLessThan(d.after!.loop_return_fraction!);
+    process.stderr.write(`directory-isolation: ${JSON.stringify(d)}\n`);
+  }, 900_000);
+});
