@@ -61,7 +61,7 @@ describe('authority HTTP API', () => {
       ['wrong content type', post('/v1/descriptor', good, 'text/plain'), 415, 'ERR_LOOPIX_DIRECTORY_CONTENT_TYPE'],
       ['schema violation', post('/v1/descriptor', JSON.stringify({ descriptor: { ...d(), body: { ...d().body, udp: { host: 'h', port: 70_000 } } } })), 400, 'ERR_LOOPIX_DIRECTORY_MALFORMED'],
       ['unknown node', post('/v1/descriptor', JSON.stringify({ descriptor: d({ ...nodes[0]!, identity: generateIdentityKey() }) })), 403, 'ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE'],
-      ['forged signature', post('/v1/descriptor', JSON.stringify({ descriptor: { ...d(), signature: d(nodes[1]!).signature } })), 401, 'ERR_LOOPIX_DIRECTORY_SIGNATURE'],
+      ['forged signature', post('/v1/descriptor', JSON.stringify({ descriptor: { ...d(), signature: d(nodes[1]).signature } })), 401, 'ERR_LOOPIX_DIRECTORY_SIGNATURE'],
       ['unknown endpoint', post('/v1/nothing', good), 404, 'ERR_LOOPIX_DIRECTORY_NOT_FOUND'],
     ];
     for (const [what, pending, code, errCode] of cases) {

@@ -188,11 +188,12 @@ export class Authority {
         // skipped
       }
     }
-    for (const s of Array.isArray(p.signatures) ? p.signatures : []) {
-      if (!s || typeof s !== 'object' || typeof s.publicKey !== 'string' || typeof s.value !== 'string') continue;
+    for (const raw of (Array.isArray(p.signatures) ? p.signatures : []) as unknown[]) {
+      const s = raw as { epoch?: unknown; publicKey?: unknown; value?: unknown } | null;
+      if (!s || typeof s !== 'object' || typeof s.publicKey !== 'string' || typeof s.value !== 'string' || typeof s.epoch !== 'number') continue;
       const d = this.documents.get(s.epoch);
       if (!d || d.signatures.has(s.publicKey) || !this.trust.authorities.includes(s.publicKey)) continue;
-      if (!documentSignatureValid(d.body, s)) continue; // the peer signed other bytes: it disagrees
+      if (!documentSignatureValid(d.body, { publicKey: s.publicKey, value: s.value })) continue; // the peer signed other bytes: it disagrees
       d.signatures.set(s.publicKey, s.value);
       out.signatures++;
       this.scheduleSave();
@@ -275,7 +276,7 @@ export class Authority {
     }
     let state: { descriptors?: unknown[]; reports?: unknown[]; documents?: { epoch: number; body: TopologyBody; signatures: Record<string, string> }[] };
     try {
-      state = JSON.parse(text);
+      state = JSON.parse(text) as typeof state;
     } catch (err) {
       this.log.error({ file: this.stateFile, err: (err as Error).message }, 'authority state is not JSON; starting empty (peers refill it)');
       return;

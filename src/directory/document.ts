@@ -127,12 +127,14 @@ export function verifyDirectoryDocument(doc: AnyTopology, trust: DirectoryTrust,
   const trusted = new Set(trust.authorities);
   const valid = new Set<string>();
   const bad: string[] = [];
-  for (const [i, s] of signatures.entries()) {
+  for (const [i, raw] of (signatures as unknown[]).entries()) {
+    const s = raw as { publicKey?: unknown; value?: unknown } | null;
     if (s === null || typeof s !== 'object' || typeof s.publicKey !== 'string' || typeof s.value !== 'string') {
       fail('ERR_LOOPIX_DIRECTORY_MALFORMED', `signatures[${i}]`, 'must be {publicKey, value} (hex)');
+      continue; // not reached: fail throws
     }
     if (!trusted.has(s.publicKey)) continue; // an unknown authority's signature neither counts nor harms
-    if (documentSignatureValid(body, s)) valid.add(s.publicKey);
+    if (documentSignatureValid(body, { publicKey: s.publicKey, value: s.value })) valid.add(s.publicKey);
     else bad.push(s.publicKey);
   }
   if (valid.size < trust.threshold) {

@@ -124,10 +124,10 @@ export class NodeDirectoryAgent {
   /** Signs and uploads the descriptor: keys of the key store from the previous epoch on. */
   async announce(): Promise<void> {
     const epoch = this.epochNow();
-    let keys: { epoch: number; publicKey: string }[];
+    const keys: { epoch: number; publicKey: string }[] = [];
     const file = loadNodeKeyFile(this.keyFile);
     if (file.kind !== 'epochs') throw new LoopixError('ERR_LOOPIX_DIRECTORY_KEYS', `${this.keyFile}: a node using the directory needs a key store with one key per epoch (loopix keygen --epochs A..B)`, { field: 'keyFile' });
-    keys = file.keys.filter((k) => k.epoch >= epoch - 1).slice(0, MAX_DESCRIPTOR_KEYS).map((k) => ({ epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex') }));
+    keys.push(...file.keys.filter((k) => k.epoch >= epoch - 1).slice(0, MAX_DESCRIPTOR_KEYS).map((k) => ({ epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex') })));
     for (const k of file.keys) k.privateKey.fill(0);
     if ((keys.length === 0 || keys[keys.length - 1]!.epoch <= epoch) && this.announcedEpoch !== epoch) {
       this.log.error({ epoch, keyFile: this.keyFile }, 'the key store has no key for the next epoch: add keys (loopix keygen --epochs … --append) or the node drops out of the directory');

@@ -20,7 +20,7 @@ export function uniformValidPath(stages: readonly (readonly NodeEntry[])[], usab
   const n = stages.length;
   if (n === 0) return [];
   // counts[i][j]: valid completions of a path that is at stages[i][j].
-  const counts: number[][] = new Array(n);
+  const counts: number[][] = new Array<number[]>(n);
   counts[n - 1] = stages[n - 1]!.map(() => 1);
   for (let i = n - 2; i >= 0; i--) {
     counts[i] = stages[i]!.map((a) => stages[i + 1]!.reduce((sum, b, k) => sum + (usable(a.id, b.id) ? counts[i + 1]![k]! : 0), 0));

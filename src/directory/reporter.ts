@@ -45,7 +45,11 @@ export function linksToReport(selfId: string, links: Readonly<Record<string, Pat
   for (const [k, c] of own) {
     if (!isReportable(c.due, c.returned, p)) continue;
     let due = 0, returned = 0;
-    for (const [k2, c2] of own) if (k2 !== k) (due += c2.due), (returned += c2.returned);
+    for (const [k2, c2] of own) {
+      if (k2 === k) continue;
+      due += c2.due;
+      returned += c2.returned;
+    }
     // Without another next hop to compare with, loss at the next hop cannot be told from loss further on
     // (or from loops made late by congestion): no report.
     if (due < p.minDue || lossPValue(c.due, c.returned, Math.min(1 - 1e-9, returned / due)) >= p.alpha) continue;

@@ -137,7 +137,11 @@ export async function startAuthorityServer(authority: Authority, o: { host: stri
       let field: string | undefined;
       const message = (err as Error)?.message ?? String(err);
       if (err instanceof HttpError) ({ status, code, field } = err);
-      else if (isLoopixError(err)) ({ code, field } = { code: err.code, field: err.field }), (status = STATUS_BY_CODE[err.code] ?? 400);
+      else if (isLoopixError(err)) {
+        code = err.code;
+        field = err.field;
+        status = STATUS_BY_CODE[err.code] ?? 400;
+      }
       if (status >= 500) o.log.error({ err: message }, 'request failed');
       else o.log.debug({ status, code, message }, 'request refused');
       if (status === 413) res.setHeader('connection', 'close');

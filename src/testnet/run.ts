@@ -241,7 +241,12 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     const c = (traffic?.clients ?? []).map((x) => x.stats());
     const clientLoops: [number, number] = [c.reduce((a, s) => a + s.loops_sent, 0), c.reduce((a, s) => a + s.loops_returned, 0)];
     const nodeLoops: [number, number] = [0, 0];
-    for (const n of nodes) for (const snap of n.snapshots()) (nodeLoops[0] += snap.counters.loops_sent ?? 0), (nodeLoops[1] += snap.counters.loops_returned ?? 0);
+    for (const n of nodes) {
+      for (const snap of n.snapshots()) {
+        nodeLoops[0] += snap.counters.loops_sent ?? 0;
+        nodeLoops[1] += snap.counters.loops_returned ?? 0;
+      }
+    }
     return { clientLoops, nodeLoops };
   };
   const misbehaving = new Set(Object.keys(o.misbehave ?? {}));
@@ -342,14 +347,14 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     if (o.durationS !== undefined) mixing?.start(sendStart, o.durationS);
     await waitUntil(() => false, o.durationS ?? Infinity);
     sendS = (performance.now() - sendStart) / 1000;
-    traffic!.stopSending();
+    traffic.stopSending();
     mixing?.stopSending();
     phase = 'draining';
     const drainStart = performance.now();
     if (!interrupted) {
       // 1. Let the λP streams carry out what is still buffered, 2. stop the cover streams, 3. wait for arrivals.
       await waitUntil(() => traffic!.clients.every((c) => c.stats().send_buffer === 0), o.drainTimeoutS);
-      for (const c of traffic!.clients) c.stopStreams();
+      for (const c of traffic.clients) c.stopStreams();
       const remaining = Math.max(1, o.drainTimeoutS - (performance.now() - drainStart) / 1000);
       const complete = () => traffic!.drained && traffic!.clients.every((c) => c.stats().loops_outstanding === 0);
       // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more.
@@ -379,7 +384,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const tr = traffic!; // set once the nodes were up; an earlier failure threw above
+  const tr = traffic; // set once the nodes were up; an earlier failure threw above
   const clientStats = tr.clients.map((c) => c.stats());
   const observations: LoopObservation[] = tr.clients.map((c) => ({ sender: c.address, tally: c.loopPathCounts().total }));
   const rtts = tr.clients.flatMap((c) => c.loopRttSamples()).sort((a, b) => a - b);
