@@ -10,6 +10,8 @@ const SLOW = [
   'test/bench-cli.test.ts',
   'test/bench-figures.test.ts',
   'test/client-messaging.test.ts',
+  'test/directory-isolation.test.ts',
+  'test/directory-network.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
   'test/quickstart.test.ts',
