@@ -1,6 +1,6 @@
 /**
  * The node's half of bad-server isolation (AnonPoP §5.2 over Loopix §4.2.1 loops): every second it looks at
- * the loop window's per-link counts (src/node/loops.ts) for the node's own links `self → next` and files a
+ * the loop window's per-link counts (src/loops/link-stats.ts, kept by src/loops/monitor.ts) for the node's own links `self → next` and files a
  * signed report naming a link when
  *
  *  1. the link's loops reject "return fraction ≥ p0" by the one-sided exact binomial test at level α on at
