@@ -162,7 +162,7 @@ export function surbRoute(topo: TopologyIndex, firstProviderId: string, ownProvi
   const g = topo.geometry;
   checkAddress(g, 'surbId', surbId);
   const random = o.random ?? cryptoUniform;
-  const nodes = [providerById(topo, firstProviderId, 'first provider'), ...mixPath(topo, random), providerById(topo, ownProviderId, 'own provider')];
+  const nodes = routeNodes(topo, providerById(topo, firstProviderId, 'first provider'), [providerById(topo, ownProviderId, 'own provider')], random);
   checkLength(topo, 'message', nodes.length + 1);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
