@@ -19,7 +19,7 @@ import type { NodeEntry } from '../topology/types.js';
 import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
-import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
+import { Incoming, bindUdpSocket, type BoundUdpSocket } from './incoming.js';
 import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
@@ -31,7 +31,7 @@ import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
-import { mainThreadCpuUs } from './thread-cpu.js';
+import { registerNodeGauges } from './node-gauges.js';
 import { ShardedPipeline } from './shard-host.js';
 import { resolveMaxRate } from './replay-capacity.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
@@ -636,27 +636,17 @@ export class NodePipeline implements NodePacketPath {
     m.gauge('scheduled_packets', () => this.scheduler.size);
     this.epochs.registerGauges(m);
     m.gauge('workers', () => this.pool.workers);
-    m.gauge('socket_buffer_requested_bytes', () => this.o.config.pipeline.socketBufferBytes);
-    m.gauge('socket_recv_buffer_bytes', () => this.udp.recvBufferBytes);
-    m.gauge('socket_send_buffer_bytes', () => this.udp.sendBufferBytes);
-    m.gauge('udp_port', () => this.port);
-    m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
-    m.gauge('sphinx_native', () => this.o.backend.name === 'native');
-    // Main-thread CPU (user + system) since start, µs: what the packet path costs this thread.
-    m.gauge('main_thread_cpu_us', mainThreadCpuUs);
-    // Memory of the whole process (MB), read at snapshot time: what an operator watches under overload.
-    const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
-    m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));
-    m.gauge('heap_used_mb', () => mb(process.memoryUsage().heapUsed));
-    m.gauge('array_buffers_mb', () => mb(process.memoryUsage().arrayBuffers));
-    if (this.loops) {
-      const loops = this.loops;
-      m.gauge('loop_return_fraction', () => loops.monitor.last.fraction);
-      m.gauge('loops_due_in_window', () => loops.monitor.last.due);
-      m.gauge('loops_outstanding', () => loops.monitor.outstanding);
-      m.gauge('loop_alarm', () => loops.monitor.alarm);
-      m.gauge('loop_rate_per_s', () => loops.rate);
-    }
+    registerNodeGauges(
+      m,
+      {
+        port: () => this.port,
+        requestedBufferBytes: this.o.config.pipeline.socketBufferBytes,
+        recvBufferBytes: () => this.udp.recvBufferBytes,
+        sendBufferBytes: () => this.udp.sendBufferBytes,
+        nativeSphinx: this.o.backend.name === 'native',
+      },
+      this.loops,
+    );
   }
 }
 
