@@ -645,7 +645,7 @@ export class LoopixClient {
       loops_lost: this.loops.lost,
       loop_rtt_ms: this.loops.rttSummary(),
       skipped_offline: { ...this.skipped },
-      send_buffer: this.fragments.length + this.surbAcks.length + this.waiting.length,
+      send_buffer: this.fragments.length + this.surbAcks.length + this.waiting.length + this.pushes.length,
       unacked_fragments: unacked,
       messages_queued: this.inbox.length,
       message_latency_ms: this.latency.summary(),
