@@ -26,9 +26,9 @@ import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/test
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native, toHex } from './helpers/backends.js';
 
-const ROUND_MS = 100;
+const ROUND_MS = 200;
 const POOL = 15;
-const params = { lambdaP: 20, lambdaL: 2, lambdaD: 20, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16, poRoundMs: ROUND_MS, poPoolSize: POOL };
+const params = { lambdaP: 10, lambdaL: 1, lambdaD: 20, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16, poRoundMs: ROUND_MS, poPoolSize: POOL };
 let dir: string;
 let net: TestnetFiles;
 let nodes: NodeProcess[];
@@ -83,7 +83,9 @@ beforeAll(async () => {
     backend: native,
     params,
     postOffice: true,
-    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.25, log: { level: 'info' } },
+    // A shared 2-core machine: a lenient AQM, so load spikes delay packets instead of dropping them (pushes are
+    // not acknowledged, and these tests count every message).
+    nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } }, statsIntervalS: 0.25, log: { level: 'info' } },
   });
   nodes = net.nodes.map((n) => new NodeProcess(n, dir));
   for (const n of nodes) n.start();
@@ -110,7 +112,7 @@ describe('the post office over real processes', () => {
     expect(sent.acknowledged).toBe(false);
     await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(['to a mailbox nobody can link to bob']), { timeout: 15_000 });
     expect(got[0]!.messageId).toBe(sent.messageId);
-    expect(bob.client.stats().po_answers_dummy).toBeGreaterThan(0); // the PO answered empty pulls too
+    await vi.waitFor(() => expect(bob.client.stats().po_answers_dummy).toBeGreaterThan(0), { timeout: 10_000 }); // the PO answered empty pulls too
     // What the PO stored and logged: no client key, client id, client address or session of anyone.
     const secrets = [bob.keyPair.publicKey, alice.keyPair.publicKey, clientIdOf(net.index.geometry, bob.keyPair.publicKey), clientIdOf(net.index.geometry, alice.keyPair.publicKey)].map(toHex);
     const db = new Database(mailboxPath(join(dir, 'provider-0-data')), { readonly: true });
@@ -150,10 +152,10 @@ describe('the post office over real processes', () => {
     const releasedBefore = await counter('provider-1', 'po_pool_released');
     const bodies = ['one', 'two', 'three'];
     await Promise.all(bodies.map((b) => alice.client.send(mailbox, text(b))));
-    await sleep(8 * ROUND_MS);
+    await sleep(6 * ROUND_MS);
     const releasedWhileAway = (await counter('provider-1', 'po_pool_released')) - releasedBefore;
-    // One pull per round for the offline client (≥ 8 rounds passed; other pools are empty by now or count extra).
-    expect(releasedWhileAway).toBeGreaterThanOrEqual(6);
+    // One pull per round for the offline client (≥ 6 rounds passed; other pools are empty by now or count extra).
+    expect(releasedWhileAway).toBeGreaterThanOrEqual(4);
     const back = makeClient('carol-again', 1, { keyPair: carol.keyPair, store: new SqliteStore(storeFile) });
     const got = collect(back.client);
     back.client.start();
@@ -199,10 +201,10 @@ describe('the post office over real processes', () => {
     await Promise.all([alice.client.waitConnected(15_000), erin.client.waitConnected(15_000)]);
     const startEpoch = Math.floor(Date.now() / 2000);
     const bodies: string[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 12; i++) {
       bodies.push(`epoch message ${i}`);
       void alice.client.send(mailbox, text(bodies[i]!));
-      await sleep(250);
+      await sleep(400);
     }
     expect(Math.floor(Date.now() / 2000) - startEpoch).toBeGreaterThanOrEqual(2);
     await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()), { timeout: 20_000 });
@@ -226,14 +228,12 @@ describe('the post office over real processes', () => {
     };
     const box = mailboxId(crypto.getRandomValues(new Uint8Array(32)), 1);
     const pull = packetWith(encodePull(g, box, surb()));
-    const answersBefore = (await counter('provider-0', 'po_answers_dummy')) + (await counter('provider-0', 'po_answers_stored'));
     const replayBefore = await dropped('provider-0', 'replay');
     expect(mallory.client.transport.submit(pull.slice())).toBe(true);
     expect(mallory.client.transport.submit(pull.slice())).toBe(true); // the same bytes again
     await vi.waitFor(async () => expect(await dropped('provider-0', 'replay')).toBe(replayBefore + 1), { timeout: 10_000 });
     // Exactly one answer came back to the attacker's inbox (as a SURB reply it holds no keys for).
     await vi.waitFor(() => expect(mallory.client.stats().invalid_received.unknown_surb ?? 0).toBe(1), { timeout: 10_000 });
-    expect((await counter('provider-0', 'po_answers_dummy')) + (await counter('provider-0', 'po_answers_stored')) - answersBefore).toBe(1);
 
     const oversized = encodePull(g, box, surb());
     oversized[poLayout(g).bodyOffset + g.surbBytes + 5] = 0xff;
@@ -251,7 +251,7 @@ describe('the post office over real processes', () => {
   }, 60_000);
 
   it('the pull rate is the same with and without messages waiting (two-sample test)', async () => {
-    // The only pool in the network now is frank's: every pull the PO answers is one of his.
+    // The only pool at provider-1 now is frank's: every request it releases is one of his.
     await sleep((POOL + 2) * ROUND_MS); // earlier clients' pools run dry
     const alice = makeClient('alice-4', 1), frank = makeClient('frank', 1);
     const mailbox = frank.client.openMailbox();
@@ -261,13 +261,13 @@ describe('the post office over real processes', () => {
     await Promise.all([alice.client.waitConnected(15_000), frank.client.waitConnected(15_000)]);
     await vi.waitFor(() => expect(frank.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), { timeout: 10_000 });
     await sleep(1000); // steady state: the first released requests have reached the PO
-    /** Pulls the PO answered in each of `n` stats intervals (0.25 s). */
+    /** Pull requests frank's provider released into the network in each of `n` stats intervals (0.25 s). */
     const perInterval = async (n: number) => {
       const counts: number[] = [];
-      let last = (await node('provider-0').nextStats())!;
+      let last = (await node('provider-1').nextStats())!;
       for (let i = 0; i < n; i++) {
-        const next = (await node('provider-0').nextStats())!;
-        const total = (s: typeof next) => (s.counters.po_answers_dummy ?? 0) + (s.counters.po_answers_stored ?? 0);
+        const next = (await node('provider-1').nextStats())!;
+        const total = (s: typeof next) => s.counters.po_pool_released ?? 0;
         counts.push(total(next) - total(last));
         last = next;
       }
@@ -275,14 +275,14 @@ describe('the post office over real processes', () => {
     };
     const idle = await perInterval(12);
     const storedBefore = await counter('provider-0', 'po_answers_stored');
-    await Promise.all(Array.from({ length: 40 }, (_, i) => alice.client.send(mailbox, text(`busy ${i}`))));
+    await Promise.all(Array.from({ length: 30 }, (_, i) => alice.client.send(mailbox, text(`busy ${i}`))));
     const busy = await perInterval(12);
     expect((await counter('provider-0', 'po_answers_stored')) - storedBefore).toBeGreaterThan(5); // messages really waited
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-    expect(mean(idle)).toBeGreaterThan(1); // ≈ 2.5 per 0.25 s at one pull per 100-ms round
-    expect(Math.abs(mean(busy) - mean(idle))).toBeLessThan(1);
+    expect(mean(idle)).toBeGreaterThan(0.5); // ≈ 1.25 per 0.25 s at one pull per 200-ms round
+    expect(Math.abs(mean(busy) - mean(idle))).toBeLessThan(0.5);
     expect(ks2Sample(idle, busy).pValue).toBeGreaterThan(0.01);
-    await vi.waitFor(() => expect(got.length).toBe(40), { timeout: 20_000 });
+    await vi.waitFor(() => expect(got.length).toBe(30), { timeout: 20_000 });
     await Promise.all([alice.client.stop(), frank.client.stop()]);
   }, 60_000);
 });
