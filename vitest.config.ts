@@ -14,6 +14,7 @@ const SLOW = [
   'test/key-rotation.test.ts',
   // A whole post office network for six scenarios (each well under 30 s, about a minute together).
   'test/postoffice-network.test.ts',
+  'test/postoffice-testnet.test.ts',
   'test/quickstart.test.ts',
   'test/testnet.test.ts',
   'test/testnet-mix-failure.test.ts',
