@@ -8,10 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LoopixError } from '../src/errors.js';
 import { DEFAULT_GEOMETRY as g, makeGeometry, POST_OFFICE } from '../src/geometry.js';
 import { PostOfficeClient } from '../src/postoffice/client.js';
+import { PostOffice } from '../src/postoffice/office.js';
+import { Command } from '../src/sphinx/types.js';
 import { epochsToPull, formatAnonymousAddress, mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { RequestPool } from '../src/postoffice/pool.js';
 import { openMailboxStore } from '../src/postoffice/store.js';
@@ -166,6 +168,91 @@ describe('the SQLite mailboxes', () => {
     const file = join(dir, 'mb-geom.sqlite');
     openMailboxStore(file, g).close();
     expect(() => openMailboxStore(file, makeGeometry({ contentBytes: 1100 }))).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_STORE_GEOMETRY' }));
+  });
+});
+
+describe('the post office handler (real SURBs, real SQLite)', () => {
+  const selfId = seq(g.addressBytes, 60);
+  const recipientSecret = seq(32, 90);
+  /** A one-hop SURB: first hop this PO, ending SURB_REPLY at the recipient key. */
+  const surb = () => {
+    const made = native.createSurb(g, { epoch: 1, hops: [{ publicKey: native.x25519Base(recipientSecret), command: Command.SURB_REPLY, address: seq(g.addressBytes, 1), delayUs: 0 }], firstHop: selfId });
+    return made;
+  };
+  /** The content an answer packet carries to the recipient. */
+  const answerOf = (packet: Uint8Array, keys: Uint8Array) => {
+    const r = native.unwrap(g, recipientSecret, packet.slice());
+    expect(r.kind).toBe('surbReply');
+    return r.kind === 'surbReply' ? native.openSurbReply(g, keys, r.payload)! : new Uint8Array(0);
+  };
+  const make = (file: string, deleteAfterMs: number) => {
+    const store = openMailboxStore(file, g);
+    const sent: Uint8Array[] = [];
+    const counts: Record<string, number> = {};
+    const office = new PostOffice({
+      geometry: g,
+      selfId: toHex(selfId),
+      backend: native,
+      store,
+      submit: (p) => sent.push(p),
+      count: (n) => (counts[n] = (counts[n] ?? 0) + 1),
+      drop: (r) => (counts[r] = (counts[r] ?? 0) + 1),
+      log: { error: () => {} },
+      deleteAfterMs,
+    });
+    return { store, sent, counts, office };
+  };
+  const E = poLayout(g).envelopeBytes;
+
+  it('answers a pull with the stored envelope and deletes it only after the answer has had time to leave', async () => {
+    const { store, sent, counts, office } = make(join(dir, 'po-a.sqlite'), 300);
+    office.handle(ZERO_ADDR, encodePush(g, seq(16), seq(E, 5)));
+    expect(store.total()).toBe(1);
+    const a = surb();
+    office.handle(ZERO_ADDR, encodePull(g, seq(16), a.surb));
+    expect(sent).toHaveLength(1);
+    expect(toHex(answerOf(sent[0]!, a.decryptionKeys).subarray(0, E))).toBe(toHex(seq(E, 5)));
+    expect(store.total()).toBe(1); // still on disk while its answer is on the way out
+    const b = surb();
+    office.handle(ZERO_ADDR, encodePull(g, seq(16), b.surb)); // the in-flight envelope is not served twice
+    expect(sent).toHaveLength(2);
+    expect(counts).toMatchObject({ po_pushes_stored: 1, po_answers_stored: 1, po_answers_dummy: 1 });
+    expect(answerOf(sent[1]!, b.decryptionKeys).length).toBe(answerOf(sent[0]!, a.decryptionKeys).length);
+    await vi.waitFor(() => expect(store.total()).toBe(0), { timeout: 5000 });
+    office.close();
+    store.close();
+  });
+
+  it('an answer still in flight when the post office stops is answered again after the restart, not lost', () => {
+    const file = join(dir, 'po-b.sqlite');
+    const first = make(file, 60_000);
+    first.office.handle(ZERO_ADDR, encodePush(g, seq(16), seq(E, 7)));
+    first.office.handle(ZERO_ADDR, encodePull(g, seq(16), surb().surb));
+    expect(first.office.answersInFlight).toBe(1);
+    first.office.close();
+    first.store.close();
+    const again = make(file, 60_000);
+    const c = surb();
+    again.office.handle(ZERO_ADDR, encodePull(g, seq(16), c.surb));
+    expect(toHex(answerOf(again.sent[0]!, c.decryptionKeys).subarray(0, E))).toBe(toHex(seq(E, 7)));
+    again.office.close();
+    again.store.close();
+  });
+
+  it('drops what it cannot answer with a counted reason, never throwing', () => {
+    const { sent, counts, office, store } = make(join(dir, 'po-c.sqlite'), 10);
+    const other = native.createSurb(g, { epoch: 1, hops: [{ publicKey: native.x25519Base(recipientSecret), command: Command.SURB_REPLY, address: seq(g.addressBytes, 1), delayUs: 0 }], firstHop: seq(g.addressBytes, 61) });
+    office.handle(ZERO_ADDR, encodePull(g, seq(16), other.surb));
+    const garbage = encodePull(g, seq(16), seq(g.surbBytes, 3));
+    office.handle(ZERO_ADDR, garbage);
+    const oversized = encodePull(g, seq(16), surb().surb);
+    oversized[oversized.length - 1] = 1;
+    office.handle(ZERO_ADDR, oversized);
+    expect(sent).toHaveLength(0);
+    expect(counts.po_surb_first_hop).toBe(2); // the foreign SURB, and the garbage one (its first hop is not us)
+    expect(counts.po_pull_oversized).toBe(1);
+    office.close();
+    store.close();
   });
 });
 

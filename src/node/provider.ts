@@ -14,11 +14,15 @@ import type { ClientFrontEnd, Inbox } from '../provider/types.js';
 import { startClientFrontEnd } from '../provider/ws-server.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { LoopixError } from '../errors.js';
+import { effectiveMaxDelayUs } from '../max-delay.js';
 import { PostOffice } from '../postoffice/office.js';
 import { RequestPool } from '../postoffice/pool.js';
 import { mailboxPath, openMailboxStore, type MailboxStore } from '../postoffice/store.js';
 import { nodeLogger, type RunningNode, type StartOptions } from './mix.js';
 import { NodePipeline, type NodePacketPath, type NodeSetup } from './pipeline.js';
+
+/** Slack beyond the per-hop delay bound after which a post office answer has surely left this node, ms. */
+const ANSWER_DEPARTURE_SLACK_MS = 5_000;
 
 /** How often a post office deletes expired envelopes, ms. */
 const MAILBOX_EXPIRY_INTERVAL_MS = 60_000;
@@ -138,6 +142,8 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
       drop: (reason) => p.metrics.drop(reason),
       // Counts and error messages only: never a mailbox id, SURB or anything of a request (docs/threat-model.md).
       log: log.child({ module: 'postoffice' }),
+      // The answer's first hop is this node: it leaves within that hop's delay bound (plus queueing slack).
+      deleteAfterMs: effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs) / 1000 + ANSWER_DEPARTURE_SLACK_MS,
     });
     p.metrics.gauge('po_envelopes', () => mailboxes.total());
   }
@@ -234,6 +240,7 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
       if (expiry) clearInterval(expiry);
       clearInterval(poolRound);
       if (mailboxExpiry) clearInterval(mailboxExpiry);
+      postOffice?.close();
       await frontEnd?.close().catch(() => undefined);
       await p.close();
       flush();

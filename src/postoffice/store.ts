@@ -29,8 +29,8 @@ export interface StoredEnvelope {
 export interface MailboxStore {
   /** Durably stores one envelope (E bytes) under a mailbox id (on disk when this returns). */
   store(mailboxId: Uint8Array, envelope: Uint8Array, nowMs?: number): void;
-  /** The oldest envelope of the mailbox, not removed. */
-  oldest(mailboxId: Uint8Array): StoredEnvelope | undefined;
+  /** The oldest envelope of the mailbox whose id is not in `skip` (answers in flight), not removed. */
+  oldest(mailboxId: Uint8Array, skip?: ReadonlySet<number>): StoredEnvelope | undefined;
   /** Removes one envelope once its answer has been sent. */
   remove(id: number): void;
   /** Deletes envelopes stored before nowMs − expiryMs; returns how many. */
@@ -76,7 +76,7 @@ export function openMailboxStore(file: string, g: Geometry): MailboxStore {
     throw err;
   }
   const insert = db.prepare('INSERT INTO envelopes (mailbox, envelope, stored_at) VALUES (?, ?, ?)');
-  const first = db.prepare<[Buffer], { id: number; envelope: Buffer }>('SELECT id, envelope FROM envelopes WHERE mailbox = ? ORDER BY id LIMIT 1');
+  const first = db.prepare<[Buffer, number], { id: number; envelope: Buffer }>('SELECT id, envelope FROM envelopes WHERE mailbox = ? ORDER BY id LIMIT ?');
   const del = db.prepare('DELETE FROM envelopes WHERE id = ?');
   const expire = db.prepare('DELETE FROM envelopes WHERE stored_at < ?');
   const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM envelopes');
@@ -96,9 +96,10 @@ export function openMailboxStore(file: string, g: Geometry): MailboxStore {
       if (!(envelope instanceof Uint8Array) || envelope.length !== E) throw new LoopixError('ERR_LOOPIX_PO_FIELD', `envelope must be ${E} bytes`, { field: 'envelope' });
       insert.run(id16(mailboxId), blob(envelope), nowMs);
     },
-    oldest(mailboxId) {
+    oldest(mailboxId, skip) {
       open();
-      const row = first.get(id16(mailboxId));
+      // At most skip.size rows can be skipped, so skip.size + 1 rows always reach the first one not in flight.
+      const row = first.all(id16(mailboxId), (skip?.size ?? 0) + 1).find((r) => !skip?.has(r.id));
       return row ? { id: row.id, envelope: new Uint8Array(row.envelope.buffer, row.envelope.byteOffset, row.envelope.byteLength) } : undefined;
     },
     remove(id) {
