@@ -40,15 +40,23 @@ export interface RouteOptions {
 }
 
 /**
+ * Redraws before sampleDelayUs gives up and returns the bound itself. At the default bound a redraw happens
+ * with probability 10⁻⁶, so 64 in a row never happen with a sound random source; the cap only stops a
+ * broken source (a constant) or a µ far below the bound's from looping forever.
+ */
+const MAX_DELAY_REDRAWS = 64;
+
+/**
  * An Exp(µ) delay in whole microseconds, at most `maxUs` (the network's per-hop bound, src/max-delay.ts): a
  * larger sample is drawn again (probability 10⁻⁶ at the default bound), so no node drops the packet as
  * `excessive_delay` and the delays stay Exp(µ) truncated at the bound.
  */
 export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform, maxUs: number = MAX_DELAY_US): number {
-  for (;;) {
+  for (let i = 0; i < MAX_DELAY_REDRAWS; i++) {
     const us = Math.max(0, Math.round(sampleExp(mu, random) * 1e6));
     if (us <= maxUs) return us;
   }
+  return maxUs;
 }
 
 export { hexToBytes };
