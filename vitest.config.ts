@@ -12,6 +12,9 @@ const SLOW = [
   'test/client-messaging.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
+  // A whole post office network for six scenarios (each well under 30 s, about a minute together).
+  'test/postoffice-network.test.ts',
+  'test/postoffice-testnet.test.ts',
   'test/quickstart.test.ts',
   'test/testnet.test.ts',
   'test/testnet-mix-failure.test.ts',

@@ -6,6 +6,7 @@
  *   message  P_s, L1..Ll, P_r, recipient   RELAY ×(l+1), DELIVER(client id), FINAL(message id)
  *   loop     P_s, L1..Ll, P_s, self        RELAY ×(l+1), DELIVER(own client id), LOOP(loop id)
  *   drop     P_s, L1..Ll, P_random         RELAY ×(l+1), DROP
+ *   post     P_s, L1..Ll, PO               RELAY ×(l+1), FINAL(zero): a post office request (src/postoffice/wire.ts)
  *
  * Every hop that forwards or stores (RELAY, DELIVER) carries an Exp(µ) delay; FINAL, LOOP and DROP carry 0.
  */
@@ -161,5 +162,21 @@ export function surbRoute(topo: TopologyIndex, firstProviderId: string, ownProvi
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
   hops.push({ publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 });
+  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
+}
+
+/**
+ * P_s → L1..Ll → the post office, whose FINAL hop (zero address, no delay) is a PUSH or PULL request
+ * (src/postoffice/wire.ts, AnonPoP §4). The PO is a provider, so the path is as long as a drop's.
+ */
+export function postOfficeRoute(topo: TopologyIndex, ownProviderId: string, postOfficeId: string, o: RouteOptions): Route {
+  const g = topo.geometry;
+  const random = o.random ?? cryptoUniform;
+  const po = providerById(topo, postOfficeId, 'post office');
+  if (po.postOffice !== true) throw new RangeError(`post office ${postOfficeId} is not listed as a post office in the topology (epoch ${topo.doc.epoch})`);
+  const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), po];
+  checkLength(topo, 'message', nodes.length);
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodeHops(topo, epoch, nodes, { command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
   return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }

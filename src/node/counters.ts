@@ -51,6 +51,14 @@ export const COUNTERS = Object.freeze({
   ws_handshake_throttled: 'connections refused by the per-address handshake rate limit (provider.limits.handshakesPerMin)',
   ws_ack_remove_errors: 'batches of acknowledged packets the inbox failed to delete (they are served again)',
   clients_expired: 'client registrations forgotten after provider.registrationTtlS without traffic and with nothing stored',
+  po_pushes_stored: 'post office: PUSH envelopes committed to the mailbox database',
+  po_answers_stored: 'post office: PULLs answered with a stored envelope (deleted once the answer was submitted)',
+  po_answers_dummy: 'post office: PULLs answered with a random envelope of the same length (mailbox empty)',
+  po_expired: 'post office: envelopes deleted unpulled after provider.postOffice.expiryS',
+  po_pool_deposits: 'request pool: pull requests a client deposited with its provider (POOL frames accepted)',
+  po_pool_full: "request pool: POOL frames refused because the client's pool already held params.poPoolSize requests",
+  po_pool_released: 'request pool: pull requests the provider released into the network (one per client per round)',
+  po_pool_ran_dry: "request pool: a client's pool released its last request (a gap in its pull pattern follows unless it tops up)",
   key_file_prune_errors: "failures to remove retired epochs' keys from the key file on disk",
 } as const);
 

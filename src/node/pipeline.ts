@@ -63,6 +63,12 @@ export interface PipelineOptions extends NodeSetup {
    * that stays valid). The hook counts `delivered` or a drop itself. Absent on mixes.
    */
   readonly deliver?: (client: Uint8Array, packet: Uint8Array) => void;
+  /**
+   * Post office providers only (src/postoffice/office.ts): called with the FINAL address and content of a
+   * request once its replay tag was accepted. Absent: FINAL at a node is dropped as unexpected_final. Only the
+   * pool path supports it (the provider refuses `pipeline.mode: "sharded"` with a post office).
+   */
+  readonly postOffice?: (address: Uint8Array, content: Uint8Array) => void;
   /** Emit own loop cover traffic (default true). */
   readonly loops?: boolean;
   /** Report stats every config.statsIntervalS (default true). */
@@ -155,7 +161,7 @@ export class NodePipeline implements NodePacketPath {
     this.pool = pool;
     this.metrics = metrics;
     this.aqm = new AqmController(config.pipeline.aqm);
-    this.router = new Router({ topology, role: self.role, layer: self.layer });
+    this.router = new Router({ topology, role: self.role, layer: self.layer, postOffice: o.postOffice !== undefined });
     const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
     if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
     this.link = link;
@@ -577,6 +583,9 @@ export class NodePipeline implements NodePacketPath {
         else if (ret.kind === 'duplicate') this.metrics.drop('loop_duplicate');
         break;
       }
+      case 'postOffice':
+        this.o.postOffice!(action.address, action.content);
+        break;
       case 'drop':
         this.metrics.drop(action.reason);
         break;

@@ -130,6 +130,8 @@ export interface CreateTestnetOptions {
   readonly udp?: Readonly<Record<string, { readonly host: string; readonly port: number }>>;
   /** Extra top-level config fields for single nodes by name (e.g. `{ 'mix-2.0': { faults: … } }`). */
   readonly perNodeConfig?: Readonly<Record<string, Record<string, unknown>>>;
+  /** Post office mode: provider-0 also serves as the post office (topology `postOffice: true`, config provider.postOffice). */
+  readonly postOffice?: boolean;
 }
 
 export async function createTestnetFiles(o: CreateTestnetOptions): Promise<TestnetFiles> {
@@ -161,6 +163,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       layer: spec.layer,
       udp: o.udp?.[spec.name] ?? { host: '127.0.0.1', port: await freeUdpPort() },
       ...(spec.role === 'provider' ? { ws: `ws://127.0.0.1:${await freeTcpPort()}` } : {}),
+      ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: true as const } : {}),
       publicKey,
     };
     if (byEpoch) epochPublicKeys.set(entry.id, byEpoch);
@@ -191,7 +194,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       topologyFile,
       authorityPublicKey: authority.publicKey,
       params: o.params,
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`) } } : {}),
+      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(entry.postOffice ? { postOffice: {} } : {}) } } : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],
     };

@@ -49,6 +49,8 @@ export interface TestnetOptions {
   readonly drainQuietS?: number;
   /** --check-mixing: probe the nodes and client 0, and add `mixing` to the summary (src/mixing/). Needs durationS. */
   readonly checkMixing?: boolean;
+  /** Post office mode: provider-0 is a post office, every demo client opens a mailbox and messages go there. */
+  readonly postOffice?: boolean;
   /** Where the live table goes; null for none. */
   readonly table: NodeJS.WriteStream | null;
   readonly log: (line: string) => void;
@@ -97,6 +99,8 @@ export interface TestnetSummary {
   readonly loop_paths: LoopPathReport;
   /** With --check-mixing: the live self-checks against the Loopix model (docs/anonymity.md "Live self-checks"). */
   readonly mixing?: MixingSummary | null;
+  /** With --post-office: the clients' post office counters, summed. */
+  readonly post_office?: { pushes: number; pool_deposits: number; answers_real: number; answers_dummy: number; pull_gaps: number };
 }
 
 
@@ -114,6 +118,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     shape,
     backend,
     params: o.params,
+    postOffice: o.postOffice === true,
     perNodeConfig: Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }])),
     nodeConfig: { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) },
   });
@@ -127,7 +132,7 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const traffic = new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology: files.index, dir, probeClient: o.checkMixing === true });
+  const traffic = new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology: files.index, dir, probeClient: o.checkMixing === true, postOffice: o.postOffice === true });
   // Rotating keys: this process is the directory authority (src/testnet/epochs.ts).
   const publisher = files.epochPublicKeys ? new EpochPublisher(files, (index) => traffic.clients.forEach((c) => c.setTopology(index)), o.log) : undefined;
   publisher?.start();
@@ -269,5 +274,8 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
     delivery_after_restart: afterRestart,
     loop_paths: loopPathReport(observations, names),
     ...(mixing ? { mixing: mixingSummary ?? null } : {}),
+    ...(o.postOffice
+      ? { post_office: { pushes: sum((s) => s.po_pushes_sent), pool_deposits: sum((s) => s.po_pool_deposits), answers_real: sum((s) => s.po_answers_real), answers_dummy: sum((s) => s.po_answers_dummy), pull_gaps: sum((s) => s.po_pull_gaps) } }
+      : {}),
   };
 }

@@ -26,6 +26,8 @@ export interface NodeEntry {
   readonly publicKey: string;
   /** X25519 public key (hex) for `epoch + 1`, once known (key rotation). */
   readonly nextPublicKey?: string;
+  /** Providers only: this provider also serves as a post office (anonymous mailboxes, AnonPoP §4). */
+  readonly postOffice?: true;
 }
 
 export interface TopologyBody {
