@@ -9,7 +9,8 @@ import type { ClientTransport } from '../src/client/connection.js';
 import { SimulatedScheduler } from '../src/client/streams.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
-import { decodeRequest } from '../src/postoffice/wire.js';
+import { decodeRequest, type PoRequest } from '../src/postoffice/wire.js';
+import { ackTimeoutMs } from '../src/client/retransmit.js';
 import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
 import { clientBackend, keyPair, makeNetwork, route, toHex } from './client-fixtures.js';
 
@@ -111,9 +112,13 @@ describe('the client’s post office traffic (simulated time)', () => {
     const body = new TextEncoder().encode('secret words for a mailbox');
     const handle = client.send(address, body);
     client.start();
-    sim.advance(30_000);
-    const d = await handle;
-    expect(d.acknowledged).toBe(false);
+    // Until the first push left (a λP slot); its retransmission is due only after the ack timeout.
+    for (let i = 0; i < 120 && client.stats().po_pushes_sent === 0; i++) sim.advance(500);
+    // Unacknowledged (nobody answers the pull here): the send() promise stays pending, the push was sent once.
+    let settled = false;
+    void handle.then(() => (settled = true), () => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
     const s = client.stats();
     expect(s.po_pushes_sent).toBe(1);
     const pushes = transport.submitted
@@ -129,5 +134,77 @@ describe('the client’s post office traffic (simulated time)', () => {
     // Too large for one envelope: rejected at once with a code.
     await expect(client.send(address, new Uint8Array(5000))).rejects.toMatchObject({ code: 'ERR_LOOPIX_PO_MESSAGE' });
     await Promise.all([client.stop(), recipient.stop()]);
+  });
+
+  it('a lost push is retransmitted and resolves once acknowledged through its SURB-ack; a duplicate is delivered once and acknowledged again', async () => {
+    const sender = makeClient();
+    const recipient = makeClient();
+    const address = recipient.client.openMailbox();
+    expect(parseAnonymousAddress(g, address).ackProviderId).toBe(P0.id); // where the SURB-ack must start
+    let recipientInbox: string | undefined; // the recipient's inbox id at P0 (what a DELIVER names)
+    /** The PO's view of the sender's packets: its PUSHes, in order. */
+    const pushes = () =>
+      sender.transport.submitted
+        .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
+        .flatMap((t): PoRequest[] => (t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : []))
+        .flatMap((r) => (r.kind === 'push' ? [r] : []));
+    /** Plays the PO: answers one of the recipient's pooled pulls with `envelope`, into the recipient's inbox. */
+    const answer = (pull: Uint8Array, envelope: Uint8Array) => {
+      const hop = route(backend, net, P0.id, pull).trace.at(-1)!;
+      if (hop.result.kind !== 'final') throw new Error('pull did not reach the PO');
+      const req = decodeRequest(g, hop.result.id, hop.result.content);
+      if (req.kind !== 'pull') throw new Error('not a pull');
+      const reply = backend.createSurbReply(g, req.surb, envelope);
+      const delivered = route(backend, net, toHex(reply.firstHop), reply.packet).delivered!;
+      recipientInbox = delivered.clientId;
+      return recipient.client.receive([delivered.packet]);
+    };
+    /** The recipient's packets after index `from` that arrive in another client's inbox: its SURB-acks. */
+    const acksFrom = (from: number) =>
+      recipient.transport.submitted
+        .slice(from)
+        .map((p) => route(backend, net, P0.id, p).delivered)
+        .flatMap((d) => (d && d.clientId !== recipientInbox ? [d.packet] : []));
+
+    const handle = sender.client.send(address, new TextEncoder().encode('once only'));
+    sender.client.start();
+    recipient.client.start();
+    for (let i = 0; i < 120 && sender.client.stats().po_pushes_sent === 0; i++) sender.sim.advance(500);
+    recipient.sim.advance(30_000); // pool deposits
+    expect(pushes()).toHaveLength(1); // this one is "lost": never answered
+    const timeout = ackTimeoutMs(sender.client.params, net.topology.doc.layers, 1) + 2 * sender.client.params.poRoundMs;
+    sender.sim.advance(timeout - 1000);
+    expect(pushes()).toHaveLength(1); // not before its ack timeout
+    for (let i = 0; i < 120 && sender.client.stats().po_pushes_sent < 2; i++) sender.sim.advance(500);
+    const sent = pushes();
+    expect(sent).toHaveLength(2);
+    expect(sender.client.stats().retransmissions).toBe(1);
+    // A fresh envelope each time (fresh ephemeral key), the same message id inside.
+    expect(toHex(sent[0]!.envelope)).not.toBe(toHex(sent[1]!.envelope));
+
+    const pulls = recipient.transport.pooled;
+    expect(pulls.length).toBeGreaterThanOrEqual(2);
+    const mark = recipient.transport.submitted.length;
+    await answer(pulls[0]!, sent[1]!.envelope);
+    recipient.sim.advance(30_000); // the SURB-ack leaves in a λP slot
+    const acks = acksFrom(mark);
+    expect(acks).toHaveLength(1);
+    await sender.client.receive(acks);
+    const d = await handle;
+    expect(d).toMatchObject({ acknowledged: true, transmissions: 2 });
+
+    // The "lost" first transmission turns up after all: not delivered again, but acknowledged again (harmless).
+    const mark2 = recipient.transport.submitted.length;
+    await answer(pulls[1]!, sent[0]!.envelope);
+    recipient.sim.advance(30_000);
+    expect(acksFrom(mark2)).toHaveLength(1);
+    await sender.client.receive(acksFrom(mark2));
+    const r = recipient.client.stats();
+    expect(r.received_real).toBe(1);
+    expect(r.duplicates_ignored).toBe(1);
+    expect(sender.client.stats().messages_acked).toBe(1);
+    const it = recipient.client.messages()[Symbol.asyncIterator]();
+    expect(new TextDecoder().decode((await it.next()).value!.bytes)).toBe('once only');
+    await Promise.all([sender.client.stop(), recipient.client.stop()]);
   });
 });

@@ -169,13 +169,20 @@ export interface LoopixClientOptions {
   readonly onStop?: () => void | Promise<void>;
 }
 
-/** A message to an anonymous address, waiting for a λP slot (one PUSH, no acknowledgement). */
+/**
+ * A message to an anonymous address until it is acknowledged (or, to an address without an ack provider, until
+ * it is pushed). Every transmission is a fresh PUSH (fresh envelope, path and SURB-ack) under the same message
+ * id, so the recipient delivers it once.
+ */
 interface WaitingPush {
   readonly to: AnonymousAddress;
   readonly messageId: Uint8Array;
   readonly bytes: Uint8Array;
   readonly sentAtMs: number;
   readonly pending: PendingMessage;
+  attempts: number;
+  timer: TimerHandle | undefined;
+  done: boolean;
 }
 
 /** A message waiting to be put into an envelope (merged with others to the same recipient). */
@@ -215,7 +222,8 @@ interface OutEnvelope {
 /** A SURB we built: for a fragment's ack (kept in memory) or handed out for replies (kept in the store). */
 type SurbEntry =
   | { readonly kind: 'ack'; readonly keys: Uint8Array; readonly envelopeId: string; readonly index: number }
-  | { readonly kind: 'reply'; readonly keys: Uint8Array; readonly conversation: string; readonly replier: string; readonly expiresAtMs: number };
+  | { readonly kind: 'reply'; readonly keys: Uint8Array; readonly conversation: string; readonly replier: string; readonly expiresAtMs: number }
+  | { readonly kind: 'pushAck'; readonly keys: Uint8Array; readonly push: WaitingPush };
 
 /** A reply SURB received: usable until `expiresAtMs` (the end of the key epoch it was built for). */
 interface ReplySurb {
@@ -294,6 +302,8 @@ export class LoopixClient {
   private readonly po: PostOfficeClient;
   /** Messages to anonymous addresses, oldest first. */
   private readonly pushes: WaitingPush[] = [];
+  /** Pushes sent and waiting for their SURB-ack, by message id (hex). */
+  private readonly unackedPushes = new Map<string, WaitingPush>();
 
   constructor(o: LoopixClientOptions) {
     const g = o.topology.geometry;
@@ -434,7 +444,12 @@ export class LoopixClient {
       env.timers.clear();
       for (const w of env.waiters.splice(0)) w.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${w.messageId}: the client stopped before every fragment was acknowledged; a client on the same store resumes it`, { field: 'messageId' }));
     }
-    for (const m of this.pushes.splice(0)) m.pending.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${bytesToHex(m.messageId)}: the client stopped before it was pushed`, { field: 'messageId' }));
+    for (const m of [...this.pushes.splice(0), ...this.unackedPushes.values()]) {
+      if (m.timer !== undefined) this.scheduler.clearTimer(m.timer);
+      m.done = true;
+      m.pending.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${bytesToHex(m.messageId)}: the client stopped before the push was acknowledged`, { field: 'messageId' }));
+    }
+    this.unackedPushes.clear();
     for (const m of this.waiting.splice(0)) m.pending?.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${m.pending.messageId}: the client stopped before it was sent`, { field: 'messageId' }));
     await this.transport.stop();
     this.inbox.close();
@@ -553,7 +568,7 @@ export class LoopixClient {
     const po = postOfficeId ?? this.topology.postOffices[0]?.id;
     if (po === undefined) throw new LoopixError('ERR_LOOPIX_PO_NONE', 'the topology lists no post office (a provider with postOffice: true)', { field: 'postOfficeId' });
     if (this.topology.node(po)?.postOffice !== true) throw new LoopixError('ERR_LOOPIX_PO_NONE', `node ${po} is not a post office in the topology`, { field: 'postOfficeId' });
-    const m = this.po.open(po);
+    const m = this.po.open(po, this.providerId);
     const [key, value] = this.po.mailboxRecord(m);
     void this.persist(() => this.store.put('postoffice', key, value));
     return m.address;
@@ -568,7 +583,7 @@ export class LoopixClient {
     if (!(bytes instanceof Uint8Array)) throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
     // Seal once now so an oversized message rejects at once (ERR_LOOPIX_PO_MESSAGE); sealed again when sent.
     sealEnvelope(this.geometry, this.backend, to.publicKey, { messageId, sentAtMs: Math.floor(this.wallClock()), bytes });
-    this.pushes.push({ to, messageId, bytes: Uint8Array.from(bytes), sentAtMs: Math.floor(this.wallClock()), pending });
+    this.pushes.push({ to, messageId, bytes: Uint8Array.from(bytes), sentAtMs: Math.floor(this.wallClock()), pending, attempts: 0, timer: undefined, done: false });
   }
 
   /** Reply SURBs still usable under `handle` (unexpired). */
@@ -1076,23 +1091,90 @@ export class LoopixClient {
     else this.skipped.loop++;
   }
 
-  /** undefined: no push waiting; else whether the transport took it. A PUSH replaces a drop; it is not acknowledged. */
+  /**
+   * undefined: no push waiting; else whether the transport took it. A PUSH replaces a drop. To an address with
+   * an ack provider it carries a SURB-ack and is sent again (fresh envelope, path and SURB) until acknowledged,
+   * with the fragments' timeouts and backoff (src/client/retransmit.ts) plus the wait for the recipient's pull.
+   */
   private sendPush(): boolean | undefined {
-    const m = this.pushes[0];
+    let m = this.pushes[0];
+    while (m && m.done) {
+      this.pushes.shift();
+      m = this.pushes[0];
+    }
     if (!m) return undefined;
     const now = this.wallClock();
-    const envelope = sealEnvelope(this.geometry, this.backend, m.to.publicKey, { messageId: m.messageId, sentAtMs: m.sentAtMs, bytes: m.bytes });
+    let ack: { id: string; keys: Uint8Array; surb: Uint8Array } | undefined;
+    if (m.to.ackProviderId !== undefined && this.topology.node(m.to.ackProviderId)?.role === 'provider') {
+      const id = crypto.getRandomValues(new Uint8Array(this.geometry.addressBytes));
+      const { surb, keys } = this.buildSurb(m.to.ackProviderId, id);
+      ack = { id: bytesToHex(id), keys, surb };
+    }
+    const envelope = sealEnvelope(this.geometry, this.backend, m.to.publicKey, { messageId: m.messageId, sentAtMs: m.sentAtMs, bytes: m.bytes, ...(ack ? { ackSurb: ack.surb } : {}) });
     // The mailbox of the epoch at sending; the recipient still pulls the previous one for mailboxGraceS.
     const box = mailboxId(m.to.secret, mailboxEpochAt(now, this.po.epochMs));
     const route = postOfficeRoute(this.topology, this.providerId, m.to.postOfficeId, this.routeOptions());
-    if (!this.submitPacket(this.build(route, encodePush(this.geometry, box, envelope)))) return false;
+    if (!this.submitPacket(this.build(route, encodePush(this.geometry, box, envelope)))) {
+      ack?.keys.fill(0);
+      return false;
+    }
     this.pushes.shift();
     this.counters.sent_real++;
     this.counters.po_pushes_sent++;
-    this.counters.messages_acked++;
+    if (m.attempts > 0) this.counters.retransmissions++;
+    m.attempts++;
     const idHex = bytesToHex(m.messageId);
-    m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: 1, acknowledged: false });
+    if (!ack) {
+      this.counters.messages_acked++;
+      m.done = true;
+      m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: m.attempts, acknowledged: false });
+      return true;
+    }
+    // Keys of earlier attempts stay: a late ack of any transmission acknowledges the message.
+    this.surbs.set(ack.id, { kind: 'pushAck', keys: ack.keys, push: m });
+    this.unackedPushes.set(idHex, m);
+    this.armPushTimeout(m);
     return true;
+  }
+
+  private armPushTimeout(m: WaitingPush): void {
+    // A push waits at the PO for the recipient's next pull of that mailbox: one pull per poRoundMs, shared with
+    // the previous epoch's mailbox during the grace period, so up to two rounds beyond a fragment's round trip.
+    const ms = ackTimeoutMs(this.params, this.topology.doc.layers, m.attempts, this.retransmit) + 2 * this.params.poRoundMs;
+    m.timer = this.scheduler.setTimer(() => {
+      m.timer = undefined;
+      if (m.done) return;
+      if (m.attempts >= this.maxAttempts) {
+        this.finishPush(m, new LoopixError('ERR_LOOPIX_CLIENT_UNDELIVERED', `message ${bytesToHex(m.messageId)}: push to an anonymous address unacknowledged after ${m.attempts} transmissions, the last waiting ${Math.round(ms)} ms for its ack`, { field: 'messageId' }));
+        return;
+      }
+      this.pushes.push(m);
+    }, ms);
+  }
+
+  /** Ends a push: acknowledged (err undefined) or failed; forgets its SURB-ack keys. */
+  private finishPush(m: WaitingPush, err: LoopixError | undefined): void {
+    if (m.done) return;
+    m.done = true;
+    if (m.timer !== undefined) this.scheduler.clearTimer(m.timer);
+    m.timer = undefined;
+    const idHex = bytesToHex(m.messageId);
+    this.unackedPushes.delete(idHex);
+    for (const [id, s] of this.surbs) {
+      if (s.kind === 'pushAck' && s.push === m) {
+        s.keys.fill(0);
+        this.surbs.delete(id);
+      }
+    }
+    if (err) {
+      this.counters.messages_failed++;
+      this.log.warn({ messageId: idHex, code: err.code }, err.message);
+      m.pending.reject(err);
+      return;
+    }
+    this.counters.messages_acked++;
+    this.counters.acks_received++;
+    m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: m.attempts, acknowledged: true });
   }
 
   /**
@@ -1194,6 +1276,15 @@ export class LoopixClient {
     // Single use: a replayed or duplicated reply finds no keys (unknown_surb).
     this.surbs.delete(key);
     entry.keys.fill(0);
+    if (entry.kind === 'pushAck') {
+      const f = decodeFrame(this.geometry, content);
+      if (f.type !== 'ack' || f.entries.length !== 1 || bytesToHex(f.entries[0]!.envelopeId) !== bytesToHex(entry.push.messageId) || f.entries[0]!.index !== 0) {
+        return this.countInvalid('ack_mismatch');
+      }
+      if (entry.push.done) this.counters.duplicates_ignored++;
+      else this.finishPush(entry.push, undefined);
+      return;
+    }
     if (entry.kind === 'ack') {
       const f = decodeFrame(this.geometry, content);
       if (f.type !== 'ack' || f.entries.length !== 1 || bytesToHex(f.entries[0]!.envelopeId) !== entry.envelopeId || f.entries[0]!.index !== entry.index) {
@@ -1225,13 +1316,33 @@ export class LoopixClient {
     this.counters.po_answers_real++;
     const idHex = bytesToHex(m.messageId);
     if (this.seen.has(idHex)) {
-      this.counters.duplicates_ignored++; // answered twice: the PO crashed between answering and deleting
+      // A retransmitted push (our ack was lost or late) or one answered twice (the PO crashed between answering
+      // and deleting): acknowledge again, deliver nothing.
+      this.counters.duplicates_ignored++;
+      this.queuePushAck(m.messageId, m.ackSurb);
       return;
     }
     this.seen.set(idHex, this.wallClock());
     const w = this.persist(() => this.store.put('seen', idHex, String(this.wallClock())));
     this.deliver([{ kind: 'message', messageId: m.messageId, bytes: m.bytes }], m.sentAtMs, undefined);
-    return w;
+    return this.then(w, () => this.queuePushAck(m.messageId, m.ackSurb));
+  }
+
+  /**
+   * Acknowledges a push through the sender's SURB-ack: an ACK frame of (message id, index 0), recipient → our
+   * provider → mixes → the sender's provider. It never passes the post office.
+   */
+  private queuePushAck(messageId: Uint8Array, ackSurb: Uint8Array | undefined): void {
+    if (!ackSurb) return;
+    let reply;
+    try {
+      reply = this.backend.createSurbReply(this.geometry, ackSurb, encodeAck(this.geometry, [{ envelopeId: messageId, index: 0 }]));
+    } catch {
+      return this.countInvalid('ack_surb');
+    }
+    // The SURB must start at our own provider: that is where our packets enter the network.
+    if (bytesToHex(reply.firstHop) !== this.providerId) return this.countInvalid('ack_first_hop');
+    this.surbAcks.push(reply.packet);
   }
 
   /** One decrypted C-byte content: a fragment (v1 or v2) or an ACK frame. */

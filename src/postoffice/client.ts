@@ -66,13 +66,16 @@ export class PostOfficeClient {
     return this.params.mailboxEpochS * 1000;
   }
 
-  /** A new mailbox at `postOfficeId` with a fresh secret and a fresh envelope key pair. */
-  open(postOfficeId: string): OwnMailbox {
+  /**
+   * A new mailbox at `postOfficeId` with a fresh secret and a fresh envelope key pair; `ackProviderId` (our
+   * provider) goes into the address so senders can build SURB-acks that start where our packets enter.
+   */
+  open(postOfficeId: string, ackProviderId?: string): OwnMailbox {
     poLayout(this.g); // throws ERR_LOOPIX_PO_GEOMETRY when the geometry cannot carry post office requests
     const secret = crypto.getRandomValues(new Uint8Array(32));
     const privateKey = crypto.getRandomValues(new Uint8Array(this.g.privateKeyBytes));
     const publicKey = this.x.x25519Base(privateKey);
-    const address = formatAnonymousAddress({ postOfficeId, secret, publicKey });
+    const address = formatAnonymousAddress({ postOfficeId, secret, publicKey, ...(ackProviderId !== undefined ? { ackProviderId } : {}) });
     const m: OwnMailbox = { ...parseAnonymousAddress(this.g, address), address, privateKey };
     this.mailboxes.set(address, m);
     return m;

@@ -4,9 +4,12 @@
  *
  * An anonymous address names the post office, a mailbox secret and the public key envelopes are sealed to:
  *
- *   loopixpo1:<PO node id hex>:<32-byte mailbox secret hex>:<32-byte X25519 public key hex>
+ *   loopixpo1:<PO node id hex>:<32-byte mailbox secret hex>:<32-byte X25519 public key hex>[:<ack provider id hex>]
  *
- * It names no provider and no client key of the recipient: the key is a fresh one per mailbox. Sender and
+ * It names no client key of the recipient: the key is a fresh one per mailbox. The optional fifth field is
+ * the recipient's provider, where a sender's SURB-ack must start (the recipient's packets enter the network
+ * there); with it pushes are acknowledged and retransmitted, without it they are fire-and-forget. It tells the
+ * sender (never the PO, which sees no address) which provider the recipient uses, as a loopix1: address does. Sender and
  * recipient derive the mailbox id of mailbox epoch e as HKDF-SHA256(ikm = secret, salt = MAILBOX_SALT,
  * info = e as uint64 big-endian, 16 bytes), so the PO sees a new, unlinkable id every epoch. Mailbox epoch e
  * covers wall-clock [e·epochMs, (e+1)·epochMs). After a boundary the recipient still pulls the previous
@@ -29,6 +32,8 @@ export interface AnonymousAddress {
   readonly secret: Uint8Array;
   /** X25519 public key the envelopes are sealed to. */
   readonly publicKey: Uint8Array;
+  /** The recipient's provider (hex node id), where SURB-acks start; absent: pushes are not acknowledged. */
+  readonly ackProviderId?: string;
 }
 
 const hex = bytesToHex;
@@ -38,22 +43,28 @@ export function isAnonymousAddress(text: unknown): text is string {
 }
 
 export function formatAnonymousAddress(a: AnonymousAddress): string {
-  return `${PREFIX}:${a.postOfficeId}:${hex(a.secret)}:${hex(a.publicKey)}`;
+  return `${PREFIX}:${a.postOfficeId}:${hex(a.secret)}:${hex(a.publicKey)}${a.ackProviderId !== undefined ? `:${a.ackProviderId}` : ''}`;
 }
 
 /** Parses an anonymous address; throws ERR_LOOPIX_PO_ADDRESS naming what is wrong. */
 export function parseAnonymousAddress(g: Geometry, text: string): AnonymousAddress {
   const parts = typeof text === 'string' ? text.split(':') : [];
   const fail = (what: string): never => {
-    throw new LoopixError('ERR_LOOPIX_PO_ADDRESS', `anonymous address: ${what}; expected ${PREFIX}:<${g.addressBytes}-byte PO id hex>:<${POST_OFFICE.mailboxSecretBytes}-byte secret hex>:<${g.publicKeyBytes}-byte public key hex>`, { field: 'recipient' });
+    throw new LoopixError('ERR_LOOPIX_PO_ADDRESS', `anonymous address: ${what}; expected ${PREFIX}:<${g.addressBytes}-byte PO id hex>:<${POST_OFFICE.mailboxSecretBytes}-byte secret hex>:<${g.publicKeyBytes}-byte public key hex>[:<${g.addressBytes}-byte ack provider id hex>]`, { field: 'recipient' });
   };
-  if (parts.length !== 4 || parts[0] !== PREFIX) fail(`must have 4 fields starting with ${PREFIX}`);
+  if ((parts.length !== 4 && parts.length !== 5) || parts[0] !== PREFIX) fail(`must have 4 or 5 fields starting with ${PREFIX}`);
   const field = (s: string, bytes: number, name: string): Uint8Array => {
     if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(s)) fail(`${name} must be ${bytes} bytes of lowercase hex`);
     return hexToBytes(s);
   };
   field(parts[1]!, g.addressBytes, 'PO id');
-  return { postOfficeId: parts[1]!, secret: field(parts[2]!, POST_OFFICE.mailboxSecretBytes, 'secret'), publicKey: field(parts[3]!, g.publicKeyBytes, 'public key') };
+  if (parts.length === 5) field(parts[4]!, g.addressBytes, 'ack provider id');
+  return {
+    postOfficeId: parts[1]!,
+    secret: field(parts[2]!, POST_OFFICE.mailboxSecretBytes, 'secret'),
+    publicKey: field(parts[3]!, g.publicKeyBytes, 'public key'),
+    ...(parts.length === 5 ? { ackProviderId: parts[4]! } : {}),
+  };
 }
 
 /** The mailbox id of `secret` in mailbox epoch `epoch` (a non-negative integer). */

@@ -28,11 +28,16 @@
  *                                                  salt = ephemeral || pk, info = ENVELOPE_INFO), nonce = 0
  *                                                  (the key is single-use)
  *     tag        POST_OFFICE.envelopeTagBytes (16)
- *   plaintext:
+ *   plaintext (E − 32 − tag = 959 bytes in the default geometry):
  *     message id POST_OFFICE.messageIdBytes (16)   sender-chosen, the recipient drops duplicates
  *     sent at    POST_OFFICE.sentAtBytes (8)       sender wall clock, ms since 1970, uint64 BE
  *     length     POST_OFFICE.lengthBytes (2)       uint16 BE, ≤ messageCapacity
- *     bytes || zero padding
+ *     bytes || zero padding to messageCapacity     (611 in the default geometry)
+ *     SURB-ack   g.surbBytes (322)                 built by the sender, first hop = the recipient's provider
+ *                                                  (named by the address), ending in the sender's inbox; the
+ *                                                  recipient answers an ACK frame (src/client/frames.ts) of
+ *                                                  (message id, index 0) through it. All zero: no ack wanted.
+ *   The SURB-ack sits at the end so an envelope without one is byte-identical to the layout before it existed.
  *
  * decodeRequest never throws: bad input is an `invalid` result with the drop reason to count.
  */
@@ -58,6 +63,8 @@ export interface PoLayout {
   readonly plaintextBytes: number;
   /** Largest message one envelope carries. */
   readonly messageCapacity: number;
+  /** Offset of the SURB-ack in the plaintext (its last g.surbBytes bytes). */
+  readonly ackSurbOffset: number;
 }
 
 const layouts = new WeakMap<Geometry, PoLayout>();
@@ -70,15 +77,16 @@ export function poLayout(g: Geometry): PoLayout {
   const bodyOffset = P.opBytes + P.mailboxIdBytes;
   const envelopeBytes = g.contentBytes - bodyOffset;
   const plaintextBytes = envelopeBytes - g.publicKeyBytes - P.envelopeTagBytes;
-  const messageCapacity = plaintextBytes - P.messageIdBytes - P.sentAtBytes - P.lengthBytes;
+  const ackSurbOffset = plaintextBytes - g.surbBytes;
+  const messageCapacity = ackSurbOffset - P.messageIdBytes - P.sentAtBytes - P.lengthBytes;
   if (envelopeBytes < g.surbBytes || messageCapacity < 1) {
     throw new LoopixError(
       'ERR_LOOPIX_PO_GEOMETRY',
-      `geometry: contentBytes ${g.contentBytes} leaves a post office body of ${envelopeBytes} bytes, which must hold a SURB (${g.surbBytes} bytes) and an envelope of at least one message byte`,
+      `geometry: contentBytes ${g.contentBytes} leaves a post office body of ${envelopeBytes} bytes, which must hold a SURB (${g.surbBytes} bytes) and an envelope of a SURB-ack and at least one message byte`,
       { field: 'geometry.contentBytes' },
     );
   }
-  const layout = Object.freeze({ requestBytes: g.contentBytes, bodyOffset, envelopeBytes, plaintextBytes, messageCapacity });
+  const layout = Object.freeze({ requestBytes: g.contentBytes, bodyOffset, envelopeBytes, plaintextBytes, messageCapacity, ackSurbOffset });
   layouts.set(g, layout);
   return layout;
 }
@@ -151,6 +159,8 @@ export interface PoMessage {
   /** Sender wall clock at send(), ms since 1970. */
   readonly sentAtMs: number;
   readonly bytes: Uint8Array;
+  /** The sender's SURB-ack (g.surbBytes), absent when the sender wants no acknowledgement. */
+  readonly ackSurb?: Uint8Array;
 }
 
 /** X25519 as the Sphinx backend provides it (OpenSSL in Node, @noble elsewhere). */
@@ -185,6 +195,10 @@ export function sealEnvelope(g: Geometry, x: X25519, recipientPublicKey: Uint8Ar
   view.setBigUint64(P.messageIdBytes, BigInt(m.sentAtMs));
   view.setUint16(P.messageIdBytes + P.sentAtBytes, m.bytes.length);
   plain.set(m.bytes, P.messageIdBytes + P.sentAtBytes + P.lengthBytes);
+  if (m.ackSurb) {
+    need('ackSurb', m.ackSurb, g.surbBytes);
+    plain.set(m.ackSurb, L.ackSurbOffset);
+  }
   const secret = ephemeralSecret ?? crypto.getRandomValues(new Uint8Array(g.privateKeyBytes));
   need('ephemeralSecret', secret, g.privateKeyBytes);
   const ephemeral = x.x25519Base(secret);
@@ -223,9 +237,11 @@ export function openEnvelope(g: Geometry, x: X25519, privateKey: Uint8Array, pub
   const length = view.getUint16(P.messageIdBytes + P.sentAtBytes);
   if (length > L.messageCapacity) return null;
   const start = P.messageIdBytes + P.sentAtBytes + P.lengthBytes;
+  const ackSurb = plain.slice(L.ackSurbOffset);
   return {
     messageId: plain.slice(0, P.messageIdBytes),
     sentAtMs: Number(view.getBigUint64(P.messageIdBytes)),
     bytes: plain.slice(start, start + length),
+    ...(ackSurb.some((b) => b !== 0) ? { ackSurb } : {}),
   };
 }
