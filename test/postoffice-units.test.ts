@@ -61,7 +61,10 @@ describe('mailbox ids (HKDF-SHA256 of the secret and the mailbox epoch)', () => 
     expect(back.postOfficeId).toBe(a.postOfficeId);
     expect(toHex(back.secret)).toBe(toHex(secret));
     expect(toHex(back.publicKey)).toBe(toHex(a.publicKey));
-    for (const bad of ['loopixpo1:zz', text.replace('loopixpo1', 'loopix1'), `${text}00`]) {
+    expect(back.ackProviderId).toBeUndefined();
+    const withAck = formatAnonymousAddress({ ...a, ackProviderId: toHex(seq(g.addressBytes, 50)) });
+    expect(parseAnonymousAddress(g, withAck).ackProviderId).toBe(toHex(seq(g.addressBytes, 50)));
+    for (const bad of ['loopixpo1:zz', text.replace('loopixpo1', 'loopix1'), `${text}00`, `${withAck}00`, `${withAck}:00`]) {
       expect(() => parseAnonymousAddress(g, bad)).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_ADDRESS' }));
     }
   });
@@ -70,7 +73,8 @@ describe('mailbox ids (HKDF-SHA256 of the secret and the mailbox epoch)', () => 
 describe('the wire contract', () => {
   const L = poLayout(g);
   it('has the documented lengths in the default geometry', () => {
-    expect(L).toEqual({ requestBytes: 1024, bodyOffset: 17, envelopeBytes: 1007, plaintextBytes: 959, messageCapacity: 933 });
+    // The last g.surbBytes (322) of the plaintext are the SURB-ack: 959 − 26 − 322 = 611 message bytes.
+    expect(L).toEqual({ requestBytes: 1024, bodyOffset: 17, envelopeBytes: 1007, plaintextBytes: 959, messageCapacity: 611, ackSurbOffset: 637 });
     expect(g.surbBytes).toBeLessThanOrEqual(L.envelopeBytes);
   });
   it('refuses a geometry whose content cannot hold a SURB', () => {
@@ -132,6 +136,14 @@ describe('the sealed envelope', () => {
     flipped[100]! ^= 1;
     expect(openEnvelope(g, native, recipientSecret, recipientPublic, flipped)).toBeNull();
     expect(openEnvelope(g, native, recipientSecret, recipientPublic, answerContent(g, undefined))).toBeNull();
+  });
+  it('carries the sender’s SURB-ack to the recipient, and none when none was given', () => {
+    const surb = seq(g.surbBytes, 9);
+    const opened = openEnvelope(g, native, recipientSecret, recipientPublic, sealEnvelope(g, ts, recipientPublic, { ...m, ackSurb: surb }))!;
+    expect(toHex(opened.ackSurb!)).toBe(toHex(surb));
+    expect(new TextDecoder().decode(opened.bytes)).toBe('hello, mailbox');
+    expect(openEnvelope(g, native, recipientSecret, recipientPublic, sealEnvelope(g, native, recipientPublic, m))!.ackSurb).toBeUndefined();
+    expect(() => sealEnvelope(g, native, recipientPublic, { ...m, ackSurb: surb.subarray(1) })).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_FIELD' }));
   });
   it('refuses a message larger than one envelope with a code', () => {
     const big = { ...m, bytes: new Uint8Array(poLayout(g).messageCapacity + 1) };
