@@ -84,7 +84,7 @@ beforeAll(async () => {
     params,
     postOffice: true,
     // A shared 2-core machine: a lenient AQM, so load spikes delay packets instead of dropping them (pushes are
-    // not acknowledged, and these tests count every message).
+    // acknowledged and retransmitted, but these tests time rounds and count pulls).
     nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } }, statsIntervalS: 0.25, log: { level: 'info' } },
   });
   nodes = net.nodes.map((n) => new NodeProcess(n, dir));
@@ -108,8 +108,10 @@ describe('the post office over real processes', () => {
     alice.client.start();
     bob.client.start();
     await Promise.all([alice.client.waitConnected(15_000), bob.client.waitConnected(15_000)]);
+    // send() resolves once bob's SURB-ack (bob → provider-1 → mixes → alice's provider) is back.
     const sent = await alice.client.send(mailbox, text('to a mailbox nobody can link to bob'));
-    expect(sent.acknowledged).toBe(false);
+    expect(sent.acknowledged).toBe(true);
+    expect(bob.client.stats().acks_sent).toBeGreaterThanOrEqual(1);
     await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(['to a mailbox nobody can link to bob']), { timeout: 15_000 });
     expect(got[0]!.messageId).toBe(sent.messageId);
     await vi.waitFor(() => expect(bob.client.stats().po_answers_dummy).toBeGreaterThan(0), { timeout: 10_000 }); // the PO answered empty pulls too
@@ -151,7 +153,9 @@ describe('the post office over real processes', () => {
     await carol.client.stop();
     const releasedBefore = await counter('provider-1', 'po_pool_released');
     const bodies = ['one', 'two', 'three'];
-    await Promise.all(bodies.map((b) => alice.client.send(mailbox, text(b))));
+    // Acknowledged only once carol is back and has opened them: the handles settle after the reconnect.
+    const handles = bodies.map((b) => alice.client.send(mailbox, text(b)));
+    await vi.waitFor(() => expect(alice.client.stats().po_pushes_sent).toBeGreaterThanOrEqual(bodies.length), { timeout: 10_000 });
     await sleep(6 * ROUND_MS);
     const releasedWhileAway = (await counter('provider-1', 'po_pool_released')) - releasedBefore;
     // One pull per round for the offline client (≥ 6 rounds passed; other pools are empty by now or count extra).
@@ -161,6 +165,8 @@ describe('the post office over real processes', () => {
     back.client.start();
     await back.client.waitConnected(15_000);
     await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()), { timeout: 15_000 });
+    for (const d of await Promise.all(handles)) expect(d.acknowledged).toBe(true);
+    expect(got).toHaveLength(bodies.length); // retransmissions, if any, were not delivered again
     expect(back.client.stats().po_pull_gaps).toBe(0);
     expect(back.lines.some((l) => l.includes('gap'))).toBe(false);
     await Promise.all([alice.client.stop(), back.client.stop()]);
@@ -275,7 +281,8 @@ describe('the post office over real processes', () => {
     };
     const idle = await perInterval(12);
     const storedBefore = await counter('provider-0', 'po_answers_stored');
-    await Promise.all(Array.from({ length: 30 }, (_, i) => alice.client.send(mailbox, text(`busy ${i}`))));
+    const handles = Array.from({ length: 30 }, (_, i) => alice.client.send(mailbox, text(`busy ${i}`)));
+    await vi.waitFor(() => expect(alice.client.stats().po_pushes_sent).toBeGreaterThanOrEqual(30), { timeout: 15_000 });
     const busy = await perInterval(12);
     expect((await counter('provider-0', 'po_answers_stored')) - storedBefore).toBeGreaterThan(5); // messages really waited
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -283,6 +290,7 @@ describe('the post office over real processes', () => {
     expect(Math.abs(mean(busy) - mean(idle))).toBeLessThan(0.5);
     expect(ks2Sample(idle, busy).pValue).toBeGreaterThan(0.01);
     await vi.waitFor(() => expect(got.length).toBe(30), { timeout: 20_000 });
+    await Promise.all(handles);
     await Promise.all([alice.client.stop(), frank.client.stop()]);
   }, 60_000);
 });
