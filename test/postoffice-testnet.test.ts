@@ -23,13 +23,14 @@ describe('loopix testnet --post-office', () => {
     });
     expect(summary.sent_real).toBeGreaterThan(0);
     expect(summary.delivered_corrupt).toBe(0);
-    // Pushes are not acknowledged: on this shared 2-core machine a node's AQM may shed a push or an answer under
-    // a load spike. Every message lost must be explained by such a counted drop, never lost silently.
+    // Pushes are acknowledged and retransmitted, but the run stops at a fixed time: on this shared 2-core machine a
+    // node's AQM may shed a push or an answer late in the run, before its retransmission. Every message lost
+    // must be explained by such a counted drop, never lost silently.
     const lost = summary.sent_real - summary.delivered_intact;
     expect(lost).toBeLessThanOrEqual((summary.dropped.aqm ?? 0) + (summary.dropped.queue_full ?? 0));
     expect(summary.delivered_intact).toBeGreaterThanOrEqual(0.8 * summary.sent_real);
     if (lost === 0) expect(summary.drained).toBe(true);
-    expect(summary.post_office!.pushes).toBe(summary.sent_real);
+    expect(summary.post_office!.pushes).toBeGreaterThanOrEqual(summary.sent_real); // retransmissions push again
     expect(summary.post_office!.answers_real).toBeGreaterThanOrEqual(summary.delivered_intact);
     expect(summary.post_office!.answers_dummy).toBeGreaterThan(0);
     expect(summary.post_office!.pull_gaps).toBe(0);
