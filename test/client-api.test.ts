@@ -375,7 +375,8 @@ describe('loopix client API (anonymous mailboxes)', () => {
       const sent = await s.request({ type: 'send', id: 'push', to: address, message: 'to a mailbox' });
       expect(sent).toMatchObject({ type: 'sent', id: 'push' });
       sender.start();
-      sim.advance(30_000);
+      // Until the push left in a λP slot (it is retransmitted only after its ack timeout, far later).
+      for (let i = 0; i < 120 && sender.stats().po_pushes_sent === 0; i++) sim.advance(500);
       expect(sender.stats().po_pushes_sent).toBe(1);
       const pushes = submitted
         .map((p) => route(backend, net, base.providers[0]!.id, p).trace.at(-1)!)
