@@ -42,11 +42,11 @@ export function newCounters() {
   return {
     /** Real message fragments sent (λP stream, buffer non-empty), first transmissions and retransmissions. */
     sent_real: 0,
-    /** Of sent_real: retransmissions of a fragment whose ack did not come in time. */
+    /** Of sent_real: retransmissions of a fragment (or post office push) whose ack did not come in time. */
     retransmissions: 0,
     /** Acknowledgements sent in the λP stream (each replaces a drop cover packet). */
     acks_sent: 0,
-    /** Acknowledgements received for our fragments (first ack of a fragment; late duplicates not counted). */
+    /** Acknowledgements received for our fragments and pushes (the first of each; late duplicates not counted). */
     acks_received: 0,
     /** Drop cover sent by the λP stream because the buffer was empty. */
     sent_drop_cover: 0,
@@ -67,7 +67,7 @@ export function newCounters() {
     messages_failed: 0,
     /** Replies received through our SURBs. */
     replies_received: 0,
-    /** Post office: PUSHes sent to anonymous addresses (each in a λP slot). */
+    /** Post office: PUSHes sent to anonymous addresses (each in a λP slot), first transmissions and retransmissions. */
     po_pushes_sent: 0,
     /** Post office: pull requests deposited in our provider's request pool (each in a λD slot). */
     po_pool_deposits: 0,
