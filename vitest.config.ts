@@ -13,6 +13,7 @@ const SLOW = [
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
   // A whole post office network for six scenarios (each well under 30 s, about a minute together).
+  'test/postoffice-faults.test.ts',
   'test/postoffice-network.test.ts',
   'test/postoffice-testnet.test.ts',
   'test/quickstart.test.ts',
