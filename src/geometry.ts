@@ -252,3 +252,26 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
 
 /** The default network geometry: 6 hops, 16-byte addresses, 1 KiB content, 1314-byte packets, 1342-byte datagrams. */
 export const DEFAULT_GEOMETRY: Geometry = makeGeometry();
+
+/**
+ * Post office (docs/packet-format.md "Post office requests"; AnonPoP §4): the fixed field lengths of the
+ * requests a post office serves. src/postoffice/wire.ts derives the rest from a Geometry.
+ */
+export const POST_OFFICE = Object.freeze({
+  /** Request operation (PUSH / PULL), the first content byte of a request. */
+  opBytes: 1,
+  /** A mailbox id: HKDF-SHA256 output of the mailbox secret and the mailbox epoch (AnonPoP §6.2). */
+  mailboxIdBytes: 16,
+  /** The mailbox secret an anonymous address carries. */
+  mailboxSecretBytes: 32,
+  /** A mailbox epoch number inside the HKDF info (uint64 big-endian). */
+  epochBytes: 8,
+  /** ChaCha20-Poly1305 key, nonce and tag of the end-to-end envelope (RFC 8439). */
+  envelopeKeyBytes: 32,
+  envelopeNonceBytes: 12,
+  envelopeTagBytes: 16,
+  /** Inside the sealed envelope: message id, send time (uint64 ms, big-endian), message length (uint16). */
+  messageIdBytes: 16,
+  sentAtBytes: 8,
+  lengthBytes: 2,
+} as const);

@@ -9,8 +9,8 @@
  * - a whole local network in one call (`runTestnet`, what `loopix testnet` runs).
  *
  * ```ts
- * import { LoopixClient } from 'loopix';
- * const client = LoopixClient.fromConfigFile('first-net/clients/alice.json');
+ * import { clientFromConfigFile } from 'loopix';
+ * const client = clientFromConfigFile('first-net/clients/alice.json');
  * client.start();
  * ```
  *

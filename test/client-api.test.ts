@@ -4,6 +4,7 @@
  * that leave the connection usable, the frame size limit, two applications on one client, and the
  * defenses (browser origins, off-host binding).
  */
+import type { SignedTopology } from '../src/topology/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { LoopixClient } from '../src/client/client.js';
@@ -17,7 +18,10 @@ import { apiClientFor } from '../src/client-api/adapter.js';
 import { createNodeClient } from '../src/client/node.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { isLoopixError } from '../src/errors.js';
-import { clientBackend, keyPair, makeNetwork, TestProvider } from './client-fixtures.js';
+import { clientBackend, keyPair, makeNetwork, route, TestProvider, toHex } from './client-fixtures.js';
+import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
+import { decodeRequest } from '../src/postoffice/wire.js';
+import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
 import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
@@ -330,6 +334,73 @@ describe('loopix client API (traffic on the wire)', () => {
       app.close();
       await api.stop();
       await client.stop();
+    }
+  });
+});
+
+describe('loopix client API (anonymous mailboxes)', () => {
+  it('openMailbox returns a loopixpo1: address in both framings, and a send to it through the API is a PUSH to its mailbox', async () => {
+    // A topology with provider 1 listed as a post office; both clients on simulated time, in-memory transports.
+    const base = makeNetwork(backend, { providers: 2, perLayer: 1 });
+    const { signature: _s, ...body } = base.topology.doc as SignedTopology;
+    const poId = base.providers[1]!.id;
+    const topology = new TopologyIndex(signTopology({ ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) }, generateAuthorityKey()));
+    const net = { ...base, topology };
+    const sim = new SimulatedScheduler();
+    const WALL = 1_700_000_000_000;
+    const submitted: Uint8Array[] = [];
+    const transport: ClientTransport = { connected: true, start() {}, async stop() {}, submit: (p) => (submitted.push(p), true), submitPool: () => true };
+    const simParams = NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10, mailboxEpochS: 100, mailboxGraceS: 10 });
+    const make = () => new LoopixClient({ config: { providerId: base.providers[0]!.id, params: simParams }, keyPair: keyPair(backend), topology, backend, scheduler: sim, wallClock: () => WALL + sim.now(), transport: () => transport });
+    const sender = make();
+    const recipient = make();
+    const senderApi = new ClientApiServer({ client: apiClientFor(sender), port: 0 });
+    const recipientApi = new ClientApiServer({ client: apiClientFor(recipient), port: 0 });
+    const s = await App.open((await senderApi.start()).url);
+    const r = await App.open((await recipientApi.start()).url);
+    try {
+      const opened = await r.request({ type: 'openMailbox', id: 'mb' });
+      expect(opened).toMatchObject({ type: 'mailbox', id: 'mb' });
+      const address = opened.address as string;
+      expect(address.startsWith(`loopixpo1:${poId}:`)).toBe(true);
+      // Binary: kind 0x05 with the post office's id as body; the answer is 0x85 with the address.
+      r.ws.send(Buffer.concat([Buffer.from([BinaryKind.openMailbox, 0, 0, 0, 4]), Buffer.from(poId, 'latin1')]));
+      const bin = await vi.waitFor(() => r.binary().find((f) => f[0] === BinaryKind.mailboxReply) ?? Promise.reject(new Error('none')));
+      expect(bin.readUInt32BE(1)).toBe(4);
+      const second = bin.subarray(BINARY_HEADER_BYTES).toString('latin1');
+      expect(second.startsWith(`loopixpo1:${poId}:`) && second !== address).toBe(true);
+      // A node that is not a post office: an error naming the field; the connection stays usable.
+      expect(await r.request({ type: 'openMailbox', id: 'no', postOffice: base.providers[0]!.id })).toMatchObject({ type: 'error', code: ApiErrorCode.noPostOffice, field: 'postOffice' });
+      expect(await s.request({ type: 'send', id: 'bad', to: `${address.slice(0, -2)}zz`, message: 'x' })).toMatchObject({ type: 'error', code: ApiErrorCode.badAddress, field: 'to' });
+
+      const sent = await s.request({ type: 'send', id: 'push', to: address, message: 'to a mailbox' });
+      expect(sent).toMatchObject({ type: 'sent', id: 'push' });
+      sender.start();
+      // Until the push left in a λP slot (it is retransmitted only after its ack timeout, far later).
+      for (let i = 0; i < 120 && sender.stats().po_pushes_sent === 0; i++) sim.advance(500);
+      expect(sender.stats().po_pushes_sent).toBe(1);
+      const pushes = submitted
+        .map((p) => route(backend, net, base.providers[0]!.id, p).trace.at(-1)!)
+        .flatMap((t) => (t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(net.geometry, t.result.id, t.result.content)] : []));
+      expect(pushes).toHaveLength(1);
+      const push = pushes[0]!;
+      expect(push.kind).toBe('push');
+      if (push.kind === 'push') expect(toHex(push.mailboxId)).toBe(toHex(mailboxId(parseAnonymousAddress(net.geometry, address).secret, mailboxEpochAt(WALL, 100_000))));
+    } finally {
+      s.close();
+      r.close();
+      await Promise.all([senderApi.stop(), recipientApi.stop()]);
+      await Promise.all([sender.stop(), recipient.stop()]);
+    }
+  });
+
+  it('openMailbox on a network without a post office answers ERR_LOOPIX_API_NO_POST_OFFICE', async () => {
+    const a = await App.open(aliceUrl);
+    try {
+      expect(await a.request({ type: 'openMailbox', id: 1 })).toMatchObject({ type: 'error', id: 1, code: ApiErrorCode.noPostOffice });
+      expect(await a.request({ type: 'selfAddress', id: 2 })).toMatchObject({ address: alice.address });
+    } finally {
+      a.close();
     }
   });
 });

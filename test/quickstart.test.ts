@@ -253,7 +253,7 @@ describe('the packed package', () => {
       const check = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--allowJs', '--checkJs', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'example.mjs', 'entries.mts'], { cwd: proj, encoding: 'utf8' });
       expect(check.status, check.stdout).toBe(0);
       // A wrong use is caught (the declarations are real, not `any`).
-      writeFileSync(join(proj, 'wrong.mts'), "import { LoopixClient } from 'loopix/client';\nexport const x: number = LoopixClient.fromConfigFile('x').address;\n");
+      writeFileSync(join(proj, 'wrong.mts'), "import { clientFromConfigFile } from 'loopix/client';\nexport const x: number = clientFromConfigFile('x').address;\n");
       const wrong = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'wrong.mts'], { cwd: proj, encoding: 'utf8' });
       expect(wrong.stdout).toMatch(/TS2322: Type 'string' is not assignable to type 'number'/);
     } finally {

@@ -14,6 +14,8 @@ import { nMinus1Plot, nMinus1Sweep } from '../sim/n-minus-1-sweep.js';
 import { randomSeed } from '../util/random.js';
 import { commandLine, writeReport, type NamedPlot, type SimReportBase } from '../sim/report.js';
 import { defaultSimWorkers } from '../sim/sweep.js';
+import { NetworkParamsSchema, parseConfig } from '../config/schema.js';
+import { readJsonFile } from '../util/json-file.js';
 
 interface CommonOptions {
   json?: boolean;
@@ -144,11 +146,22 @@ export function registerSimCommands(program: Command): void {
       .option('--epochs <list>', 'PEM epoch lengths in slots (default: 180,360,720; --quick: 180)', numberListOption('--epochs', (n) => Number.isInteger(n) && n > 0, 'positive integers'))
       .option('--slots <n>', 'slots (60 s) simulated with fixed mailboxes (default: 12000; --quick: 3000)', positiveInt('--slots'))
       .option('--pem-slots <n>', 'slots simulated with per-epoch mailboxes (default: 100000; --quick: 3000)', positiveInt('--pem-slots'))
-      .option('--attacks <n>', 'attacked mailboxes per line at least (one per client and run; default: 5000; --quick: 400)', positiveInt('--attacks')),
-  ).action(async (o: CommonOptions & { clients?: number[]; epochs?: number[]; slots?: number; pemSlots?: number; attacks?: number }) => {
+      .option('--attacks <n>', 'attacked mailboxes per line at least (one per client and run; default: 5000; --quick: 400)', positiveInt('--attacks'))
+      .option(
+        '--implementation [config]',
+        "the PEM epoch of this implementation: mailboxEpochS (of the config file's params, else the defaults) in 60-s slots, instead of --epochs (docs/anonymity.md \"Post office mailboxes\")",
+      ),
+  ).action(async (o: CommonOptions & { clients?: number[]; epochs?: number[]; slots?: number; pemSlots?: number; attacks?: number; implementation?: string | true }) => {
     const c = common(o);
     const clients = o.clients ?? (o.quick ? [200] : [500, 5000]);
-    const epochs = o.epochs ?? (o.quick ? [180] : [180, 360, 720]);
+    // --implementation: the mailbox epoch this implementation's clients really use (params.mailboxEpochS).
+    const implParams =
+      o.implementation === undefined
+        ? undefined
+        : o.implementation === true
+          ? NetworkParamsSchema.parse({})
+          : parseConfig(NetworkParamsSchema, (readJsonFile(o.implementation, { label: 'config', area: 'CONFIG' }) as { params?: unknown }).params ?? {}, `${o.implementation} params`);
+    const epochs = implParams ? [Math.max(1, Math.round(implParams.mailboxEpochS / 60))] : (o.epochs ?? (o.quick ? [180] : [180, 360, 720]));
     const slots = o.slots ?? (o.quick ? 3000 : 12_000);
     const pemSlots = o.pemSlots ?? (o.quick ? 3000 : 100_000);
     const attacks = o.attacks ?? (o.quick ? 400 : 5000);
@@ -169,7 +182,7 @@ export function registerSimCommands(program: Command): void {
     await finish(
       o,
       'sim-intersection',
-      { sim: 'intersection', command: commandLine(), date: c.date, seed: c.seed, workers: c.workers, quick: Boolean(o.quick), seconds: seconds(c.started), params: { clients, epochs, slots, pemSlots, attacks, slotSeconds: 60, slotsPerRound: 5, pOff: 1 / 300, pOn: 1 / 60, conversationsPerHour: 3, meanConversationLength: 2 }, anonymity, points: points as unknown as Record<string, unknown>[] },
+      { sim: 'intersection', command: commandLine(), date: c.date, seed: c.seed, workers: c.workers, quick: Boolean(o.quick), seconds: seconds(c.started), params: { clients, epochs, slots, pemSlots, attacks, slotSeconds: 60, slotsPerRound: 5, pOff: 1 / 300, pOn: 1 / 60, conversationsPerHour: 3, meanConversationLength: 2, ...(implParams ? { implementation: { mailboxEpochS: implParams.mailboxEpochS, poRoundMs: implParams.poRoundMs, poPoolSize: implParams.poPoolSize } } : {}) }, anonymity, points: points as unknown as Record<string, unknown>[] },
       [
         { name: 'sim-intersection-completed', spec: completedPlot(points) },
         {

@@ -25,6 +25,7 @@ interface TestnetOptions {
   dir?: string;
   keep?: boolean;
   checkMixing?: boolean;
+  postOffice?: boolean;
   misbehave?: string[];
   kill?: string;
   killAt?: number;
@@ -61,6 +62,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--f <n>', 'bad-server isolation: a node named by more than f distinct reporters is excluded', numberOption('--f', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0'))
     .option('--dir <path>', 'put keys, configs, logs and inboxes here (kept)')
     .option('--keep', 'keep the temporary network directory')
+    .option('--post-office', 'provider-0 also serves as a post office: every demo client opens an anonymous mailbox there and messages go to mailboxes (docs/pipeline.md "Post office")')
     .option('--check-mixing', 'with --duration: probe the nodes and one client and test the traffic against the Loopix model (summary field `mixing`; docs/anonymity.md)')
     .option('--misbehave <node:faults>', 'make a node misbehave on purpose, e.g. mix-2.0:drop=0.3 or mix-1.1:delay=250,tag=0.05 (repeatable; src/node/faults.ts)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--kill <node>', 'SIGKILL this node (e.g. mix-2.0) during sending; the summary counts the loss (src/testnet/failures.ts)')
@@ -103,6 +105,7 @@ export function registerTestnetCommand(program: Command): void {
         dir: o.dir,
         keep: o.keep === true,
         checkMixing: o.checkMixing === true,
+        postOffice: o.postOffice === true,
         failures: o.kill === undefined || o.killAt === undefined ? [] : [{ node: o.kill, killAtS: o.killAt, restartAtS: o.restartAt }],
         drainQuietS: o.drainQuiet,
         prometheus: o.prometheus === true,

@@ -22,5 +22,6 @@ export function apiClientFor(client: LoopixClient, log: (line: string) => void =
     messages: () => client.messages(),
     sendAnonymous: (to, bytes, replySurbs) => queued(client.send(to, bytes, { replySurbs })),
     reply: (handle, bytes) => queued(client.reply(handle, bytes)),
+    openMailbox: (postOfficeId) => client.openMailbox(postOfficeId),
   };
 }

@@ -20,8 +20,10 @@ export const BinaryKind = Object.freeze({
   sendAnonymous: 0x02,
   reply: 0x03,
   selfAddress: 0x04,
+  openMailbox: 0x05,
   sent: 0x81,
   selfAddressReply: 0x84,
+  mailboxReply: 0x85,
   received: 0x90,
   error: 0xff,
 });
@@ -47,7 +49,7 @@ export const ApiErrorCode = Object.freeze({
   unknownType: 'ERR_LOOPIX_API_UNKNOWN_TYPE',
   /** A field is missing or has the wrong type; `field` names it. */
   invalidField: 'ERR_LOOPIX_API_INVALID_FIELD',
-  /** `to` is not a loopix1: address of this network. */
+  /** `to` is neither a loopix1: nor a loopixpo1: (anonymous mailbox) address of this network. */
   badAddress: 'ERR_LOOPIX_API_BAD_ADDRESS',
   /** The message is larger than the network's params.maxMessageBytes. */
   messageTooLarge: 'ERR_LOOPIX_API_MESSAGE_TOO_LARGE',
@@ -57,6 +59,8 @@ export const ApiErrorCode = Object.freeze({
   notSupported: 'ERR_LOOPIX_API_NOT_SUPPORTED',
   /** The client refused the message for another reason (the text says which). */
   sendFailed: 'ERR_LOOPIX_API_SEND_FAILED',
+  /** openMailbox: the topology lists no post office, or `postOffice` is not one (the text says which). */
+  noPostOffice: 'ERR_LOOPIX_API_NO_POST_OFFICE',
 });
 export type ApiErrorCodeValue = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
 
@@ -72,7 +76,9 @@ export type ApiRequest =
   | (RequestBase & { readonly type: 'send'; readonly to: string; readonly bytes: Uint8Array })
   | (RequestBase & { readonly type: 'sendAnonymous'; readonly to: string; readonly bytes: Uint8Array; readonly replySurbs: number })
   | (RequestBase & { readonly type: 'reply'; readonly senderTag: string; readonly bytes: Uint8Array })
-  | (RequestBase & { readonly type: 'selfAddress' });
+  | (RequestBase & { readonly type: 'selfAddress' })
+  /** A new anonymous mailbox at a post office (the first of the topology unless `postOffice` names one). */
+  | (RequestBase & { readonly type: 'openMailbox'; readonly postOffice?: string });
 
 export interface ApiError {
   readonly id: RequestId;
@@ -139,10 +145,16 @@ export function parseJsonRequest(text: string): ParseResult {
     }
     case 'selfAddress':
       return { ok: true, request: { type: 'selfAddress', id, framing: 'json' } };
+    case 'openMailbox': {
+      if (o.postOffice === undefined) return { ok: true, request: { type: 'openMailbox', id, framing: 'json' } };
+      const postOffice = address('postOffice');
+      if (typeof postOffice !== 'string') return postOffice;
+      return { ok: true, request: { type: 'openMailbox', id, framing: 'json', postOffice } };
+    }
     case undefined:
       return bad('type', 'is missing');
     default:
-      return fail('json', id, ApiErrorCode.unknownType, `type ${JSON.stringify(o.type)} is not a request (send, sendAnonymous, reply, selfAddress)`, 'type');
+      return fail('json', id, ApiErrorCode.unknownType, `type ${JSON.stringify(o.type)} is not a request (send, sendAnonymous, reply, selfAddress, openMailbox)`, 'type');
   }
 }
 
@@ -185,8 +197,13 @@ export function parseBinaryRequest(frame: Uint8Array): ParseResult {
     }
     case BinaryKind.selfAddress:
       return { ok: true, request: { type: 'selfAddress', id, framing: 'binary' } };
+    case BinaryKind.openMailbox: {
+      // Optional body: the post office's node id (ASCII hex); none: the topology's first post office.
+      if (frame.length === at) return { ok: true, request: { type: 'openMailbox', id, framing: 'binary' } };
+      return { ok: true, request: { type: 'openMailbox', id, framing: 'binary', postOffice: Buffer.from(frame.subarray(at)).toString('latin1') } };
+    }
     default:
-      return fail('binary', id, ApiErrorCode.unknownType, `binary kind 0x${kind.toString(16).padStart(2, '0')} is not a request (0x01 send, 0x02 sendAnonymous, 0x03 reply, 0x04 selfAddress)`, 'kind');
+      return fail('binary', id, ApiErrorCode.unknownType, `binary kind 0x${kind.toString(16).padStart(2, '0')} is not a request (0x01 send, 0x02 sendAnonymous, 0x03 reply, 0x04 selfAddress, 0x05 openMailbox)`, 'kind');
   }
 }
 
@@ -202,6 +219,7 @@ function binaryHeader(kind: number, id: RequestId, bodyBytes: number): { frame: 
 export type ApiEvent =
   | { readonly type: 'sent'; readonly id: RequestId; readonly messageId: string }
   | { readonly type: 'selfAddress'; readonly id: RequestId; readonly address: string }
+  | { readonly type: 'mailbox'; readonly id: RequestId; readonly address: string }
   | { readonly type: 'received'; readonly messageId: string; readonly latencyMs: number; readonly bytes: Uint8Array; readonly senderTag?: string }
   | ({ readonly type: 'error' } & Omit<ApiError, 'framing'>);
 
@@ -226,9 +244,10 @@ export function encodeEvent(event: ApiEvent, framing: Framing): string | Uint8Ar
       frame.set(Buffer.from(event.messageId, 'hex').subarray(0, MESSAGE_ID_BYTES), BINARY_HEADER_BYTES);
       return frame;
     }
-    case 'selfAddress': {
+    case 'selfAddress':
+    case 'mailbox': {
       const address = Buffer.from(event.address, 'latin1');
-      const { frame } = binaryHeader(BinaryKind.selfAddressReply, event.id, address.length);
+      const { frame } = binaryHeader(event.type === 'mailbox' ? BinaryKind.mailboxReply : BinaryKind.selfAddressReply, event.id, address.length);
       frame.set(address, BINARY_HEADER_BYTES);
       return frame;
     }

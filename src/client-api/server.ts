@@ -1,6 +1,6 @@
 /**
  * The local client API (docs/client-api.md): a WebSocket server on the loopback interface through which a
- * program in any language uses one running LoopixClient — send, selfAddress, incoming `received` frames,
+ * program in any language uses one running LoopixClient — send, selfAddress, openMailbox, incoming `received` frames,
  * error frames — while the client keeps its three Poisson streams going. Messages from the API enter the
  * same FIFO send buffer as library calls, so the packet rate on the wire stays λP + λL + λD (Loopix §3.2):
  * the API adds no traffic pattern of its own.
@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseAddress } from '../address.js';
+import { isAnonymousAddress, parseAnonymousAddress } from '../postoffice/mailbox.js';
 import type { ReceivedMessage } from '../client/client.js';
 import { silentLog, type LogLike } from '../client/connection.js';
 import type { Geometry } from '../geometry.js';
@@ -38,6 +39,8 @@ export interface ApiClient {
   sendAnonymous?(to: string, bytes: Uint8Array, replySurbs: number): Promise<string>;
   /** Present once the client can answer through a received SURB (by the message's sender tag). */
   reply?(senderTag: string, bytes: Uint8Array): Promise<string>;
+  /** A new anonymous mailbox (a loopixpo1: address) at `postOfficeId` or the topology's first post office. */
+  openMailbox?(postOfficeId?: string): string;
 }
 
 export interface ClientApiServerOptions {
@@ -209,12 +212,22 @@ export class ClientApiServer {
       ...(field !== undefined ? { field } : {}),
     });
     if (r.type === 'selfAddress') return { type: 'selfAddress', id: r.id, address: this.client.address };
+    if (r.type === 'openMailbox') {
+      if (!this.client.openMailbox) return error(ApiErrorCode.notSupported, 'openMailbox is not supported by this client', 'type');
+      try {
+        return { type: 'mailbox', id: r.id, address: this.client.openMailbox(r.postOffice) };
+      } catch (err) {
+        return error(ApiErrorCode.noPostOffice, (err as Error).message, 'postOffice');
+      }
+    }
     if (r.bytes.length > this.client.params.maxMessageBytes) {
       return error(ApiErrorCode.messageTooLarge, `message of ${r.bytes.length} bytes is over this network's params.maxMessageBytes (${this.client.params.maxMessageBytes})`, 'message');
     }
     if (r.type === 'send' || r.type === 'sendAnonymous') {
       try {
-        parseAddress(this.client.geometry, r.to);
+        // A loopixpo1: address is an anonymous mailbox: the client pushes to its post office.
+        if (r.type === 'send' && isAnonymousAddress(r.to)) parseAnonymousAddress(this.client.geometry, r.to);
+        else parseAddress(this.client.geometry, r.to);
       } catch (err) {
         return error(ApiErrorCode.badAddress, `to: ${(err as Error).message}`, 'to');
       }

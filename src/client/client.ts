@@ -34,7 +34,10 @@ import { MemoryStore, type ClientStore, type StoreSnapshot } from './store.js';
 import { Inbox } from './inbox.js';
 import { checkKeyPair, type KeyPair } from './keys.js';
 import { LoopTracker } from './loop-tracker.js';
-import { dropRoute, loopRoute, messageRoute, surbRoute, toAddress, type Route } from './routes.js';
+import { dropRoute, loopRoute, messageRoute, postOfficeRoute, surbRoute, toAddress, type Route } from './routes.js';
+import { PostOfficeClient } from '../postoffice/client.js';
+import { isAnonymousAddress, mailboxEpochAt, mailboxId, parseAnonymousAddress, type AnonymousAddress } from '../postoffice/mailbox.js';
+import { encodePull, encodePush, sealEnvelope } from '../postoffice/wire.js';
 import { SendQueue } from './send-queue.js';
 import { newCounters, Samples, type ClientStats } from './stats.js';
 import { cryptoUniform, PoissonStream, systemScheduler, type RandomSource, type Scheduler, type TimerHandle } from './streams.js';
@@ -166,6 +169,22 @@ export interface LoopixClientOptions {
   readonly onStop?: () => void | Promise<void>;
 }
 
+/**
+ * A message to an anonymous address until it is acknowledged (or, to an address without an ack provider, until
+ * it is pushed). Every transmission is a fresh PUSH (fresh envelope, path and SURB-ack) under the same message
+ * id, so the recipient delivers it once.
+ */
+interface WaitingPush {
+  readonly to: AnonymousAddress;
+  readonly messageId: Uint8Array;
+  readonly bytes: Uint8Array;
+  readonly sentAtMs: number;
+  readonly pending: PendingMessage;
+  attempts: number;
+  timer: TimerHandle | undefined;
+  done: boolean;
+}
+
 /** A message waiting to be put into an envelope (merged with others to the same recipient). */
 interface WaitingMessage {
   readonly to: RecipientAddress;
@@ -203,7 +222,8 @@ interface OutEnvelope {
 /** A SURB we built: for a fragment's ack (kept in memory) or handed out for replies (kept in the store). */
 type SurbEntry =
   | { readonly kind: 'ack'; readonly keys: Uint8Array; readonly envelopeId: string; readonly index: number }
-  | { readonly kind: 'reply'; readonly keys: Uint8Array; readonly conversation: string; readonly replier: string; readonly expiresAtMs: number };
+  | { readonly kind: 'reply'; readonly keys: Uint8Array; readonly conversation: string; readonly replier: string; readonly expiresAtMs: number }
+  | { readonly kind: 'pushAck'; readonly keys: Uint8Array; readonly push: WaitingPush };
 
 /** A reply SURB received: usable until `expiresAtMs` (the end of the key epoch it was built for). */
 interface ReplySurb {
@@ -278,6 +298,12 @@ export class LoopixClient {
   private readonly counters = newCounters();
   private readonly skipped = { payload: 0, loop: 0, drop: 0 };
   private readonly invalid: Record<string, number> = {};
+  /** Post office mode (src/postoffice/client.ts): mailboxes, the request pool estimate, pull SURB keys. */
+  private readonly po: PostOfficeClient;
+  /** Messages to anonymous addresses, oldest first. */
+  private readonly pushes: WaitingPush[] = [];
+  /** Pushes sent and waiting for their SURB-ack, by message id (hex). */
+  private readonly unackedPushes = new Map<string, WaitingPush>();
 
   constructor(o: LoopixClientOptions) {
     const g = o.topology.geometry;
@@ -320,9 +346,13 @@ export class LoopixClient {
     this.legacy = new Reassembler(g, { ...o.reassembly, maxMessageBytes: this.params.maxMessageBytes, now });
     this.reassembler = new Reassembler(g, { ...o.reassembly, maxMessageBytes: this.maxEnvelopeBytes, now });
 
+    this.po = new PostOfficeClient(g, this.backend, this.params);
     const handlers: TransportHandlers = {
       onPackets: (packets) => this.receive(packets),
-      onConnected: () => this.log.info({ address: this.address }, 'client connected'),
+      onConnected: () => {
+        this.log.info({ address: this.address }, 'client connected');
+        this.checkPullGap();
+      },
       onDisconnected: (reason) => this.log.info({ reason }, 'client disconnected'),
     };
     this.transport = o.transport(handlers, {
@@ -414,6 +444,12 @@ export class LoopixClient {
       env.timers.clear();
       for (const w of env.waiters.splice(0)) w.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${w.messageId}: the client stopped before every fragment was acknowledged; a client on the same store resumes it`, { field: 'messageId' }));
     }
+    for (const m of [...this.pushes.splice(0), ...this.unackedPushes.values()]) {
+      if (m.timer !== undefined) this.scheduler.clearTimer(m.timer);
+      m.done = true;
+      m.pending.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${bytesToHex(m.messageId)}: the client stopped before the push was acknowledged`, { field: 'messageId' }));
+    }
+    this.unackedPushes.clear();
     for (const m of this.waiting.splice(0)) m.pending?.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${m.pending.messageId}: the client stopped before it was sent`, { field: 'messageId' }));
     await this.transport.stop();
     this.inbox.close();
@@ -439,6 +475,7 @@ export class LoopixClient {
     let conversation: string | undefined;
     const promise = new Promise<Delivery>((resolve, reject) => {
       const pending: PendingMessage = { messageId: idHex, resolve, reject, onProgress: options.onProgress };
+      if (isAnonymousAddress(recipient)) return this.queuePush(recipient, messageId, bytes, pending);
       const to = this.parseRecipient(recipient);
       if (!(bytes instanceof Uint8Array)) throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
       if (bytes.length > this.params.maxMessageBytes) {
@@ -520,6 +557,35 @@ export class LoopixClient {
     });
   }
 
+  /**
+   * Opens an anonymous mailbox at a post office (AnonPoP §4, §6.2) and returns its address
+   * (`loopixpo1:…`, src/postoffice/mailbox.ts): senders `send()` to it, the messages arrive through
+   * `messages()`. From now on the client keeps its provider's request pool supplied with pull requests
+   * (params.poPoolSize of them, one released per params.poRoundMs). `postOfficeId` defaults to the first post
+   * office of the topology. Throws ERR_LOOPIX_PO_NONE when the topology lists none.
+   */
+  openMailbox(postOfficeId?: string): string {
+    const po = postOfficeId ?? this.topology.postOffices[0]?.id;
+    if (po === undefined) throw new LoopixError('ERR_LOOPIX_PO_NONE', 'the topology lists no post office (a provider with postOffice: true)', { field: 'postOfficeId' });
+    if (this.topology.node(po)?.postOffice !== true) throw new LoopixError('ERR_LOOPIX_PO_NONE', `node ${po} is not a post office in the topology`, { field: 'postOfficeId' });
+    const m = this.po.open(po, this.providerId);
+    const [key, value] = this.po.mailboxRecord(m);
+    void this.persist(() => this.store.put('postoffice', key, value));
+    return m.address;
+  }
+
+  /** A message to an anonymous address: checked now, sealed and pushed in a λP slot. */
+  private queuePush(recipient: string, messageId: Uint8Array, bytes: Uint8Array, pending: PendingMessage): void {
+    const to = parseAnonymousAddress(this.geometry, recipient);
+    if (this.topology.node(to.postOfficeId)?.postOffice !== true) {
+      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient post office ${to.postOfficeId} is not a post office in the topology`, { field: 'recipient' });
+    }
+    if (!(bytes instanceof Uint8Array)) throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
+    // Seal once now so an oversized message rejects at once (ERR_LOOPIX_PO_MESSAGE); sealed again when sent.
+    sealEnvelope(this.geometry, this.backend, to.publicKey, { messageId, sentAtMs: Math.floor(this.wallClock()), bytes });
+    this.pushes.push({ to, messageId, bytes: Uint8Array.from(bytes), sentAtMs: Math.floor(this.wallClock()), pending, attempts: 0, timer: undefined, done: false });
+  }
+
   /** Reply SURBs still usable under `handle` (unexpired). */
   replySurbsLeft(handle: string): number {
     return this.liveSurbs(handle);
@@ -558,7 +624,7 @@ export class LoopixClient {
   /** Resolves when nothing waits to be sent (messages, fragments, acks) — acknowledgements may still be due. */
   async flushed(timeoutMs?: number): Promise<void> {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    while (!this.stopped && (this.waiting.length > 0 || this.fragments.length > 0 || this.surbAcks.length > 0 || this.forwardAcks.size > 0)) {
+    while (!this.stopped && (this.waiting.length > 0 || this.pushes.length > 0 || this.fragments.length > 0 || this.surbAcks.length > 0 || this.forwardAcks.size > 0)) {
       if (Date.now() > deadline) throw new LoopixError('ERR_LOOPIX_CLIENT_FLUSH_TIMEOUT', `send buffer not empty after ${timeoutMs} ms (${this.fragments.length} fragments, ${this.waiting.length} messages left)`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -594,7 +660,7 @@ export class LoopixClient {
       loops_lost: this.loops.lost,
       loop_rtt_ms: this.loops.rttSummary(),
       skipped_offline: { ...this.skipped },
-      send_buffer: this.fragments.length + this.surbAcks.length + this.waiting.length,
+      send_buffer: this.fragments.length + this.surbAcks.length + this.waiting.length + this.pushes.length,
       unacked_fragments: unacked,
       messages_queued: this.inbox.length,
       message_latency_ms: this.latency.summary(),
@@ -650,6 +716,8 @@ export class LoopixClient {
 
   private restore(s: StoreSnapshot): void {
     const now = this.wallClock();
+    const badPo = this.po.restore(s.postoffice);
+    if (badPo > 0) this.countInvalid('store_postoffice');
     for (const [id, at] of s.seen) {
       const t = Number(at);
       if (now - t < this.seenTtlMs) this.seen.set(id, t);
@@ -912,7 +980,7 @@ export class LoopixClient {
       this.skipped.payload++;
       return;
     }
-    const sent = this.sendAck() ?? this.sendFragment();
+    const sent = this.sendAck() ?? this.sendFragment() ?? this.sendPush();
     if (sent === undefined) {
       if (this.sendDrop()) this.counters.sent_drop_cover++;
       else this.skipped.payload++;
@@ -1023,12 +1091,138 @@ export class LoopixClient {
     else this.skipped.loop++;
   }
 
-  /** λD: a drop cover packet to a random provider. */
+  /**
+   * undefined: no push waiting; else whether the transport took it. A PUSH replaces a drop. To an address with
+   * an ack provider it carries a SURB-ack and is sent again (fresh envelope, path and SURB) until acknowledged,
+   * with the fragments' timeouts and backoff (src/client/retransmit.ts) plus the wait for the recipient's pull.
+   */
+  private sendPush(): boolean | undefined {
+    let m = this.pushes[0];
+    while (m && m.done) {
+      this.pushes.shift();
+      m = this.pushes[0];
+    }
+    if (!m) return undefined;
+    const now = this.wallClock();
+    let ack: { id: string; keys: Uint8Array; surb: Uint8Array } | undefined;
+    if (m.to.ackProviderId !== undefined && this.topology.node(m.to.ackProviderId)?.role === 'provider') {
+      const id = crypto.getRandomValues(new Uint8Array(this.geometry.addressBytes));
+      const { surb, keys } = this.buildSurb(m.to.ackProviderId, id);
+      ack = { id: bytesToHex(id), keys, surb };
+    }
+    const envelope = sealEnvelope(this.geometry, this.backend, m.to.publicKey, { messageId: m.messageId, sentAtMs: m.sentAtMs, bytes: m.bytes, ...(ack ? { ackSurb: ack.surb } : {}) });
+    // The mailbox of the epoch at sending; the recipient still pulls the previous one for mailboxGraceS.
+    const box = mailboxId(m.to.secret, mailboxEpochAt(now, this.po.epochMs));
+    const route = postOfficeRoute(this.topology, this.providerId, m.to.postOfficeId, this.routeOptions());
+    if (!this.submitPacket(this.build(route, encodePush(this.geometry, box, envelope)))) {
+      ack?.keys.fill(0);
+      return false;
+    }
+    this.pushes.shift();
+    this.counters.sent_real++;
+    this.counters.po_pushes_sent++;
+    if (m.attempts > 0) this.counters.retransmissions++;
+    m.attempts++;
+    const idHex = bytesToHex(m.messageId);
+    if (!ack) {
+      this.counters.messages_acked++;
+      m.done = true;
+      m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: m.attempts, acknowledged: false });
+      return true;
+    }
+    // Keys of earlier attempts stay: a late ack of any transmission acknowledges the message.
+    this.surbs.set(ack.id, { kind: 'pushAck', keys: ack.keys, push: m });
+    this.unackedPushes.set(idHex, m);
+    this.armPushTimeout(m);
+    return true;
+  }
+
+  private armPushTimeout(m: WaitingPush): void {
+    // A push waits at the PO for the recipient's next pull of that mailbox: one pull per poRoundMs, shared with
+    // the previous epoch's mailbox during the grace period, so up to two rounds beyond a fragment's round trip.
+    const ms = ackTimeoutMs(this.params, this.topology.doc.layers, m.attempts, this.retransmit) + 2 * this.params.poRoundMs;
+    m.timer = this.scheduler.setTimer(() => {
+      m.timer = undefined;
+      if (m.done) return;
+      if (m.attempts >= this.maxAttempts) {
+        this.finishPush(m, new LoopixError('ERR_LOOPIX_CLIENT_UNDELIVERED', `message ${bytesToHex(m.messageId)}: push to an anonymous address unacknowledged after ${m.attempts} transmissions, the last waiting ${Math.round(ms)} ms for its ack`, { field: 'messageId' }));
+        return;
+      }
+      this.pushes.push(m);
+    }, ms);
+  }
+
+  /** Ends a push: acknowledged (err undefined) or failed; forgets its SURB-ack keys. */
+  private finishPush(m: WaitingPush, err: LoopixError | undefined): void {
+    if (m.done) return;
+    m.done = true;
+    if (m.timer !== undefined) this.scheduler.clearTimer(m.timer);
+    m.timer = undefined;
+    const idHex = bytesToHex(m.messageId);
+    this.unackedPushes.delete(idHex);
+    for (const [id, s] of this.surbs) {
+      if (s.kind === 'pushAck' && s.push === m) {
+        s.keys.fill(0);
+        this.surbs.delete(id);
+      }
+    }
+    if (err) {
+      this.counters.messages_failed++;
+      this.log.warn({ messageId: idHex, code: err.code }, err.message);
+      m.pending.reject(err);
+      return;
+    }
+    this.counters.messages_acked++;
+    this.counters.acks_received++;
+    m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: m.attempts, acknowledged: true });
+  }
+
+  /**
+   * A pre-made pull request for our provider's request pool (AnonPoP §6.1): P_own → mixes → PO, PULL of the
+   * mailbox due at its release, with a SURB back to our own inbox. Taken in a λD slot, so the rate is unchanged.
+   */
+  private sendPoolDeposit(): boolean {
+    const submitPool = this.transport.submitPool?.bind(this.transport);
+    if (!submitPool) return false;
+    const now = this.wallClock();
+    const target = this.po.nextTarget(now);
+    const surbId = crypto.getRandomValues(new Uint8Array(this.geometry.addressBytes));
+    const { surb, keys } = this.buildSurb(target.mailbox.postOfficeId, surbId);
+    const route = postOfficeRoute(this.topology, this.providerId, target.mailbox.postOfficeId, this.routeOptions());
+    const packet = this.build(route, encodePull(this.geometry, target.mailboxId, surb));
+    if (!submitPool(packet)) {
+      keys.fill(0);
+      return false;
+    }
+    this.po.deposited(target, surbId, keys);
+    this.counters.po_pool_deposits++;
+    const rec = this.po.surbRecord(surbId);
+    const pool = this.po.poolRecord();
+    if (rec) void this.persist(() => this.store.put('postoffice', rec[0], rec[1]));
+    void this.persist(() => this.store.put('postoffice', pool[0], pool[1]));
+    for (const id of this.po.expireSurbs(now)) void this.persist(() => this.store.delete('postoffice', `surb/${id}`));
+    return true;
+  }
+
+  /** At a (re)connect: warn when we were away longer than the request pool covered (AnonPoP §6.1). */
+  private checkPullGap(): void {
+    const rounds = this.po.checkGap(this.wallClock());
+    if (rounds === 0) return;
+    this.counters.po_pull_gaps++;
+    this.counters.po_gap_rounds += rounds;
+    this.log.warn(
+      { rounds, poolSize: this.params.poPoolSize, roundMs: this.params.poRoundMs },
+      `offline longer than the request pool covers (${this.params.poPoolSize} rounds of ${this.params.poRoundMs} ms): the pull pattern showed a gap of ${rounds} rounds, visible to the network`,
+    );
+  }
+
+  /** λD: a drop cover packet to a random provider — or, while the request pool needs one, a pool deposit. */
   private onDropEvent(): void {
     if (!this.transport.connected) {
       this.skipped.drop++;
       return;
     }
+    if (this.po.wantsDeposit(this.wallClock()) && this.sendPoolDeposit()) return;
     if (this.sendDrop()) this.counters.drops_sent++;
     else this.skipped.drop++;
   }
@@ -1076,12 +1270,21 @@ export class LoopixClient {
   private onSurbReply(id: Uint8Array, payload: Uint8Array): void | Promise<void> {
     const key = bytesToHex(id);
     const entry = this.surbs.get(key);
-    if (!entry) return this.countInvalid('unknown_surb');
+    if (!entry) return this.onPullAnswer(id, payload);
     const content = this.backend.openSurbReply(this.geometry, entry.keys, payload);
     if (!content) return this.countInvalid('surb_integrity');
     // Single use: a replayed or duplicated reply finds no keys (unknown_surb).
     this.surbs.delete(key);
     entry.keys.fill(0);
+    if (entry.kind === 'pushAck') {
+      const f = decodeFrame(this.geometry, content);
+      if (f.type !== 'ack' || f.entries.length !== 1 || bytesToHex(f.entries[0]!.envelopeId) !== bytesToHex(entry.push.messageId) || f.entries[0]!.index !== 0) {
+        return this.countInvalid('ack_mismatch');
+      }
+      if (entry.push.done) this.counters.duplicates_ignored++;
+      else this.finishPush(entry.push, undefined);
+      return;
+    }
     if (entry.kind === 'ack') {
       const f = decodeFrame(this.geometry, content);
       if (f.type !== 'ack' || f.entries.length !== 1 || bytesToHex(f.entries[0]!.envelopeId) !== entry.envelopeId || f.entries[0]!.index !== entry.index) {
@@ -1095,6 +1298,51 @@ export class LoopixClient {
     void this.persist(() => this.store.delete('surbkeys', key));
     this.counters.fragments_received++;
     return this.onContent(content, entry);
+  }
+
+  /** A SURB reply that is no ack or reply of ours: a post office's answer to one of our pooled pulls, or unknown. */
+  private onPullAnswer(id: Uint8Array, payload: Uint8Array): void | Promise<void> {
+    const keys = this.po.takeSurb(id);
+    if (!keys) return this.countInvalid('unknown_surb');
+    void this.persist(() => this.store.delete('postoffice', `surb/${bytesToHex(id)}`));
+    const content = this.backend.openSurbReply(this.geometry, keys, payload);
+    keys.fill(0);
+    if (!content) return this.countInvalid('surb_integrity');
+    const m = this.po.openAnswer(content);
+    if (!m) {
+      this.counters.po_answers_dummy++;
+      return;
+    }
+    this.counters.po_answers_real++;
+    const idHex = bytesToHex(m.messageId);
+    if (this.seen.has(idHex)) {
+      // A retransmitted push (our ack was lost or late) or one answered twice (the PO crashed between answering
+      // and deleting): acknowledge again, deliver nothing.
+      this.counters.duplicates_ignored++;
+      this.queuePushAck(m.messageId, m.ackSurb);
+      return;
+    }
+    this.seen.set(idHex, this.wallClock());
+    const w = this.persist(() => this.store.put('seen', idHex, String(this.wallClock())));
+    this.deliver([{ kind: 'message', messageId: m.messageId, bytes: m.bytes }], m.sentAtMs, undefined);
+    return this.then(w, () => this.queuePushAck(m.messageId, m.ackSurb));
+  }
+
+  /**
+   * Acknowledges a push through the sender's SURB-ack: an ACK frame of (message id, index 0), recipient → our
+   * provider → mixes → the sender's provider. It never passes the post office.
+   */
+  private queuePushAck(messageId: Uint8Array, ackSurb: Uint8Array | undefined): void {
+    if (!ackSurb) return;
+    let reply;
+    try {
+      reply = this.backend.createSurbReply(this.geometry, ackSurb, encodeAck(this.geometry, [{ envelopeId: messageId, index: 0 }]));
+    } catch {
+      return this.countInvalid('ack_surb');
+    }
+    // The SURB must start at our own provider: that is where our packets enter the network.
+    if (bytesToHex(reply.firstHop) !== this.providerId) return this.countInvalid('ack_first_hop');
+    this.surbAcks.push(reply.packet);
   }
 
   /** One decrypted C-byte content: a fragment (v1 or v2) or an ACK frame. */

@@ -26,6 +26,8 @@ export interface ClientTransport {
   stop(): Promise<void>;
   /** Sends one packet (geometry.packetBytes) as the packet's first hop; false when not connected. */
   submit(packet: Uint8Array): boolean;
+  /** Deposits one pre-made pull request in the provider's request pool (POOL frame); false when not connected. */
+  submitPool?(packet: Uint8Array): boolean;
 }
 
 export interface LogLike {
@@ -200,6 +202,13 @@ export class ProviderConnection implements ClientTransport {
   submit(packet: Uint8Array): boolean {
     if (!this.connected) return false;
     this.sendFrame(this.ws!, encode.submit(this.o.geometry, packet));
+    this.stats.packets_submitted++;
+    return true;
+  }
+
+  submitPool(packet: Uint8Array): boolean {
+    if (!this.connected) return false;
+    this.sendFrame(this.ws!, encode.pool(this.o.geometry, packet));
     this.stats.packets_submitted++;
     return true;
   }

@@ -6,6 +6,7 @@
  *   message  P_s, L1..Ll, P_r, recipient   RELAY ×(l+1), DELIVER(client id), FINAL(message id)
  *   loop     P_s, L1..Ll, P_s, self        RELAY ×(l+1), DELIVER(own client id), LOOP(loop id)
  *   drop     P_s, L1..Ll, P_random         RELAY ×(l+1), DROP
+ *   post     P_s, L1..Ll, PO               RELAY ×(l+1), FINAL(zero): a post office request (src/postoffice/wire.ts)
  *
  * Every hop that forwards or stores (RELAY, DELIVER) carries an Exp(µ) delay; FINAL, LOOP and DROP carry 0.
  */
@@ -40,15 +41,23 @@ export interface RouteOptions {
 }
 
 /**
+ * Redraws before sampleDelayUs gives up and returns the bound itself. At the default bound a redraw happens
+ * with probability 10⁻⁶, so 64 in a row never happen with a sound random source; the cap only stops a
+ * broken source (a constant) or a µ far below the bound's from looping forever.
+ */
+const MAX_DELAY_REDRAWS = 64;
+
+/**
  * An Exp(µ) delay in whole microseconds, at most `maxUs` (the network's per-hop bound, src/max-delay.ts): a
  * larger sample is drawn again (probability 10⁻⁶ at the default bound), so no node drops the packet as
  * `excessive_delay` and the delays stay Exp(µ) truncated at the bound.
  */
 export function sampleDelayUs(mu: number, random: RandomSource = cryptoUniform, maxUs: number = MAX_DELAY_US): number {
-  for (;;) {
+  for (let i = 0; i < MAX_DELAY_REDRAWS; i++) {
     const us = Math.max(0, Math.round(sampleExp(mu, random) * 1e6));
     if (us <= maxUs) return us;
   }
+  return maxUs;
 }
 
 export { hexToBytes };
@@ -167,5 +176,21 @@ export function surbRoute(topo: TopologyIndex, firstProviderId: string, ownProvi
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
   const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
   hops.push({ publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 });
+  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
+}
+
+/**
+ * P_s → L1..Ll → the post office, whose FINAL hop (zero address, no delay) is a PUSH or PULL request
+ * (src/postoffice/wire.ts, AnonPoP §4). The PO is a provider, so the path is as long as a drop's.
+ */
+export function postOfficeRoute(topo: TopologyIndex, ownProviderId: string, postOfficeId: string, o: RouteOptions): Route {
+  const g = topo.geometry;
+  const random = o.random ?? cryptoUniform;
+  const po = providerById(topo, postOfficeId, 'post office');
+  if (po.postOffice !== true) throw new RangeError(`post office ${postOfficeId} is not listed as a post office in the topology (epoch ${topo.doc.epoch})`);
+  const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), po];
+  checkLength(topo, 'message', nodes.length);
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodeHops(topo, epoch, nodes, { command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
   return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }

@@ -42,11 +42,11 @@ export function newCounters() {
   return {
     /** Real message fragments sent (λP stream, buffer non-empty), first transmissions and retransmissions. */
     sent_real: 0,
-    /** Of sent_real: retransmissions of a fragment whose ack did not come in time. */
+    /** Of sent_real: retransmissions of a fragment (or post office push) whose ack did not come in time. */
     retransmissions: 0,
     /** Acknowledgements sent in the λP stream (each replaces a drop cover packet). */
     acks_sent: 0,
-    /** Acknowledgements received for our fragments (first ack of a fragment; late duplicates not counted). */
+    /** Acknowledgements received for our fragments and pushes (the first of each; late duplicates not counted). */
     acks_received: 0,
     /** Drop cover sent by the λP stream because the buffer was empty. */
     sent_drop_cover: 0,
@@ -67,6 +67,18 @@ export function newCounters() {
     messages_failed: 0,
     /** Replies received through our SURBs. */
     replies_received: 0,
+    /** Post office: PUSHes sent to anonymous addresses (each in a λP slot), first transmissions and retransmissions. */
+    po_pushes_sent: 0,
+    /** Post office: pull requests deposited in our provider's request pool (each in a λD slot). */
+    po_pool_deposits: 0,
+    /** Post office: pull answers that carried an envelope for one of our mailboxes. */
+    po_answers_real: 0,
+    /** Post office: pull answers that were the PO's dummy (empty mailbox). */
+    po_answers_dummy: 0,
+    /** Post office: reconnects after longer than the request pool covered (the pull pattern showed a gap). */
+    po_pull_gaps: 0,
+    /** Post office: rounds without a pooled pull request, summed over those gaps. */
+    po_gap_rounds: 0,
   };
 }
 export type ClientCounters = ReturnType<typeof newCounters>;

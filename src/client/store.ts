@@ -18,9 +18,11 @@ export type StoreTable =
   /** SURB creator: the decryption keys of a reply SURB handed out (key: SURB id). */
   | 'surbkeys'
   /** Replier: the SURBs received under one reply handle (key: reply key). */
-  | 'replypool';
+  | 'replypool'
+  /** Post office: mailboxes (key mailbox/<address>), pull SURB keys (surb/<id>) and the pool estimate (pool). */
+  | 'postoffice';
 
-export const STORE_TABLES: readonly StoreTable[] = ['outgoing', 'seen', 'partial', 'surbkeys', 'replypool'];
+export const STORE_TABLES: readonly StoreTable[] = ['outgoing', 'seen', 'partial', 'surbkeys', 'replypool', 'postoffice'];
 
 export type StoreSnapshot = Record<StoreTable, Map<string, string>>;
 
@@ -33,7 +35,7 @@ export interface ClientStore {
 }
 
 export function emptySnapshot(): StoreSnapshot {
-  return { outgoing: new Map(), seen: new Map(), partial: new Map(), surbkeys: new Map(), replypool: new Map() };
+  return { outgoing: new Map(), seen: new Map(), partial: new Map(), surbkeys: new Map(), replypool: new Map(), postoffice: new Map() };
 }
 
 /** Keeps nothing across restarts (the default when no store is given, and for tests). */

@@ -46,6 +46,21 @@ export const NetworkParamsSchema = z.strictObject({
   loopAlarmFraction: z.number().gt(0).lt(1).default(0.7),
   /** The gentle countermeasure of §4.2.1: multiply λM by this while the alarm stands. */
   loopAlarmRateFactor: z.number().min(1).max(100).default(2),
+  /**
+   * Post office mode (AnonPoP §6.1, §7.1; docs/anonymity.md "Post office mailboxes"). Milliseconds per pull
+   * round: a client's provider releases exactly one of the client's pooled pull requests per round. The
+   * client refills its pool in drop-cover slots, so λD must exceed 1000 / poRoundMs (default 0.5/s < λD 1/s).
+   */
+  poRoundMs: z.number().int().min(10).max(3_600_000).default(2000),
+  /** µ of the request pool: pre-made pull requests a provider holds per client (rounds it may be offline). */
+  poPoolSize: z.number().int().min(1).max(100_000).default(60),
+  /**
+   * Seconds per mailbox epoch (AnonPoP §6.2 PEM, δ). 3 h = 180 of Appendix A's 60-s slots: our simulation keeps
+   * a median anonymity set of ≈ 45 % of the clients with 180-slot epochs, ≈ 25 % with 360 and ≈ 10 % with 720.
+   */
+  mailboxEpochS: z.number().int().min(1).max(30 * 86_400).default(3 * 3600),
+  /** Seconds after a mailbox epoch boundary during which the previous epoch's mailbox is still pulled. */
+  mailboxGraceS: z.number().int().min(0).max(30 * 86_400).default(600),
   /** Largest application message (bytes) the client API accepts; it is fragmented into packets. */
   maxMessageBytes: z.number().int().min(1).max(16 * 1024 * 1024).default(64 * 1024),
 });
@@ -208,8 +223,18 @@ export const NodeConfigSchema = z.strictObject({
     .strictObject({
       /** WebSocket bind address for clients; default: the port of the topology's ws URL on 127.0.0.1. */
       listen: endpoint.optional(),
-      /** Directory of the SQLite inbox database. */
+      /** Directory of the SQLite inbox database (and of the post office's mailbox database). */
       dataDir: z.string().min(1),
+      /**
+       * Serve as a post office (AnonPoP §4; docs/pipeline.md "Post office"): FINAL requests are mailbox PUSHes
+       * and PULLs. The topology must list this node with `postOffice: true`. Absent: not a post office.
+       */
+      postOffice: z
+        .strictObject({
+          /** Seconds after which an envelope nobody pulled is deleted (default 2 days: past any grace period). */
+          expiryS: z.number().int().min(1).max(365 * 86_400).default(2 * 86_400),
+        })
+        .optional(),
       /** "open": any client may register a key on first authentication; "closed": only `clients`. */
       registration: z.enum(['open', 'closed']).default('open'),
       /** Client X25519 public keys (hex) allowed when registration is closed. */

@@ -32,7 +32,7 @@ export const DROP_REASONS = Object.freeze({
   deliver_at_mix: 'DELIVER reached a mix',
   drop_at_mix: 'DROP reached a mix (drop cover ends at providers)',
   drop_cover: 'DROP at a provider: the normal end of a drop cover packet (Loopix §3.2)',
-  unexpected_final: 'FINAL or SURB_REPLY reached a node (they end at clients)',
+  unexpected_final: 'FINAL or SURB_REPLY reached a node (they end at clients, or FINAL at a post office)',
   loop_unknown: 'LOOP addressed to a loop id this node did not send, or already forgot',
   loop_duplicate: 'LOOP with an id that already returned',
   no_inbox: 'DELIVER at a provider running without an inbox',
@@ -41,6 +41,10 @@ export const DROP_REASONS = Object.freeze({
   send_error: 'the UDP send failed',
   crypto_error: 'a worker task failed (a bug; every packet of the batch is counted)',
   fault_injected: 'discarded by configured fault injection (node config faults; tests and testnet only)',
+  po_malformed: 'post office: a FINAL request with an unknown operation, a non-zero reserved address, or a PULL whose SURB the reply cannot be built from',
+  po_pull_oversized: 'post office: a PULL whose body is longer than one SURB (non-zero bytes after it)',
+  po_surb_first_hop: "post office: a PULL whose SURB does not start at this post office (it could not send the answer)",
+  po_store_error: 'post office: the mailbox database refused a PUSH (nothing stored)',
   shutdown: 'queued, in flight or held in the delay stage when the node stopped',
 } as const);
 

@@ -19,7 +19,7 @@ import type { NodeEntry } from '../topology/types.js';
 import { AqmController } from './aqm.js';
 import { Batcher, type Batch } from './batcher.js';
 import { CryptoPool, type UnwrappedBatch } from './cryptoworker.js';
-import { Incoming, bindUdpSocket, kernelUdpDrops, type BoundUdpSocket } from './incoming.js';
+import { Incoming, bindUdpSocket, type BoundUdpSocket } from './incoming.js';
 import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
@@ -31,7 +31,7 @@ import { Router } from './router.js';
 import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
-import { mainThreadCpuUs } from './thread-cpu.js';
+import { registerNodeGauges } from './node-gauges.js';
 import { ShardedPipeline } from './shard-host.js';
 import { resolveMaxRate } from './replay-capacity.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
@@ -63,6 +63,12 @@ export interface PipelineOptions extends NodeSetup {
    * that stays valid). The hook counts `delivered` or a drop itself. Absent on mixes.
    */
   readonly deliver?: (client: Uint8Array, packet: Uint8Array) => void;
+  /**
+   * Post office providers only (src/postoffice/office.ts): called with the FINAL address and content of a
+   * request once its replay tag was accepted. Absent: FINAL at a node is dropped as unexpected_final. Only the
+   * pool path supports it (the provider refuses `pipeline.mode: "sharded"` with a post office).
+   */
+  readonly postOffice?: (address: Uint8Array, content: Uint8Array) => void;
   /** Emit own loop cover traffic (default true). */
   readonly loops?: boolean;
   /** Report stats every config.statsIntervalS (default true). */
@@ -157,7 +163,7 @@ export class NodePipeline implements NodePacketPath {
     this.pool = pool;
     this.metrics = metrics;
     this.aqm = new AqmController(config.pipeline.aqm);
-    this.router = new Router({ topology, role: self.role, layer: self.layer });
+    this.router = new Router({ topology, role: self.role, layer: self.layer, postOffice: o.postOffice !== undefined });
     const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
     if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
     this.link = link;
@@ -595,6 +601,9 @@ export class NodePipeline implements NodePacketPath {
         else if (ret.kind === 'duplicate') this.metrics.drop('loop_duplicate');
         break;
       }
+      case 'postOffice':
+        this.o.postOffice!(action.address, action.content);
+        break;
       case 'drop':
         this.metrics.drop(action.reason);
         break;
@@ -655,27 +664,17 @@ export class NodePipeline implements NodePacketPath {
     m.gauge('scheduled_packets', () => this.scheduler.size);
     this.epochs.registerGauges(m);
     m.gauge('workers', () => this.pool.workers);
-    m.gauge('socket_buffer_requested_bytes', () => this.o.config.pipeline.socketBufferBytes);
-    m.gauge('socket_recv_buffer_bytes', () => this.udp.recvBufferBytes);
-    m.gauge('socket_send_buffer_bytes', () => this.udp.sendBufferBytes);
-    m.gauge('udp_port', () => this.port);
-    m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
-    m.gauge('sphinx_native', () => this.o.backend.name === 'native');
-    // Main-thread CPU (user + system) since start, µs: what the packet path costs this thread.
-    m.gauge('main_thread_cpu_us', mainThreadCpuUs);
-    // Memory of the whole process (MB), read at snapshot time: what an operator watches under overload.
-    const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
-    m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));
-    m.gauge('heap_used_mb', () => mb(process.memoryUsage().heapUsed));
-    m.gauge('array_buffers_mb', () => mb(process.memoryUsage().arrayBuffers));
-    if (this.loops) {
-      const loops = this.loops;
-      m.gauge('loop_return_fraction', () => loops.monitor.last.fraction);
-      m.gauge('loops_due_in_window', () => loops.monitor.last.due);
-      m.gauge('loops_outstanding', () => loops.monitor.outstanding);
-      m.gauge('loop_alarm', () => loops.monitor.alarm);
-      m.gauge('loop_rate_per_s', () => loops.rate);
-    }
+    registerNodeGauges(
+      m,
+      {
+        port: () => this.port,
+        requestedBufferBytes: this.o.config.pipeline.socketBufferBytes,
+        recvBufferBytes: () => this.udp.recvBufferBytes,
+        sendBufferBytes: () => this.udp.sendBufferBytes,
+        nativeSphinx: this.o.backend.name === 'native',
+      },
+      this.loops,
+    );
   }
 }
 

@@ -5,7 +5,8 @@
  * layer k → layer k+1, the last mix layer → a provider. That one rule also covers a provider's client
  * packets (first hop provider → layer 1). A RELAY to an id the topology does not know is "unknown_next"; to
  * a known node outside the adjacent layer "bad_layer". DELIVER is meaningful only at a provider, LOOP only
- * when it returns to its sender, FINAL and SURB_REPLY only at a client.
+ * when it returns to its sender, FINAL and SURB_REPLY only at a client —
+ * except FINAL at a provider that serves as a post office, where it is a mailbox request.
  */
 import type { NodeEntry, Role } from '../topology/types.js';
 import type { TopologyIndex } from '../topology/document.js';
@@ -16,6 +17,8 @@ export type RouteAction =
   | { readonly kind: 'forward'; readonly next: NodeEntry; readonly delayUs: number }
   | { readonly kind: 'deliver'; readonly client: Uint8Array; readonly delayUs: number }
   | { readonly kind: 'loop'; readonly id: Uint8Array }
+  /** A post office request (FINAL at a provider that serves as post office, src/postoffice/office.ts). */
+  | { readonly kind: 'postOffice'; readonly address: Uint8Array; readonly content: Uint8Array }
   | { readonly kind: 'drop'; readonly reason: DropReason };
 
 export interface RouterOptions {
@@ -23,6 +26,8 @@ export interface RouterOptions {
   readonly role: Role;
   /** 0 for providers, 1..layers for mixes. */
   readonly layer: number;
+  /** This provider is a post office: FINAL hops are its requests (AnonPoP §4) instead of unexpected_final. */
+  readonly postOffice?: boolean;
 }
 
 /** What `nextHopAt` decides for a RELAY: the next node, or why not. */
@@ -83,6 +88,8 @@ export class Router {
       case 'loop':
         return { kind: 'loop', id: result.id };
       case 'final':
+        if (this.o.postOffice && this.o.role === 'provider') return { kind: 'postOffice', address: result.id, content: result.content };
+        return { kind: 'drop', reason: 'unexpected_final' };
       case 'surbReply':
         return { kind: 'drop', reason: 'unexpected_final' };
       case 'invalid':

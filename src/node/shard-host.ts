@@ -19,11 +19,11 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { LoopixError } from '../errors.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
-import { mainThreadCpuUs } from './thread-cpu.js';
+import { registerNodeGauges } from './node-gauges.js';
 import type { TopologyIndex } from '../topology/document.js';
 import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
-import { Incoming, kernelUdpDrops } from './incoming.js';
+import { Incoming } from './incoming.js';
 import { LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
@@ -322,27 +322,17 @@ export class ShardedPipeline implements NodePacketPath {
     this.epochs.registerGauges(m);
     m.gauge('workers', () => this.workers.length);
     m.gauge('reuseport_spread', () => this.group.spread);
-    m.gauge('socket_buffer_requested_bytes', () => this.o.config.pipeline.socketBufferBytes);
-    m.gauge('socket_recv_buffer_bytes', () => this.group.sockets[0]?.recvBufferBytes ?? 0);
-    m.gauge('socket_send_buffer_bytes', () => this.group.sockets[0]?.sendBufferBytes ?? 0);
-    m.gauge('udp_port', () => this.port);
-    m.gauge('udp_kernel_drops', () => kernelUdpDrops(this.port));
-    m.gauge('sphinx_native', () => this.o.backend.name === 'native');
-    // The control plane's own cost: main-thread CPU (user + system) since start, µs. A benchmark divides its
-    // increase by the packets forwarded meanwhile (docs/benchmarks.md).
-    m.gauge('main_thread_cpu_us', mainThreadCpuUs);
-    const mb = (v: number) => Math.round((v / 1048576) * 10) / 10;
-    m.gauge('rss_mb', () => mb(process.memoryUsage.rss()));
-    m.gauge('heap_used_mb', () => mb(process.memoryUsage().heapUsed));
-    m.gauge('array_buffers_mb', () => mb(process.memoryUsage().arrayBuffers));
-    if (this.loops) {
-      const loops = this.loops;
-      m.gauge('loop_return_fraction', () => loops.monitor.last.fraction);
-      m.gauge('loops_due_in_window', () => loops.monitor.last.due);
-      m.gauge('loops_outstanding', () => loops.monitor.outstanding);
-      m.gauge('loop_alarm', () => loops.monitor.alarm);
-      m.gauge('loop_rate_per_s', () => loops.rate);
-    }
+    registerNodeGauges(
+      m,
+      {
+        port: () => this.port,
+        requestedBufferBytes: this.o.config.pipeline.socketBufferBytes,
+        recvBufferBytes: () => this.group.sockets[0]?.recvBufferBytes ?? 0,
+        sendBufferBytes: () => this.group.sockets[0]?.sendBufferBytes ?? 0,
+        nativeSphinx: this.o.backend.name === 'native',
+      },
+      this.loops,
+    );
   }
 
   /** Stops the workers (each counts what it held as shutdown and reports it), then the epoch stage. */

@@ -173,6 +173,8 @@ export function linkSizes(g: Geometry, pullK: number): LinkSizes {
   return Object.freeze({
     toProvider: new Map([
       [FrameType.SUBMIT, 1 + g.packetBytes],
+      // A request-pool deposit has a SUBMIT's size: on the wire the two records look alike.
+      [FrameType.POOL, 1 + g.packetBytes],
       [FrameType.PULL, c2pControl],
       [FrameType.ACK, c2pControl],
     ]),

@@ -9,6 +9,8 @@
  *   AUTH        0x03  sealed client static key (48) || proof (32)           client → provider   (clear)
  *   AUTH_OK     0x04  (empty)                                               provider → client   (record)
  *   SUBMIT      0x10  one Sphinx packet (packetBytes)                       client → provider   (record)
+ *   POOL        0x11  one pre-made pull request (packetBytes), for the      client → provider   (record)
+ *                     request pool: released one per round (src/postoffice/pool.ts)
  *   PULL        0x20  request id (uint32 BE) || id acknowledged (0 = none)  client → provider   (record)
  *   PULL_REPLY  0x21  request id (uint32 BE) || k packets                   provider → client   (record)
  *   ACK         0x22  request id (uint32 BE)                                client → provider   (record)
@@ -26,6 +28,7 @@ export const FrameType = Object.freeze({
   AUTH: 0x03,
   AUTH_OK: 0x04,
   SUBMIT: 0x10,
+  POOL: 0x11,
   PULL: 0x20,
   PULL_REPLY: 0x21,
   ACK: 0x22,
@@ -60,6 +63,7 @@ export type Frame =
   | { type: 'auth'; sealedKey: Uint8Array; proof: Uint8Array }
   | { type: 'authOk' }
   | { type: 'submit'; packet: Uint8Array }
+  | { type: 'pool'; packet: Uint8Array }
   | { type: 'pull'; requestId: number; ackId: number }
   | { type: 'pullReply'; requestId: number; packets: Uint8Array[] }
   | { type: 'ack'; requestId: number }
@@ -109,6 +113,11 @@ export const encode = {
     need('packet', packet, g.packetBytes);
     return frame(FrameType.SUBMIT, packet);
   },
+  /** A pull request for the provider's request pool; the same length as a SUBMIT, so records cannot tell them apart. */
+  pool(g: Geometry, packet: Uint8Array): Uint8Array {
+    need('packet', packet, g.packetBytes);
+    return frame(FrameType.POOL, packet);
+  },
   /** PULL `requestId`, acknowledging reply `ackId` first (0: nothing to acknowledge). */
   pull(requestId: number, ackId = 0): Uint8Array {
     return frame(FrameType.PULL, u32(requestId), u32(ackId));
@@ -152,6 +161,8 @@ export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
       return (err = exact(0, 'AUTH_OK')) ? { type: 'malformed', reason: err } : { type: 'authOk' };
     case FrameType.SUBMIT:
       return (err = exact(g.packetBytes, 'SUBMIT')) ? { type: 'malformed', reason: err } : { type: 'submit', packet: body };
+    case FrameType.POOL:
+      return (err = exact(g.packetBytes, 'POOL')) ? { type: 'malformed', reason: err } : { type: 'pool', packet: body };
     case FrameType.PULL:
       return (err = exact(2 * REQUEST_ID, 'PULL'))
         ? { type: 'malformed', reason: err }
@@ -185,6 +196,7 @@ function naturalLength(g: Geometry, type: number, pullK: number): number | undef
     case FrameType.AUTH_OK:
       return 1;
     case FrameType.SUBMIT:
+    case FrameType.POOL:
       return 1 + g.packetBytes;
     case FrameType.PULL:
       return 1 + 2 * REQUEST_ID;

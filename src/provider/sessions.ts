@@ -83,6 +83,8 @@ export interface SessionContext {
   readonly authTimeoutMs: number;
   readonly inbox: ClientFrontEndOptions['inbox'];
   readonly ingress: ClientFrontEndOptions['ingress'];
+  /** The request pool, when the network has a post office (ClientFrontEndOptions.pool). */
+  readonly pool?: ClientFrontEndOptions['pool'];
   readonly count: ClientFrontEndOptions['count'];
   readonly log: ClientFrontEndOptions['log'];
   /** Draws a fresh ephemeral key per connection (default in the server: nodeEphemeralKey). */
@@ -235,6 +237,7 @@ export class ClientSession {
         break;
       case 'authenticated':
         if (frame.type === 'submit') return this.#onSubmit(frame.packet);
+        if (frame.type === 'pool' && this.ctx.pool) return this.#onPool(frame.packet);
         if (frame.type === 'pull') {
           if (frame.ackId !== 0) this.#onAck(frame.ackId);
           return this.#onPull(frame.requestId);
@@ -327,6 +330,15 @@ export class ClientSession {
     this.ctx.count('ws_submit');
     // Copy: the pipeline keeps the packet beyond this callback.
     this.ctx.ingress.submit(packet.slice());
+  }
+
+  /** A pre-made pull request for the request pool; charged to the SUBMIT bucket (it takes a drop-cover slot). */
+  #onPool(packet: Uint8Array): void {
+    if (!this.#admit('submit')) return;
+    const key = Buffer.from(this.#clientId!).toString('hex');
+    // Copy: the pool keeps the packet beyond this callback.
+    if (this.ctx.pool!(key, packet.slice())) this.ctx.count('po_pool_deposits');
+    else this.ctx.count('po_pool_full');
   }
 
   #onPull(requestId: number): void {

@@ -62,6 +62,11 @@ export interface ClientFrontEndOptions {
   readonly clientAddress?: { readonly header?: string; readonly trustedProxies: readonly string[] };
   readonly inbox: Inbox;
   readonly ingress: PacketIngress;
+  /**
+   * The request pool (src/postoffice/pool.ts): takes one POOL frame's pre-made pull request for the client
+   * (its client id, hex); false when the client's pool is full. Absent: POOL frames are unexpected.
+   */
+  readonly pool?: (clientKey: string, packet: Uint8Array) => boolean;
   /** The network's current key epoch (the prefix of dummy packets, src/provider/dummies.ts); default 0. */
   readonly currentEpoch?: () => number;
   /** Counts by reason (e.g. 'ws_malformed', 'ws_auth_failed') go to the node's metrics. */

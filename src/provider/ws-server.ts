@@ -169,6 +169,7 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
     dummy: dummyPackets(g, opts.currentEpoch ?? (() => 0)),
     removal,
     ...(limiter ? { limiter } : {}),
+    ...(opts.pool ? { pool: opts.pool } : {}),
   };
 
   const sockets = new Set<Uws.WebSocket<UserData>>();

@@ -139,6 +139,8 @@ export interface CreateTestnetOptions {
    * binds. Default: every node on 127.0.0.1.
    */
   readonly hosts?: ReadonlyMap<string, string>;
+  /** Post office mode: provider-0 also serves as the post office (topology `postOffice: true`, config provider.postOffice). */
+  readonly postOffice?: boolean;
 }
 
 /** The testnet's nodes: providers `provider-<i>` (layer 0), then mixes `mix-<layer>.<i>`. */
@@ -176,6 +178,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       layer: spec.layer,
       udp: o.udp?.[spec.name] ?? { host: o.hosts?.get(spec.name) ?? '127.0.0.1', port: await freeUdpPort() },
       ...(spec.role === 'provider' ? { ws: `ws://${o.hosts?.get(spec.name) ?? '127.0.0.1'}:${await freeTcpPort()}` } : {}),
+      ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: true as const } : {}),
       publicKey,
     };
     if (byEpoch) epochPublicKeys.set(entry.id, byEpoch);
@@ -210,7 +213,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       topologyFile,
       authorityPublicKey: authority.publicKey,
       params: o.params,
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(entry.ws!).port) } } : {}) } } : {}),
+      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(entry.postOffice ? { postOffice: {} } : {}), ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(entry.ws!).port) } } : {}) } } : {}),
       // Off loopback only inside --netns, where the address is the node's own on the testnet's private bridge.
       ...(metricsPort !== undefined ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } } : {}),
       ...o.nodeConfig,

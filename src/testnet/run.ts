@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
+import { LoopixError } from '../errors.js';
 import { createTestnetFiles, freeTcpPort, testnetNodeSpecs, type TestnetShape } from './network.js';
 import { DirectoryWatch, type ExclusionSeen } from './epochs.js';
 import type { TestnetNode } from './network.js';
@@ -71,6 +72,8 @@ export interface TestnetOptions {
   readonly threshold?: number;
   readonly isolation?: Partial<IsolationParams>;
   readonly bootstrapS?: number;
+  /** Post office mode: provider-0 is a post office, every demo client opens a mailbox and messages go there. */
+  readonly postOffice?: boolean;
   /** Where the live table goes; null for none. */
   readonly table: NodeJS.WriteStream | null;
   readonly log: (line: string) => void;
@@ -123,6 +126,8 @@ export interface TestnetSummary {
   readonly mixing?: MixingSummary | null;
   /** With --prometheus: targets up at the end, and each node's loopix_packets_forwarded_total as Prometheus saw it. */
   readonly prometheus?: { readonly targets: number; readonly targets_up: number; readonly forwarded: Readonly<Record<string, number>> } | null;
+  /** With --post-office: the clients' post office counters, summed. */
+  readonly post_office?: { pushes: number; pool_deposits: number; answers_real: number; answers_dummy: number; pull_gaps: number };
 }
 
 
@@ -192,6 +197,9 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   let dirFiles: DirectoryTestnetFiles | undefined;
   let nodeSpecs: readonly TestnetNode[];
   if (shape.epochLengthS !== undefined) {
+    if (o.postOffice) {
+      throw new LoopixError('ERR_LOOPIX_TESTNET_POST_OFFICE_EPOCHS', 'the post office testnet runs with static keys for now: give --epoch-length 0 with --post-office (directory descriptors do not carry the postOffice flag yet)', { field: 'postOffice' });
+    }
     dirFiles = await createDirectoryTestnetFiles({
       dir,
       shape: { ...shape, epochLengthS: shape.epochLengthS, epochKeys: shape.epochKeys ?? 4, authorities: o.authorities ?? 3, threshold: o.threshold, isolation: o.isolation, bootstrapS: o.bootstrapS },
@@ -204,7 +212,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     });
     nodeSpecs = dirFiles.nodes;
   } else {
-    const files = await createTestnetFiles({ dir, shape, backend, params: o.params, perNodeConfig, nodeConfig, metrics: true, ...(hosts ? { hosts } : {}) });
+    const files = await createTestnetFiles({ dir, shape, backend, params: o.params, postOffice: o.postOffice === true, perNodeConfig, nodeConfig, metrics: true, ...(hosts ? { hosts } : {}) });
     staticIndex = files.index;
     staticAuthorityKey = files.authority.publicKey;
     nodeSpecs = files.nodes;
@@ -233,7 +241,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   }
   let traffic: DemoTraffic | undefined;
   const makeTraffic = (topology: TopologyIndex) =>
-    new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology, dir, probeClient: o.checkMixing === true, ...(dirFiles ? { directory: dirFiles.directory, log: o.log } : {}) });
+    new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology, dir, probeClient: o.checkMixing === true, postOffice: o.postOffice === true, ...(dirFiles ? { directory: dirFiles.directory, log: o.log } : {}) });
   if (staticIndex) traffic = makeTraffic(staticIndex);
   let nodesUpWall = Date.now();
   let atExclusion: { perf: number; clientLoops: [number, number]; nodeLoops: [number, number] } | undefined;
@@ -479,6 +487,9 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     loop_paths: loopPathReport(observations, names),
     ...(mixing ? { mixing: mixingSummary ?? null } : {}),
     ...(o.prometheus ? { prometheus: prometheusSummary ?? null } : {}),
+    ...(o.postOffice
+      ? { post_office: { pushes: sum((s) => s.po_pushes_sent), pool_deposits: sum((s) => s.po_pool_deposits), answers_real: sum((s) => s.po_answers_real), answers_dummy: sum((s) => s.po_answers_dummy), pull_gaps: sum((s) => s.po_pull_gaps) } }
+      : {}),
   };
 }
 

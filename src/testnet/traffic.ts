@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { LoopixClient } from '../client/client.js';
 import { createNodeClient } from '../client/node.js';
 import { fragmentCapacity } from '../client/fragments.js';
+import { poLayout } from '../postoffice/wire.js';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import type { TopologyIndex } from '../topology/document.js';
@@ -25,6 +26,8 @@ export interface TrafficOptions {
   readonly backend: SphinxBackend;
   readonly topology: TopologyIndex;
   readonly dir: string;
+  /** `--post-office`: every client opens a mailbox at the post office; messages go to mailboxes (one envelope each). */
+  readonly postOffice?: boolean;
   /**
    * `--check-mixing`: client 0 is the probe of the sender-unobservability check (src/mixing/analysis.ts). It
    * sends no random demo messages, records the wall-clock time of every packet it emits (`probeSends`), and
@@ -83,6 +86,9 @@ export class DemoTraffic {
   deliveredCorrupt = 0;
   deliveredUnknown = 0;
 
+  /** With postOffice: each client's anonymous address (what the others send to). */
+  private readonly mailboxes: string[] = [];
+
   constructor(private readonly o: TrafficOptions) {
     const params = NetworkParamsSchema.parse(o.params);
     const providers = o.topology.providers;
@@ -119,6 +125,7 @@ export class DemoTraffic {
   }
 
   async start(connectTimeoutMs = 30_000): Promise<void> {
+    if (this.o.postOffice) for (const c of this.clients) this.mailboxes.push(c.openMailbox());
     for (const c of this.clients) c.start();
     for (const f of this.followers) f.start();
     await Promise.all(this.clients.map((c) => c.waitConnected(connectTimeoutMs)));
@@ -144,6 +151,8 @@ export class DemoTraffic {
   }
 
   private nextSize(): number {
+    // A message to a mailbox is one envelope (docs/packet-format.md §15).
+    if (this.o.postOffice) return 1 + randomInt(poLayout(this.o.topology.geometry).messageCapacity);
     const cap = fragmentCapacity(this.o.topology.geometry);
     const sizes = [1, cap, 10 * cap, 1 + randomInt(3 * cap)];
     return sizes[this.sizeCycle++ % sizes.length]!;
@@ -183,7 +192,7 @@ export class DemoTraffic {
     this.sendTimes.push(sentAt);
     // send() resolves when the recipient has acknowledged every fragment; the traffic generator only needs the
     // id (delivery is checked at the recipient), and a send still pending when the run stops is not an error.
-    const pending = this.clients[from]!.send(this.clients[to]!.address, bytes);
+    const pending = this.clients[from]!.send(this.o.postOffice ? this.mailboxes[to]! : this.clients[to]!.address, bytes);
     pending.catch(() => {});
     this.expected.set(pending.messageId, { bytes, to, from, sentAt });
   }

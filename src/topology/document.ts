@@ -126,6 +126,7 @@ export function validateBody(body: TopologyBody): void {
     hexField(`${at}.publicKey`, n.publicKey, 32);
     if (n.nextPublicKey !== undefined) hexField(`${at}.nextPublicKey`, n.nextPublicKey, 32);
     if (n.identityKey !== undefined) hexField(`${at}.identityKey`, n.identityKey, 32);
+    if (n.postOffice !== undefined && (n.postOffice !== true || n.role !== 'provider')) fail(`${at}.postOffice`, `must be true on a provider or absent, got ${JSON.stringify(n.postOffice)}`);
   });
   for (let layer = 0; layer <= body.layers; layer++) {
     if (!body.nodes.some((n) => n.layer === layer)) fail('nodes', `layer ${layer} has no node`);
@@ -215,6 +216,11 @@ export class TopologyIndex {
 
   get providers(): readonly NodeEntry[] {
     return this.layerNodes[0]!;
+  }
+
+  /** Providers listed as post offices (`postOffice: true`). */
+  get postOffices(): readonly NodeEntry[] {
+    return this.layerNodes[0]!.filter((n) => n.postOffice === true);
   }
 
   /** Whether keys rotate (the document carries an epoch schedule). */

@@ -29,6 +29,8 @@ export interface NodeEntry {
   readonly nextPublicKey?: string;
   /** Directory documents: the node's Ed25519 identity key (hex); `id` is derived from it (src/directory/identity.ts). */
   readonly identityKey?: string;
+  /** Providers only: this provider also serves as a post office (anonymous mailboxes, AnonPoP §4). */
+  readonly postOffice?: true;
 }
 
 export interface TopologyBody {
