@@ -158,6 +158,7 @@ export class NodeMetrics {
   private readonly counters = new Map<CounterName, Counter<string>>();
   private readonly drops: Counter<'reason'>;
   private readonly links: Counter<'direction' | 'peer'>;
+  private readonly linkChildren = new Map<string, Counter.Internal>();
   private readonly gauges = new Map<string, () => number | boolean | null>();
   readonly latency: OverheadRecorder;
   private readonly started = performance.now();
@@ -229,7 +230,12 @@ export class NodeMetrics {
   /** Counts `by` packets on the link to or from `peer` (a node name). Never throws. */
   countLink(direction: 'in' | 'out', peer: string, by = 1): void {
     if (!(by > 0) || !Number.isFinite(by)) return;
-    this.links.inc({ direction, peer }, by);
+    // Called per packet: the labelled child is looked up once per link (prom-client would hash the label
+    // object on every inc()).
+    const key = direction === 'in' ? peer : `\u0000${peer}`;
+    let child = this.linkChildren.get(key);
+    if (!child) this.linkChildren.set(key, (child = this.links.labels({ direction, peer })));
+    child.inc(by);
   }
 
   /** Packets counted on one link so far. */

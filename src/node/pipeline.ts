@@ -9,6 +9,7 @@
  * sees it), wires the stages and turns every way a packet can end into a counter. The packet path never
  * throws: stage calls on it are total, and a failing worker task is counted for each of its packets.
  */
+import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Geometry } from '../geometry.js';
@@ -32,11 +33,21 @@ import { DelayScheduler } from './scheduler.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { registerNodeGauges } from './node-gauges.js';
+import { injectedSlowdown, stretch } from './bench-slowdown.js';
 import { ShardedPipeline } from './shard-host.js';
 import { resolveMaxRate } from './replay-capacity.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 
 /** Everything start-up established (src/node/startup.ts). */
+
+/** Benchmark-only injected slowdown (src/node/bench-slowdown.ts); 0 on every other node. */
+const slowdown = injectedSlowdown();
+function stretched(work: () => void): void {
+  const t0 = performance.now();
+  work();
+  stretch(performance.now() - t0, slowdown);
+}
+
 export interface NodeSetup {
   readonly config: NodeConfig;
   readonly topology: TopologyIndex;
@@ -179,10 +190,13 @@ export class NodePipeline implements NodePacketPath {
 
     // Per-link arrival counts by the sender's address (its topology entry; docs/operations.md "Monitoring").
     const peers = new Map(topology.doc.nodes.map((n) => [`${n.udp.host}:${n.udp.port}`, n.name]));
-    udp.socket.on('message', (msg, rinfo) => {
+    const onDatagram = (msg: Buffer, rinfo: RemoteInfo): void => {
       this.metrics.countLink('in', peers.get(`${rinfo.address}:${rinfo.port}`) ?? 'unknown');
       this.incoming.onDatagram(msg, performance.now(), rinfo);
-    });
+    };
+    // Benchmark-only injected slowdown (src/node/bench-slowdown.ts): the main thread's share of each packet is
+    // stretched like the workers' unwraps, so the whole node is slower by the fraction, whichever side bounds it.
+    udp.socket.on('message', slowdown > 0 ? (msg, rinfo) => stretched(() => onDatagram(msg, rinfo)) : onDatagram);
     udp.socket.on('error', (err) => {
       this.metrics.count('socket_error');
       this.log.error({ err: err.message }, 'UDP socket error');
@@ -464,7 +478,8 @@ export class NodePipeline implements NodePacketPath {
     }
     this.pool.unwrap(batch.buffer, batch.count).then(
       (r) => {
-        this.onUnwrapped(batch, r);
+        if (slowdown > 0) stretched(() => this.onUnwrapped(batch, r));
+        else this.onUnwrapped(batch, r);
         this.pump();
       },
       (err: unknown) => {
