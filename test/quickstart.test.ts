@@ -133,7 +133,10 @@ describe('README "Send your first message"', () => {
   it('terminal 1 writes ready client configs and addresses', () => {
     for (const name of ['alice', 'bob']) {
       const config = JSON.parse(readFileSync(join(NET_DIR, 'clients', `${name}.json`), 'utf8')) as Record<string, unknown>;
-      expect(config).toMatchObject({ keyFile: `${name}.key.json`, topologyFile: '../topology.json' });
+      // The default testnet rotates keys, so its clients follow the directory authorities and keep the last
+      // valid document in a file of their own.
+      expect(config).toMatchObject({ keyFile: `${name}.key.json`, topologyFile: `${name}.topology.json`, directory: { threshold: 2 } });
+      expect((config.directory as { authorities: unknown[] }).authorities).toHaveLength(3);
       expect(readFileSync(join(NET_DIR, 'clients', `${name}.address`), 'utf8')).toMatch(/^loopix1:[0-9a-f]{32}:[0-9a-f]{64}\n$/);
     }
   });

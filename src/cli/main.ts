@@ -37,8 +37,8 @@ function baseProgram(): Command {
   return new Command('loopix')
     .description('Loopix mix network: Sphinx packets over X25519, Poisson mixing, cover traffic')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .showSuggestionAfterError()
-    .showHelpAfterError('(loopix <command> --help for usage)');
+    // Errors stay one line (scripts grep them); commander's suggestion for a mistyped command is part of it.
+    .showSuggestionAfterError();
 }
 
 /** The full program: every command with its options (loads every command module). */

@@ -49,5 +49,6 @@ export function checkDescriptor(input: unknown, rules: DescriptorRules): SignedD
   const layerOk = b.role === 'provider' ? b.layer === 0 : b.layer >= 1 && b.layer <= rules.layers;
   if (!layerOk) throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', `descriptor.body.layer: a ${b.role} needs layer ${b.role === 'provider' ? '0' : `1..${rules.layers}`}, got ${b.layer}`, { field: 'descriptor.body.layer' });
   if (b.role === 'provider' && b.ws === undefined) throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', 'descriptor.body.ws: a provider needs its client WebSocket URL', { field: 'descriptor.body.ws' });
+  if (b.postOffice && b.role !== 'provider') throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', 'descriptor.body.postOffice: only a provider can be a post office', { field: 'descriptor.body.postOffice' });
   return d;
 }

@@ -66,6 +66,7 @@ export function buildDocumentBody(
       layer: d.layer,
       udp: { host: d.udp.host, port: d.udp.port },
       ...(d.ws !== undefined ? { ws: d.ws } : {}),
+      ...(d.postOffice ? { postOffice: true as const } : {}),
       publicKey: now.publicKey,
       ...(next ? { nextPublicKey: next.publicKey } : {}),
       identityKey: d.identityKey,

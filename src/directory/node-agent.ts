@@ -51,6 +51,8 @@ export class NodeDirectoryAgent {
     private schedule: Schedule,
     private readonly log: Logger,
     private readonly loopWindowS: number,
+    /** The node serves as a post office (config provider.postOffice): its descriptor says so. */
+    private readonly postOffice: boolean,
   ) {}
 
   /**
@@ -90,7 +92,7 @@ export class NodeDirectoryAgent {
         await sleep(500);
       }
     }
-    const agent = new NodeDirectoryAgent(role, dir, topologyFile, abs(base, config.keyFile), config.id, identity, fetcher, schedule, log, config.params.loopWindowS);
+    const agent = new NodeDirectoryAgent(role, dir, topologyFile, abs(base, config.keyFile), config.id, identity, fetcher, schedule, log, config.params.loopWindowS, role === 'provider' && config.provider?.postOffice !== undefined);
     await agent.announce();
     if (cached && cached.doc.epoch >= agent.epochNow() && Date.now() < cached.expiresAtMs) return agent;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
@@ -138,7 +140,7 @@ export class NodeDirectoryAgent {
     }
     const a = this.dir.announce;
     const descriptor = signDescriptor(
-      { version: 1, identityKey: this.identity.publicKey, id: this.selfId, name: a.name, role: this.role, layer: a.layer, udp: { host: a.udp.host, port: a.udp.port }, ...(a.ws ? { ws: a.ws } : {}), keys, issuedAtMs: Date.now() },
+      { version: 1, identityKey: this.identity.publicKey, id: this.selfId, name: a.name, role: this.role, layer: a.layer, udp: { host: a.udp.host, port: a.udp.port }, ...(a.ws ? { ws: a.ws } : {}), ...(this.postOffice ? { postOffice: true as const } : {}), keys, issuedAtMs: Date.now() },
       this.identity,
     );
     const results = await this.fetcher.uploadAll('/v1/descriptor', { descriptor });

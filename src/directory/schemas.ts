@@ -29,6 +29,8 @@ export const DescriptorBodySchema = z.strictObject({
   layer: z.number().int().min(0).max(255),
   udp: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535) }),
   ws: z.string().regex(/^wss?:\/\/[^\s]{1,250}$/, 'must be a ws:// or wss:// URL').optional(),
+  /** A provider that also serves as a post office (its config has provider.postOffice): listed so in the document. */
+  postOffice: z.literal(true).optional(),
   /** X25519 public keys by epoch (the current and the next ones at least); epochs strictly increasing. */
   keys: z
     .array(z.strictObject({ epoch, publicKey: hexBytes(32) }))

@@ -71,6 +71,8 @@ export interface CreateDirectoryTestnetOptions {
   readonly hosts?: ReadonlyMap<string, string>;
   /** The address the authorities listen on (reachable from every node); default 127.0.0.1. */
   readonly authorityHost?: string;
+  /** Post office mode: provider-0 also serves as the post office (config provider.postOffice; its descriptor says so). */
+  readonly postOffice?: boolean;
 }
 
 export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptions): Promise<DirectoryTestnetFiles> {
@@ -116,7 +118,7 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
       directory: { authorities: entries, threshold, timeoutMs: 10_000, startupWaitS: 600, identityKeyFile: identityFile, announce: { name: spec.name, layer: spec.layer, udp, ...(ws ? { ws } : {}) } },
       params: o.params,
       epochs: { refreshS },
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`) } } : {}),
+      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: {} } : {}) } } : {}),
       ...(metricsPort !== undefined ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } } : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],

@@ -14,7 +14,6 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { loadSphinx } from '../sphinx/loader.js';
-import { LoopixError } from '../errors.js';
 import { createTestnetFiles, freeTcpPort, testnetNodeSpecs, type TestnetShape } from './network.js';
 import { DirectoryWatch, type ExclusionSeen } from './epochs.js';
 import type { TestnetNode } from './network.js';
@@ -197,9 +196,6 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   let dirFiles: DirectoryTestnetFiles | undefined;
   let nodeSpecs: readonly TestnetNode[];
   if (shape.epochLengthS !== undefined) {
-    if (o.postOffice) {
-      throw new LoopixError('ERR_LOOPIX_TESTNET_POST_OFFICE_EPOCHS', 'the post office testnet runs with static keys for now: give --epoch-length 0 with --post-office (directory descriptors do not carry the postOffice flag yet)', { field: 'postOffice' });
-    }
     dirFiles = await createDirectoryTestnetFiles({
       dir,
       shape: { ...shape, epochLengthS: shape.epochLengthS, epochKeys: shape.epochKeys ?? 4, authorities: o.authorities ?? 3, threshold: o.threshold, isolation: o.isolation, bootstrapS: o.bootstrapS },
@@ -208,6 +204,7 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       perNodeConfig,
       nodeConfig,
       metrics: true,
+      postOffice: o.postOffice === true,
       ...(hosts ? { hosts, authorityHost: netns!.clientsAddress } : {}),
     });
     nodeSpecs = dirFiles.nodes;
