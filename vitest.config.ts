@@ -14,6 +14,8 @@ const SLOW = [
   'test/directory-network.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
+  // Sends at an exact rate across a key-epoch boundary: alone, not beside another test file.
+  'test/node-replay-capacity.test.ts',
   // A whole post office network for six scenarios (each well under 30 s, about a minute together).
   'test/postoffice-faults.test.ts',
   'test/postoffice-network.test.ts',

@@ -118,7 +118,7 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
       directory: { authorities: entries, threshold, timeoutMs: 10_000, startupWaitS: 600, identityKeyFile: identityFile, announce: { name: spec.name, layer: spec.layer, udp, ...(ws ? { ws } : {}) } },
       params: o.params,
       epochs: { refreshS },
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: {} } : {}) } } : {}),
+      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: {} } : {}), ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(ws!).port) } } : {}) } } : {}),
       ...(metricsPort !== undefined ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } } : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],
