@@ -8,29 +8,35 @@
  */
 import { loadNativeBackend } from '../sphinx/native.js';
 
+/** The rate of `op` on this thread over one slice of `ms` milliseconds, ops/s (`op` runs `batch` at a time). */
+export function sliceRate(op: () => void, ms: number, batch: number): number {
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < ms) {
+    for (let k = 0; k < batch; k++) op();
+    n += batch;
+  }
+  return (n * 1000) / (performance.now() - t0);
+}
+
+/** One variable-base X25519 multiplication per call; each result feeds the next, so none can be skipped. */
+export function x25519Op(): () => void {
+  const b = loadNativeBackend();
+  const scalar = crypto.getRandomValues(new Uint8Array(32));
+  let point = b.x25519Base(crypto.getRandomValues(new Uint8Array(32)));
+  return () => {
+    point = b.x25519(scalar, point);
+  };
+}
+
 /**
  * Variable-base X25519 multiplications per second on this thread (the operation an unwrap does twice):
  * median of 5 timed slices of `seconds / 5` each, after a warm-up.
  */
 export function measureAddonX25519(seconds: number): number {
-  const b = loadNativeBackend();
-  const scalar = crypto.getRandomValues(new Uint8Array(32));
-  let point = b.x25519Base(crypto.getRandomValues(new Uint8Array(32)));
-  // Each result feeds the next call so no iteration can be skipped or hoisted.
-  const one = () => {
-    point = b.x25519(scalar, point);
-  };
+  const one = x25519Op();
   for (let k = 0; k < 200; k++) one();
-  const rates: number[] = [];
-  for (let s = 0; s < 5; s++) {
-    const t0 = performance.now();
-    let n = 0;
-    while (performance.now() - t0 < (seconds * 1000) / 5) {
-      for (let k = 0; k < 16; k++) one();
-      n += 16;
-    }
-    rates.push((n * 1000) / (performance.now() - t0));
-  }
+  const rates = Array.from({ length: 5 }, () => sliceRate(one, (seconds * 1000) / 5, 16));
   rates.sort((a, c) => a - c);
   return rates[2]!;
 }

@@ -29,7 +29,7 @@ import { DEFAULT_GEOMETRY as g } from '../geometry.js';
 import { repoRoot } from '../paths.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { Command } from '../sphinx/types.js';
-import { measureAddonX25519 } from './addon-baseline.js';
+import { measureAddonX25519, sliceRate, x25519Op } from './addon-baseline.js';
 import { baseline, machineInfo, type MachineInfo } from './env.js';
 import { searchMedian } from './relay.js';
 import { RelayRig } from './rig.js';
@@ -119,17 +119,6 @@ export interface GateResult {
   readonly summary: string;
 }
 
-/** A rate of `op` on this thread over one slice of `ms` milliseconds, ops/s. */
-function sliceRate(op: () => void, ms: number, batch: number): number {
-  const t0 = performance.now();
-  let n = 0;
-  while (performance.now() - t0 < ms) {
-    for (let k = 0; k < batch; k++) op();
-    n += batch;
-  }
-  return (n * 1000) / (performance.now() - t0);
-}
-
 const median = (v: readonly number[]): number => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -156,12 +145,7 @@ export function measurePaired(seconds: number): { x: number; unwrap: number; rat
     work.set(pool[i++ % pool.length]!);
     if (b.unwrap(g, sk, work).kind !== 'relay') throw new Error('gate: benchmark packet did not unwrap');
   };
-  const scalar = crypto.getRandomValues(new Uint8Array(32));
-  let point = b.x25519Base(crypto.getRandomValues(new Uint8Array(32)));
-  // Each result feeds the next call so no iteration can be skipped or hoisted.
-  const xOne = () => {
-    point = b.x25519(scalar, point);
-  };
+  const xOne = x25519Op();
   for (let k = 0; k < 200; k++) {
     xOne();
     unwrapOne();
