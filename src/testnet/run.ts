@@ -19,6 +19,7 @@ import { DirectoryWatch, type ExclusionSeen } from './epochs.js';
 import type { TestnetNode } from './network.js';
 import { AuthorityProcess, createDirectoryTestnetFiles, type DirectoryTestnetFiles } from './authorities.js';
 import { DirectoryFetcher } from '../directory/fetcher.js';
+import { writeDocumentFile } from '../directory/follower.js';
 import { epochAtMs } from '../directory/document.js';
 import type { IsolationParams } from '../directory/schemas.js';
 import { TopologyIndex } from '../topology/document.js';
@@ -342,7 +343,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       for (let tries = 0; !index; tries++) {
         try {
           const epoch = Math.max(dirFiles.firstEpoch, epochAtMs({ epochLengthS: dirFiles.epochLengthS, genesisEpoch: dirFiles.firstEpoch, genesisMs: dirFiles.genesisMs }, Date.now()));
-          index = new TopologyIndex(await fetcher.document(epoch));
+          const doc = await fetcher.document(epoch);
+          index = new TopologyIndex(doc);
+          // The ready-made client configs start from it too (their kept document; they follow the authorities).
+          for (const c of clientConfigs) writeDocumentFile(join(dir, 'clients', `${c.name}.topology.json`), doc);
         } catch (err) {
           if (tries > 60 || interrupted) {
             await Promise.all([...nodes.map((n) => n.stop()), ...authorities.map((a) => a.stop())]);
