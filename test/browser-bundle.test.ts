@@ -4,6 +4,7 @@
  * global (Buffer, process, require, __dirname). The scan is the one `loopix chat` runs before serving; it is
  * shown to find the built-ins of the Node client module, so it can fail.
  */
+import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,21 @@ describe('browser bundle', () => {
       expect(nodeGlobalsIn(b.code)).toEqual([]);
     }, 60_000);
   }
+
+  it('loopix/browser resolves by package name and shares LoopixClient with loopix/client', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const b = await import('loopix/browser'); const c = await import('loopix/client');
+         console.log(JSON.stringify({ same: b.LoopixClient === c.LoopixClient, missing: ['createBrowserClient', 'fetchTopology', 'followTopology', 'IndexedDbStore', 'browserWebSocket', 'verifyTopology', 'TopologyIndex'].filter((n) => typeof b[n] !== 'function'), ts: b.tsBackend.name }));`,
+      ],
+      { cwd: repoRoot(), encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ same: true, missing: [], ts: 'ts' });
+  });
 
   it('the scan finds the built-ins and globals of the Node client module (node:fs, node:path, Buffer, process)', async () => {
     const b = await buildBrowserBundle(join(repoRoot(), 'src/client/node.ts'));

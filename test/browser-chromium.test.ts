@@ -1,7 +1,7 @@
 /**
  * The browser client in a real browser: Debian's Chromium, headless, driven by playwright-core, against a
  * local network of real node processes on loopback. The page is the chat demo (examples/chat/), bundled by
- * esbuild and served by `loopix chat`'s server; each page runs the browser client (TypeScript Sphinx twin,
+ * esbuild and served by `loopix chat --dir <testnet folder>` (README "Chat demo"); each page runs the browser client (TypeScript Sphinx twin,
  * the browser's WebSocket straight to its provider, IndexedDB). Not jsdom: the bytes on the wire are
  * Chromium's.
  *
@@ -12,6 +12,7 @@
  * - The send rate on the wire: the packets provider-0 receives from Alice's browser and provider-2 from a Node
  *   client over the same period agree within Poisson sampling error (Loopix §3.2: λP + λL + λD either way).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +20,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoopixClient } from '../src/client/client.js';
 import { createNodeClient } from '../src/client/node.js';
-import { startChatServer, type ChatServer } from '../src/cli/chat.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
-import { repoRoot } from '../src/paths.js';
+import { loopixBin, repoRoot } from '../src/paths.js';
 import { writeClientConfigs } from '../src/testnet/client-configs.js';
 import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
@@ -36,7 +36,8 @@ const RATE_WINDOW_MS = 10_000;
 let dir: string;
 let net: TestnetFiles;
 let nodes: NodeProcess[] = [];
-let chat: ChatServer | undefined;
+/** `loopix chat --dir <dir> --port 0`, as README "Chat demo" runs it (with a free port). */
+let chat: { url: string; child: ChildProcess } | undefined;
 let browser: Browser | undefined;
 let nodeClient: LoopixClient | undefined;
 
@@ -49,8 +50,8 @@ const delivered = (name: string) => nodes.find((n) => n.node.name === name)!.sna
 
 async function openChat(page: Page, name: string, provider: number): Promise<string> {
   await page.goto(`${chat!.url}?name=${name}&provider=${provider}`);
-  await vi.waitFor(async () => expect(await page.evaluate(() => (window as PageChat).chat?.client.connected === true)).toBe(true), { timeout: 20_000, interval: 100 });
-  return page.evaluate(() => (window as PageChat).chat!.client.address);
+  await vi.waitFor(async () => expect(await page.evaluate(() => (globalThis as PageChat).chat?.client.connected === true)).toBe(true), { timeout: 20_000, interval: 100 });
+  return page.evaluate(() => (globalThis as PageChat).chat!.client.address);
 }
 
 async function say(page: Page, text: string): Promise<void> {
@@ -60,12 +61,24 @@ async function say(page: Page, text: string): Promise<void> {
 
 const lineOf = (page: Page, who: 'mine' | 'theirs', text: string) => page.locator(`#messages li.${who}`, { hasText: text });
 
+/** The few IndexedDB calls countStore makes in the page (the test is compiled without the DOM library). */
+interface Idb {
+  indexedDB: {
+    open(name: string): {
+      result: { transaction(store: string, mode: 'readonly'): { objectStore(name: string): { count(): { result: number; error: unknown; onsuccess: () => void; onerror: () => void } } }; close(): void };
+      error: unknown;
+      onsuccess: () => void;
+      onerror: () => void;
+    };
+  };
+}
+
 /** Entries of one object store of a page's IndexedDB database, read with the IndexedDB API in the page. */
 function countStore(page: Page, database: string, store: string): Promise<number> {
   return page.evaluate(
     ([db, st]) =>
       new Promise<number>((resolve, reject) => {
-        const open = indexedDB.open(db!);
+        const open = (globalThis as unknown as Idb).indexedDB.open(db!);
         open.onerror = () => reject(new Error(String(open.error)));
         open.onsuccess = () => {
           const req = open.result.transaction(st!, 'readonly').objectStore(st!).count();
@@ -78,6 +91,22 @@ function countStore(page: Page, database: string, store: string): Promise<number
       }),
     [database, store],
   );
+}
+
+/** Starts `loopix chat` and resolves with the URL it prints once it listens. */
+function startChat(folder: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [loopixBin(), 'chat', '--dir', folder, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /chat demo on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) resolve({ url: m[1]!, child });
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => reject(new Error(`loopix chat exited (${code}): ${err}`)));
+  });
 }
 
 beforeAll(async () => {
@@ -94,13 +123,17 @@ beforeAll(async () => {
   for (const n of nodes) n.start();
   // What `loopix testnet` writes for clients; the chat server reads the trust and parameters from it.
   writeClientConfigs({ dir, providers: net.index.providers, source: { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: net.authority.publicKey } }, native, params);
-  [chat, browser] = await Promise.all([startChatServer({ clientConfig: join(dir, 'clients', 'alice.json') }), chromium.launch({ executablePath: CHROMIUM }), Promise.all(nodes.map((n) => n.ready))]);
+  [chat, browser] = await Promise.all([startChat(dir), chromium.launch({ executablePath: CHROMIUM }), Promise.all(nodes.map((n) => n.ready))]);
 }, 60_000);
 
 afterAll(async () => {
   await nodeClient?.stop();
   await browser?.close();
-  await chat?.close();
+  if (chat && chat.child.exitCode === null) {
+    const exited = new Promise((r) => chat!.child.once('exit', r));
+    chat.child.kill('SIGINT');
+    await exited;
+  }
   await Promise.all(nodes.map((n) => n.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -90,6 +90,7 @@ export class IndexedDbStore implements ClientStore {
   }
 
   close(): void {
-    this.db.close();
+    // IDBDatabase.close (the DOM library's type, which this Node-compiled project does not load).
+    (this.db as unknown as { close(): void }).close();
   }
 }

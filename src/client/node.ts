@@ -15,7 +15,7 @@ import type { SphinxBackend } from '../sphinx/types.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { equalBytes, hexToBytes } from './bytes.js';
 import { LoopixClient, type LoopixClientOptions, type TransportFactory } from './client.js';
-import type { BackoffOptions, WebSocketFactory, WebSocketLike } from './connection.js';
+import type { BackoffOptions, WebSocketFactory } from './connection.js';
 import { webSocketTransport } from './transport.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { KeyPair } from './keys.js';
@@ -29,7 +29,7 @@ import { clientFollower } from '../directory/client-setup.js';
  * provider may send, and an opening-handshake timeout.
  */
 export const nodeWebSocket: WebSocketFactory = (url, limits) =>
-  new WebSocket(url, { perMessageDeflate: false, maxPayload: limits.maxPayloadBytes, handshakeTimeout: limits.handshakeTimeoutMs }) as unknown as WebSocketLike;
+  new WebSocket(url, { perMessageDeflate: false, maxPayload: limits.maxPayloadBytes, handshakeTimeout: limits.handshakeTimeoutMs });
 
 /** The WebSocket session with the provider named in the topology (its entry's `ws` URL), over `ws`. */
 export function wsTransport(backoff?: BackoffOptions): TransportFactory {
