@@ -42,7 +42,7 @@ let browser: Browser | undefined;
 let nodeClient: LoopixClient | undefined;
 
 interface PageChat {
-  chat?: { client: { address: string; connected: boolean } };
+  chat?: { client: { address: string; connected: boolean; stats(): { sent_real: number } } };
 }
 
 const submitted = (name: string) => nodes.find((n) => n.node.name === name)!.snapshots().reduce((a, s) => a + (s.counters.client_submitted ?? 0), 0);
@@ -182,11 +182,15 @@ describe('browser client in Chromium', () => {
 
     // Bob leaves; Alice writes; the message waits in provider-1's inbox; Bob comes back on the same URL.
     await b.goto('about:blank');
-    const inbox0 = delivered('provider-1');
+    const sentReal = () => a.evaluate(() => (globalThis as PageChat).chat!.client.stats().sent_real);
+    const sent0 = await sentReal();
     await say(a, 'Are you there? Sent while you were away.');
+    // Its fragment has left Alice (a λP slot), and her envelope waits, unacknowledged, in her IndexedDB.
+    await vi.waitFor(async () => expect(await sentReal()).toBeGreaterThan(sent0), { timeout: 20_000, interval: 100 });
+    await vi.waitFor(async () => expect(await countStore(a, 'loopix-chat-alice', 'outgoing')).toBeGreaterThanOrEqual(1), { timeout: 20_000, interval: 100 });
+    // Then provider-1 commits a packet to an inbox (Bob's is the only one there): the message arrived meanwhile.
+    const inbox0 = delivered('provider-1');
     await vi.waitFor(() => expect(delivered('provider-1')).toBeGreaterThan(inbox0), { timeout: 20_000, interval: 100 });
-    // Alice's envelope is pending (unacknowledged) in her IndexedDB until Bob is back.
-    expect(await countStore(a, 'loopix-chat-alice', 'outgoing')).toBeGreaterThanOrEqual(1);
     const bobAgain = await openChat(b, 'bob', 1);
     expect(bobAgain).toBe(bob);
     await lineOf(b, 'theirs', 'Sent while you were away').waitFor({ timeout: 20_000 });
