@@ -13,7 +13,7 @@
  *
  * Node-only (esbuild, node:http); nothing here is in the browser bundle.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -88,6 +88,9 @@ export async function startChatServer(o: ChatServerOptions): Promise<ChatServer>
     params: config.params,
     topologyUrl: '/topology.json',
   };
+  if (!existsSync(join(chatDir(), 'chat.ts'))) {
+    throw new LoopixError('ERR_LOOPIX_CHAT_SOURCES', `no chat page sources in ${chatDir()}: run loopix chat in a clone of the repository (the package does not ship examples/)`, { field: 'examples/chat' });
+  }
   const bundle = await buildBrowserBundle(join(chatDir(), 'chat.ts'));
   if (bundle.imports.length > 0) throw new LoopixError('ERR_LOOPIX_CHAT_BUNDLE', `the chat bundle imports Node built-ins: ${bundle.imports.join(', ')}`);
   const html = readFileSync(join(chatDir(), 'index.html'));
