@@ -14,10 +14,7 @@ import { describe, expect, it } from 'vitest';
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 
 describe('loopix testnet --check-mixing', () => {
-  // KNOWN GAP, skipped until diagnosed: fails since node links (link layer) and the bounded-delay / AQM
-  // changes were merged on 2026-12-02 (279 s with a retry on a quiet host); not yet known whether the model
-  // check or the network is at fault.
-  it.skip('finds the running network consistent with the Loopix model (pool, output, latency, client)', { retry: 1, timeout: 160_000 }, () => {
+  it('finds the running network consistent with the Loopix model (pool, output, latency, client)', { retry: 1, timeout: 160_000 }, () => {
     const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '60', '--check-mixing', '--json'], { encoding: 'utf8', timeout: 150_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
