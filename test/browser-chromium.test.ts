@@ -6,14 +6,15 @@
  * Chromium's.
  *
  * - Alice (page A) adds Bob by address and sends; Bob (page B) receives, replies; Alice receives the reply.
- *   The screenshot of Alice's page is docs/chat.png (README "Chat demo").
+ *   The screenshot of Alice's page goes to the run's directory; with LOOPIX_UPDATE_SCREENSHOT=1 it replaces
+ *   docs/chat.png (README "Chat demo"), so that a CI run leaves the checkout clean.
  * - Bob leaves (page navigated away), Alice writes meanwhile, Bob comes back (same URL): the same address
  *   (key pair from IndexedDB) and the message that waited in his provider's inbox.
  * - The send rate on the wire: the packets provider-0 receives from Alice's browser and provider-2 from a Node
  *   client over the same period agree within Poisson sampling error (Loopix §3.2: λP + λL + λD either way).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -167,7 +168,9 @@ describe('browser client in Chromium', () => {
     await say(b, 'Hi Alice! Got it through the mixes.');
     await lineOf(a, 'theirs', 'Hi Alice').waitFor({ timeout: 20_000 });
     await vi.waitFor(async () => expect(await lineOf(a, 'mine', 'Hello Bob').getAttribute('data-state')).toBe('delivered'), { timeout: 20_000, interval: 100 });
-    await a.screenshot({ path: join(repoRoot(), 'docs', 'chat.png') });
+    const shot = process.env.LOOPIX_UPDATE_SCREENSHOT === '1' ? join(repoRoot(), 'docs', 'chat.png') : join(dir, 'chat.png');
+    await a.screenshot({ path: shot });
+    expect(statSync(shot).size).toBeGreaterThan(1000);
 
     // The rate window closes after the exchange (real messages replace cover packets, the rate stays).
     const left = RATE_WINDOW_MS - (performance.now() - t0.at);

@@ -5,7 +5,7 @@
  * 2. `loopix client serve` driven by the standard-library Python client of docs/client-api.md;
  * 3. the package: `npm pack`, installed into an empty project (offline, from the lock file's exact versions),
  *    its addon built by its own install script, the README's SDK example run there against the network and
- *    type-checked against the package's declarations for all three entry points.
+ *    type-checked against the package's declarations for all four entry points.
  * Plus the CLI's error lines and `--version`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -251,17 +251,18 @@ describe('the packed package', () => {
           "import { LoopixClient, ClientApiServer, loadSphinx } from 'loopix';",
           "import { TopologyIndex, parseAddress, type ReceivedMessage } from 'loopix/client';",
           "import { tsBackend, makeGeometry, type UnwrapResult } from 'loopix/sphinx';",
+          "import { createBrowserClient } from 'loopix/browser';",
           'const g = makeGeometry();',
           'const r: UnwrapResult = tsBackend.unwrap(g, new Uint8Array(32), new Uint8Array(g.packetBytes));',
           'const m: ReceivedMessage | undefined = undefined;',
-          'export const used = [LoopixClient, ClientApiServer, loadSphinx, TopologyIndex, parseAddress, r.kind, m];',
+          'export const used = [LoopixClient, ClientApiServer, loadSphinx, TopologyIndex, parseAddress, r.kind, m, createBrowserClient];',
         ].join('\n'),
       );
       const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
       const check = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--allowJs', '--checkJs', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'example.mjs', 'entries.mts'], { cwd: proj, encoding: 'utf8' });
       expect(check.status, check.stdout).toBe(0);
       // A wrong use is caught (the declarations are real, not `any`).
-      writeFileSync(join(proj, 'wrong.mts'), "import { clientFromConfigFile } from 'loopix/client';\nexport const x: number = clientFromConfigFile('x').address;\n");
+      writeFileSync(join(proj, 'wrong.mts'), "import { clientFromConfigFile } from 'loopix';\nexport const x: number = clientFromConfigFile('x').address;\n");
       const wrong = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'wrong.mts'], { cwd: proj, encoding: 'utf8' });
       expect(wrong.stdout).toMatch(/TS2322: Type 'string' is not assignable to type 'number'/);
     } finally {
