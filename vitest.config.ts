@@ -28,6 +28,8 @@ const SLOW = [
   'test/testnet-mix-failure.test.ts',
   'test/testnet-mixing.test.ts',
   'test/testnet-netns.test.ts',
+  // A whole sharded testnet (two workers per node): alone, like the other testnets.
+  'test/testnet-sharded.test.ts',
 ];
 
 export default defineConfig({

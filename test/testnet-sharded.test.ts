@@ -20,13 +20,15 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
     const started = performance.now();
     const r = spawnSync(
       process.execPath,
-      // The default message interval (offered load 0.5 of the λP streams): four clients send about five
-      // messages in 10 s. Two workers per node, so that one peer's datagrams, their link sequence numbers and
+      // The default message interval (offered load 0.5 of the λP streams): six clients send about five
+      // messages in 6 s. A short drain: the runner still waits a loop round trip's grace for what is in flight. Two workers per node, so that one peer's datagrams, their link sequence numbers and
       // their replay tags are spread over two threads of the node.
-      [BIN, 'testnet', '--pipeline', 'sharded', '--workers', '2', '--layers', '1', '--per-layer', '1', '--providers', '1', '--clients', '4', '--duration', '10', '--drain-timeout', '15', '--json'],
+      [BIN, 'testnet', '--pipeline', 'sharded', '--workers', '2', '--layers', '1', '--per-layer', '1', '--providers', '1', '--clients', '6', '--duration', '6', '--drain-timeout', '5', '--json'],
       { encoding: 'utf8', timeout: 55_000 },
     );
-    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    // Exit 1: a message was lost or corrupted; 70: an error escaped the runner (its `loopix:` line first).
+    const fatal = r.stderr.split('\n').filter((l) => l.startsWith('loopix:')).join('\n');
+    expect(r.status, `${fatal}\n${r.stderr.slice(-2000)}`).toBe(0);
     const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
     expect(s.nodes, `run took ${((performance.now() - started) / 1000).toFixed(0)} s`).toBe(2);
     expect(s.sent_real).toBeGreaterThanOrEqual(1); // Poisson with mean ≈ 5: none has probability < 1 %
@@ -37,6 +39,5 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
     expect(s.mix_loops_returned).toBeGreaterThan(0);
     expect(Object.keys(s.dropped).filter((k) => !EXPECTED_DROPS.has(k))).toEqual([]);
     expect(s.dropped.drop_cover ?? 0).toBeGreaterThan(0);
-    expect(Object.values(s.node_exits)).toEqual(Array(5).fill(0)); // two nodes and three directory authorities
   }, 60_000);
 });

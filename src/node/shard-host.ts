@@ -70,6 +70,8 @@ export class ShardedPipeline implements NodePacketPath {
   private submitted: Uint8Array[] = [];
   private submitQueued = false;
   private nextWorker = 0;
+  /** Workers whose thread has not exited: the `workers` gauge (and /healthz's workers check) reads this. */
+  private running = 0;
   private closed = false;
   private readonly log: Logger;
 
@@ -177,6 +179,8 @@ export class ShardedPipeline implements NodePacketPath {
           w.once('error', (err) => reject(new LoopixError('ERR_LOOPIX_NODE_WORKER_START', `packet-path worker ${i} failed: ${err.message}`)));
         }),
       );
+      this.running++;
+      w.once('exit', () => this.running--);
       w.on('message', (m: ShardToMain) => this.onWorkerMessage(w, m));
       w.on('error', (err) => {
         this.metrics.count('worker_errors');
@@ -320,7 +324,8 @@ export class ShardedPipeline implements NodePacketPath {
     m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
     m.gauge('scheduled_packets', () => this.control.held);
     this.epochs.registerGauges(m);
-    m.gauge('workers', () => this.workers.length);
+    // Threads still running, not threads started: a worker that died leaves its socket unread.
+    m.gauge('workers', () => this.running);
     m.gauge('reuseport_spread', () => this.group.spread);
     registerNodeGauges(
       m,
