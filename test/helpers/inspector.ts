@@ -23,7 +23,7 @@ export class Inspector {
   private readonly workerSessions: string[] = [];
 
   private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data: WebSocket.RawData) => this.onMessage('', JSON.parse(String(data)) as Message));
+    ws.on('message', (data: Buffer) => this.onMessage('', JSON.parse(data.toString('utf8')) as Message));
   }
 
   static async connect(url: string): Promise<Inspector> {

@@ -12,6 +12,7 @@ export function findInProcessMemory(pid: number, needles: Readonly<Record<string
   const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n');
   const fd = openSync(`/proc/${pid}/mem`, 'r');
   const CHUNK = 8 << 20;
+  const PAGE = 4096;
   const longest = Math.max(...Object.values(needles).map((n) => n.length));
   const buf = Buffer.alloc(CHUNK + longest);
   try {
@@ -20,21 +21,29 @@ export function findInProcessMemory(pid: number, needles: Readonly<Record<string
       if (!perms?.startsWith('r') || path === '[vvar]' || path === '[vsyscall]') continue;
       const [lo, hi] = range!.split('-').map((h) => parseInt(h, 16)) as [number, number];
       let carry = 0;
-      for (let at = lo; at < hi; at += CHUNK) {
-        const want = Math.min(CHUNK, hi - at);
+      for (let at = lo; at < hi; ) {
         let n: number;
         try {
-          n = readSync(fd, buf, carry, want, at);
+          n = readSync(fd, buf, carry, Math.min(CHUNK, hi - at), at);
         } catch {
-          break; // a mapping that vanished or cannot be read (guard pages)
+          n = 0;
+        }
+        if (n === 0) {
+          // An unreadable page (guard page, or the mapping went away): skip it, the rest may still be readable.
+          at = (Math.floor(at / PAGE) + 1) * PAGE;
+          carry = 0;
+          continue;
         }
         const view = buf.subarray(0, carry + n);
         for (const [label, needle] of Object.entries(needles)) {
           for (let i = view.indexOf(needle); i >= 0; i = view.indexOf(needle, i + 1)) found[label]!.push(at - carry + i);
         }
-        // Keep the tail so a needle straddling two chunks is still seen.
-        carry = Math.min(longest - 1, view.length);
-        view.copy(buf, 0, view.length - carry);
+        at += n;
+        // Keep the tail so a needle straddling two reads is still seen (a shorter needle inside it is not
+        // reported twice: the tail is shorter than the longest needle... and duplicates would only repeat a hit).
+        const keep = Math.min(longest - 1, view.length);
+        view.copy(buf, 0, view.length - keep);
+        carry = keep;
       }
     }
   } finally {
