@@ -1,6 +1,7 @@
 /**
  * Forward secrecy per epoch (docs/operations.md "Key epochs") as an attacker who later reads a node's memory
- * would test it: a real `loopix mix` process with two crypto workers and 5-s key epochs unwraps and forwards
+ * would test it: a real `loopix mix` process with two worker threads (either packet path: a crypto pool, or
+ * sharded workers that do everything) and 6-s key epochs unwraps and forwards
  * packets under epoch 40's key (so the workers' key caches and the link layer hold it), then retires that key.
  * Afterwards:
  *  - heap snapshots of its main thread and of each worker thread (inspector, NodeWorker domain) hold no string
@@ -24,8 +25,9 @@ import { LinkPeer } from './helpers/link-peer.js';
 import { findInProcessMemory, mappingOf } from './helpers/process-memory.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
-const EPOCH_S = 5;
-const GRACE_S = 1;
+const EPOCH_S = 6;
+/** Long enough for a slow start-up on a loaded machine: epoch 40's key stays live for EPOCH_S + GRACE_S s. */
+const GRACE_S = 6;
 const FIRST_EPOCH = 40;
 const WORKERS = 2;
 
@@ -55,7 +57,7 @@ function inStrings(strings: readonly string[], key: Uint8Array): string[] {
   return [...hits];
 }
 
-describe('a retired key on a running node', () => {
+describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pipeline %s)', (mode) => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-wipe-'));
   let child: ChildProcess | undefined;
   let sink: LinkPeer | undefined;
@@ -79,7 +81,7 @@ describe('a retired key on a running node', () => {
       // Keys for epochs 40 and 41 only: no later key is ever installed into the retired key's table slot (which
       // would overwrite it and hide a missing wipe).
       params: { lambdaM: 1e-4 }, // no own loops: only our packets use the keys
-      nodeConfig: { statsIntervalS: 0.25, log: { level: 'info' }, epochs: { graceS: GRACE_S, refreshS: 1 }, replay: { maxRatePps: 1000 }, pipeline: { workers: WORKERS } },
+      nodeConfig: { statsIntervalS: 0.25, log: { level: 'info' }, epochs: { graceS: GRACE_S, refreshS: 1 }, replay: { maxRatePps: 1000 }, pipeline: { mode, workers: WORKERS } },
     });
     const g = files.index.geometry;
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
@@ -95,7 +97,7 @@ describe('a retired key on a running node', () => {
     let reported = false;
     child.on('message', () => (reported = true));
     await vi.waitFor(() => expect(reported, stderr).toBe(true), { timeout: 15_000, interval: 50 });
-    expect(files.index.epochAt(Date.now())).toBe(FIRST_EPOCH);
+    expect(stderr, 'epoch 40 still live when the node is up').not.toMatch(/"retired":\[(\d+,)*40[,\]]/);
 
     // Packets under epoch 40's key, one datagram at a time so that both workers get batches; each is
     // unwrapped by a worker and sealed by the link layer with a key derived from the same private key.
@@ -114,7 +116,8 @@ describe('a retired key on a running node', () => {
     await vi.waitFor(() => expect(stderr).toMatch(/"retired":\[(\d+,)*40[,\]]/), { timeout: (EPOCH_S + GRACE_S + 3) * 1000, interval: 100 });
     const pid = child.pid!;
     const needles = { ...prefixed('retired', forms(retired.privateKey)), liveRaw: Buffer.from(live.privateKey) };
-    // Crypto workers drop their key copies after each batch; the main thread's link-layer reader sweeps once a second.
+    // Crypto workers drop their key copies after each batch; threads with an event loop (the main thread's
+    // link-layer reader, sharded workers) sweep theirs at least once a second.
     await vi.waitFor(
       () => {
         const found = findInProcessMemory(pid, needles);
@@ -135,7 +138,7 @@ describe('a retired key on a running node', () => {
     }
     const after = findInProcessMemory(pid, prefixed('retired', forms(retired.privateKey)));
     expect(Object.entries(after).filter(([, v]) => v.length > 0).map(([k]) => k)).toEqual([]);
-  }, 45_000);
+  }, 90_000);
 });
 
 function prefixed(prefix: string, o: Record<string, Uint8Array>): Record<string, Uint8Array> {
