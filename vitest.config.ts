@@ -9,6 +9,8 @@ import { defineConfig } from 'vitest/config';
 const SLOW = [
   'test/bench-cli.test.ts',
   'test/bench-figures.test.ts',
+  // Headless Chromium (two pages on the TypeScript Sphinx twin) beside five node processes: alone.
+  'test/browser-chromium.test.ts',
   'test/client-messaging.test.ts',
   'test/directory-isolation.test.ts',
   'test/directory-network.test.ts',

@@ -6,6 +6,7 @@
  *   loopix1:<provider id hex>:<client public key hex>
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { Geometry } from './geometry.js';
 
 const CLIENT_ID_LABEL = new TextEncoder().encode('loopix-client-id-v1');
@@ -25,7 +26,7 @@ export interface RecipientAddress {
 }
 
 export function formatAddress(a: RecipientAddress): string {
-  return `loopix1:${a.providerId}:${Buffer.from(a.publicKey).toString('hex')}`;
+  return `loopix1:${a.providerId}:${bytesToHex(a.publicKey)}`;
 }
 
 export function parseAddress(g: Geometry, text: string): RecipientAddress {
@@ -33,5 +34,5 @@ export function parseAddress(g: Geometry, text: string): RecipientAddress {
   if (!m || m[1]!.length !== g.addressBytes * 2) {
     throw new RangeError(`address must look like loopix1:<${g.addressBytes}-byte provider id hex>:<32-byte public key hex>, got ${JSON.stringify(text)}`);
   }
-  return { providerId: m[1]!, publicKey: Uint8Array.from(Buffer.from(m[2]!, 'hex')) };
+  return { providerId: m[1]!, publicKey: hexToBytes(m[2]!) };
 }

@@ -110,14 +110,11 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
 });
 
 describe('loopix testnet with short key epochs', () => {
-  // KNOWN GAP, skipped until diagnosed: fails since node links were merged on 2026-12-02 (link keys come from
-  // the topology of the epoch; suspect: link_no_key at the boundaries). With the directory authorities it
-  // still fails (2026-12-02): ~30 key drops and 30 of 40 messages delivered within the drain.
-  it.skip('the authorities publish a document every epoch; every message arrives, mix loops return, nothing is dropped for a key', () => {
+  it('the authorities publish a document every epoch; every message arrives, mix loops return, nothing is dropped for a key', () => {
     // 12-s epochs: a packet survives a boundary if it is in flight for less than one epoch length (the
     // previous key is live until the next boundary at the latest); five Exp(µ = 2/s) hops exceed 12 s with
     // probability ≈ 10⁻⁶, so no packet of the run should meet an expired key.
-    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '30', '--epoch-length', '12', '--message-interval', '4', '--json'], {
+    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '30', '--epoch-length', '12', '--json'], {
       encoding: 'utf8',
       timeout: 150_000,
     });

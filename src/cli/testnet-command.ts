@@ -16,7 +16,7 @@ interface TestnetOptions {
   layers: number;
   perLayer: number;
   providers: number;
-  messageInterval: number;
+  messageInterval?: number;
   drainTimeout: number;
   workers: number;
   pipeline: 'pool' | 'sharded';
@@ -47,7 +47,7 @@ export function registerTestnetCommand(program: Command): void {
     .option('--layers <n>', 'mix layers', positiveInt('--layers'), 3)
     .option('--per-layer <n>', 'mixes per layer', positiveInt('--per-layer'), 2)
     .option('--providers <n>', 'providers', positiveInt('--providers'), 2)
-    .option('--message-interval <s>', 'mean seconds between two messages of one client', positiveNumber('--message-interval'), 5)
+    .option('--message-interval <s>', 'mean seconds between two messages of one client (default: so that messages and their acks fill half of the λP slots; summary field offered_load)', positiveNumber('--message-interval'))
     .option('--drain-timeout <s>', 'longest wait for in-flight messages and loops after sending stops', positiveNumber('--drain-timeout'), 60)
     .option('--workers <n>', 'crypto worker threads per node', positiveInt('--workers'), 1)
     .addOption(new Option('--pipeline <mode>', 'packet path of every node: pool (one socket, crypto pool) or sharded (a SO_REUSEPORT socket per worker)').choices(['pool', 'sharded']).default('pool'))

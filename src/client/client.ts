@@ -23,7 +23,7 @@ import { LoopixError } from '../errors.js';
 import type { Geometry } from '../geometry.js';
 import type { LoopAttribution } from '../loops/monitor.js';
 import type { SphinxBackend } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/document.js';
+import type { TopologyIndex } from '../topology/topology-index.js';
 import { bytesToHex, hexToBytes } from './bytes.js';
 import { silentLog, type BackoffOptions, type ClientTransport, type LogLike } from './connection.js';
 import { decodeEnvelope, encodeEnvelope, recordBytes, type EnvelopeRecord } from './envelope.js';
@@ -1325,7 +1325,7 @@ export class LoopixClient {
     this.seen.set(idHex, this.wallClock());
     const w = this.persist(() => this.store.put('seen', idHex, String(this.wallClock())));
     this.deliver([{ kind: 'message', messageId: m.messageId, bytes: m.bytes }], m.sentAtMs, undefined);
-    return this.then(w, () => this.queuePushAck(m.messageId, m.ackSurb));
+    return this.afterWrite(w, () => this.queuePushAck(m.messageId, m.ackSurb));
   }
 
   /**
@@ -1390,7 +1390,7 @@ export class LoopixClient {
       case 'partial': {
         if (via) this.incomingVia.set(id, via.conversation);
         const value = JSON.stringify({ count: f.count, sentAtMs: f.sentAtMs, data: bytesToHex(f.data), at: this.wallClock(), ...(via ? { via: via.conversation } : {}) });
-        return this.then(this.persist(() => this.store.put('partial', `${id}/${f.index}`, value)), ack);
+        return this.afterWrite(this.persist(() => this.store.put('partial', `${id}/${f.index}`, value)), ack);
       }
       case 'complete': {
         this.seen.set(id, this.wallClock());
@@ -1401,12 +1401,13 @@ export class LoopixClient {
         const env = decodeEnvelope(this.geometry, added.message.bytes, this.maxEnvelopeBytes);
         if (!env.ok) this.countInvalid(env.reason);
         else this.deliver(env.records, added.message.sentAtMs, conversation, via?.replier);
-        return this.then(w, ack);
+        return this.afterWrite(w, ack);
       }
     }
   }
 
-  private then(w: void | Promise<void>, f: () => void): void | Promise<void> {
+  /** Runs `f` after a store write (at once for a synchronous store). Not named `then`: that would make the client a thenable. */
+  private afterWrite(w: void | Promise<void>, f: () => void): void | Promise<void> {
     if (w instanceof Promise) return w.then(f);
     f();
   }

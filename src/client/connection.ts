@@ -11,8 +11,11 @@
  *
  * When the connection drops (provider restart, network, ERROR frame + close) it reconnects by itself with
  * exponential backoff and jitter; the backoff resets after a successful authentication.
+ *
+ * Runtime-neutral: the WebSocket itself comes from an injected factory (`WebSocketFactory`) speaking the
+ * WHATWG WebSocket API — the `ws` package in Node (src/client/node.ts), the browser's own WebSocket in a
+ * browser (src/browser/). Both put the same bytes on the wire: one binary message per frame or record.
  */
-import WebSocket from 'ws';
 import type { Geometry } from '../geometry.js';
 import { ClientHandshake, linkSizes, type LinkSizes, type RecordLayer } from '../protocol/channel.js';
 import { decodeFrame, encode, ErrorCode, unpad } from '../protocol/frames.js';
@@ -29,6 +32,40 @@ export interface ClientTransport {
   /** Deposits one pre-made pull request in the provider's request pool (POOL frame); false when not connected. */
   submitPool?(packet: Uint8Array): boolean;
 }
+
+/** WebSocket readyState values (WHATWG WebSocket API). */
+export const WS_CONNECTING = 0;
+export const WS_OPEN = 1;
+export const WS_CLOSED = 3;
+
+/**
+ * The part of the WHATWG WebSocket API the session uses. The browser's WebSocket and the `ws` package's
+ * client both satisfy it. `binaryType` is set to 'arraybuffer', so a binary message arrives as an ArrayBuffer
+ * and a text message as a string (refused: the provider speaks binary only).
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  binaryType: string;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'message', listener: (event: { readonly data: unknown }) => void): void;
+  addEventListener(type: 'error', listener: (event: unknown) => void): void;
+  addEventListener(type: 'close', listener: (event: { readonly code: number; readonly reason: string }) => void): void;
+  /** Drops the connection at once, without the closing handshake (the `ws` package has it; a browser does not). */
+  terminate?(): void;
+}
+
+/** What the session asks of a new WebSocket besides its URL (a browser cannot set these: see docs/client-api.md). */
+export interface WebSocketLimits {
+  /** Largest message the provider may send (its largest PULL_REPLY record), bytes. */
+  readonly maxPayloadBytes: number;
+  /** Opening handshake deadline, ms. */
+  readonly handshakeTimeoutMs: number;
+}
+
+/** Opens a WebSocket to `url` (ws:// or wss://). */
+export type WebSocketFactory = (url: string, limits: WebSocketLimits) => WebSocketLike;
 
 export interface LogLike {
   debug(obj: object, msg?: string): void;
@@ -49,6 +86,8 @@ export interface BackoffOptions {
 export interface ProviderConnectionOptions {
   /** The provider's ws:// URL (its topology entry's `ws`). */
   readonly url: string;
+  /** Opens the WebSocket: `nodeWebSocket` (src/client/node.ts) in Node, `browserWebSocket` (src/browser/) in a browser. */
+  readonly webSocket: WebSocketFactory;
   readonly geometry: Geometry;
   readonly publicKey: Uint8Array;
   readonly privateKey: Uint8Array;
@@ -102,7 +141,7 @@ export class ProviderConnection implements ClientTransport {
   private readonly maxBackoffMs: number;
   private readonly handshakeTimeoutMs: number;
   private readonly pullTimeoutMs: number;
-  private ws: WebSocket | undefined;
+  private ws: WebSocketLike | undefined;
   private state: State = 'idle';
   private running = false;
   private attempt = 0;
@@ -146,7 +185,7 @@ export class ProviderConnection implements ClientTransport {
   }
 
   get connected(): boolean {
-    return this.state === 'ready' && this.ws?.readyState === WebSocket.OPEN;
+    return this.state === 'ready' && this.ws?.readyState === WS_OPEN;
   }
 
   start(): void {
@@ -179,22 +218,27 @@ export class ProviderConnection implements ClientTransport {
     this.clearTimer('pullTimer');
     const ws = this.ws;
     if (!ws) return;
-    if (ws.readyState === WebSocket.CLOSED) return;
+    if (ws.readyState === WS_CLOSED) return;
     if (this.ackDue !== undefined && this.connected) {
       this.sendFrame(ws, encode.ack(this.ackDue));
       this.stats.acks_sent++;
       this.ackDue = undefined;
     }
     await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 1000);
-      ws.once('close', () => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
         clearTimeout(force);
         resolve();
-      });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      };
+      // A browser WebSocket has no terminate(): after 1 s we stop waiting for its close event.
+      const force = setTimeout(() => {
+        ws.terminate?.();
+        finish();
+      }, 1000);
+      ws.addEventListener('close', finish);
+      if (ws.readyState === WS_CONNECTING) this.drop(ws);
       else ws.close(1000, 'client stopping');
     });
   }
@@ -216,7 +260,7 @@ export class ProviderConnection implements ClientTransport {
   // --- connection lifecycle -------------------------------------------------------------------------------
 
   /** Sends one frame: sealed as a record once the link is up. */
-  private sendFrame(ws: WebSocket, frame: Uint8Array): void {
+  private sendFrame(ws: WebSocketLike, frame: Uint8Array): void {
     ws.send(this.link ? this.link.seal(frame) : frame);
   }
 
@@ -234,40 +278,54 @@ export class ProviderConnection implements ClientTransport {
     this.ackDue = undefined;
     this.link?.wipe();
     this.link = undefined;
-    const ws = new WebSocket(this.o.url, {
-      perMessageDeflate: false,
-      maxPayload: Math.max(...this.sizes.toClient.values()) + 1024,
-      handshakeTimeout: this.handshakeTimeoutMs,
-    });
-    ws.binaryType = 'nodebuffer';
+    let ws: WebSocketLike;
+    try {
+      ws = this.o.webSocket(this.o.url, { maxPayloadBytes: Math.max(...this.sizes.toClient.values()) + 1024, handshakeTimeoutMs: this.handshakeTimeoutMs });
+    } catch (err) {
+      // A browser throws at once for a URL it refuses (e.g. ws:// from an https:// page): retry with backoff.
+      this.log.warn({ url: this.o.url, err: err instanceof Error ? err.message : String(err) }, 'cannot open a WebSocket to the provider');
+      this.state = 'idle';
+      return this.scheduleReconnect();
+    }
+    ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.handshakeTimer = this.scheduler.setTimer(() => {
       this.handshakeTimer = undefined;
       if (this.ws === ws && this.state !== 'ready') this.abort(ws, 'handshake timeout');
     }, this.handshakeTimeoutMs);
-    ws.on('open', () => {
+    ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
       this.state = 'hello_sent';
       this.handshake = new ClientHandshake(this.o.privateKey, this.o.publicKey, this.o.x25519);
       ws.send(this.handshake.hello);
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    ws.addEventListener('message', (event) => {
       if (this.ws !== ws) return;
-      if (!isBinary) return this.abort(ws, 'text frame from provider');
-      this.onFrame(ws, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (!(event.data instanceof ArrayBuffer)) return this.abort(ws, 'text frame from provider');
+      this.onFrame(ws, new Uint8Array(event.data));
     });
-    ws.on('error', (err: Error) => {
-      if (this.ws === ws) this.log.debug({ err: err.message, url: this.o.url }, 'provider connection error');
+    ws.addEventListener('error', (event) => {
+      if (this.ws === ws) this.log.debug({ err: (event as { message?: string }).message ?? 'error event', url: this.o.url }, 'provider connection error');
     });
-    ws.on('close', (code: number, reason: Buffer) => {
+    ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return;
-      this.onClosed(`closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+      this.onClosed(`closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`);
     });
   }
 
-  private abort(ws: WebSocket, why: string): void {
+  private abort(ws: WebSocketLike, why: string): void {
     this.log.warn({ url: this.o.url, why }, 'closing provider connection');
-    ws.terminate();
+    this.drop(ws);
+  }
+
+  /**
+   * Ends a connection at once: terminate() where there is one (`ws`); in a browser, close() and forget the
+   * socket right away, so nothing more it delivers is processed and the reconnect does not wait for its close.
+   */
+  private drop(ws: WebSocketLike): void {
+    if (ws.terminate) return ws.terminate();
+    ws.close();
+    if (this.ws === ws) this.onClosed('closed by the client');
   }
 
   private onClosed(reason: string): void {
@@ -287,6 +345,11 @@ export class ProviderConnection implements ClientTransport {
       this.o.onDisconnected?.(reason);
     }
     if (!this.running) return;
+    this.scheduleReconnect();
+  }
+
+  /** The next connection attempt, after an exponential backoff with jitter. */
+  private scheduleReconnect(): void {
     const base = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.min(this.attempt, 30));
     const delay = base / 2 + (base / 2) * this.random();
     this.attempt++;
@@ -301,7 +364,7 @@ export class ProviderConnection implements ClientTransport {
     this.stats.errors[name] = (this.stats.errors[name] ?? 0) + 1;
   }
 
-  private onFrame(ws: WebSocket, data: Uint8Array): void {
+  private onFrame(ws: WebSocketLike, data: Uint8Array): void {
     let plain: Uint8Array | null = data;
     if (this.link) {
       const opened = this.link.open(data);
@@ -365,7 +428,7 @@ export class ProviderConnection implements ClientTransport {
     this.abort(ws, `unexpected ${f.type} frame in state ${this.state}`);
   }
 
-  private async process(ws: WebSocket, id: number, packets: Uint8Array[]): Promise<void> {
+  private async process(ws: WebSocketLike, id: number, packets: Uint8Array[]): Promise<void> {
     try {
       await this.o.onPackets(packets);
     } catch (err) {

@@ -4,8 +4,9 @@
  * files on disk, and the topology file watch. A browser build wires its own (IndexedDB, the browser's
  * WebSocket) and never imports this module.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import WebSocket from 'ws';
 import { ClientConfigSchema, loadConfigFile } from '../config/schema.js';
 import { LoopixError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -14,32 +15,25 @@ import type { SphinxBackend } from '../sphinx/types.js';
 import { loadTopologyFile, TopologyIndex } from '../topology/document.js';
 import { equalBytes, hexToBytes } from './bytes.js';
 import { LoopixClient, type LoopixClientOptions, type TransportFactory } from './client.js';
-import { ProviderConnection, type BackoffOptions } from './connection.js';
+import type { BackoffOptions, WebSocketFactory } from './connection.js';
+import { webSocketTransport } from './transport.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { KeyPair } from './keys.js';
 import { TopologyWatch } from './topology-watch.js';
 import { trustOf } from '../directory/config.js';
 import { clientFollower } from '../directory/client-setup.js';
 
-/** The WebSocket session with the provider named in the topology (its entry's `ws` URL). */
+/**
+ * Node's WebSocket for the provider session: the `ws` package, with what a browser cannot set — no
+ * permessage-deflate (records are encrypted, so incompressible), a payload limit of the largest record the
+ * provider may send, and an opening-handshake timeout.
+ */
+export const nodeWebSocket: WebSocketFactory = (url, limits) =>
+  new WebSocket(url, { perMessageDeflate: false, maxPayload: limits.maxPayloadBytes, handshakeTimeout: limits.handshakeTimeoutMs });
+
+/** The WebSocket session with the provider named in the topology (its entry's `ws` URL), over `ws`. */
 export function wsTransport(backoff?: BackoffOptions): TransportFactory {
-  return (handlers, c) => {
-    if (!c.provider.ws) throw new LoopixError('ERR_LOOPIX_CLIENT_PROVIDER', `provider ${c.provider.id} has no ws URL in the topology`, { field: 'ws' });
-    return new ProviderConnection({
-      url: c.provider.ws,
-      geometry: c.geometry,
-      publicKey: c.publicKey,
-      privateKey: c.privateKey,
-      x25519: (s, p) => c.backend.x25519(s, p),
-      pullIntervalMs: c.params.pullIntervalMs,
-      pullK: c.params.pullK,
-      ...handlers,
-      backoff,
-      scheduler: c.scheduler,
-      random: c.random,
-      log: c.log,
-    });
-  };
+  return webSocketTransport(nodeWebSocket, backoff);
 }
 
 /** LoopixClient options with the Node defaults optional. */
@@ -62,6 +56,15 @@ export function clientFromConfigFile(file: string, options: Partial<Omit<NodeCli
   const keyFile = resolve(base, config.keyFile);
   const keyPair = readKeyPairFile(keyFile, backend);
   const topologyFile = resolve(base, config.topologyFile);
+  if (config.directory && !existsSync(topologyFile)) {
+    // A directory client keeps the last valid document in topologyFile; a fresh config has none yet, and
+    // fetching one is asynchronous.
+    throw new LoopixError(
+      'ERR_LOOPIX_CLIENT_NO_DOCUMENT',
+      `${file}: its topologyFile ${topologyFile} holds no directory document yet: await prepareClientDirectory(${JSON.stringify(file)}) first (it fetches the current one from the authorities)`,
+      { field: 'topologyFile' },
+    );
+  }
   // The static file's authority key, or the directory's k of n trusted authorities (src/directory/config.ts).
   const topology = new TopologyIndex(loadTopologyFile(topologyFile, trustOf(config)));
   const log = options.log ?? createLogger('loopix-client', config.log.level);

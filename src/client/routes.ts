@@ -14,7 +14,7 @@ import { clientIdOf, type RecipientAddress } from '../address.js';
 import type { Geometry } from '../geometry.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { Command, MAX_DELAY_US, type HopSpec } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/document.js';
+import type { TopologyIndex } from '../topology/topology-index.js';
 import type { NodeEntry } from '../topology/types.js';
 import { hexToBytes } from './bytes.js';
 import { uniformValidPath } from '../directory/paths.js';

@@ -2,7 +2,8 @@
  * What a client keeps across restarts (docs/pipeline.md "The client", "Persistence"): the sender's
  * unacknowledged envelopes, the recipient's seen envelope ids and held fragments, and the reply SURB state of
  * both sides. Behind this small interface so each runtime brings its own: SQLite in Node
- * (src/client/sqlite-store.ts), IndexedDB in a browser later (one object store per table), memory in tests.
+ * (src/client/sqlite-store.ts), IndexedDB in a browser (src/browser/indexeddb-store.ts: one object store per
+ * table), memory in tests.
  *
  * Values are JSON strings the client encodes; the store only keeps them under (table, key). Writes may be
  * asynchronous (IndexedDB): the client awaits them before it acknowledges a fragment, so an ack never

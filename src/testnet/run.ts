@@ -19,6 +19,7 @@ import { DirectoryWatch, type ExclusionSeen } from './epochs.js';
 import type { TestnetNode } from './network.js';
 import { AuthorityProcess, createDirectoryTestnetFiles, type DirectoryTestnetFiles } from './authorities.js';
 import { DirectoryFetcher } from '../directory/fetcher.js';
+import { writeDocumentFile } from '../directory/follower.js';
 import { epochAtMs } from '../directory/document.js';
 import type { IsolationParams } from '../directory/schemas.js';
 import { TopologyIndex } from '../topology/document.js';
@@ -41,7 +42,8 @@ export interface TestnetOptions {
   /** Seconds of sending; undefined: until Ctrl-C. */
   readonly durationS?: number;
   readonly drainTimeoutS: number;
-  readonly messageIntervalS: number;
+  /** Mean seconds between two messages of one client; undefined: for half the λP slots (DemoTraffic). */
+  readonly messageIntervalS?: number;
   readonly params: Partial<NetworkParams>;
   readonly workersPerNode: number;
   /** Packet path of every node (node config pipeline.mode; default "pool"). */
@@ -86,6 +88,13 @@ export interface TestnetSummary {
   readonly drained: boolean;
   /** Stopped by Ctrl-C/SIGTERM: no drain, so undelivered messages are expected. */
   readonly interrupted: boolean;
+  /** Mean seconds between two messages of one demo client. */
+  readonly message_interval_s: number;
+  /**
+   * Fraction of the clients' λP slots the demo messages and their acks fill (src/testnet/traffic.ts). At 1 or
+   * more the send buffers grow for as long as the run lasts, and so does the end-to-end latency.
+   */
+  readonly offered_load: number;
   readonly sent_real: number;
   readonly delivered_real: number;
   readonly delivered_intact: number;
@@ -105,8 +114,12 @@ export interface TestnetSummary {
   /** With rotating keys: the authorities and bad-server isolation (times: seconds since every node was up). */
   readonly directory?: IsolationSummary;
   readonly dir: string | null;
-  /** How the drain ended: everything back, nothing arrived for drainQuietS (after a failure), or the timeout. */
-  readonly drain_end: 'complete' | 'quiet' | 'timeout' | 'interrupted';
+  /**
+   * How the drain ended: everything back; nothing arrived for drainQuietS (after a failure); every message in
+   * and no loop back for LOOP_RETURN_GRACE_S (the loops still out were dropped: see `dropped` and `loss`); or
+   * the timeout.
+   */
+  readonly drain_end: 'complete' | 'quiet' | 'loops_quiet' | 'timeout' | 'interrupted';
   /** What never came back — counted, not hidden (times: seconds since sending started). */
   readonly loss: {
     readonly messages_lost: number;
@@ -157,6 +170,12 @@ export interface IsolationSummary {
   /** Clients that stopped because their document expired, with the reason. */
   readonly clients_expired: readonly string[];
 }
+
+/**
+ * Seconds the drain waits for loops after the cover streams stop, at least: with the defaults (5 holds of
+ * Exp(µ = 2/s) and a 1-s pull interval) a loop's round trip exceeds 10 s with probability below 1e-3.
+ */
+const LOOP_RETURN_GRACE_S = 15;
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
 
@@ -324,7 +343,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       for (let tries = 0; !index; tries++) {
         try {
           const epoch = Math.max(dirFiles.firstEpoch, epochAtMs({ epochLengthS: dirFiles.epochLengthS, genesisEpoch: dirFiles.firstEpoch, genesisMs: dirFiles.genesisMs }, Date.now()));
-          index = new TopologyIndex(await fetcher.document(epoch));
+          const doc = await fetcher.document(epoch);
+          index = new TopologyIndex(doc);
+          // The ready-made client configs start from it too (their kept document; they follow the authorities).
+          for (const c of clientConfigs) writeDocumentFile(join(dir, 'clients', `${c.name}.topology.json`), doc);
         } catch (err) {
           if (tries > 60 || interrupted) {
             await Promise.all([...nodes.map((n) => n.stop()), ...authorities.map((a) => a.stop())]);
@@ -337,6 +359,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       watch?.start();
     }
     if (!traffic) throw new Error('no traffic');
+    o.log(
+      `testnet: demo messages every ${traffic.messageIntervalS.toFixed(1)} s per client, ${traffic.slotsPerMessage.toFixed(1)} λP slots each with their acks: offered load ${traffic.offeredLoad.toFixed(2)} of the λP streams` +
+        (traffic.offeredLoad >= 1 ? ' (≥ 1: the send buffers and the latency grow for as long as the run lasts)' : ''),
+    );
     if (o.checkMixing) mixing = new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log);
     o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
     if (o.prometheus) {
@@ -360,15 +386,19 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       // 1. Let the λP streams carry out what is still buffered, 2. stop the cover streams, 3. wait for arrivals.
       await waitUntil(() => traffic!.clients.every((c) => c.stats().send_buffer === 0), o.drainTimeoutS);
       for (const c of traffic.clients) c.stopStreams();
-      const remaining = Math.max(1, o.drainTimeoutS - (performance.now() - drainStart) / 1000);
+      // Loops and acks still on their way need their round trip even when the buffers took the whole timeout.
+      const remaining = Math.max(LOOP_RETURN_GRACE_S, o.drainTimeoutS - (performance.now() - drainStart) / 1000);
       const complete = () => traffic!.drained && traffic!.clients.every((c) => c.stats().loops_outstanding === 0);
+      const arrivals = () => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0);
       // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more.
-      const watch = failures.active
-        ? new QuietWatch(() => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0), (o.drainQuietS ?? 10) * 1000)
-        : null;
-      drained = await waitUntil(() => complete() || (watch !== null && failures.settled && watch.quiet()), remaining);
+      const watch = failures.active ? new QuietWatch(arrivals, (o.drainQuietS ?? 10) * 1000) : null;
+      // A loop dropped on the way (AQM, a stalled node; counted by reason) never comes back: once every message
+      // is in and no loop has returned for a round trip's worth of time, the rest are lost, not late.
+      const loopsQuiet = new QuietWatch(arrivals, LOOP_RETURN_GRACE_S * 1000);
+      const loopsGivenUp = () => traffic!.drained && loopsQuiet.quiet();
+      await waitUntil(() => complete() || loopsGivenUp() || (watch !== null && failures.settled && watch.quiet()), remaining);
       drained = complete();
-      drainEnd = drained ? 'complete' : interrupted ? 'interrupted' : watch?.quiet() ? 'quiet' : 'timeout';
+      drainEnd = drained ? 'complete' : interrupted ? 'interrupted' : watch?.quiet() ? 'quiet' : loopsGivenUp() ? 'loops_quiet' : 'timeout';
     }
     drainS = (performance.now() - drainStart) / 1000;
     phase = 'final statistics';
@@ -456,6 +486,8 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     drain_s: Math.round(drainS * 10) / 10,
     drained,
     interrupted,
+    message_interval_s: Math.round(tr.messageIntervalS * 100) / 100,
+    offered_load: Math.round(tr.offeredLoad * 1000) / 1000,
     sent_real: tr.sentMessages,
     delivered_real: tr.deliveredMessages,
     delivered_intact: tr.deliveredIntact,

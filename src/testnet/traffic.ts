@@ -1,14 +1,21 @@
 /**
  * The testnet's demo workload: clients connected to the providers, each sending application messages to a
  * random other client as a Poisson process, with sizes cycling through one byte, exactly one packet's worth,
- * ten packets' worth and a random size. Every received message is compared byte for byte with what was sent,
- * and its end-to-end latency (send → delivery to the recipient's application) recorded.
+ * four packets' worth and a random size up to two packets' worth. Every received message is compared byte for
+ * byte with what was sent, and its end-to-end latency (send → delivery to the recipient's application)
+ * recorded.
+ *
+ * Offered load. A client's real packets take the slots of its λP stream (Loopix §3.2): each fragment takes
+ * one slot at the sender and its SURB-ack one slot at the recipient, so a message of f fragments costs 2f
+ * slots. With every client sending one message per interval T on average, the λP streams are busy a fraction
+ * ρ = 2 f̄ / (T λP) of their slots. At ρ ≥ 1 the send buffers grow without bound (a queue served at λP and fed
+ * faster) and end-to-end latency with them; by default the interval is chosen for ρ = DEFAULT_OFFERED_LOAD.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { LoopixClient } from '../client/client.js';
 import { createNodeClient } from '../client/node.js';
-import { fragmentCapacity } from '../client/fragments.js';
+import { supportsSurbAcks } from '../client/frames.js';
 import { poLayout } from '../postoffice/wire.js';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import type { SphinxBackend } from '../sphinx/types.js';
@@ -20,8 +27,11 @@ import { DirectoryFollower } from '../directory/follower.js';
 
 export interface TrafficOptions {
   readonly clients: number;
-  /** Mean seconds between two messages of one client. */
-  readonly messageIntervalS: number;
+  /**
+   * Mean seconds between two messages of one client (default: the interval at which the λP streams are busy
+   * a fraction DEFAULT_OFFERED_LOAD of their slots, see `offeredLoad`).
+   */
+  readonly messageIntervalS?: number;
   readonly params: Partial<NetworkParams>;
   readonly backend: SphinxBackend;
   readonly topology: TopologyIndex;
@@ -63,6 +73,13 @@ export interface Undelivered {
 /** Bound on the probe client's recorded send times (3 packets/s by default: ~90 h). */
 const PROBE_SENDS_MAX = 1_000_000;
 
+/**
+ * Fraction of the λP slots the default demo traffic fills: low enough that a message's fragments rarely wait
+ * behind another message's (an M/D/1-like buffer at ρ = 0.5 waits about half a slot on average), high enough
+ * that a 20-s run carries a few dozen messages.
+ */
+export const DEFAULT_OFFERED_LOAD = 0.5;
+
 const percentile = (sorted: readonly number[], p: number): number | null => percentileOfSorted(sorted, p) ?? null;
 
 export class DemoTraffic {
@@ -88,6 +105,14 @@ export class DemoTraffic {
 
   /** With postOffice: each client's anonymous address (what the others send to). */
   private readonly mailboxes: string[] = [];
+  /** Largest message that travels in one fragment (framing with SURB-acks), bytes. */
+  private readonly packetWorth: number;
+  /** λP slots one demo message takes on average, its acknowledgements included. */
+  readonly slotsPerMessage: number;
+  /** Mean seconds between two messages of one client (given, or derived from DEFAULT_OFFERED_LOAD). */
+  readonly messageIntervalS: number;
+  /** Fraction of the λP slots the demo messages fill: slotsPerMessage / (messageIntervalS · λP). */
+  readonly offeredLoad: number;
 
   constructor(private readonly o: TrafficOptions) {
     const params = NetworkParamsSchema.parse(o.params);
@@ -122,6 +147,41 @@ export class DemoTraffic {
         );
       }
     }
+    this.packetWorth = this.largestOneFragmentMessage();
+    this.slotsPerMessage = this.meanSlotsPerMessage();
+    this.messageIntervalS = o.messageIntervalS ?? this.slotsPerMessage / (DEFAULT_OFFERED_LOAD * params.lambdaP);
+    this.offeredLoad = this.slotsPerMessage / (this.messageIntervalS * params.lambdaP);
+  }
+
+  /** Binary search over sizes: the largest message the first client sends as one fragment. */
+  private largestOneFragmentMessage(): number {
+    const c = this.clients[0];
+    if (!c) return 1;
+    let lo = 1;
+    let hi = this.o.topology.geometry.contentBytes;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (c.fragmentsFor(mid) <= 1) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /**
+   * λP slots per demo message, averaged over the size cycle (the random size by its mean over 16 evenly
+   * spaced sizes): its fragments at the sender and, with SURB-acks, as many acks at the recipient. A message
+   * to a mailbox is one push; its acknowledgement comes from the post office, not from a client's stream.
+   */
+  private meanSlotsPerMessage(): number {
+    const c = this.clients[0];
+    if (!c) return 1;
+    if (this.o.postOffice) return 1;
+    const ackFactor = supportsSurbAcks(this.o.topology.geometry) ? 2 : 1;
+    const w = this.packetWorth;
+    const randomSizes = Array.from({ length: 16 }, (_, k) => 1 + Math.floor(((k + 0.5) / 16) * 2 * w));
+    const randomMean = randomSizes.reduce((a, size) => a + c.fragmentsFor(size), 0) / randomSizes.length;
+    const cycle = [c.fragmentsFor(1), c.fragmentsFor(w), c.fragmentsFor(4 * w), randomMean];
+    return (ackFactor * cycle.reduce((a, b) => a + b, 0)) / cycle.length;
   }
 
   async start(connectTimeoutMs = 30_000): Promise<void> {
@@ -153,14 +213,14 @@ export class DemoTraffic {
   private nextSize(): number {
     // A message to a mailbox is one envelope (docs/packet-format.md §15).
     if (this.o.postOffice) return 1 + randomInt(poLayout(this.o.topology.geometry).messageCapacity);
-    const cap = fragmentCapacity(this.o.topology.geometry);
-    const sizes = [1, cap, 10 * cap, 1 + randomInt(3 * cap)];
+    const w = this.packetWorth;
+    const sizes = [1, w, 4 * w, 1 + randomInt(2 * w)];
     return sizes[this.sizeCycle++ % sizes.length]!;
   }
 
   private scheduleNext(from: number): void {
     if (!this.sending) return;
-    const waitMs = -Math.log(1 - Math.random()) * this.o.messageIntervalS * 1000;
+    const waitMs = -Math.log(1 - Math.random()) * this.messageIntervalS * 1000;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (!this.sending) return;
@@ -179,8 +239,7 @@ export class DemoTraffic {
    * on its λP stream carries real fragments instead of drop cover until they are gone. Resolves once queued.
    */
   async queueProbeBacklog(packets: number): Promise<void> {
-    const cap = fragmentCapacity(this.o.topology.geometry);
-    for (let k = 0; k < packets; k++) await this.sendOne(0, cap);
+    for (let k = 0; k < packets; k++) await this.sendOne(0, this.packetWorth);
   }
 
   private async sendOne(from: number, size = this.nextSize()): Promise<void> {

@@ -1,0 +1,122 @@
+/**
+ * The browser client's topology verifier (src/topology/portable-verify.ts, @noble) against the Node one
+ * (src/topology/document.ts: OpenSSL for one authority, src/directory/document.ts for k of n): on valid
+ * documents and on every kind of forgery both give the same verdict and the same error code — as an attacker
+ * would forge them (bytes changed after signing, a stranger's key, signatures moved, too few of them).
+ */
+import { describe, expect, it } from 'vitest';
+import { generateIdentityKey } from '../src/directory/identity.js';
+import { isLoopixError } from '../src/errors.js';
+import { generateAuthorityKey, signTopology, verifyTopology, type TopologyTrust } from '../src/topology/document.js';
+import { verifyTopologyPortable } from '../src/topology/portable-verify.js';
+import { TopologyIndex } from '../src/topology/topology-index.js';
+import type { AnyTopology, DirectoryDocument, SignedTopology, TopologyBody } from '../src/topology/types.js';
+import { authorityConfigs, descriptorOf, fixtureNodes, inProcessAuthority } from './directory-fixtures.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../src/topology/canonical.js';
+
+function verdict(f: () => unknown): string {
+  try {
+    f();
+    return 'accepted';
+  } catch (err) {
+    if (isLoopixError(err)) return err.code;
+    throw err;
+  }
+}
+
+/** Both verifiers' verdicts on one document. */
+function both(doc: unknown, trust: TopologyTrust): { node: string; portable: string } {
+  const copy = () => JSON.parse(JSON.stringify(doc)) as AnyTopology;
+  return { node: verdict(() => verifyTopology(copy(), trust)), portable: verdict(() => verifyTopologyPortable(copy(), trust)) };
+}
+
+const EPOCH_S = 10;
+const GENESIS = 1_800_000_000_000;
+
+function directoryDocument(): { doc: DirectoryDocument; trust: { authorities: string[]; threshold: number } } {
+  const nodes = fixtureNodes({ providers: 2, layers: 2, perLayer: 1, firstEpoch: 5, epochs: 4 });
+  let now = GENESIS + 1000;
+  const { keys, configs } = authorityConfigs({ n: 3, nodes, genesisMs: GENESIS, epochLengthS: EPOCH_S, firstEpoch: 5, layers: 2 });
+  const authorities = configs.map((c, i) => inProcessAuthority(c, keys[i]!, () => now));
+  for (const a of authorities) a.mergePeer({ descriptors: nodes.map((n) => descriptorOf(n)), reports: [], signatures: [] });
+  now = GENESIS + EPOCH_S * 1000 - 1;
+  for (const a of authorities) a.tick();
+  for (const a of authorities) for (const b of authorities) if (a !== b) a.mergePeer(b.syncPayload());
+  const t = authorities[0]!.trust;
+  return { doc: authorities[0]!.document(6)!, trust: { authorities: [...t.authorities], threshold: t.threshold } };
+}
+
+describe('browser topology verifier', () => {
+  it('agrees with the Node verifier on a static signed document and on each forgery of it', () => {
+    const authority = generateAuthorityKey();
+    const other = generateAuthorityKey();
+    const body: TopologyBody = {
+      version: 1,
+      epoch: 3,
+      issuedAt: '2026-01-01T00:00:00.000Z',
+      geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+      layers: 1,
+      nodes: [
+        { id: '11'.repeat(16), name: 'p', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 9000 }, ws: 'ws://127.0.0.1:9100', publicKey: 'aa'.repeat(32) },
+        { id: '22'.repeat(16), name: 'm', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 9001 }, publicKey: 'bb'.repeat(32) },
+      ],
+    };
+    const doc = signTopology(body, authority);
+    const cases: Record<string, [unknown, TopologyTrust]> = {
+      valid: [doc, authority.publicKey],
+      // A provider's WebSocket redirected after signing: the attacker's man in the middle.
+      alteredWs: [{ ...doc, nodes: [{ ...doc.nodes[0]!, ws: 'ws://198.51.100.1:9100' }, doc.nodes[1]] }, authority.publicKey],
+      alteredKey: [{ ...doc, nodes: [doc.nodes[0], { ...doc.nodes[1]!, publicKey: 'cc'.repeat(32) }] }, authority.publicKey],
+      otherAuthority: [signTopology(body, other), authority.publicKey],
+      stolenSignatureRelabelled: [{ ...signTopology(body, other), signature: { ...signTopology(body, other).signature, publicKey: authority.publicKey } }, authority.publicKey],
+      noSignature: [{ ...body }, authority.publicKey],
+    };
+    const got = Object.fromEntries(Object.entries(cases).map(([k, [d, t]]) => [k, both(d, t)]));
+    for (const [k, v] of Object.entries(got)) expect(v.portable, k).toBe(v.node);
+    expect(got.valid!.portable).toBe('accepted');
+    for (const k of ['alteredWs', 'alteredKey', 'otherAuthority', 'stolenSignatureRelabelled']) expect(got[k]!.portable, k).toMatch(/^ERR_LOOPIX_TOPOLOGY_SIGNATURE/);
+  });
+
+  it('rejects a static document signed with a non-canonical (S + L) signature, as strict RFC 8032 and OpenSSL do', () => {
+    const authority = generateAuthorityKey();
+    const doc = signTopology({ version: 1, epoch: 1, issuedAt: 'x', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 1, nodes: [
+      { id: '11'.repeat(16), name: 'p', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 9000 }, ws: 'ws://127.0.0.1:9100', publicKey: 'aa'.repeat(32) },
+      { id: '22'.repeat(16), name: 'm', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 9001 }, publicKey: 'bb'.repeat(32) },
+    ] }, authority);
+    // S' = S + L (little-endian 32 bytes): the same group element, a second encoding a lax verifier accepts.
+    const sig = Buffer.from(doc.signature.value, 'hex');
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    let s = 0n;
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sig[32 + i]!);
+    s += L;
+    for (let i = 0; i < 32; i++) sig[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn);
+    const forged: SignedTopology = { ...doc, signature: { ...doc.signature, value: sig.toString('hex') } };
+    expect(both(forged, authority.publicKey)).toEqual({ node: 'ERR_LOOPIX_TOPOLOGY_SIGNATURE', portable: 'ERR_LOOPIX_TOPOLOGY_SIGNATURE' });
+  });
+
+  it('agrees with the Node verifier on a k-of-n directory document and on each forgery of it', () => {
+    const { doc, trust } = directoryDocument();
+    const stranger = generateIdentityKey();
+    const n0 = doc.nodes[0]!;
+    const cases: Record<string, unknown> = {
+      valid: doc,
+      kMinusOne: { ...doc, signatures: doc.signatures.slice(0, trust.threshold - 1) },
+      strangerSignature: { ...doc, signatures: [doc.signatures[0]!, { publicKey: stranger.publicKey, value: doc.signatures[1]!.value }] },
+      signatureMoved: { ...doc, signatures: [doc.signatures[0]!, { publicKey: doc.signatures[2]!.publicKey, value: doc.signatures[1]!.value }] },
+      alteredWs: { ...doc, nodes: [{ ...n0, ws: 'ws://198.51.100.1:1' }, ...doc.nodes.slice(1)] },
+      singleSignatureField: { ...doc, signature: { algorithm: 'ed25519', publicKey: trust.authorities[0], value: '00'.repeat(64) } },
+    };
+    const got = Object.fromEntries(Object.entries(cases).map(([k, d]) => [k, both(d, trust)]));
+    for (const [k, v] of Object.entries(got)) expect(v.portable, k).toBe(v.node);
+    expect(got.valid!.portable).toBe('accepted');
+    expect(got.kMinusOne!.portable).toBe('ERR_LOOPIX_DIRECTORY_QUORUM');
+    expect(got.alteredWs!.portable).toBe('ERR_LOOPIX_DIRECTORY_BAD_SIGNATURE');
+  });
+
+  it('gives the TopologyIndex fingerprint that node:crypto SHA-256 gives', () => {
+    const { doc } = directoryDocument();
+    const { signatures: _s, ...body } = doc;
+    expect(new TopologyIndex(doc).fingerprint).toBe(createHash('sha256').update(canonicalJson(body)).digest('hex'));
+  });
+});
