@@ -209,9 +209,7 @@ describe('the client’s post office traffic (simulated time)', () => {
     await Promise.all([sender.client.stop(), recipient.client.stop()]);
   });
 
-  // Known gap, fixed in src/client/client.ts by the client's owners: `it.fails` turns red once it is fixed, and
-  // this becomes a plain `it` (and test/postoffice-testnet.test.ts asserts `drained` again).
-  it.fails('a push acknowledged while its resend waits for a λP slot leaves the send buffer at once, and is not sent again', async () => {
+  it('a push acknowledged while its resend waits for a λP slot leaves the send buffer at once, and is not sent again', async () => {
     const sender = makeClient();
     const recipient = makeClient();
     const address = recipient.client.openMailbox();
