@@ -16,6 +16,8 @@ const SLOW = [
   'test/directory-network.test.ts',
   'test/hardening-provider.test.ts',
   'test/key-rotation.test.ts',
+  // Two real nodes waiting out a key epoch each (about 40 s), then heap snapshots and a scan of their memory.
+  'test/key-wipe.test.ts',
   // Sends at an exact rate across a key-epoch boundary: alone, not beside another test file.
   'test/node-replay-capacity.test.ts',
   // A whole post office network for six scenarios (each well under 30 s, about a minute together).

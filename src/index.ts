@@ -19,6 +19,7 @@
 export * from './entries/client.js';
 // The Node defaults of the client: the `ws` WebSocket, SQLite store, key and topology files, the native addon.
 export { clientFromConfigFile, createNodeClient, nodeWebSocket, readKeyPairFile, wsTransport } from './client/node.js';
+export { prepareClientDirectory } from './directory/client-setup.js';
 export type { NodeClientOptions } from './client/node.js';
 export { SqliteStore } from './client/sqlite-store.js';
 // Node's verifier (OpenSSL for a single authority); `loopix/client` exports the @noble one under the same name.

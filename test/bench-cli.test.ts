@@ -109,3 +109,19 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(j.attempts).toHaveLength(2); // a failing ratio is measured once more before the gate fails
   }, 240_000);
 });
+
+describe('loopix bench link', () => {
+  it('--json reports link, AEAD and unwrap µs per packet of the default geometry and the link share from paired slices', () => {
+    const r = run('link', '--json', '--seconds', '0.3', '--pairs', '2', '--batch', '8');
+    expect(r.status, r.stderr).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.packet_bytes).toBe(1314);
+    expect(j.datagram_bytes).toBe(1342);
+    expect(j.batch).toBe(8);
+    expect(j.pairs).toBe(2);
+    expect(r.stderr.match(/^pair \d\/2:/gm)).toHaveLength(2);
+    for (const k of ['link_us_per_packet', 'aead_us_per_packet', 'unwrap_us_per_packet']) expect(j[k], k).toBeGreaterThan(0);
+    expect(j.link_share).toBeCloseTo(j.link_vs_unwrap / (1 + j.link_vs_unwrap), 3);
+    expect(j.link_share).toBeLessThan(1);
+  }, 60_000);
+});

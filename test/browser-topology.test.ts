@@ -1,8 +1,9 @@
 /**
- * The browser client's topology verifier (src/topology/portable-verify.ts, @noble) against the Node one
- * (src/topology/document.ts: OpenSSL for one authority, src/directory/document.ts for k of n): on valid
- * documents and on every kind of forgery both give the same verdict and the same error code — as an attacker
- * would forge them (bytes changed after signing, a stranger's key, signatures moved, too few of them).
+ * The topology verifier (src/topology/portable-verify.ts and src/directory/verify.ts, @noble; one
+ * implementation behind `loopix`'s verifyTopology and `loopix/client`'s): on valid documents and on every kind
+ * of forgery both entry points give the same verdict and error code — as an attacker would forge them (bytes
+ * changed after signing, a stranger's key, signatures moved, too few of them) — and its strict Ed25519 check
+ * agrees with OpenSSL's (node:crypto) on genuine, altered and non-canonical signatures.
  */
 import { describe, expect, it } from 'vitest';
 import { generateIdentityKey } from '../src/directory/identity.js';
@@ -12,7 +13,8 @@ import { verifyTopologyPortable } from '../src/topology/portable-verify.js';
 import { TopologyIndex } from '../src/topology/topology-index.js';
 import type { AnyTopology, DirectoryDocument, SignedTopology, TopologyBody } from '../src/topology/types.js';
 import { authorityConfigs, descriptorOf, fixtureNodes, inProcessAuthority } from './directory-fixtures.js';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { canonicalJson } from '../src/topology/canonical.js';
 
 function verdict(f: () => unknown): string {
@@ -118,5 +120,27 @@ describe('browser topology verifier', () => {
     const { doc } = directoryDocument();
     const { signatures: _s, ...body } = doc;
     expect(new TopologyIndex(doc).fingerprint).toBe(createHash('sha256').update(canonicalJson(body)).digest('hex'));
+  });
+
+  it('its Ed25519 check (noble, strict RFC 8032) agrees with OpenSSL on genuine, altered and non-canonical signatures', () => {
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n; // the group order
+    for (let i = 0; i < 40; i++) {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+      const message = randomBytes(1 + (i % 64));
+      const good = sign(null, message, privateKey);
+      const cases: Buffer[] = [good];
+      const flipped = Buffer.from(good);
+      flipped[i % 64]! ^= 1 << (i % 8);
+      cases.push(flipped);
+      // S + L: the same point equation holds, but S is not reduced — RFC 8032 §5.1.7 requires rejecting it.
+      const s = BigInt(`0x${Buffer.from(good.subarray(32)).reverse().toString('hex')}`) + L;
+      if (s < 2n ** 256n) cases.push(Buffer.concat([good.subarray(0, 32), Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse()]));
+      for (const sig of cases) {
+        const openssl = verify(null, message, createPublicKey({ key: publicKey.export({ format: 'der', type: 'spki' }), format: 'der', type: 'spki' }), sig);
+        const noble = ed25519.verify(sig, message, raw, { zip215: false });
+        expect(noble, `case ${cases.indexOf(sig)} of key ${i}`).toBe(openssl);
+      }
+    }
   });
 });

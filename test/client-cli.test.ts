@@ -11,6 +11,7 @@ import { clientFromConfigFile } from '../src/client/node.js';
 import { registerClientCommands, runClientRecv, runClientSend } from '../src/cli/client-commands.js';
 import { clientBackend, keyPair, makeNetwork, TestProvider, toHex } from './client-fixtures.js';
 import { freeTcpPort } from '../src/testnet/network.js';
+import { isLoopixError } from '../src/errors.js';
 
 const backend = clientBackend();
 const dir = mkdtempSync(join(tmpdir(), 'loopix-client-cli-'));
@@ -77,5 +78,22 @@ describe('loopix client CLI', () => {
 
   it('send refuses to run without exactly one of --message and --file', async () => {
     await expect(runClientSend({ config: 'nope.json', to: 'x', timeout: 1 })).rejects.toThrow(/exactly one of --message/);
+  });
+
+  it('clientFromConfigFile refuses a directory config with no kept document, naming the file and the fix', () => {
+    const k = keyPair(backend);
+    writeFileSync(join(dir, 'carol.key.json'), JSON.stringify({ type: 'x25519', publicKey: toHex(k.publicKey), privateKey: toHex(k.privateKey) }));
+    const file = join(dir, 'carol.json');
+    const directory = { authorities: [{ publicKey: '11'.repeat(32), url: 'http://127.0.0.1:9' }] };
+    writeFileSync(file, JSON.stringify({ keyFile: 'carol.key.json', providerId: 'ab'.repeat(16), topologyFile: 'carol.topology.json', directory, log: { level: 'silent' } }));
+    let err: unknown;
+    try {
+      clientFromConfigFile(file, { backend });
+    } catch (e) {
+      err = e;
+    }
+    expect(isLoopixError(err, 'ERR_LOOPIX_CLIENT_NO_DOCUMENT') && err.field).toBe('topologyFile');
+    expect((err as Error).message).toContain('prepareClientDirectory');
+    expect((err as Error).message).toContain('carol.topology.json');
   });
 });

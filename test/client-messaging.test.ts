@@ -5,24 +5,24 @@
  * Fast parameters (µ = 50/s, λP = 20/s, 100 ms pulls) keep each test to seconds.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LoopixClient, ReceivedMessage } from '../src/client/client.js';
+import type { LoopixClient } from '../src/client/client.js';
 import type { LogLike } from '../src/client/connection.js';
 import { createNodeClient } from '../src/client/node.js';
 import { SqliteStore } from '../src/client/sqlite-store.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { loopixBin } from '../src/paths.js';
-import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
-import { NodeProcess } from '../src/testnet/processes.js';
+import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { collect } from './helpers/received.js';
 import { native } from './helpers/backends.js';
 
 const params = { lambdaP: 20, lambdaL: 2, lambdaD: 2, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16 };
 let dir: string;
 let net: TestnetFiles;
-let nodes: NodeProcess[];
+let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
 function makeClient(name: string, providerIndex: number, extra: { log?: LogLike; store?: SqliteStore } = {}): LoopixClient {
@@ -38,15 +38,7 @@ function makeClient(name: string, providerIndex: number, extra: { log?: LogLike;
   return client;
 }
 
-function collect(client: LoopixClient): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  void (async () => {
-    for await (const m of client.messages()) got.push(m);
-  })();
-  return got;
-}
-
-const node = (name: string) => nodes.find((n) => n.node.name === name)!;
+const node = (name: string) => pn!.node(name);
 
 /** Rewrites a node's config `faults` and restarts it (same id, keys, port). */
 async function setFaults(name: string, faults: { drop: number; delayMs: number; tag: number } | undefined): Promise<void> {
@@ -60,9 +52,8 @@ async function setFaults(name: string, faults: { drop: number; delayMs: number; 
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-messaging-'));
-  net = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-messaging-',
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params,
@@ -70,15 +61,12 @@ beforeAll(async () => {
     // Every path crosses mix-1.0 twice per fragment (the fragment and its ack): 10 % loss each way.
     perNodeConfig: { 'mix-1.0': { faults: { drop: 0.1, delayMs: 0, tag: 0 } } },
   });
-  nodes = net.nodes.map((n) => new NodeProcess(n, dir));
-  for (const n of nodes) n.start();
-  await Promise.all(nodes.map((n) => n.ready));
+  ({ dir, files: net } = pn);
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
-  await Promise.all((nodes ?? []).map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
+  await pn?.close();
 });
 
 describe('reliable messaging over real processes', () => {

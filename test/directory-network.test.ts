@@ -21,6 +21,7 @@ import { DemoTraffic } from '../src/testnet/traffic.js';
 import { DirectoryFetcher } from '../src/directory/fetcher.js';
 import { epochAtMs } from '../src/directory/document.js';
 import { TopologyIndex } from '../src/topology/document.js';
+import { startAll } from './helpers/process-net.js';
 
 const EPOCH_S = 4;
 let dir: string;
@@ -45,11 +46,9 @@ beforeAll(async () => {
     nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'info' } },
   });
   authorities = files.authorities.map((a) => new AuthorityProcess(a, dir));
-  for (const a of authorities) a.start();
-  await Promise.all(authorities.map((a) => a.ready));
+  await startAll(authorities);
   nodes = files.nodes.map((n) => new NodeProcess(n, dir));
-  for (const n of nodes) n.start();
-  await Promise.all(nodes.map((n) => n.ready));
+  await startAll(nodes);
   const doc = await new DirectoryFetcher(files.directory).document(epochNow());
   traffic = new DemoTraffic({ clients: 2, messageIntervalS: 1, params: { mu: 20, lambdaP: 2, lambdaL: 2, lambdaD: 1 }, backend, topology: new TopologyIndex(doc), dir, directory: files.directory, log: (l) => logs.push(l) });
   await traffic.start();

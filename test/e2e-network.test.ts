@@ -4,8 +4,8 @@
  * speaking the real protocol. Fast parameters (µ = 20/s, 200 ms pulls) keep the suite short; the testnet
  * contract with default parameters is checked in test/testnet.test.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
@@ -13,15 +13,17 @@ import { createNodeClient } from '../src/client/node.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
-import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { keys, RawPeer } from './hardening-helpers.js';
 
 const params = { lambdaP: 10, lambdaL: 2, lambdaD: 2, lambdaM: 2, mu: 20, pullIntervalMs: 200, pullK: 6 };
 let dir: string;
 let net: TestnetFiles;
-let nodes: NodeProcess[];
+let nodes: readonly NodeProcess[];
+let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
 function makeClient(name: string, providerIndex = 0, overrides: Partial<typeof params> = {}): LoopixClient {
@@ -49,23 +51,19 @@ async function nextMessages(client: LoopixClient, n: number, timeoutMs: number) 
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-e2e-'));
-  net = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-e2e-',
     shape: { layers: 3, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params,
     nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'warn' } },
   });
-  nodes = net.nodes.map((n) => new NodeProcess(n, dir));
-  for (const n of nodes) n.start();
-  await Promise.all(nodes.map((n) => n.ready));
+  ({ dir, files: net, nodes } = pn);
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
-  await Promise.all((nodes ?? []).map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
+  await pn?.close();
 });
 
 describe('a network of real node processes', () => {

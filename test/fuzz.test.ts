@@ -8,6 +8,7 @@ import { defaultCorpusDir, loadCorpus } from '../src/fuzz/corpus.js';
 import { fuzzTargets, runFuzz } from '../src/fuzz/fuzz.js';
 import { FuzzRunner, type FuzzTarget } from '../src/fuzz/harness.js';
 import { makeRng } from '../src/fuzz/rng.js';
+import { LINK_INPUT_KINDS, linkTarget, type LinkInputKind } from '../src/fuzz/link.js';
 import { native, ts } from './helpers/backends.js';
 
 describe('fuzzer', () => {
@@ -23,6 +24,33 @@ describe('fuzzer', () => {
     for (const name of names) expect(report.byTarget[name], name).toBeGreaterThan(0);
     expect(report.byTarget['differential-unwrap']).toBeGreaterThanOrEqual(300);
     expect(report.byTarget['ws-session']).toBeGreaterThanOrEqual(6000);
+  });
+
+  it('link-open reaches every class of link framing input, and each ends as the link layer must end it', () => {
+    const target = linkTarget(native, makeRng(7));
+    const rng = makeRng(8);
+    const outcomes = new Map<LinkInputKind, Map<string, number>>();
+    for (let i = 0; i < 4000; i++) {
+      const input = target.generate(rng);
+      const outcome = target.check(input); // throws on an oracle violation (forgery, replay, window, twin mismatch)
+      if (input.from !== 'peer') {
+        expect(outcome, input.kind).not.toBe('ok');
+        continue;
+      }
+      const byOutcome = outcomes.get(input.kind) ?? new Map<string, number>();
+      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+      outcomes.set(input.kind, byOutcome);
+    }
+    const seen = (kind: LinkInputKind) => [...(outcomes.get(kind)?.keys() ?? [])].sort();
+    expect([...outcomes.keys()].sort()).toEqual(LINK_INPUT_KINDS.filter((k) => k !== 'unknown').sort());
+    expect(seen('fresh')).toEqual(['ok']);
+    expect(seen('resend')).toEqual(['link_replay', 'ok']);
+    // Seals older than the window: refused once a newer one was accepted (here: from the first input on).
+    expect(seen('stale')).toEqual(['link_replay']);
+    for (const kind of ['flip', 'header-flip', 'tag-flip', 'epoch', 'sequence'] as const) expect(seen(kind), kind).toEqual(['link_unauthenticated']);
+    expect(seen('truncate')).toEqual(['bad_size']);
+    expect(seen('extend')).toEqual(['bad_size']);
+    expect(seen('random')).not.toContain('ok');
   });
 
   it('keeps a corpus for every target, and pins the outcomes of hand-written inputs and past findings', () => {

@@ -9,9 +9,9 @@
  * Only the provider runs (the mix of the one-layer topology is not started): the test takes its address and
  * key and seals every datagram on the link as that mix would (test/helpers/link-peer.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
+
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { LoopixClient } from '../src/client/client.js';
@@ -20,16 +20,17 @@ import { fragmentMessage } from '../src/client/fragments.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
 import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { keys, RawPeer, sleep, waitFor, type Keys } from './hardening-helpers.js';
 import { LinkPeer } from './helpers/link-peer.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 
 const PULL_INTERVAL_MS = 50;
 const params = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20, pullIntervalMs: PULL_INTERVAL_MS, pullK: 512 };
-let dir: string;
 let net: TestnetFiles;
+let pn: ProcessNet | undefined;
 let provider: NodeProcess;
 /** The mix of the one-layer topology (not started): the only node the provider accepts datagrams from. */
 let udp: LinkPeer;
@@ -95,27 +96,25 @@ async function drain(peer: RawPeer, me: Keys): Promise<number[]> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-hardening-'));
-  net = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-hardening-',
+    start: (n) => n.role === 'provider',
     shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
     backend: native,
     params,
     // A lenient AQM: on a loaded test machine its early drops would make phase 1 below lose packets.
     nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } }, statsIntervalS: 0.1, log: { level: 'warn' } },
   });
-  provider = new NodeProcess(net.nodes.find((n) => n.role === 'provider')!, dir);
-  provider.start();
+  net = pn.files;
+  provider = pn.nodes[0]!;
   const mix = net.nodes.find((n) => n.role === 'mix')!;
   udp = await LinkPeer.fromKeyFile(net.index, mix.entry, mix.keyFile, native.x25519);
-  await provider.ready;
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
-  await provider?.stop();
   await udp?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await pn?.close();
 });
 
 describe('a provider process', () => {

@@ -13,10 +13,10 @@
  * Against the plaintext link this fails at once (a stored packet starts with the version byte 0x01 and carries
  * an X25519 point whose top bit is 0 where a dummy had random bytes).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
+
 import { x25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
@@ -24,8 +24,8 @@ import { ProviderConnection } from '../src/client/connection.js';
 import { nodeWebSocket } from '../src/client/node.js';
 import { gammaSurvival } from '../src/mixing/stats.js';
 import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
-import { NodeProcess } from '../src/testnet/processes.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
 
@@ -37,32 +37,28 @@ const BINS = 9; // df = 8 (an even df keeps the χ² tail an Erlang sum, src/mix
 const FAMILY_ALPHA = 0.001;
 const params = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20, pullIntervalMs: PULL_INTERVAL_MS, pullK: PULL_K };
 
-let dir: string;
+let pn: ProcessNet | undefined;
 let files: TestnetFiles;
-let provider: NodeProcess;
 /** The mix the provider hears from: stored packets reach the provider over an authenticated node link. */
 let udp: LinkPeer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-wire-'));
-  files = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-wire-',
+    start: (n) => n.role === 'provider',
     shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
     backend: native,
     params,
     nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } }, statsIntervalS: 0.1, log: { level: 'warn' } },
   });
-  provider = new NodeProcess(files.nodes.find((n) => n.role === 'provider')!, dir);
-  provider.start();
-  await provider.ready;
+  files = pn.files;
   const mix = files.nodes.find((n) => n.role === 'mix')!;
   udp = await LinkPeer.fromKeyFile(files.index, mix.entry, mix.keyFile, native.x25519);
 }, 60_000);
 
 afterAll(async () => {
-  await provider?.stop();
   udp?.socket.close();
-  rmSync(dir, { recursive: true, force: true });
+  await pn?.close();
 });
 
 /** Splits a server → client byte stream into WebSocket frame payloads (RFC 6455 §5.2; server frames are unmasked). */

@@ -16,6 +16,7 @@ import type { NodeSetup } from '../src/node/pipeline.js';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
 import { freeUdpPort } from '../src/testnet/network.js';
 import { LinkPeer as GenericLinkPeer } from './helpers/link-peer.js';
+import { Arrivals } from './helpers/arrivals.js';
 
 export interface TestNode {
   readonly entry: NodeEntry;
@@ -149,11 +150,11 @@ export function buildPacket(backend: SphinxBackend, net: TestNetwork, hops: read
 /** A UDP socket bound to a node's announced address, collecting what arrives. */
 export class UdpSink {
   readonly received: { packet: Buffer; at: number }[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly arrivals = new Arrivals();
   private constructor(readonly socket: dgram.Socket) {
     socket.on('message', (msg) => {
       this.received.push({ packet: msg, at: performance.now() });
-      for (const w of this.waiters.splice(0)) w();
+      this.arrivals.notify();
     });
   }
 
@@ -167,19 +168,8 @@ export class UdpSink {
   }
 
   /** Resolves once `n` datagrams have arrived (rejects after `timeoutMs`). */
-  async waitFor(n: number, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.received.length < n) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`sink: expected ${n} datagrams, got ${this.received.length}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  waitFor(n: number, timeoutMs = 5000): Promise<void> {
+    return this.arrivals.until(() => this.received.length, n, timeoutMs, () => `sink: expected ${n} datagrams, got ${this.received.length}`);
   }
 
   close(): Promise<void> {

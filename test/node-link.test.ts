@@ -14,20 +14,21 @@
  * under test, layer 1) and M2 (the test, layer 2). M1 accepts only P0 and P1; P0 accepts only M2.
  */
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
+
+
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { deriveLinkKey, nativeLinkCipher } from '../src/node/link/index.js';
 import { loadNodeKeyFile } from '../src/node/keys.js';
 import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles, type TestnetNode } from '../src/testnet/network.js';
+import { type TestnetFiles, type TestnetNode } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
 
-let dir: string;
+let pn: ProcessNet | undefined;
 let files: TestnetFiles;
 let mix: NodeProcess;
 let provider: NodeProcess;
@@ -36,29 +37,26 @@ let M2: LinkPeer;
 let node: (name: string) => TestnetNode;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-link-'));
-  files = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-link-',
+    start: (n) => n.name === 'mix-1.0' || n.name === 'provider-0',
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params: { lambdaM: 1e-4 }, // no own loops: every datagram at the test's peers is the test's
     nodeConfig: { statsIntervalS: 0.1, log: { level: 'warn' }, pipeline: { workers: 1 } },
   });
+  files = pn.files;
   node = (name) => files.nodes.find((n) => n.name === name)!;
-  mix = new NodeProcess(node('mix-1.0'), dir);
-  provider = new NodeProcess(node('provider-0'), dir);
-  mix.start();
-  provider.start();
+  mix = pn.node('mix-1.0');
+  provider = pn.node('provider-0');
   P1 = await LinkPeer.fromKeyFile(files.index, node('provider-1').entry, node('provider-1').keyFile, native.x25519);
   M2 = await LinkPeer.fromKeyFile(files.index, node('mix-2.0').entry, node('mix-2.0').keyFile, native.x25519);
-  await Promise.all([mix.ready, provider.ready]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([mix?.stop(), provider?.stop()]);
+  await pn?.close();
   await P1?.close();
   await M2?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** A packet for M1 → M2 → P0 (drop cover at P0). */

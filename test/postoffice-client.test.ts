@@ -208,4 +208,49 @@ describe('the client’s post office traffic (simulated time)', () => {
     expect(new TextDecoder().decode((await it.next()).value!.bytes)).toBe('once only');
     await Promise.all([sender.client.stop(), recipient.client.stop()]);
   });
+
+  it('a push acknowledged while its resend waits for a λP slot leaves the send buffer at once, and is not sent again', async () => {
+    const sender = makeClient();
+    const recipient = makeClient();
+    const address = recipient.client.openMailbox();
+    const pushes = () =>
+      sender.transport.submitted
+        .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
+        .flatMap((t): PoRequest[] => (t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : []))
+        .flatMap((r) => (r.kind === 'push' ? [r] : []));
+    const handle = sender.client.send(address, new TextEncoder().encode('acked late'));
+    sender.client.start();
+    recipient.client.start();
+    for (let i = 0; i < 120 && sender.client.stats().po_pushes_sent === 0; i++) sender.sim.advance(500);
+    recipient.sim.advance(30_000); // pool deposits
+    const [first] = pushes();
+    expect(first).toBeDefined();
+    expect(sender.client.stats().send_buffer).toBe(0);
+    // The ack timeout re-queues the push for the next λP slot: the send buffer holds it again.
+    for (let i = 0; i < 10_000 && sender.client.stats().send_buffer === 0; i++) sender.sim.advance(5);
+    expect(sender.client.stats().send_buffer).toBe(1);
+    expect(sender.client.stats().po_pushes_sent).toBe(1);
+    // Before that slot comes, the first transmission's SURB-ack arrives (it was only slow).
+    const hop = route(backend, net, P0.id, recipient.transport.pooled[0]!).trace.at(-1)!;
+    if (hop.result.kind !== 'final') throw new Error('pull did not reach the PO');
+    const req = decodeRequest(g, hop.result.id, hop.result.content);
+    if (req.kind !== 'pull') throw new Error('not a pull');
+    const reply = backend.createSurbReply(g, req.surb, first!.envelope);
+    const delivered = route(backend, net, toHex(reply.firstHop), reply.packet).delivered!;
+    const recipientInbox = delivered.clientId;
+    const mark = recipient.transport.submitted.length;
+    await recipient.client.receive([delivered.packet]);
+    recipient.sim.advance(30_000);
+    const acks = recipient.transport.submitted
+      .slice(mark)
+      .map((p) => route(backend, net, P0.id, p).delivered)
+      .flatMap((d) => (d && d.clientId !== recipientInbox ? [d.packet] : []));
+    expect(acks).toHaveLength(1);
+    await sender.client.receive(acks);
+    expect(await handle).toMatchObject({ acknowledged: true, transmissions: 1 });
+    expect(sender.client.stats().send_buffer).toBe(0);
+    sender.sim.advance(30_000);
+    expect(sender.client.stats().po_pushes_sent).toBe(1);
+    await Promise.all([sender.client.stop(), recipient.client.stop()]);
+  });
 });

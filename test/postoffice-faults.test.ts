@@ -4,22 +4,24 @@
  * pushes, pull answers and SURB-acks are lost, yet every push is retransmitted until acknowledged and arrives
  * exactly once. Fast parameters (µ = 50/s, 100-ms rounds) and a 1-s first ack timeout keep it to seconds.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
+
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoopixClient, ReceivedMessage } from '../src/client/client.js';
 import { createNodeClient } from '../src/client/node.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
-import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 
 const params = { lambdaP: 20, lambdaL: 1, lambdaD: 20, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16, poRoundMs: 100, poPoolSize: 15 };
 const DROP = 0.25;
 let dir: string;
 let net: TestnetFiles;
-let nodes: NodeProcess[];
+let nodes: readonly NodeProcess[];
+let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
 function makeClient(name: string): LoopixClient {
@@ -36,9 +38,8 @@ function makeClient(name: string): LoopixClient {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-po-faults-'));
-  net = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-po-faults-',
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params,
@@ -46,15 +47,12 @@ beforeAll(async () => {
     nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } }, statsIntervalS: 0.25 },
     perNodeConfig: { 'mix-2.0': { faults: { drop: DROP } } },
   });
-  nodes = net.nodes.map((n) => new NodeProcess(n, dir));
-  for (const n of nodes) n.start();
-  await Promise.all(nodes.map((n) => n.ready));
+  ({ dir, files: net, nodes } = pn);
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
-  await Promise.all((nodes ?? []).map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
+  await pn?.close();
 });
 
 describe('post office pushes through a lossy mix', () => {

@@ -5,13 +5,12 @@
  * real authenticated provider session. Fast parameters (µ = 50/s, 100-ms rounds, µ_pool = 15) keep each test
  * to seconds.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
-import type { LoopixClient, ReceivedMessage } from '../src/client/client.js';
+import type { LoopixClient } from '../src/client/client.js';
 import type { LogLike } from '../src/client/connection.js';
 import { createNodeClient } from '../src/client/node.js';
 import { surbRoute } from '../src/client/routes.js';
@@ -22,8 +21,10 @@ import { mailboxId } from '../src/postoffice/mailbox.js';
 import { mailboxPath } from '../src/postoffice/store.js';
 import { encodePull, poLayout } from '../src/postoffice/wire.js';
 import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
+import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { collect } from './helpers/received.js';
 import { native, toHex } from './helpers/backends.js';
 
 const ROUND_MS = 200;
@@ -31,7 +32,8 @@ const POOL = 15;
 const params = { lambdaP: 10, lambdaL: 1, lambdaD: 20, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16, poRoundMs: ROUND_MS, poPoolSize: POOL };
 let dir: string;
 let net: TestnetFiles;
-let nodes: NodeProcess[];
+let nodes: readonly NodeProcess[];
+let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
 interface Made {
@@ -61,24 +63,15 @@ function makeClient(name: string, providerIndex: number, o: { keyPair?: Made['ke
   return { client, keyPair, lines };
 }
 
-function collect(client: LoopixClient): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  void (async () => {
-    for await (const m of client.messages()) got.push(m);
-  })();
-  return got;
-}
-
-const node = (name: string) => nodes.find((n) => n.node.name === name)!;
+const node = (name: string) => pn!.node(name);
 const counter = async (name: string, key: string): Promise<number> => (await node(name).nextStats())?.counters[key] ?? 0;
 const dropped = async (name: string, key: string): Promise<number> => (await node(name).nextStats())?.dropped[key] ?? 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (s: string) => new TextEncoder().encode(s);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loopix-po-'));
-  net = await createTestnetFiles({
-    dir,
+  pn = await startProcessNet({
+    prefix: 'loopix-po-',
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params,
@@ -87,15 +80,12 @@ beforeAll(async () => {
     // acknowledged and retransmitted, but these tests time rounds and count pulls).
     nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } }, statsIntervalS: 0.25, log: { level: 'info' } },
   });
-  nodes = net.nodes.map((n) => new NodeProcess(n, dir));
-  for (const n of nodes) n.start();
-  await Promise.all(nodes.map((n) => n.ready));
+  ({ dir, files: net, nodes } = pn);
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.stop()));
-  await Promise.all((nodes ?? []).map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
+  await pn?.close();
 });
 
 describe('the post office over real processes', () => {

@@ -16,6 +16,7 @@ import { ClientLimiter, MIN_SUBMIT_BURST, NO_LIMITS, resolveLimits, TokenBucket,
 import type { ClientFrontEnd } from '../src/provider/types.js';
 import { startClientFrontEnd } from '../src/provider/ws-server.js';
 import { keys, RawPeer, sleep, waitFor } from './hardening-helpers.js';
+import { testFrontEndOptions } from './helpers/front-end.js';
 
 const g = makeGeometry();
 const K = 2;
@@ -74,19 +75,8 @@ describe('provider front end limits', () => {
 
   async function start(limits: Partial<FrontEndLimits>): Promise<ClientFrontEnd> {
     server = await startClientFrontEnd({
-      geometry: g,
-      host: '127.0.0.1',
-      port: 0,
-      pullK: K,
-      registration: 'open',
-      allowedClients: [],
-      maxFrameBytes: 4096,
-      authTimeoutMs: 5000,
+      ...testFrontEndOptions({ geometry: g, pullK: K, inbox, counts, submit: () => void submitted++ }),
       limits: { ...NO_LIMITS, ...limits },
-      inbox,
-      ingress: { submit: () => void submitted++ },
-      count: (name, by = 1) => counts.set(name, (counts.get(name) ?? 0) + by),
-      log: { info() {}, warn() {}, error() {} },
     });
     return server;
   }

@@ -16,6 +16,7 @@ import { openInbox, type SqliteInbox } from '../src/provider/inbox.js';
 import type { ClientFrontEnd, ClientFrontEndOptions } from '../src/provider/types.js';
 import { startClientFrontEnd } from '../src/provider/ws-server.js';
 import { keys, RawPeer, type Keys } from './hardening-helpers.js';
+import { testFrontEndOptions } from './helpers/front-end.js';
 
 const g = makeGeometry();
 const K = 4;
@@ -73,18 +74,7 @@ describe('provider client front end', () => {
 
   async function start(over: Partial<ClientFrontEndOptions> = {}): Promise<ClientFrontEnd> {
     server = await startClientFrontEnd({
-      geometry: g,
-      host: '127.0.0.1',
-      port: 0,
-      pullK: K,
-      registration: 'open',
-      allowedClients: [],
-      maxFrameBytes: 4096,
-      authTimeoutMs: 5000,
-      inbox,
-      ingress: { submit: (p) => submitted.push(p) },
-      count: (name, by = 1) => counts.set(name, (counts.get(name) ?? 0) + by),
-      log: { info() {}, warn() {}, error() {} },
+      ...testFrontEndOptions({ geometry: g, pullK: K, inbox, counts, submit: (p) => submitted.push(p) }),
       ...over,
     });
     return server;

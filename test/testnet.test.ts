@@ -21,6 +21,8 @@ describe('loopix testnet', () => {
     });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+    const { loop_paths: _paths, directory: _directory, ...shown } = s;
+    console.log(JSON.stringify(shown)); // what CI keeps of the run
     expect(s.nodes).toBe(8);
     expect(s.offered_load).toBeLessThan(1);
     expect(s.sent_real).toBeGreaterThanOrEqual(3); // Poisson with mean ≈ 10: fewer than 3 has probability < 0.1 %
@@ -29,9 +31,10 @@ describe('loopix testnet', () => {
     expect(s.loops_sent).toBeGreaterThan(20);
     expect(s.loops_returned / s.loops_sent).toBeGreaterThanOrEqual(0.99);
     expect(s.drops_sent).toBeGreaterThan(20);
-    // Every drop-cover packet was discarded by its provider, except any the AQM dropped on the way (counted).
-    expect(s.dropped.drop_cover + (s.dropped.aqm ?? 0) + (s.dropped.queue_full ?? 0)).toBeGreaterThanOrEqual(s.drops_sent);
+    // Drop-cover packets are discarded by their providers. The drain waits for loops, not for these: the last
+    // few sent before the streams stopped may still be on their way when the nodes stop (like mix loops).
     expect(s.dropped.drop_cover).toBeGreaterThanOrEqual(0.99 * s.drops_sent);
+    expect(s.dropped.drop_cover).toBeLessThanOrEqual(s.drops_sent);
     for (const k of ['p50', 'p99', 'mean']) expect(s.e2e_latency_ms[k]).toBeGreaterThan(0);
     expect(Object.values(s.node_exits)).toEqual(Array(11).fill(0)); // clean shutdown of 8 nodes and 3 authorities
   }, 160_000);

@@ -18,23 +18,8 @@ import { loadNativeBackend } from '../sphinx/native.js';
 import { tsBackend } from '../sphinx/ts/index.js';
 import { Command, type HopSpec, type SphinxBackend } from '../sphinx/types.js';
 import { measureOpensslX25519 } from './openssl-baseline.js';
-import { LinkLayer, nativeLinkCipher } from '../node/link/index.js';
-import { TopologyIndex } from '../topology/document.js';
-import type { NodeEntry } from '../topology/types.js';
-
-/** A sender (provider, layer 0) and a receiver (mix, layer 1) link layer over an in-memory topology. */
-function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkLayer; to: NodeEntry['udp']; from: NodeEntry['udp'] } {
-  const sk = [0, 1].map(() => crypto.getRandomValues(new Uint8Array(32)));
-  const hex = (x: Uint8Array) => Buffer.from(x).toString('hex');
-  const nodes: NodeEntry[] = [
-    { id: '01'.repeat(g.addressBytes), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1 }, publicKey: hex(b.x25519Base(sk[0]!)) },
-    { id: '02'.repeat(g.addressBytes), name: 'M', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 2 }, publicKey: hex(b.x25519Base(sk[1]!)) },
-  ];
-  const topology = new TopologyIndex({ version: 1, epoch: 1, issuedAt: '', geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: 1, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } });
-  const layer = (i: number) =>
-    new LinkLayer({ geometry: g, topology, selfId: nodes[i]!.id, ownKey: (e) => (e === 1 ? sk[i] : undefined), currentEpoch: () => 1, x25519: (x, y) => b.x25519(x, y), cipher: nativeLinkCipher() });
-  return { sender: layer(0), receiver: layer(1), to: nodes[1]!.udp, from: nodes[0]!.udp };
-}
+import { nativeLinkCipher } from '../node/link/index.js';
+import { linkPair } from './link.js';
 
 export interface SphinxBenchOptions {
   /** Seconds benchmark.js spends per measurement (its maxTime). */
@@ -143,8 +128,8 @@ export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
     const { sender, receiver, to, from } = linkPair(native);
     const packet = crypto.getRandomValues(new Uint8Array(g.packetBytes));
     results.link_seal_open_per_s = measure('native link seal+open', opts.seconds, () => {
-      const d = sender.seal(packet, to);
-      if (typeof d === 'string' || typeof receiver.open(d, from.host, from.port) === 'string') throw new Error('benchmark datagram did not open');
+      const d = sender.seal(packet, to.udp);
+      if (typeof d === 'string' || typeof receiver.open(d, from.udp.host, from.udp.port) === 'string') throw new Error('benchmark datagram did not open');
     }, opts.log);
     const cipher = nativeLinkCipher();
     const D = g.datagramBytes;

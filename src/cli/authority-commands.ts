@@ -8,7 +8,8 @@
  */
 import type { Command } from 'commander';
 import { loadAuthorityConfig, startAuthority } from '../directory/service.js';
-import { loadIdentityKeyFile, nodeIdFor } from '../directory/identity.js';
+import { nodeIdFor } from '../directory/identity.js';
+import { loadIdentityKeyFile } from '../directory/identity-file.js';
 import { DEFAULT_GEOMETRY_PARAMS } from '../geometry.js';
 import { registerTopologyCommands } from './topology-commands.js';
 

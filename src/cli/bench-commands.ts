@@ -12,6 +12,7 @@ import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../bench/figures/fig9.js';
 import { GATE_DEFAULTS, defaultBaselineFile, runGate } from '../bench/gate.js';
 import { OVERLOAD_DEFAULTS, runOverloadBench, saveOverloadResults } from '../bench/overload.js';
 import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../bench/relay.js';
+import { LINK_BENCH_DEFAULTS, runLinkBench } from '../bench/link.js';
 import { defaultResultsDir } from '../bench/env.js';
 import { logToStderr, printResult, runBenchSphinx } from './bench.js';
 import { parseHostPort, startAgent } from '../bench/agent.js';
@@ -83,6 +84,20 @@ export function registerBenchCommands(program: Command): void {
     .option('--batch <n>', 'packets per batch-unwrap call', positiveInt('--batch'), 64)
     .option('--openssl-seconds <s>', 'seconds for the openssl baseline (0 skips it)', (v) => Number(v), 3)
     .action((o) => runBenchSphinx(o));
+
+  bench
+    .command('link')
+    .description("node ↔ node link layer (seal + open) per packet against the Sphinx unwrap, paired slices on one core, and the link's share of a hop")
+    .option('--json', 'print the result as one JSON object on the last line')
+    .option('--seconds <s>', 'seconds of timed slices in all', positiveNumber('--seconds'), LINK_BENCH_DEFAULTS.seconds)
+    .option('--pairs <n>', 'slice pairs (link, AEAD alone, unwrap each)', positiveInt('--pairs'), LINK_BENCH_DEFAULTS.pairs)
+    .option('--batch <n>', 'datagrams / packets per call (the pipeline batchSize)', positiveInt('--batch'), LINK_BENCH_DEFAULTS.batch)
+    .action((o: { json?: boolean; seconds: number; pairs: number; batch: number }) =>
+      guarded('link', () => {
+        printResult(runLinkBench({ ...o, log: logToStderr }), o.json);
+        return Promise.resolve();
+      }),
+    );
 
   const withResults = (c: Command) =>
     c

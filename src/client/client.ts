@@ -1160,6 +1160,9 @@ export class LoopixClient {
     m.timer = undefined;
     const idHex = bytesToHex(m.messageId);
     this.unackedPushes.delete(idHex);
+    // A resend already queued for a λP slot is not needed any more (and must not count as buffered).
+    const queued = this.pushes.indexOf(m);
+    if (queued >= 0) this.pushes.splice(queued, 1);
     for (const [id, s] of this.surbs) {
       if (s.kind === 'pushAck' && s.push === m) {
         s.keys.fill(0);

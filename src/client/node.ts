@@ -4,7 +4,7 @@
  * files on disk, and the topology file watch. A browser build wires its own (IndexedDB, the browser's
  * WebSocket) and never imports this module.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { ClientConfigSchema, loadConfigFile } from '../config/schema.js';
@@ -56,6 +56,15 @@ export function clientFromConfigFile(file: string, options: Partial<Omit<NodeCli
   const keyFile = resolve(base, config.keyFile);
   const keyPair = readKeyPairFile(keyFile, backend);
   const topologyFile = resolve(base, config.topologyFile);
+  if (config.directory && !existsSync(topologyFile)) {
+    // A directory client keeps the last valid document in topologyFile; a fresh config has none yet, and
+    // fetching one is asynchronous.
+    throw new LoopixError(
+      'ERR_LOOPIX_CLIENT_NO_DOCUMENT',
+      `${file}: its topologyFile ${topologyFile} holds no directory document yet: await prepareClientDirectory(${JSON.stringify(file)}) first (it fetches the current one from the authorities)`,
+      { field: 'topologyFile' },
+    );
+  }
   // The static file's authority key, or the directory's k of n trusted authorities (src/directory/config.ts).
   const topology = new TopologyIndex(loadTopologyFile(topologyFile, trustOf(config)));
   const log = options.log ?? createLogger('loopix-client', config.log.level);

@@ -26,7 +26,8 @@ import { signDescriptor } from './descriptor.js';
 import { epochAtMs } from './document.js';
 import { DirectoryFetcher, type Schedule } from './fetcher.js';
 import { DirectoryFollower, writeDocumentFile } from './follower.js';
-import { loadIdentityKeyFile, nodeIdFor, type IdentityKey } from './identity.js';
+import { nodeIdFor, type IdentityKey } from './identity.js';
+import { loadIdentityKeyFile } from './identity-file.js';
 import { LoopReporter } from './reporter.js';
 import type { NodeDirectoryConfig } from './config.js';
 

@@ -8,7 +8,7 @@ import { loadConfigFile } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { Authority } from './authority.js';
 import { AuthorityConfigSchema, type AuthorityConfig } from './config.js';
-import { loadIdentityKeyFile } from './identity.js';
+import { loadIdentityKeyFile } from './identity-file.js';
 import { startAuthorityServer, type AuthorityServer } from './server.js';
 
 export interface RunningAuthority {

@@ -19,7 +19,7 @@
  */
 import { FORMAT, RECORD_NO_KEY_REASON } from '../geometry.js';
 import type { TopologyIndex } from '../topology/document.js';
-import type { EpochKeyPair } from './keys.js';
+import { copySecret, secretBytes, type EpochKeyPair } from './keys.js';
 
 /**
  * Record `reason` byte a crypto worker writes for a packet whose prefix epoch had no live key when it got
@@ -57,7 +57,8 @@ export class SharedKeyTable {
   private generation = 0;
   /** Reader side: per slot, the generation the local copy was taken at and the copy. */
   private readonly cachedGen = new Int32Array(KEY_SLOTS);
-  private readonly cached: Uint8Array[] = Array.from({ length: KEY_SLOTS }, () => new Uint8Array(KEY_BYTES));
+  // secretBytes: off the V8 heap, so no garbage collection leaves a stale copy of a key behind (src/node/keys.ts).
+  private readonly cached: Uint8Array[] = Array.from({ length: KEY_SLOTS }, () => secretBytes(KEY_BYTES));
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(KEY_TABLE_BYTES)) {
     if (buffer.byteLength !== KEY_TABLE_BYTES) throw new RangeError(`key table must be ${KEY_TABLE_BYTES} bytes, got ${buffer.byteLength}`);
@@ -100,7 +101,7 @@ export class SharedKeyTable {
     return undefined;
   }
 
-  /** Reader: wipes local copies of keys whose slot changed (called after each batch). */
+  /** Reader: wipes local copies of keys whose slot changed (a thread with an event loop: after each batch and on a timer). */
   sweep(): void {
     for (let slot = 0; slot < KEY_SLOTS; slot++) {
       const gen = this.cachedGen[slot]!;
@@ -108,6 +109,17 @@ export class SharedKeyTable {
         this.cached[slot]!.fill(0);
         this.cachedGen[slot] = 0;
       }
+    }
+  }
+
+  /**
+   * Reader: wipes every local copy. For a thread that may block between batches with no timer running (a
+   * piscina worker waits for its next task in Atomics.wait), so no copy of a key outlives the batch it served.
+   */
+  release(): void {
+    for (let slot = 0; slot < KEY_SLOTS; slot++) {
+      this.cached[slot]!.fill(0);
+      this.cachedGen[slot] = 0;
     }
   }
 }
@@ -174,7 +186,7 @@ export class EpochKeyring {
     for (const k of keys) {
       if (this.retiredEarly.has(k.epoch) || this.store.has(k.epoch)) continue;
       if (this.currentEpoch !== undefined && k.epoch < this.currentEpoch - 1) continue;
-      this.store.set(k.epoch, { epoch: k.epoch, publicKey: Uint8Array.from(k.publicKey), privateKey: Uint8Array.from(k.privateKey) });
+      this.store.set(k.epoch, { epoch: k.epoch, publicKey: Uint8Array.from(k.publicKey), privateKey: copySecret(k.privateKey) });
     }
   }
 

@@ -558,6 +558,7 @@ export class ShardWorker {
 
   private report(): void {
     this.control.setHeld(this.o.index, this.scheduler.size);
+    this.keys.sweep(); // cached private keys of retired epochs too, also when no batch arrives
     this.linkLayer.sweep(); // link keys of retired epochs are wiped in every thread
     if (Object.keys(this.counts).length === 0 && Object.keys(this.drops).length === 0 && this.latency.count === 0) return;
     this.post({ type: 'stats', index: this.o.index, counts: this.counts, drops: this.drops, latency: this.latency.state() });

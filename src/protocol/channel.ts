@@ -35,6 +35,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf, expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes } from '@noble/hashes/utils.js';
 import { CLIENT_FRAME, FORMAT, type Geometry } from '../geometry.js';
 import { FrameType, REQUEST_ID_BYTES } from './frames.js';
 
@@ -76,16 +77,6 @@ export const nobleAead: Aead = Object.freeze({
   },
 });
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function isAllZero(b: Uint8Array): boolean {
   let acc = 0;
   for (const x of b) acc |= x;
@@ -124,7 +115,7 @@ export function linkNonce(counter: number): Uint8Array {
 
 /** th = SHA-256(label || HELLO frame || CHALLENGE frame). */
 export function transcriptHash(helloFrame: Uint8Array, challengeFrame: Uint8Array): Uint8Array {
-  return sha256(concat(L_TRANSCRIPT, helloFrame, challengeFrame));
+  return sha256(concatBytes(L_TRANSCRIPT, helloFrame, challengeFrame));
 }
 
 /** k_id: the key that seals the client's static public key inside AUTH. */
@@ -140,7 +131,7 @@ export interface SessionKeys {
 
 /** The session keys from both key agreements, bound to the transcript. */
 export function sessionKeys(th: Uint8Array, ee: Uint8Array, es: Uint8Array): SessionKeys {
-  const ikm = concat(ee, es);
+  const ikm = concatBytes(ee, es);
   const prk = extract(sha256, ikm, th);
   ikm.fill(0);
   const keys = {
@@ -154,7 +145,7 @@ export function sessionKeys(th: Uint8Array, ee: Uint8Array, es: Uint8Array): Ses
 
 /** proof = HMAC-SHA256(k_auth, th || sealed static key). */
 export function linkProof(authKey: Uint8Array, th: Uint8Array, sealedStatic: Uint8Array): Uint8Array {
-  return hmac(sha256, authKey, concat(th, sealedStatic));
+  return hmac(sha256, authKey, concatBytes(th, sealedStatic));
 }
 
 /**

@@ -20,6 +20,7 @@
  * After the handshake every frame travels as an encrypted, padded record (src/protocol/channel.ts); `unpad`
  * turns a record's padded plaintext back into the frame `decodeFrame` reads.
  */
+import { concatBytes } from '@noble/hashes/utils.js';
 import { CLIENT_FRAME, FORMAT, type Geometry } from '../geometry.js';
 
 export const FrameType = Object.freeze({
@@ -71,14 +72,7 @@ export type Frame =
   | { type: 'malformed'; reason: string };
 
 function frame(type: number, ...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(1 + parts.reduce((n, p) => n + p.length, 0));
-  out[0] = type;
-  let at = 1;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(Uint8Array.of(type), ...parts);
 }
 
 function u32(n: number): Uint8Array {

@@ -54,6 +54,51 @@ function defaults(o: EntropyRunOptions): { burnIn: number; measure: number } {
 }
 
 /**
+ * The recursion's state over one run (shared by both simulations below): pool size n, arrivals k since the
+ * last departure, pool size l left by it, the entropy h of the last departure, and the running mean over the
+ * departures after the burn-in.
+ */
+class EntropyRun {
+  n: number;
+  private k: number;
+  private l = 0;
+  private h = 0;
+  private departures = 0;
+  private sum = 0;
+
+  constructor(
+    n0: number,
+    private readonly burnIn: number,
+    private readonly measure: number,
+  ) {
+    // Started as if the n0 pooled messages had just arrived (k = N, l = 0, H₀ = 0).
+    this.n = n0;
+    this.k = n0;
+  }
+
+  get done(): boolean {
+    return this.departures >= this.burnIn + this.measure;
+  }
+
+  arrive(): void {
+    this.n++;
+    this.k++;
+  }
+
+  depart(): void {
+    this.h = entropyStep(this.k, this.l, this.h);
+    this.n--;
+    this.l = this.n;
+    this.k = 0;
+    if (++this.departures > this.burnIn) this.sum += this.h;
+  }
+
+  get mean(): number {
+    return this.sum / this.measure;
+  }
+}
+
+/**
  * One run: the mean entropy (bits) of the outgoing messages. The mix is simulated as its embedded jump chain:
  * by memorylessness (Lemma 2) the next event is an arrival with probability λ/(λ + Nµ) and otherwise a
  * departure of a pooled message, so no per-message delays are needed. The run starts in the steady state
@@ -62,26 +107,12 @@ function defaults(o: EntropyRunOptions): { burnIn: number; measure: number } {
 export function simulateEntropy(o: EntropyRunOptions, rng: Rng): number {
   const { lambda, mu } = o;
   const { burnIn, measure } = defaults(o);
-  let n = rng.poisson(lambda / mu);
-  let k = n;
-  let l = 0;
-  let h = 0;
-  let departures = 0;
-  let sum = 0;
-  const total = burnIn + measure;
-  while (departures < total) {
-    if (n === 0 || rng.random() * (lambda + n * mu) < lambda) {
-      n++;
-      k++;
-      continue;
-    }
-    h = entropyStep(k, l, h);
-    n--;
-    l = n;
-    k = 0;
-    if (++departures > burnIn) sum += h;
+  const run = new EntropyRun(rng.poisson(lambda / mu), burnIn, measure);
+  while (!run.done) {
+    if (run.n === 0 || rng.random() * (lambda + run.n * mu) < lambda) run.arrive();
+    else run.depart();
   }
-  return sum / measure;
+  return run.mean;
 }
 
 /**
@@ -92,31 +123,19 @@ export function simulateEntropyExplicit(o: EntropyRunOptions, rng: Rng): number 
   const { lambda, mu } = o;
   const { burnIn, measure } = defaults(o);
   const heap = new EventHeap();
-  let t = 0;
-  let n = rng.poisson(lambda / mu);
-  for (let i = 0; i < n; i++) heap.push(rng.exp(mu), 0);
-  let k = n;
-  let l = 0;
-  let h = 0;
-  let departures = 0;
-  let sum = 0;
+  const n0 = rng.poisson(lambda / mu);
+  for (let i = 0; i < n0; i++) heap.push(rng.exp(mu), 0);
+  const run = new EntropyRun(n0, burnIn, measure);
   let nextArrival = rng.exp(lambda);
-  const total = burnIn + measure;
-  while (departures < total) {
+  while (!run.done) {
     if (nextArrival < heap.peekTime()) {
-      t = nextArrival;
-      heap.push(t + rng.exp(mu), 0);
-      n++;
-      k++;
-      nextArrival = t + rng.exp(lambda);
+      heap.push(nextArrival + rng.exp(mu), 0);
+      run.arrive();
+      nextArrival += rng.exp(lambda);
       continue;
     }
     heap.pop();
-    h = entropyStep(k, l, h);
-    n--;
-    l = n;
-    k = 0;
-    if (++departures > burnIn) sum += h;
+    run.depart();
   }
-  return sum / measure;
+  return run.mean;
 }

@@ -18,6 +18,7 @@ import type { IsolationParams } from '../directory/schemas.js';
 import { LoopixError } from '../errors.js';
 import { NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
 import { makeGeometry, type GeometryParams } from '../geometry.js';
+import { killChild, stopChild } from './processes.js';
 import { loopixBin } from '../paths.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import type { NodeEntry, Role } from '../topology/types.js';
@@ -195,20 +196,12 @@ export class AuthorityProcess {
     );
   }
 
-  async stop(graceMs = 5000): Promise<number | null> {
-    const child = this.child;
-    if (!child || this.exitCode !== null) return this.exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs = 5000): Promise<number | null> {
+    return stopChild(this.child, this.exitCode, this.exited, graceMs);
   }
 
-  async kill(): Promise<void> {
-    if (this.child && this.exitCode === null) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
+  kill(): Promise<void> {
+    return killChild(this.child, this.exitCode, this.exited);
   }
 }

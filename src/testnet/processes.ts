@@ -89,14 +89,8 @@ export class NodeProcess {
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 5000): Promise<number | null> {
-    const child = this.child;
-    if (!child || this.exitCode !== null) return this.exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+  stop(graceMs = 5000): Promise<number | null> {
+    return stopChild(this.child, this.exitCode, this.exited, graceMs);
   }
 
   /**
@@ -120,10 +114,28 @@ export class NodeProcess {
   }
 
   /** SIGKILL now (failure tests). */
-  async kill(): Promise<void> {
-    if (this.child && this.exitCode === null) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
+  kill(): Promise<void> {
+    return killChild(this.child, this.exitCode, this.exited);
+  }
+}
+
+/**
+ * Stops a child process of ours: SIGTERM, then SIGKILL after `graceMs`; resolves with its exit code once it
+ * is gone (at once when it already exited). `exited` resolves when the child's 'exit' event fired.
+ */
+export async function stopChild(child: ChildProcess | undefined, exitCode: number | null, exited: Promise<number | null>, graceMs: number): Promise<number | null> {
+  if (!child || exitCode !== null) return exitCode;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** SIGKILLs a child process of ours that is still running and waits until it is gone. */
+export async function killChild(child: ChildProcess | undefined, exitCode: number | null, exited: Promise<unknown>): Promise<void> {
+  if (child && exitCode === null) {
+    child.kill('SIGKILL');
+    await exited;
   }
 }

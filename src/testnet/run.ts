@@ -383,22 +383,27 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     phase = 'draining';
     const drainStart = performance.now();
     if (!interrupted) {
-      // 1. Let the λP streams carry out what is still buffered, 2. stop the cover streams, 3. wait for arrivals.
-      await waitUntil(() => traffic!.clients.every((c) => c.stats().send_buffer === 0), o.drainTimeoutS);
+      const quietMs = (o.drainQuietS ?? 10) * 1000;
+      // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more
+      // (in step 1 loops keep coming, so only messages and acks count as progress there).
+      const messageProgress = () => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().acks_received, 0);
+      const arrivals = () => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0);
+      let watch = failures.active ? new QuietWatch(messageProgress, quietMs) : null;
+      const gaveUp = () => watch !== null && failures.settled && watch.quiet();
+      // 1. The λP streams carry out what is still buffered, and the acks come back (they too travel in λP slots).
+      await waitUntil(() => traffic!.drained || gaveUp(), o.drainTimeoutS);
+      if (watch) watch = new QuietWatch(arrivals, quietMs);
+      // 2. Stop the cover streams and wait for the loops still out; they need their round trip even when step 1
+      // took the whole timeout.
       for (const c of traffic.clients) c.stopStreams();
-      // Loops and acks still on their way need their round trip even when the buffers took the whole timeout.
       const remaining = Math.max(LOOP_RETURN_GRACE_S, o.drainTimeoutS - (performance.now() - drainStart) / 1000);
       const complete = () => traffic!.drained && traffic!.clients.every((c) => c.stats().loops_outstanding === 0);
-      const arrivals = () => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0);
-      // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more.
-      const watch = failures.active ? new QuietWatch(arrivals, (o.drainQuietS ?? 10) * 1000) : null;
-      // A loop dropped on the way (AQM, a stalled node; counted by reason) never comes back: once every message
-      // is in and no loop has returned for a round trip's worth of time, the rest are lost, not late.
+      // A loop dropped on the way (AQM, a stalled node; counted by reason) never comes back: once nothing has
+      // arrived for a round trip's worth of time, the loops still out are lost, not late.
       const loopsQuiet = new QuietWatch(arrivals, LOOP_RETURN_GRACE_S * 1000);
-      const loopsGivenUp = () => traffic!.drained && loopsQuiet.quiet();
-      await waitUntil(() => complete() || loopsGivenUp() || (watch !== null && failures.settled && watch.quiet()), remaining);
+      await waitUntil(() => complete() || loopsQuiet.quiet() || gaveUp(), remaining);
       drained = complete();
-      drainEnd = drained ? 'complete' : interrupted ? 'interrupted' : watch?.quiet() ? 'quiet' : loopsGivenUp() ? 'loops_quiet' : 'timeout';
+      drainEnd = drained ? 'complete' : interrupted ? 'interrupted' : gaveUp() ? 'quiet' : traffic.drained && loopsQuiet.quiet() ? 'loops_quiet' : 'timeout';
     }
     drainS = (performance.now() - drainStart) / 1000;
     phase = 'final statistics';

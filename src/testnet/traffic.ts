@@ -205,9 +205,16 @@ export class DemoTraffic {
     this.timers.clear();
   }
 
-  /** Every message sent has arrived (intact or not) and no client has fragments left to send. */
+  /**
+   * Every message sent has arrived (intact or not), every fragment's acknowledgement is back at its sender
+   * and no client has anything left to send. Until then the λP streams must run: an ack is sent in a λP slot
+   * of the recipient, and a fragment whose ack does not come is sent again.
+   */
   get drained(): boolean {
-    return this.deliveredMessages >= this.sentMessages && this.clients.every((c) => c.stats().send_buffer === 0);
+    return this.deliveredMessages >= this.sentMessages && this.clients.every((c) => {
+      const s = c.stats();
+      return s.send_buffer === 0 && s.unacked_fragments === 0;
+    });
   }
 
   private nextSize(): number {

@@ -1,14 +1,16 @@
 /**
- * Signing, verifying and loading the topology document in Node. Signatures are Ed25519 (node:crypto, i.e. the
- * OpenSSL inside Node) over the canonical JSON encoding (./canonical.ts). The browser client verifies with
- * ./portable-verify.ts (@noble) instead; test/browser-topology.test.ts checks that both agree.
+ * Signing and loading the topology document in Node. Signatures are Ed25519 over the canonical JSON encoding
+ * (./canonical.ts): made with node:crypto (the OpenSSL inside Node), checked by ./portable-verify.ts (@noble,
+ * strict RFC 8032), the one verifier Node and browser clients share; test/browser-topology.test.ts checks it
+ * against OpenSSL's verdict.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { verifyDirectoryDocument, type DirectoryTrust } from '../directory/document.js';
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import type { DirectoryTrust } from '../directory/verify.js';
 import { TopologyError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { canonicalJson } from './canonical.js';
-import { deepFreeze, fail, hexField, validateBody } from './validate.js';
+import { verifyTopologyPortable } from './portable-verify.js';
+import { validateBody } from './validate.js';
 import type { AnyTopology, SignedTopology, TopologyBody } from './types.js';
 
 // The runtime-neutral parts live in their own modules (the browser client imports those, never this one).
@@ -49,10 +51,6 @@ export function generateAuthorityKey(): AuthorityKey {
   };
 }
 
-function publicKeyObject(hex: string): KeyObject {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(hex, 'hex')]), format: 'der', type: 'spki' });
-}
-
 export function signTopology(body: TopologyBody, authority: AuthorityKey): SignedTopology {
   validateBody(body);
   const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, Buffer.from(authority.privateKey, 'hex')]), format: 'der', type: 'pkcs8' });
@@ -61,29 +59,14 @@ export function signTopology(body: TopologyBody, authority: AuthorityKey): Signe
 }
 
 /**
- * Verifies `doc` against the trusted authority key and returns it frozen; throws a TopologyError naming what
- * is wrong (bad signature, a different authority, a malformed field).
+ * Verifies `doc` against the trusted authority key (or the directory's k of n) and returns it frozen; throws
+ * a TopologyError or a directory LoopixError naming what is wrong (bad signature, a different authority, a
+ * malformed field). One implementation for Node and browsers: ./portable-verify.ts.
  */
 export function verifyTopology(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology;
 export function verifyTopology(doc: AnyTopology, trust: TopologyTrust): AnyTopology;
 export function verifyTopology(doc: AnyTopology, trust: TopologyTrust): AnyTopology {
-  if (typeof trust !== 'string') return deepFreeze(verifyDirectoryDocument(doc, trust));
-  return verifySingle(doc as SignedTopology, trust);
-}
-
-function verifySingle(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology {
-  if (!doc || typeof doc !== 'object' || !doc.signature) fail('signature', 'missing');
-  const { signature, ...body } = doc;
-  if (signature.algorithm !== 'ed25519') fail('signature.algorithm', `must be "ed25519", got ${JSON.stringify(signature.algorithm)}`);
-  hexField('signature.publicKey', signature.publicKey, 32);
-  if (signature.publicKey !== trustedAuthorityKey.toLowerCase()) {
-    fail('signature.publicKey', `is ${signature.publicKey}, not the trusted authority ${trustedAuthorityKey}`);
-  }
-  hexField('signature.value', signature.value, 64);
-  const ok = verify(null, Buffer.from(canonicalJson(body)), publicKeyObject(signature.publicKey), Buffer.from(signature.value, 'hex'));
-  if (!ok) fail('signature', 'does not verify: the document was altered or signed by another key');
-  validateBody(body);
-  return deepFreeze(doc);
+  return verifyTopologyPortable(doc, trust);
 }
 
 /** Reads, parses and verifies a topology file. */

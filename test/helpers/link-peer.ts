@@ -10,6 +10,7 @@ import { LinkLayer, nativeLinkCipher } from '../../src/node/link/index.js';
 import { loadNodeKeyFile } from '../../src/node/keys.js';
 import type { TopologyIndex } from '../../src/topology/document.js';
 import type { NodeEntry } from '../../src/topology/types.js';
+import { Arrivals } from './arrivals.js';
 
 export interface LinkPeerOptions {
   readonly topology: TopologyIndex;
@@ -26,7 +27,7 @@ export interface LinkPeerOptions {
 export class LinkPeer {
   readonly received: { packet: Buffer; datagram: Buffer; at: number }[] = [];
   readonly unopened: { datagram: Buffer; reason: string }[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly arrivals = new Arrivals();
   private readonly names: Readonly<Record<string, NodeEntry>>;
 
   private constructor(
@@ -40,7 +41,7 @@ export class LinkPeer {
       const packet = link.open(msg, rinfo.address, rinfo.port);
       if (typeof packet === 'string') this.unopened.push({ datagram, reason: packet });
       else this.received.push({ packet: Buffer.from(packet), datagram, at: performance.now() });
-      for (const w of this.waiters.splice(0)) w();
+      this.arrivals.notify();
     });
   }
 
@@ -103,19 +104,8 @@ export class LinkPeer {
   }
 
   /** Resolves once `n` packets have been opened (rejects after `timeoutMs`). */
-  async waitFor(n: number, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.received.length < n) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.o.self.name}: expected ${n} packets, got ${this.received.length} (unopened: ${this.unopened.map((u) => u.reason).join(', ') || 'none'})`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  waitFor(n: number, timeoutMs = 5000): Promise<void> {
+    return this.arrivals.until(() => this.received.length, n, timeoutMs, () => `${this.o.self.name}: expected ${n} packets, got ${this.received.length} (unopened: ${this.unopened.map((u) => u.reason).join(', ') || 'none'})`);
   }
 
   close(): Promise<void> {

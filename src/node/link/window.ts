@@ -1,7 +1,7 @@
 /**
  * The receiver's anti-replay window per peer (RFC 6479, "IPsec Anti-Replay Algorithm without Bit
  * Shifting"): a ring of W = 2048 bits indexed by sequence number mod W and the highest number accepted so
- * far. A datagram is accepted once: a number already marked is a replay; a number more than W − 32 below
+ * far. A datagram is accepted once: a number already marked is a replay; a number W − 32 or more below
  * the highest is too old to tell and is refused as a replay too (reordering on one link stays far below
  * 2,000 datagrams). Only datagrams whose tag verified reach the window, so forged datagrams cannot move it.
  *
