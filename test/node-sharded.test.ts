@@ -49,6 +49,7 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
       shape: { layers: 1, perLayer: 1, providers: 2, epoch: 5 },
       backend: native,
       params: { lambdaM: 1e-4 },
+      metrics: true,
       // A high hard queueing bound: this test is about forwarding, replays and bounds, not about shedding on a
       // host shared with other work (where a worker can lose the CPU for longer than the 60-ms default).
       nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { mode: 'sharded', workers: 2, aqm: { maxQueueDelayMs: 5000 } }, replay: { persist: false } },
@@ -108,6 +109,22 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
       expect((s.dropped.bad_size ?? 0) + (s.dropped.link_unauthenticated ?? 0)).toBe(1);
       expect(s.dropped.wrong_epoch).toBe(1);
     }, WAIT);
+  });
+
+  it('serves /metrics and /healthz like a pool node, with the sharded gauges and its running workers', async () => {
+    const base = `http://${mixNode().metrics!}`;
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    const h = (await health.json()) as { status: string; checks: Record<string, unknown> };
+    expect(h.status).toBe('ready');
+    expect(h.checks.workers).toBe(true);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const value = (name: string) => Number(/^(\S+)(?:\{[^}]*\})? (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2]);
+    expect(value('loopix_pipeline_mode')).toBe(2);
+    expect(value('loopix_crypto_workers')).toBe(2);
+    // Counters the workers report reach the main thread's registry.
+    expect(text).toMatch(/^loopix_packets_forwarded_total\{[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^loopix_packets_dropped_total\{reason="excessive_delay"[^}]*\} [1-9]/m);
   });
 
   it('reports the main thread CPU time, and stops cleanly on SIGTERM', async () => {
