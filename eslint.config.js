@@ -25,7 +25,10 @@ export default tseslint.config(
     },
     rules: {
       // `_`-prefixed names are deliberately unused (destructuring a field away, a required callback parameter).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // A `let` assigned once but read earlier by closures (start-up glue) cannot be a const.
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // The simulators pick an event with chained `(u -= rate) < 0` tests: equal-looking conditions with side effects.

@@ -45,7 +45,10 @@ export default defineConfig({
       // The fast set first, two files at a time; then the slow set one file at a time, so a whole testnet
       // never shares the two cores with a benchmark or another testnet (its AQM would rightly drop packets
       // that a starved node cannot process within its 60 ms queueing bound).
-      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: SLOW, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: SLOW, sequence: { groupOrder: 0 } },
+      },
       { extends: true, test: { name: 'slow', include: SLOW, maxWorkers: 1, sequence: { groupOrder: 1 } } },
     ],
   },

@@ -11,8 +11,8 @@
 #include <exception>
 #include <string>
 
-#include "link.h"
 #include "format.h"
+#include "link.h"
 #include "lioness.h"
 #include "sphinx.h"
 #include "symmetric.h"
@@ -52,8 +52,8 @@ Bytes bytes_arg(const Napi::CallbackInfo& info, size_t index, const char* name) 
 Bytes bytes_arg(const Napi::CallbackInfo& info, size_t index, const char* name, size_t expected) {
   Bytes b = bytes_arg(info, index, name);
   if (b.size != expected) {
-    throw_range(info.Env(), std::string(name) + " must be " + std::to_string(expected) + " bytes, got " +
-                                std::to_string(b.size));
+    throw_range(info.Env(),
+                std::string(name) + " must be " + std::to_string(expected) + " bytes, got " + std::to_string(b.size));
   }
   return b;
 }
@@ -208,7 +208,8 @@ Napi::Value Lioness(const Napi::CallbackInfo& info) {
 // Path from (epoch, publicKeys, routing) at `index`: publicKeys = hops × kKeyBytes, routing = hops × t bytes.
 loopix::Path path_arg(const Napi::CallbackInfo& info, size_t index, const Geometry& g, bool for_surb) {
   loopix::Path path{};
-  path.epoch = static_cast<uint16_t>(integer_arg(info, index, "epoch", 0, static_cast<double>(loopix::kMaxPrefixEpoch)));
+  path.epoch =
+      static_cast<uint16_t>(integer_arg(info, index, "epoch", 0, static_cast<double>(loopix::kMaxPrefixEpoch)));
   Bytes keys = bytes_arg(info, index + 1, "publicKeys");
   Bytes routing = bytes_arg(info, index + 2, "routing");
   if (keys.size == 0 || keys.size % loopix::kKeyBytes != 0) {
@@ -218,8 +219,8 @@ loopix::Path path_arg(const Napi::CallbackInfo& info, size_t index, const Geomet
   path.hops = keys.size / loopix::kKeyBytes;
   if (routing.size != path.hops * g.routing_bytes) {
     throw_range(info.Env(), "routing must be " + std::to_string(path.hops * g.routing_bytes) + " bytes (" +
-                                std::to_string(path.hops) + " hops of " + std::to_string(g.routing_bytes) +
-                                "), got " + std::to_string(routing.size));
+                                std::to_string(path.hops) + " hops of " + std::to_string(g.routing_bytes) + "), got " +
+                                std::to_string(routing.size));
   }
   path.public_keys = keys.data;
   path.routing = routing.data;
@@ -230,8 +231,8 @@ loopix::Path path_arg(const Napi::CallbackInfo& info, size_t index, const Geomet
 
 void throw_create_failure(Napi::Env env, const loopix::CreateResult& r) {
   if (r.status == loopix::CreateStatus::kUnliftable) throw Napi::Error::New(env, "unliftable scalar");
-  throw Napi::Error::New(env, "hops[" + std::to_string(r.hop) +
-                                  "].publicKey gives an all-zero shared secret (point of small order)");
+  throw Napi::Error::New(
+      env, "hops[" + std::to_string(r.hop) + "].publicKey gives an all-zero shared secret (point of small order)");
 }
 
 // createPacket(maxHops, addressBytes, contentBytes, epoch, publicKeys, routing, content, seed, out)
@@ -282,8 +283,8 @@ Napi::Value UnwrapBatch(const Napi::CallbackInfo& info) {
     size_t count = packets.size / g.packet_bytes;
     if (records.size < count * g.record_bytes) {
       throw_range(info.Env(), "records must be at least " + std::to_string(count * g.record_bytes) + " bytes (" +
-                                  std::to_string(count) + " records of " + std::to_string(g.record_bytes) +
-                                  "), got " + std::to_string(records.size));
+                                  std::to_string(count) + " records of " + std::to_string(g.record_bytes) + "), got " +
+                                  std::to_string(records.size));
     }
     size_t done = count > 0 ? loopix::unwrap_batch(g, sk.data, packets.data, count, records.data) : 0;
     return Napi::Number::New(info.Env(), static_cast<double>(done));
@@ -327,15 +328,14 @@ Napi::Value OpenSurbReply(const Napi::CallbackInfo& info) {
     Geometry g = geometry_arg(info, 0);
     Bytes keys = bytes_arg(info, 3, "decryptionKeys");
     size_t max_keys = (g.max_hops + 1) * loopix::kLionessKeyBytes;
-    if (keys.size % loopix::kLionessKeyBytes != 0 || keys.size < 2 * loopix::kLionessKeyBytes ||
-        keys.size > max_keys) {
+    if (keys.size % loopix::kLionessKeyBytes != 0 || keys.size < 2 * loopix::kLionessKeyBytes || keys.size > max_keys) {
       throw_range(info.Env(), "decryptionKeys must be (hops + 1) * 128 bytes with 1 <= hops <= " +
                                   std::to_string(g.max_hops) + ", got " + std::to_string(keys.size));
     }
     Bytes payload = bytes_arg(info, 4, "payload");
     Bytes content = bytes_arg(info, 5, "contentOut", g.content_bytes);
-    bool ok = loopix::open_surb_reply(g, keys.data, keys.size / loopix::kLionessKeyBytes, payload.data,
-                                      payload.size, content.data);
+    bool ok = loopix::open_surb_reply(g, keys.data, keys.size / loopix::kLionessKeyBytes, payload.data, payload.size,
+                                      content.data);
     return Napi::Boolean::New(info.Env(), ok);
   });
 }
@@ -380,7 +380,8 @@ Napi::Value LinkOpenBatch(const Napi::CallbackInfo& info) {
     size_t count = link_batch_args(info, keys, datagrams, payload_len);
     Bytes ok = bytes_arg(info, 4, "ok");
     if (ok.size < count) {
-      throw_range(info.Env(), "ok must be at least " + std::to_string(count) + " bytes, got " + std::to_string(ok.size));
+      throw_range(info.Env(),
+                  "ok must be at least " + std::to_string(count) + " bytes, got " + std::to_string(ok.size));
     }
     if (count > 0) loopix::link_open_batch(keys.data, datagrams.data, payload_len, count, ok.data);
     return info.Env().Undefined();

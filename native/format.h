@@ -14,23 +14,23 @@ namespace loopix {
 constexpr uint8_t kVersion = 1;
 
 // Fixed lengths (bytes).
-constexpr size_t kPrefixBytes = 4;       // P: version, reserved, key epoch (uint16 big-endian)
-constexpr size_t kEpochOffset = 2;       // key epoch inside the prefix
+constexpr size_t kPrefixBytes = 4;  // P: version, reserved, key epoch (uint16 big-endian)
+constexpr size_t kEpochOffset = 2;  // key epoch inside the prefix
 constexpr size_t kMaxPrefixEpoch = 0xffff;
-constexpr size_t kGroupBytes = 32;       // G: X25519 group element (alpha)
-constexpr size_t kMacBytes = 16;         // M: truncated HMAC-SHA256 (gamma)
+constexpr size_t kGroupBytes = 32;  // G: X25519 group element (alpha)
+constexpr size_t kMacBytes = 16;    // M: truncated HMAC-SHA256 (gamma)
 constexpr size_t kCommandBytes = 1;
-constexpr size_t kDelayBytes = 4;        // per-hop delay, microseconds, uint32 big-endian
-constexpr size_t kIntegrityBytes = 16;   // Z: zero prefix of the payload
-constexpr size_t kReplayTagBytes = 32;   // T
+constexpr size_t kDelayBytes = 4;       // per-hop delay, microseconds, uint32 big-endian
+constexpr size_t kIntegrityBytes = 16;  // Z: zero prefix of the payload
+constexpr size_t kReplayTagBytes = 32;  // T
 constexpr size_t kLionessKeyBytes = 128;
 constexpr size_t kLionessMinBlockBytes = 32 + 1;  // left part (one SHA-256 output) + at least one byte
 constexpr size_t kSurbKeyBytes = 32;
 constexpr size_t kSeedBytes = 32;
-constexpr size_t kKeyBytes = 32;         // X25519 private and public keys
-constexpr size_t kAesKeyBytes = 16;      // AES-128-CTR key
-constexpr size_t kAesIvBytes = 16;       // AES-128-CTR initial counter block
-constexpr size_t kSha256Bytes = 32;      // SHA-256 / full HMAC-SHA256 output
+constexpr size_t kKeyBytes = 32;                      // X25519 private and public keys
+constexpr size_t kAesKeyBytes = 16;                   // AES-128-CTR key
+constexpr size_t kAesIvBytes = 16;                    // AES-128-CTR initial counter block
+constexpr size_t kSha256Bytes = 32;                   // SHA-256 / full HMAC-SHA256 output
 constexpr size_t kHkdfMaxBytes = 255 * kSha256Bytes;  // RFC 5869: 255 * HashLen
 
 // Ranges of the free parameters r, A, C.

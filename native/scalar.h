@@ -34,13 +34,13 @@ class BlindingScalar {
   void release();
 
   BN_CTX* ctx_ = nullptr;
-  BIGNUM* order_ = nullptr;      // ℓ
-  BIGNUM* inv8_ = nullptr;       // 8^-1 mod ℓ
-  BIGNUM* order8_ = nullptr;     // 8ℓ
-  BIGNUM* lo_ = nullptr;         // 2^254
-  BIGNUM* hi_ = nullptr;         // 2^255
-  BIGNUM* e_ = nullptr;          // the secret scalar
-  BIGNUM* t_ = nullptr;          // secret temporary
+  BIGNUM* order_ = nullptr;   // ℓ
+  BIGNUM* inv8_ = nullptr;    // 8^-1 mod ℓ
+  BIGNUM* order8_ = nullptr;  // 8ℓ
+  BIGNUM* lo_ = nullptr;      // 2^254
+  BIGNUM* hi_ = nullptr;      // 2^255
+  BIGNUM* e_ = nullptr;       // the secret scalar
+  BIGNUM* t_ = nullptr;       // secret temporary
 };
 
 }  // namespace loopix

@@ -100,8 +100,7 @@ void header_mac(const uint8_t mu[kSha256Bytes], const uint8_t* prefix, const uin
 }
 
 // §5.1-§5.2: writes the header (g.header_bytes) and every hop's LIONESS key (path.hops * 128) to `pis`.
-CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& seed, uint8_t* header,
-                          uint8_t* pis) {
+CreateResult build_header(const Geometry& g, const Path& path, const SeedKeys& seed, uint8_t* header, uint8_t* pis) {
   const size_t nu = path.hops, r = g.max_hops, t = g.routing_bytes, s = g.slot_bytes, L = g.beta_bytes;
   const size_t stream_len = L + s;
   AesScrubOnExit scrub;
@@ -207,8 +206,7 @@ bool integer_in(double v, size_t lo, size_t hi, const char* name, std::string* e
 
 }  // namespace
 
-ArgCheck make_geometry(double max_hops, double address_bytes, double content_bytes, Geometry* g,
-                       std::string* error) {
+ArgCheck make_geometry(double max_hops, double address_bytes, double content_bytes, Geometry* g, std::string* error) {
   ArgCheck kind = ArgCheck::kOk;
   if (!integer_in(max_hops, kMinHops, kMaxHops, "maxHops", error, &kind) ||
       !integer_in(address_bytes, kMinAddress, kMaxAddress, "addressBytes", error, &kind) ||
@@ -341,7 +339,8 @@ uint8_t unwrap(const Geometry& g, const uint8_t private_key[kKeyBytes], uint8_t*
   }
   record[kRecordKindOffset] = kind;
   if (with_delay) {  // big-endian in the header, little-endian in the record
-    for (size_t i = 0; i < kDelayBytes; i++) record[kRecordDelayOffset + i] = B[kRoutingDelayOffset + kDelayBytes - 1 - i];
+    for (size_t i = 0; i < kDelayBytes; i++)
+      record[kRecordDelayOffset + i] = B[kRoutingDelayOffset + kDelayBytes - 1 - i];
   }
   if (with_address) std::memcpy(record + kRecordAddressOffset, B + kRoutingAddressOffset, A);
   std::memcpy(record + kRecordAddressOffset + A, keys.tag, kReplayTagBytes);
@@ -356,8 +355,8 @@ size_t unwrap_batch(const Geometry& g, const uint8_t private_key[kKeyBytes], uin
   return count;
 }
 
-CreateResult create_surb(const Geometry& g, const Path& path, const uint8_t* first_hop,
-                         const uint8_t seed[kSeedBytes], uint8_t* surb, uint8_t* keys) {
+CreateResult create_surb(const Geometry& g, const Path& path, const uint8_t* first_hop, const uint8_t seed[kSeedBytes],
+                         uint8_t* surb, uint8_t* keys) {
   SeedKeys seed_keys(seed, true);
   SecretBuffer header(g.header_bytes);
   CreateResult result = build_header(g, path, seed_keys, header.data(), keys);

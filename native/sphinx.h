@@ -19,35 +19,45 @@ namespace loopix {
 enum Command : uint8_t { kRelay = 1, kDeliver = 2, kDrop = 3, kFinal = 4, kLoop = 5, kSurbReply = 6 };
 // Record kinds (§9).
 enum Kind : uint8_t {
-  kKindInvalid = 0, kKindRelay = 1, kKindDeliver = 2, kKindDrop = 3, kKindFinal = 4, kKindLoop = 5, kKindSurbReply = 6
+  kKindInvalid = 0,
+  kKindRelay = 1,
+  kKindDeliver = 2,
+  kKindDrop = 3,
+  kKindFinal = 4,
+  kKindLoop = 5,
+  kKindSurbReply = 6
 };
 // Record invalid reasons (§9).
 enum Reason : uint8_t {
-  kReasonNone = 0, kReasonLength = 1, kReasonVersion = 2, kReasonPoint = 3, kReasonMac = 4, kReasonCommand = 5,
+  kReasonNone = 0,
+  kReasonLength = 1,
+  kReasonVersion = 2,
+  kReasonPoint = 3,
+  kReasonMac = 4,
+  kReasonCommand = 5,
   kReasonIntegrity = 6
 };
 
 // Lengths of one network's packets (§1); same validation ranges as src/geometry.ts.
 struct Geometry {
-  size_t max_hops;        // r
-  size_t address_bytes;   // A
-  size_t content_bytes;   // C
-  size_t routing_bytes;   // t = command + delay + A
-  size_t slot_bytes;      // s = t + M
-  size_t beta_bytes;      // L = r * s
-  size_t header_bytes;    // H = P + G + L + M
-  size_t payload_bytes;   // Y = Z + C
-  size_t packet_bytes;    // N = H + Y
-  size_t surb_bytes;      // A + H + SURB key
-  size_t record_bytes;    // record header + A + T
+  size_t max_hops;       // r
+  size_t address_bytes;  // A
+  size_t content_bytes;  // C
+  size_t routing_bytes;  // t = command + delay + A
+  size_t slot_bytes;     // s = t + M
+  size_t beta_bytes;     // L = r * s
+  size_t header_bytes;   // H = P + G + L + M
+  size_t payload_bytes;  // Y = Z + C
+  size_t packet_bytes;   // N = H + Y
+  size_t surb_bytes;     // A + H + SURB key
+  size_t record_bytes;   // record header + A + T
 };
 
 enum class ArgCheck { kOk, kTypeError, kRangeError };
 
 // Builds a geometry; on bad parameters sets `error` (naming the field and its range) and returns
 // kTypeError (not an integer) or kRangeError (out of range).
-ArgCheck make_geometry(double max_hops, double address_bytes, double content_bytes, Geometry* g,
-                       std::string* error);
+ArgCheck make_geometry(double max_hops, double address_bytes, double content_bytes, Geometry* g, std::string* error);
 
 // A path as the sender sees it: `hops` public keys (32 bytes each) and `hops` routing entries of
 // g.routing_bytes each (command || delay_us big-endian || address), both contiguous.
@@ -81,8 +91,8 @@ size_t unwrap_batch(const Geometry& g, const uint8_t private_key[kKeyBytes], uin
                     uint8_t* records);
 
 // §7: writes g.surb_bytes to `surb` and (path.hops + 1) * 128 decryption-key bytes to `keys`.
-CreateResult create_surb(const Geometry& g, const Path& path, const uint8_t* first_hop,
-                         const uint8_t seed[kSeedBytes], uint8_t* surb, uint8_t* keys);
+CreateResult create_surb(const Geometry& g, const Path& path, const uint8_t* first_hop, const uint8_t seed[kSeedBytes],
+                         uint8_t* surb, uint8_t* keys);
 
 // §7: the reply packet (g.packet_bytes) for `surb` (g.surb_bytes); content_len <= g.content_bytes.
 void create_surb_reply(const Geometry& g, const uint8_t* surb, const uint8_t* content, size_t content_len,

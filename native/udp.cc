@@ -17,8 +17,8 @@
 #include <uv.h>
 
 #include <cerrno>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -50,7 +50,8 @@ T* typed_arg(const Napi::CallbackInfo& info, size_t i, const char* name, napi_ty
   if (i >= info.Length() ||
       napi_get_typedarray_info(info.Env(), info[i], &type, length, &data, nullptr, nullptr) != napi_ok ||
       type != want) {
-    throw_type(info.Env(), std::string(name) + (want == napi_uint8_array ? " must be a Uint8Array" : " must be an Int32Array"));
+    throw_type(info.Env(),
+               std::string(name) + (want == napi_uint8_array ? " must be a Uint8Array" : " must be an Int32Array"));
   }
   return static_cast<T*>(data);
 }
@@ -58,8 +59,10 @@ T* typed_arg(const Napi::CallbackInfo& info, size_t i, const char* name, napi_ty
 size_t uint_arg(const Napi::CallbackInfo& info, size_t i, const char* name, size_t lo, size_t hi) {
   if (i >= info.Length() || !info[i].IsNumber()) throw_type(info.Env(), std::string(name) + " must be a number");
   double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != static_cast<double>(static_cast<size_t>(v))) {
-    throw_range(info.Env(), std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) ||
+      v != static_cast<double>(static_cast<size_t>(v))) {
+    throw_range(info.Env(),
+                std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   return static_cast<size_t>(v);
 }
@@ -109,10 +112,10 @@ socklen_t decode_addr(const uint8_t* in, sockaddr_storage* ss) {
   return 0;
 }
 
-// udpOpen(addr: Uint8Array(20), reusePort: boolean, bufferBytes: number) -> {fd, port, recvBufferBytes, sendBufferBytes}
-// A non-blocking, close-on-exec UDP socket bound to `addr` (port 0: the kernel picks one). With `reusePort`,
-// SO_REUSEPORT lets several sockets of this process share the port (the kernel picks one socket per datagram
-// by hashing its 4-tuple, unless udpSpread attached a program to the group).
+// udpOpen(addr: Uint8Array(20), reusePort: boolean, bufferBytes: number) -> {fd, port, recvBufferBytes,
+// sendBufferBytes} A non-blocking, close-on-exec UDP socket bound to `addr` (port 0: the kernel picks one). With
+// `reusePort`, SO_REUSEPORT lets several sockets of this process share the port (the kernel picks one socket per
+// datagram by hashing its 4-tuple, unless udpSpread attached a program to the group).
 Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t alen = 0;
@@ -139,8 +142,10 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   if (buffer > 0) {
     int b = static_cast<int>(buffer);
     // SO_RCVBUFFORCE needs CAP_NET_ADMIN; fall back to the capped SO_RCVBUF silently (read back below).
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &b, sizeof(b)) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &b, sizeof(b)) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &b, sizeof(b)) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &b, sizeof(b)) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), slen) != 0) fail("bind");
   sockaddr_storage bound;
@@ -154,8 +159,11 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("fd", Napi::Number::New(env, fd));
   uint16_t port = 0;
-  std::memcpy(&port, bound.ss_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                                                  : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port), 2);
+  std::memcpy(&port,
+              bound.ss_family == AF_INET
+                  ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
+                  : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port),
+              2);
   r.Set("port", Napi::Number::New(env, ntohs(port)));
   r.Set("recvBufferBytes", Napi::Number::New(env, rcv));
   r.Set("sendBufferBytes", Napi::Number::New(env, snd));
@@ -208,7 +216,8 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
     napi_typedarray_type type;
     size_t w_len = 0;
     void* data = nullptr;
-    if (napi_get_typedarray_info(env, info[5], &type, &w_len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
+    if (napi_get_typedarray_info(env, info[5], &type, &w_len, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array) {
       throw_type(env, "waits must be a Float64Array");
     }
     if (w_len < n) throw_range(env, "waits must hold lengths.length entries");
@@ -248,7 +257,8 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
           timespec ts;
           std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-          double ms = static_cast<double>(now.tv_sec - ts.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec - ts.tv_nsec) / 1e6;
+          double ms =
+              static_cast<double>(now.tv_sec - ts.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec - ts.tv_nsec) / 1e6;
           waits[i] = ms > 0 ? ms : 0;
         }
       }
@@ -323,7 +333,8 @@ Napi::Value UdpSendBatch(const Napi::CallbackInfo& info) {
 class Poller : public Napi::ObjectWrap<Poller> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "UdpPoller", {InstanceMethod("start", &Poller::Start), InstanceMethod("close", &Poller::Close)});
+    return DefineClass(env, "UdpPoller",
+                       {InstanceMethod("start", &Poller::Start), InstanceMethod("close", &Poller::Close)});
   }
 
   // new UdpPoller(fd, callback(events: number))
@@ -354,8 +365,10 @@ class Poller : public Napi::ObjectWrap<Poller> {
   Napi::Value Start(const Napi::CallbackInfo& info) {
     int events = static_cast<int>(uint_arg(info, 0, "events", 0, 3));
     if (handle_ == nullptr) return info.Env().Undefined();
-    if (events == 0) uv_poll_stop(handle_);
-    else uv_poll_start(handle_, (events & 1 ? UV_READABLE : 0) | (events & 2 ? UV_WRITABLE : 0), &Poller::OnEvent);
+    if (events == 0)
+      uv_poll_stop(handle_);
+    else
+      uv_poll_start(handle_, (events & 1 ? UV_READABLE : 0) | (events & 2 ? UV_WRITABLE : 0), &Poller::OnEvent);
     return info.Env().Undefined();
   }
 
@@ -378,7 +391,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (p->handle_ == nullptr) return;
     uv_poll_stop(p->handle_);
     p->handle_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(p->handle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(p->handle_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
     p->handle_ = nullptr;
   }
 

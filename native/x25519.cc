@@ -12,8 +12,7 @@ extern "C" {
 // OpenSSL-internal (crypto/ec/curve25519.c); exported by Node's binary. Weak: null when absent.
 int ossl_x25519(uint8_t out_shared_key[32], const uint8_t private_key[32], const uint8_t peer_public_value[32])
     __attribute__((weak));
-void ossl_x25519_public_from_private(uint8_t out_public_value[32], const uint8_t private_key[32])
-    __attribute__((weak));
+void ossl_x25519_public_from_private(uint8_t out_public_value[32], const uint8_t private_key[32]) __attribute__((weak));
 }
 
 namespace loopix {

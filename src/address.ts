@@ -13,7 +13,8 @@ const CLIENT_ID_LABEL = new TextEncoder().encode('loopix-client-id-v1');
 
 /** The DELIVER address of a client: SHA-256(label || publicKey) truncated to addressBytes. */
 export function clientIdOf(g: Geometry, publicKey: Uint8Array): Uint8Array {
-  if (publicKey.length !== g.publicKeyBytes) throw new RangeError(`publicKey must be ${g.publicKeyBytes} bytes, got ${publicKey.length}`);
+  if (publicKey.length !== g.publicKeyBytes)
+    throw new RangeError(`publicKey must be ${g.publicKeyBytes} bytes, got ${publicKey.length}`);
   const input = new Uint8Array(CLIENT_ID_LABEL.length + publicKey.length);
   input.set(CLIENT_ID_LABEL);
   input.set(publicKey, CLIENT_ID_LABEL.length);
@@ -32,7 +33,9 @@ export function formatAddress(a: RecipientAddress): string {
 export function parseAddress(g: Geometry, text: string): RecipientAddress {
   const m = /^loopix1:([0-9a-f]+):([0-9a-f]{64})$/.exec(text);
   if (!m || m[1]!.length !== g.addressBytes * 2) {
-    throw new RangeError(`address must look like loopix1:<${g.addressBytes}-byte provider id hex>:<32-byte public key hex>, got ${JSON.stringify(text)}`);
+    throw new RangeError(
+      `address must look like loopix1:<${g.addressBytes}-byte provider id hex>:<32-byte public key hex>, got ${JSON.stringify(text)}`,
+    );
   }
   return { providerId: m[1]!, publicKey: hexToBytes(m[2]!) };
 }

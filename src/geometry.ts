@@ -200,7 +200,8 @@ export function makeGeometry(params: Partial<GeometryParams> = {}): Geometry {
   const headerBytes = prefixBytes + groupBytes + betaBytes + macBytes;
   const payloadBytes = integrityBytes + contentBytes;
   const packetBytes = headerBytes + payloadBytes;
-  const linkHeaderBytes = FORMAT.linkHeaderBytes, linkTagBytes = FORMAT.linkTagBytes;
+  const linkHeaderBytes = FORMAT.linkHeaderBytes,
+    linkTagBytes = FORMAT.linkTagBytes;
   const linkOverheadBytes = linkHeaderBytes + linkTagBytes;
   const datagramBytes = packetBytes + linkOverheadBytes;
   // Nodes send one packet per UDP datagram (docs/packet-format.md §1): a larger datagram could never be sent.

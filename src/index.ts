@@ -29,15 +29,37 @@ export { loadSphinx, loadSphinxUncached } from './sphinx/loader.js';
 export type { LoadedSphinx, LoadOptions } from './sphinx/loader.js';
 export { tsBackend } from './sphinx/ts/index.js';
 export { Command, ResultKind, INVALID_REASONS, MAX_DELAY_US } from './sphinx/types.js';
-export type { HopSpec, InvalidReason, PacketSpec, SphinxBackend, Surb, SurbSpec, UnwrapResult } from './sphinx/types.js';
+export type {
+  HopSpec,
+  InvalidReason,
+  PacketSpec,
+  SphinxBackend,
+  Surb,
+  SurbSpec,
+  UnwrapResult,
+} from './sphinx/types.js';
 export { DEFAULT_GEOMETRY_PARAMS } from './geometry.js';
 export { generateAuthorityKey, loadTopologyFile, signTopology } from './topology/document.js';
 export type { AuthorityKey } from './topology/document.js';
-export { ClientConfigSchema, ConfigError, loadConfigFile, NetworkParamsSchema, NodeConfigSchema, parseConfig } from './config/schema.js';
+export {
+  ClientConfigSchema,
+  ConfigError,
+  loadConfigFile,
+  NetworkParamsSchema,
+  NodeConfigSchema,
+  parseConfig,
+} from './config/schema.js';
 export type { NodeConfig } from './config/schema.js';
 export { ClientApiServer, DEFAULT_API_PORT } from './client-api/server.js';
 export type { ApiClient, ClientApiServerOptions, ClientApiStats } from './client-api/server.js';
-export { ApiErrorCode, BinaryKind, BINARY_HEADER_BYTES, encodeEvent, parseBinaryRequest, parseJsonRequest } from './client-api/protocol.js';
+export {
+  ApiErrorCode,
+  BinaryKind,
+  BINARY_HEADER_BYTES,
+  encodeEvent,
+  parseBinaryRequest,
+  parseJsonRequest,
+} from './client-api/protocol.js';
 export type { ApiError, ApiEvent, ApiRequest, Framing } from './client-api/protocol.js';
 export { isLoopbackHost } from './client-api/bind.js';
 export { runTestnet } from './testnet/run.js';

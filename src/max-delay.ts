@@ -25,7 +25,11 @@ export function maxDelayUsFor(mu: number, tail: number = MAX_DELAY_TAIL): number
 /**
  * The bound in force: the topology's published one, else the config's `maxDelayMs`, else derived from µ.
  */
-export function effectiveMaxDelayUs(doc: Pick<SignedTopology, 'maxDelayUs'> | undefined, mu: number, configMaxDelayMs?: number): number {
+export function effectiveMaxDelayUs(
+  doc: Pick<SignedTopology, 'maxDelayUs'> | undefined,
+  mu: number,
+  configMaxDelayMs?: number,
+): number {
   if (doc?.maxDelayUs !== undefined) return doc.maxDelayUs;
   if (configMaxDelayMs !== undefined) return Math.min(HEADER_MAX_DELAY_US, Math.round(configMaxDelayMs * 1000));
   return maxDelayUsFor(mu);

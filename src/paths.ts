@@ -11,7 +11,8 @@ export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'loopix') return (root = dir);
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'loopix')
+      return (root = dir);
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the loopix package root above ' + fileURLToPath(import.meta.url));
     dir = up;
@@ -40,6 +41,7 @@ export function findCompiledFile(path: string): string | undefined {
 /** findCompiledFile, or an error naming what is missing and how to build it. */
 export function compiledFile(path: string): string {
   const found = findCompiledFile(path);
-  if (found === undefined) throw new Error(`${path}.js not found (compiled) under ${repoRoot()} or its dist/; run \`npm run build:ts\``);
+  if (found === undefined)
+    throw new Error(`${path}.js not found (compiled) under ${repoRoot()} or its dist/; run \`npm run build:ts\``);
   return found;
 }

@@ -13,7 +13,11 @@ const defaults = PipelineSchema.parse({}).aqm;
  * Half load: arrivals every `gapMs`, service at twice that rate. At t = 300 ms the packet path stalls for
  * 30 ms. Returns the drops.
  */
-function stallAtHalfLoad(params: AqmParams, maxQueueDelayMs: number = defaults.maxQueueDelayMs, stallMs = 30): { aqm: number; hard: number } {
+function stallAtHalfLoad(
+  params: AqmParams,
+  maxQueueDelayMs: number = defaults.maxQueueDelayMs,
+  stallMs = 30,
+): { aqm: number; hard: number } {
   const aqm = new AqmController(params);
   const gapMs = 0.2; // 5,000 packets/s offered; capacity 10,000/s
   const serviceMs = gapMs / 2;

@@ -20,7 +20,8 @@ function ip(...args: string[]): void {
 
 /** A namespace joined to this one by a veth pair: here 10.S.N.1, there 10.S.N.2. */
 function makeNamespace(name: string, n: number): void {
-  const here = `${tag}h${n}`, there = `${tag}t${n}`;
+  const here = `${tag}h${n}`,
+    there = `${tag}t${n}`;
   ip('netns', 'add', name);
   ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there);
   ip('link', 'set', there, 'netns', name);
@@ -32,7 +33,9 @@ function makeNamespace(name: string, n: number): void {
 }
 
 function startAgent(name: string, listen: string): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', name, process.execPath, BIN, 'bench', 'agent', '--listen', listen], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', name, process.execPath, BIN, 'bench', 'agent', '--listen', listen], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
@@ -60,10 +63,39 @@ describe.runIf(canNetns)('bench relay with the generator and the sink on other h
     const r = spawnSync(
       process.execPath,
       [
-        BIN, 'bench', 'relay', '--json', '--no-save', '--workers', '1', '--searches', '1', '--step-seconds', '0.5', '--latency-seconds', '0.3',
-        '--start-rate', '300', '--max-steps', '2', '--max-loss', '0.5', '--pool', '2048', '--openssl-seconds', '0', '--x25519-seconds', '0.2',
-        '--target', `10.${subnet}.1.1:47${subnet}`, '--listen', `10.${subnet}.2.2:48${subnet}`,
-        '--generator-agent', `10.${subnet}.1.2:7400`, '--sink-agent', `10.${subnet}.2.2:7401`,
+        BIN,
+        'bench',
+        'relay',
+        '--json',
+        '--no-save',
+        '--workers',
+        '1',
+        '--searches',
+        '1',
+        '--step-seconds',
+        '0.5',
+        '--latency-seconds',
+        '0.3',
+        '--start-rate',
+        '300',
+        '--max-steps',
+        '2',
+        '--max-loss',
+        '0.5',
+        '--pool',
+        '2048',
+        '--openssl-seconds',
+        '0',
+        '--x25519-seconds',
+        '0.2',
+        '--target',
+        `10.${subnet}.1.1:47${subnet}`,
+        '--listen',
+        `10.${subnet}.2.2:48${subnet}`,
+        '--generator-agent',
+        `10.${subnet}.1.2:7400`,
+        '--sink-agent',
+        `10.${subnet}.2.2:7401`,
       ],
       { encoding: 'utf8', timeout: 240_000 },
     );

@@ -12,14 +12,40 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-bench-test-'));
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'bench', ...args], { encoding: 'utf8', timeout: 240_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, 'bench', ...args], { encoding: 'utf8', timeout: 240_000 });
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('loopix bench relay / overload / cost / gate', () => {
   it('relay --json reports the sustained rate, its loss, the per-hop overhead at 50 % load, CPU and workers', () => {
-    const r = run('relay', '--json', '--workers', '1', '--step-seconds', '0.5', '--latency-seconds', '0.5', '--start-rate', '300', '--max-steps', '3', '--max-loss', '0.5', '--pool', '2048', '--openssl-seconds', '1', '--x25519-seconds', '0.5', '--searches', '1', '--results-dir', dir);
+    const r = run(
+      'relay',
+      '--json',
+      '--workers',
+      '1',
+      '--step-seconds',
+      '0.5',
+      '--latency-seconds',
+      '0.5',
+      '--start-rate',
+      '300',
+      '--max-steps',
+      '3',
+      '--max-loss',
+      '0.5',
+      '--pool',
+      '2048',
+      '--openssl-seconds',
+      '1',
+      '--x25519-seconds',
+      '0.5',
+      '--searches',
+      '1',
+      '--results-dir',
+      dir,
+    );
     expect(r.status, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.max_pkt_per_s).toBeGreaterThan(0);
@@ -37,13 +63,41 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(j.main_cpu_us_per_packet).toBeGreaterThanOrEqual(0);
     expect(j.steps.length).toBeGreaterThan(0);
     expect(j.packet_bytes).toBe(1314);
-    if (j.openssl_x25519_per_s !== null) expect(j.relay_vs_openssl).toBeCloseTo(j.max_pkt_per_s / j.openssl_x25519_per_s, 3);
+    if (j.openssl_x25519_per_s !== null)
+      expect(j.relay_vs_openssl).toBeCloseTo(j.max_pkt_per_s / j.openssl_x25519_per_s, 3);
     expect(existsSync(join(dir, 'relay.json'))).toBe(true);
     expect(readFileSync(join(dir, 'relay.svg'), 'utf8')).toMatch(/^<svg/);
   }, 180_000);
 
   it('relay --pipeline sharded --scaling reports the median of its searches, the main thread per packet and 2-vs-1 workers', () => {
-    const r = run('relay', '--json', '--pipeline', 'sharded', '--workers', '2', '--scaling', '--searches', '2', '--step-seconds', '0.5', '--latency-seconds', '0.3', '--start-rate', '300', '--max-steps', '2', '--max-loss', '0.5', '--pool', '2048', '--openssl-seconds', '0', '--x25519-seconds', '0.3', '--no-save');
+    const r = run(
+      'relay',
+      '--json',
+      '--pipeline',
+      'sharded',
+      '--workers',
+      '2',
+      '--scaling',
+      '--searches',
+      '2',
+      '--step-seconds',
+      '0.5',
+      '--latency-seconds',
+      '0.3',
+      '--start-rate',
+      '300',
+      '--max-steps',
+      '2',
+      '--max-loss',
+      '0.5',
+      '--pool',
+      '2048',
+      '--openssl-seconds',
+      '0',
+      '--x25519-seconds',
+      '0.3',
+      '--no-save',
+    );
     expect(r.status, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.pipeline).toBe('sharded');
@@ -55,7 +109,24 @@ describe('loopix bench relay / overload / cost / gate', () => {
   }, 240_000);
 
   it('overload --json reports goodput, queueing delay, memory and the AQM drop probability over time', () => {
-    const r = run('overload', '--json', '--workers', '1', '--max-rate', '400', '--seconds', '2', '--recovery-seconds', '0.5', '--pool', '4096', '--openssl-seconds', '0', '--results-dir', dir);
+    const r = run(
+      'overload',
+      '--json',
+      '--workers',
+      '1',
+      '--max-rate',
+      '400',
+      '--seconds',
+      '2',
+      '--recovery-seconds',
+      '0.5',
+      '--pool',
+      '4096',
+      '--openssl-seconds',
+      '0',
+      '--results-dir',
+      dir,
+    );
     expect(r.status, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.max_sustained_source).toBe('given');
@@ -78,14 +149,36 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(j.scenarios.length).toBeGreaterThanOrEqual(2);
     for (const s of j.scenarios) {
       expect(s.clients_per_instance).toBe(Math.floor((0.5 * 6000 * 2) / 3));
-      expect(s.total_usd_per_client_month).toBeCloseTo(s.compute_usd_per_client_month + s.bandwidth_usd_per_client_month, 4);
+      expect(s.total_usd_per_client_month).toBeCloseTo(
+        s.compute_usd_per_client_month + s.bandwidth_usd_per_client_month,
+        4,
+      );
     }
     expect(j.assumptions.prices.length).toBe(j.scenarios.length);
   }, 180_000);
 
   it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', () => {
     const baseline = join(dir, 'baseline.json');
-    const quick = ['--workers', '1', '--searches', '1', '--x25519-seconds', '0.5', '--openssl-seconds', '0', '--sphinx-seconds', '0.5', '--step-seconds', '0.4', '--max-steps', '2', '--start-rate', '300', '--max-loss', '0.5'];
+    const quick = [
+      '--workers',
+      '1',
+      '--searches',
+      '1',
+      '--x25519-seconds',
+      '0.5',
+      '--openssl-seconds',
+      '0',
+      '--sphinx-seconds',
+      '0.5',
+      '--step-seconds',
+      '0.4',
+      '--max-steps',
+      '2',
+      '--start-rate',
+      '300',
+      '--max-loss',
+      '0.5',
+    ];
     const first = run('gate', '--baseline', baseline, ...quick);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);
@@ -94,7 +187,10 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(written.relay_vs_x25519).toBeGreaterThan(0);
     expect(written.measured.addon_x25519_per_s).toBeGreaterThan(0);
 
-    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }));
+    writeFileSync(
+      baseline,
+      JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }),
+    );
     const pass = run('gate', '--json', '--baseline', baseline, ...quick);
     expect(pass.status, pass.stderr).toBe(0);
     expect(pass.stdout).toMatch(/^bench gate: PASS/m);
@@ -120,7 +216,8 @@ describe('loopix bench link', () => {
     expect(j.batch).toBe(8);
     expect(j.pairs).toBe(2);
     expect(r.stderr.match(/^pair \d\/2:/gm)).toHaveLength(2);
-    for (const k of ['link_us_per_packet', 'aead_us_per_packet', 'unwrap_us_per_packet']) expect(j[k], k).toBeGreaterThan(0);
+    for (const k of ['link_us_per_packet', 'aead_us_per_packet', 'unwrap_us_per_packet'])
+      expect(j[k], k).toBeGreaterThan(0);
     expect(j.link_share).toBeCloseTo(j.link_vs_unwrap / (1 + j.link_vs_unwrap), 3);
     expect(j.link_share).toBeLessThan(1);
   }, 60_000);

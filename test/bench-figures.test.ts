@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-bench-fig-test-'));
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'bench', ...args], { encoding: 'utf8', timeout: 240_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, 'bench', ...args], { encoding: 'utf8', timeout: 240_000 });
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
 const quick = ['--json', '--openssl-seconds', '0', '--warmup-seconds', '1', '--results-dir', dir];
 

@@ -10,7 +10,8 @@ describe('injected benchmark slowdown', () => {
     expect(injectedSlowdown({ [INJECT_SLOWDOWN_ENV]: '0.3' })).toBe(0);
     expect(injectedSlowdown({ [INJECT_SLOWDOWN_ENV]: '0.3', [BENCH_NODE_ENV]: '0' })).toBe(0);
     expect(injectedSlowdown({ [INJECT_SLOWDOWN_ENV]: '0.3', [BENCH_NODE_ENV]: '1' })).toBe(0.3);
-    for (const bad of ['', 'x', '0', '1', '-0.2', '2']) expect(injectedSlowdown({ [INJECT_SLOWDOWN_ENV]: bad, [BENCH_NODE_ENV]: '1' })).toBe(0);
+    for (const bad of ['', 'x', '0', '1', '-0.2', '2'])
+      expect(injectedSlowdown({ [INJECT_SLOWDOWN_ENV]: bad, [BENCH_NODE_ENV]: '1' })).toBe(0);
   });
 
   it('stretches work of w ms to w / (1 − f) ms', () => {

@@ -16,7 +16,12 @@ const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:
 /** Module names the bundle text still imports or requires (a complete ESM bundle has none at all). */
 function importsIn(code: string): string[] {
   const found = new Set<string>();
-  for (const re of [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, /\bimport\s*["']([^"']+)["']/g, /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g]) {
+  for (const re of [
+    /\bfrom\s*["']([^"']+)["']/g,
+    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
+    /\bimport\s*["']([^"']+)["']/g,
+    /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,
+  ]) {
     for (const m of code.matchAll(re)) found.add(m[1]!);
   }
   return [...found];
@@ -28,7 +33,10 @@ function importsIn(code: string): string[] {
  */
 function nodeGlobalsIn(code: string): string[] {
   const used = (g: string) => new RegExp(`(?<![.\\w$])${g}\\s*[.[]|typeof\\s+${g}(?![\\w$])`).test(code);
-  return [...['Buffer', 'process', '__dirname', '__filename', 'global'].filter(used), ...(/(?<![.\w$])require\s*\(\s*["'`]/.test(code) ? ['require'] : [])];
+  return [
+    ...['Buffer', 'process', '__dirname', '__filename', 'global'].filter(used),
+    ...(/(?<![.\w$])require\s*\(\s*["'`]/.test(code) ? ['require'] : []),
+  ];
 }
 
 const entries = {

@@ -46,12 +46,23 @@ interface PageChat {
   chat?: { client: { address: string; connected: boolean; stats(): { sent_real: number } } };
 }
 
-const submitted = (name: string) => nodes.find((n) => n.node.name === name)!.snapshots().reduce((a, s) => a + (s.counters.client_submitted ?? 0), 0);
-const delivered = (name: string) => nodes.find((n) => n.node.name === name)!.snapshots().reduce((a, s) => a + (s.counters.delivered ?? 0), 0);
+const submitted = (name: string) =>
+  nodes
+    .find((n) => n.node.name === name)!
+    .snapshots()
+    .reduce((a, s) => a + (s.counters.client_submitted ?? 0), 0);
+const delivered = (name: string) =>
+  nodes
+    .find((n) => n.node.name === name)!
+    .snapshots()
+    .reduce((a, s) => a + (s.counters.delivered ?? 0), 0);
 
 async function openChat(page: Page, name: string, provider: number): Promise<string> {
   await page.goto(`${chat!.url}?name=${name}&provider=${provider}`);
-  await vi.waitFor(async () => expect(await page.evaluate(() => (globalThis as PageChat).chat?.client.connected === true)).toBe(true), { timeout: 20_000, interval: 100 });
+  await vi.waitFor(
+    async () => expect(await page.evaluate(() => (globalThis as PageChat).chat?.client.connected === true)).toBe(true),
+    { timeout: 20_000, interval: 100 },
+  );
   return page.evaluate(() => (globalThis as PageChat).chat!.client.address);
 }
 
@@ -60,13 +71,24 @@ async function say(page: Page, text: string): Promise<void> {
   await page.click('#send');
 }
 
-const lineOf = (page: Page, who: 'mine' | 'theirs', text: string) => page.locator(`#messages li.${who}`, { hasText: text });
+const lineOf = (page: Page, who: 'mine' | 'theirs', text: string) =>
+  page.locator(`#messages li.${who}`, { hasText: text });
 
 /** The few IndexedDB calls countStore makes in the page (the test is compiled without the DOM library). */
 interface Idb {
   indexedDB: {
     open(name: string): {
-      result: { transaction(store: string, mode: 'readonly'): { objectStore(name: string): { count(): { result: number; error: unknown; onsuccess: () => void; onerror: () => void } } }; close(): void };
+      result: {
+        transaction(
+          store: string,
+          mode: 'readonly',
+        ): {
+          objectStore(name: string): {
+            count(): { result: number; error: unknown; onsuccess: () => void; onerror: () => void };
+          };
+        };
+        close(): void;
+      };
       error: unknown;
       onsuccess: () => void;
       onerror: () => void;
@@ -96,7 +118,9 @@ function countStore(page: Page, database: string, store: string): Promise<number
 
 /** Starts `loopix chat` and resolves with the URL it prints once it listens. */
 function startChat(folder: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [loopixBin(), 'chat', '--dir', folder, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [loopixBin(), 'chat', '--dir', folder, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   return new Promise((resolve, reject) => {
@@ -123,8 +147,20 @@ beforeAll(async () => {
   nodes = net.nodes.map((n) => new NodeProcess(n, dir));
   for (const n of nodes) n.start();
   // What `loopix testnet` writes for clients; the chat server reads the trust and parameters from it.
-  writeClientConfigs({ dir, providers: net.index.providers, source: { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: net.authority.publicKey } }, native, params);
-  [chat, browser] = await Promise.all([startChat(dir), chromium.launch({ executablePath: CHROMIUM }), Promise.all(nodes.map((n) => n.ready))]);
+  writeClientConfigs(
+    {
+      dir,
+      providers: net.index.providers,
+      source: { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: net.authority.publicKey },
+    },
+    native,
+    params,
+  );
+  [chat, browser] = await Promise.all([
+    startChat(dir),
+    chromium.launch({ executablePath: CHROMIUM }),
+    Promise.all(nodes.map((n) => n.ready)),
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -140,7 +176,7 @@ afterAll(async () => {
 });
 
 describe('browser client in Chromium', () => {
-  it('chats: A sends to B, B replies, A receives; B reloads and still gets what came meanwhile; the wire rate is the Node client\'s', async () => {
+  it("chats: A sends to B, B replies, A receives; B reloads and still gets what came meanwhile; the wire rate is the Node client's", async () => {
     const context = await browser!.newContext({ viewport: { width: 960, height: 540 } });
     const a = await context.newPage();
     const b = await context.newPage();
@@ -167,8 +203,12 @@ describe('browser client in Chromium', () => {
     await lineOf(b, 'theirs', 'Hello Bob').waitFor({ timeout: 20_000 });
     await say(b, 'Hi Alice! Got it through the mixes.');
     await lineOf(a, 'theirs', 'Hi Alice').waitFor({ timeout: 20_000 });
-    await vi.waitFor(async () => expect(await lineOf(a, 'mine', 'Hello Bob').getAttribute('data-state')).toBe('delivered'), { timeout: 20_000, interval: 100 });
-    const shot = process.env.LOOPIX_UPDATE_SCREENSHOT === '1' ? join(repoRoot(), 'docs', 'chat.png') : join(dir, 'chat.png');
+    await vi.waitFor(
+      async () => expect(await lineOf(a, 'mine', 'Hello Bob').getAttribute('data-state')).toBe('delivered'),
+      { timeout: 20_000, interval: 100 },
+    );
+    const shot =
+      process.env.LOOPIX_UPDATE_SCREENSHOT === '1' ? join(repoRoot(), 'docs', 'chat.png') : join(dir, 'chat.png');
     await a.screenshot({ path: shot });
     expect(statSync(shot).size).toBeGreaterThan(1000);
 
@@ -180,8 +220,14 @@ describe('browser client in Chromium', () => {
     const seconds = (performance.now() - t0.at) / 1000;
     const expected = (params.lambdaP + params.lambdaL + params.lambdaD) * seconds;
     // Two Poisson counts of the same rate: their difference has standard deviation √(a + b); 4 σ.
-    expect(Math.abs(fromBrowser - fromNode), `browser ${fromBrowser}, node ${fromNode} packets in ${seconds.toFixed(1)} s`).toBeLessThanOrEqual(4 * Math.sqrt(fromBrowser + fromNode));
-    for (const n of [fromBrowser, fromNode]) expect(Math.abs(n - expected), `${n} packets, ${expected.toFixed(0)} expected`).toBeLessThanOrEqual(4 * Math.sqrt(expected) + 16 * 0.5);
+    expect(
+      Math.abs(fromBrowser - fromNode),
+      `browser ${fromBrowser}, node ${fromNode} packets in ${seconds.toFixed(1)} s`,
+    ).toBeLessThanOrEqual(4 * Math.sqrt(fromBrowser + fromNode));
+    for (const n of [fromBrowser, fromNode])
+      expect(Math.abs(n - expected), `${n} packets, ${expected.toFixed(0)} expected`).toBeLessThanOrEqual(
+        4 * Math.sqrt(expected) + 16 * 0.5,
+      );
 
     // Bob leaves; Alice writes; the message waits in provider-1's inbox; Bob comes back on the same URL.
     await b.goto('about:blank');
@@ -190,7 +236,10 @@ describe('browser client in Chromium', () => {
     await say(a, 'Are you there? Sent while you were away.');
     // Its fragment has left Alice (a λP slot), and her envelope waits, unacknowledged, in her IndexedDB.
     await vi.waitFor(async () => expect(await sentReal()).toBeGreaterThan(sent0), { timeout: 20_000, interval: 100 });
-    await vi.waitFor(async () => expect(await countStore(a, 'loopix-chat-alice', 'outgoing')).toBeGreaterThanOrEqual(1), { timeout: 20_000, interval: 100 });
+    await vi.waitFor(
+      async () => expect(await countStore(a, 'loopix-chat-alice', 'outgoing')).toBeGreaterThanOrEqual(1),
+      { timeout: 20_000, interval: 100 },
+    );
     // Then provider-1 commits a packet to an inbox (Bob's is the only one there): the message arrived meanwhile.
     const inbox0 = delivered('provider-1');
     await vi.waitFor(() => expect(delivered('provider-1')).toBeGreaterThan(inbox0), { timeout: 20_000, interval: 100 });
@@ -200,7 +249,10 @@ describe('browser client in Chromium', () => {
     expect(await countStore(b, 'loopix-chat-bob', 'keys')).toBe(1);
     // Bob's seen envelopes survive the reload (duplicate suppression across restarts).
     expect(await countStore(b, 'loopix-chat-bob', 'seen')).toBeGreaterThanOrEqual(2);
-    await vi.waitFor(async () => expect(await lineOf(a, 'mine', 'Are you there').getAttribute('data-state')).toBe('delivered'), { timeout: 20_000, interval: 100 });
+    await vi.waitFor(
+      async () => expect(await lineOf(a, 'mine', 'Are you there').getAttribute('data-state')).toBe('delivered'),
+      { timeout: 20_000, interval: 100 },
+    );
     await context.close();
   }, 90_000); // ~20 s on an idle 2-core machine; the margin is for a loaded CI host
 });

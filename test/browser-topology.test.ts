@@ -30,7 +30,10 @@ function verdict(f: () => unknown): string {
 /** Both verifiers' verdicts on one document. */
 function both(doc: unknown, trust: TopologyTrust): { node: string; portable: string } {
   const copy = () => JSON.parse(JSON.stringify(doc)) as AnyTopology;
-  return { node: verdict(() => verifyTopology(copy(), trust)), portable: verdict(() => verifyTopologyPortable(copy(), trust)) };
+  return {
+    node: verdict(() => verifyTopology(copy(), trust)),
+    portable: verdict(() => verifyTopologyPortable(copy(), trust)),
+  };
 }
 
 const EPOCH_S = 10;
@@ -39,9 +42,17 @@ const GENESIS = 1_800_000_000_000;
 function directoryDocument(): { doc: DirectoryDocument; trust: { authorities: string[]; threshold: number } } {
   const nodes = fixtureNodes({ providers: 2, layers: 2, perLayer: 1, firstEpoch: 5, epochs: 4 });
   let now = GENESIS + 1000;
-  const { keys, configs } = authorityConfigs({ n: 3, nodes, genesisMs: GENESIS, epochLengthS: EPOCH_S, firstEpoch: 5, layers: 2 });
+  const { keys, configs } = authorityConfigs({
+    n: 3,
+    nodes,
+    genesisMs: GENESIS,
+    epochLengthS: EPOCH_S,
+    firstEpoch: 5,
+    layers: 2,
+  });
   const authorities = configs.map((c, i) => inProcessAuthority(c, keys[i]!, () => now));
-  for (const a of authorities) a.mergePeer({ descriptors: nodes.map((n) => descriptorOf(n)), reports: [], signatures: [] });
+  for (const a of authorities)
+    a.mergePeer({ descriptors: nodes.map((n) => descriptorOf(n)), reports: [], signatures: [] });
   now = GENESIS + EPOCH_S * 1000 - 1;
   for (const a of authorities) a.tick();
   for (const a of authorities) for (const b of authorities) if (a !== b) a.mergePeer(b.syncPayload());
@@ -60,32 +71,85 @@ describe('browser topology verifier', () => {
       geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
       layers: 1,
       nodes: [
-        { id: '11'.repeat(16), name: 'p', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 9000 }, ws: 'ws://127.0.0.1:9100', publicKey: 'aa'.repeat(32) },
-        { id: '22'.repeat(16), name: 'm', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 9001 }, publicKey: 'bb'.repeat(32) },
+        {
+          id: '11'.repeat(16),
+          name: 'p',
+          role: 'provider',
+          layer: 0,
+          udp: { host: '127.0.0.1', port: 9000 },
+          ws: 'ws://127.0.0.1:9100',
+          publicKey: 'aa'.repeat(32),
+        },
+        {
+          id: '22'.repeat(16),
+          name: 'm',
+          role: 'mix',
+          layer: 1,
+          udp: { host: '127.0.0.1', port: 9001 },
+          publicKey: 'bb'.repeat(32),
+        },
       ],
     };
     const doc = signTopology(body, authority);
     const cases: Record<string, [unknown, TopologyTrust]> = {
       valid: [doc, authority.publicKey],
       // A provider's WebSocket redirected after signing: the attacker's man in the middle.
-      alteredWs: [{ ...doc, nodes: [{ ...doc.nodes[0]!, ws: 'ws://198.51.100.1:9100' }, doc.nodes[1]] }, authority.publicKey],
-      alteredKey: [{ ...doc, nodes: [doc.nodes[0], { ...doc.nodes[1]!, publicKey: 'cc'.repeat(32) }] }, authority.publicKey],
+      alteredWs: [
+        { ...doc, nodes: [{ ...doc.nodes[0]!, ws: 'ws://198.51.100.1:9100' }, doc.nodes[1]] },
+        authority.publicKey,
+      ],
+      alteredKey: [
+        { ...doc, nodes: [doc.nodes[0], { ...doc.nodes[1]!, publicKey: 'cc'.repeat(32) }] },
+        authority.publicKey,
+      ],
       otherAuthority: [signTopology(body, other), authority.publicKey],
-      stolenSignatureRelabelled: [{ ...signTopology(body, other), signature: { ...signTopology(body, other).signature, publicKey: authority.publicKey } }, authority.publicKey],
+      stolenSignatureRelabelled: [
+        {
+          ...signTopology(body, other),
+          signature: { ...signTopology(body, other).signature, publicKey: authority.publicKey },
+        },
+        authority.publicKey,
+      ],
       noSignature: [{ ...body }, authority.publicKey],
     };
     const got = Object.fromEntries(Object.entries(cases).map(([k, [d, t]]) => [k, both(d, t)]));
     for (const [k, v] of Object.entries(got)) expect(v.portable, k).toBe(v.node);
     expect(got.valid!.portable).toBe('accepted');
-    for (const k of ['alteredWs', 'alteredKey', 'otherAuthority', 'stolenSignatureRelabelled']) expect(got[k]!.portable, k).toMatch(/^ERR_LOOPIX_TOPOLOGY_SIGNATURE/);
+    for (const k of ['alteredWs', 'alteredKey', 'otherAuthority', 'stolenSignatureRelabelled'])
+      expect(got[k]!.portable, k).toMatch(/^ERR_LOOPIX_TOPOLOGY_SIGNATURE/);
   });
 
   it('rejects a static document signed with a non-canonical (S + L) signature, as strict RFC 8032 and OpenSSL do', () => {
     const authority = generateAuthorityKey();
-    const doc = signTopology({ version: 1, epoch: 1, issuedAt: 'x', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 1, nodes: [
-      { id: '11'.repeat(16), name: 'p', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 9000 }, ws: 'ws://127.0.0.1:9100', publicKey: 'aa'.repeat(32) },
-      { id: '22'.repeat(16), name: 'm', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 9001 }, publicKey: 'bb'.repeat(32) },
-    ] }, authority);
+    const doc = signTopology(
+      {
+        version: 1,
+        epoch: 1,
+        issuedAt: 'x',
+        geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+        layers: 1,
+        nodes: [
+          {
+            id: '11'.repeat(16),
+            name: 'p',
+            role: 'provider',
+            layer: 0,
+            udp: { host: '127.0.0.1', port: 9000 },
+            ws: 'ws://127.0.0.1:9100',
+            publicKey: 'aa'.repeat(32),
+          },
+          {
+            id: '22'.repeat(16),
+            name: 'm',
+            role: 'mix',
+            layer: 1,
+            udp: { host: '127.0.0.1', port: 9001 },
+            publicKey: 'bb'.repeat(32),
+          },
+        ],
+      },
+      authority,
+    );
     // S' = S + L (little-endian 32 bytes): the same group element, a second encoding a lax verifier accepts.
     const sig = Buffer.from(doc.signature.value, 'hex');
     const L = 2n ** 252n + 27742317777372353535851937790883648493n;
@@ -94,7 +158,10 @@ describe('browser topology verifier', () => {
     s += L;
     for (let i = 0; i < 32; i++) sig[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn);
     const forged: SignedTopology = { ...doc, signature: { ...doc.signature, value: sig.toString('hex') } };
-    expect(both(forged, authority.publicKey)).toEqual({ node: 'ERR_LOOPIX_TOPOLOGY_SIGNATURE', portable: 'ERR_LOOPIX_TOPOLOGY_SIGNATURE' });
+    expect(both(forged, authority.publicKey)).toEqual({
+      node: 'ERR_LOOPIX_TOPOLOGY_SIGNATURE',
+      portable: 'ERR_LOOPIX_TOPOLOGY_SIGNATURE',
+    });
   });
 
   it('agrees with the Node verifier on a k-of-n directory document and on each forgery of it', () => {
@@ -104,10 +171,19 @@ describe('browser topology verifier', () => {
     const cases: Record<string, unknown> = {
       valid: doc,
       kMinusOne: { ...doc, signatures: doc.signatures.slice(0, trust.threshold - 1) },
-      strangerSignature: { ...doc, signatures: [doc.signatures[0]!, { publicKey: stranger.publicKey, value: doc.signatures[1]!.value }] },
-      signatureMoved: { ...doc, signatures: [doc.signatures[0]!, { publicKey: doc.signatures[2]!.publicKey, value: doc.signatures[1]!.value }] },
+      strangerSignature: {
+        ...doc,
+        signatures: [doc.signatures[0]!, { publicKey: stranger.publicKey, value: doc.signatures[1]!.value }],
+      },
+      signatureMoved: {
+        ...doc,
+        signatures: [doc.signatures[0]!, { publicKey: doc.signatures[2]!.publicKey, value: doc.signatures[1]!.value }],
+      },
       alteredWs: { ...doc, nodes: [{ ...n0, ws: 'ws://198.51.100.1:1' }, ...doc.nodes.slice(1)] },
-      singleSignatureField: { ...doc, signature: { algorithm: 'ed25519', publicKey: trust.authorities[0], value: '00'.repeat(64) } },
+      singleSignatureField: {
+        ...doc,
+        signature: { algorithm: 'ed25519', publicKey: trust.authorities[0], value: '00'.repeat(64) },
+      },
     };
     const got = Object.fromEntries(Object.entries(cases).map(([k, d]) => [k, both(d, trust)]));
     for (const [k, v] of Object.entries(got)) expect(v.portable, k).toBe(v.node);
@@ -135,9 +211,17 @@ describe('browser topology verifier', () => {
       cases.push(flipped);
       // S + L: the same point equation holds, but S is not reduced — RFC 8032 §5.1.7 requires rejecting it.
       const s = BigInt(`0x${Buffer.from(good.subarray(32)).reverse().toString('hex')}`) + L;
-      if (s < 2n ** 256n) cases.push(Buffer.concat([good.subarray(0, 32), Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse()]));
+      if (s < 2n ** 256n)
+        cases.push(
+          Buffer.concat([good.subarray(0, 32), Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse()]),
+        );
       for (const sig of cases) {
-        const openssl = verify(null, message, createPublicKey({ key: publicKey.export({ format: 'der', type: 'spki' }), format: 'der', type: 'spki' }), sig);
+        const openssl = verify(
+          null,
+          message,
+          createPublicKey({ key: publicKey.export({ format: 'der', type: 'spki' }), format: 'der', type: 'spki' }),
+          sig,
+        );
         const noble = ed25519.verify(sig, message, raw, { zip215: false });
         expect(noble, `case ${cases.indexOf(sig)} of key ${i}`).toBe(openssl);
       }

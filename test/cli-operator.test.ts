@@ -17,7 +17,8 @@ import { freeTcpPort, freeUdpPort } from '../src/testnet/network.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'loopix.js');
-const run = (args: string[], o: { cwd?: string } = {}) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd: o.cwd });
+const run = (args: string[], o: { cwd?: string } = {}) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, cwd: o.cwd });
 const dirs: string[] = [];
 const tmp = () => {
   const d = mkdtempSync(join(tmpdir(), 'loopix-cli-'));
@@ -49,13 +50,16 @@ describe('loopix --version and --help', () => {
   it('--version prints the package version', () => {
     const r = run(['--version']);
     expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(r.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 
   it('--help lists every command and needs under 0.3 s of CPU beyond a bare `node` start', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const c of ['init', 'mix', 'provider', 'client', 'testnet', 'bench', 'sim', 'keygen', 'topology']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['init', 'mix', 'provider', 'client', 'testnet', 'bench', 'sim', 'keygen', 'topology'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     // Node's own start-up is measured alongside and subtracted (it alone is ~0.05-0.1 s of CPU).
     const node = leastCpu(3, ['-e', '0']);
     const help = leastCpu(3, [BIN, '--help']);
@@ -73,7 +77,9 @@ describe('one-line errors with stable codes', () => {
   it('a bad init role is one line naming ERR_LOOPIX_INIT_ROLE, exit 2, no stack trace', () => {
     const r = run(['init', 'router', '--dir', tmp()]);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^loopix init: ERR_LOOPIX_INIT_ROLE: role must be mix, provider or client/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^loopix init: ERR_LOOPIX_INIT_ROLE: role must be mix, provider or client/),
+    ]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -116,7 +122,9 @@ describe('loopix init', () => {
     const out = JSON.parse(r.stdout) as { publicKeys: Record<string, string> };
     expect(Object.keys(out.publicKeys)).toEqual(['5', '6', '7']);
     const keys = loadNodeKeyFile(join(dir, 'mix.key.json'));
-    expect(keys.kind === 'epochs' && keys.keys.map((k) => Buffer.from(k.publicKey).toString('hex'))).toEqual(Object.values(out.publicKeys));
+    expect(keys.kind === 'epochs' && keys.keys.map((k) => Buffer.from(k.publicKey).toString('hex'))).toEqual(
+      Object.values(out.publicKeys),
+    );
   });
 
   describe('from loopix init to a node serving /metrics (the docs/operations.md walk-through)', () => {
@@ -139,19 +147,47 @@ describe('loopix init', () => {
         const metricsPort = await freeTcpPort();
         metricsPorts.push(metricsPort);
         const r = run([
-          'init', role, '--dir', hostDir, '--name', `${role}-1`, '--authority-key', authorityKey,
-          '--port', String(await freeUdpPort()), '--ws-port', String(await freeTcpPort()), '--metrics-port', String(metricsPort),
+          'init',
+          role,
+          '--dir',
+          hostDir,
+          '--name',
+          `${role}-1`,
+          '--authority-key',
+          authorityKey,
+          '--port',
+          String(await freeUdpPort()),
+          '--ws-port',
+          String(await freeTcpPort()),
+          '--metrics-port',
+          String(metricsPort),
         ]);
         expect(r.status, r.stderr).toBe(0);
         entries.push((JSON.parse(r.stdout) as { topologyEntry: unknown }).topologyEntry);
       }
       const body = {
-        version: 1, epoch: 1, issuedAt: new Date().toISOString(),
-        geometry: { maxHops: DEFAULT_GEOMETRY.maxHops, addressBytes: DEFAULT_GEOMETRY.addressBytes, contentBytes: DEFAULT_GEOMETRY.contentBytes },
-        layers: 1, nodes: entries,
+        version: 1,
+        epoch: 1,
+        issuedAt: new Date().toISOString(),
+        geometry: {
+          maxHops: DEFAULT_GEOMETRY.maxHops,
+          addressBytes: DEFAULT_GEOMETRY.addressBytes,
+          contentBytes: DEFAULT_GEOMETRY.contentBytes,
+        },
+        layers: 1,
+        nodes: entries,
       };
       writeFileSync(join(dir, 'body.json'), JSON.stringify(body));
-      const s = run(['topology', 'sign', '--authority', authorityFile, '--in', join(dir, 'body.json'), '--out', join(dir, 'topology.json')]);
+      const s = run([
+        'topology',
+        'sign',
+        '--authority',
+        authorityFile,
+        '--in',
+        join(dir, 'body.json'),
+        '--out',
+        join(dir, 'topology.json'),
+      ]);
       expect(s.status, s.stderr).toBe(0);
       for (const role of ['provider', 'mix'] as const) {
         writeFileSync(join(dir, role, 'topology.json'), readFileSync(join(dir, 'topology.json')));
@@ -171,7 +207,8 @@ describe('loopix init', () => {
       for (const [i, port] of metricsPorts.entries()) {
         await vi.waitFor(
           async () => {
-            if (children[i]!.exitCode !== null) throw new Error(`node exited: ${(children[i] as unknown as { stderrText: () => string }).stderrText()}`);
+            if (children[i]!.exitCode !== null)
+              throw new Error(`node exited: ${(children[i] as unknown as { stderrText: () => string }).stderrText()}`);
             const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
             const m = /^loopix_packets_forwarded_total\{[^}]*\} (\d+)/m.exec(text);
             if (!m || Number(m[1]) < 1) throw new Error('nothing forwarded yet');
@@ -200,8 +237,15 @@ describe('systemd units in docs/operations.md', () => {
   const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
   it.skipIf(!hasAnalyze)('every ```ini unit block passes systemd-analyze verify', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8');
-    const units = [...doc.matchAll(/```ini\n# (loopix-[a-z-]+\.service)\n([\s\S]*?)```/g)].map((m) => ({ name: m[1]!, text: m[2]! }));
-    expect(units.map((u) => u.name).sort()).toEqual(['loopix-authority.service', 'loopix-mix.service', 'loopix-provider.service']);
+    const units = [...doc.matchAll(/```ini\n# (loopix-[a-z-]+\.service)\n([\s\S]*?)```/g)].map((m) => ({
+      name: m[1]!,
+      text: m[2]!,
+    }));
+    expect(units.map((u) => u.name).sort()).toEqual([
+      'loopix-authority.service',
+      'loopix-mix.service',
+      'loopix-provider.service',
+    ]);
     const dir = tmp();
     for (const u of units) {
       // ExecStart must name an existing executable for verify: point the documented path at this checkout.

@@ -18,7 +18,10 @@ describe('loopix CLI', () => {
   });
 
   it('keygen prints an X25519 key pair whose public key matches its private key', () => {
-    const pair = JSON.parse(execFileSync(process.execPath, [BIN, 'keygen'], { encoding: 'utf8' })) as { publicKey: string; privateKey: string };
+    const pair = JSON.parse(execFileSync(process.execPath, [BIN, 'keygen'], { encoding: 'utf8' })) as {
+      publicKey: string;
+      privateKey: string;
+    };
     expect(Buffer.from(native.x25519Base(Buffer.from(pair.privateKey, 'hex'))).toString('hex')).toBe(pair.publicKey);
   });
 
@@ -26,7 +29,16 @@ describe('loopix CLI', () => {
     const r = run('bench', 'sphinx', '--json', '--seconds', '0.1', '--openssl-seconds', '1', '--batch', '8');
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(lastLine(r.stdout)) as Record<string, unknown>;
-    for (const key of ['unwrap_per_s', 'unwrap_batch_per_s', 'create_per_s', 'ts_unwrap_per_s', 'ts_create_per_s', 'packet_bytes', 'payload_bytes', 'hops']) {
+    for (const key of [
+      'unwrap_per_s',
+      'unwrap_batch_per_s',
+      'create_per_s',
+      'ts_unwrap_per_s',
+      'ts_create_per_s',
+      'packet_bytes',
+      'payload_bytes',
+      'hops',
+    ]) {
       expect(result[key], key).toBeGreaterThan(0);
     }
     expect(result.packet_bytes).toBe(1314);

@@ -25,7 +25,15 @@ import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topolo
 import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
-const params = NetworkParamsSchema.parse({ lambdaP: 40, lambdaL: 5, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20, maxMessageBytes: 4096 });
+const params = NetworkParamsSchema.parse({
+  lambdaP: 40,
+  lambdaL: 5,
+  lambdaD: 5,
+  mu: 1000,
+  pullK: 4,
+  pullIntervalMs: 20,
+  maxMessageBytes: 4096,
+});
 
 let providers: TestProvider[] = [];
 let alice: LoopixClient;
@@ -39,9 +47,17 @@ beforeAll(async () => {
   const ports = [await freeTcpPort(), await freeTcpPort()];
   const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
   const inboxes = new Map<string, Uint8Array[]>();
-  providers = net.providers.map((p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }));
+  providers = net.providers.map(
+    (p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }),
+  );
   for (const p of providers) await p.start();
-  const make = (provider: number) => createNodeClient({ config: { providerId: net.providers[provider]!.id, params }, keyPair: keyPair(backend), topology: net.topology, backend });
+  const make = (provider: number) =>
+    createNodeClient({
+      config: { providerId: net.providers[provider]!.id, params },
+      keyPair: keyPair(backend),
+      topology: net.topology,
+      backend,
+    });
   alice = make(0);
   bob = make(1);
   alice.start();
@@ -65,7 +81,9 @@ class App {
   readonly frames: Array<Record<string, unknown> | Buffer> = [];
   closed: { code: number; reason: string } | undefined;
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.frames.push(isBinary ? data : (JSON.parse(data.toString()) as Record<string, unknown>)));
+    ws.on('message', (data: Buffer, isBinary: boolean) =>
+      this.frames.push(isBinary ? data : (JSON.parse(data.toString()) as Record<string, unknown>)),
+    );
     ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
   static async open(url: string, headers: Record<string, string> = {}): Promise<App> {
@@ -87,18 +105,24 @@ class App {
   /** Sends a JSON request and waits for the frame answering its id. */
   async request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
     this.ws.send(JSON.stringify(req));
-    return vi.waitFor(() => {
-      const r = this.json().find((f) => f.id === req.id && f.type !== 'received');
-      if (!r) throw new Error(`no answer to ${String(req.id)}`);
-      return r;
-    }, { timeout: 10_000, interval: 10 });
+    return vi.waitFor(
+      () => {
+        const r = this.json().find((f) => f.id === req.id && f.type !== 'received');
+        if (!r) throw new Error(`no answer to ${String(req.id)}`);
+        return r;
+      },
+      { timeout: 10_000, interval: 10 },
+    );
   }
   async waitJson(pred: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-    return vi.waitFor(() => {
-      const r = this.json().find(pred);
-      if (!r) throw new Error('frame not arrived');
-      return r;
-    }, { timeout: 20_000, interval: 20 });
+    return vi.waitFor(
+      () => {
+        const r = this.json().find(pred);
+        if (!r) throw new Error('frame not arrived');
+        return r;
+      },
+      { timeout: 20_000, interval: 20 },
+    );
   }
   close(): void {
     this.ws.close();
@@ -116,11 +140,15 @@ const binarySend = (id: number, to: string, body: Uint8Array) => {
 };
 
 describe('loopix client API (JSON frames)', () => {
-  it('answers selfAddress, sends a message and delivers it as a received frame to the recipient\'s application', async () => {
+  it("answers selfAddress, sends a message and delivers it as a received frame to the recipient's application", async () => {
     const a = await App.open(aliceUrl);
     const b = await App.open(bobUrl);
     try {
-      expect(await a.request({ type: 'selfAddress', id: 'who' })).toEqual({ type: 'selfAddress', id: 'who', address: alice.address });
+      expect(await a.request({ type: 'selfAddress', id: 'who' })).toEqual({
+        type: 'selfAddress',
+        id: 'who',
+        address: alice.address,
+      });
       const bobAddress = (await b.request({ type: 'selfAddress', id: 1 })).address as string;
       const sent = await a.request({ type: 'send', id: 2, to: bobAddress, message: 'hello über the API' });
       expect(sent).toMatchObject({ type: 'sent', id: 2 });
@@ -131,7 +159,12 @@ describe('loopix client API (JSON frames)', () => {
       expect(typeof got.latencyMs).toBe('number');
 
       const bytes = Uint8Array.from([0, 255, 1, 254, 0xc3]); // not UTF-8: only data, no message
-      const sent2 = await a.request({ type: 'send', id: 3, to: bobAddress, data: Buffer.from(bytes).toString('base64') });
+      const sent2 = await a.request({
+        type: 'send',
+        id: 3,
+        to: bobAddress,
+        data: Buffer.from(bytes).toString('base64'),
+      });
       const got2 = await b.waitJson((f) => f.type === 'received' && f.messageId === sent2.messageId);
       expect(got2.message).toBeUndefined();
       expect(new Uint8Array(Buffer.from(got2.data as string, 'base64'))).toEqual(bytes);
@@ -145,7 +178,13 @@ describe('loopix client API (JSON frames)', () => {
     const a = await App.open(aliceUrl);
     const b = await App.open(bobUrl);
     try {
-      const anon = await a.request({ type: 'sendAnonymous', id: 'anon', to: bob.address, message: 'who am I?', replySurbs: 2 });
+      const anon = await a.request({
+        type: 'sendAnonymous',
+        id: 'anon',
+        to: bob.address,
+        message: 'who am I?',
+        replySurbs: 2,
+      });
       expect(anon).toMatchObject({ type: 'sent', id: 'anon' });
       const got = await b.waitJson((f) => f.type === 'received' && f.messageId === anon.messageId);
       expect(got.message).toBe('who am I?');
@@ -167,15 +206,37 @@ describe('loopix client API (JSON frames)', () => {
       a.ws.send('{not json');
       await a.waitJson((f) => f.type === 'error' && f.code === ApiErrorCode.malformed);
       a.ws.send('[1,2]');
-      expect(await a.request({ type: 'fly', id: 'u' })).toMatchObject({ type: 'error', code: ApiErrorCode.unknownType, field: 'type' });
-      expect(await a.request({ type: 'send', id: 'n', to: bob.address })).toMatchObject({ code: ApiErrorCode.invalidField, field: 'message' });
-      expect(await a.request({ type: 'send', id: 'b64', to: bob.address, data: 'no base64!' })).toMatchObject({ code: ApiErrorCode.invalidField, field: 'data' });
-      expect(await a.request({ type: 'send', id: 'addr', to: 'loopix1:zz', message: 'x' })).toMatchObject({ code: ApiErrorCode.badAddress, field: 'to' });
-      expect(await a.request({ type: 'send', id: 'big', to: bob.address, data: Buffer.alloc(params.maxMessageBytes + 1).toString('base64') })).toMatchObject({
+      expect(await a.request({ type: 'fly', id: 'u' })).toMatchObject({
+        type: 'error',
+        code: ApiErrorCode.unknownType,
+        field: 'type',
+      });
+      expect(await a.request({ type: 'send', id: 'n', to: bob.address })).toMatchObject({
+        code: ApiErrorCode.invalidField,
+        field: 'message',
+      });
+      expect(await a.request({ type: 'send', id: 'b64', to: bob.address, data: 'no base64!' })).toMatchObject({
+        code: ApiErrorCode.invalidField,
+        field: 'data',
+      });
+      expect(await a.request({ type: 'send', id: 'addr', to: 'loopix1:zz', message: 'x' })).toMatchObject({
+        code: ApiErrorCode.badAddress,
+        field: 'to',
+      });
+      expect(
+        await a.request({
+          type: 'send',
+          id: 'big',
+          to: bob.address,
+          data: Buffer.alloc(params.maxMessageBytes + 1).toString('base64'),
+        }),
+      ).toMatchObject({
         code: ApiErrorCode.messageTooLarge,
         field: 'message',
       });
-      expect(await a.request({ type: 'sendAnonymous', id: 's', to: bob.address, message: 'x', replySurbs: -1 })).toMatchObject({ code: ApiErrorCode.invalidField, field: 'replySurbs' });
+      expect(
+        await a.request({ type: 'sendAnonymous', id: 's', to: bob.address, message: 'x', replySurbs: -1 }),
+      ).toMatchObject({ code: ApiErrorCode.invalidField, field: 'replySurbs' });
       expect(a.json().filter((f) => f.code === ApiErrorCode.malformed)).toHaveLength(2);
       expect(a.closed).toBeUndefined();
       expect(await a.request({ type: 'selfAddress', id: 'still-here' })).toMatchObject({ address: alice.address });
@@ -199,17 +260,26 @@ describe('loopix client API (binary frames)', () => {
     const b = await App.open(`${bobUrl}/?format=binary`);
     try {
       b.ws.send(Buffer.from([BinaryKind.selfAddress, 0, 0, 0, 9]));
-      const self = await vi.waitFor(() => b.binary().find((f) => f[0] === BinaryKind.selfAddressReply) ?? Promise.reject(new Error('none')));
+      const self = await vi.waitFor(
+        () => b.binary().find((f) => f[0] === BinaryKind.selfAddressReply) ?? Promise.reject(new Error('none')),
+      );
       expect(self.readUInt32BE(1)).toBe(9);
       expect(self.subarray(BINARY_HEADER_BYTES).toString('latin1')).toBe(bob.address);
 
       const body = Uint8Array.from({ length: 600 }, (_, i) => i % 251);
       a.ws.send(binarySend(0xdeadbeef, bob.address, body));
-      const sent = await vi.waitFor(() => a.binary().find((f) => f[0] === BinaryKind.sent) ?? Promise.reject(new Error('none')));
+      const sent = await vi.waitFor(
+        () => a.binary().find((f) => f[0] === BinaryKind.sent) ?? Promise.reject(new Error('none')),
+      );
       expect(sent.readUInt32BE(1)).toBe(0xdeadbeef);
       expect(sent.length).toBe(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES);
-      const got = await vi.waitFor(() => b.binary().find((f) => f[0] === BinaryKind.received) ?? Promise.reject(new Error('none')), { timeout: 20_000, interval: 20 });
-      expect(got.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES)).toEqual(sent.subarray(BINARY_HEADER_BYTES));
+      const got = await vi.waitFor(
+        () => b.binary().find((f) => f[0] === BinaryKind.received) ?? Promise.reject(new Error('none')),
+        { timeout: 20_000, interval: 20 },
+      );
+      expect(got.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES)).toEqual(
+        sent.subarray(BINARY_HEADER_BYTES),
+      );
       expect(new Uint8Array(got.subarray(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES + 4))).toEqual(body);
     } finally {
       a.close();
@@ -228,7 +298,11 @@ describe('loopix client API (binary frames)', () => {
         if (e.length < 3) throw new Error('waiting');
         return e;
       });
-      const decode = (f: Buffer) => ({ id: f.readUInt32BE(1), code: f.subarray(6, 6 + f[5]!).toString('latin1'), message: f.subarray(6 + f[5]!).toString('utf8') });
+      const decode = (f: Buffer) => ({
+        id: f.readUInt32BE(1),
+        code: f.subarray(6, 6 + f[5]!).toString('latin1'),
+        message: f.subarray(6 + f[5]!).toString('utf8'),
+      });
       expect(errors.map(decode)).toEqual([
         expect.objectContaining({ id: 5, code: ApiErrorCode.malformed, message: expect.stringContaining('to') }),
         expect.objectContaining({ id: 6, code: ApiErrorCode.unknownType }),
@@ -252,11 +326,17 @@ describe('loopix client API (several applications, defenses)', () => {
       const s2 = await a2.request({ type: 'send', id: 'two', to: bob.address, message: 'from app two' });
       expect(a1.json().some((f) => f.id === 'two')).toBe(false); // answers go to the asking app only
       for (const s of [s1, s2]) await b1.waitJson((f) => f.type === 'received' && f.messageId === s.messageId);
-      const ids = await vi.waitFor(() => {
-        const got = b2.binary().filter((f) => f[0] === BinaryKind.received).map((f) => f.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES).toString('hex'));
-        if (got.length < 2) throw new Error('waiting');
-        return got;
-      }, { timeout: 20_000, interval: 20 });
+      const ids = await vi.waitFor(
+        () => {
+          const got = b2
+            .binary()
+            .filter((f) => f[0] === BinaryKind.received)
+            .map((f) => f.subarray(BINARY_HEADER_BYTES, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES).toString('hex'));
+          if (got.length < 2) throw new Error('waiting');
+          return got;
+        },
+        { timeout: 20_000, interval: 20 },
+      );
       expect(ids.sort()).toEqual([s1.messageId, s2.messageId].sort());
     } finally {
       for (const x of [a1, a2, b1, b2]) x.close();
@@ -270,7 +350,10 @@ describe('loopix client API (several applications, defenses)', () => {
       const s = await a.request({ type: 'send', id: 'later', to: bob.address, message: 'read me later' });
       await vi.waitFor(() => expect(bobApi.stats().backlog).toBe(1), { timeout: 20_000, interval: 20 });
       const b = await App.open(bobUrl);
-      expect(await b.waitJson((f) => f.type === 'received')).toMatchObject({ messageId: s.messageId, message: 'read me later' });
+      expect(await b.waitJson((f) => f.type === 'received')).toMatchObject({
+        messageId: s.messageId,
+        message: 'read me later',
+      });
       b.close();
     } finally {
       a.close();
@@ -296,8 +379,12 @@ describe('loopix client API (several applications, defenses)', () => {
       }
       expect(isLoopixError(err, 'ERR_LOOPIX_API_OFF_HOST'), host).toBe(true);
     }
-    expect(() => new ClientApiServer({ client: apiClientFor(alice), host: '0.0.0.0', allowOffHost: true })).not.toThrow();
-    expect(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopbackHost)).toBe(true);
+    expect(
+      () => new ClientApiServer({ client: apiClientFor(alice), host: '0.0.0.0', allowOffHost: true }),
+    ).not.toThrow();
+    expect(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopbackHost)).toBe(
+      true,
+    );
   });
 });
 
@@ -307,15 +394,33 @@ describe('loopix client API (traffic on the wire)', () => {
     // and the application over a real WebSocket in front of it.
     const sim = new SimulatedScheduler();
     const submitted: Uint8Array[] = [];
-    const transport: ClientTransport = { connected: true, start() {}, async stop() {}, submit: (p) => (submitted.push(p), true) };
+    const transport: ClientTransport = {
+      connected: true,
+      start() {},
+      async stop() {},
+      submit: (p) => (submitted.push(p), true),
+    };
     const net = makeNetwork(backend, { providers: 2, perLayer: 1 });
     const simParams = NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10 });
-    const client = new LoopixClient({ config: { providerId: net.providers[0]!.id, params: simParams }, keyPair: keyPair(backend), topology: net.topology, backend, scheduler: sim, transport: () => transport });
+    const client = new LoopixClient({
+      config: { providerId: net.providers[0]!.id, params: simParams },
+      keyPair: keyPair(backend),
+      topology: net.topology,
+      backend,
+      scheduler: sim,
+      transport: () => transport,
+    });
     const api = new ClientApiServer({ client: apiClientFor(client), port: 0 });
     const app = await App.open((await api.start()).url);
     try {
       client.start();
-      const to = new LoopixClient({ config: { providerId: net.providers[1]!.id, params: simParams }, keyPair: keyPair(backend), topology: net.topology, backend, transport: () => transport }).address;
+      const to = new LoopixClient({
+        config: { providerId: net.providers[1]!.id, params: simParams },
+        keyPair: keyPair(backend),
+        topology: net.topology,
+        backend,
+        transport: () => transport,
+      }).address;
       for (let i = 0; i < 200; i++) app.ws.send(JSON.stringify({ type: 'send', id: i, to, message: `message ${i}` }));
       await vi.waitFor(() => expect(client.stats().send_buffer).toBe(200), { timeout: 20_000 });
       const T = 100; // simulated seconds
@@ -344,14 +449,41 @@ describe('loopix client API (anonymous mailboxes)', () => {
     const base = makeNetwork(backend, { providers: 2, perLayer: 1 });
     const { signature: _s, ...body } = base.topology.doc as SignedTopology;
     const poId = base.providers[1]!.id;
-    const topology = new TopologyIndex(signTopology({ ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) }, generateAuthorityKey()));
+    const topology = new TopologyIndex(
+      signTopology(
+        { ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) },
+        generateAuthorityKey(),
+      ),
+    );
     const net = { ...base, topology };
     const sim = new SimulatedScheduler();
     const WALL = 1_700_000_000_000;
     const submitted: Uint8Array[] = [];
-    const transport: ClientTransport = { connected: true, start() {}, async stop() {}, submit: (p) => (submitted.push(p), true), submitPool: () => true };
-    const simParams = NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10, mailboxEpochS: 100, mailboxGraceS: 10 });
-    const make = () => new LoopixClient({ config: { providerId: base.providers[0]!.id, params: simParams }, keyPair: keyPair(backend), topology, backend, scheduler: sim, wallClock: () => WALL + sim.now(), transport: () => transport });
+    const transport: ClientTransport = {
+      connected: true,
+      start() {},
+      async stop() {},
+      submit: (p) => (submitted.push(p), true),
+      submitPool: () => true,
+    };
+    const simParams = NetworkParamsSchema.parse({
+      lambdaP: 1,
+      lambdaL: 1,
+      lambdaD: 1,
+      mu: 10,
+      mailboxEpochS: 100,
+      mailboxGraceS: 10,
+    });
+    const make = () =>
+      new LoopixClient({
+        config: { providerId: base.providers[0]!.id, params: simParams },
+        keyPair: keyPair(backend),
+        topology,
+        backend,
+        scheduler: sim,
+        wallClock: () => WALL + sim.now(),
+        transport: () => transport,
+      });
     const sender = make();
     const recipient = make();
     const senderApi = new ClientApiServer({ client: apiClientFor(sender), port: 0 });
@@ -365,13 +497,21 @@ describe('loopix client API (anonymous mailboxes)', () => {
       expect(address.startsWith(`loopixpo1:${poId}:`)).toBe(true);
       // Binary: kind 0x05 with the post office's id as body; the answer is 0x85 with the address.
       r.ws.send(Buffer.concat([Buffer.from([BinaryKind.openMailbox, 0, 0, 0, 4]), Buffer.from(poId, 'latin1')]));
-      const bin = await vi.waitFor(() => r.binary().find((f) => f[0] === BinaryKind.mailboxReply) ?? Promise.reject(new Error('none')));
+      const bin = await vi.waitFor(
+        () => r.binary().find((f) => f[0] === BinaryKind.mailboxReply) ?? Promise.reject(new Error('none')),
+      );
       expect(bin.readUInt32BE(1)).toBe(4);
       const second = bin.subarray(BINARY_HEADER_BYTES).toString('latin1');
       expect(second.startsWith(`loopixpo1:${poId}:`) && second !== address).toBe(true);
       // A node that is not a post office: an error naming the field; the connection stays usable.
-      expect(await r.request({ type: 'openMailbox', id: 'no', postOffice: base.providers[0]!.id })).toMatchObject({ type: 'error', code: ApiErrorCode.noPostOffice, field: 'postOffice' });
-      expect(await s.request({ type: 'send', id: 'bad', to: `${address.slice(0, -2)}zz`, message: 'x' })).toMatchObject({ type: 'error', code: ApiErrorCode.badAddress, field: 'to' });
+      expect(await r.request({ type: 'openMailbox', id: 'no', postOffice: base.providers[0]!.id })).toMatchObject({
+        type: 'error',
+        code: ApiErrorCode.noPostOffice,
+        field: 'postOffice',
+      });
+      expect(await s.request({ type: 'send', id: 'bad', to: `${address.slice(0, -2)}zz`, message: 'x' })).toMatchObject(
+        { type: 'error', code: ApiErrorCode.badAddress, field: 'to' },
+      );
 
       const sent = await s.request({ type: 'send', id: 'push', to: address, message: 'to a mailbox' });
       expect(sent).toMatchObject({ type: 'sent', id: 'push' });
@@ -381,11 +521,18 @@ describe('loopix client API (anonymous mailboxes)', () => {
       expect(sender.stats().po_pushes_sent).toBe(1);
       const pushes = submitted
         .map((p) => route(backend, net, base.providers[0]!.id, p).trace.at(-1)!)
-        .flatMap((t) => (t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(net.geometry, t.result.id, t.result.content)] : []));
+        .flatMap((t) =>
+          t.nodeId === poId && t.result.kind === 'final'
+            ? [decodeRequest(net.geometry, t.result.id, t.result.content)]
+            : [],
+        );
       expect(pushes).toHaveLength(1);
       const push = pushes[0]!;
       expect(push.kind).toBe('push');
-      if (push.kind === 'push') expect(toHex(push.mailboxId)).toBe(toHex(mailboxId(parseAnonymousAddress(net.geometry, address).secret, mailboxEpochAt(WALL, 100_000))));
+      if (push.kind === 'push')
+        expect(toHex(push.mailboxId)).toBe(
+          toHex(mailboxId(parseAnonymousAddress(net.geometry, address).secret, mailboxEpochAt(WALL, 100_000))),
+        );
     } finally {
       s.close();
       r.close();
@@ -397,7 +544,11 @@ describe('loopix client API (anonymous mailboxes)', () => {
   it('openMailbox on a network without a post office answers ERR_LOOPIX_API_NO_POST_OFFICE', async () => {
     const a = await App.open(aliceUrl);
     try {
-      expect(await a.request({ type: 'openMailbox', id: 1 })).toMatchObject({ type: 'error', id: 1, code: ApiErrorCode.noPostOffice });
+      expect(await a.request({ type: 'openMailbox', id: 1 })).toMatchObject({
+        type: 'error',
+        id: 1,
+        code: ApiErrorCode.noPostOffice,
+      });
       expect(await a.request({ type: 'selfAddress', id: 2 })).toMatchObject({ address: alice.address });
     } finally {
       a.close();

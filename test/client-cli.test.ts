@@ -34,17 +34,32 @@ describe('loopix client CLI', () => {
     const ports = [await freePort(), await freePort()];
     const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
     const inboxes = new Map<string, Uint8Array[]>();
-    const providers = net.providers.map((p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }));
+    const providers = net.providers.map(
+      (p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }),
+    );
     for (const p of providers) await p.start();
     const params = { lambdaP: 40, lambdaL: 5, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20 };
     writeFileSync(join(dir, 'topology.json'), JSON.stringify(net.topology.doc));
     const keys = { alice: keyPair(backend), bob: keyPair(backend) };
     for (const [name, k] of Object.entries(keys)) {
-      writeFileSync(join(dir, `${name}.key.json`), JSON.stringify({ type: 'x25519', publicKey: toHex(k.publicKey), privateKey: toHex(k.privateKey) }));
+      writeFileSync(
+        join(dir, `${name}.key.json`),
+        JSON.stringify({ type: 'x25519', publicKey: toHex(k.publicKey), privateKey: toHex(k.privateKey) }),
+      );
     }
     const config = (name: string, provider: number) => {
       const file = join(dir, `${name}.json`);
-      writeFileSync(file, JSON.stringify({ keyFile: `${name}.key.json`, providerId: net.providers[provider]!.id, topologyFile: 'topology.json', authorityPublicKey: net.authorityPublicKey, params, log: { level: 'silent' } }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          keyFile: `${name}.key.json`,
+          providerId: net.providers[provider]!.id,
+          topologyFile: 'topology.json',
+          authorityPublicKey: net.authorityPublicKey,
+          params,
+          log: { level: 'silent' },
+        }),
+      );
       return file;
     };
     const aliceConfig = config('alice', 0);
@@ -60,14 +75,21 @@ describe('loopix client CLI', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const recv = runClientRecv({ config: bobConfig, count: 1, timeout: 20 }, { backend });
-      await runClientSend({ config: aliceConfig, to: bobAddress, message: 'hi bob, über loopix', timeout: 20 }, { backend });
+      await runClientSend(
+        { config: aliceConfig, to: bobAddress, message: 'hi bob, über loopix', timeout: 20 },
+        { backend },
+      );
       await recv;
     } finally {
       spy.mockRestore();
       stderr.mockRestore();
       for (const p of providers) await p.stop();
     }
-    const json = lines.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const json = lines
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const sent = json.find((j) => j.sent === true)!;
     const got = json.find((j) => 'text' in j)!;
     expect(sent).toMatchObject({ to: bobAddress, bytes: 20, fragments: 1 });
@@ -77,15 +99,29 @@ describe('loopix client CLI', () => {
   });
 
   it('send refuses to run without exactly one of --message and --file', async () => {
-    await expect(runClientSend({ config: 'nope.json', to: 'x', timeout: 1 })).rejects.toThrow(/exactly one of --message/);
+    await expect(runClientSend({ config: 'nope.json', to: 'x', timeout: 1 })).rejects.toThrow(
+      /exactly one of --message/,
+    );
   });
 
   it('clientFromConfigFile refuses a directory config with no kept document, naming the file and the fix', () => {
     const k = keyPair(backend);
-    writeFileSync(join(dir, 'carol.key.json'), JSON.stringify({ type: 'x25519', publicKey: toHex(k.publicKey), privateKey: toHex(k.privateKey) }));
+    writeFileSync(
+      join(dir, 'carol.key.json'),
+      JSON.stringify({ type: 'x25519', publicKey: toHex(k.publicKey), privateKey: toHex(k.privateKey) }),
+    );
     const file = join(dir, 'carol.json');
     const directory = { authorities: [{ publicKey: '11'.repeat(32), url: 'http://127.0.0.1:9' }] };
-    writeFileSync(file, JSON.stringify({ keyFile: 'carol.key.json', providerId: 'ab'.repeat(16), topologyFile: 'carol.topology.json', directory, log: { level: 'silent' } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        keyFile: 'carol.key.json',
+        providerId: 'ab'.repeat(16),
+        topologyFile: 'carol.topology.json',
+        directory,
+        log: { level: 'silent' },
+      }),
+    );
     let err: unknown;
     try {
       clientFromConfigFile(file, { backend });

@@ -9,11 +9,26 @@ import { LoopixClient, type ReceivedMessage } from '../src/client/client.js';
 import { createNodeClient } from '../src/client/node.js';
 import type { LogLike } from '../src/client/connection.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
-import { clientBackend, keyPair, makeNetwork, TestProvider, toHex, waitFor, type TestNetwork } from './client-fixtures.js';
+import {
+  clientBackend,
+  keyPair,
+  makeNetwork,
+  TestProvider,
+  toHex,
+  waitFor,
+  type TestNetwork,
+} from './client-fixtures.js';
 import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
-const params = NetworkParamsSchema.parse({ lambdaP: 40, lambdaL: 10, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20 });
+const params = NetworkParamsSchema.parse({
+  lambdaP: 40,
+  lambdaL: 10,
+  lambdaD: 5,
+  mu: 1000,
+  pullK: 4,
+  pullIntervalMs: 20,
+});
 
 const freePort = freeTcpPort;
 
@@ -33,7 +48,16 @@ async function setup(refuse: string[] = []): Promise<Setup> {
   const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
   const inboxes = new Map<string, Uint8Array[]>();
   const providers = net.providers.map(
-    (p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: params.pullK, inboxes, port: ports[i]!, refuse: new Set(refuse) }),
+    (p, i) =>
+      new TestProvider({
+        backend,
+        net,
+        providerId: p.id,
+        pullK: params.pullK,
+        inboxes,
+        port: ports[i]!,
+        refuse: new Set(refuse),
+      }),
   );
   for (const p of providers) await p.start();
   cleanups.push(async () => {
@@ -61,7 +85,10 @@ async function take(c: LoopixClient, n: number, timeoutMs = 15_000): Promise<Rec
   const deadline = Date.now() + timeoutMs;
   while (out.length < n) {
     const left = deadline - Date.now();
-    const r = await Promise.race([it.next(), new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(0, left)))]);
+    const r = await Promise.race([
+      it.next(),
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(0, left))),
+    ]);
     if (r === 'timeout') throw new Error(`received ${out.length} of ${n} messages in ${timeoutMs} ms`);
     if (r.done) break;
     out.push(r.value);
@@ -89,7 +116,11 @@ describe('client ↔ provider WebSocket session', () => {
     expect(new TextDecoder().decode(m!.bytes)).toBe(text);
     await waitFor(() => alice.stats().loops_returned >= 3, 10_000, 'loops to return');
     // ACKs ride on the next scheduled PULL (src/client/connection.ts): wait for one beyond the replies above.
-    await waitFor(() => alice.stats().connection!.pulls_sent > 3 && alice.stats().connection!.acks_sent > 0, 10_000, 'a PULL carrying an ACK');
+    await waitFor(
+      () => alice.stats().connection!.pulls_sent > 3 && alice.stats().connection!.acks_sent > 0,
+      10_000,
+      'a PULL carrying an ACK',
+    );
 
     const as = alice.stats();
     expect(as.connected).toBe(true);
@@ -114,7 +145,9 @@ describe('client ↔ provider WebSocket session', () => {
     await alice.waitConnected(5000);
     const ids: string[] = [];
     // The five messages share one envelope (same recipient, queued together); sends resolve once bob acks.
-    const sends = Array.from({ length: 5 }, (_, i) => alice.send(bobAddress, new TextEncoder().encode(`message ${i} ${'x'.repeat(i * 700)}`)));
+    const sends = Array.from({ length: 5 }, (_, i) =>
+      alice.send(bobAddress, new TextEncoder().encode(`message ${i} ${'x'.repeat(i * 700)}`)),
+    );
     for (const h of sends) h.catch(() => {});
     for (const h of sends) ids.push(h.messageId);
     await alice.flushed(10_000);
@@ -161,7 +194,12 @@ describe('client ↔ provider WebSocket session', () => {
     const keys = keyPair(backend);
     const { net, providers } = await setup([toHex(keys.publicKey)]);
     const warnings: string[] = [];
-    const log: LogLike = { debug() {}, info() {}, error() {}, warn: (o, msg) => warnings.push(`${msg} ${JSON.stringify(o)}`) };
+    const log: LogLike = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (o, msg) => warnings.push(`${msg} ${JSON.stringify(o)}`),
+    };
     const alice = client(net, 0, keys, log);
     alice.start();
     await waitFor(() => (alice.stats().connection!.errors.auth_failed ?? 0) >= 2, 5000, 'two refusals');

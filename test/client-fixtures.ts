@@ -35,7 +35,16 @@ export interface TestNetwork {
 
 export function makeNetwork(
   backend: SphinxBackend,
-  o: { layers?: number; perLayer?: number; providers?: number; geometry?: Partial<GeometryParams>; wsUrls?: string[]; epoch?: number; epochLengthS?: number; epochStartMs?: number } = {},
+  o: {
+    layers?: number;
+    perLayer?: number;
+    providers?: number;
+    geometry?: Partial<GeometryParams>;
+    wsUrls?: string[];
+    epoch?: number;
+    epochLengthS?: number;
+    epochStartMs?: number;
+  } = {},
 ): TestNetwork {
   const layers = o.layers ?? 3;
   const perLayer = o.perLayer ?? 2;
@@ -48,17 +57,41 @@ export function makeNetwork(
     const id = toHex(crypto.getRandomValues(new Uint8Array(geometry.addressBytes)));
     const kp = keyPair(backend);
     privateKeys.set(id, kp.privateKey);
-    nodes.push({ id, name, role, layer, udp: { host: '127.0.0.1', port: port++ }, ...(ws ? { ws } : {}), publicKey: toHex(kp.publicKey) });
+    nodes.push({
+      id,
+      name,
+      role,
+      layer,
+      udp: { host: '127.0.0.1', port: port++ },
+      ...(ws ? { ws } : {}),
+      publicKey: toHex(kp.publicKey),
+    });
   };
-  for (let i = 0; i < providerCount; i++) add(`provider${i}`, 'provider', 0, o.wsUrls?.[i] ?? `ws://127.0.0.1:${41000 + i}`);
-  for (let layer = 1; layer <= layers; layer++) for (let i = 0; i < perLayer; i++) add(`mix${layer}.${i}`, 'mix', layer);
+  for (let i = 0; i < providerCount; i++)
+    add(`provider${i}`, 'provider', 0, o.wsUrls?.[i] ?? `ws://127.0.0.1:${41000 + i}`);
+  for (let layer = 1; layer <= layers; layer++)
+    for (let i = 0; i < perLayer; i++) add(`mix${layer}.${i}`, 'mix', layer);
   const authority = generateAuthorityKey();
   const doc = signTopology(
-    { version: 1, epoch: o.epoch ?? 7, issuedAt: new Date(0).toISOString(), geometry: { maxHops: geometry.maxHops, addressBytes: geometry.addressBytes, contentBytes: geometry.contentBytes }, layers, nodes, ...(o.epochLengthS !== undefined ? { epochLengthS: o.epochLengthS, epochStartMs: o.epochStartMs ?? 0 } : {}) },
+    {
+      version: 1,
+      epoch: o.epoch ?? 7,
+      issuedAt: new Date(0).toISOString(),
+      geometry: { maxHops: geometry.maxHops, addressBytes: geometry.addressBytes, contentBytes: geometry.contentBytes },
+      layers,
+      nodes,
+      ...(o.epochLengthS !== undefined ? { epochLengthS: o.epochLengthS, epochStartMs: o.epochStartMs ?? 0 } : {}),
+    },
     authority,
   );
   const topology = new TopologyIndex(doc);
-  return { topology, geometry: topology.geometry, privateKeys, providers: topology.providers, authorityPublicKey: authority.publicKey };
+  return {
+    topology,
+    geometry: topology.geometry,
+    privateKeys,
+    providers: topology.providers,
+    authorityPublicKey: authority.publicKey,
+  };
 }
 
 export interface HopTrace {
@@ -74,7 +107,13 @@ export interface Routed {
 }
 
 /** Runs `packet` from its first node (`firstNodeId`) through the network, unwrapping at each node. */
-export function route(backend: SphinxBackend, net: TestNetwork, firstNodeId: string, packet: Uint8Array, maxHops = 16): Routed {
+export function route(
+  backend: SphinxBackend,
+  net: TestNetwork,
+  firstNodeId: string,
+  packet: Uint8Array,
+  maxHops = 16,
+): Routed {
   const trace: HopTrace[] = [];
   let at = firstNodeId;
   const p = packet.slice();
@@ -87,7 +126,8 @@ export function route(backend: SphinxBackend, net: TestNetwork, firstNodeId: str
       at = toHex(result.next);
       continue;
     }
-    if (result.kind === 'deliver') return { trace, delivered: { clientId: toHex(result.client), providerId: at, packet: p } };
+    if (result.kind === 'deliver')
+      return { trace, delivered: { clientId: toHex(result.client), providerId: at, packet: p } };
     return { trace };
   }
   throw new Error('path too long');
@@ -182,7 +222,10 @@ export class TestProvider {
         if (f.type !== 'hello') return fail(ErrorCode.UNEXPECTED, `expected HELLO, got ${f.type}`);
         hello = bytes.slice();
         ephSk = crypto.getRandomValues(new Uint8Array(32));
-        challenge = encode.challenge(crypto.getRandomValues(new Uint8Array(32)), randomizeTopBit(backend.x25519Base(ephSk)));
+        challenge = encode.challenge(
+          crypto.getRandomValues(new Uint8Array(32)),
+          randomizeTopBit(backend.x25519Base(ephSk)),
+        );
         ws.send(challenge);
         state = 'auth';
         return;
@@ -233,7 +276,9 @@ export class TestProvider {
           const already = [...pending.values()].reduce((a, b) => a + b, 0);
           const stored = box.slice(already, already + this.o.pullK);
           pending.set(f.requestId, stored.length);
-          const dummies = Array.from({ length: this.o.pullK - stored.length }, () => crypto.getRandomValues(new Uint8Array(g.packetBytes)));
+          const dummies = Array.from({ length: this.o.pullK - stored.length }, () =>
+            crypto.getRandomValues(new Uint8Array(g.packetBytes)),
+          );
           const packets = [...stored, ...dummies];
           this.replySizes.push(packets.length);
           send(encode.pullReply(g, f.requestId, packets));
@@ -276,7 +321,9 @@ export function clientBackend(): SphinxBackend {
   try {
     cachedBackend = loadSphinx().backend;
   } catch (err) {
-    process.stderr.write(`client tests: loadSphinx() failed (${(err as Error).message}); using the native addon directly\n`);
+    process.stderr.write(
+      `client tests: loadSphinx() failed (${(err as Error).message}); using the native addon directly\n`,
+    );
     cachedBackend = loadNativeBackend();
   }
   return cachedBackend;

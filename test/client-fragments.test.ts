@@ -71,7 +71,15 @@ describe('fragmentation', () => {
 
   it('ignores duplicate fragments, before and after the message completed', () => {
     const { results } = roundTrip(random(3 * cap), MAX, (c) => [c[0]!, c[0]!, c[2]!, c[1]!, c[1]!, c[0]!, c[2]!]);
-    expect(results.map((r) => r.status)).toEqual(['partial', 'duplicate', 'partial', 'complete', 'duplicate', 'duplicate', 'duplicate']);
+    expect(results.map((r) => r.status)).toEqual([
+      'partial',
+      'duplicate',
+      'partial',
+      'complete',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+    ]);
     const single = roundTrip(random(10), MAX, (c) => [c[0]!, c[0]!]);
     expect(single.results.map((r) => r.status)).toEqual(['complete', 'duplicate']);
   });
@@ -80,13 +88,17 @@ describe('fragmentation', () => {
     const a = fragmentMessage(g, random(3 * cap), { maxMessageBytes: MAX });
     const b = fragmentMessage(g, random(2 * cap), { maxMessageBytes: MAX });
     const r = new Reassembler(g, { maxMessageBytes: MAX });
-    const statuses = [a.contents[0]!, b.contents[1]!, a.contents[2]!, b.contents[0]!, a.contents[1]!].map((c) => r.add(c).status);
+    const statuses = [a.contents[0]!, b.contents[1]!, a.contents[2]!, b.contents[0]!, a.contents[1]!].map(
+      (c) => r.add(c).status,
+    );
     expect(statuses).toEqual(['partial', 'partial', 'partial', 'complete', 'complete']);
   });
 
   it('rejects a message over maxMessageBytes with a RangeError naming bytes', () => {
     expect(() => fragmentMessage(g, new Uint8Array(MAX + 1), { maxMessageBytes: MAX })).toThrow(RangeError);
-    expect(() => fragmentMessage(g, new Uint8Array(MAX + 1), { maxMessageBytes: MAX })).toThrow(/bytes must be at most maxMessageBytes/);
+    expect(() => fragmentMessage(g, new Uint8Array(MAX + 1), { maxMessageBytes: MAX })).toThrow(
+      /bytes must be at most maxMessageBytes/,
+    );
   });
 
   it('rejects malformed contents without throwing', () => {
@@ -118,7 +130,8 @@ describe('fragmentation', () => {
     expect(r.incomplete).toBe(0);
     expect(r.incompleteBytes).toBe(0);
     const byBytes = new Reassembler(g, { maxMessageBytes: 4 * cap, maxIncompleteBytes: 4 * cap });
-    for (let i = 0; i < 10; i++) byBytes.add(fragmentMessage(g, random(4 * cap), { maxMessageBytes: 4 * cap }).contents[0]!);
+    for (let i = 0; i < 10; i++)
+      byBytes.add(fragmentMessage(g, random(4 * cap), { maxMessageBytes: 4 * cap }).contents[0]!);
     expect(byBytes.incompleteBytes).toBeLessThanOrEqual(4 * cap);
   });
 });

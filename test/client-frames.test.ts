@@ -2,7 +2,15 @@
 import { deflateSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope } from '../src/client/envelope.js';
-import { AckMode, ackCapacity, dataCapacity, decodeFrame, encodeAck, encodeData, splitData } from '../src/client/frames.js';
+import {
+  AckMode,
+  ackCapacity,
+  dataCapacity,
+  decodeFrame,
+  encodeAck,
+  encodeData,
+  splitData,
+} from '../src/client/frames.js';
 import { makeGeometry } from '../src/geometry.js';
 
 const g = makeGeometry();
@@ -12,14 +20,21 @@ describe('envelopes', () => {
   it('round-trips messages, reply SURBs and SURB requests in order, compressing only when it helps', () => {
     const records = [
       { kind: 'message' as const, messageId: id(), bytes: new TextEncoder().encode('hello '.repeat(50)) },
-      { kind: 'replySurbs' as const, replyKey: id(), expiresAtMs: 1_700_000_000_000, surbs: [crypto.getRandomValues(new Uint8Array(g.surbBytes))] },
+      {
+        kind: 'replySurbs' as const,
+        replyKey: id(),
+        expiresAtMs: 1_700_000_000_000,
+        surbs: [crypto.getRandomValues(new Uint8Array(g.surbBytes))],
+      },
       { kind: 'surbRequest' as const, replyKey: id(), wanted: 4 },
     ];
     const env = encodeEnvelope(g, records);
     const back = decodeEnvelope(g, env, 1 << 20);
     expect(back).toMatchObject({ ok: true, compressed: true });
     expect(back.ok && back.records).toEqual(records);
-    const random = encodeEnvelope(g, [{ kind: 'message', messageId: id(), bytes: crypto.getRandomValues(new Uint8Array(2000)) }]);
+    const random = encodeEnvelope(g, [
+      { kind: 'message', messageId: id(), bytes: crypto.getRandomValues(new Uint8Array(2000)) },
+    ]);
     expect(decodeEnvelope(g, random, 1 << 20)).toMatchObject({ ok: true, compressed: false });
   });
 
@@ -46,7 +61,15 @@ describe('content frames', () => {
     const surb = crypto.getRandomValues(new Uint8Array(g.surbBytes));
     const parts = splitData(g, crypto.getRandomValues(new Uint8Array(2000)), AckMode.SURB);
     expect(parts.length).toBe(Math.ceil(2000 / dataCapacity(g, AckMode.SURB)));
-    const c = encodeData(g, { envelopeId: id(), index: 1, count: parts.length, sentAtMs: 123, ackMode: AckMode.SURB, surb, data: parts[1]! });
+    const c = encodeData(g, {
+      envelopeId: id(),
+      index: 1,
+      count: parts.length,
+      sentAtMs: 123,
+      ackMode: AckMode.SURB,
+      surb,
+      data: parts[1]!,
+    });
     expect(c.length).toBe(g.contentBytes);
     const f = decodeFrame(g, c);
     expect(f.type === 'data' && f.fragment.surb).toEqual(surb);

@@ -25,7 +25,11 @@ let net: TestnetFiles;
 let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
-function makeClient(name: string, providerIndex: number, extra: { log?: LogLike; store?: SqliteStore } = {}): LoopixClient {
+function makeClient(
+  name: string,
+  providerIndex: number,
+  extra: { log?: LogLike; store?: SqliteStore } = {},
+): LoopixClient {
   const { publicKey, privateKey } = writeKeyFile(join(dir, `${name}.key.json`), native);
   const client = createNodeClient({
     config: { providerId: net.index.providers[providerIndex]!.id, params: NetworkParamsSchema.parse(params) },
@@ -41,7 +45,10 @@ function makeClient(name: string, providerIndex: number, extra: { log?: LogLike;
 const node = (name: string) => pn!.node(name);
 
 /** Rewrites a node's config `faults` and restarts it (same id, keys, port). */
-async function setFaults(name: string, faults: { drop: number; delayMs: number; tag: number } | undefined): Promise<void> {
+async function setFaults(
+  name: string,
+  faults: { drop: number; delayMs: number; tag: number } | undefined,
+): Promise<void> {
   const n = node(name);
   const config = JSON.parse(readFileSync(n.node.configFile, 'utf8')) as Record<string, unknown>;
   if (faults) config.faults = faults;
@@ -71,12 +78,15 @@ afterAll(async () => {
 
 describe('reliable messaging over real processes', () => {
   it('with one mix dropping 10 %, 100 messages are delivered exactly once and every send() resolves', async () => {
-    const alice = makeClient('alice-loss', 0), bob = makeClient('bob-loss', 1);
+    const alice = makeClient('alice-loss', 0),
+      bob = makeClient('bob-loss', 1);
     const got = collect(bob);
     alice.start();
     bob.start();
     await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
-    const bodies = Array.from({ length: 100 }, () => crypto.getRandomValues(new Uint8Array(1 + Math.floor(Math.random() * 600))));
+    const bodies = Array.from({ length: 100 }, () =>
+      crypto.getRandomValues(new Uint8Array(1 + Math.floor(Math.random() * 600))),
+    );
     const handles = [];
     // Ten batches: several envelopes, so loss hits different fragments of different messages.
     for (let b = 0; b < 10; b++) {
@@ -96,15 +106,22 @@ describe('reliable messaging over real processes', () => {
   }, 120_000);
 
   it('with a mix dropping 100 % for a while, sends resolve after it recovers', async () => {
-    const alice = makeClient('alice-outage', 0), bob = makeClient('bob-outage', 1);
+    const alice = makeClient('alice-outage', 0),
+      bob = makeClient('bob-outage', 1);
     const got = collect(bob);
     alice.start();
     bob.start();
     await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
     await setFaults('mix-2.0', { drop: 1, delayMs: 0, tag: 0 });
-    const handles = Array.from({ length: 5 }, (_, i) => alice.send(bob.address, new TextEncoder().encode(`through the outage ${i}`)));
+    const handles = Array.from({ length: 5 }, (_, i) =>
+      alice.send(bob.address, new TextEncoder().encode(`through the outage ${i}`)),
+    );
     let settled = 0;
-    for (const h of handles) void h.then(() => settled++, () => settled++);
+    for (const h of handles)
+      void h.then(
+        () => settled++,
+        () => settled++,
+      );
     await vi.waitFor(() => expect(alice.stats().sent_real).toBeGreaterThanOrEqual(2), { timeout: 10_000 }); // sent, and lost
     await new Promise((r) => setTimeout(r, 3000));
     expect(settled).toBe(0);
@@ -112,7 +129,13 @@ describe('reliable messaging over real processes', () => {
     await setFaults('mix-2.0', undefined);
     await expect(Promise.all(handles)).resolves.toHaveLength(5);
     expect(alice.stats().retransmissions).toBeGreaterThan(0);
-    await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(handles.map((_, i) => `through the outage ${i}`)), { timeout: 10_000 });
+    await vi.waitFor(
+      () =>
+        expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(
+          handles.map((_, i) => `through the outage ${i}`),
+        ),
+      { timeout: 10_000 },
+    );
   }, 120_000);
 
   it('a reply reaches the sender through SURBs, and nothing the recipient sees or logs names the sender', async () => {
@@ -123,8 +146,10 @@ describe('reliable messaging over real processes', () => {
       warn: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
       error: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
     };
-    const alice = makeClient('alice-reply', 0), bob = makeClient('bob-reply', 1, { log });
-    const atAlice = collect(alice), atBob = collect(bob);
+    const alice = makeClient('alice-reply', 0),
+      bob = makeClient('bob-reply', 1, { log });
+    const atAlice = collect(alice),
+      atBob = collect(bob);
     alice.start();
     bob.start();
     await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
@@ -139,14 +164,19 @@ describe('reliable messaging over real processes', () => {
     expect(new TextDecoder().decode(atAlice[0]!.bytes)).toBe('a friend');
     expect(atAlice[0]!.conversation).toBe(asked.conversation);
     await asked;
-    const view = JSON.stringify({ message: { ...m, bytes: Buffer.from(m.bytes).toString('hex') }, stats: bob.stats(), log: lines });
+    const view = JSON.stringify({
+      message: { ...m, bytes: Buffer.from(m.bytes).toString('hex') },
+      stats: bob.stats(),
+      log: lines,
+    });
     const alicePublicKey = alice.address.split(':')[2]!;
     for (const secret of [alice.address, alicePublicKey, alice.providerId]) expect(view).not.toContain(secret);
     expect(lines.length).toBeGreaterThan(0); // bob did log (connection, …): the check above looked at something
   }, 120_000);
 
   it('ten 20-byte messages queued together leave in fewer packets than ten and arrive as ten, in order', async () => {
-    const alice = makeClient('alice-env', 0), bob = makeClient('bob-env', 1);
+    const alice = makeClient('alice-env', 0),
+      bob = makeClient('bob-env', 1);
     const got = collect(bob);
     bob.start();
     await bob.waitConnected(15_000);
@@ -162,7 +192,8 @@ describe('reliable messaging over real processes', () => {
   }, 60_000);
 
   it("the client's packet rate stays λP + λL + λD while acks and retransmissions go on", async () => {
-    const alice = makeClient('alice-rate', 0), bob = makeClient('bob-rate', 1);
+    const alice = makeClient('alice-rate', 0),
+      bob = makeClient('bob-rate', 1);
     alice.start();
     bob.start();
     await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
@@ -189,10 +220,36 @@ describe('reliable messaging over real processes', () => {
     await bob.waitConnected(15_000);
     writeKeyFile(join(dir, 'carol.key.json'), native);
     const config = join(dir, 'carol.json');
-    writeFileSync(config, JSON.stringify({ keyFile: 'carol.key.json', providerId: net.index.providers[0]!.id, topologyFile: net.topologyFile, authorityPublicKey: net.authority.publicKey, params, log: { level: 'warn' } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        keyFile: 'carol.key.json',
+        providerId: net.index.providers[0]!.id,
+        topologyFile: net.topologyFile,
+        authorityPublicKey: net.authority.publicKey,
+        params,
+        log: { level: 'warn' },
+      }),
+    );
     const body = crypto.getRandomValues(new Uint8Array(30_000)); // ~45 fragments: over two seconds at λP = 20/s
     writeFileSync(join(dir, 'carol.msg'), body);
-    const first = spawn(process.execPath, [loopixBin(), 'client', 'send', '--config', config, '--to', bob.address, '--file', join(dir, 'carol.msg'), '--timeout', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const first = spawn(
+      process.execPath,
+      [
+        loopixBin(),
+        'client',
+        'send',
+        '--config',
+        config,
+        '--to',
+        bob.address,
+        '--file',
+        join(dir, 'carol.msg'),
+        '--timeout',
+        '60',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let firstOutput = '';
     first.stderr.on('data', (c: Buffer) => (firstOutput += c.toString()));
     // Kill it once some fragments are acknowledged and others are not.
@@ -214,7 +271,9 @@ describe('reliable messaging over real processes', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     expect(got.length).toBe(0);
-    const second = spawn(process.execPath, [loopixBin(), 'client', 'flush', '--config', config, '--timeout', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const second = spawn(process.execPath, [loopixBin(), 'client', 'flush', '--config', config, '--timeout', '120'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     second.stdout.on('data', (c: Buffer) => (out += c.toString()));
     let err = '';

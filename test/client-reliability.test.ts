@@ -25,14 +25,17 @@ function drain(messages: ReceivedMessage[], it: AsyncIterable<ReceivedMessage>):
 describe('acknowledgements and retransmission (simulated time)', () => {
   it('send() resolves once every fragment is acknowledged, with progress on the way', async () => {
     const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id), bob = w.client(P1.id);
+    const alice = w.client(P0.id),
+      bob = w.client(P1.id);
     const got: ReceivedMessage[] = [];
     drain(got, bob.client.messages());
     alice.client.start();
     bob.client.start();
     const progress: number[] = [];
     let result: Delivery | undefined;
-    const h = alice.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(3000)), { onProgress: (p) => progress.push(p.acked) });
+    const h = alice.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(3000)), {
+      onProgress: (p) => progress.push(p.acked),
+    });
     void h.then((d) => (result = d));
     expect(h.messageId).toMatch(/^[0-9a-f]{32}$/);
     expect(await w.runUntil(() => result !== undefined, 60_000)).toBe(true);
@@ -49,7 +52,8 @@ describe('acknowledgements and retransmission (simulated time)', () => {
   it('with a mix dropping 10 %, 100 messages arrive exactly once and every send() resolves', async () => {
     const w = new SimWorld(backend, net);
     w.lose = (id) => id === MIX && Math.random() < 0.1;
-    const alice = w.client(P0.id, { lambdaP: 40 }), bob = w.client(P1.id, { lambdaP: 40 });
+    const alice = w.client(P0.id, { lambdaP: 40 }),
+      bob = w.client(P1.id, { lambdaP: 40 });
     const got: ReceivedMessage[] = [];
     drain(got, bob.client.messages());
     alice.client.start();
@@ -58,7 +62,11 @@ describe('acknowledgements and retransmission (simulated time)', () => {
     const bodies = Array.from({ length: 100 }, (_, i) => crypto.getRandomValues(new Uint8Array(1 + ((i * 37) % 900))));
     const handles = bodies.map((b) => alice.client.send(bob.client.address, b));
     let settled = 0;
-    for (const h of handles) void h.then(() => settled++, () => settled++);
+    for (const h of handles)
+      void h.then(
+        () => settled++,
+        () => settled++,
+      );
     expect(await w.runUntil(() => settled === 100, 600_000, 200)).toBe(true);
     await expect(Promise.all(handles)).resolves.toHaveLength(100);
     expect(got).toHaveLength(100);
@@ -74,7 +82,8 @@ describe('acknowledgements and retransmission (simulated time)', () => {
   it('rejects with ERR_LOOPIX_CLIENT_UNDELIVERED naming the message after the attempts are used up', async () => {
     const w = new SimWorld(backend, net);
     w.lose = (id) => id === MIX; // the only path is dead
-    const alice = w.client(P0.id, {}, { retransmit: { maxAttempts: 3 } }), bob = w.client(P1.id);
+    const alice = w.client(P0.id, {}, { retransmit: { maxAttempts: 3 } }),
+      bob = w.client(P1.id);
     alice.client.start();
     bob.client.start();
     const h = alice.client.send(bob.client.address, new Uint8Array(10));
@@ -90,7 +99,8 @@ describe('acknowledgements and retransmission (simulated time)', () => {
 
   it('a retransmitted fragment whose ack was lost is acknowledged again but delivered once', async () => {
     const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id), bob = w.client(P1.id);
+    const alice = w.client(P0.id),
+      bob = w.client(P1.id);
     const got: ReceivedMessage[] = [];
     drain(got, bob.client.messages());
     // The mix loses the first two packets bob sends to alice: his acks.
@@ -112,7 +122,8 @@ describe('acknowledgements and retransmission (simulated time)', () => {
 describe('envelopes (simulated time)', () => {
   it('ten 20-byte messages queued together leave in fewer packets than ten and arrive as ten, in order', async () => {
     const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id), bob = w.client(P1.id);
+    const alice = w.client(P0.id),
+      bob = w.client(P1.id);
     const got: ReceivedMessage[] = [];
     drain(got, bob.client.messages());
     const texts = Array.from({ length: 10 }, (_, i) => `message number ${String(i).padStart(2, '0')}...`);
@@ -138,12 +149,15 @@ describe('the wire rate with acks and retransmissions (simulated time)', () => {
     const w = new SimWorld(backend, net);
     w.lose = (id) => id === MIX && Math.random() < 0.3; // plenty of retransmissions
     const rates = { lambdaP: 5, lambdaL: 1, lambdaD: 1 };
-    const alice = w.client(P0.id, rates), bob = w.client(P1.id, rates);
+    const alice = w.client(P0.id, rates),
+      bob = w.client(P1.id, rates);
     alice.client.start();
     bob.client.start();
     const T = 240_000; // 4 simulated minutes
-    for (let i = 0; i < 120; i++) alice.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(700))).catch(() => {});
-    for (let i = 0; i < 60; i++) bob.client.send(alice.client.address, crypto.getRandomValues(new Uint8Array(700))).catch(() => {});
+    for (let i = 0; i < 120; i++)
+      alice.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(700))).catch(() => {});
+    for (let i = 0; i < 60; i++)
+      bob.client.send(alice.client.address, crypto.getRandomValues(new Uint8Array(700))).catch(() => {});
     await w.runUntil(() => false, T, 1000);
     for (const c of [alice, bob]) {
       const s = c.client.stats();
@@ -162,7 +176,8 @@ describe('the wire rate with acks and retransmissions (simulated time)', () => {
 describe('forged and replayed acknowledgements (simulated time)', () => {
   it('an ack built without the SURB, or a replayed one, does not acknowledge anything', async () => {
     const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id), bob = w.client(P1.id);
+    const alice = w.client(P0.id),
+      bob = w.client(P1.id);
     // Capture bob's acks on the wire instead of delivering them; the attacker replays one twice.
     const captured: Uint8Array[] = [];
     const aliceId = toHex(clientIdOf(net.geometry, alice.keys.publicKey));
@@ -181,9 +196,17 @@ describe('forged and replayed acknowledgements (simulated time)', () => {
     const { surbRoute } = await import('../src/client/routes.js');
     const surbId = crypto.getRandomValues(new Uint8Array(net.geometry.addressBytes));
     const r = surbRoute(net.topology, P1.id, P0.id, alice.keys.publicKey, surbId, { mu: 50 });
-    const forgedSurb = backend.createSurb(net.geometry, { epoch: r.epoch, hops: r.hops, firstHop: Buffer.from(P1.id, 'hex') });
+    const forgedSurb = backend.createSurb(net.geometry, {
+      epoch: r.epoch,
+      hops: r.hops,
+      firstHop: Buffer.from(P1.id, 'hex'),
+    });
     const { encodeAck } = await import('../src/client/frames.js');
-    const forged = backend.createSurbReply(net.geometry, forgedSurb.surb, encodeAck(net.geometry, [{ envelopeId: new Uint8Array(16), index: 0 }]));
+    const forged = backend.createSurbReply(
+      net.geometry,
+      forgedSurb.surb,
+      encodeAck(net.geometry, [{ envelopeId: new Uint8Array(16), index: 0 }]),
+    );
     w.lose = () => false;
     w.carry(P1.id, forged.packet);
     await w.runUntil(() => (alice.client.stats().invalid_received.unknown_surb ?? 0) >= 1, 5_000);
@@ -203,8 +226,10 @@ describe('forged and replayed acknowledgements (simulated time)', () => {
 describe('reply SURBs (simulated time)', () => {
   it('a reply reaches the sender through SURBs; the recipient sees a handle, never the address; top-up and expiry', async () => {
     const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id), bob = w.client(P1.id);
-    const atAlice: ReceivedMessage[] = [], atBob: ReceivedMessage[] = [];
+    const alice = w.client(P0.id),
+      bob = w.client(P1.id);
+    const atAlice: ReceivedMessage[] = [],
+      atBob: ReceivedMessage[] = [];
     drain(atAlice, alice.client.messages());
     drain(atBob, bob.client.messages());
     alice.client.start();
@@ -216,7 +241,10 @@ describe('reply SURBs (simulated time)', () => {
     const m = atBob[0]!;
     expect(m.replyHandle).toBe(h.conversation);
     // Nothing bob's client exposes names alice: not her public key, not her provider, not her address.
-    const view = JSON.stringify({ m: { ...m, bytes: Buffer.from(m.bytes).toString('hex') }, stats: bob.client.stats() });
+    const view = JSON.stringify({
+      m: { ...m, bytes: Buffer.from(m.bytes).toString('hex') },
+      stats: bob.client.stats(),
+    });
     for (const secret of [toHex(alice.keys.publicKey), P0.id, alice.client.address]) expect(view).not.toContain(secret);
     expect(bob.client.replySurbsLeft(m.replyHandle!)).toBe(3);
 
@@ -234,20 +262,32 @@ describe('reply SURBs (simulated time)', () => {
     expect(await w.runUntil(() => bob.client.replySurbsLeft(m.replyHandle!) > 1, 60_000)).toBe(true);
 
     // Unknown handle and, without rotating keys, no expiry: the errors name the handle.
-    await expect(bob.client.reply('00'.repeat(16), new Uint8Array(1))).rejects.toMatchObject({ code: 'ERR_LOOPIX_CLIENT_REPLY_UNKNOWN', field: 'handle' });
+    await expect(bob.client.reply('00'.repeat(16), new Uint8Array(1))).rejects.toMatchObject({
+      code: 'ERR_LOOPIX_CLIENT_REPLY_UNKNOWN',
+      field: 'handle',
+    });
     await Promise.all([alice.client.stop(), bob.client.stop()]);
   });
 
-  it('a reply after the SURBs\' key epoch ended fails with ERR_LOOPIX_CLIENT_REPLY_EXPIRED', async () => {
-    const rotating = makeNetwork(backend, { layers: 2, perLayer: 1, providers: 2, epochLengthS: 60, epochStartMs: 1_700_000_000_000 });
+  it("a reply after the SURBs' key epoch ended fails with ERR_LOOPIX_CLIENT_REPLY_EXPIRED", async () => {
+    const rotating = makeNetwork(backend, {
+      layers: 2,
+      perLayer: 1,
+      providers: 2,
+      epochLengthS: 60,
+      epochStartMs: 1_700_000_000_000,
+    });
     const w = new SimWorld(backend, rotating);
     const [Q0, Q1] = [rotating.providers[0]!, rotating.providers[1]!];
-    const alice = w.client(Q0.id), bob = w.client(Q1.id);
+    const alice = w.client(Q0.id),
+      bob = w.client(Q1.id);
     const atBob: ReceivedMessage[] = [];
     drain(atBob, bob.client.messages());
     alice.client.start();
     bob.client.start();
-    alice.client.send(bob.client.address, new TextEncoder().encode('answer within the epoch'), { replySurbs: 2 }).catch(() => {});
+    alice.client
+      .send(bob.client.address, new TextEncoder().encode('answer within the epoch'), { replySurbs: 2 })
+      .catch(() => {});
     expect(await w.runUntil(() => atBob.length === 1, 30_000)).toBe(true);
     w.wall += 120_000; // two epochs later
     const err = await bob.client.reply(atBob[0]!.replyHandle!, new Uint8Array(1)).catch((e: unknown) => e);
@@ -284,7 +324,9 @@ describe('persistence (simulated time)', () => {
     const alice2 = w.client(P0.id, {}, { store, keys: alice1.keys, onDelivered: (m) => deliveredAfter.push(...m) });
     expect(alice2.client.stats().unacked_fragments).toBeGreaterThan(0);
     alice2.client.start();
-    expect(await w.runUntil(() => alice2.client.stats().unacked_fragments === 0 && got.length === 5, 120_000)).toBe(true);
+    expect(await w.runUntil(() => alice2.client.stats().unacked_fragments === 0 && got.length === 5, 120_000)).toBe(
+      true,
+    );
     expect(got.map((m) => m.messageId).sort()).toEqual([...ids].sort());
     expect(store.data.outgoing.size).toBe(0);
     expect(deliveredAfter.length).toBeGreaterThan(0);

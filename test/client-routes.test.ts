@@ -21,13 +21,26 @@ describe('client routes', () => {
   it('a message path is P_s, one mix per layer L1..L3, P_r, recipient with RELAY×4, DELIVER(client id), FINAL(message id)', () => {
     const messageId = crypto.getRandomValues(new Uint8Array(g.addressBytes));
     for (let i = 0; i < 50; i++) {
-      const r = messageRoute(net.topology, P[0]!.id, { providerId: P[1]!.id, publicKey: recipient.publicKey }, messageId, { mu });
+      const r = messageRoute(
+        net.topology,
+        P[0]!.id,
+        { providerId: P[1]!.id, publicKey: recipient.publicKey },
+        messageId,
+        { mu },
+      );
       expect(r.kind).toBe('message');
       expect(r.epoch).toBe(7);
       expect(r.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 0]);
       expect(r.nodes[0]!.id).toBe(P[0]!.id);
       expect(r.nodes[4]!.id).toBe(P[1]!.id);
-      expect(r.hops.map((h) => h.command)).toEqual([Command.RELAY, Command.RELAY, Command.RELAY, Command.RELAY, Command.DELIVER, Command.FINAL]);
+      expect(r.hops.map((h) => h.command)).toEqual([
+        Command.RELAY,
+        Command.RELAY,
+        Command.RELAY,
+        Command.RELAY,
+        Command.DELIVER,
+        Command.FINAL,
+      ]);
       for (let h = 0; h < 4; h++) {
         expect(toHex(r.hops[h]!.address)).toBe(r.nodes[h + 1]!.id);
         expect(toHex(r.hops[h]!.publicKey)).toBe(r.nodes[h]!.publicKey);
@@ -59,7 +72,14 @@ describe('client routes', () => {
     expect(r.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 0]);
     expect(r.nodes[0]!.id).toBe(P[2]!.id);
     expect(r.nodes[4]!.id).toBe(P[2]!.id);
-    expect(r.hops.map((h) => h.command)).toEqual([Command.RELAY, Command.RELAY, Command.RELAY, Command.RELAY, Command.DELIVER, Command.LOOP]);
+    expect(r.hops.map((h) => h.command)).toEqual([
+      Command.RELAY,
+      Command.RELAY,
+      Command.RELAY,
+      Command.RELAY,
+      Command.DELIVER,
+      Command.LOOP,
+    ]);
     expect(toHex(r.hops[4]!.address)).toBe(toHex(clientIdOf(g, sender.publicKey)));
     expect(toHex(r.hops[5]!.publicKey)).toBe(toHex(sender.publicKey));
     expect(toHex(r.hops[5]!.address)).toBe(toHex(loopId));
@@ -71,7 +91,13 @@ describe('client routes', () => {
       const r = dropRoute(net.topology, P[0]!.id, { mu });
       expect(r.hops.length).toBe(5);
       expect(r.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 0]);
-      expect(r.hops.map((h) => h.command)).toEqual([Command.RELAY, Command.RELAY, Command.RELAY, Command.RELAY, Command.DROP]);
+      expect(r.hops.map((h) => h.command)).toEqual([
+        Command.RELAY,
+        Command.RELAY,
+        Command.RELAY,
+        Command.RELAY,
+        Command.DROP,
+      ]);
       expect(r.hops[4]!.address).toEqual(new Uint8Array(g.addressBytes));
       expect(r.hops[4]!.delayUs).toBe(0);
       last.add(r.nodes[4]!.id);
@@ -101,7 +127,13 @@ describe(`client packets unwrap hop by hop (${backend.name} backend)`, () => {
   it('a message packet relays through its path, is delivered to the recipient client id, and ends final at the recipient key with the fragment', () => {
     const bytes = new TextEncoder().encode('hello, loopix');
     const { messageId, contents } = fragmentMessage(g, bytes, { maxMessageBytes: 65536 });
-    const r = messageRoute(net.topology, P[0]!.id, { providerId: P[1]!.id, publicKey: recipient.publicKey }, toAddress(g, messageId), { mu });
+    const r = messageRoute(
+      net.topology,
+      P[0]!.id,
+      { providerId: P[1]!.id, publicKey: recipient.publicKey },
+      toAddress(g, messageId),
+      { mu },
+    );
     const packet = backend.createPacket(g, { epoch: r.epoch, hops: r.hops, content: contents[0]! });
     expect(packet.length).toBe(g.packetBytes);
     const routed = route(backend, net, P[0]!.id, packet);

@@ -38,7 +38,7 @@ describe('Poisson streams over simulated time', () => {
     const mean = gaps.reduce((a, b) => a + b, 0) / n;
     within(mean, 1 / rate, 1 / rate / Math.sqrt(n));
     const over = gaps.filter((g) => g > 1 / rate).length / n;
-    within(over, Math.exp(-1), Math.sqrt(Math.exp(-1) * (1 - Math.exp(-1)) / n));
+    within(over, Math.exp(-1), Math.sqrt((Math.exp(-1) * (1 - Math.exp(-1))) / n));
     // Coefficient of variation of an exponential is 1.
     const sd = Math.sqrt(gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / (n - 1));
     expect(sd / mean).toBeGreaterThan(0.93);
@@ -48,9 +48,19 @@ describe('Poisson streams over simulated time', () => {
   it('three streams are independent: the total is λP+λL+λD and per-second counts are uncorrelated', () => {
     const rates = { p: 1, l: 2, d: 0.5 };
     const sim = new SimulatedScheduler();
-    const bins = { p: new Array<number>(T_S).fill(0), l: new Array<number>(T_S).fill(0), d: new Array<number>(T_S).fill(0) };
+    const bins = {
+      p: new Array<number>(T_S).fill(0),
+      l: new Array<number>(T_S).fill(0),
+      d: new Array<number>(T_S).fill(0),
+    };
     const streams = (Object.keys(rates) as (keyof typeof rates)[]).map(
-      (k) => new PoissonStream({ name: k, rate: rates[k], scheduler: sim, onEvent: () => bins[k][Math.min(T_S - 1, Math.floor(sim.now() / 1000))]!++ }),
+      (k) =>
+        new PoissonStream({
+          name: k,
+          rate: rates[k],
+          scheduler: sim,
+          onEvent: () => bins[k][Math.min(T_S - 1, Math.floor(sim.now() / 1000))]!++,
+        }),
     );
     streams.forEach((s) => s.start());
     sim.advance(T_S * 1000);
@@ -60,8 +70,11 @@ describe('Poisson streams over simulated time', () => {
     within(total, lambda * T_S, Math.sqrt(lambda * T_S));
     within(sum(bins.l), rates.l * T_S, Math.sqrt(rates.l * T_S));
     const corr = (a: number[], b: number[]) => {
-      const ma = sum(a) / a.length, mb = sum(b) / b.length;
-      let c = 0, va = 0, vb = 0;
+      const ma = sum(a) / a.length,
+        mb = sum(b) / b.length;
+      let c = 0,
+        va = 0,
+        vb = 0;
       for (let i = 0; i < a.length; i++) {
         c += (a[i]! - ma) * (b[i]! - mb);
         va += (a[i]! - ma) ** 2;
@@ -70,7 +83,12 @@ describe('Poisson streams over simulated time', () => {
       return c / Math.sqrt(va * vb);
     };
     // Independent: correlation ~ N(0, 1/n).
-    for (const [a, b] of [[bins.p, bins.l], [bins.p, bins.d], [bins.l, bins.d]] as const) within(corr(a, b), 0, 1 / Math.sqrt(T_S));
+    for (const [a, b] of [
+      [bins.p, bins.l],
+      [bins.p, bins.d],
+      [bins.l, bins.d],
+    ] as const)
+      within(corr(a, b), 0, 1 / Math.sqrt(T_S));
     // Poisson counts per bin: variance equals the mean (index of dispersion 1).
     const m = sum(bins.l) / T_S;
     const v = bins.l.reduce((a, x) => a + (x - m) ** 2, 0) / (T_S - 1);
@@ -98,7 +116,15 @@ describe('Poisson streams over simulated time', () => {
   it('an exception in the event handler is reported and the stream keeps going', () => {
     const sim = new SimulatedScheduler();
     const errors: unknown[] = [];
-    const s = new PoissonStream({ name: 'x', rate: 1, scheduler: sim, onEvent: () => { throw new Error('boom'); }, onError: (e) => errors.push(e) });
+    const s = new PoissonStream({
+      name: 'x',
+      rate: 1,
+      scheduler: sim,
+      onEvent: () => {
+        throw new Error('boom');
+      },
+      onError: (e) => errors.push(e),
+    });
     s.start();
     sim.advance(100_000);
     expect(errors.length).toBeGreaterThan(50);
@@ -114,7 +140,9 @@ describe('Poisson streams over simulated time', () => {
 describe('CSPRNG helpers', () => {
   it('cryptoUniform is in (0, 1] with mean 1/2; sampleExp has mean 1/λ; randomIndex is uniform', () => {
     const n = 100_000;
-    let sum = 0, sumExp = 0, outside = 0;
+    let sum = 0,
+      sumExp = 0,
+      outside = 0;
     const counts = [0, 0, 0, 0, 0];
     for (let i = 0; i < n; i++) {
       const u = cryptoUniform();

@@ -39,7 +39,10 @@ function makeClient(providerId: string, params: Record<string, number> = {}) {
   const keys = keyPair(backend);
   let wall = 1_700_000_000_000;
   const client = new LoopixClient({
-    config: { providerId, params: NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10, ...params }) },
+    config: {
+      providerId,
+      params: NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10, ...params }),
+    },
     keyPair: keys,
     topology: net.topology,
     backend,
@@ -64,7 +67,8 @@ function classify(packets: Uint8Array[], from: string, clientKeys: Uint8Array[])
   for (const p of packets) {
     const r = route(backend, net, from, p);
     const sk = r.delivered && byId.get(r.delivered.clientId);
-    const kind = r.trace.at(-1)!.result.kind === 'drop' ? 'drop' : sk ? backend.unwrap(g, sk, r.delivered.packet).kind : 'other';
+    const kind =
+      r.trace.at(-1)!.result.kind === 'drop' ? 'drop' : sk ? backend.unwrap(g, sk, r.delivered.packet).kind : 'other';
     if (kind === 'final') out.message++;
     else if (kind === 'loop' || kind === 'drop') out[kind]++;
     else out.other++;
@@ -200,10 +204,21 @@ describe('client receiving (simulated time)', () => {
 
   it('send() rejects oversize messages naming bytes, malformed addresses and unknown providers', async () => {
     const { client } = makeClient(P0.id, { maxMessageBytes: 1000 });
-    await expect(client.send(client.address, new Uint8Array(1001))).rejects.toMatchObject({ code: 'ERR_LOOPIX_CLIENT_MESSAGE', field: 'bytes' });
-    await expect(client.send('loopix1:zz', new Uint8Array(1))).rejects.toMatchObject({ code: 'ERR_LOOPIX_CLIENT_RECIPIENT', field: 'recipient' });
-    await expect(client.send({ providerId: 'ab'.repeat(16), publicKey: new Uint8Array(32) }, new Uint8Array(1))).rejects.toThrow(/not a provider/);
-    await expect(client.send(client.address, new Uint8Array(1), { replySurbs: 65 })).rejects.toMatchObject({ code: 'ERR_LOOPIX_CLIENT_MESSAGE', field: 'replySurbs' });
+    await expect(client.send(client.address, new Uint8Array(1001))).rejects.toMatchObject({
+      code: 'ERR_LOOPIX_CLIENT_MESSAGE',
+      field: 'bytes',
+    });
+    await expect(client.send('loopix1:zz', new Uint8Array(1))).rejects.toMatchObject({
+      code: 'ERR_LOOPIX_CLIENT_RECIPIENT',
+      field: 'recipient',
+    });
+    await expect(
+      client.send({ providerId: 'ab'.repeat(16), publicKey: new Uint8Array(32) }, new Uint8Array(1)),
+    ).rejects.toThrow(/not a provider/);
+    await expect(client.send(client.address, new Uint8Array(1), { replySurbs: 65 })).rejects.toMatchObject({
+      code: 'ERR_LOOPIX_CLIENT_MESSAGE',
+      field: 'replySurbs',
+    });
     const ok = client.send(client.address, new Uint8Array(1000));
     ok.catch(() => {});
     expect(ok.messageId).toMatch(/^[0-9a-f]{32}$/);
@@ -211,9 +226,24 @@ describe('client receiving (simulated time)', () => {
   });
 
   it('refuses a key pair whose halves do not match and a provider that is not in the topology', () => {
-    const a = keyPair(backend), b = keyPair(backend);
+    const a = keyPair(backend),
+      b = keyPair(backend);
     const params = NetworkParamsSchema.parse({});
-    expect(() => createNodeClient({ config: { providerId: P0.id, params }, keyPair: { publicKey: a.publicKey, privateKey: b.privateKey }, topology: net.topology, backend })).toThrow(/does not belong/);
-    expect(() => createNodeClient({ config: { providerId: net.topology.layerNodes[1]![0]!.id, params }, keyPair: a, topology: net.topology, backend })).toThrow(/not a provider/);
+    expect(() =>
+      createNodeClient({
+        config: { providerId: P0.id, params },
+        keyPair: { publicKey: a.publicKey, privateKey: b.privateKey },
+        topology: net.topology,
+        backend,
+      }),
+    ).toThrow(/does not belong/);
+    expect(() =>
+      createNodeClient({
+        config: { providerId: net.topology.layerNodes[1]![0]!.id, params },
+        keyPair: a,
+        topology: net.topology,
+        backend,
+      }),
+    ).toThrow(/not a provider/);
   });
 });

@@ -44,7 +44,12 @@ describe('clock check at start-up', () => {
     const now = Date.now();
     const epochLengthS = 600;
     // A rotating document for epoch 40 that began 5 minutes ago: its keys cover [now − 5 min, now + 15 min).
-    const rotating = topology({ epoch: 40, epochLengthS, epochStartMs: now - 300_000, issuedAt: new Date(now - 300_000).toISOString() });
+    const rotating = topology({
+      epoch: 40,
+      epochLengthS,
+      epochStartMs: now - 300_000,
+      issuedAt: new Date(now - 300_000).toISOString(),
+    });
     expect(code(() => checkClock(rotating, now, GRACE_S, 't'))).toBeUndefined();
     expect(code(() => checkClock(rotating, now - 300_000 - (GRACE_S - 1) * 1000, GRACE_S, 't'))).toBeUndefined();
     expect(code(() => checkClock(rotating, now - HOUR, GRACE_S, 't'))).toBe('ERR_LOOPIX_CLOCK_SKEW'); // behind

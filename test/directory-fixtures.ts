@@ -14,7 +14,11 @@ import type { IsolationParams, SignedDescriptor } from '../src/directory/schemas
 import { DEFAULT_GEOMETRY_PARAMS } from '../src/geometry.js';
 import { createLogger } from '../src/log.js';
 
-export const GEOMETRY = { maxHops: DEFAULT_GEOMETRY_PARAMS.maxHops, addressBytes: DEFAULT_GEOMETRY_PARAMS.addressBytes, contentBytes: DEFAULT_GEOMETRY_PARAMS.contentBytes };
+export const GEOMETRY = {
+  maxHops: DEFAULT_GEOMETRY_PARAMS.maxHops,
+  addressBytes: DEFAULT_GEOMETRY_PARAMS.addressBytes,
+  contentBytes: DEFAULT_GEOMETRY_PARAMS.contentBytes,
+};
 
 export interface FixtureNode {
   readonly name: string;
@@ -27,20 +31,33 @@ export interface FixtureNode {
 }
 
 /** `providers` providers and `perLayer` mixes in each of `layers` layers, with keys for epochs first..first+count−1. */
-export function fixtureNodes(o: { providers: number; layers: number; perLayer: number; firstEpoch: number; epochs: number }): FixtureNode[] {
+export function fixtureNodes(o: {
+  providers: number;
+  layers: number;
+  perLayer: number;
+  firstEpoch: number;
+  epochs: number;
+}): FixtureNode[] {
   const specs: { name: string; role: 'mix' | 'provider'; layer: number }[] = [];
   for (let i = 0; i < o.providers; i++) specs.push({ name: `provider-${i}`, role: 'provider', layer: 0 });
-  for (let l = 1; l <= o.layers; l++) for (let i = 0; i < o.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
+  for (let l = 1; l <= o.layers; l++)
+    for (let i = 0; i < o.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
   return specs.map((s) => {
     const identity = generateIdentityKey();
     const keys = new Map<number, string>();
-    for (let e = o.firstEpoch; e < o.firstEpoch + o.epochs; e++) keys.set(e, Buffer.from(x25519.getPublicKey(x25519.utils.randomSecretKey())).toString('hex'));
+    for (let e = o.firstEpoch; e < o.firstEpoch + o.epochs; e++)
+      keys.set(e, Buffer.from(x25519.getPublicKey(x25519.utils.randomSecretKey())).toString('hex'));
     return { ...s, identity, id: nodeIdFor(identity.publicKey, GEOMETRY.addressBytes), keys };
   });
 }
 
 /** `n`'s signed descriptor with its keys from epoch `fromEpoch` on (at most 16, the descriptor's limit). */
-export function descriptorOf(n: FixtureNode, issuedAtMs = 1_700_000_000_000, port = 9000, fromEpoch = -Infinity): SignedDescriptor {
+export function descriptorOf(
+  n: FixtureNode,
+  issuedAtMs = 1_700_000_000_000,
+  port = 9000,
+  fromEpoch = -Infinity,
+): SignedDescriptor {
   return signDescriptor(
     {
       version: 1,
@@ -51,7 +68,10 @@ export function descriptorOf(n: FixtureNode, issuedAtMs = 1_700_000_000_000, por
       layer: n.layer,
       udp: { host: '127.0.0.1', port },
       ...(n.role === 'provider' ? { ws: 'ws://127.0.0.1:9100' } : {}),
-      keys: [...n.keys].filter(([epoch]) => epoch >= fromEpoch).slice(0, 16).map(([epoch, publicKey]) => ({ epoch, publicKey })),
+      keys: [...n.keys]
+        .filter(([epoch]) => epoch >= fromEpoch)
+        .slice(0, 16)
+        .map(([epoch, publicKey]) => ({ epoch, publicKey })),
       issuedAtMs,
     },
     n.identity,
@@ -64,7 +84,17 @@ export interface AuthorityFixture {
 }
 
 /** Configs for n authorities of one network (URLs are placeholders unless `ports` are given). */
-export function authorityConfigs(o: { n: number; threshold?: number; nodes: FixtureNode[]; genesisMs: number; epochLengthS: number; firstEpoch: number; isolation?: Partial<IsolationParams>; ports?: number[]; layers: number }): AuthorityFixture {
+export function authorityConfigs(o: {
+  n: number;
+  threshold?: number;
+  nodes: FixtureNode[];
+  genesisMs: number;
+  epochLengthS: number;
+  firstEpoch: number;
+  isolation?: Partial<IsolationParams>;
+  ports?: number[];
+  layers: number;
+}): AuthorityFixture {
   const keys = Array.from({ length: o.n }, () => generateIdentityKey());
   const authorities = keys.map((k, i) => ({ publicKey: k.publicKey, url: `http://127.0.0.1:${o.ports?.[i] ?? 1}` }));
   const configs = keys.map((k, i) =>
@@ -74,7 +104,14 @@ export function authorityConfigs(o: { n: number; threshold?: number; nodes: Fixt
       dataDir: mkdtempSync(join(tmpdir(), 'loopix-authority-')),
       authorities,
       ...(o.threshold ? { threshold: o.threshold } : {}),
-      network: { geometry: GEOMETRY, layers: o.layers, epochLengthS: o.epochLengthS, genesisEpoch: o.firstEpoch, genesisMs: o.genesisMs, isolation: { ...DEFAULT_ISOLATION, ...o.isolation } },
+      network: {
+        geometry: GEOMETRY,
+        layers: o.layers,
+        epochLengthS: o.epochLengthS,
+        genesisEpoch: o.firstEpoch,
+        genesisMs: o.genesisMs,
+        isolation: { ...DEFAULT_ISOLATION, ...o.isolation },
+      },
       nodes: o.nodes.map((n) => ({ name: n.name, identityKey: n.identity.publicKey })),
       syncIntervalMs: 100,
       log: { level: 'silent' },

@@ -35,8 +35,16 @@ describe('bad-server isolation in a running testnet', () => {
     });
     const d = summary.directory!;
     expect(d, lines.join('\n')).toBeDefined();
-    expect(d.excluded.map((e) => e.node), JSON.stringify(d)).toEqual(['mix-2.0']);
-    expect(d.reports.filter((r) => r.to === 'mix-2.0').map((r) => r.from).sort()).toEqual(['mix-1.0', 'mix-1.1']);
+    expect(
+      d.excluded.map((e) => e.node),
+      JSON.stringify(d),
+    ).toEqual(['mix-2.0']);
+    expect(
+      d.reports
+        .filter((r) => r.to === 'mix-2.0')
+        .map((r) => r.from)
+        .sort(),
+    ).toEqual(['mix-1.0', 'mix-1.1']);
     expect(d.time_to_exclusion_s!).toBeLessThanOrEqual(EPOCHS_TO_EXCLUSION * EPOCH_S);
     expect(d.after!.messages).toBeGreaterThan(0);
     expect(d.after!.delivery_ratio, JSON.stringify(d)).toBe(1);

@@ -15,7 +15,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadNodeKeyFile } from '../src/node/keys.js';
 import { loadSphinx } from '../src/sphinx/loader.js';
-import { AuthorityProcess, createDirectoryTestnetFiles, type DirectoryTestnetFiles } from '../src/testnet/authorities.js';
+import {
+  AuthorityProcess,
+  createDirectoryTestnetFiles,
+  type DirectoryTestnetFiles,
+} from '../src/testnet/authorities.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { DemoTraffic } from '../src/testnet/traffic.js';
 import { DirectoryFetcher } from '../src/directory/fetcher.js';
@@ -31,7 +35,8 @@ let nodes: NodeProcess[];
 let traffic: DemoTraffic;
 const logs: string[] = [];
 
-const epochNow = () => epochAtMs({ epochLengthS: EPOCH_S, genesisEpoch: files.firstEpoch, genesisMs: files.genesisMs }, Date.now());
+const epochNow = () =>
+  epochAtMs({ epochLengthS: EPOCH_S, genesisEpoch: files.firstEpoch, genesisMs: files.genesisMs }, Date.now());
 const clientEpoch = (i = 0) => traffic.clients[i]!.topology.doc.epoch;
 const nodeGauge = (n: NodeProcess, g: string) => n.last?.gauges[g];
 
@@ -50,7 +55,16 @@ beforeAll(async () => {
   nodes = files.nodes.map((n) => new NodeProcess(n, dir));
   await startAll(nodes);
   const doc = await new DirectoryFetcher(files.directory).document(epochNow());
-  traffic = new DemoTraffic({ clients: 2, messageIntervalS: 1, params: { mu: 20, lambdaP: 2, lambdaL: 2, lambdaD: 1 }, backend, topology: new TopologyIndex(doc), dir, directory: files.directory, log: (l) => logs.push(l) });
+  traffic = new DemoTraffic({
+    clients: 2,
+    messageIntervalS: 1,
+    params: { mu: 20, lambdaP: 2, lambdaL: 2, lambdaD: 1 },
+    backend,
+    topology: new TopologyIndex(doc),
+    dir,
+    directory: files.directory,
+    log: (l) => logs.push(l),
+  });
   await traffic.start();
   traffic.startSending();
 }, 300_000);
@@ -64,7 +78,10 @@ afterAll(async () => {
 describe('directory authorities with real processes', () => {
   it("delivers each epoch's new node keys to every client through the authorities, with traffic flowing", async () => {
     const start = clientEpoch();
-    await vi.waitFor(() => expect(Math.min(clientEpoch(0), clientEpoch(1))).toBeGreaterThanOrEqual(start + 2), { timeout: 60_000, interval: 200 });
+    await vi.waitFor(() => expect(Math.min(clientEpoch(0), clientEpoch(1))).toBeGreaterThanOrEqual(start + 2), {
+      timeout: 60_000,
+      interval: 200,
+    });
     const index = traffic.clients[0]!.topology;
     for (const node of files.nodes) {
       const store = loadNodeKeyFile(node.keyFile);
@@ -73,7 +90,10 @@ describe('directory authorities with real processes', () => {
       expect(index.node(node.entry.id)!.publicKey).toBe(Buffer.from(key.publicKey).toString('hex'));
     }
     const returned = traffic.clients[0]!.stats().loops_returned;
-    await vi.waitFor(() => expect(traffic.clients[0]!.stats().loops_returned).toBeGreaterThan(returned + 2), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(() => expect(traffic.clients[0]!.stats().loops_returned).toBeGreaterThan(returned + 2), {
+      timeout: 30_000,
+      interval: 200,
+    });
     expect(traffic.deliveredMessages).toBeGreaterThan(0);
   });
 
@@ -81,7 +101,10 @@ describe('directory authorities with real processes', () => {
     await authorities[0]!.kill();
     const start = clientEpoch();
     await vi.waitFor(() => expect(clientEpoch()).toBeGreaterThanOrEqual(start + 2), { timeout: 60_000, interval: 200 });
-    await vi.waitFor(() => expect(nodeGauge(nodes[1]!, 'directory_document_epoch')).toBeGreaterThanOrEqual(start + 2), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(() => expect(nodeGauge(nodes[1]!, 'directory_document_epoch')).toBeGreaterThanOrEqual(start + 2), {
+      timeout: 30_000,
+      interval: 200,
+    });
     expect(traffic.expired.size).toBe(0);
   });
 
@@ -92,9 +115,13 @@ describe('directory authorities with real processes', () => {
     await vi.waitFor(() => expect(traffic.expired.size).toBe(2), { timeout: 60_000, interval: 200 });
     expect(clientEpoch()).toBeLessThanOrEqual(last + 1);
     expect(epochNow()).toBeGreaterThanOrEqual(clientEpoch() + 2);
-    for (const reason of traffic.expired.values()) expect(reason).toMatch(/expired at .* no authority quorum \(2 of 3\)/);
+    for (const reason of traffic.expired.values())
+      expect(reason).toMatch(/expired at .* no authority quorum \(2 of 3\)/);
     expect(logs.some((l) => l.includes('stopped sending'))).toBe(true);
-    await vi.waitFor(() => expect(nodeGauge(nodes[1]!, 'directory_document_expired')).toBe(true), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(() => expect(nodeGauge(nodes[1]!, 'directory_document_expired')).toBe(true), {
+      timeout: 30_000,
+      interval: 200,
+    });
     const log = readFileSync(join(dir, `${files.nodes[1]!.name}.log`), 'utf8');
     expect(log).toContain('own loops stopped: no valid directory document');
   });

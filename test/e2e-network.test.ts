@@ -5,7 +5,6 @@
  * contract with default parameters is checked in test/testnet.test.ts.
  */
 
-
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
@@ -29,7 +28,10 @@ const clients: LoopixClient[] = [];
 function makeClient(name: string, providerIndex = 0, overrides: Partial<typeof params> = {}): LoopixClient {
   const { publicKey, privateKey } = writeKeyFile(join(dir, `${name}.key.json`), native);
   const client = createNodeClient({
-    config: { providerId: net.index.providers[providerIndex]!.id, params: NetworkParamsSchema.parse({ ...params, ...overrides }) },
+    config: {
+      providerId: net.index.providers[providerIndex]!.id,
+      params: NetworkParamsSchema.parse({ ...params, ...overrides }),
+    },
     keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
     topology: net.index,
     backend: native,
@@ -43,7 +45,10 @@ async function nextMessages(client: LoopixClient, n: number, timeoutMs: number) 
   const iterator = client.messages()[Symbol.asyncIterator]();
   const deadline = Date.now() + timeoutMs;
   while (got.length < n) {
-    const next = await Promise.race([iterator.next(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(0, deadline - Date.now())))]);
+    const next = await Promise.race([
+      iterator.next(),
+      new Promise<null>((r) => setTimeout(() => r(null), Math.max(0, deadline - Date.now()))),
+    ]);
     if (next === null || next.done) break;
     got.push(next.value);
   }
@@ -130,8 +135,18 @@ describe('a network of real node processes', () => {
     expect((await peer.authenticate(keys()))?.type).toBe('authOk');
     const carol = makeClient('carol', 0);
     const { messageRoute } = await import('../src/client/routes.js');
-    const route = messageRoute(net.index, provider.node.entry.id, { providerId: net.index.providers[1]!.id, publicKey: carol.publicKey }, new Uint8Array(16), { mu: params.mu });
-    const packet = native.createPacket(net.index.geometry, { epoch: net.topology.epoch, hops: route.hops, content: new Uint8Array(1) });
+    const route = messageRoute(
+      net.index,
+      provider.node.entry.id,
+      { providerId: net.index.providers[1]!.id, publicKey: carol.publicKey },
+      new Uint8Array(16),
+      { mu: params.mu },
+    );
+    const packet = native.createPacket(net.index.geometry, {
+      epoch: net.topology.epoch,
+      hops: route.hops,
+      content: new Uint8Array(1),
+    });
     peer.send(encode.submit(net.index.geometry, packet));
     peer.send(encode.submit(net.index.geometry, packet));
     let after = before;
@@ -149,7 +164,13 @@ describe('a network of real node processes', () => {
     const idle = makeClient('idle', 1, rate);
     idle.start();
     await idle.waitConnected(15_000);
-    await vi.waitFor(() => expect(idle.stats().sent_drop_cover + idle.stats().loops_sent + idle.stats().drops_sent).toBeGreaterThanOrEqual(20), { timeout: 20_000, interval: 100 });
+    await vi.waitFor(
+      () =>
+        expect(idle.stats().sent_drop_cover + idle.stats().loops_sent + idle.stats().drops_sent).toBeGreaterThanOrEqual(
+          20,
+        ),
+      { timeout: 20_000, interval: 100 },
+    );
     expect(idle.stats().sent_real).toBe(0);
     await idle.stop();
 
@@ -159,7 +180,10 @@ describe('a network of real node processes', () => {
     // send() settles when the fragments are acknowledged; here only their departure matters.
     for (let i = 0; i < 40; i++) busy.send(busy.address, crypto.getRandomValues(new Uint8Array(3000))).catch(() => {});
     const before = busy.stats();
-    await vi.waitFor(() => expect(busy.stats().sent_real - before.sent_real).toBeGreaterThanOrEqual(40), { timeout: 20_000, interval: 100 });
+    await vi.waitFor(() => expect(busy.stats().sent_real - before.sent_real).toBeGreaterThanOrEqual(40), {
+      timeout: 20_000,
+      interval: 100,
+    });
     const after = busy.stats();
     // While fragments were queued, each λP event carried one: no λP drop was sent in between.
     expect(after.sent_drop_cover - before.sent_drop_cover).toBe(0);

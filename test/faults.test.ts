@@ -56,7 +56,10 @@ describe('fault injection', () => {
   });
 
   it('parses --misbehave and names the wrong part with a stable code', () => {
-    expect(parseMisbehave('mix-2.0:drop=0.3,delay=200')).toEqual({ node: 'mix-2.0', faults: { drop: 0.3, delayMs: 200, tag: 0 } });
+    expect(parseMisbehave('mix-2.0:drop=0.3,delay=200')).toEqual({
+      node: 'mix-2.0',
+      faults: { drop: 0.3, delayMs: 200, tag: 0 },
+    });
     for (const bad of ['mix-2.0', 'mix-2.0:drop=2', 'mix-2.0:slow=1', 'mix-2.0:drop=x']) {
       let caught: unknown;
       try {

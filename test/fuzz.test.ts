@@ -20,7 +20,16 @@ describe('fuzzer', () => {
     expect(report.corpusInputs).toBe(corpus.length);
     expect(report.inputs).toBeGreaterThanOrEqual(30_000 + corpus.length);
     const names = fuzzTargets(native, ts, 1).map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['native-unwrap-mutated', 'differential-unwrap', 'ws-session', 'config-parser', 'topology-verifier', 'directory-objects']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'native-unwrap-mutated',
+        'differential-unwrap',
+        'ws-session',
+        'config-parser',
+        'topology-verifier',
+        'directory-objects',
+      ]),
+    );
     for (const name of names) expect(report.byTarget[name], name).toBeGreaterThan(0);
     expect(report.byTarget['differential-unwrap']).toBeGreaterThanOrEqual(300);
     expect(report.byTarget['ws-session']).toBeGreaterThanOrEqual(6000);
@@ -47,7 +56,8 @@ describe('fuzzer', () => {
     expect(seen('resend')).toEqual(['link_replay', 'ok']);
     // Seals older than the window: refused once a newer one was accepted (here: from the first input on).
     expect(seen('stale')).toEqual(['link_replay']);
-    for (const kind of ['flip', 'header-flip', 'tag-flip', 'epoch', 'sequence'] as const) expect(seen(kind), kind).toEqual(['link_unauthenticated']);
+    for (const kind of ['flip', 'header-flip', 'tag-flip', 'epoch', 'sequence'] as const)
+      expect(seen(kind), kind).toEqual(['link_unauthenticated']);
     expect(seen('truncate')).toEqual(['bad_size']);
     expect(seen('extend')).toEqual(['bad_size']);
     expect(seen('random')).not.toContain('ok');
@@ -56,10 +66,19 @@ describe('fuzzer', () => {
   it('keeps a corpus for every target, and pins the outcomes of hand-written inputs and past findings', () => {
     const corpus = loadCorpus(defaultCorpusDir()!);
     const names = fuzzTargets(native, ts, 1).map((t) => t.name);
-    for (const name of names) expect(corpus.some((e) => e.target === name), name).toBe(true);
+    for (const name of names)
+      expect(
+        corpus.some((e) => e.target === name),
+        name,
+      ).toBe(true);
     const pinned = corpus.filter((e) => e.expect !== undefined);
     expect(pinned.map((e) => e.expect)).toEqual(
-      expect.arrayContaining(['sign-refused:nodes[]', 'open:challenge,error3:closed', 'open:challenge,authOk,error7:closed', 'open:challenge,authOk,pullReply,error7:closed']),
+      expect.arrayContaining([
+        'sign-refused:nodes[]',
+        'open:challenge,error3:closed',
+        'open:challenge,authOk,error7:closed',
+        'open:challenge,authOk,pullReply,error7:closed',
+      ]),
     );
   });
 

@@ -28,7 +28,11 @@ describe('geometry and the UDP datagram limit', () => {
 
   it('accepts the largest geometry that still fits', () => {
     const fixed = 4 + 32 + 7 * (1 + 4 + 64 + 16) + 16 + 16 + LINK;
-    expect(makeGeometry({ maxHops: 7, addressBytes: 64, contentBytes: UDP_PAYLOAD_LIMIT - fixed }).packetBytes).toBe(UDP_PAYLOAD_LIMIT - LINK);
-    expect(() => makeGeometry({ maxHops: 7, addressBytes: 64, contentBytes: UDP_PAYLOAD_LIMIT - fixed + 1 })).toThrow(/65508 with the node link/);
+    expect(makeGeometry({ maxHops: 7, addressBytes: 64, contentBytes: UDP_PAYLOAD_LIMIT - fixed }).packetBytes).toBe(
+      UDP_PAYLOAD_LIMIT - LINK,
+    );
+    expect(() => makeGeometry({ maxHops: 7, addressBytes: 64, contentBytes: UDP_PAYLOAD_LIMIT - fixed + 1 })).toThrow(
+      /65508 with the node link/,
+    );
   });
 });

@@ -6,7 +6,9 @@ describe('geometry', () => {
   it('defaults to 6 hops, a 1 KiB content and one 1314-byte packet that fits a 1500-byte-MTU datagram', () => {
     const g = DEFAULT_GEOMETRY;
     expect([g.maxHops, g.addressBytes, g.contentBytes]).toEqual([6, 16, 1024]);
-    expect([g.routingBytes, g.slotBytes, g.betaBytes, g.headerBytes, g.payloadBytes, g.packetBytes]).toEqual([21, 37, 222, 274, 1040, 1314]);
+    expect([g.routingBytes, g.slotBytes, g.betaBytes, g.headerBytes, g.payloadBytes, g.packetBytes]).toEqual([
+      21, 37, 222, 274, 1040, 1314,
+    ]);
     expect(g.packetBytes).toBeLessThanOrEqual(1472);
     // On node ↔ node links each packet travels with a 12-byte link header and a 16-byte tag: still one datagram.
     expect([g.linkHeaderBytes, g.linkTagBytes, g.linkOverheadBytes, g.datagramBytes]).toEqual([12, 16, 28, 1342]);

@@ -16,6 +16,8 @@ export default function setup(): void {
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
   } catch (err) {
     // tsc still emits on type errors; `npm test` type-checks separately (npm run typecheck) and fails there.
-    process.stderr.write(`global-setup: tsc reported errors (see npm run typecheck):\n${String((err as { stdout?: unknown }).stdout ?? err).slice(0, 2000)}\n`);
+    process.stderr.write(
+      `global-setup: tsc reported errors (see npm run typecheck):\n${String((err as { stdout?: unknown }).stdout ?? err).slice(0, 2000)}\n`,
+    );
   }
 }

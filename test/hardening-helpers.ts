@@ -121,7 +121,8 @@ export class RawPeer {
   async pull(requestId: number, timeoutMs = 5000): Promise<Uint8Array[]> {
     this.send(encode.pull(requestId));
     const reply = await this.next(timeoutMs);
-    if (reply?.type !== 'pullReply' || reply.requestId !== requestId) throw new Error(`expected PULL_REPLY ${requestId}, got ${JSON.stringify(reply)}`);
+    if (reply?.type !== 'pullReply' || reply.requestId !== requestId)
+      throw new Error(`expected PULL_REPLY ${requestId}, got ${JSON.stringify(reply)}`);
     return reply.packets.map((p) => p.slice());
   }
 
@@ -133,7 +134,11 @@ export class RawPeer {
 export { sleep };
 
 /** Polls `check` every `everyMs` until it returns a non-undefined value or `timeoutMs` passed. */
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T | undefined> {
+export async function waitFor<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -10,8 +10,6 @@
  * key and seals every datagram on the link as that mix would (test/helpers/link-peer.ts).
  */
 
-
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { LoopixClient } from '../src/client/client.js';
@@ -28,7 +26,15 @@ import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 
 const PULL_INTERVAL_MS = 50;
-const params = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20, pullIntervalMs: PULL_INTERVAL_MS, pullK: 512 };
+const params = {
+  lambdaP: 2,
+  lambdaL: 1,
+  lambdaD: 1,
+  lambdaM: 0.2,
+  mu: 20,
+  pullIntervalMs: PULL_INTERVAL_MS,
+  pullK: 512,
+};
 let net: TestnetFiles;
 let pn: ProcessNet | undefined;
 let provider: NodeProcess;
@@ -45,7 +51,12 @@ function deliverPacket(to: Uint8Array, content: Uint8Array, finalAddress: Uint8A
   return native.createPacket(g(), {
     epoch: net.topology.epoch & 0xffff,
     hops: [
-      { publicKey: Uint8Array.from(Buffer.from(p.publicKey, 'hex')), command: Command.DELIVER, address: clientIdOf(g(), to), delayUs: 0 },
+      {
+        publicKey: Uint8Array.from(Buffer.from(p.publicKey, 'hex')),
+        command: Command.DELIVER,
+        address: clientIdOf(g(), to),
+        delayUs: 0,
+      },
       { publicKey: to, command: Command.FINAL, address: finalAddress, delayUs: 0 },
     ],
     content,
@@ -67,13 +78,17 @@ const counter = (name: string): number => provider.last?.counters[name] ?? 0;
 
 /** A raw client of the provider, retried until the restarted process listens. */
 function connectWhenUp(): Promise<RawPeer | undefined> {
-  return waitFor(async () => {
-    const peer = new RawPeer(providerEntry().ws!, g(), params.pullK);
-    return peer.opened.then(
-      () => peer,
-      () => undefined,
-    );
-  }, 10_000, 100);
+  return waitFor(
+    async () => {
+      const peer = new RawPeer(providerEntry().ws!, g(), params.pullK);
+      return peer.opened.then(
+        () => peer,
+        () => undefined,
+      );
+    },
+    10_000,
+    100,
+  );
 }
 
 /** Pulls (and acknowledges) until a reply holds only dummies; returns the sequence numbers of what it held. */
@@ -139,7 +154,11 @@ describe('a provider process', () => {
       next = Math.min(TOTAL, next + 40);
     }, 5);
     // ~2000 more acknowledged, or (on a slow machine) most of the stream sent: kill while still sending.
-    const reached = await waitFor(() => (counter('delivered') >= ENOUGH + 2000 || next >= 0.8 * TOTAL ? true : undefined), 30_000, 5);
+    const reached = await waitFor(
+      () => (counter('delivered') >= ENOUGH + 2000 || next >= 0.8 * TOTAL ? true : undefined),
+      30_000,
+      5,
+    );
     await provider.kill();
     clearInterval(storm);
     expect(reached).toBe(true);
@@ -172,7 +191,10 @@ describe('a provider process', () => {
     const bobKeys = keys();
     // Bob pulls once on connecting and then only a minute later: what is stored below waits in his inbox.
     const bob = createNodeClient({
-      config: { providerId: providerEntry().id, params: NetworkParamsSchema.parse({ ...params, pullIntervalMs: 60_000 }) },
+      config: {
+        providerId: providerEntry().id,
+        params: NetworkParamsSchema.parse({ ...params, pullIntervalMs: 60_000 }),
+      },
       keyPair: { publicKey: bobKeys.publicKey, privateKey: bobKeys.secret },
       topology: net.index,
       backend: native,

@@ -88,7 +88,15 @@ describe('topology epoch schedule', () => {
   it('refuses a schedule with only one of its two fields', () => {
     expect(() =>
       signTopology(
-        { version: 1, epoch: 1, issuedAt: '', epochLengthS: 60, geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 1, nodes: [node('00'.repeat(16), 'provider', 0), node('11'.repeat(16), 'mix', 1)] },
+        {
+          version: 1,
+          epoch: 1,
+          issuedAt: '',
+          epochLengthS: 60,
+          geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+          layers: 1,
+          nodes: [node('00'.repeat(16), 'provider', 0), node('11'.repeat(16), 'mix', 1)],
+        },
         generateAuthorityKey(),
       ),
     ).toThrow(/epochLengthS and epochStartMs must be given together/);
@@ -159,17 +167,44 @@ describe('key store file', () => {
   const hex = () => randomBytes(32).toString('hex');
 
   it('reads per-epoch keys sorted by epoch and a single key pair', () => {
-    const f = parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: 3, publicKey: hex(), privateKey: hex() }, { epoch: 2, publicKey: hex(), privateKey: hex() }] }, 'k.json');
+    const f = parseNodeKeyFile(
+      {
+        type: 'x25519-epochs',
+        keys: [
+          { epoch: 3, publicKey: hex(), privateKey: hex() },
+          { epoch: 2, publicKey: hex(), privateKey: hex() },
+        ],
+      },
+      'k.json',
+    );
     expect(f.kind === 'epochs' && f.keys.map((k) => k.epoch)).toEqual([2, 3]);
     expect(parseNodeKeyFile({ type: 'x25519', publicKey: hex(), privateKey: hex() }, 'k.json').kind).toBe('single');
   });
 
   it('names the field that is wrong', () => {
-    expectLoopixError(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [] }, 'k.json'), 'ERR_LOOPIX_KEYFILE_INVALID', 'keys');
-    expectLoopixError(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: -1, publicKey: hex(), privateKey: hex() }] }, 'k.json'), 'ERR_LOOPIX_KEYFILE_INVALID', 'keys[0].epoch');
+    expectLoopixError(
+      () => parseNodeKeyFile({ type: 'x25519-epochs', keys: [] }, 'k.json'),
+      'ERR_LOOPIX_KEYFILE_INVALID',
+      'keys',
+    );
+    expectLoopixError(
+      () =>
+        parseNodeKeyFile(
+          { type: 'x25519-epochs', keys: [{ epoch: -1, publicKey: hex(), privateKey: hex() }] },
+          'k.json',
+        ),
+      'ERR_LOOPIX_KEYFILE_INVALID',
+      'keys[0].epoch',
+    );
     const dup = { epoch: 1, publicKey: hex(), privateKey: hex() };
-    expectLoopixError(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [dup, dup] }, 'k.json'), 'ERR_LOOPIX_KEYFILE_INVALID', 'keys[1].epoch');
-    expect(() => parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: 1, publicKey: 'zz', privateKey: hex() }] }, 'k.json')).toThrow(KeyFileError);
+    expectLoopixError(
+      () => parseNodeKeyFile({ type: 'x25519-epochs', keys: [dup, dup] }, 'k.json'),
+      'ERR_LOOPIX_KEYFILE_INVALID',
+      'keys[1].epoch',
+    );
+    expect(() =>
+      parseNodeKeyFile({ type: 'x25519-epochs', keys: [{ epoch: 1, publicKey: 'zz', privateKey: hex() }] }, 'k.json'),
+    ).toThrow(KeyFileError);
   });
 });
 
@@ -192,7 +227,12 @@ describe('topology file watch (long-running clients)', () => {
       writeFileSync(file, JSON.stringify(signTopology(body(10), authority)));
       const seen: number[] = [];
       const errors: string[] = [];
-      const watch = new TopologyWatch({ file, authorityPublicKey: authority.publicKey, onUpdate: (t) => seen.push(t.doc.epoch), onError: (m) => errors.push(m) });
+      const watch = new TopologyWatch({
+        file,
+        authorityPublicKey: authority.publicKey,
+        onUpdate: (t) => seen.push(t.doc.epoch),
+        onError: (m) => errors.push(m),
+      });
       watch.poll();
       expect(seen).toEqual([]); // unchanged
       writeFileSync(file, JSON.stringify(signTopology(body(11), authority)));
@@ -214,9 +254,27 @@ describe('epoch stage (keys + replay filter)', () => {
   it('never retires a key for its replay filter: tags beyond the rate budget are refused, the key stays live', () => {
     const t = topology({ rotating: false });
     // maxRatePps × (staticWindowS + 60 s) = 10 × 1060 tags; the budget at start is 10 × 60 = 600 tags.
-    const config = parseConfig(NodeConfigSchema, { id: '11'.repeat(16), keyFile: '/nonexistent/k.json', topologyFile: '/nonexistent/t.json', authorityPublicKey: 'ab'.repeat(32), replay: { maxRatePps: 10, staticWindowS: 1000, persist: false } }, 'test');
+    const config = parseConfig(
+      NodeConfigSchema,
+      {
+        id: '11'.repeat(16),
+        keyFile: '/nonexistent/k.json',
+        topologyFile: '/nonexistent/t.json',
+        authorityPublicKey: 'ab'.repeat(32),
+        replay: { maxRatePps: 10, staticWindowS: 1000, persist: false },
+      },
+      'test',
+    );
     const metrics = new NodeMetrics('11'.repeat(16), 'mix');
-    const stage = new EpochStage({ config, topology: t, keys: [keyPair(10)], selfId: '11'.repeat(16), stateDir: undefined, metrics, log: pino({ level: 'silent' }) });
+    const stage = new EpochStage({
+      config,
+      topology: t,
+      keys: [keyPair(10)],
+      selfId: '11'.repeat(16),
+      stateDir: undefined,
+      metrics,
+      log: pino({ level: 'silent' }),
+    });
     expect(stage.replay.capacity).toBe(10_600);
     expect(stage.resolve(10)).toBe(10);
     const packets = new Uint8Array(1314);

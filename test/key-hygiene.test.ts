@@ -28,7 +28,9 @@ describe('key files readable by others', () => {
   for (const mode of [0o644, 0o640, 0o604]) {
     it(`refuses a key file of mode ${mode.toString(8)} with ERR_LOOPIX_KEYFILE_MODE naming file and mode`, () => {
       const file = join(dir, 'node.key.json');
-      writeFileSync(file, JSON.stringify({ type: 'x25519', publicKey: '11'.repeat(32), privateKey: '22'.repeat(32) }), { mode: 0o600 });
+      writeFileSync(file, JSON.stringify({ type: 'x25519', publicKey: '11'.repeat(32), privateKey: '22'.repeat(32) }), {
+        mode: 0o600,
+      });
       chmodSync(file, mode);
       let caught: unknown;
       try {
@@ -66,7 +68,7 @@ describe('loopix mix with a world-readable key file', () => {
 /** `loopix keygen` in-process (stdout silenced): 0 on success, the error's code otherwise. */
 function keygen(o: Parameters<typeof runKeygen>[0]): string | 0 {
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true);
+  process.stdout.write = () => true;
   try {
     runKeygen(o);
     return 0;

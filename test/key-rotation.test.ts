@@ -39,7 +39,12 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
       shape: { layers: 1, perLayer: 1, providers: 1, epoch: 40, epochLengthS: EPOCH_S, epochKeys: 4 },
       backend: native,
       params: { lambdaM: 1e-4 }, // no own loops: the sink sees only our packets
-      nodeConfig: { statsIntervalS: 0.25, log: { level: 'info' }, epochs: { graceS: GRACE_S, refreshS: 1 }, replay: { snapshotIntervalS: 1 } },
+      nodeConfig: {
+        statsIntervalS: 0.25,
+        log: { level: 'info' },
+        epochs: { graceS: GRACE_S, refreshS: 1 },
+        replay: { snapshotIntervalS: 1 },
+      },
     });
     const g = files.index.geometry;
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
@@ -48,11 +53,19 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
     // the layer before the mix), sends the packets and counts what the mix forwards back.
     sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
     const received = sink.received;
-    const keyOf = (epoch: number) => Uint8Array.from(Buffer.from(files.epochPublicKeys!.get(mixNode.entry.id)!.get(epoch)!, 'hex'));
+    const keyOf = (epoch: number) =>
+      Uint8Array.from(Buffer.from(files.epochPublicKeys!.get(mixNode.entry.id)!.get(epoch)!, 'hex'));
     const packetFor = (epoch: number) =>
       native.createPacket(g, {
         epoch: epoch & 0xffff,
-        hops: [{ publicKey: keyOf(epoch), command: Command.RELAY, address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')), delayUs: 100_000 }],
+        hops: [
+          {
+            publicKey: keyOf(epoch),
+            command: Command.RELAY,
+            address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')),
+            delayUs: 100_000,
+          },
+        ],
         content: new Uint8Array(1),
       });
     const send = (p: Uint8Array) => sink!.send(mixNode.entry, [p]);
@@ -104,7 +117,11 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
     expect(s.gauges.key_epoch).toBe(epoch + 1);
     // The retired epoch's replay state was deleted with its key.
     await sleep(300);
-    expect(readdirSync(join(dir, `${mixNode.entry.id}.state`)).some((f) => f.startsWith(`replay-${epoch}.`) || f.startsWith(`replay-${epoch}-`))).toBe(false);
+    expect(
+      readdirSync(join(dir, `${mixNode.entry.id}.state`)).some(
+        (f) => f.startsWith(`replay-${epoch}.`) || f.startsWith(`replay-${epoch}-`),
+      ),
+    ).toBe(false);
     expect(existsSync(join(dir, `${mixNode.entry.id}.state`))).toBe(true);
   }, 60_000);
 });
@@ -122,7 +139,8 @@ describe('loopix testnet with short key epochs', () => {
     const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
     expect(s.key_epochs.length_s).toBe(12);
     expect(s.key_epochs.published.length).toBeGreaterThanOrEqual(2);
-    for (const reason of ['key_expired', 'wrong_epoch', 'invalid_mac', 'replay']) expect(s.dropped[reason] ?? 0, `${reason} in ${JSON.stringify(s.dropped)}`).toBe(0);
+    for (const reason of ['key_expired', 'wrong_epoch', 'invalid_mac', 'replay'])
+      expect(s.dropped[reason] ?? 0, `${reason} in ${JSON.stringify(s.dropped)}`).toBe(0);
     expect(s.sent_real).toBeGreaterThan(5);
     expect(s.delivered_intact).toBe(s.sent_real);
     // As in the issue-3 contract: ≥ 99 % (a loaded 2-core machine may lose one to the AQM's delay bound).

@@ -81,7 +81,13 @@ describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pi
       // Keys for epochs 40 and 41 only: no later key is ever installed into the retired key's table slot (which
       // would overwrite it and hide a missing wipe).
       params: { lambdaM: 1e-4 }, // no own loops: only our packets use the keys
-      nodeConfig: { statsIntervalS: 0.25, log: { level: 'info' }, epochs: { graceS: GRACE_S, refreshS: 1 }, replay: { maxRatePps: 1000 }, pipeline: { mode, workers: WORKERS } },
+      nodeConfig: {
+        statsIntervalS: 0.25,
+        log: { level: 'info' },
+        epochs: { graceS: GRACE_S, refreshS: 1 },
+        replay: { maxRatePps: 1000 },
+        pipeline: { mode, workers: WORKERS },
+      },
     });
     const g = files.index.geometry;
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
@@ -92,7 +98,10 @@ describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pi
     const live = store.keys.find((k) => k.epoch === FIRST_EPOCH + 1)!;
 
     let stderr = '';
-    child = fork(BIN, ['mix', '--config', mixNode.configFile], { execArgv: ['--inspect=127.0.0.1:0'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    child = fork(BIN, ['mix', '--config', mixNode.configFile], {
+      execArgv: ['--inspect=127.0.0.1:0'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     let reported = false;
     child.on('message', () => (reported = true));
@@ -105,7 +114,14 @@ describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pi
     const packets = Array.from({ length: 20 }, (_, i) =>
       native.createPacket(g, {
         epoch: FIRST_EPOCH,
-        hops: [{ publicKey: Uint8Array.from(Buffer.from(mixNode.entry.publicKey, 'hex')), command: Command.RELAY, address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')), delayUs: 1000 }],
+        hops: [
+          {
+            publicKey: Uint8Array.from(Buffer.from(mixNode.entry.publicKey, 'hex')),
+            command: Command.RELAY,
+            address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')),
+            delayUs: 1000,
+          },
+        ],
         content: new Uint8Array([i]),
       }),
     );
@@ -113,7 +129,10 @@ describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pi
     await vi.waitFor(() => expect(sink!.received.length).toBe(packets.length), { timeout: 5000, interval: 20 });
 
     // Epoch 41 begins, and GRACE_S later epoch 40's key is retired.
-    await vi.waitFor(() => expect(stderr).toMatch(/"retired":\[(\d+,)*40[,\]]/), { timeout: (EPOCH_S + GRACE_S + 3) * 1000, interval: 100 });
+    await vi.waitFor(() => expect(stderr).toMatch(/"retired":\[(\d+,)*40[,\]]/), {
+      timeout: (EPOCH_S + GRACE_S + 3) * 1000,
+      interval: 100,
+    });
     const pid = child.pid!;
     const needles = { ...prefixed('retired', forms(retired.privateKey)), liveRaw: Buffer.from(live.privateKey) };
     // Crypto workers drop their key copies after each batch; threads with an event loop (the main thread's
@@ -121,7 +140,9 @@ describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pi
     await vi.waitFor(
       () => {
         const found = findInProcessMemory(pid, needles);
-        expect(found.liveRaw!.length, 'the live key is in memory (the scan reads the right process)').toBeGreaterThan(0);
+        expect(found.liveRaw!.length, 'the live key is in memory (the scan reads the right process)').toBeGreaterThan(
+          0,
+        );
         const left = Object.entries(found).filter(([k, v]) => k.startsWith('retired') && v.length > 0);
         expect(left.map(([k, v]) => `${k} at ${v.map((a) => mappingOf(pid, a)).join('; ')}`)).toEqual([]);
       },
@@ -134,10 +155,17 @@ describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pi
     for (const session of [undefined, ...workers]) {
       const strings = await inspector.heapStrings(session);
       expect(strings.length, 'a real snapshot').toBeGreaterThan(1000);
-      expect(inStrings(strings, retired.privateKey), `retired key in the heap of ${session ?? 'the main thread'}`).toEqual([]);
+      expect(
+        inStrings(strings, retired.privateKey),
+        `retired key in the heap of ${session ?? 'the main thread'}`,
+      ).toEqual([]);
     }
     const after = findInProcessMemory(pid, prefixed('retired', forms(retired.privateKey)));
-    expect(Object.entries(after).filter(([, v]) => v.length > 0).map(([k]) => k)).toEqual([]);
+    expect(
+      Object.entries(after)
+        .filter(([, v]) => v.length > 0)
+        .map(([k]) => k),
+    ).toEqual([]);
   }, 90_000);
 });
 

@@ -19,7 +19,12 @@ import { DeferredRemoval } from '../src/provider/deferred-removal.js';
 import { dummyPackets, randomGroupElement } from '../src/provider/dummies.js';
 import { openInbox, type SqliteInbox } from '../src/provider/inbox.js';
 import { nodeAead } from '../src/provider/node-aead.js';
-import { ClientSession, nodeEphemeralKey, type SessionConnection, type SessionContext } from '../src/provider/sessions.js';
+import {
+  ClientSession,
+  nodeEphemeralKey,
+  type SessionConnection,
+  type SessionContext,
+} from '../src/provider/sessions.js';
 import { native } from './helpers/backends.js';
 
 const g = makeGeometry();
@@ -157,7 +162,15 @@ describe('provider session over the encrypted link', () => {
     const sizes = new Set<number>();
     const pullSizes = new Set<number>();
     for (let i = 1; i <= 6; i++) {
-      if (i % 2 === 0) inbox.store(id, native.createPacket(g, { epoch: 0x1234, hops: [{ publicKey: c.me.publicKey, command: 4, address: new Uint8Array(g.addressBytes), delayUs: 0 }], content: new Uint8Array(1) }));
+      if (i % 2 === 0)
+        inbox.store(
+          id,
+          native.createPacket(g, {
+            epoch: 0x1234,
+            hops: [{ publicKey: c.me.publicKey, command: 4, address: new Uint8Array(g.addressBytes), delayUs: 0 }],
+            content: new Uint8Array(1),
+          }),
+        );
       const pull = c.link.seal(encode.pull(i, i - 1));
       pullSizes.add(pull.length);
       c.session.onMessage(pull, true);
@@ -172,7 +185,11 @@ describe('provider session over the encrypted link', () => {
   it('makes dummies with a stored packet’s prefix and a real group element, which the client’s unwrap rejects like a foreign packet', () => {
     const make = dummyPackets(g, () => 0x1234);
     const me = keys();
-    const foreign = native.createPacket(g, { epoch: 0x1234, hops: [{ publicKey: keys().publicKey, command: 4, address: new Uint8Array(g.addressBytes), delayUs: 0 }], content: new Uint8Array(1) });
+    const foreign = native.createPacket(g, {
+      epoch: 0x1234,
+      hops: [{ publicKey: keys().publicKey, command: 4, address: new Uint8Array(g.addressBytes), delayUs: 0 }],
+      content: new Uint8Array(1),
+    });
     const topBits = new Set<number>();
     for (let i = 0; i < 64; i++) {
       const d = make();

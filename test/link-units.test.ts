@@ -100,7 +100,12 @@ describe('link AEAD (AES-128-GCM, header as nonce and AAD)', () => {
       const header = plain.subarray(i * D, i * D + 12);
       const c = createCipheriv('aes-128-gcm', keys.subarray(16 * i, 16 * i + 16), header);
       c.setAAD(header);
-      const ref = Buffer.concat([header, c.update(plain.subarray(i * D + 12, i * D + 12 + g.packetBytes)), c.final(), c.getAuthTag()]);
+      const ref = Buffer.concat([
+        header,
+        c.update(plain.subarray(i * D + 12, i * D + 12 + g.packetBytes)),
+        c.final(),
+        c.getAuthTag(),
+      ]);
       expect(toHex(a.subarray(i * D, (i + 1) * D))).toBe(ref.toString('hex'));
     }
     const okN = new Uint8Array(n);
@@ -119,11 +124,25 @@ describe('link AEAD (AES-128-GCM, header as nonce and AAD)', () => {
 describe('link keys (X25519 + HKDF-SHA256)', () => {
   it('derive the known-answer key with either backend, equal to node:crypto’s HKDF over the RFC 7748 shared secret', () => {
     for (const b of [native, ts]) {
-      const k = deriveLinkKey((s, p) => b.x25519(s, p), hex(KEY_KAT.alicePriv), hex(KEY_KAT.bobPub), KEY_KAT.epoch, hex(KEY_KAT.from), hex(KEY_KAT.to));
+      const k = deriveLinkKey(
+        (s, p) => b.x25519(s, p),
+        hex(KEY_KAT.alicePriv),
+        hex(KEY_KAT.bobPub),
+        KEY_KAT.epoch,
+        hex(KEY_KAT.from),
+        hex(KEY_KAT.to),
+      );
       expect(toHex(k!)).toBe(KEY_KAT.key);
     }
-    const info = Buffer.concat([Buffer.from('loopix link key'), Buffer.from([0, 0, 0, 7]), hex(KEY_KAT.from), hex(KEY_KAT.to)]);
-    expect(Buffer.from(hkdfSync('sha256', hex(KEY_KAT.shared), Buffer.from('loopix-link-v1'), info, 16)).toString('hex')).toBe(KEY_KAT.key);
+    const info = Buffer.concat([
+      Buffer.from('loopix link key'),
+      Buffer.from([0, 0, 0, 7]),
+      hex(KEY_KAT.from),
+      hex(KEY_KAT.to),
+    ]);
+    expect(
+      Buffer.from(hkdfSync('sha256', hex(KEY_KAT.shared), Buffer.from('loopix-link-v1'), info, 16)).toString('hex'),
+    ).toBe(KEY_KAT.key);
   });
 
   it('differ per direction and per epoch; a small-order peer key gives no key', () => {
@@ -132,7 +151,9 @@ describe('link keys (X25519 + HKDF-SHA256)', () => {
     const back = deriveLinkKey(x, hex(KEY_KAT.alicePriv), hex(KEY_KAT.bobPub), 7, hex(KEY_KAT.to), hex(KEY_KAT.from))!;
     const next = deriveLinkKey(x, hex(KEY_KAT.alicePriv), hex(KEY_KAT.bobPub), 8, hex(KEY_KAT.from), hex(KEY_KAT.to))!;
     expect(new Set([toHex(a), toHex(back), toHex(next)]).size).toBe(3);
-    expect(deriveLinkKey(x, hex(KEY_KAT.alicePriv), new Uint8Array(32), 7, hex(KEY_KAT.from), hex(KEY_KAT.to))).toBeNull();
+    expect(
+      deriveLinkKey(x, hex(KEY_KAT.alicePriv), new Uint8Array(32), 7, hex(KEY_KAT.from), hex(KEY_KAT.to)),
+    ).toBeNull();
   });
 });
 
@@ -176,13 +197,50 @@ describe('LinkLayer batch forms', () => {
   const g = makeGeometry();
   const sk = [1, 2, 3].map(() => Uint8Array.from(randomBytes(32)));
   const nodes: NodeEntry[] = [
-    { id: '01'.repeat(16), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1 }, publicKey: toHex(native.x25519Base(sk[0]!)) },
-    { id: '02'.repeat(16), name: 'M1', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 2 }, publicKey: toHex(native.x25519Base(sk[1]!)) },
-    { id: '03'.repeat(16), name: 'M2', role: 'mix', layer: 2, udp: { host: '127.0.0.1', port: 3 }, publicKey: toHex(native.x25519Base(sk[2]!)) },
+    {
+      id: '01'.repeat(16),
+      name: 'P',
+      role: 'provider',
+      layer: 0,
+      udp: { host: '127.0.0.1', port: 1 },
+      publicKey: toHex(native.x25519Base(sk[0]!)),
+    },
+    {
+      id: '02'.repeat(16),
+      name: 'M1',
+      role: 'mix',
+      layer: 1,
+      udp: { host: '127.0.0.1', port: 2 },
+      publicKey: toHex(native.x25519Base(sk[1]!)),
+    },
+    {
+      id: '03'.repeat(16),
+      name: 'M2',
+      role: 'mix',
+      layer: 2,
+      udp: { host: '127.0.0.1', port: 3 },
+      publicKey: toHex(native.x25519Base(sk[2]!)),
+    },
   ];
-  const topology = new TopologyIndex({ version: 1, epoch: 4, issuedAt: '', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 2, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } });
+  const topology = new TopologyIndex({
+    version: 1,
+    epoch: 4,
+    issuedAt: '',
+    geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+    layers: 2,
+    nodes,
+    signature: { algorithm: 'ed25519', publicKey: '', value: '' },
+  });
   const layer = (i: number) =>
-    new LinkLayer({ geometry: g, topology, selfId: nodes[i]!.id, ownKey: (e) => (e === 4 ? sk[i] : undefined), currentEpoch: () => 4, x25519: (a, b) => native.x25519(a, b), cipher: nativeLinkCipher() });
+    new LinkLayer({
+      geometry: g,
+      topology,
+      selfId: nodes[i]!.id,
+      ownKey: (e) => (e === 4 ? sk[i] : undefined),
+      currentEpoch: () => 4,
+      x25519: (a, b) => native.x25519(a, b),
+      cipher: nativeLinkCipher(),
+    });
 
   it('seal a batch for the next layer and open it with one verdict per datagram', () => {
     const P = layer(0);
@@ -191,15 +249,28 @@ describe('LinkLayer batch forms', () => {
     const packets = Uint8Array.from(randomBytes(n * g.packetBytes));
     const out = new Uint8Array(n * g.datagramBytes);
     const verdicts = new Uint8Array(n);
-    P.sealBatch(packets, n, [P.slotOfNode(nodes[1]!), P.slotOfNode(nodes[1]!), P.slotOfNode(nodes[1]!), P.slotOfNode(nodes[1]!)], out, verdicts);
+    P.sealBatch(
+      packets,
+      n,
+      [P.slotOfNode(nodes[1]!), P.slotOfNode(nodes[1]!), P.slotOfNode(nodes[1]!), P.slotOfNode(nodes[1]!)],
+      out,
+      verdicts,
+    );
     expect(Array.from(verdicts)).toEqual([0, 0, 0, 0]);
     // Datagram 1 tampered, datagram 3 a copy of datagram 0 (replay); sources: P, P, M2 (not adjacent), P.
     out[g.datagramBytes + 200]! ^= 4;
     out.copyWithin(3 * g.datagramBytes, 0, g.datagramBytes);
-    const slots = [M1.slotOf('127.0.0.1', 1), M1.slotOf('127.0.0.1', 1), M1.slotOf('127.0.0.1', 3), M1.slotOf('127.0.0.1', 1)];
+    const slots = [
+      M1.slotOf('127.0.0.1', 1),
+      M1.slotOf('127.0.0.1', 1),
+      M1.slotOf('127.0.0.1', 3),
+      M1.slotOf('127.0.0.1', 1),
+    ];
     M1.openBatch(out, n, slots, verdicts);
     expect(Array.from(verdicts)).toEqual([LINK_OK, LINK_UNAUTHENTICATED, LINK_WRONG_LAYER, LINK_REPLAY]);
-    expect(toHex(out.subarray(g.linkHeaderBytes, g.linkHeaderBytes + g.packetBytes))).toBe(toHex(packets.subarray(0, g.packetBytes)));
+    expect(toHex(out.subarray(g.linkHeaderBytes, g.linkHeaderBytes + g.packetBytes))).toBe(
+      toHex(packets.subarray(0, g.packetBytes)),
+    );
     expect(M1.slotOf('10.0.0.1', 1)).toBe(-1);
   });
 
@@ -208,7 +279,15 @@ describe('LinkLayer batch forms', () => {
     expect(M1.seal(new Uint8Array(g.packetBytes), nodes[0]!.udp)).toBe('link_no_key');
     expect(M1.seal(new Uint8Array(g.packetBytes), nodes[2]!.udp)).toBeInstanceOf(Uint8Array);
     let live = true;
-    const M1b = new LinkLayer({ geometry: g, topology, selfId: nodes[1]!.id, ownKey: (e) => (live && e === 4 ? sk[1] : undefined), currentEpoch: () => 4, x25519: (a, b) => native.x25519(a, b), cipher: nativeLinkCipher() });
+    const M1b = new LinkLayer({
+      geometry: g,
+      topology,
+      selfId: nodes[1]!.id,
+      ownKey: (e) => (live && e === 4 ? sk[1] : undefined),
+      currentEpoch: () => 4,
+      x25519: (a, b) => native.x25519(a, b),
+      cipher: nativeLinkCipher(),
+    });
     expect(M1b.seal(new Uint8Array(g.packetBytes), nodes[2]!.udp)).toBeInstanceOf(Uint8Array);
     live = false;
     M1b.sweep();

@@ -16,7 +16,6 @@
 
 import net from 'node:net';
 
-
 import { x25519 } from '@noble/curves/ed25519.js';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
@@ -35,7 +34,15 @@ const PULL_INTERVAL_MS = 40;
 const PER_CLASS = 110;
 const BINS = 9; // df = 8 (an even df keeps the χ² tail an Erlang sum, src/mixing/stats.ts gammaSurvival)
 const FAMILY_ALPHA = 0.001;
-const params = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20, pullIntervalMs: PULL_INTERVAL_MS, pullK: PULL_K };
+const params = {
+  lambdaP: 2,
+  lambdaL: 1,
+  lambdaD: 1,
+  lambdaM: 0.2,
+  mu: 20,
+  pullIntervalMs: PULL_INTERVAL_MS,
+  pullK: PULL_K,
+};
 
 let pn: ProcessNet | undefined;
 let files: TestnetFiles;
@@ -161,7 +168,12 @@ it('no byte position and no frame size of a pull reply on the wire separates rep
       const packet = native.createPacket(g, {
         epoch: files.topology.epoch & 0xffff,
         hops: [
-          { publicKey: Uint8Array.from(Buffer.from(entry.publicKey, 'hex')), command: Command.DELIVER, address: clientIdOf(g, me.publicKey), delayUs: 0 },
+          {
+            publicKey: Uint8Array.from(Buffer.from(entry.publicKey, 'hex')),
+            command: Command.DELIVER,
+            address: clientIdOf(g, me.publicKey),
+            delayUs: 0,
+          },
           { publicKey: me.publicKey, command: Command.FINAL, address: id, delayUs: 0 },
         ],
         content: id,
@@ -190,7 +202,10 @@ it('no byte position and no frame size of a pull reply on the wire separates rep
     await vi.waitFor(
       () => {
         const real = realPerReply.filter((n) => n > 0).length;
-        expect(Math.min(real, realPerReply.length - real), `replies by stored count: ${JSON.stringify(realPerReply)}`).toBeGreaterThanOrEqual(PER_CLASS);
+        expect(
+          Math.min(real, realPerReply.length - real),
+          `replies by stored count: ${JSON.stringify(realPerReply)}`,
+        ).toBeGreaterThanOrEqual(PER_CLASS);
       },
       { timeout: 90_000, interval: 100 },
     );
@@ -226,5 +241,8 @@ it('no byte position and no frame size of a pull reply on the wire separates rep
     const p = df % 2 === 0 ? gammaSurvival(df / 2, 0.5, stat) : gammaSurvival((df + 1) / 2, 0.5, stat); // odd df: a conservative bound
     if (p < alpha) separating.push({ offset, p });
   }
-  expect(separating.slice(0, 10), `${separating.length} of ${length} offsets separate stored from dummy replies`).toEqual([]);
+  expect(
+    separating.slice(0, 10),
+    `${separating.length} of ${length} offsets separate stored from dummy replies`,
+  ).toEqual([]);
 }, 150_000);

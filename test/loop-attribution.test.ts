@@ -20,7 +20,11 @@ describe('LoopMonitor attribution', () => {
     m.returned(id(1), 500);
     m.evaluate(2000);
     const { window, total } = m.attribution();
-    expect(window).toEqual({ due: 2, returned: 1, through: { a: { due: 2, returned: 1 }, b: { due: 1, returned: 1 }, c: { due: 1, returned: 0 } } });
+    expect(window).toEqual({
+      due: 2,
+      returned: 1,
+      through: { a: { due: 2, returned: 1 }, b: { due: 1, returned: 1 }, c: { due: 1, returned: 0 } },
+    });
     expect(total).toEqual(window);
   });
 
@@ -80,10 +84,19 @@ describe('LoopMonitor attribution', () => {
  * A simulated stratified network, 2 layers × 2 mixes: every sender's loops pick one mix per layer uniformly;
  * a loop through a node in `dead` never returns, any other loop returns with probability `ok`.
  */
-function simulate(senders: string[], loopsEach: number, dead: Set<string>, ok: number, seed = 1): { sender: string; tally: PathTally }[] {
+function simulate(
+  senders: string[],
+  loopsEach: number,
+  dead: Set<string>,
+  ok: number,
+  seed = 1,
+): { sender: string; tally: PathTally }[] {
   let x = seed;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const layers = [['m1a', 'm1b'], ['m2a', 'm2b']];
+  const rnd = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const layers = [
+    ['m1a', 'm1b'],
+    ['m2a', 'm2b'],
+  ];
   return senders.map((sender) => {
     const m = new LoopMonitor(1e12, 0.7);
     for (let i = 0; i < loopsEach; i++) {
@@ -96,7 +109,12 @@ function simulate(senders: string[], loopsEach: number, dead: Set<string>, ok: n
   });
 }
 
-const names = new Map([['m1a', 'mix-1.a'], ['m1b', 'mix-1.b'], ['m2a', 'mix-2.a'], ['m2b', 'mix-2.b']]);
+const names = new Map([
+  ['m1a', 'mix-1.a'],
+  ['m1b', 'mix-1.b'],
+  ['m2a', 'mix-2.a'],
+  ['m2b', 'mix-2.b'],
+]);
 
 describe('loopPathReport', () => {
   it('names the dead node as worst and only suspect, with a markedly lower return fraction than every other node', () => {
@@ -122,7 +140,12 @@ describe('loopPathReport', () => {
   });
 
   it('gives no verdict on fewer than minDue loops', () => {
-    const obs = [{ sender: 's', tally: { due: 104, returned: 100, through: { m2a: { due: 4, returned: 0 }, m2b: { due: 100, returned: 100 } } } }];
+    const obs = [
+      {
+        sender: 's',
+        tally: { due: 104, returned: 100, through: { m2a: { due: 4, returned: 0 }, m2b: { due: 100, returned: 100 } } },
+      },
+    ];
     const row = (minDue: number) => loopPathReport(obs, names, { minDue }).rows.find((x) => x.name === 'mix-2.a')!;
     expect(row(5).z!).toBeGreaterThan(3.09); // the evidence points at it …
     expect(row(5).suspect).toBe(false); // … but 4 due loops are too few for a verdict
@@ -130,7 +153,10 @@ describe('loopPathReport', () => {
   });
 
   it('lists named nodes without loops last, and reports unnamed ids by id', () => {
-    const r = loopPathReport([{ sender: 's', tally: { due: 2, returned: 1, through: { zz: { due: 2, returned: 1 } } } }], new Map([['q', 'idle']]));
+    const r = loopPathReport(
+      [{ sender: 's', tally: { due: 2, returned: 1, through: { zz: { due: 2, returned: 1 } } } }],
+      new Map([['q', 'idle']]),
+    );
     expect(r.rows.map((x) => x.name)).toEqual(['zz', 'idle']);
     expect(r.rows[1]!.fraction).toBeNull();
     expect(r.worst).toBe('zz');
@@ -163,8 +189,18 @@ describe('failure plans and the drain quiet rule', () => {
 
   it('refuses an unknown node, a node named twice and a restart before the kill', () => {
     expect(() => validateFailurePlans([{ node: 'mix-9.9', killAtS: 1 }], nodeNames)).toThrow(/no such node.*mix-2\.0/);
-    expect(() => validateFailurePlans([{ node: 'mix-2.0', killAtS: 1 }, { node: 'mix-2.0', killAtS: 2 }], nodeNames)).toThrow(/twice/);
-    expect(() => validateFailurePlans([{ node: 'mix-2.0', killAtS: 5, restartAtS: 5 }], nodeNames)).toThrow(/after --kill-at/);
+    expect(() =>
+      validateFailurePlans(
+        [
+          { node: 'mix-2.0', killAtS: 1 },
+          { node: 'mix-2.0', killAtS: 2 },
+        ],
+        nodeNames,
+      ),
+    ).toThrow(/twice/);
+    expect(() => validateFailurePlans([{ node: 'mix-2.0', killAtS: 5, restartAtS: 5 }], nodeNames)).toThrow(
+      /after --kill-at/,
+    );
     expect(() => validateFailurePlans([{ node: 'mix-2.0', killAtS: 5, restartAtS: 9 }], nodeNames)).not.toThrow();
   });
 

@@ -29,7 +29,8 @@ function poolAt(stays: [number, number][], times: number[]): [number, number][] 
   for (const [a, d] of stays) events.push([a, +1], [d, -1]);
   events.sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
-  let i = 0, n = 0;
+  let i = 0,
+    n = 0;
   for (const t of times) {
     while (i < events.length && events[i]![0] <= t) n += events[i++]![1];
     out.push([t, n]);
@@ -62,7 +63,13 @@ function loops(rng: Rng, hops: number): [number, number][] {
 
 function client(rng: Rng, idleRate: number, busyRate: number): ProbeClientSamples {
   const switchMs = (W0 + W1) / 2;
-  return { sends: [...poissonTimes(rng, idleRate, T0, switchMs), ...poissonTimes(rng, busyRate, switchMs, W1 + 5000)], switchMs, backlogPackets: 400, backlogLeft: 10, expectedRatePerS: 3 };
+  return {
+    sends: [...poissonTimes(rng, idleRate, T0, switchMs), ...poissonTimes(rng, busyRate, switchMs, W1 + 5000)],
+    switchMs,
+    backlogPackets: 400,
+    backlogLeft: 10,
+    expectedRatePerS: 3,
+  };
 }
 
 function network(rng: Rng, o: { timed?: boolean; loopHops?: number; busyRate?: number } = {}) {
@@ -72,7 +79,16 @@ function network(rng: Rng, o: { timed?: boolean; loopHops?: number; busyRate?: n
     mix(rng, `mix-${i}`, lambda, o.timed && i % 2 === 0 ? (a) => (Math.floor(a / 500) + 1) * 500 : expDelay(rng)),
   );
   const withLoops = nodes.map((n) => ({ ...n, loops: loops(rng, o.loopHops ?? LAYERS) }));
-  withLoops.push({ name: 'provider-0', role: 'provider', layer: 0, pool: [], enter: [], depart: [], loops: loops(rng, o.loopHops ?? LAYERS), overflow: 0 });
+  withLoops.push({
+    name: 'provider-0',
+    role: 'provider',
+    layer: 0,
+    pool: [],
+    enter: [],
+    depart: [],
+    loops: loops(rng, o.loopHops ?? LAYERS),
+    overflow: 0,
+  });
   return analyzeMixing({
     mu: MU,
     layers: LAYERS,
@@ -137,7 +153,14 @@ describe('analyzeMixing', () => {
     const rng = new Rng(5);
     // Packets held 1.5 × as long as the drawn Exp(µ) delay: the mean pool is 50 % above λ/µ.
     const slow = mix(rng, 'slow', 8, (a) => a + rng.exp(MU / 1.5) * 1000);
-    const m = analyzeMixing({ mu: MU, layers: LAYERS, windowStartMs: W0, windowEndMs: W1, collectedAtMs: W1 + 30_000, nodes: [{ ...slow, overflow: 3 }] });
+    const m = analyzeMixing({
+      mu: MU,
+      layers: LAYERS,
+      windowStartMs: W0,
+      windowEndMs: W1,
+      collectedAtMs: W1 + 30_000,
+      nodes: [{ ...slow, overflow: 3 }],
+    });
     expect(m.pool_mean! / m.pool_expected!).toBeGreaterThan(1.3);
     expect(m.failed).toEqual(expect.arrayContaining(['pool_mean', 'overflow']));
     expect(m.client).toBeNull();
@@ -145,8 +168,24 @@ describe('analyzeMixing', () => {
 
   it('leaves out loops sent too late to be back by the end (no censoring towards short round trips)', () => {
     const rng = new Rng(6);
-    const n: NodeSamples = { name: 'm', role: 'mix', layer: 1, pool: [], enter: [], depart: [], loops: loops(rng, LAYERS), overflow: 0 };
-    const m = analyzeMixing({ mu: MU, layers: LAYERS, windowStartMs: W0, windowEndMs: W1, collectedAtMs: W1 + 2_000, nodes: [n] });
+    const n: NodeSamples = {
+      name: 'm',
+      role: 'mix',
+      layer: 1,
+      pool: [],
+      enter: [],
+      depart: [],
+      loops: loops(rng, LAYERS),
+      overflow: 0,
+    };
+    const m = analyzeMixing({
+      mu: MU,
+      layers: LAYERS,
+      windowStartMs: W0,
+      windowEndMs: W1,
+      collectedAtMs: W1 + 2_000,
+      nodes: [n],
+    });
     // Gamma(3, 2) has 1e-6 left beyond ≈ 10.1 s: loops sent in the last ≈ 8 s of the window are not counted.
     const inWindow = n.loops.filter(([s]) => s >= W0 && s <= W1).length;
     const counted = m.latency_samples;
@@ -157,7 +196,22 @@ describe('analyzeMixing', () => {
 
 describe('helpers', () => {
   it('thin keeps samples at least the spacing apart, first of each run', () => {
-    expect(thin([[0, 1], [500, 2], [1600, 3], [1700, 4], [3300, 5]], 1500)).toEqual([[0, 1], [1600, 3], [3300, 5]]);
+    expect(
+      thin(
+        [
+          [0, 1],
+          [500, 2],
+          [1600, 3],
+          [1700, 4],
+          [3300, 5],
+        ],
+        1500,
+      ),
+    ).toEqual([
+      [0, 1],
+      [1600, 3],
+      [3300, 5],
+    ]);
   });
   it('gapsWithin takes the gaps between consecutive times inside the window only', () => {
     expect(gapsWithin([5, 1, 12, 30, 14], 2, 20)).toEqual([7, 2]);

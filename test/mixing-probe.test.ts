@@ -50,7 +50,12 @@ describe('MixingProbe', () => {
   });
 
   it('is off in a default node config', () => {
-    const c = NodeConfigSchema.parse({ id: 'ab', keyFile: 'k', topologyFile: 't', authorityPublicKey: '00'.repeat(32) });
+    const c = NodeConfigSchema.parse({
+      id: 'ab',
+      keyFile: 'k',
+      topologyFile: 't',
+      authorityPublicKey: '00'.repeat(32),
+    });
     expect(c.probe).toEqual({ mixing: false, sampleIntervalMs: 100, maxSamplesPerReport: 20_000 });
   });
 });

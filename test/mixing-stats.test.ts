@@ -6,7 +6,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/random.js';
-import { chiSquarePoissonMixture, gammaHorizon, gammaSurvival, kolmogorovQ, ks1Sample, ks2Sample, KS_EXACT_MAX_N, poissonPmf } from '../src/mixing/stats.js';
+import {
+  chiSquarePoissonMixture,
+  gammaHorizon,
+  gammaSurvival,
+  kolmogorovQ,
+  ks1Sample,
+  ks2Sample,
+  KS_EXACT_MAX_N,
+  poissonPmf,
+} from '../src/mixing/stats.js';
 
 describe('kolmogorovQ', () => {
   // scipy.stats.kstwobign.sf(λ) (scipy 1.17)
@@ -31,8 +40,14 @@ describe('kolmogorovQ', () => {
 
 describe('ks2Sample', () => {
   it('gives scipy ks_2samp’s D and the Stephens-corrected asymptotic p on a fixed example', () => {
-    const a = [0.61, 0.29, 0.06, 0.59, -1.73, -0.74, 0.51, -0.56, 0.39, 1.64, 0.05, -0.06, 0.64, -0.82, 0.37, 1.77, 1.09, -1.28, 2.36, 1.31, 1.05, -0.32, -0.4, 1.06, -2.47];
-    const b = [2.2, 1.66, 1.38, 0.2, 0.36, 0, 0.96, 1.56, 0.44, 1.5, -0.3, 0.66, 2.31, 3.29, -0.27, -0.37, 0.38, 0.7, 0.52, -0.44];
+    const a = [
+      0.61, 0.29, 0.06, 0.59, -1.73, -0.74, 0.51, -0.56, 0.39, 1.64, 0.05, -0.06, 0.64, -0.82, 0.37, 1.77, 1.09, -1.28,
+      2.36, 1.31, 1.05, -0.32, -0.4, 1.06, -2.47,
+    ];
+    const b = [
+      2.2, 1.66, 1.38, 0.2, 0.36, 0, 0.96, 1.56, 0.44, 1.5, -0.3, 0.66, 2.31, 3.29, -0.27, -0.37, 0.38, 0.7, 0.52,
+      -0.44,
+    ];
     const r = ks2Sample(a, b);
     expect(r.statistic).toBeCloseTo(0.24, 12);
     // D = 0.24, n_e = 25·20/45; kstwobign.sf((√n_e + 0.12 + 0.11/√n_e)·D) in scipy:

@@ -126,12 +126,20 @@ describe('native packets', () => {
     const widest = makeGeometry({ maxHops: 32, addressBytes: 64, contentBytes: 32 });
     for (const geometry of [
       makeGeometry({ maxHops: 1, addressBytes: 8, contentBytes: 32 }),
-      makeGeometry({ maxHops: 32, addressBytes: 64, contentBytes: UDP_PAYLOAD_LIMIT - (widest.datagramBytes - widest.contentBytes) }),
+      makeGeometry({
+        maxHops: 32,
+        addressBytes: 64,
+        contentBytes: UDP_PAYLOAD_LIMIT - (widest.datagramBytes - widest.contentBytes),
+      }),
     ]) {
       const nodes = makeNodes(geometry, geometry.maxHops);
       const content = rand(geometry.contentBytes);
       const id = rand(geometry.addressBytes);
-      const packet = backend.createPacket(geometry, { epoch: 65535, hops: forwardPath(geometry, nodes, Command.FINAL, id), content });
+      const packet = backend.createPacket(geometry, {
+        epoch: 65535,
+        hops: forwardPath(geometry, nodes, Command.FINAL, id),
+        content,
+      });
       let result;
       for (const node of nodes) result = backend.unwrap(geometry, node.sk, packet);
       expect(result).toMatchObject({ kind: 'final', id });
@@ -182,7 +190,12 @@ describe('native packets', () => {
       backend.createPacket(g, {
         epoch: 3,
         hops: [
-          { publicKey: mix.pk, command: i % 2 ? Command.RELAY : Command.DELIVER, address: nodes[1]!.id, delayUs: i * 77 },
+          {
+            publicKey: mix.pk,
+            command: i % 2 ? Command.RELAY : Command.DELIVER,
+            address: nodes[1]!.id,
+            delayUs: i * 77,
+          },
           { publicKey: nodes[1]!.pk, command: Command.FINAL, address: rand(g.addressBytes), delayUs: 0 },
         ],
         content: rand(g.contentBytes),
@@ -232,7 +245,10 @@ describe('native packets', () => {
     `;
     const run = (): Promise<number[]> =>
       new Promise((resolveRun, reject) => {
-        const worker = new Worker(source, { eval: true, workerData: { path: ADDON_PATH, sk: nodes[0]!.sk, packets, rounds: 20 } });
+        const worker = new Worker(source, {
+          eval: true,
+          workerData: { path: ADDON_PATH, sk: nodes[0]!.sk, packets, rounds: 20 },
+        });
         worker.once('message', resolveRun);
         worker.once('error', reject);
       });
@@ -297,27 +313,35 @@ describe('native argument errors', () => {
   const hops = forwardPath(g, nodes, Command.FINAL, rand(16));
 
   it('name the argument and the expected length', () => {
-    expect(() => backend.unwrap(g, rand(31), rand(g.packetBytes))).toThrow(new RangeError('privateKey must be 32 bytes, got 31'));
+    expect(() => backend.unwrap(g, rand(31), rand(g.packetBytes))).toThrow(
+      new RangeError('privateKey must be 32 bytes, got 31'),
+    );
     expect(() => backend.unwrap(g, 'key' as unknown as Uint8Array, rand(g.packetBytes))).toThrow(TypeError);
     expect(() => backend.x25519(rand(32), rand(33))).toThrow(/point must be 32 bytes, got 33/);
     expect(() => backend.aes128Ctr(rand(15), rand(16), rand(1))).toThrow(/key must be 16 bytes, got 15/);
     expect(() => backend.lionessEncrypt(rand(127), rand(100))).toThrow(/key must be 128 bytes, got 127/);
     expect(() => backend.lionessDecrypt(rand(128), rand(32))).toThrow(RangeError);
     expect(() => backend.hkdfSha256(rand(1), rand(1), rand(1), 255 * 32 + 1)).toThrow(RangeError);
-    expect(() => backend.createPacket(g, { epoch: 0, hops, content: rand(1), seed: rand(31) })).toThrow(/seed must be 32 bytes, got 31/);
+    expect(() => backend.createPacket(g, { epoch: 0, hops, content: rand(1), seed: rand(31) })).toThrow(
+      /seed must be 32 bytes, got 31/,
+    );
     expect(() => backend.createPacket(g, { epoch: 65536, hops, content: rand(1) })).toThrow(RangeError);
-    expect(() => backend.createPacket(g, { epoch: 0, hops, content: rand(g.contentBytes + 1) })).toThrow(/content must be at most 1024 bytes/);
+    expect(() => backend.createPacket(g, { epoch: 0, hops, content: rand(g.contentBytes + 1) })).toThrow(
+      /content must be at most 1024 bytes/,
+    );
     expect(() => backend.createPacket(g, { epoch: 0, hops: [], content: rand(1) })).toThrow(RangeError);
-    expect(() => backend.createPacket(g, { epoch: 0, hops: Array(7).fill(hops[0]), content: rand(1) })).toThrow(RangeError);
+    expect(() => backend.createPacket(g, { epoch: 0, hops: Array(7).fill(hops[0]), content: rand(1) })).toThrow(
+      RangeError,
+    );
     expect(() =>
       backend.createPacket(g, { epoch: 0, hops: [{ ...hops[0]!, command: 9 as CommandCode }], content: rand(1) }),
     ).toThrow(/hops\[0\]\.command/);
-    expect(() => backend.createPacket(g, { epoch: 0, hops: [{ ...hops[0]!, delayUs: 2 ** 32 }], content: rand(1) })).toThrow(
-      /hops\[0\]\.delayUs/,
-    );
-    expect(() => backend.createPacket(g, { epoch: 0, hops: [{ ...hops[0]!, address: rand(15) }], content: rand(1) })).toThrow(
-      /hops\[0\]\.address must be 16 bytes, got 15/,
-    );
+    expect(() =>
+      backend.createPacket(g, { epoch: 0, hops: [{ ...hops[0]!, delayUs: 2 ** 32 }], content: rand(1) }),
+    ).toThrow(/hops\[0\]\.delayUs/);
+    expect(() =>
+      backend.createPacket(g, { epoch: 0, hops: [{ ...hops[0]!, address: rand(15) }], content: rand(1) }),
+    ).toThrow(/hops\[0\]\.address must be 16 bytes, got 15/);
     expect(() =>
       backend.createPacket(g, { epoch: 0, hops: [{ ...hops[0]!, publicKey: new Uint8Array(32) }], content: rand(1) }),
     ).toThrow(/hops\[0\]\.publicKey/);
@@ -328,7 +352,9 @@ describe('native argument errors', () => {
 
   it('reject a batch that is not a whole number of packets or lacks record space', () => {
     const sk = rand(32);
-    expect(() => backend.unwrapBatch(g, sk, rand(g.packetBytes + 1), new Uint8Array(2 * g.recordBytes))).toThrow(RangeError);
+    expect(() => backend.unwrapBatch(g, sk, rand(g.packetBytes + 1), new Uint8Array(2 * g.recordBytes))).toThrow(
+      RangeError,
+    );
     expect(() => backend.unwrapBatch(g, sk, rand(2 * g.packetBytes), new Uint8Array(2 * g.recordBytes - 1))).toThrow(
       /records must be at least 112 bytes/,
     );
@@ -347,19 +373,25 @@ describe('native argument errors', () => {
     expect(() => raw.unwrapBatch!(6, 16, 1024, sk, rand(2 * g.packetBytes), new Uint8Array(56))).toThrow(RangeError);
     expect(() => raw.x25519!(rand(32))).toThrow(TypeError);
     expect(() => raw.hkdfSha256!(rand(1), rand(1), rand(1), -1)).toThrow(RangeError);
-    expect(() => raw.createPacket!(6, 16, 1024, 0, rand(32), rand(21), rand(1), rand(32), new Uint8Array(1))).toThrow(RangeError);
-    expect(() => raw.createPacket!(6, 16, 1024, 0, rand(33), rand(21), rand(1), rand(32), new Uint8Array(g.packetBytes))).toThrow(
-      /publicKeys/,
+    expect(() => raw.createPacket!(6, 16, 1024, 0, rand(32), rand(21), rand(1), rand(32), new Uint8Array(1))).toThrow(
+      RangeError,
     );
-    expect(() => raw.createPacket!(6, 16, 1024, 0, rand(32), rand(20), rand(1), rand(32), new Uint8Array(g.packetBytes))).toThrow(
-      /routing must be 21 bytes/,
-    );
+    expect(() =>
+      raw.createPacket!(6, 16, 1024, 0, rand(33), rand(21), rand(1), rand(32), new Uint8Array(g.packetBytes)),
+    ).toThrow(/publicKeys/);
+    expect(() =>
+      raw.createPacket!(6, 16, 1024, 0, rand(32), rand(20), rand(1), rand(32), new Uint8Array(g.packetBytes)),
+    ).toThrow(/routing must be 21 bytes/);
     const badCommand = new Uint8Array(21);
     expect(() =>
       raw.createPacket!(6, 16, 1024, 0, rand(32), badCommand, rand(1), rand(32), new Uint8Array(g.packetBytes)),
     ).toThrow(/command/);
-    expect(() => raw.openSurbReply!(6, 16, 1024, rand(200), rand(g.payloadBytes), new Uint8Array(1024))).toThrow(RangeError);
-    expect(() => raw.createSurbReply!(6, 16, 1024, rand(g.surbBytes), rand(1025), new Uint8Array(g.packetBytes))).toThrow(RangeError);
+    expect(() => raw.openSurbReply!(6, 16, 1024, rand(200), rand(g.payloadBytes), new Uint8Array(1024))).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      raw.createSurbReply!(6, 16, 1024, rand(g.surbBytes), rand(1025), new Uint8Array(g.packetBytes)),
+    ).toThrow(RangeError);
   });
 });
 
@@ -371,7 +403,9 @@ describe('native symmetric primitives against OpenSSL’s own HMAC and HKDF (nod
     for (let i = 0; i < 200; i++) {
       const key = randomBytes(i % 150);
       const msg = randomBytes((i * 37) % 2000);
-      expect(Buffer.from(b.hmacSha256(key, msg)).toString('hex')).toBe(createHmac('sha256', key).update(msg).digest('hex'));
+      expect(Buffer.from(b.hmacSha256(key, msg)).toString('hex')).toBe(
+        createHmac('sha256', key).update(msg).digest('hex'),
+      );
       const len = 1 + ((i * 53) % 255);
       const expected = Buffer.from(hkdfSync('sha256', msg, key, randomBytes(0), len)).toString('hex');
       expect(Buffer.from(b.hkdfSha256(key, msg, new Uint8Array(0), len)).toString('hex')).toBe(expected);

@@ -46,7 +46,9 @@ describe.runIf(linux)('batched UDP in the addon', () => {
     expect(decodeUdpAddress(encodeUdpAddress('127.0.0.1', 4242))).toEqual({ host: '127.0.0.1', port: 4242 });
     const v6 = decodeUdpAddress(encodeUdpAddress('::1', 65535));
     expect(v6).toEqual({ host: '0:0:0:0:0:0:0:1', port: 65535 });
-    expect(decodeUdpAddress(encodeUdpAddress('2001:db8::8:800:200c:417a', 1)).host).toBe('2001:db8:0:0:8:800:200c:417a');
+    expect(decodeUdpAddress(encodeUdpAddress('2001:db8::8:800:200c:417a', 1)).host).toBe(
+      '2001:db8:0:0:8:800:200c:417a',
+    );
     expect(decodeUdpAddress(encodeUdpAddress('::ffff:10.1.2.3', 7)).host).toBe('0:0:0:0:0:ffff:a01:203');
     try {
       encodeUdpAddress('localhost', 1);
@@ -74,7 +76,10 @@ describe.runIf(linux)('batched UDP in the addon', () => {
         for (let i = 0; i < b.count; i++) {
           expect(b.lengths[i]).toBe(64);
           seen.push(Buffer.from(b.slab.buffer, b.slab.byteOffset + i * b.slotBytes, 4).readUInt32BE(0));
-          expect(decodeUdpAddress(b.addrs, i * UDP_ADDR_BYTES)).toEqual({ host: '127.0.0.1', port: peer.address().port });
+          expect(decodeUdpAddress(b.addrs, i * UDP_ADDR_BYTES)).toEqual({
+            host: '127.0.0.1',
+            port: peer.address().port,
+          });
         }
       }
       expect(seen.length).toBe(50);
@@ -132,7 +137,11 @@ describe.runIf(linux)('batched UDP in the addon', () => {
     const a = await plainSocket();
     const b = await plainSocket();
     const got: { to: string; i: number; from: number }[] = [];
-    for (const [name, s] of [['a', a], ['b', b]] as const) s.on('message', (m, r) => got.push({ to: name, i: m.readUInt32BE(0), from: r.port }));
+    for (const [name, s] of [
+      ['a', a],
+      ['b', b],
+    ] as const)
+      s.on('message', (m, r) => got.push({ to: name, i: m.readUInt32BE(0), from: r.port }));
     const count = 21;
     const slab = new Uint8Array(count * 64);
     const addrs = new Uint8Array(count * UDP_ADDR_BYTES);
@@ -168,7 +177,8 @@ describe.runIf(linux)('batched UDP in the addon', () => {
     const total = 600;
     for (let i = 0; i < total; i++) peer.send(datagram(i), group.port, '127.0.0.1');
     await vi.waitFor(() => {
-      for (const { sock, k } of socks) for (let b = sock.receive(); b.count > 0; b = sock.receive()) counts[k]! += b.count;
+      for (const { sock, k } of socks)
+        for (let b = sock.receive(); b.count > 0; b = sock.receive()) counts[k]! += b.count;
       expect(counts.reduce((x, y) => x + y, 0)).toBe(total);
     });
     // Uniform over 3 sockets: each gets 200 ± 5 sd (sd ≈ 11.5); a 4-tuple hash would give one socket all 600.
@@ -191,8 +201,12 @@ describe.runIf(linux)('batched UDP in the addon', () => {
     const fd = group.sockets[0]!.fd;
     const sock = new BatchSocket(fd, 64, 8, { onReadable: () => undefined });
     open.push(sock);
-    expect(() => sock.send(new Uint8Array(10), 64, 1, new Uint8Array(UDP_ADDR_BYTES), new Int32Array(1))).toThrow(RangeError);
-    expect(() => sock.send('x' as unknown as Uint8Array, 64, 1, new Uint8Array(UDP_ADDR_BYTES), new Int32Array(1))).toThrow(TypeError);
+    expect(() => sock.send(new Uint8Array(10), 64, 1, new Uint8Array(UDP_ADDR_BYTES), new Int32Array(1))).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      sock.send('x' as unknown as Uint8Array, 64, 1, new Uint8Array(UDP_ADDR_BYTES), new Int32Array(1)),
+    ).toThrow(TypeError);
   });
 
   it('closes a socket nobody took over by its fd', () => {

@@ -14,7 +14,8 @@ import { native } from './helpers/backends.js';
 import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
-const runSync = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+const runSync = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 
 interface Stats {
   counters: Record<string, number>;
@@ -56,7 +57,8 @@ describe('loopix mix (child process)', () => {
       const deadline = Date.now() + 8000;
       while (!(latest && ok(latest))) {
         if (child!.exitCode !== null) throw new Error(`node exited (${child!.exitCode}): ${stderr}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last stats ${JSON.stringify(latest)}; stderr ${stderr}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}; last stats ${JSON.stringify(latest)}; stderr ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     };
@@ -80,7 +82,10 @@ describe('loopix mix (child process)', () => {
       await P0.send('M1.0', [tampered, path(1_000, new Uint8Array(16).fill(0xee))]);
       await sink.waitFor(2, 5000);
       expect(sink.received.at(-1)!.at - sentAt).toBeGreaterThanOrEqual(145); // the valid packet's 150 ms delay
-      await waitStats((s) => s.counters.forwarded === 2 && Object.values(s.dropped).reduce((a, b) => a + b, 0) === 4, 'counted drops');
+      await waitStats(
+        (s) => s.counters.forwarded === 2 && Object.values(s.dropped).reduce((a, b) => a + b, 0) === 4,
+        'counted drops',
+      );
       expect(latest!.dropped).toEqual({ replay: 1, bad_size: 1, invalid_mac: 1, unknown_next: 1 });
       expect(latest!.counters.received).toBe(6);
       const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
@@ -96,7 +101,9 @@ describe('loopix mix (child process)', () => {
 describe('loopix provider (child process)', () => {
   it('starts its pipeline and client front end, reports stats over IPC, and exits 0 on SIGTERM', async () => {
     const config = net.writeConfig('P0', { statsIntervalS: 0.2 });
-    const child = spawn(process.execPath, [BIN, 'provider', '--config', config], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = spawn(process.execPath, [BIN, 'provider', '--config', config], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     try {

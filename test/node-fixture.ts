@@ -56,12 +56,17 @@ export async function makeNetwork(
   const nodes: Record<string, TestNode> = {};
   const specs: { name: string; role: 'mix' | 'provider'; layer: number }[] = [];
   for (let i = 0; i < providerCount; i++) specs.push({ name: `P${i}`, role: 'provider', layer: 0 });
-  for (let l = 1; l <= layers; l++) for (let i = 0; i < perLayer; i++) specs.push({ name: `M${l}.${i}`, role: 'mix', layer: l });
+  for (let l = 1; l <= layers; l++)
+    for (let i = 0; i < perLayer; i++) specs.push({ name: `M${l}.${i}`, role: 'mix', layer: l });
   for (const s of specs) {
     const privateKey = Uint8Array.from(randomBytes(32));
     const publicKey = Buffer.from(backend.x25519Base(privateKey)).toString('hex');
     const keyFile = join(dir, `${s.name}.key.json`);
-    writeFileSync(keyFile, JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }), { mode: 0o600 });
+    writeFileSync(
+      keyFile,
+      JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }),
+      { mode: 0o600 },
+    );
     const port = await freeUdpPort();
     const entry: NodeEntry = {
       id: randomBytes(g.addressBytes).toString('hex'),
@@ -120,7 +125,12 @@ export async function makeNetwork(
       const n = nodes[name]!;
       const config = parseConfig(NodeConfigSchema, configObject(name, extra), name);
       const index = new TopologyIndex(topology);
-      return { config, topology: index, self: index.node(n.entry.id)!, keyPair: { publicKey: Buffer.from(n.entry.publicKey, 'hex'), privateKey: n.privateKey } };
+      return {
+        config,
+        topology: index,
+        self: index.node(n.entry.id)!,
+        keyPair: { publicKey: Buffer.from(n.entry.publicKey, 'hex'), privateKey: n.privateKey },
+      };
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
@@ -137,14 +147,25 @@ export interface PathHop {
   readonly delayUs?: number;
 }
 
-export function buildPacket(backend: SphinxBackend, net: TestNetwork, hops: readonly PathHop[], epoch = net.topology.epoch): Uint8Array {
+export function buildPacket(
+  backend: SphinxBackend,
+  net: TestNetwork,
+  hops: readonly PathHop[],
+  epoch = net.topology.epoch,
+): Uint8Array {
   const specs: HopSpec[] = hops.map((h, i) => ({
     publicKey: Buffer.from(h.node.publicKey, 'hex'),
     command: h.command as HopSpec['command'],
-    address: h.address ?? (h.command === Command.RELAY ? Buffer.from(hops[i + 1]!.node.id, 'hex') : new Uint8Array(net.g.addressBytes)),
+    address:
+      h.address ??
+      (h.command === Command.RELAY ? Buffer.from(hops[i + 1]!.node.id, 'hex') : new Uint8Array(net.g.addressBytes)),
     delayUs: h.delayUs ?? 0,
   }));
-  return backend.createPacket(net.g, { epoch: epoch & 0xffff, hops: specs, content: new TextEncoder().encode('hello') });
+  return backend.createPacket(net.g, {
+    epoch: epoch & 0xffff,
+    hops: specs,
+    content: new TextEncoder().encode('hello'),
+  });
 }
 
 /** A UDP socket bound to a node's announced address, collecting what arrives. */
@@ -169,7 +190,12 @@ export class UdpSink {
 
   /** Resolves once `n` datagrams have arrived (rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs = 5000): Promise<void> {
-    return this.arrivals.until(() => this.received.length, n, timeoutMs, () => `sink: expected ${n} datagrams, got ${this.received.length}`);
+    return this.arrivals.until(
+      () => this.received.length,
+      n,
+      timeoutMs,
+      () => `sink: expected ${n} datagrams, got ${this.received.length}`,
+    );
   }
 
   close(): Promise<void> {
@@ -179,7 +205,11 @@ export class UdpSink {
 
 /** A neighbour node on the wire, speaking the link protocol as node `name` (test/helpers/link-peer.ts). */
 export const LinkPeer = {
-  bind(net: TestNetwork, name: string, x25519: (sk: Uint8Array, pk: Uint8Array) => Uint8Array): Promise<GenericLinkPeer> {
+  bind(
+    net: TestNetwork,
+    name: string,
+    x25519: (sk: Uint8Array, pk: Uint8Array) => Uint8Array,
+  ): Promise<GenericLinkPeer> {
     const node = net.nodes[name]!;
     return GenericLinkPeer.bind({
       topology: net.index,
@@ -196,7 +226,9 @@ export type LinkPeer = GenericLinkPeer;
 export async function sendUdp(port: number, packets: readonly Uint8Array[]): Promise<void> {
   const s = dgram.createSocket('udp4');
   for (const p of packets) {
-    await new Promise<void>((resolve, reject) => s.send(p, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      s.send(p, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+    );
   }
   await new Promise<void>((resolve) => s.close(() => resolve()));
 }

@@ -48,7 +48,12 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
       shape: { layers: 1, perLayer: 1, providers: 2, epoch: 3 },
       backend: native,
       params: { mu: MU, lambdaM: 1e-4 },
-      nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { maxHeldPackets: CAP, workers: 1 }, replay: { persist: false, maxRatePps: 4000, staticWindowS: 30 } },
+      nodeConfig: {
+        statsIntervalS: 0.25,
+        log: { level: 'warn' },
+        pipeline: { maxHeldPackets: CAP, workers: 1 },
+        replay: { persist: false, maxRatePps: 4000, staticWindowS: 30 },
+      },
     });
     const maxUs = maxDelayUsFor(MU);
     expect(files.topology.maxDelayUs).toBe(maxUs);
@@ -57,7 +62,10 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
     const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
     sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
     sender = await LinkPeer.fromKeyFile(files.index, p1.entry, p1.keyFile, native.x25519);
-    mix = new NodeProcess(files.nodes.find((n) => n.role === 'mix')!, dir);
+    mix = new NodeProcess(
+      files.nodes.find((n) => n.role === 'mix')!,
+      dir,
+    );
     mix.start();
     await mix.ready;
 
@@ -71,57 +79,68 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
     });
   });
 
-  it(`keeps RSS bounded and counts every refused packet at ${RATE} packets/s of maximal delays for ${SECONDS} s`, { timeout: 90_000 }, async () => {
-    const maxUs = files.topology.maxDelayUs!;
-    const total = RATE * SECONDS;
-    const pool = Array.from({ length: total }, () => packet(maxUs));
-    const before = await stats();
-    const rss0 = before.gauges.rss_mb as number;
-    let rssMax = rss0;
-    mix!.onReport = (s) => {
-      rssMax = Math.max(rssMax, s.gauges.rss_mb as number);
-    };
-    // Paced in 10-ms slices of RATE/100 packets.
-    const t0 = performance.now();
-    for (let slice = 0, sent = 0; sent < total; slice++) {
-      const due = Math.min(total, Math.round((slice + 1) * (RATE / 100)));
-      sender!.sendNow('mix-1.0', pool.slice(sent, due));
-      sent = due;
-      const wait = t0 + (slice + 1) * 10 - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-    // Every packet is somewhere once the crypto queue is empty: forwarded, held, or refused and counted.
-    const heldBefore = before.gauges.scheduled_packets as number;
-    let s = before;
-    const delta = (now: NodeSnapshot) => ({
-      received: now.counters.received! - before.counters.received!,
-      forwarded: now.counters.forwarded! - before.counters.forwarded!,
-      held: now.gauges.scheduled_packets as number,
-      heldFull: (now.dropped.held_full ?? 0) - (before.dropped.held_full ?? 0),
-      drops: now.dropped_total - before.dropped_total,
-    });
-    await vi.waitFor(
-      async () => {
-        s = await stats();
-        const d = delta(s);
-        expect(d.received).toBeGreaterThanOrEqual(total * 0.99); // loopback may lose a little under load
-        expect(d.forwarded + d.held + d.drops).toBe(d.received + heldBefore);
-      },
-      { timeout: 20_000, interval: 250 },
-    );
-    mix!.onReport = undefined;
-    const d = delta(s);
-    expect(d.held).toBeLessThanOrEqual(CAP);
-    expect(d.heldFull, JSON.stringify({ d, dropped: s.dropped })).toBeGreaterThan(0);
-    expect(rssMax - rss0).toBeLessThan(RSS_SLACK_MB);
-  });
+  it(
+    `keeps RSS bounded and counts every refused packet at ${RATE} packets/s of maximal delays for ${SECONDS} s`,
+    { timeout: 90_000 },
+    async () => {
+      const maxUs = files.topology.maxDelayUs!;
+      const total = RATE * SECONDS;
+      const pool = Array.from({ length: total }, () => packet(maxUs));
+      const before = await stats();
+      const rss0 = before.gauges.rss_mb as number;
+      let rssMax = rss0;
+      mix!.onReport = (s) => {
+        rssMax = Math.max(rssMax, s.gauges.rss_mb as number);
+      };
+      // Paced in 10-ms slices of RATE/100 packets.
+      const t0 = performance.now();
+      for (let slice = 0, sent = 0; sent < total; slice++) {
+        const due = Math.min(total, Math.round((slice + 1) * (RATE / 100)));
+        sender!.sendNow('mix-1.0', pool.slice(sent, due));
+        sent = due;
+        const wait = t0 + (slice + 1) * 10 - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      // Every packet is somewhere once the crypto queue is empty: forwarded, held, or refused and counted.
+      const heldBefore = before.gauges.scheduled_packets as number;
+      let s = before;
+      const delta = (now: NodeSnapshot) => ({
+        received: now.counters.received! - before.counters.received!,
+        forwarded: now.counters.forwarded! - before.counters.forwarded!,
+        held: now.gauges.scheduled_packets as number,
+        heldFull: (now.dropped.held_full ?? 0) - (before.dropped.held_full ?? 0),
+        drops: now.dropped_total - before.dropped_total,
+      });
+      await vi.waitFor(
+        async () => {
+          s = await stats();
+          const d = delta(s);
+          expect(d.received).toBeGreaterThanOrEqual(total * 0.99); // loopback may lose a little under load
+          expect(d.forwarded + d.held + d.drops).toBe(d.received + heldBefore);
+        },
+        { timeout: 20_000, interval: 250 },
+      );
+      mix!.onReport = undefined;
+      const d = delta(s);
+      expect(d.held).toBeLessThanOrEqual(CAP);
+      expect(d.heldFull, JSON.stringify({ d, dropped: s.dropped })).toBeGreaterThan(0);
+      expect(rssMax - rss0).toBeLessThan(RSS_SLACK_MB);
+    },
+  );
 
   function packet(delayUs: number): Uint8Array {
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
     const provider = files.nodes.find((n) => n.name === 'provider-0')!;
     return native.createPacket(files.index.geometry, {
       epoch: files.topology.epoch & 0xffff,
-      hops: [{ publicKey: Buffer.from(mixNode.entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider.entry.id, 'hex'), delayUs }],
+      hops: [
+        {
+          publicKey: Buffer.from(mixNode.entry.publicKey, 'hex'),
+          command: Command.RELAY,
+          address: Buffer.from(provider.entry.id, 'hex'),
+          delayUs,
+        },
+      ],
       content: new Uint8Array(1),
     });
   }

@@ -15,8 +15,6 @@
  */
 import dgram from 'node:dgram';
 
-
-
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { deriveLinkKey, nativeLinkCipher } from '../src/node/link/index.js';
@@ -97,7 +95,13 @@ describe('node ↔ node links', () => {
     expect(got.datagram.length).toBe(files.index.geometry.datagramBytes);
     // M2 can unwrap what M1 forwarded: M1 really did its layer, and the link delivered the packet intact.
     const key = loadNodeKeyFile(node('mix-2.0').keyFile);
-    expect(native.unwrap(files.index.geometry, key.kind === 'single' ? key.key.privateKey : new Uint8Array(32), Uint8Array.from(got.packet)).kind).toBe('relay');
+    expect(
+      native.unwrap(
+        files.index.geometry,
+        key.kind === 'single' ? key.key.privateKey : new Uint8Array(32),
+        Uint8Array.from(got.packet),
+      ).kind,
+    ).toBe('relay');
     // The public part of the forwarded packet (prefix + the group element α) is not visible on the wire.
     const alpha = got.packet.subarray(0, files.index.geometry.offsets.beta);
     expect(got.datagram.includes(alpha)).toBe(false);
@@ -136,7 +140,14 @@ describe('node ↔ node links', () => {
     const m2Key = loadNodeKeyFile(node('mix-2.0').keyFile);
     const sk = m2Key.kind === 'single' ? m2Key.key.privateKey : new Uint8Array(32);
     const id = (n: string) => Uint8Array.from(Buffer.from(node(n).entry.id, 'hex'));
-    const key = deriveLinkKey(native.x25519, sk, Uint8Array.from(Buffer.from(node('mix-1.0').entry.publicKey, 'hex')), files.topology.epoch, id('mix-2.0'), id('mix-1.0'))!;
+    const key = deriveLinkKey(
+      native.x25519,
+      sk,
+      Uint8Array.from(Buffer.from(node('mix-1.0').entry.publicKey, 'hex')),
+      files.topology.epoch,
+      id('mix-2.0'),
+      id('mix-1.0'),
+    )!;
     const d = new Uint8Array(g.datagramBytes);
     const view = new DataView(d.buffer);
     view.setUint32(0, files.topology.epoch);
@@ -175,7 +186,12 @@ describe('node ↔ node links', () => {
     const packet = native.createPacket(g, {
       epoch: files.topology.epoch & 0xffff,
       hops: [
-        { publicKey: Uint8Array.from(Buffer.from(P0.publicKey, 'hex')), command: Command.DELIVER, address: clientIdOf(g, client), delayUs: 0 },
+        {
+          publicKey: Uint8Array.from(Buffer.from(P0.publicKey, 'hex')),
+          command: Command.DELIVER,
+          address: clientIdOf(g, client),
+          delayUs: 0,
+        },
         { publicKey: client, command: Command.FINAL, address: new Uint8Array(16), delayUs: 0 },
       ],
       content: new Uint8Array(1),

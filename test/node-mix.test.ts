@@ -37,7 +37,12 @@ function packetFromL1(delayUs: number, overrides: { next?: Uint8Array; epoch?: n
     native,
     net,
     [
-      { node: n['M1.0']!.entry, command: Command.RELAY, delayUs, ...(overrides.next ? { address: overrides.next } : {}) },
+      {
+        node: n['M1.0']!.entry,
+        command: Command.RELAY,
+        delayUs,
+        ...(overrides.next ? { address: overrides.next } : {}),
+      },
       { node: n['M2.0']!.entry, command: Command.RELAY, delayUs: 1000 },
       { node: n['M3.0']!.entry, command: Command.RELAY, delayUs: 1000 },
       { node: n['P0']!.entry, command: Command.DELIVER, address: new Uint8Array(16).fill(9), delayUs: 0 },
@@ -81,7 +86,11 @@ describe('mix node pipeline', () => {
 
   it('drops and counts datagrams of the wrong size', async () => {
     const before = dropped('bad_size');
-    await P0.sendRaw(mix.port, [new Uint8Array(10), new Uint8Array(net.g.datagramBytes + 1), new Uint8Array(net.g.datagramBytes - 1)]);
+    await P0.sendRaw(mix.port, [
+      new Uint8Array(10),
+      new Uint8Array(net.g.datagramBytes + 1),
+      new Uint8Array(net.g.datagramBytes - 1),
+    ]);
     await eventually(() => dropped('bad_size') === before + 3, 2000, 'bad_size');
   });
 
@@ -110,7 +119,11 @@ describe('mix node pipeline', () => {
       packetFromL1(1000, { next: Buffer.from(net.nodes['M3.0']!.entry.id, 'hex') }),
       packetFromL1(1000, { next: Buffer.from(net.nodes['P0']!.entry.id, 'hex') }),
     ]);
-    await eventually(() => dropped('unknown_next') === unknown + 1 && dropped('bad_layer') === layer + 2, 3000, 'routing drops');
+    await eventually(
+      () => dropped('unknown_next') === unknown + 1 && dropped('bad_layer') === layer + 2,
+      3000,
+      'routing drops',
+    );
     expect(L2.received.length).toBe(forwarded);
   });
 
@@ -136,10 +149,14 @@ describe('mix node pipeline', () => {
   });
 
   it('accounts for every datagram: received = forwarded + dropped + held', async () => {
-    await eventually(() => {
-      const s = mix.snapshot();
-      return s.gauges.scheduled_packets === 0 && s.gauges.queue_packets === 0 && s.gauges.in_flight_packets === 0;
-    }, 3000, 'idle pipeline');
+    await eventually(
+      () => {
+        const s = mix.snapshot();
+        return s.gauges.scheduled_packets === 0 && s.gauges.queue_packets === 0 && s.gauges.in_flight_packets === 0;
+      },
+      3000,
+      'idle pipeline',
+    );
     const s = mix.snapshot();
     expect(s.counters.received).toBe(s.counters.forwarded! + s.dropped_total);
     expect(s.gauges.socket_recv_buffer_bytes).toBeGreaterThan(0);

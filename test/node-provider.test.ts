@@ -86,7 +86,14 @@ describe('provider pipeline', () => {
     const clientSk = Uint8Array.from(randomBytes(32));
     const clientPk = native.x25519Base(clientSk);
     const clientId = clientIdOf(net.g, clientPk);
-    const clientHop = { id: '00'.repeat(16), name: 'client', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1 }, publicKey: Buffer.from(clientPk).toString('hex') } as NodeEntry;
+    const clientHop = {
+      id: '00'.repeat(16),
+      name: 'client',
+      role: 'provider',
+      layer: 0,
+      udp: { host: '127.0.0.1', port: 1 },
+      publicKey: Buffer.from(clientPk).toString('hex'),
+    } as NodeEntry;
     const packet = buildPacket(native, net, [
       { node: P0, command: Command.DELIVER, address: clientId, delayUs: 20_000 },
       { node: clientHop, command: Command.FINAL, address: new Uint8Array(16).fill(4) },
@@ -127,14 +134,30 @@ describe('mix loops through a real provider', () => {
   it('come back while the network works, and raise the alarm and the cover rate when they stop', async () => {
     const params = { lambdaM: 20, mu: 500, loopWindowS: 4, loopAlarmFraction: 0.7, loopAlarmRateFactor: 2 };
     // One mix layer and two providers: a loop from M1 goes P_random → M1 (self).
-    const provider = await startProviderNode(net.setup('P0', { params }), { backend: native, inbox: new MemoryInbox(), frontEnd: false, loops: false, reportStats: false });
-    const provider2 = await startProviderNode(net.setup('P1', { params }), { backend: native, inbox: new MemoryInbox(), frontEnd: false, loops: false, reportStats: false });
+    const provider = await startProviderNode(net.setup('P0', { params }), {
+      backend: native,
+      inbox: new MemoryInbox(),
+      frontEnd: false,
+      loops: false,
+      reportStats: false,
+    });
+    const provider2 = await startProviderNode(net.setup('P1', { params }), {
+      backend: native,
+      inbox: new MemoryInbox(),
+      frontEnd: false,
+      loops: false,
+      reportStats: false,
+    });
     const mix: RunningNode = await startMixNode(net.setup('M1.0', { params }), { backend: native, reportStats: false });
     try {
-      await eventually(() => {
-        const g = mix.snapshot().gauges;
-        return (g.loops_due_in_window as number) >= 10 && g.loop_return_fraction === 1;
-      }, 8000, 'loops returning');
+      await eventually(
+        () => {
+          const g = mix.snapshot().gauges;
+          return (g.loops_due_in_window as number) >= 10 && g.loop_return_fraction === 1;
+        },
+        8000,
+        'loops returning',
+      );
       const s = mix.snapshot();
       expect(s.counters.loops_returned).toBeGreaterThan(0);
       expect(s.gauges.loop_alarm).toBe(false);

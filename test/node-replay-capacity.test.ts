@@ -39,7 +39,14 @@ function packetFor(files: TestnetFiles, epoch: number): Uint8Array {
   const key = files.epochPublicKeys?.get(mix.entry.id)?.get(epoch) ?? mix.entry.publicKey;
   return native.createPacket(files.index.geometry, {
     epoch: epoch & 0xffff,
-    hops: [{ publicKey: Uint8Array.from(Buffer.from(key, 'hex')), command: Command.RELAY, address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')), delayUs: 0 }],
+    hops: [
+      {
+        publicKey: Uint8Array.from(Buffer.from(key, 'hex')),
+        command: Command.RELAY,
+        address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')),
+        delayUs: 0,
+      },
+    ],
     content: new Uint8Array(1),
   });
 }
@@ -58,7 +65,13 @@ describe('a mix at twice its maximum rate for a whole key epoch', () => {
       shape: { layers: 1, perLayer: 1, providers: 1, epoch: 70, epochLengthS: 8, epochKeys: 12 },
       backend: native,
       params: { lambdaM: 1e-4 },
-      nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } }, epochs: { graceS: 2, refreshS: 1 }, replay: { maxRatePps: RATE, snapshotIntervalS: 2 } },
+      nodeConfig: {
+        statsIntervalS: 0.25,
+        log: { level: 'warn' },
+        pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } },
+        epochs: { graceS: 2, refreshS: 1 },
+        replay: { maxRatePps: RATE, snapshotIntervalS: 2 },
+      },
     });
     const mixNode = files.nodes.find((n) => n.role === 'mix')!;
     const provider = files.nodes.find((n) => n.role === 'provider')!;
@@ -76,7 +89,10 @@ describe('a mix at twice its maximum rate for a whole key epoch', () => {
     await mix.ready;
     // Start at the beginning of an epoch (the mix may have taken a while to start on a loaded machine).
     await sleep(Math.max(0, files.index.epochStart(files.index.epochAt(Date.now()) + 1) - Date.now()) + 300);
-    await vi.waitFor(() => expect(mix.last!.gauges.key_epoch).toBe(files.index.epochAt(Date.now())), { timeout: 3000, interval: 100 });
+    await vi.waitFor(() => expect(mix.last!.gauges.key_epoch).toBe(files.index.epochAt(Date.now())), {
+      timeout: 3000,
+      interval: 100,
+    });
 
     // A flood of 400 at once (more than the whole start-up budget of 300), then twice the rate, under the
     // epoch of the moment, until 2 s into the next epoch.
@@ -94,7 +110,10 @@ describe('a mix at twice its maximum rate for a whole key epoch', () => {
       perEpoch.set(epoch, (perEpoch.get(epoch) ?? 0) + burst.length);
       await sleep(50);
     }
-    await vi.waitFor(() => expect((mix.last!.counters.forwarded ?? 0) + (mix.last!.dropped.replay_budget ?? 0)).toBe(sent), { timeout: 8000, interval: 100 });
+    await vi.waitFor(
+      () => expect((mix.last!.counters.forwarded ?? 0) + (mix.last!.dropped.replay_budget ?? 0)).toBe(sent),
+      { timeout: 8000, interval: 100 },
+    );
     const s = mix.last!;
     expect(s.dropped.replay_budget).toBeGreaterThan(0); // the flood was refused, not recorded
     expect(s.dropped.key_expired ?? 0).toBe(0);
@@ -126,59 +145,69 @@ describe('replay log write failures', () => {
     }
   })();
 
-  it.skipIf(!canMount)('on a full disk drop fresh packets as replay_log_error (none leaves) and recover when space is freed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'loopix-replay-disk-'));
-    const state = join(dir, 'state');
-    mkdirSync(state);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', state]);
-    cleanups.push(() => {
+  it.skipIf(!canMount)(
+    'on a full disk drop fresh packets as replay_log_error (none leaves) and recover when space is freed',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'loopix-replay-disk-'));
+      const state = join(dir, 'state');
+      mkdirSync(state);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', state]);
+      cleanups.push(() => {
+        try {
+          execFileSync('umount', ['-l', state], { stdio: 'ignore' });
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+      const files = await createTestnetFiles({
+        dir,
+        shape: { layers: 1, perLayer: 1, providers: 1, epoch: 3 },
+        backend: native,
+        params: { lambdaM: 1e-4 },
+        nodeConfig: {
+          statsIntervalS: 0.2,
+          log: { level: 'warn' },
+          pipeline: { workers: 1 },
+          replay: { stateDir: state, maxRatePps: 5, staticWindowS: 100, snapshotIntervalS: 3600 },
+        },
+      });
+      const mixNode = files.nodes.find((n) => n.role === 'mix')!;
+      const provider = files.nodes.find((n) => n.role === 'provider')!;
+      const mix = new NodeProcess(mixNode, dir);
+      cleanups.push(async () => void (await mix.stop()));
+      mix.start();
+      const peer = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
+      cleanups.push(() => peer.close());
+      await mix.ready;
+      const stats = () => mix.last!;
+      const until = (check: () => boolean) =>
+        vi.waitFor(() => expect(check()).toBe(true), { timeout: 8000, interval: 50 });
+
+      // 1. Fill the file system to the last byte: the log's first append needs a page it cannot get.
+      const junk = join(state, 'junk');
+      const fd = openSync(junk, 'w');
       try {
-        execFileSync('umount', ['-l', state], { stdio: 'ignore' });
+        const block = Buffer.alloc(4096, 1);
+        for (;;) writeSync(fd, block);
+      } catch {
+        // ENOSPC: full
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        closeSync(fd);
       }
-    });
-    const files = await createTestnetFiles({
-      dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 3 },
-      backend: native,
-      params: { lambdaM: 1e-4 },
-      nodeConfig: { statsIntervalS: 0.2, log: { level: 'warn' }, pipeline: { workers: 1 }, replay: { stateDir: state, maxRatePps: 5, staticWindowS: 100, snapshotIntervalS: 3600 } },
-    });
-    const mixNode = files.nodes.find((n) => n.role === 'mix')!;
-    const provider = files.nodes.find((n) => n.role === 'provider')!;
-    const mix = new NodeProcess(mixNode, dir);
-    cleanups.push(async () => void (await mix.stop()));
-    mix.start();
-    const peer = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
-    cleanups.push(() => peer.close());
-    await mix.ready;
-    const stats = () => mix.last!;
-    const until = (check: () => boolean) => vi.waitFor(() => expect(check()).toBe(true), { timeout: 8000, interval: 50 });
+      await peer.send(mixNode.entry, [packetFor(files, 3), packetFor(files, 3), packetFor(files, 3)]);
+      await until(() => (stats().dropped.replay_log_error ?? 0) === 3);
+      expect(stats().counters.forwarded).toBe(0);
+      expect(peer.received.length).toBe(0);
 
-    // 1. Fill the file system to the last byte: the log's first append needs a page it cannot get.
-    const junk = join(state, 'junk');
-    const fd = openSync(junk, 'w');
-    try {
-      const block = Buffer.alloc(4096, 1);
-      for (;;) writeSync(fd, block);
-    } catch {
-      // ENOSPC: full
-    } finally {
-      closeSync(fd);
-    }
-    await peer.send(mixNode.entry, [packetFor(files, 3), packetFor(files, 3), packetFor(files, 3)]);
-    await until(() => (stats().dropped.replay_log_error ?? 0) === 3);
-    expect(stats().counters.forwarded).toBe(0);
-    expect(peer.received.length).toBe(0);
-
-    // 2. Space again: fresh packets flow without a restart.
-    rmSync(junk);
-    await peer.send(mixNode.entry, [packetFor(files, 3), packetFor(files, 3)]);
-    await until(() => stats().counters.forwarded === 2);
-    await peer.waitFor(2);
-    expect(stats().dropped.replay_log_error).toBe(3);
-  }, 60_000);
+      // 2. Space again: fresh packets flow without a restart.
+      rmSync(junk);
+      await peer.send(mixNode.entry, [packetFor(files, 3), packetFor(files, 3)]);
+      await until(() => stats().counters.forwarded === 2);
+      await peer.waitFor(2);
+      expect(stats().dropped.replay_log_error).toBe(3);
+    },
+    60_000,
+  );
 
   it('with an injected I/O error, EpochStage.flush reports the failure (the pipeline drops the batch) and the next flush succeeds', () => {
     const dir = mkdtempSync(join(tmpdir(), 'loopix-replay-eio-'));
@@ -194,12 +223,61 @@ describe('replay log write failures', () => {
     };
     const authority = generateAuthorityKey();
     const sk = new Uint8Array(32).fill(3);
-    const self = { id: '11'.repeat(16), name: 'M', role: 'mix' as const, layer: 1, udp: { host: '127.0.0.1', port: 1 }, publicKey: Buffer.from(native.x25519Base(sk)).toString('hex') };
-    const topology = new TopologyIndex(signTopology({ version: 1, epoch: 10, issuedAt: '', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 1, nodes: [self, { ...self, id: '22'.repeat(16), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 2 }, ws: 'ws://127.0.0.1:3' }] }, authority));
-    const config = parseConfig(NodeConfigSchema, { id: self.id, keyFile: join(dir, 'k.json'), topologyFile: join(dir, 't.json'), authorityPublicKey: authority.publicKey, replay: { maxRatePps: 100 } }, 'test');
+    const self = {
+      id: '11'.repeat(16),
+      name: 'M',
+      role: 'mix' as const,
+      layer: 1,
+      udp: { host: '127.0.0.1', port: 1 },
+      publicKey: Buffer.from(native.x25519Base(sk)).toString('hex'),
+    };
+    const topology = new TopologyIndex(
+      signTopology(
+        {
+          version: 1,
+          epoch: 10,
+          issuedAt: '',
+          geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+          layers: 1,
+          nodes: [
+            self,
+            {
+              ...self,
+              id: '22'.repeat(16),
+              name: 'P',
+              role: 'provider',
+              layer: 0,
+              udp: { host: '127.0.0.1', port: 2 },
+              ws: 'ws://127.0.0.1:3',
+            },
+          ],
+        },
+        authority,
+      ),
+    );
+    const config = parseConfig(
+      NodeConfigSchema,
+      {
+        id: self.id,
+        keyFile: join(dir, 'k.json'),
+        topologyFile: join(dir, 't.json'),
+        authorityPublicKey: authority.publicKey,
+        replay: { maxRatePps: 100 },
+      },
+      'test',
+    );
     writeFileSync(join(dir, 'k.json'), '{}');
     const metrics = new NodeMetrics(self.id, 'mix');
-    const stage = new EpochStage({ config, topology, keys: [{ epoch: 10, publicKey: native.x25519Base(sk), privateKey: sk }], selfId: self.id, stateDir: dir, metrics, log: pino({ level: 'silent' }), replayFs: fs });
+    const stage = new EpochStage({
+      config,
+      topology,
+      keys: [{ epoch: 10, publicKey: native.x25519Base(sk), privateKey: sk }],
+      selfId: self.id,
+      stateDir: dir,
+      metrics,
+      log: pino({ level: 'silent' }),
+      replayFs: fs,
+    });
     const packets = new Uint8Array(1314);
     packets[3] = 10;
     const tags = Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff);

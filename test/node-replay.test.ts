@@ -4,7 +4,16 @@
  * accepted before a crash (no snapshot, no clean close) is still a replay after a restore, across snapshot
  * generations, with torn log records and refusing damaged or mis-sized snapshots.
  */
-import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync, readFileSync, statSync, appendFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  readFileSync,
+  statSync,
+  appendFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -68,7 +77,8 @@ describe('Bloom filter sizing and false-positive rate', () => {
   it('has no false negatives: every inserted tag is reported as seen', () => {
     const f = new ReplayFilter({ capacity: 50_000 });
     const t = tags(3, 50_000);
-    let fresh = 0, seen = 0;
+    let fresh = 0,
+      seen = 0;
     for (let i = 0; i < 50_000; i++) if (f.checkAt(9, t, i * 16) === true) fresh++;
     for (let i = 0; i < 50_000; i++) if (f.checkAt(9, t, i * 16) === 'replay') seen++;
     expect(fresh).toBeGreaterThanOrEqual(49_999); // at most a false positive or so at 10^-6
@@ -85,7 +95,11 @@ describe('Bloom filter sizing and false-positive rate', () => {
 
   it('alerts at 50, 75 and 90 % and, once full, fails closed: never forgets a tag, never resets, keeps refusing new ones', () => {
     const events: string[] = [];
-    const f = new ReplayFilter({ capacity: 2000, onAlert: (e, fr, n) => events.push(`${fr} ${e} ${n}`), onFull: (e) => events.push(`full ${e}`) });
+    const f = new ReplayFilter({
+      capacity: 2000,
+      onAlert: (e, fr, n) => events.push(`${fr} ${e} ${n}`),
+      onFull: (e) => events.push(`full ${e}`),
+    });
     const t = tags(5, 2500);
     const verdicts = new Map<string, number>();
     for (let i = 0; i < 2500; i++) {
@@ -127,7 +141,10 @@ describe('replay filter persistence (snapshot + log)', () => {
   const size = bloomSize(10_000, 1e-6);
 
   /** A persistent filter for epoch 5 over `dir`, as a (re)started node opens it. */
-  function persistent(dir: string, o: Partial<ConstructorParameters<typeof ReplayFilter>[0] & object> = {}): { store: ReplayStore; filter: ReplayFilter } {
+  function persistent(
+    dir: string,
+    o: Partial<ConstructorParameters<typeof ReplayFilter>[0] & object> = {},
+  ): { store: ReplayStore; filter: ReplayFilter } {
     const store = new ReplayStore(dir, 0);
     const filter = new ReplayFilter({ capacity: 10_000, ...o, store });
     filter.open(5);
@@ -188,14 +205,24 @@ describe('replay filter persistence (snapshot + log)', () => {
     await filter.snapshot();
     store.close();
     const snapFile = join(dir, 'replay-5.snap');
-    expectLoopixError(() => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5), 'ERR_LOOPIX_REPLAY_STATE_MISMATCH', snapFile);
+    expectLoopixError(
+      () => new ReplayFilter({ capacity: 20_000, store: new ReplayStore(dir, 0) }).open(5),
+      'ERR_LOOPIX_REPLAY_STATE_MISMATCH',
+      snapFile,
+    );
     const snap = join(dir, 'replay-5.snap');
     const bytes = readFileSync(snap);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     writeFileSync(snap, bytes);
-    expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(ReplayStoreError);
+    expect(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5)).toThrow(
+      ReplayStoreError,
+    );
     truncateSync(snap, 100);
-    expectLoopixError(() => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5), 'ERR_LOOPIX_REPLAY_STATE_CORRUPT', snapFile);
+    expectLoopixError(
+      () => new ReplayFilter({ capacity: 10_000, store: new ReplayStore(dir, 0) }).open(5),
+      'ERR_LOOPIX_REPLAY_STATE_CORRUPT',
+      snapFile,
+    );
   });
 
   it('keeps epochs apart and deletes a retired epoch’s files', () => {

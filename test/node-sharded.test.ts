@@ -38,7 +38,14 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
   const packet = (delayUs: number) =>
     native.createPacket(files.index.geometry, {
       epoch: files.topology.epoch & 0xffff,
-      hops: [{ publicKey: Buffer.from(mixNode().entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider().entry.id, 'hex'), delayUs }],
+      hops: [
+        {
+          publicKey: Buffer.from(mixNode().entry.publicKey, 'hex'),
+          command: Command.RELAY,
+          address: Buffer.from(provider().entry.id, 'hex'),
+          delayUs,
+        },
+      ],
       content: new Uint8Array(1),
     });
   const send = (p: Uint8Array) => sender!.sendNow('mix-1.0', [p]);
@@ -52,7 +59,12 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
       metrics: true,
       // A high hard queueing bound: this test is about forwarding, replays and bounds, not about shedding on a
       // host shared with other work (where a worker can lose the CPU for longer than the 60-ms default).
-      nodeConfig: { statsIntervalS: 0.25, log: { level: 'warn' }, pipeline: { mode: 'sharded', workers: 2, aqm: { maxQueueDelayMs: 5000 } }, replay: { persist: false } },
+      nodeConfig: {
+        statsIntervalS: 0.25,
+        log: { level: 'warn' },
+        pipeline: { mode: 'sharded', workers: 2, aqm: { maxQueueDelayMs: 5000 } },
+        replay: { persist: false },
+      },
     });
     const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
     sink = await LinkPeer.fromKeyFile(files.index, provider().entry, provider().keyFile, native.x25519);
@@ -66,9 +78,13 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     expect(s0.gauges.reuseport_spread).toBe(true);
     const sentAt = performance.now();
     for (let i = 0; i < 40; i++) send(packet(i % 2 ? 0 : 1_500_000));
-    await vi.waitFor(() => expect(received).toHaveLength(40), { timeout: 10_000 }).catch(async (err) => {
-      throw new Error(`${(err as Error).message}; node drops ${JSON.stringify((await stats()).dropped)}; unopened at the sink ${JSON.stringify(sink!.unopened.map((u) => u.reason))}`);
-    });
+    await vi
+      .waitFor(() => expect(received).toHaveLength(40), { timeout: 10_000 })
+      .catch(async (err) => {
+        throw new Error(
+          `${(err as Error).message}; node drops ${JSON.stringify((await stats()).dropped)}; unopened at the sink ${JSON.stringify(sink!.unopened.map((u) => u.reason))}`,
+        );
+      });
     // Twenty waited ≥ 1.5 s in the delay stage; twenty left at once.
     expect(received.filter((r) => r.at - sentAt >= 1495)).toHaveLength(20);
     await vi.waitFor(async () => {
@@ -96,11 +112,20 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
 
   it('drops a datagram from an unknown address, and one under an unknown epoch', async () => {
     const stranger = dgram.createSocket('udp4');
-    await new Promise<void>((r) => stranger.send(new Uint8Array(100), mixNode().entry.udp.port, '127.0.0.1', () => r()));
+    await new Promise<void>((r) =>
+      stranger.send(new Uint8Array(100), mixNode().entry.udp.port, '127.0.0.1', () => r()),
+    );
     stranger.close();
     const other = native.createPacket(files.index.geometry, {
       epoch: (files.topology.epoch + 9) & 0xffff,
-      hops: [{ publicKey: Buffer.from(mixNode().entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider().entry.id, 'hex'), delayUs: 0 }],
+      hops: [
+        {
+          publicKey: Buffer.from(mixNode().entry.publicKey, 'hex'),
+          command: Command.RELAY,
+          address: Buffer.from(provider().entry.id, 'hex'),
+          delayUs: 0,
+        },
+      ],
       content: new Uint8Array(1),
     });
     send(other);
@@ -119,7 +144,15 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     expect(h.status).toBe('ready');
     expect(h.checks.workers).toBe(true);
     const text = await (await fetch(`${base}/metrics`)).text();
-    const value = (name: string) => Number(/^(\S+)(?:\{[^}]*\})? (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2]);
+    const value = (name: string) =>
+      Number(
+        /^(\S+)(?:\{[^}]*\})? (\S+)$/m.exec(
+          text
+            .split('\n')
+            .filter((l) => l.startsWith(name))
+            .join('\n'),
+        )?.[2],
+      );
     expect(value('loopix_pipeline_mode')).toBe(2);
     expect(value('loopix_crypto_workers')).toBe(2);
     // Counters the workers report reach the main thread's registry.
@@ -133,4 +166,3 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     expect(await mix!.stop()).toBe(0);
   });
 });
-

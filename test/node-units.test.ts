@@ -185,20 +185,36 @@ describe('replay filter', () => {
 describe('router (stratified topology)', () => {
   const id = (n: number) => n.toString(16).padStart(32, '0');
   const node = (n: number, role: 'mix' | 'provider', layer: number) => ({
-    id: id(n), name: `n${n}`, role, layer, udp: { host: '127.0.0.1', port: 1000 + n }, publicKey: '00'.repeat(32),
+    id: id(n),
+    name: `n${n}`,
+    role,
+    layer,
+    udp: { host: '127.0.0.1', port: 1000 + n },
+    publicKey: '00'.repeat(32),
     ...(role === 'provider' ? { ws: 'ws://127.0.0.1:1' } : {}),
   });
   const doc = {
-    version: 1, epoch: 1, issuedAt: '', geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 }, layers: 3,
+    version: 1,
+    epoch: 1,
+    issuedAt: '',
+    geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+    layers: 3,
     nodes: [node(1, 'provider', 0), node(2, 'mix', 1), node(3, 'mix', 2), node(4, 'mix', 3)],
     signature: { algorithm: 'ed25519', publicKey: '', value: '' },
   } as unknown as SignedTopology;
   const topology = new TopologyIndex(doc);
   const tag = new Uint8Array(32);
-  const relay = (n: number) => ({ kind: 'relay' as const, next: Buffer.from(id(n), 'hex'), delayUs: 5, replayTag: tag });
+  const relay = (n: number) => ({
+    kind: 'relay' as const,
+    next: Buffer.from(id(n), 'hex'),
+    delayUs: 5,
+    replayTag: tag,
+  });
 
   it('forwards only to the adjacent layer, provider → L1 → L2 → L3 → provider', () => {
-    const routers = [0, 1, 2, 3].map((layer) => new Router({ topology, role: layer === 0 ? 'provider' : 'mix', layer }));
+    const routers = [0, 1, 2, 3].map(
+      (layer) => new Router({ topology, role: layer === 0 ? 'provider' : 'mix', layer }),
+    );
     expect(routers[0]!.route(relay(2))).toMatchObject({ kind: 'forward', delayUs: 5 });
     expect(routers[1]!.route(relay(3)).kind).toBe('forward');
     expect(routers[2]!.route(relay(4)).kind).toBe('forward');
@@ -216,9 +232,14 @@ describe('router (stratified topology)', () => {
     expect(mix.route(deliver)).toEqual({ kind: 'drop', reason: 'deliver_at_mix' });
     expect(provider.route(deliver).kind).toBe('deliver');
     expect(provider.route({ kind: 'drop', replayTag: tag })).toEqual({ kind: 'drop', reason: 'drop_cover' });
-    expect(mix.route({ kind: 'final', id: new Uint8Array(16), content: new Uint8Array(0), replayTag: tag })).toEqual({ kind: 'drop', reason: 'unexpected_final' });
+    expect(mix.route({ kind: 'final', id: new Uint8Array(16), content: new Uint8Array(0), replayTag: tag })).toEqual({
+      kind: 'drop',
+      reason: 'unexpected_final',
+    });
     expect(mix.route({ kind: 'invalid', reason: 'mac' })).toEqual({ kind: 'drop', reason: 'invalid_mac' });
-    expect(mix.route({ kind: 'loop', id: new Uint8Array(16), content: new Uint8Array(0), replayTag: tag }).kind).toBe('loop');
+    expect(mix.route({ kind: 'loop', id: new Uint8Array(16), content: new Uint8Array(0), replayTag: tag }).kind).toBe(
+      'loop',
+    );
   });
 });
 

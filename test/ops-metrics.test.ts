@@ -50,7 +50,9 @@ describe('NodeMetrics on prom-client', () => {
     expect(m.link('out', 'mix-2.0')).toBe(4);
     const json = await m.registry.getMetricsAsJSON();
     const value = (name: string, label?: [string, string]) =>
-      json.find((x) => x.name === name)!.values.find((v) => !label || (v.labels as Record<string, string>)[label[0]] === label[1])!.value;
+      json
+        .find((x) => x.name === name)!
+        .values.find((v) => !label || (v.labels as Record<string, string>)[label[0]] === label[1])!.value;
     expect(value('loopix_packets_forwarded_total')).toBe(s.counters.forwarded);
     expect(value('loopix_ws_auth_ok_total')).toBe(2);
     expect(value('loopix_packets_dropped_total', ['reason', 'replay'])).toBe(3);
@@ -75,7 +77,8 @@ describe('NodeMetrics on prom-client', () => {
 
   it('every exported name has the loopix_ prefix, counters end in _total, units are base units', async () => {
     const m = new NodeMetrics('ab'.repeat(16), 'provider');
-    for (const g of ['aqm_queue_delay_ms', 'replay_filter_mb', 'scheduled_packets', 'ws_connections', 'some_new_gauge']) m.gauge(g, () => 1);
+    for (const g of ['aqm_queue_delay_ms', 'replay_filter_mb', 'scheduled_packets', 'ws_connections', 'some_new_gauge'])
+      m.gauge(g, () => 1);
     m.count('ws_connections');
     m.count('some_new_counter' as CounterName); // a name missing from the table still exports
     m.drop('aqm');
@@ -91,7 +94,10 @@ describe('NodeMetrics on prom-client', () => {
 
 describe('live mixing health', () => {
   /** A simulated M/M/∞ pool with Poisson input λ and Exp(µ) delays, sampled as the probe does. */
-  function simulate(health: MixingHealth, o: { lambda: number; mu: number; seconds: number; t0: number; batch?: number }) {
+  function simulate(
+    health: MixingHealth,
+    o: { lambda: number; mu: number; seconds: number; t0: number; batch?: number },
+  ) {
     const exp = (rate: number) => -Math.log(1 - Math.random()) / rate;
     const arrivals: number[] = [];
     for (let t = 0; t < o.seconds; t += exp(o.lambda)) arrivals.push(t);
@@ -110,21 +116,39 @@ describe('live mixing health', () => {
 
   it('a Poisson mix passes: pool mean near λ/µ and p-values above 0.01', async () => {
     const t0 = 1_000_000;
-    const health = new MixingHealth({ role: 'mix', layer: 1, mu: 2, layers: 3, windowS: 120, now: () => t0 + 120_000, startedMs: t0 });
+    const health = new MixingHealth({
+      role: 'mix',
+      layer: 1,
+      mu: 2,
+      layers: 3,
+      windowS: 120,
+      now: () => t0 + 120_000,
+      startedMs: t0,
+    });
     simulate(health, { lambda: 20, mu: 2, seconds: 120, t0 });
     const registry = new Registry();
     health.register(registry);
     const text = await registry.metrics();
     expect(sample(text, 'loopix_mixing_input_rate_per_second')).toBeCloseTo(20, -0.5);
     expect(sample(text, 'loopix_mixing_pool_expected_packets')).toBeGreaterThan(8);
-    expect(Math.abs(sample(text, 'loopix_mixing_pool_mean_packets')! - sample(text, 'loopix_mixing_pool_expected_packets')!)).toBeLessThan(2);
+    expect(
+      Math.abs(sample(text, 'loopix_mixing_pool_mean_packets')! - sample(text, 'loopix_mixing_pool_expected_packets')!),
+    ).toBeLessThan(2);
     expect(sample(text, 'loopix_mixing_check_p_value', 'check="output_exponential"')).toBeGreaterThan(0.001);
     expect(sample(text, 'loopix_mixing_window_seconds')).toBeCloseTo(120, 0);
   });
 
   it('a threshold mix (flushes every 20 packets) fails the pool and output checks (p-values near 0)', async () => {
     const t0 = 1_000_000;
-    const health = new MixingHealth({ role: 'mix', layer: 1, mu: 2, layers: 3, windowS: 120, now: () => t0 + 120_000, startedMs: t0 });
+    const health = new MixingHealth({
+      role: 'mix',
+      layer: 1,
+      mu: 2,
+      layers: 3,
+      windowS: 120,
+      now: () => t0 + 120_000,
+      startedMs: t0,
+    });
     // Its pool cycles through 0..19 and its output comes in bursts: neither is what an Exp(µ) mix produces.
     simulate(health, { lambda: 20, mu: 2, seconds: 120, t0, batch: 20 });
     const registry = new Registry();

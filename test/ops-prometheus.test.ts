@@ -28,7 +28,9 @@ describe('loopix testnet --prometheus', () => {
   it.skipIf(!hasPrometheus)(
     "scrapes every node: each node's forwarded counter rises, and every dashboard query names an exported metric",
     async () => {
-      let seen: { names: Set<string>; rising: Map<string, number>; up: number; pid: number | undefined; url: string } | undefined;
+      let seen:
+        | { names: Set<string>; rising: Map<string, number>; up: number; pid: number | undefined; url: string }
+        | undefined;
       const summary = await runTestnet({
         shape: { layers: 2, perLayer: 1, providers: 1, epoch: 1 },
         clients: 2,
@@ -44,7 +46,9 @@ describe('loopix testnet --prometheus', () => {
         onPrometheus: async (server: PrometheusServer) => {
           const up = await server.query('up{job="loopix"}');
           const rising = await server.query('increase(loopix_packets_forwarded_total[1m])');
-          const names = (await (await fetch(`${server.url}/api/v1/label/__name__/values`)).json()) as { data: string[] };
+          const names = (await (await fetch(`${server.url}/api/v1/label/__name__/values`)).json()) as {
+            data: string[];
+          };
           seen = {
             names: new Set(names.data),
             rising: new Map(rising.map((r) => [r.metric.node!, Number(r.value[1])])),
@@ -79,9 +83,14 @@ describe('loopix testnet --prometheus', () => {
   );
 
   it('the metric-name extraction finds names inside functions and selectors', () => {
-    expect(metricNames('histogram_quantile(0.5, sum by (le) (rate(loopix_processing_overhead_seconds_bucket{node=~"$node"}[1m])))')).toEqual([
-      'loopix_processing_overhead_seconds_bucket',
+    expect(
+      metricNames(
+        'histogram_quantile(0.5, sum by (le) (rate(loopix_processing_overhead_seconds_bucket{node=~"$node"}[1m])))',
+      ),
+    ).toEqual(['loopix_processing_overhead_seconds_bucket']);
+    expect(metricNames('a / loopix_x_total + process_resident_memory_bytes')).toEqual([
+      'loopix_x_total',
+      'process_resident_memory_bytes',
     ]);
-    expect(metricNames('a / loopix_x_total + process_resident_memory_bytes')).toEqual(['loopix_x_total', 'process_resident_memory_bytes']);
   });
 });

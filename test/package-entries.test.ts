@@ -12,7 +12,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Runs an ES module snippet in a fresh Node process in the project folder (self-reference by package name). */
 function node(code: string) {
-  return spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8', env: { ...process.env, LOOPIX_SPHINX: 'ts' } });
+  return spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, LOOPIX_SPHINX: 'ts' },
+  });
 }
 
 describe('package entry points', () => {
@@ -32,7 +36,14 @@ describe('package entry points', () => {
       }));
     `);
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ sameClass: true, client: [], all: [], sphinx: ['ts', true], testHelpers: [], version: true });
+    expect(JSON.parse(r.stdout)).toEqual({
+      sameClass: true,
+      client: [],
+      all: [],
+      sphinx: ['ts', true],
+      testHelpers: [],
+      version: true,
+    });
   });
 
   it('keep internal modules private', () => {
@@ -42,10 +53,20 @@ describe('package entry points', () => {
   });
 
   it('loopix/sphinx bundles for a browser with no Node built-in reachable', async () => {
-    const r = await build({ entryPoints: [`${root}src/entries/sphinx.ts`], bundle: true, write: false, platform: 'browser', format: 'esm', metafile: true, logLevel: 'silent' });
+    const r = await build({
+      entryPoints: [`${root}src/entries/sphinx.ts`],
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      metafile: true,
+      logLevel: 'silent',
+    });
     expect(r.errors).toEqual([]);
     const imports = Object.values(r.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
-    expect(imports.filter((p) => p.startsWith('node:') || ['fs', 'path', 'crypto', 'module', 'url', 'buffer'].includes(p))).toEqual([]);
+    expect(
+      imports.filter((p) => p.startsWith('node:') || ['fs', 'path', 'crypto', 'module', 'url', 'buffer'].includes(p)),
+    ).toEqual([]);
     expect(Object.keys(r.metafile.inputs).some((f) => f.includes('sphinx/native'))).toBe(false);
   });
 });

@@ -12,7 +12,12 @@ function fixture(b: SphinxBackend, seed: number) {
   const rand = prng(seed);
   const keys = Array.from({ length: 6 }, () => rand(32));
   const commands = [Command.RELAY, Command.RELAY, Command.RELAY, Command.RELAY, Command.DELIVER, Command.FINAL];
-  const hops = keys.map((k, i) => ({ publicKey: b.x25519Base(k), command: commands[i]!, address: rand(g.addressBytes), delayUs: i * 1000 }));
+  const hops = keys.map((k, i) => ({
+    publicKey: b.x25519Base(k),
+    command: commands[i]!,
+    address: rand(g.addressBytes),
+    delayUs: i * 1000,
+  }));
   const content = rand(g.contentBytes);
   const packet = b.createPacket(g, { epoch: 1, hops, content, seed: rand(32) });
   return { keys, hops, content, packet };
@@ -82,7 +87,12 @@ describe.each(BACKENDS.map((b) => [b.name, b] as const))('%s packets', (_name, b
 
   it('return a typed invalid result for empty, truncated, oversized and garbage buffers, never throwing', () => {
     const { keys, packet } = fixture(b, 16);
-    const cases = [new Uint8Array(0), packet.slice(0, g.packetBytes - 1), new Uint8Array(g.packetBytes + 1), new Uint8Array(65536)];
+    const cases = [
+      new Uint8Array(0),
+      packet.slice(0, g.packetBytes - 1),
+      new Uint8Array(g.packetBytes + 1),
+      new Uint8Array(65536),
+    ];
     for (const p of cases) expect(b.unwrap(g, keys[0]!, p)).toEqual({ kind: 'invalid', reason: 'length' });
     const zeros = new Uint8Array(g.packetBytes);
     zeros[0] = 1;
@@ -119,8 +129,12 @@ describe.each(BACKENDS.map((b) => [b.name, b] as const))('%s packets', (_name, b
     expect(() => b.createPacket(g, { ...ok, hops: [] })).toThrow(/hops/);
     expect(() => b.createPacket(g, { ...ok, epoch: 70000 })).toThrow(/epoch/);
     expect(() => b.createPacket(g, { ...ok, seed: new Uint8Array(31) })).toThrow(/seed.*32/);
-    expect(() => b.createPacket(g, { ...ok, hops: [{ ...hops[0]!, publicKey: new Uint8Array(31) }] })).toThrow(/publicKey.*32/);
-    expect(() => b.createPacket(g, { ...ok, hops: [{ ...hops[0]!, address: new Uint8Array(3) }] })).toThrow(/address.*16/);
+    expect(() => b.createPacket(g, { ...ok, hops: [{ ...hops[0]!, publicKey: new Uint8Array(31) }] })).toThrow(
+      /publicKey.*32/,
+    );
+    expect(() => b.createPacket(g, { ...ok, hops: [{ ...hops[0]!, address: new Uint8Array(3) }] })).toThrow(
+      /address.*16/,
+    );
     expect(() => b.createPacket(g, { ...ok, hops: [{ ...hops[0]!, delayUs: -1 }] })).toThrow(/delayUs/);
     expect(() => b.unwrap(g, new Uint8Array(31), new Uint8Array(g.packetBytes))).toThrow(/privateKey.*32/);
   });

@@ -26,7 +26,7 @@ function randomPath(rand: (n: number) => Uint8Array, commands: CommandCode[], ge
       delayUs: command === Command.RELAY || command === Command.DELIVER ? new DataView(delay.buffer).getUint32(0) : 0,
     };
   });
-  const length = rand(2)[0]! * 4 % (geometry.contentBytes + 1);
+  const length = (rand(2)[0]! * 4) % (geometry.contentBytes + 1);
   return { hops, content: rand(length), seed: rand(32) };
 }
 
@@ -68,7 +68,9 @@ describe('native and TypeScript Sphinx', () => {
     for (let n = 1; n <= g.maxHops; n++) {
       const path = randomPath(rand, [...Array<CommandCode>(n - 1).fill(RELAY), n % 2 ? LOOP : FINAL]);
       const packet = ts.createPacket(g, { epoch: n, hops: path.hops, content: path.content, seed: path.seed });
-      expect(toHex(native.createPacket(g, { epoch: n, hops: path.hops, content: path.content, seed: path.seed }))).toBe(toHex(packet));
+      expect(toHex(native.createPacket(g, { epoch: n, hops: path.hops, content: path.content, seed: path.seed }))).toBe(
+        toHex(packet),
+      );
       const kinds = crossUnwrap(path, packet);
       expect(kinds.at(-1)).toBe(n % 2 ? 'loop' : 'final');
     }
@@ -118,7 +120,10 @@ describe('native and TypeScript Sphinx', () => {
     for (let i = 0; i < n; i++) {
       const path = randomPath(rand, [RELAY, RELAY, FINAL]);
       path.hops[0] = { ...path.hops[0]!, privateKey: hopKey, publicKey: native.x25519Base(hopKey) };
-      packets.set(native.createPacket(g, { epoch: 3, hops: path.hops, content: path.content, seed: path.seed }), i * g.packetBytes);
+      packets.set(
+        native.createPacket(g, { epoch: 3, hops: path.hops, content: path.content, seed: path.seed }),
+        i * g.packetBytes,
+      );
     }
     packets[3 * g.packetBytes + 100]! ^= 0x40; // a MAC failure
     packets.fill(0xff, 5 * g.packetBytes, 6 * g.packetBytes); // garbage

@@ -20,7 +20,12 @@ const base = makeNetwork(backend, { layers: 3, perLayer: 2, providers: 2 });
 // The same network with provider 1 listed as a post office.
 const { signature: _s, ...body } = base.topology.doc as SignedTopology;
 const poId = base.providers[1]!.id;
-const topology = new TopologyIndex(signTopology({ ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) }, generateAuthorityKey()));
+const topology = new TopologyIndex(
+  signTopology(
+    { ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) },
+    generateAuthorityKey(),
+  ),
+);
 const net = { ...base, topology };
 const g = net.geometry;
 const P0 = base.providers[0]!;
@@ -51,7 +56,19 @@ function makeClient() {
   const sim = new SimulatedScheduler();
   const transport = new MemoryTransport();
   const client = new LoopixClient({
-    config: { providerId: P0.id, params: NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10, poRoundMs: 2000, poPoolSize: 20, mailboxEpochS: EPOCH_S, mailboxGraceS: 10 }) },
+    config: {
+      providerId: P0.id,
+      params: NetworkParamsSchema.parse({
+        lambdaP: 1,
+        lambdaL: 1,
+        lambdaD: 1,
+        mu: 10,
+        poRoundMs: 2000,
+        poPoolSize: 20,
+        mailboxEpochS: EPOCH_S,
+        mailboxGraceS: 10,
+      }),
+    },
     keyPair: keyPair(backend),
     topology,
     backend,
@@ -91,7 +108,11 @@ describe('the client’s post office traffic (simulated time)', () => {
     sim.advance(60_000);
     await client.stop();
     expect(transport.pooled.length).toBeGreaterThan(20);
-    const ids = new Set([mailboxEpochAt(WALL, EPOCH_S * 1000), mailboxEpochAt(WALL + 100_000, EPOCH_S * 1000)].flatMap((e) => [e, e - 1]).map((e) => toHex(mailboxId(mailbox.secret, e))));
+    const ids = new Set(
+      [mailboxEpochAt(WALL, EPOCH_S * 1000), mailboxEpochAt(WALL + 100_000, EPOCH_S * 1000)]
+        .flatMap((e) => [e, e - 1])
+        .map((e) => toHex(mailboxId(mailbox.secret, e))),
+    );
     for (const p of transport.pooled) {
       const r = route(backend, net, P0.id, p);
       const last = r.trace.at(-1)!;
@@ -117,7 +138,10 @@ describe('the client’s post office traffic (simulated time)', () => {
     for (let i = 0; i < 120 && client.stats().po_pushes_sent === 0; i++) sim.advance(500);
     // Unacknowledged (nobody answers the pull here): the send() promise stays pending, the push was sent once.
     let settled = false;
-    void handle.then(() => (settled = true), () => (settled = true));
+    void handle.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     await Promise.resolve();
     expect(settled).toBe(false);
     const s = client.stats();
@@ -129,7 +153,9 @@ describe('the client’s post office traffic (simulated time)', () => {
     expect(pushes).toHaveLength(1);
     expect(pushes[0]!.kind).toBe('push');
     if (pushes[0]!.kind === 'push') {
-      expect(toHex(pushes[0]!.mailboxId)).toBe(toHex(mailboxId(parseAnonymousAddress(g, address).secret, mailboxEpochAt(WALL, EPOCH_S * 1000))));
+      expect(toHex(pushes[0]!.mailboxId)).toBe(
+        toHex(mailboxId(parseAnonymousAddress(g, address).secret, mailboxEpochAt(WALL, EPOCH_S * 1000))),
+      );
       expect(Buffer.from(pushes[0]!.envelope).includes(Buffer.from(body))).toBe(false);
     }
     // Too large for one envelope: rejected at once with a code.
@@ -147,7 +173,9 @@ describe('the client’s post office traffic (simulated time)', () => {
     const pushes = () =>
       sender.transport.submitted
         .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
-        .flatMap((t): PoRequest[] => (t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : []))
+        .flatMap((t): PoRequest[] =>
+          t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
+        )
         .flatMap((r) => (r.kind === 'push' ? [r] : []));
     /** Plays the PO: answers one of the recipient's pooled pulls with `envelope`, into the recipient's inbox. */
     const answer = (pull: Uint8Array, envelope: Uint8Array) => {
@@ -216,7 +244,9 @@ describe('the client’s post office traffic (simulated time)', () => {
     const pushes = () =>
       sender.transport.submitted
         .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
-        .flatMap((t): PoRequest[] => (t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : []))
+        .flatMap((t): PoRequest[] =>
+          t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
+        )
         .flatMap((r) => (r.kind === 'push' ? [r] : []));
     const handle = sender.client.send(address, new TextEncoder().encode('acked late'));
     sender.client.start();

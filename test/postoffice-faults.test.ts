@@ -5,7 +5,6 @@
  * exactly once. Fast parameters (µ = 50/s, 100-ms rounds) and a 1-s first ack timeout keep it to seconds.
  */
 
-
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoopixClient, ReceivedMessage } from '../src/client/client.js';
@@ -16,7 +15,17 @@ import { NodeProcess } from '../src/testnet/processes.js';
 import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 
-const params = { lambdaP: 20, lambdaL: 1, lambdaD: 20, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16, poRoundMs: 100, poPoolSize: 15 };
+const params = {
+  lambdaP: 20,
+  lambdaL: 1,
+  lambdaD: 20,
+  lambdaM: 1,
+  mu: 50,
+  pullIntervalMs: 100,
+  pullK: 16,
+  poRoundMs: 100,
+  poPoolSize: 15,
+};
 const DROP = 0.25;
 let dir: string;
 let net: TestnetFiles;
@@ -57,7 +66,8 @@ afterAll(async () => {
 
 describe('post office pushes through a lossy mix', () => {
   it('every push is retransmitted until acknowledged and arrives exactly once', async () => {
-    const alice = makeClient('alice'), bob = makeClient('bob');
+    const alice = makeClient('alice'),
+      bob = makeClient('bob');
     const mailbox = bob.openMailbox();
     const got: ReceivedMessage[] = [];
     void (async () => {
@@ -69,7 +79,10 @@ describe('post office pushes through a lossy mix', () => {
     const bodies = Array.from({ length: 6 }, (_, i) => `lossy ${i}`);
     const delivered = await Promise.all(bodies.map((b) => alice.send(mailbox, new TextEncoder().encode(b))));
     for (const d of delivered) expect(d.acknowledged).toBe(true);
-    await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()), { timeout: 10_000 });
+    await vi.waitFor(
+      () => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()),
+      { timeout: 10_000 },
+    );
     // Exactly once: every message id once, though some were pushed (and some answered) more than once.
     expect(new Set(got.map((m) => m.messageId)).size).toBe(bodies.length);
     const a = alice.stats();

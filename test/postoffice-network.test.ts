@@ -29,7 +29,17 @@ import { native, toHex } from './helpers/backends.js';
 
 const ROUND_MS = 200;
 const POOL = 15;
-const params = { lambdaP: 10, lambdaL: 1, lambdaD: 20, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16, poRoundMs: ROUND_MS, poPoolSize: POOL };
+const params = {
+  lambdaP: 10,
+  lambdaL: 1,
+  lambdaD: 20,
+  lambdaM: 1,
+  mu: 50,
+  pullIntervalMs: 100,
+  pullK: 16,
+  poRoundMs: ROUND_MS,
+  poPoolSize: POOL,
+};
 let dir: string;
 let net: TestnetFiles;
 let nodes: readonly NodeProcess[];
@@ -42,17 +52,25 @@ interface Made {
   readonly lines: string[];
 }
 
-function makeClient(name: string, providerIndex: number, o: { keyPair?: Made['keyPair']; store?: SqliteStore; params?: Partial<NetworkParams> } = {}): Made {
+function makeClient(
+  name: string,
+  providerIndex: number,
+  o: { keyPair?: Made['keyPair']; store?: SqliteStore; params?: Partial<NetworkParams> } = {},
+): Made {
   let keyPair = o.keyPair;
   if (!keyPair) {
     const k = writeKeyFile(join(dir, `${name}.key.json`), native);
     keyPair = { publicKey: Uint8Array.from(Buffer.from(k.publicKey, 'hex')), privateKey: k.privateKey };
   }
   const lines: string[] = [];
-  const push = (level: string) => (obj: object, msg?: string) => lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+  const push = (level: string) => (obj: object, msg?: string) =>
+    lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
   const log: LogLike = { debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
   const client = createNodeClient({
-    config: { providerId: net.index.providers[providerIndex]!.id, params: NetworkParamsSchema.parse({ ...params, ...o.params }) },
+    config: {
+      providerId: net.index.providers[providerIndex]!.id,
+      params: NetworkParamsSchema.parse({ ...params, ...o.params }),
+    },
     keyPair,
     topology: net.index,
     backend: native,
@@ -64,7 +82,8 @@ function makeClient(name: string, providerIndex: number, o: { keyPair?: Made['ke
 }
 
 const node = (name: string) => pn!.node(name);
-const counter = async (name: string, key: string): Promise<number> => (await node(name).nextStats())?.counters[key] ?? 0;
+const counter = async (name: string, key: string): Promise<number> =>
+  (await node(name).nextStats())?.counters[key] ?? 0;
 const dropped = async (name: string, key: string): Promise<number> => (await node(name).nextStats())?.dropped[key] ?? 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (s: string) => new TextEncoder().encode(s);
@@ -78,7 +97,11 @@ beforeAll(async () => {
     postOffice: true,
     // A shared 2-core machine: a lenient AQM, so load spikes delay packets instead of dropping them (pushes are
     // acknowledged and retransmitted, but these tests time rounds and count pulls).
-    nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } }, statsIntervalS: 0.25, log: { level: 'info' } },
+    nodeConfig: {
+      pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } },
+      statsIntervalS: 0.25,
+      log: { level: 'info' },
+    },
   });
   ({ dir, files: net, nodes } = pn);
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
@@ -90,7 +113,8 @@ afterAll(async () => {
 
 describe('the post office over real processes', () => {
   it('a message pushed to an anonymous address arrives, and the PO’s database and log hold nothing of the recipient', async () => {
-    const alice = makeClient('alice', 1), bob = makeClient('bob', 1);
+    const alice = makeClient('alice', 1),
+      bob = makeClient('bob', 1);
     const mailbox = bob.client.openMailbox();
     expect(mailbox.startsWith('loopixpo1:')).toBe(true);
     expect(mailbox).not.toContain(toHex(bob.keyPair.publicKey));
@@ -102,20 +126,34 @@ describe('the post office over real processes', () => {
     const sent = await alice.client.send(mailbox, text('to a mailbox nobody can link to bob'));
     expect(sent.acknowledged).toBe(true);
     expect(bob.client.stats().acks_sent).toBeGreaterThanOrEqual(1);
-    await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(['to a mailbox nobody can link to bob']), { timeout: 15_000 });
+    await vi.waitFor(
+      () => expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(['to a mailbox nobody can link to bob']),
+      { timeout: 15_000 },
+    );
     expect(got[0]!.messageId).toBe(sent.messageId);
     await vi.waitFor(() => expect(bob.client.stats().po_answers_dummy).toBeGreaterThan(0), { timeout: 10_000 }); // the PO answered empty pulls too
     // What the PO stored and logged: no client key, client id, client address or session of anyone.
-    const secrets = [bob.keyPair.publicKey, alice.keyPair.publicKey, clientIdOf(net.index.geometry, bob.keyPair.publicKey), clientIdOf(net.index.geometry, alice.keyPair.publicKey)].map(toHex);
+    const secrets = [
+      bob.keyPair.publicKey,
+      alice.keyPair.publicKey,
+      clientIdOf(net.index.geometry, bob.keyPair.publicKey),
+      clientIdOf(net.index.geometry, alice.keyPair.publicKey),
+    ].map(toHex);
     const db = new Database(mailboxPath(join(dir, 'provider-0-data')), { readonly: true });
-    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
+    const tables = db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .all()
+      .map((t) => t.name);
     let dump = '';
     for (const t of tables) {
       for (const row of db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]) {
         for (const v of Object.values(row)) dump += Buffer.isBuffer(v) ? v.toString('hex') : String(v);
       }
     }
-    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')").all().map((c) => c.name);
+    const columns = db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')")
+      .all()
+      .map((c) => c.name);
     db.close();
     expect(columns.sort()).toEqual(['envelope', 'id', 'mailbox', 'stored_at']);
     const log = readFileSync(join(dir, 'provider-0.log'), 'utf8');
@@ -139,13 +177,17 @@ describe('the post office over real processes', () => {
     alice.client.start();
     carol.client.start();
     await Promise.all([alice.client.waitConnected(15_000), carol.client.waitConnected(15_000)]);
-    await vi.waitFor(() => expect(carol.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), { timeout: 10_000 });
+    await vi.waitFor(() => expect(carol.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
+      timeout: 10_000,
+    });
     await carol.client.stop();
     const releasedBefore = await counter('provider-1', 'po_pool_released');
     const bodies = ['one', 'two', 'three'];
     // Acknowledged only once carol is back and has opened them: the handles settle after the reconnect.
     const handles = bodies.map((b) => alice.client.send(mailbox, text(b)));
-    await vi.waitFor(() => expect(alice.client.stats().po_pushes_sent).toBeGreaterThanOrEqual(bodies.length), { timeout: 10_000 });
+    await vi.waitFor(() => expect(alice.client.stats().po_pushes_sent).toBeGreaterThanOrEqual(bodies.length), {
+      timeout: 10_000,
+    });
     await sleep(6 * ROUND_MS);
     const releasedWhileAway = (await counter('provider-1', 'po_pool_released')) - releasedBefore;
     // One pull per round for the offline client (≥ 6 rounds passed; other pools are empty by now or count extra).
@@ -154,7 +196,10 @@ describe('the post office over real processes', () => {
     const got = collect(back.client);
     back.client.start();
     await back.client.waitConnected(15_000);
-    await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()), { timeout: 15_000 });
+    await vi.waitFor(
+      () => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()),
+      { timeout: 15_000 },
+    );
     for (const d of await Promise.all(handles)) expect(d.acknowledged).toBe(true);
     expect(got).toHaveLength(bodies.length); // retransmissions, if any, were not delivered again
     expect(back.client.stats().po_pull_gaps).toBe(0);
@@ -168,7 +213,9 @@ describe('the post office over real processes', () => {
     dave.client.openMailbox();
     dave.client.start();
     await dave.client.waitConnected(15_000);
-    await vi.waitFor(() => expect(dave.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), { timeout: 10_000 });
+    await vi.waitFor(() => expect(dave.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
+      timeout: 10_000,
+    });
     await dave.client.stop();
     const dryBefore = await counter('provider-1', 'po_pool_ran_dry');
     await sleep((POOL + 2 + 3) * ROUND_MS);
@@ -203,7 +250,10 @@ describe('the post office over real processes', () => {
       await sleep(400);
     }
     expect(Math.floor(Date.now() / 2000) - startEpoch).toBeGreaterThanOrEqual(2);
-    await vi.waitFor(() => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()), { timeout: 20_000 });
+    await vi.waitFor(
+      () => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()),
+      { timeout: 20_000 },
+    );
     await Promise.all([alice.client.stop(), erin.client.stop()]);
   }, 60_000);
 
@@ -217,31 +267,56 @@ describe('the post office over real processes', () => {
     const po = net.index.postOffices[0]!;
     const poKey = Uint8Array.from(Buffer.from(po.publicKey, 'hex'));
     const packetWith = (content: Uint8Array) =>
-      native.createPacket(g, { epoch: net.index.doc.epoch, hops: [{ publicKey: poKey, command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayUs: 0 }], content });
+      native.createPacket(g, {
+        epoch: net.index.doc.epoch,
+        hops: [{ publicKey: poKey, command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayUs: 0 }],
+        content,
+      });
     const surb = () => {
-      const route = surbRoute(net.index, po.id, po.id, mallory.keyPair.publicKey, crypto.getRandomValues(new Uint8Array(g.addressBytes)), { mu: params.mu });
-      return native.createSurb(g, { epoch: route.epoch, hops: route.hops, firstHop: Uint8Array.from(Buffer.from(po.id, 'hex')) }).surb;
+      const route = surbRoute(
+        net.index,
+        po.id,
+        po.id,
+        mallory.keyPair.publicKey,
+        crypto.getRandomValues(new Uint8Array(g.addressBytes)),
+        { mu: params.mu },
+      );
+      return native.createSurb(g, {
+        epoch: route.epoch,
+        hops: route.hops,
+        firstHop: Uint8Array.from(Buffer.from(po.id, 'hex')),
+      }).surb;
     };
     const box = mailboxId(crypto.getRandomValues(new Uint8Array(32)), 1);
     const pull = packetWith(encodePull(g, box, surb()));
     const replayBefore = await dropped('provider-0', 'replay');
     expect(mallory.client.transport.submit(pull.slice())).toBe(true);
     expect(mallory.client.transport.submit(pull.slice())).toBe(true); // the same bytes again
-    await vi.waitFor(async () => expect(await dropped('provider-0', 'replay')).toBe(replayBefore + 1), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await dropped('provider-0', 'replay')).toBe(replayBefore + 1), {
+      timeout: 10_000,
+    });
     // Exactly one answer came back to the attacker's inbox (as a SURB reply it holds no keys for).
-    await vi.waitFor(() => expect(mallory.client.stats().invalid_received.unknown_surb ?? 0).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(mallory.client.stats().invalid_received.unknown_surb ?? 0).toBe(1), {
+      timeout: 10_000,
+    });
 
     const oversized = encodePull(g, box, surb());
     oversized[poLayout(g).bodyOffset + g.surbBytes + 5] = 0xff;
     const malformed = encodePull(g, box, surb());
     malformed[0] = 0x7f;
-    const [oBefore, mBefore] = [await dropped('provider-0', 'po_pull_oversized'), await dropped('provider-0', 'po_malformed')];
+    const [oBefore, mBefore] = [
+      await dropped('provider-0', 'po_pull_oversized'),
+      await dropped('provider-0', 'po_malformed'),
+    ];
     mallory.client.transport.submit(packetWith(oversized));
     mallory.client.transport.submit(packetWith(malformed));
-    await vi.waitFor(async () => {
-      expect(await dropped('provider-0', 'po_pull_oversized')).toBe(oBefore + 1);
-      expect(await dropped('provider-0', 'po_malformed')).toBe(mBefore + 1);
-    }, { timeout: 10_000 });
+    await vi.waitFor(
+      async () => {
+        expect(await dropped('provider-0', 'po_pull_oversized')).toBe(oBefore + 1);
+        expect(await dropped('provider-0', 'po_malformed')).toBe(mBefore + 1);
+      },
+      { timeout: 10_000 },
+    );
     expect(mallory.client.stats().invalid_received.unknown_surb ?? 0).toBe(1);
     await mallory.client.stop();
   }, 60_000);
@@ -249,13 +324,16 @@ describe('the post office over real processes', () => {
   it('the pull rate is the same with and without messages waiting (two-sample test)', async () => {
     // The only pool at provider-1 now is frank's: every request it releases is one of his.
     await sleep((POOL + 2) * ROUND_MS); // earlier clients' pools run dry
-    const alice = makeClient('alice-4', 1), frank = makeClient('frank', 1);
+    const alice = makeClient('alice-4', 1),
+      frank = makeClient('frank', 1);
     const mailbox = frank.client.openMailbox();
     const got = collect(frank.client);
     alice.client.start();
     frank.client.start();
     await Promise.all([alice.client.waitConnected(15_000), frank.client.waitConnected(15_000)]);
-    await vi.waitFor(() => expect(frank.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), { timeout: 10_000 });
+    await vi.waitFor(() => expect(frank.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
+      timeout: 10_000,
+    });
     await sleep(1000); // steady state: the first released requests have reached the PO
     /** Pull requests frank's provider released into the network in each of `n` stats intervals (0.25 s). */
     const perInterval = async (n: number) => {

@@ -14,7 +14,28 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [loopixBin(), 'sim', 'intersection', ...args, '--quick', '--json', '--seed', '1', '--workers', '1', '--out', dir, '--clients', '40', '--slots', '240', '--pem-slots', '240', '--attacks', '40']);
+    const child = spawn(process.execPath, [
+      loopixBin(),
+      'sim',
+      'intersection',
+      ...args,
+      '--quick',
+      '--json',
+      '--seed',
+      '1',
+      '--workers',
+      '1',
+      '--out',
+      dir,
+      '--clients',
+      '40',
+      '--slots',
+      '240',
+      '--pem-slots',
+      '240',
+      '--attacks',
+      '40',
+    ]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -29,7 +50,10 @@ describe('loopix sim intersection --implementation', () => {
     writeFileSync(config, JSON.stringify({ params: { mailboxEpochS: 7200, poRoundMs: 500, poPoolSize: 30 } }));
     const r = await run(['--implementation', config]);
     expect(r.status, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { params: { epochs: number[]; implementation: Record<string, number> }; points: Array<{ epoch_slots: number | null }> };
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      params: { epochs: number[]; implementation: Record<string, number> };
+      points: Array<{ epoch_slots: number | null }>;
+    };
     expect(report.params.epochs).toEqual([120]);
     expect(report.params.implementation).toEqual({ mailboxEpochS: 7200, poRoundMs: 500, poPoolSize: 30 });
     expect(new Set(report.points.map((p) => p.epoch_slots))).toEqual(new Set([null, 120]));

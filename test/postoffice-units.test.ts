@@ -14,10 +14,25 @@ import { DEFAULT_GEOMETRY as g, makeGeometry, POST_OFFICE } from '../src/geometr
 import { PostOfficeClient } from '../src/postoffice/client.js';
 import { PostOffice } from '../src/postoffice/office.js';
 import { Command } from '../src/sphinx/types.js';
-import { epochsToPull, formatAnonymousAddress, mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
+import {
+  epochsToPull,
+  formatAnonymousAddress,
+  mailboxEpochAt,
+  mailboxId,
+  parseAnonymousAddress,
+} from '../src/postoffice/mailbox.js';
 import { RequestPool } from '../src/postoffice/pool.js';
 import { openMailboxStore } from '../src/postoffice/store.js';
-import { answerContent, decodeRequest, encodePull, encodePush, openEnvelope, poLayout, PoOp, sealEnvelope } from '../src/postoffice/wire.js';
+import {
+  answerContent,
+  decodeRequest,
+  encodePull,
+  encodePush,
+  openEnvelope,
+  poLayout,
+  PoOp,
+  sealEnvelope,
+} from '../src/postoffice/wire.js';
 import { native, ts, toHex } from './helpers/backends.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loopix-po-units-'));
@@ -35,7 +50,9 @@ describe('mailbox ids (HKDF-SHA256 of the secret and the mailbox epoch)', () => 
     for (const e of [0, 1, 2 ** 40]) {
       const info = Buffer.alloc(8);
       info.writeBigUInt64BE(BigInt(e));
-      const node = Buffer.from(hkdfSync('sha256', secret, Buffer.from('loopix-po-mailbox-v1'), info, POST_OFFICE.mailboxIdBytes));
+      const node = Buffer.from(
+        hkdfSync('sha256', secret, Buffer.from('loopix-po-mailbox-v1'), info, POST_OFFICE.mailboxIdBytes),
+      );
       expect(toHex(mailboxId(secret, e))).toBe(node.toString('hex'));
     }
   });
@@ -64,7 +81,13 @@ describe('mailbox ids (HKDF-SHA256 of the secret and the mailbox epoch)', () => 
     expect(back.ackProviderId).toBeUndefined();
     const withAck = formatAnonymousAddress({ ...a, ackProviderId: toHex(seq(g.addressBytes, 50)) });
     expect(parseAnonymousAddress(g, withAck).ackProviderId).toBe(toHex(seq(g.addressBytes, 50)));
-    for (const bad of ['loopixpo1:zz', text.replace('loopixpo1', 'loopix1'), `${text}00`, `${withAck}00`, `${withAck}:00`]) {
+    for (const bad of [
+      'loopixpo1:zz',
+      text.replace('loopixpo1', 'loopix1'),
+      `${text}00`,
+      `${withAck}00`,
+      `${withAck}:00`,
+    ]) {
       expect(() => parseAnonymousAddress(g, bad)).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_ADDRESS' }));
     }
   });
@@ -74,11 +97,20 @@ describe('the wire contract', () => {
   const L = poLayout(g);
   it('has the documented lengths in the default geometry', () => {
     // The last g.surbBytes (322) of the plaintext are the SURB-ack: 959 − 26 − 322 = 611 message bytes.
-    expect(L).toEqual({ requestBytes: 1024, bodyOffset: 17, envelopeBytes: 1007, plaintextBytes: 959, messageCapacity: 611, ackSurbOffset: 637 });
+    expect(L).toEqual({
+      requestBytes: 1024,
+      bodyOffset: 17,
+      envelopeBytes: 1007,
+      plaintextBytes: 959,
+      messageCapacity: 611,
+      ackSurbOffset: 637,
+    });
     expect(g.surbBytes).toBeLessThanOrEqual(L.envelopeBytes);
   });
   it('refuses a geometry whose content cannot hold a SURB', () => {
-    expect(() => poLayout(makeGeometry({ contentBytes: 200 }))).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_GEOMETRY' }));
+    expect(() => poLayout(makeGeometry({ contentBytes: 200 }))).toThrow(
+      expect.objectContaining({ code: 'ERR_LOOPIX_PO_GEOMETRY' }),
+    );
   });
   it('PUSH and PULL decode to what was encoded', () => {
     const box = seq(16, 7);
@@ -107,7 +139,9 @@ describe('the wire contract', () => {
     expect(decodeRequest(g, ZERO_ADDR, badOp)).toEqual({ kind: 'invalid', reason: 'po_malformed' });
     expect(decodeRequest(g, seq(g.addressBytes, 1), pull)).toEqual({ kind: 'invalid', reason: 'po_malformed' });
     expect(decodeRequest(g, ZERO_ADDR, pull.subarray(1))).toEqual({ kind: 'invalid', reason: 'po_malformed' });
-    expect(() => encodePull(g, seq(16), seq(g.surbBytes + 1))).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_FIELD' }));
+    expect(() => encodePull(g, seq(16), seq(g.surbBytes + 1))).toThrow(
+      expect.objectContaining({ code: 'ERR_LOOPIX_PO_FIELD' }),
+    );
   });
   it('a dummy answer has the stored answer’s length', () => {
     expect(answerContent(g, undefined).length).toBe(answerContent(g, seq(L.envelopeBytes)).length);
@@ -139,16 +173,30 @@ describe('the sealed envelope', () => {
   });
   it('carries the sender’s SURB-ack to the recipient, and none when none was given', () => {
     const surb = seq(g.surbBytes, 9);
-    const opened = openEnvelope(g, native, recipientSecret, recipientPublic, sealEnvelope(g, ts, recipientPublic, { ...m, ackSurb: surb }))!;
+    const opened = openEnvelope(
+      g,
+      native,
+      recipientSecret,
+      recipientPublic,
+      sealEnvelope(g, ts, recipientPublic, { ...m, ackSurb: surb }),
+    )!;
     expect(toHex(opened.ackSurb!)).toBe(toHex(surb));
     expect(new TextDecoder().decode(opened.bytes)).toBe('hello, mailbox');
-    expect(openEnvelope(g, native, recipientSecret, recipientPublic, sealEnvelope(g, native, recipientPublic, m))!.ackSurb).toBeUndefined();
-    expect(() => sealEnvelope(g, native, recipientPublic, { ...m, ackSurb: surb.subarray(1) })).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_FIELD' }));
+    expect(
+      openEnvelope(g, native, recipientSecret, recipientPublic, sealEnvelope(g, native, recipientPublic, m))!.ackSurb,
+    ).toBeUndefined();
+    expect(() => sealEnvelope(g, native, recipientPublic, { ...m, ackSurb: surb.subarray(1) })).toThrow(
+      expect.objectContaining({ code: 'ERR_LOOPIX_PO_FIELD' }),
+    );
   });
   it('refuses a message larger than one envelope with a code', () => {
     const big = { ...m, bytes: new Uint8Array(poLayout(g).messageCapacity + 1) };
-    expect(() => sealEnvelope(g, native, recipientPublic, big)).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_MESSAGE' }));
-    expect(sealEnvelope(g, native, recipientPublic, { ...m, bytes: new Uint8Array(poLayout(g).messageCapacity) }).length).toBe(poLayout(g).envelopeBytes);
+    expect(() => sealEnvelope(g, native, recipientPublic, big)).toThrow(
+      expect.objectContaining({ code: 'ERR_LOOPIX_PO_MESSAGE' }),
+    );
+    expect(
+      sealEnvelope(g, native, recipientPublic, { ...m, bytes: new Uint8Array(poLayout(g).messageCapacity) }).length,
+    ).toBe(poLayout(g).envelopeBytes);
   });
 });
 
@@ -172,14 +220,19 @@ describe('the SQLite mailboxes', () => {
     expect(() => s.store(seq(15), seq(E), 1)).toThrow(LoopixError);
     s.close();
     const db = new Database(file, { readonly: true });
-    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')").all().map((c) => c.name);
+    const columns = db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')")
+      .all()
+      .map((c) => c.name);
     db.close();
     expect(columns.sort()).toEqual(['envelope', 'id', 'mailbox', 'stored_at']);
   });
   it('refuses a file written for another envelope length', () => {
     const file = join(dir, 'mb-geom.sqlite');
     openMailboxStore(file, g).close();
-    expect(() => openMailboxStore(file, makeGeometry({ contentBytes: 1100 }))).toThrow(expect.objectContaining({ code: 'ERR_LOOPIX_PO_STORE_GEOMETRY' }));
+    expect(() => openMailboxStore(file, makeGeometry({ contentBytes: 1100 }))).toThrow(
+      expect.objectContaining({ code: 'ERR_LOOPIX_PO_STORE_GEOMETRY' }),
+    );
   });
 });
 
@@ -188,7 +241,18 @@ describe('the post office handler (real SURBs, real SQLite)', () => {
   const recipientSecret = seq(32, 90);
   /** A one-hop SURB: first hop this PO, ending SURB_REPLY at the recipient key. */
   const surb = () => {
-    const made = native.createSurb(g, { epoch: 1, hops: [{ publicKey: native.x25519Base(recipientSecret), command: Command.SURB_REPLY, address: seq(g.addressBytes, 1), delayUs: 0 }], firstHop: selfId });
+    const made = native.createSurb(g, {
+      epoch: 1,
+      hops: [
+        {
+          publicKey: native.x25519Base(recipientSecret),
+          command: Command.SURB_REPLY,
+          address: seq(g.addressBytes, 1),
+          delayUs: 0,
+        },
+      ],
+      firstHop: selfId,
+    });
     return made;
   };
   /** The content an answer packet carries to the recipient. */
@@ -253,7 +317,18 @@ describe('the post office handler (real SURBs, real SQLite)', () => {
 
   it('drops what it cannot answer with a counted reason, never throwing', () => {
     const { sent, counts, office, store } = make(join(dir, 'po-c.sqlite'), 10);
-    const other = native.createSurb(g, { epoch: 1, hops: [{ publicKey: native.x25519Base(recipientSecret), command: Command.SURB_REPLY, address: seq(g.addressBytes, 1), delayUs: 0 }], firstHop: seq(g.addressBytes, 61) });
+    const other = native.createSurb(g, {
+      epoch: 1,
+      hops: [
+        {
+          publicKey: native.x25519Base(recipientSecret),
+          command: Command.SURB_REPLY,
+          address: seq(g.addressBytes, 1),
+          delayUs: 0,
+        },
+      ],
+      firstHop: seq(g.addressBytes, 61),
+    });
     office.handle(ZERO_ADDR, encodePull(g, seq(16), other.surb));
     const garbage = encodePull(g, seq(16), seq(g.surbBytes, 3));
     office.handle(ZERO_ADDR, garbage);
@@ -332,7 +407,11 @@ describe('the client’s pool bookkeeping', () => {
     expect(toHex(d.takeSurb(seq(g.addressBytes, 5))!)).toBe(toHex(seq(8, 1)));
     expect(d.takeSurb(seq(g.addressBytes, 5))).toBeUndefined();
     // The restored mailbox opens what is sealed to its address.
-    const sealed = sealEnvelope(g, native, parseAnonymousAddress(g, m.address).publicKey, { messageId: seq(16), sentAtMs: 1, bytes: seq(5) });
+    const sealed = sealEnvelope(g, native, parseAnonymousAddress(g, m.address).publicKey, {
+      messageId: seq(16),
+      sentAtMs: 1,
+      bytes: seq(5),
+    });
     const content = new Uint8Array(g.contentBytes);
     content.set(sealed);
     expect(toHex(d.openAnswer(content)!.bytes)).toBe(toHex(seq(5)));

@@ -1,7 +1,14 @@
 /** Known-answer vectors (RFC 7748, RFC 5869, RFC 4231, SP 800-38A) against both implementations. */
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, hex, toHex } from './helpers/backends.js';
-import { AES_CTR_VECTOR, HKDF_VECTORS, HMAC_VECTORS, X25519_DH, X25519_ITERATED, X25519_VECTORS } from './vectors/kat.js';
+import {
+  AES_CTR_VECTOR,
+  HKDF_VECTORS,
+  HMAC_VECTORS,
+  X25519_DH,
+  X25519_ITERATED,
+  X25519_VECTORS,
+} from './vectors/kat.js';
 
 describe.each(BACKENDS.map((b) => [b.name, b] as const))('%s primitives', (_name, b) => {
   it('X25519 matches the RFC 7748 §5.2 scalar-multiplication vectors', () => {
@@ -43,7 +50,9 @@ describe.each(BACKENDS.map((b) => [b.name, b] as const))('%s primitives', (_name
   it('AES-128-CTR matches NIST SP 800-38A F.5.1, also when split at a block-unaligned length', () => {
     const v = AES_CTR_VECTOR;
     expect(toHex(b.aes128Ctr(hex(v.key), hex(v.counter), hex(v.plaintext)))).toBe(v.ciphertext);
-    expect(toHex(b.aes128Ctr(hex(v.key), hex(v.counter), hex(v.plaintext).subarray(0, 37)))).toBe(v.ciphertext.slice(0, 74));
+    expect(toHex(b.aes128Ctr(hex(v.key), hex(v.counter), hex(v.plaintext).subarray(0, 37)))).toBe(
+      v.ciphertext.slice(0, 74),
+    );
   });
 
   it('LIONESS decrypts what it encrypts and a one-bit change garbles the whole block', () => {

@@ -13,7 +13,12 @@ import { native } from './helpers/backends.js';
 import { startAll, startProcessNet } from './helpers/process-net.js';
 
 const shape = { layers: 1, perLayer: 1, providers: 1, epoch: 3 };
-const nodeConfig = { pipeline: { workers: 1 }, statsIntervalS: 0.2, log: { level: 'warn' }, replay: { maxRatePps: 1000 } };
+const nodeConfig = {
+  pipeline: { workers: 1 },
+  statsIntervalS: 0.2,
+  log: { level: 'warn' },
+  replay: { maxRatePps: 1000 },
+};
 /** The mix cannot start: its key file does not exist (exit code 2). */
 const broken = { 'mix-1.0': { keyFile: '/nonexistent/loopix-test.key.json' } };
 
@@ -26,9 +31,24 @@ describe('starting node processes for a test', () => {
   });
 
   it('stops the nodes that started when another fails, and rethrows its failure', async () => {
-    const files = await createTestnetFiles({ dir, shape, backend: native, params: { lambdaM: 1e-4 }, nodeConfig, perNodeConfig: broken });
+    const files = await createTestnetFiles({
+      dir,
+      shape,
+      backend: native,
+      params: { lambdaM: 1e-4 },
+      nodeConfig,
+      perNodeConfig: broken,
+    });
     // The provider first, so it is running (or starting) when the mix fails.
-    procs.push(...['provider-0', 'mix-1.0'].map((name) => new NodeProcess(files.nodes.find((n) => n.name === name)!, dir)));
+    procs.push(
+      ...['provider-0', 'mix-1.0'].map(
+        (name) =>
+          new NodeProcess(
+            files.nodes.find((n) => n.name === name)!,
+            dir,
+          ),
+      ),
+    );
     await expect(startAll(procs)).rejects.toThrow(/mix-1\.0 exited with code 2/);
     expect(procs.map((p) => p.incarnations)).toEqual([1, 1]);
     expect(procs.map((p) => p.running)).toEqual([false, false]);
@@ -37,7 +57,9 @@ describe('starting node processes for a test', () => {
 
   it('startProcessNet also removes the network directory when a node fails to start', async () => {
     const prefix = `loopix-pnfail-${process.pid}-`;
-    await expect(startProcessNet({ prefix, shape, backend: native, params: { lambdaM: 1e-4 }, nodeConfig, perNodeConfig: broken })).rejects.toThrow(/exited with code 2/);
+    await expect(
+      startProcessNet({ prefix, shape, backend: native, params: { lambdaM: 1e-4 }, nodeConfig, perNodeConfig: broken }),
+    ).rejects.toThrow(/exited with code 2/);
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith(prefix))).toEqual([]);
   }, 30_000);
 });

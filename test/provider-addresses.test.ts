@@ -97,7 +97,10 @@ describe('provider front end: per-address handshake limit and trusted proxy head
   });
 
   it('behind a trusted proxy, limits the address in its header (rightmost entry); the header of an untrusted peer is ignored', async () => {
-    await start({ limits: { ...NO_LIMITS, handshakesPerS: 0.01, handshakeBurst: 1 }, clientAddress: { header: 'x-forwarded-for', trustedProxies: ['127.0.0.1'] } });
+    await start({
+      limits: { ...NO_LIMITS, handshakesPerS: 0.01, handshakeBurst: 1 },
+      clientAddress: { header: 'x-forwarded-for', trustedProxies: ['127.0.0.1'] },
+    });
     // Two clients behind the proxy: one handshake each is fine, a second from the same client (or its /64) is not.
     expect(await attempt({ 'x-forwarded-for': '198.51.100.1' })).toBe('open');
     expect(await attempt({ 'x-forwarded-for': '203.0.113.9, 198.51.100.2' })).toBe('open');
@@ -107,7 +110,10 @@ describe('provider front end: per-address handshake limit and trusted proxy head
   });
 
   it('ignores the header from a peer that is not a trusted proxy (a client cannot pick its own address)', async () => {
-    await start({ limits: { ...NO_LIMITS, handshakesPerS: 0.01, handshakeBurst: 1 }, clientAddress: { header: 'x-forwarded-for', trustedProxies: ['192.0.2.1'] } });
+    await start({
+      limits: { ...NO_LIMITS, handshakesPerS: 0.01, handshakeBurst: 1 },
+      clientAddress: { header: 'x-forwarded-for', trustedProxies: ['192.0.2.1'] },
+    });
     expect(await attempt({ 'x-forwarded-for': '198.51.100.1' })).toBe('open');
     expect(await attempt({ 'x-forwarded-for': '198.51.100.2' })).toBe(ErrorCode.RATE_LIMITED);
   });

@@ -78,9 +78,12 @@ describe('provider inbox (SQLite)', () => {
       { clientId: client(1), packet: packet(1) },
       { clientId: client(2), packet: packet(2) },
     ]);
-    expect(() => inbox.storeMany([{ clientId: client(1), packet: packet(3) }, { clientId: client(1), packet: new Uint8Array(3) }])).toThrow(
-      /entries\[1\]\.packet must be 1314 bytes, got 3/,
-    );
+    expect(() =>
+      inbox.storeMany([
+        { clientId: client(1), packet: packet(3) },
+        { clientId: client(1), packet: new Uint8Array(3) },
+      ]),
+    ).toThrow(/entries\[1\]\.packet must be 1314 bytes, got 3/);
     expect(inbox.total()).toBe(2);
     inbox.close();
   });
@@ -89,7 +92,9 @@ describe('provider inbox (SQLite)', () => {
     const inbox = openInbox(join(dir, 'i.sqlite'), g);
     expect(() => inbox.store(new Uint8Array(3), packet(1))).toThrow(RangeError);
     expect(() => inbox.store(new Uint8Array(3), packet(1))).toThrow(/clientId must be 16 bytes, got 3/);
-    expect(() => inbox.store(client(1), new Uint8Array(g.packetBytes - 1))).toThrow(/packet must be 1314 bytes, got 1313/);
+    expect(() => inbox.store(client(1), new Uint8Array(g.packetBytes - 1))).toThrow(
+      /packet must be 1314 bytes, got 1313/,
+    );
     expect(() => inbox.fetch(client(1), -1)).toThrow(/k must be a non-negative integer/);
     expect(() => inbox.remove(client(1), [1.5])).toThrow(/ids\[0\] must be an integer/);
     inbox.close();
@@ -98,6 +103,8 @@ describe('provider inbox (SQLite)', () => {
   it('refuses a file written for another geometry', () => {
     const file = join(dir, 'i.sqlite');
     openInbox(file, g).close();
-    expect(() => openInbox(file, makeGeometry({ contentBytes: 2048 }))).toThrow(/packetBytes = 1314, but the geometry says/);
+    expect(() => openInbox(file, makeGeometry({ contentBytes: 2048 }))).toThrow(
+      /packetBytes = 1314, but the geometry says/,
+    );
   });
 });

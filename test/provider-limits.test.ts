@@ -12,7 +12,14 @@ import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
 import { makeGeometry } from '../src/geometry.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
 import { openInbox, type SqliteInbox } from '../src/provider/inbox.js';
-import { ClientLimiter, MIN_SUBMIT_BURST, NO_LIMITS, resolveLimits, TokenBucket, type FrontEndLimits } from '../src/provider/limits.js';
+import {
+  ClientLimiter,
+  MIN_SUBMIT_BURST,
+  NO_LIMITS,
+  resolveLimits,
+  TokenBucket,
+  type FrontEndLimits,
+} from '../src/provider/limits.js';
 import type { ClientFrontEnd } from '../src/provider/types.js';
 import { startClientFrontEnd } from '../src/provider/ws-server.js';
 import { keys, RawPeer, sleep, waitFor } from './hardening-helpers.js';
@@ -39,15 +46,44 @@ describe('token bucket and limit sizing', () => {
   it('sizes the SUBMIT bucket from λP + λL + λD and the PULL bucket from the pull schedule (config defaults)', () => {
     const config = parseConfig(
       NodeConfigSchema,
-      { id: 'aa', keyFile: 'k', topologyFile: 't', authorityPublicKey: '00'.repeat(32), params: { lambdaP: 3, lambdaL: 1, lambdaD: 1, pullIntervalMs: 500 }, provider: { dataDir: 'd' } },
+      {
+        id: 'aa',
+        keyFile: 'k',
+        topologyFile: 't',
+        authorityPublicKey: '00'.repeat(32),
+        params: { lambdaP: 3, lambdaL: 1, lambdaD: 1, pullIntervalMs: 500 },
+        provider: { dataDir: 'd' },
+      },
       'test',
     );
     const limits = config.provider!.limits;
-    expect(limits).toEqual({ submitRateFactor: 2, submitBurstS: 10, pullRateFactor: 2, pullBurst: 4, maxConnectionsPerAddress: 64, handshakesPerMin: 120, handshakeBurst: 128 });
-    expect(resolveLimits(limits, config.params)).toEqual({ submitPerS: 10, submitBurst: 100, pullPerS: 4, pullBurst: 4, maxConnectionsPerAddress: 64, handshakesPerS: 2, handshakeBurst: 128 });
+    expect(limits).toEqual({
+      submitRateFactor: 2,
+      submitBurstS: 10,
+      pullRateFactor: 2,
+      pullBurst: 4,
+      maxConnectionsPerAddress: 64,
+      handshakesPerMin: 120,
+      handshakeBurst: 128,
+    });
+    expect(resolveLimits(limits, config.params)).toEqual({
+      submitPerS: 10,
+      submitBurst: 100,
+      pullPerS: 4,
+      pullBurst: 4,
+      maxConnectionsPerAddress: 64,
+      handshakesPerS: 2,
+      handshakeBurst: 128,
+    });
     // Slow networks still get a burst that Poisson fluctuation cannot exhaust; factor 0 disables a limit.
-    expect(resolveLimits({ ...limits, submitBurstS: 1 }, { lambdaP: 0.1, lambdaL: 0.1, lambdaD: 0.1, pullIntervalMs: 1000 }).submitBurst).toBe(MIN_SUBMIT_BURST);
-    expect(resolveLimits({ ...limits, submitRateFactor: 0, pullRateFactor: 0 }, config.params)).toMatchObject({ submitPerS: 0, pullPerS: 0 });
+    expect(
+      resolveLimits({ ...limits, submitBurstS: 1 }, { lambdaP: 0.1, lambdaL: 0.1, lambdaD: 0.1, pullIntervalMs: 1000 })
+        .submitBurst,
+    ).toBe(MIN_SUBMIT_BURST);
+    expect(resolveLimits({ ...limits, submitRateFactor: 0, pullRateFactor: 0 }, config.params)).toMatchObject({
+      submitPerS: 0,
+      pullPerS: 0,
+    });
   });
 
   it('forgets an idle client only once its buckets have refilled, so reconnecting never grants a fresh burst early', () => {

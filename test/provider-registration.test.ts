@@ -44,7 +44,9 @@ describe('client registrations expire', () => {
     const file = join(dir, 'old.sqlite');
     openInbox(file, g).close();
     const db = new Database(file);
-    db.exec('DROP TABLE clients; CREATE TABLE clients (client BLOB PRIMARY KEY, registered_at INTEGER NOT NULL) WITHOUT ROWID');
+    db.exec(
+      'DROP TABLE clients; CREATE TABLE clients (client BLOB PRIMARY KEY, registered_at INTEGER NOT NULL) WITHOUT ROWID',
+    );
     db.prepare('INSERT INTO clients VALUES (?, ?)').run(Buffer.from(id(5)), Date.now() - 40 * DAY);
     db.close();
     const inbox = openInbox(file, g);

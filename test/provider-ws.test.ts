@@ -35,7 +35,10 @@ class TestClient extends RawPeer {
 
   /** `tamper`: flip a bit of the AUTH proof. */
   override async authenticate(k: Keys, tamper?: boolean | ((auth: Uint8Array) => void)): Promise<Frame> {
-    const f = await super.authenticate(k, tamper === true ? (auth) => void (auth[auth.length - 1]! ^= 1) : tamper || undefined);
+    const f = await super.authenticate(
+      k,
+      tamper === true ? (auth) => void (auth[auth.length - 1]! ^= 1) : tamper || undefined,
+    );
     if (f === null) throw new Error('no answer to AUTH');
     return f;
   }
@@ -308,7 +311,10 @@ describe('provider client front end', () => {
 
   it('with closed registration, admits listed keys and refuses unknown ones', async () => {
     const listed = keys();
-    await start({ registration: 'closed', allowedClients: [Buffer.from(listed.publicKey).toString('hex').toUpperCase()] });
+    await start({
+      registration: 'closed',
+      allowedClients: [Buffer.from(listed.publicKey).toString('hex').toUpperCase()],
+    });
     const ok = connect();
     expect((await ok.authenticate(listed)).type).toBe('authOk');
     const stranger = connect();

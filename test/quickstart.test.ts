@@ -10,7 +10,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +64,12 @@ const running = new Set<Proc>();
 
 /** Runs `command` with sh in its own process group (so Ctrl-C can be imitated for the whole group). */
 function shell(command: string, cwd = root, env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn('sh', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn('sh', ['-c', command], {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const p: Proc = { child, stdout: '', stderr: '', exit: Promise.resolve(null) };
   child.stdout.on('data', (d: Buffer) => (p.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (p.stderr += d.toString()));
@@ -110,7 +125,9 @@ async function attempt(start: () => Proc, onStart: () => void = () => undefined)
     await interrupt(last, 5000);
     if (code !== 'timeout') break; // a real failure, not a lost message
   }
-  throw new Error(`no success in 3 attempts; last stderr: ${last!.stderr.slice(-2000)}; stdout: ${last!.stdout.slice(-1000)}`);
+  throw new Error(
+    `no success in 3 attempts; last stderr: ${last!.stderr.slice(-2000)}; stdout: ${last!.stdout.slice(-1000)}`,
+  );
 }
 
 beforeAll(async () => {
@@ -118,9 +135,14 @@ beforeAll(async () => {
   const terminal1 = terminalCommands().get(1)!;
   expect(terminal1).toBe('npx loopix testnet --dir first-net');
   network = shell(terminal1);
-  const died = network.exit.then((code) => Promise.reject(new Error(`testnet exited (${code}): ${network!.stderr.slice(-2000)}`)));
+  const died = network.exit.then((code) =>
+    Promise.reject(new Error(`testnet exited (${code}): ${network!.stderr.slice(-2000)}`)),
+  );
   died.catch(() => undefined); // it exits at the end as well
-  await Promise.race([wait(() => network!.stderr.includes('client configs ready'), 'the testnet to start', 120_000), died]);
+  await Promise.race([
+    wait(() => network!.stderr.includes('client configs ready'), 'the testnet to start', 120_000),
+    died,
+  ]);
 }, 150_000);
 
 afterAll(async () => {
@@ -132,12 +154,21 @@ afterAll(async () => {
 describe('README "Send your first message"', () => {
   it('terminal 1 writes ready client configs and addresses', () => {
     for (const name of ['alice', 'bob']) {
-      const config = JSON.parse(readFileSync(join(NET_DIR, 'clients', `${name}.json`), 'utf8')) as Record<string, unknown>;
+      const config = JSON.parse(readFileSync(join(NET_DIR, 'clients', `${name}.json`), 'utf8')) as Record<
+        string,
+        unknown
+      >;
       // The default testnet rotates keys, so its clients follow the directory authorities and keep the last
       // valid document in a file of their own.
-      expect(config).toMatchObject({ keyFile: `${name}.key.json`, topologyFile: `${name}.topology.json`, directory: { threshold: 2 } });
+      expect(config).toMatchObject({
+        keyFile: `${name}.key.json`,
+        topologyFile: `${name}.topology.json`,
+        directory: { threshold: 2 },
+      });
       expect((config.directory as { authorities: unknown[] }).authorities).toHaveLength(3);
-      expect(readFileSync(join(NET_DIR, 'clients', `${name}.address`), 'utf8')).toMatch(/^loopix1:[0-9a-f]{32}:[0-9a-f]{64}\n$/);
+      expect(readFileSync(join(NET_DIR, 'clients', `${name}.address`), 'utf8')).toMatch(
+        /^loopix1:[0-9a-f]{32}:[0-9a-f]{64}\n$/,
+      );
     }
   });
 
@@ -150,8 +181,16 @@ describe('README "Send your first message"', () => {
     for (let i = 0; i < 3 && line === undefined; i++) {
       const send = shell(cmds.get(3)!);
       expect(await send.exit, send.stderr).toBe(0);
-      expect(JSON.parse(send.stdout.trim())).toMatchObject({ sent: true, to: readFileSync(join(NET_DIR, 'clients', 'bob.address'), 'utf8').trim(), bytes: 11 });
-      line = await wait(() => recv.stdout.split('\n').find((l) => l.includes('Hello, Bob!')), 'the message in terminal 2', 60_000).catch(() => undefined);
+      expect(JSON.parse(send.stdout.trim())).toMatchObject({
+        sent: true,
+        to: readFileSync(join(NET_DIR, 'clients', 'bob.address'), 'utf8').trim(),
+        bytes: 11,
+      });
+      line = await wait(
+        () => recv.stdout.split('\n').find((l) => l.includes('Hello, Bob!')),
+        'the message in terminal 2',
+        60_000,
+      ).catch(() => undefined);
     }
     await interrupt(recv);
     expect(line, recv.stderr.slice(-2000)).toBeDefined();
@@ -170,7 +209,10 @@ describe('loopix client serve, driven from Python', () => {
     let attempts = 0;
     try {
       await wait(() => serve.stdout.includes('"listening":"ws://127.0.0.1:1978"'), 'client serve to listen', 60_000);
-      py = await attempt(() => shell(`python3 ${example![2]!}`), () => attempts++);
+      py = await attempt(
+        () => shell(`python3 ${example![2]!}`),
+        () => attempts++,
+      );
     } finally {
       await interrupt(serve); // through npx: npm's own exit status on SIGINT is not the client's
     }
@@ -178,7 +220,9 @@ describe('loopix client serve, driven from Python', () => {
     expect(py.stdout).toContain(`my address: ${bob}`);
     expect(py.stdout).toMatch(/'type': 'sent', 'id': 2, 'messageId': '[0-9a-f]{32}'/);
     expect(py.stdout).toContain('received: Hello from Python');
-    const stats = JSON.parse(serve.stderr.trim().split('\n').pop()!) as { api: { requests: Record<string, number>; errors: Record<string, number> } };
+    const stats = JSON.parse(serve.stderr.trim().split('\n').pop()!) as {
+      api: { requests: Record<string, number>; errors: Record<string, number> };
+    };
     expect(stats.api.requests).toEqual({ selfAddress: attempts, send: attempts });
     expect(stats.api.errors).toEqual({});
   }, 300_000);
@@ -189,12 +233,25 @@ describe('the packed package', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'loopix-pack-'));
     try {
       // dist/ is fresh (test/global-setup.ts): skip the prepare script's second compile.
-      const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+      const npm = (args: string[], cwd: string) =>
+        spawnSync('npm', args, {
+          cwd,
+          encoding: 'utf8',
+          env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+        });
       const pack = npm(['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root);
       expect(pack.status, pack.stderr).toBe(0);
       const packed = (JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[])[0]!;
       const paths = packed.files.map((f) => f.path);
-      for (const needed of ['binding.gyp', 'bin/loopix.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/entries/client.d.ts', 'dist/src/entries/sphinx.d.ts', 'docs/client-api.md']) {
+      for (const needed of [
+        'binding.gyp',
+        'bin/loopix.js',
+        'dist/src/index.js',
+        'dist/src/index.d.ts',
+        'dist/src/entries/client.d.ts',
+        'dist/src/entries/sphinx.d.ts',
+        'docs/client-api.md',
+      ]) {
         expect(paths).toContain(needed);
       }
       expect(paths.some((p) => p.startsWith('native/') && p.endsWith('.cc'))).toBe(true);
@@ -205,23 +262,47 @@ describe('the packed package', () => {
       const proj = join(tmp, 'app');
       mkdirSync(proj);
       const tgz = `file:../${packed.filename}`;
-      const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
+      const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+        packages: Record<string, Record<string, unknown>>;
+      };
       const self = lock.packages['']!;
-      const integrity = `sha512-${createHash('sha512').update(readFileSync(join(tmp, packed.filename))).digest('base64')}`;
+      const integrity = `sha512-${createHash('sha512')
+        .update(readFileSync(join(tmp, packed.filename)))
+        .digest('base64')}`;
       const packages: Record<string, unknown> = {
         '': { name: 'app', version: '1.0.0', dependencies: { loopix: tgz } },
-        'node_modules/loopix': { version: self.version, resolved: tgz, integrity, hasInstallScript: true, license: self.license, dependencies: self.dependencies, bin: self.bin, engines: self.engines },
+        'node_modules/loopix': {
+          version: self.version,
+          resolved: tgz,
+          integrity,
+          hasInstallScript: true,
+          license: self.license,
+          dependencies: self.dependencies,
+          bin: self.bin,
+          engines: self.engines,
+        },
       };
-      for (const [k, v] of Object.entries(lock.packages)) if (k.startsWith('node_modules/') && !v.dev && !v.devOptional && !v.link) packages[k] = v;
-      writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module', dependencies: { loopix: tgz } }));
-      writeFileSync(join(proj, 'package-lock.json'), JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }));
+      for (const [k, v] of Object.entries(lock.packages))
+        if (k.startsWith('node_modules/') && !v.dev && !v.devOptional && !v.link) packages[k] = v;
+      writeFileSync(
+        join(proj, 'package.json'),
+        JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module', dependencies: { loopix: tgz } }),
+      );
+      writeFileSync(
+        join(proj, 'package-lock.json'),
+        JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }),
+      );
       // Dependencies' own install scripts are skipped (better-sqlite3 would compile SQLite for minutes, and a
       // client does not use it); loopix's own install script then builds its addon as a user's install does.
       const ci = npm(['ci', '--offline', '--ignore-scripts'], proj);
       expect(ci.status, ci.stderr).toBe(0);
       // The client's store is SQLite (better-sqlite3): its addon is the one this repository's install built for
       // this very Node and platform, copied instead of compiling SQLite again.
-      cpSync(join(root, 'node_modules', 'better-sqlite3', 'build'), join(proj, 'node_modules', 'better-sqlite3', 'build'), { recursive: true });
+      cpSync(
+        join(root, 'node_modules', 'better-sqlite3', 'build'),
+        join(proj, 'node_modules', 'better-sqlite3', 'build'),
+        { recursive: true },
+      );
       const rebuild = npm(['rebuild', 'loopix', '--offline'], proj);
       expect(rebuild.status, rebuild.stderr).toBe(0);
       expect(existsSync(join(proj, 'node_modules', 'loopix', 'build', 'Release', 'loopix_sphinx.node'))).toBe(true);
@@ -259,11 +340,53 @@ describe('the packed package', () => {
         ].join('\n'),
       );
       const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-      const check = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--allowJs', '--checkJs', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'example.mjs', 'entries.mts'], { cwd: proj, encoding: 'utf8' });
+      const check = spawnSync(
+        process.execPath,
+        [
+          tsc,
+          '--noEmit',
+          '--strict',
+          '--skipLibCheck',
+          '--allowJs',
+          '--checkJs',
+          '--module',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--types',
+          'node',
+          '--typeRoots',
+          join(root, 'node_modules', '@types'),
+          'example.mjs',
+          'entries.mts',
+        ],
+        { cwd: proj, encoding: 'utf8' },
+      );
       expect(check.status, check.stdout).toBe(0);
       // A wrong use is caught (the declarations are real, not `any`).
-      writeFileSync(join(proj, 'wrong.mts'), "import { clientFromConfigFile } from 'loopix';\nexport const x: number = clientFromConfigFile('x').address;\n");
-      const wrong = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'wrong.mts'], { cwd: proj, encoding: 'utf8' });
+      writeFileSync(
+        join(proj, 'wrong.mts'),
+        "import { clientFromConfigFile } from 'loopix';\nexport const x: number = clientFromConfigFile('x').address;\n",
+      );
+      const wrong = spawnSync(
+        process.execPath,
+        [
+          tsc,
+          '--noEmit',
+          '--strict',
+          '--skipLibCheck',
+          '--module',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--types',
+          'node',
+          '--typeRoots',
+          join(root, 'node_modules', '@types'),
+          'wrong.mts',
+        ],
+        { cwd: proj, encoding: 'utf8' },
+      );
       expect(wrong.stdout).toMatch(/TS2322: Type 'string' is not assignable to type 'number'/);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -272,20 +395,35 @@ describe('the packed package', () => {
 });
 
 describe('the loopix command line', () => {
-  const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'loopix.js'), ...args], { encoding: 'utf8' });
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [join(root, 'bin', 'loopix.js'), ...args], { encoding: 'utf8' });
 
   it('prints the package version with --version', () => {
     const r = cli(['--version']);
     expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(r.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 
   it('reports errors as one line naming what is wrong, never a stack trace', () => {
     const cases: [string[], RegExp][] = [
-      [['client', 'send', '--config', 'first-net/clients/alice.json', '--to', 'x'], /^loopix client send: give exactly one of --message TEXT or --file PATH\n$/],
-      [['client', 'send', '--config', 'no-such.json', '--to', 'x', '--message', 'hi'], /^loopix client send: (ERR_LOOPIX_CONFIG_\w+: )?config no-such\.json: ENOENT/],
-      [['client', 'send', '--config', 'x', '--to', 'y', '--message', 'm', '--timeout', 'soon'], /^error: option '--timeout <s>' argument 'soon' is invalid\. --timeout must be a positive number of seconds, got "soon"\n$/],
-      [['client', 'serve', '--config', join(NET_DIR, 'clients', 'bob.json'), '--host', '0.0.0.0'], /^loopix client serve: ERR_LOOPIX_API_OFF_HOST: --host 0\.0\.0\.0 is not a loopback address/],
+      [
+        ['client', 'send', '--config', 'first-net/clients/alice.json', '--to', 'x'],
+        /^loopix client send: give exactly one of --message TEXT or --file PATH\n$/,
+      ],
+      [
+        ['client', 'send', '--config', 'no-such.json', '--to', 'x', '--message', 'hi'],
+        /^loopix client send: (ERR_LOOPIX_CONFIG_\w+: )?config no-such\.json: ENOENT/,
+      ],
+      [
+        ['client', 'send', '--config', 'x', '--to', 'y', '--message', 'm', '--timeout', 'soon'],
+        /^error: option '--timeout <s>' argument 'soon' is invalid\. --timeout must be a positive number of seconds, got "soon"\n$/,
+      ],
+      [
+        ['client', 'serve', '--config', join(NET_DIR, 'clients', 'bob.json'), '--host', '0.0.0.0'],
+        /^loopix client serve: ERR_LOOPIX_API_OFF_HOST: --host 0\.0\.0\.0 is not a loopback address/,
+      ],
       [['client', 'recv', '--config', 'x', '--bogus'], /^error: unknown option '--bogus'\n$/],
     ];
     for (const [args, expected] of cases) {

@@ -13,7 +13,19 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 /** Runs one simulator; the four run concurrently, each on one worker thread. */
 function runSim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'sim', ...args, '--quick', '--json', '--seed', '1', '--workers', '1', '--out', out]);
+    const child = spawn(process.execPath, [
+      BIN,
+      'sim',
+      ...args,
+      '--quick',
+      '--json',
+      '--seed',
+      '1',
+      '--workers',
+      '1',
+      '--out',
+      out,
+    ]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -36,7 +48,14 @@ describe('loopix sim', () => {
     results.forEach((r, i) => {
       const name = names[i]!;
       expect(r.status, `${name}: ${r.stderr}`).toBe(0);
-      const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { sim: string; seed: number; command: string; date: string; points: Record<string, unknown>[]; files: string[] };
+      const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        sim: string;
+        seed: number;
+        command: string;
+        date: string;
+        points: Record<string, unknown>[];
+        files: string[];
+      };
       expect(report.sim).toBe(name);
       expect(report.seed).toBe(1);
       expect(report.command).toContain(`sim ${name}`);
@@ -45,7 +64,9 @@ describe('loopix sim', () => {
       for (const f of report.files) expect(existsSync(f), f).toBe(true);
       expect(report.files.some((f) => f.endsWith('.svg'))).toBe(true);
     });
-    const intersection = JSON.parse(results[3]!.stdout.trim().split('\n').at(-1)!) as { points: Array<{ epoch_slots: number | null }> };
+    const intersection = JSON.parse(results[3]!.stdout.trim().split('\n').at(-1)!) as {
+      points: Array<{ epoch_slots: number | null }>;
+    };
     expect(intersection.points.some((p) => p.epoch_slots === null)).toBe(true);
     expect(intersection.points.some((p) => p.epoch_slots === 180)).toBe(true);
   });

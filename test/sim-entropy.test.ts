@@ -4,7 +4,8 @@ import { entropyLimit, entropyStep, simulateEntropy, simulateEntropyExplicit } f
 import { deriveSeed, Rng } from '../src/util/random.js';
 import { summarize } from '../src/sim/stats.js';
 
-const runs = (f: (rng: Rng) => number, n: number, seed: number) => summarize(Array.from({ length: n }, (_, i) => f(new Rng(deriveSeed(seed, i)))));
+const runs = (f: (rng: Rng) => number, n: number, seed: number) =>
+  summarize(Array.from({ length: n }, (_, i) => f(new Rng(deriveSeed(seed, i)))));
 
 describe('sim entropy', () => {
   it('equation (5) equals the entropy of the outgoing message computed from the full input distribution', () => {

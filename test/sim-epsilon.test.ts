@@ -1,18 +1,31 @@
 /** `sim epsilon`: Loopix §4.3, likelihood difference ε of equation (3) in a stratified network. */
 import { describe, expect, it } from 'vitest';
-import { burnInMeanPool, epsilonParamsFor, PAPER_EPSILON, simulateEpsilon, type EpsilonParams } from '../src/sim/epsilon.js';
+import {
+  burnInMeanPool,
+  epsilonParamsFor,
+  PAPER_EPSILON,
+  simulateEpsilon,
+  type EpsilonParams,
+} from '../src/sim/epsilon.js';
 import { deriveSeed, Rng } from '../src/util/random.js';
 import { summarize } from '../src/sim/stats.js';
 
 const meanEpsilon = (p: EpsilonParams, reps: number, seed: number) =>
-  summarize(Array.from({ length: reps }, (_, i) => simulateEpsilon(p, new Rng(deriveSeed(seed, i))).epsilon).filter(Number.isFinite));
+  summarize(
+    Array.from({ length: reps }, (_, i) => simulateEpsilon(p, new Rng(deriveSeed(seed, i))).epsilon).filter(
+      Number.isFinite,
+    ),
+  );
 
 describe('sim epsilon', () => {
   it('draws the end of the burn-in with the pool sizes an explicit burn-in reaches', () => {
     const p = { ...PAPER_EPSILON, burnIn: 3, duration: 1e-3 }; // the challenge phase is not under test
     const reps = 150;
     const sums = [0, 0, 0];
-    for (let i = 0; i < reps; i++) simulateEpsilon(p, new Rng(deriveSeed(7, i)), { explicitBurnIn: true }).poolAtStart.forEach((n, l) => (sums[l]! += n));
+    for (let i = 0; i < reps; i++)
+      simulateEpsilon(p, new Rng(deriveSeed(7, i)), { explicitBurnIn: true }).poolAtStart.forEach(
+        (n, l) => (sums[l]! += n),
+      );
     sums.forEach((sum, layer) => {
       const expected = p.width * burnInMeanPool(p, layer);
       // Poisson counts: sd of the mean is √(expected/reps).

@@ -24,7 +24,7 @@ describe('sim intersection', () => {
     expect(fixed.completed.every((c, i) => i === 0 || c >= fixed.completed[i - 1]!)).toBe(true);
   });
 
-  it('shrinks the anonymity sets over time with fixed mailboxes but not below an epoch\'s worth with PEM', () => {
+  it("shrinks the anonymity sets over time with fixed mailboxes but not below an epoch's worth with PEM", () => {
     const median = (h: number[]) => {
       const total = h.reduce((a, b) => a + b, 0);
       let acc = 0;

@@ -11,7 +11,11 @@ const simulate = (p: NMinus1Params, reps: number, seed: number) => {
 
 describe('sim n-1', () => {
   it('matches the formula sµ/(sλM + λR) within a few standard errors while the pool is large', () => {
-    for (const [s, lambdaM, seed] of [[2, 1, 1], [5, 10, 2], [20, 10, 3]] as const) {
+    for (const [s, lambdaM, seed] of [
+      [2, 1, 1],
+      [5, 10, 2],
+      [20, 10, 3],
+    ] as const) {
       const p = { lambdaR: 100, lambdaM, mu: 2, s, probes: 1000 };
       const sim = simulate(p, 10, seed);
       expect(Math.abs(sim.p.mean - nMinus1Formula(p)), `s=${s} λM=${lambdaM}`).toBeLessThan(4 * sim.p.se);

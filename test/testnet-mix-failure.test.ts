@@ -31,8 +31,19 @@ describe('loopix testnet --kill', () => {
     const r = spawnSync(
       process.execPath,
       [
-        BIN, 'testnet', '--duration', String(DURATION_S), '--json', '--clients', String(CLIENTS),
-        '--kill', VICTIM, '--kill-at', String(KILL_AT_S), '--restart-at', String(RESTART_AT_S),
+        BIN,
+        'testnet',
+        '--duration',
+        String(DURATION_S),
+        '--json',
+        '--clients',
+        String(CLIENTS),
+        '--kill',
+        VICTIM,
+        '--kill-at',
+        String(KILL_AT_S),
+        '--restart-at',
+        String(RESTART_AT_S),
       ],
       { encoding: 'utf8', timeout: 120_000 },
     );
@@ -41,7 +52,24 @@ describe('loopix testnet --kill', () => {
     expect(last, `no summary (exit ${r.status}): ${r.stderr.slice(-3000)}`).toMatch(/^\{/);
     const s = JSON.parse(last) as Record<string, any>;
     const { rows: _rows, ...verdict } = s.loop_paths;
-    console.log(JSON.stringify({ wall_s: Math.round(wallS), sent_real: s.sent_real, delivered_real: s.delivered_real, loops: [s.loops_sent, s.loops_returned], mix_loops: [s.mix_loops_sent, s.mix_loops_returned], loss: { ...s.loss, lost_messages: s.loss.lost_messages.map((m: { sent_at_s: number }) => m.sent_at_s) }, failures: s.failures, after: s.delivery_after_restart, drain: [s.drain_s, s.drain_end], dropped: s.dropped, verdict, fractions: Object.fromEntries(_rows.map((x: { name: string; fraction: number; due: number }) => [x.name, `${x.fraction} of ${x.due}`])) }));
+    console.log(
+      JSON.stringify({
+        wall_s: Math.round(wallS),
+        sent_real: s.sent_real,
+        delivered_real: s.delivered_real,
+        loops: [s.loops_sent, s.loops_returned],
+        mix_loops: [s.mix_loops_sent, s.mix_loops_returned],
+        loss: { ...s.loss, lost_messages: s.loss.lost_messages.map((m: { sent_at_s: number }) => m.sent_at_s) },
+        failures: s.failures,
+        after: s.delivery_after_restart,
+        drain: [s.drain_s, s.drain_end],
+        dropped: s.dropped,
+        verdict,
+        fractions: Object.fromEntries(
+          _rows.map((x: { name: string; fraction: number; due: number }) => [x.name, `${x.fraction} of ${x.due}`]),
+        ),
+      }),
+    );
 
     expect(r.status, r.stderr.slice(-3000)).toBe(0);
 
@@ -79,7 +107,14 @@ describe('loopix testnet --kill', () => {
     // The loop statistics name the killed mix: worst, the only suspect (its loops return far less often than
     // the loops avoiding it), markedly lower than every other node — whose loops pass through it only half the
     // time, or never: its same-layer twin's loops all but always came back.
-    type Row = { name: string; fraction: number; due: number; z: number; suspect: boolean; avoiding: { fraction: number } };
+    type Row = {
+      name: string;
+      fraction: number;
+      due: number;
+      z: number;
+      suspect: boolean;
+      avoiding: { fraction: number };
+    };
     const rows = s.loop_paths.rows as Row[];
     expect(s.loop_paths.worst).toBe(VICTIM);
     expect(s.loop_paths.suspects).toEqual([VICTIM]);
@@ -87,7 +122,8 @@ describe('loopix testnet --kill', () => {
     expect(victim.avoiding.fraction - victim.fraction).toBeGreaterThan(0.1);
     const others = rows.filter((x) => x.name !== VICTIM);
     expect(others).toHaveLength(7);
-    for (const o of others) expect(o.fraction - victim.fraction, `${o.name} ${o.fraction} vs ${victim.fraction}`).toBeGreaterThan(0.05);
+    for (const o of others)
+      expect(o.fraction - victim.fraction, `${o.name} ${o.fraction} vs ${victim.fraction}`).toBeGreaterThan(0.05);
     expect(rows.find((x) => x.name === SAME_LAYER)!.fraction).toBeGreaterThan(0.95);
 
     // Delivery resumed: every message sent after the restart arrived; the restarted node forwards and its own

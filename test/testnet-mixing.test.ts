@@ -15,33 +15,44 @@ const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 
 describe('loopix testnet --check-mixing', () => {
   // About 135 s on 2 cores: 15 s start-up, 60 s of sending, ≈ 35 s of drain (the probe's backlog), the stats.
-  it('finds the running network consistent with the Loopix model (pool, output, latency, client)', { retry: 1, timeout: 220_000 }, () => {
-    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '60', '--check-mixing', '--json'], { encoding: 'utf8', timeout: 210_000, env: { ...process.env, LOOPIX_DEBUG: '1' } });
-    // The live table's lines start with "["; everything else (log lines, an error and its stack) says why.
-    const said = r.stderr.split('\n').filter((l) => !l.startsWith('[')).join('\n');
-    expect(r.status, `${said.slice(-3000)}\n${r.stderr.slice(-500)}`).toBe(0);
-    const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
-    const m = s.mixing;
-    expect(m, 'summary has no mixing object').toBeTruthy();
-    const shown = JSON.stringify({ ...m, per_node: undefined });
-    console.log(`mixing: ${shown}`); // the measured values, for docs/anonymity.md
-    for (const key of ['pool_p', 'output_exp_p', 'latency_gamma_p', 'client_indist_p']) {
-      expect(m[key], `${key} in ${shown}`).toBeGreaterThan(0.01);
-    }
-    expect(Math.abs(m.pool_mean - m.pool_expected), shown).toBeLessThanOrEqual(0.1 * m.pool_expected);
-    expect(m.latency_expected_s).toBe(1.5); // 3 delayed hops of Exp(µ = 2/s)
-    expect(m.passed, shown).toBe(true);
-    // Enough samples for the tests to mean something: 6 mixes × ~9 packets/s over the ~57 s window.
-    expect(m.output_gaps).toBeGreaterThan(1500);
-    expect(m.pool_chi2.samples).toBeGreaterThan(150);
-    expect(m.latency_samples).toBeGreaterThan(250);
-    expect(m.client.idle_gaps).toBeGreaterThan(50);
-    expect(m.client.busy_gaps).toBeGreaterThan(50);
-    expect(m.client.backlog_left, 'the probe client’s buffer ran dry before the window ended').toBeGreaterThan(0);
-    expect(Object.values(m.per_node).filter((n: any) => n.role === 'mix')).toHaveLength(6);
-    // The probe's real messages arrived too.
-    expect(s.delivered_intact).toBe(s.sent_real);
-  });
+  it(
+    'finds the running network consistent with the Loopix model (pool, output, latency, client)',
+    { retry: 1, timeout: 220_000 },
+    () => {
+      const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '60', '--check-mixing', '--json'], {
+        encoding: 'utf8',
+        timeout: 210_000,
+        env: { ...process.env, LOOPIX_DEBUG: '1' },
+      });
+      // The live table's lines start with "["; everything else (log lines, an error and its stack) says why.
+      const said = r.stderr
+        .split('\n')
+        .filter((l) => !l.startsWith('['))
+        .join('\n');
+      expect(r.status, `${said.slice(-3000)}\n${r.stderr.slice(-500)}`).toBe(0);
+      const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+      const m = s.mixing;
+      expect(m, 'summary has no mixing object').toBeTruthy();
+      const shown = JSON.stringify({ ...m, per_node: undefined });
+      console.log(`mixing: ${shown}`); // the measured values, for docs/anonymity.md
+      for (const key of ['pool_p', 'output_exp_p', 'latency_gamma_p', 'client_indist_p']) {
+        expect(m[key], `${key} in ${shown}`).toBeGreaterThan(0.01);
+      }
+      expect(Math.abs(m.pool_mean - m.pool_expected), shown).toBeLessThanOrEqual(0.1 * m.pool_expected);
+      expect(m.latency_expected_s).toBe(1.5); // 3 delayed hops of Exp(µ = 2/s)
+      expect(m.passed, shown).toBe(true);
+      // Enough samples for the tests to mean something: 6 mixes × ~9 packets/s over the ~57 s window.
+      expect(m.output_gaps).toBeGreaterThan(1500);
+      expect(m.pool_chi2.samples).toBeGreaterThan(150);
+      expect(m.latency_samples).toBeGreaterThan(250);
+      expect(m.client.idle_gaps).toBeGreaterThan(50);
+      expect(m.client.busy_gaps).toBeGreaterThan(50);
+      expect(m.client.backlog_left, 'the probe client’s buffer ran dry before the window ended').toBeGreaterThan(0);
+      expect(Object.values(m.per_node).filter((n: any) => n.role === 'mix')).toHaveLength(6);
+      // The probe's real messages arrived too.
+      expect(s.delivered_intact).toBe(s.sent_real);
+    },
+  );
 
   it('needs --duration (the window ends when sending stops)', () => {
     const r = spawnSync(process.execPath, [BIN, 'testnet', '--check-mixing'], { encoding: 'utf8', timeout: 20_000 });

@@ -10,14 +10,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CONTINENTS, continentOf, linkMatrix, listNamespaces, netemSupported, removeLeftovers } from '../src/testnet/netns.js';
+import {
+  CONTINENTS,
+  continentOf,
+  linkMatrix,
+  listNamespaces,
+  netemSupported,
+  removeLeftovers,
+} from '../src/testnet/netns.js';
 import { isLoopixError } from '../src/errors.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIp = spawnSync('ip', ['-V']).status === 0 && spawnSync('tc', ['-V']).status === 0;
 const canNetns = isRoot && hasIp;
-const SMALL = ['--layers', '1', '--per-layer', '1', '--providers', '1', '--clients', '1', '--message-interval', '1', '--drain-timeout', '30'];
+const SMALL = [
+  '--layers',
+  '1',
+  '--per-layer',
+  '1',
+  '--providers',
+  '1',
+  '--clients',
+  '1',
+  '--message-interval',
+  '1',
+  '--drain-timeout',
+  '30',
+];
 
 const ours = (pid: number) => listNamespaces().filter((n) => n.startsWith(`lpx-${pid}-`));
 const bridgeExists = (pid: number) => spawnSync('ip', ['link', 'show', `lpxb${pid}`]).status === 0;
@@ -28,7 +48,12 @@ afterEach(() => {
   child = undefined;
 });
 
-function startTestnet(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
+function startTestnet(args: string[]): {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exit: Promise<number | null>;
+} {
   const c = spawn(process.execPath, [BIN, 'testnet', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   child = c;
   let out = '';
@@ -44,7 +69,12 @@ describe('link matrices', () => {
     expect(['provider-0', 'clients', 'mix-2.1'].map(continentOf)).toEqual(['eu', 'eu', 'eu']);
     expect(['mix-1.0', 'mix-3.1'].map(continentOf)).toEqual(['us', 'us']);
     // Every hop of a path (provider → L1 → L2 → L3 → provider) crosses the Atlantic.
-    for (const [a, b] of [['provider-0', 'mix-1.0'], ['mix-1.0', 'mix-2.0'], ['mix-2.0', 'mix-3.0'], ['mix-3.0', 'provider-1']]) {
+    for (const [a, b] of [
+      ['provider-0', 'mix-1.0'],
+      ['mix-1.0', 'mix-2.0'],
+      ['mix-2.0', 'mix-3.0'],
+      ['mix-3.0', 'provider-1'],
+    ]) {
       expect(CONTINENTS.link(a!, b!).delayMs).toBe(38);
     }
   });
@@ -53,7 +83,13 @@ describe('link matrices', () => {
     const dir = mkdtempSync(join(tmpdir(), 'loopix-matrix-'));
     try {
       const good = join(dir, 'm.json');
-      writeFileSync(good, JSON.stringify({ default: { delayMs: 5 }, links: { 'mix-1.0>provider-0': { delayMs: 80, jitterMs: 4, lossPct: 1 } } }));
+      writeFileSync(
+        good,
+        JSON.stringify({
+          default: { delayMs: 5 },
+          links: { 'mix-1.0>provider-0': { delayMs: 80, jitterMs: 4, lossPct: 1 } },
+        }),
+      );
       const m = linkMatrix(good);
       expect(m.link('mix-1.0', 'provider-0')).toEqual({ delayMs: 80, jitterMs: 4, lossPct: 1 });
       expect(m.link('provider-0', 'mix-1.0')).toEqual({ delayMs: 5, jitterMs: 0, lossPct: 0 });
@@ -88,10 +124,19 @@ describe.skipIf(!canNetns)('loopix testnet --netns (root)', () => {
       },
       { timeout: 30_000, interval: 100 },
     );
-    const addresses = seen.map((ns) => /inet (10\.211\.\d+\.\d+)/.exec(spawnSync('ip', ['-n', ns, 'addr', 'show', 'eth0'], { encoding: 'utf8' }).stdout)?.[1]);
+    const addresses = seen.map(
+      (ns) =>
+        /inet (10\.211\.\d+\.\d+)/.exec(
+          spawnSync('ip', ['-n', ns, 'addr', 'show', 'eth0'], { encoding: 'utf8' }).stdout,
+        )?.[1],
+    );
     expect(new Set(addresses).size).toBe(2);
     expect(await t.exit, t.err().slice(-2000)).toBe(0);
-    const s = JSON.parse(t.out().trim().split('\n').at(-1)!) as { sent_real: number; delivered_intact: number; node_exits: Record<string, number> };
+    const s = JSON.parse(t.out().trim().split('\n').at(-1)!) as {
+      sent_real: number;
+      delivered_intact: number;
+      node_exits: Record<string, number>;
+    };
     expect(s.sent_real).toBeGreaterThan(0);
     expect(s.delivered_intact).toBe(s.sent_real);
     expect(Object.values(s.node_exits)).toEqual([0, 0, 0, 0, 0]); // 2 nodes and 3 directory authorities
@@ -129,16 +174,37 @@ describe.skipIf(!canNetns)('loopix testnet --netns (root)', () => {
       // clients' host and the provider are both in Europe: 2 × 12 ms), so ≥ 96 ms before any mixing delay.
       expect(s.loop_rtt_ms.p50).toBeGreaterThan(96);
     } else {
-      const r = spawnSync(process.execPath, [BIN, 'testnet', '--netns', 'continents', '--duration', '4', ...SMALL], { encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync(process.execPath, [BIN, 'testnet', '--netns', 'continents', '--duration', '4', ...SMALL], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^loopix testnet: ERR_LOOPIX_NETNS_NETEM: /)]);
     }
-    expect(listNamespaces().filter((n) => !n.endsWith('-probe'))).toEqual(expect.not.arrayContaining([expect.stringMatching(new RegExp(`^lpx-${process.pid}-`))]));
+    expect(listNamespaces().filter((n) => !n.endsWith('-probe'))).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(new RegExp(`^lpx-${process.pid}-`))]),
+    );
   }, 120_000);
 
   it.skipIf(spawnSync('setpriv', ['--version']).status !== 0)('without root: one line saying so', () => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'testnet', '--netns', '--duration', '1'], { encoding: 'utf8', timeout: 60_000 });
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^loopix testnet: ERR_LOOPIX_NETNS_ROOT: --netns needs root/)]);
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        BIN,
+        'testnet',
+        '--netns',
+        '--duration',
+        '1',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^loopix testnet: ERR_LOOPIX_NETNS_ROOT: --netns needs root/),
+    ]);
     expect(r.status).toBe(2);
   });
 });

@@ -24,11 +24,34 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
       // messages in 6 s. The drain: up to 10 s for the clients' send buffers (a message queued in the last
       // second needs its λP slots), then at least the runner's loop-return grace for what is in flight. Two workers per node, so that one peer's datagrams, their link sequence numbers and
       // their replay tags are spread over two threads of the node.
-      [BIN, 'testnet', '--pipeline', 'sharded', '--workers', '2', '--layers', '1', '--per-layer', '1', '--providers', '1', '--clients', '6', '--duration', '6', '--drain-timeout', '10', '--json'],
+      [
+        BIN,
+        'testnet',
+        '--pipeline',
+        'sharded',
+        '--workers',
+        '2',
+        '--layers',
+        '1',
+        '--per-layer',
+        '1',
+        '--providers',
+        '1',
+        '--clients',
+        '6',
+        '--duration',
+        '6',
+        '--drain-timeout',
+        '10',
+        '--json',
+      ],
       { encoding: 'utf8', timeout: 80_000 },
     );
     // Exit 1: a message was lost or corrupted; 70: an error escaped the runner (its `loopix:` line first).
-    const fatal = r.stderr.split('\n').filter((l) => l.startsWith('loopix:')).join('\n');
+    const fatal = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('loopix:'))
+      .join('\n');
     expect(r.status, `${fatal}\n${r.stderr.slice(-2000)}`).toBe(0);
     const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
     expect(s.nodes, `run took ${((performance.now() - started) / 1000).toFixed(0)} s`).toBe(2);

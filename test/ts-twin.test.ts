@@ -51,12 +51,20 @@ function path(geo: Geometry, ns: Node[], commands: CommandCode[], messageId: Uin
   return ns.map((n, i) => ({
     publicKey: n.pk,
     command: commands[i]!,
-    address: i + 1 < ns.length ? ns[i + 1]!.id : commands[i] === Command.DROP ? new Uint8Array(geo.addressBytes) : messageId,
+    address:
+      i + 1 < ns.length ? ns[i + 1]!.id : commands[i] === Command.DROP ? new Uint8Array(geo.addressBytes) : messageId,
     delayUs: i + 1 < ns.length ? 1000 * (i + 1) : 0,
   }));
 }
 
-const FORWARD: CommandCode[] = [Command.RELAY, Command.RELAY, Command.RELAY, Command.RELAY, Command.DELIVER, Command.FINAL];
+const FORWARD: CommandCode[] = [
+  Command.RELAY,
+  Command.RELAY,
+  Command.RELAY,
+  Command.RELAY,
+  Command.DELIVER,
+  Command.FINAL,
+];
 
 /** Commands of a ν-hop path that ends with `last`. */
 const commandsFor = (nu: number, last: CommandCode): CommandCode[] =>
@@ -121,7 +129,11 @@ describe('forward packets', () => {
     for (let nu = 1; nu <= g.maxHops; nu++) {
       const content = rnd(100);
       const sub = ns.slice(0, nu);
-      const packet = ts.createPacket(g, { epoch: 1, hops: path(g, sub, commandsFor(nu, Command.FINAL), msgId), content });
+      const packet = ts.createPacket(g, {
+        epoch: 1,
+        hops: path(g, sub, commandsFor(nu, Command.FINAL), msgId),
+        content,
+      });
       const results = walk(g, sub, packet);
       expect(results.map((r) => r.kind)).toEqual([...Array<string>(nu - 1).fill('relay'), 'final']);
       const final = results.at(-1)!;
@@ -131,12 +143,20 @@ describe('forward packets', () => {
   });
 
   it('works with other geometries (r = 1, r = 3 with 8-byte addresses, r = 10)', () => {
-    for (const params of [{ maxHops: 1 }, { maxHops: 3, addressBytes: 8, contentBytes: 32 }, { maxHops: 10, contentBytes: 2000 }]) {
+    for (const params of [
+      { maxHops: 1 },
+      { maxHops: 3, addressBytes: 8, contentBytes: 32 },
+      { maxHops: 10, contentBytes: 2000 },
+    ]) {
       const geo = makeGeometry(params);
       const gn = nodes(geo, geo.maxHops, prng(geo.maxHops));
       const content = prng(5)(geo.contentBytes);
       const id = prng(6)(geo.addressBytes);
-      const packet = ts.createPacket(geo, { epoch: 2, hops: path(geo, gn, commandsFor(geo.maxHops, Command.FINAL), id), content });
+      const packet = ts.createPacket(geo, {
+        epoch: 2,
+        hops: path(geo, gn, commandsFor(geo.maxHops, Command.FINAL), id),
+        content,
+      });
       expect(packet.length).toBe(geo.packetBytes);
       const final = walk(geo, gn, packet).at(-1)!;
       if (final.kind !== 'final') throw new Error(`expected final, got ${final.kind}`);
@@ -149,7 +169,11 @@ describe('forward packets', () => {
     for (const nu of [1, 3, 6]) {
       const content = rnd(64);
       const sub = ns.slice(0, nu);
-      const packet = ts.createPacket(g, { epoch: 3, hops: path(g, sub, commandsFor(nu, Command.LOOP), msgId), content });
+      const packet = ts.createPacket(g, {
+        epoch: 3,
+        hops: path(g, sub, commandsFor(nu, Command.LOOP), msgId),
+        content,
+      });
       const last = walk(g, sub, packet).at(-1)!;
       if (last.kind !== 'loop') throw new Error(`expected loop, got ${last.kind}`);
       expect(last.id).toEqual(msgId);
@@ -160,7 +184,11 @@ describe('forward packets', () => {
   it('a drop command ends in a drop result', () => {
     for (const nu of [1, 4]) {
       const sub = ns.slice(0, nu);
-      const packet = ts.createPacket(g, { epoch: 3, hops: path(g, sub, commandsFor(nu, Command.DROP), msgId), content: new Uint8Array(0) });
+      const packet = ts.createPacket(g, {
+        epoch: 3,
+        hops: path(g, sub, commandsFor(nu, Command.DROP), msgId),
+        content: new Uint8Array(0),
+      });
       const last = walk(g, sub, packet).at(-1)!;
       expect(last.kind).toBe('drop');
       if (last.kind === 'drop') expect(last.replayTag.length).toBe(g.replayTagBytes);
@@ -210,7 +238,8 @@ describe('SURBs', () => {
 
   it('the same seed gives the same SURB', () => {
     const seed = prng(3)(32);
-    const a = reply(4, seed).surb, b = reply(4, seed).surb;
+    const a = reply(4, seed).surb,
+      b = reply(4, seed).surb;
     expect(eq(a.surb, b.surb)).toBe(true);
     expect(eq(a.decryptionKeys, b.decryptionKeys)).toBe(true);
   });
@@ -229,7 +258,9 @@ describe('determinism and the lifted scalar chain', () => {
     const other = seed.slice();
     other[0]! ^= 1;
     expect(eq(a, ts.createPacket(g, { epoch: 1, hops, content, seed: other }))).toBe(false);
-    expect(eq(ts.createPacket(g, { epoch: 1, hops, content }), ts.createPacket(g, { epoch: 1, hops, content }))).toBe(false);
+    expect(eq(ts.createPacket(g, { epoch: 1, hops, content }), ts.createPacket(g, { epoch: 1, hops, content }))).toBe(
+      false,
+    );
   });
 
   it('lift(e) survives clamping and matches naive repeated X25519 blinding', () => {
@@ -271,12 +302,15 @@ describe('determinism and the lifted scalar chain', () => {
   it('the sender-side multiplications give the same bytes as the ladder, also once a key has its Edwards table', () => {
     const rnd = prng(13);
     const p = 2n ** 255n - 19n;
-    const u = (v: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
+    const u = (v: bigint): Uint8Array =>
+      Uint8Array.from({ length: 32 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
     const keys = [
       ...Array.from({ length: 4 }, () => ts.x25519Base(rnd(32))), // prime-order points
       ...Array.from({ length: 4 }, () => rnd(32)), // random u: half on the twist, top bit set or not
       u(p + 5n), // a non-canonical encoding
-      u(0n), u(1n), u(p - 1n), // small order: all-zero result
+      u(0n),
+      u(1n),
+      u(p - 1n), // small order: all-zero result
     ];
     for (let use = 0; use < 8; use++) {
       for (const pk of keys) {
@@ -291,10 +325,19 @@ describe('determinism and the lifted scalar chain', () => {
 describe('tamper detection', () => {
   const ns = nodes(g, 6, prng(21));
   const hops = path(g, ns, FORWARD, new Uint8Array(g.addressBytes).fill(2));
-  const fresh = (): Uint8Array => ts.createPacket(g, { epoch: 4, hops, content: new Uint8Array([9, 9, 9]), seed: prng(22)(32) });
+  const fresh = (): Uint8Array =>
+    ts.createPacket(g, { epoch: 4, hops, content: new Uint8Array([9, 9, 9]), seed: prng(22)(32) });
 
   it('a flipped header bit gives mac at the next hop', () => {
-    const positions = [2, 3, g.offsets.alpha + 5, g.offsets.beta, g.offsets.beta + 100, g.offsets.gamma - 1, g.offsets.gamma + 3];
+    const positions = [
+      2,
+      3,
+      g.offsets.alpha + 5,
+      g.offsets.beta,
+      g.offsets.beta + 100,
+      g.offsets.gamma - 1,
+      g.offsets.gamma + 3,
+    ];
     for (const at of positions) {
       const packet = fresh();
       expect(ts.unwrap(g, ns[0]!.sk, packet).kind).toBe('relay');
@@ -345,7 +388,11 @@ describe('tamper detection', () => {
     const big = new Uint8Array(g.packetBytes + 1);
     big.set(good);
     expect(ts.unwrap(g, sk, big)).toEqual({ kind: 'invalid', reason: 'length' });
-    for (const [at, value] of [[0, 2], [0, 0], [1, 1]] as const) {
+    for (const [at, value] of [
+      [0, 2],
+      [0, 0],
+      [1, 1],
+    ] as const) {
       const p = good.slice();
       p[at] = value;
       expect(ts.unwrap(g, sk, p)).toEqual({ kind: 'invalid', reason: 'version' });
@@ -363,7 +410,14 @@ describe('tamper detection', () => {
 
   it('an α of small order gives point', () => {
     const p = 2n ** 255n - 19n;
-    const smallOrder = [0n, 1n, p - 1n, p, p + 1n, 325606250916557431795983626356110631294008115727848805560023387167927233504n];
+    const smallOrder = [
+      0n,
+      1n,
+      p - 1n,
+      p,
+      p + 1n,
+      325606250916557431795983626356110631294008115727848805560023387167927233504n,
+    ];
     for (const u of smallOrder) {
       const packet = fresh();
       const bytes = new Uint8Array(32);
@@ -377,7 +431,9 @@ describe('tamper detection', () => {
     const a = fresh();
     const a2 = a.slice();
     const b = ts.createPacket(g, { epoch: 4, hops, content: new Uint8Array([9, 9, 9]) });
-    const ra = ts.unwrap(g, ns[0]!.sk, a), ra2 = ts.unwrap(g, ns[0]!.sk, a2), rb = ts.unwrap(g, ns[0]!.sk, b);
+    const ra = ts.unwrap(g, ns[0]!.sk, a),
+      ra2 = ts.unwrap(g, ns[0]!.sk, a2),
+      rb = ts.unwrap(g, ns[0]!.sk, b);
     if (ra.kind !== 'relay' || ra2.kind !== 'relay' || rb.kind !== 'relay') throw new Error('expected relays');
     expect(ra.replayTag).toEqual(ra2.replayTag);
     expect(eq(ra.replayTag, rb.replayTag)).toBe(false);
@@ -389,11 +445,27 @@ describe('batch unwrap', () => {
   const ns = nodes(g, 6, prng(31));
   it('gives the same results and rewrites the same bytes as one-by-one unwraps', () => {
     const packets = [
-      ts.createPacket(g, { epoch: 1, hops: path(g, ns, FORWARD, new Uint8Array(g.addressBytes).fill(3)), content: new Uint8Array(4) }),
-      ts.createPacket(g, { epoch: 1, hops: path(g, ns.slice(0, 1), [Command.FINAL], new Uint8Array(g.addressBytes).fill(4)), content: new Uint8Array([1]) }),
-      ts.createPacket(g, { epoch: 1, hops: path(g, ns.slice(0, 1), [Command.DROP], new Uint8Array(g.addressBytes)), content: new Uint8Array(0) }),
+      ts.createPacket(g, {
+        epoch: 1,
+        hops: path(g, ns, FORWARD, new Uint8Array(g.addressBytes).fill(3)),
+        content: new Uint8Array(4),
+      }),
+      ts.createPacket(g, {
+        epoch: 1,
+        hops: path(g, ns.slice(0, 1), [Command.FINAL], new Uint8Array(g.addressBytes).fill(4)),
+        content: new Uint8Array([1]),
+      }),
+      ts.createPacket(g, {
+        epoch: 1,
+        hops: path(g, ns.slice(0, 1), [Command.DROP], new Uint8Array(g.addressBytes)),
+        content: new Uint8Array(0),
+      }),
       prng(32)(g.packetBytes),
-      ts.createPacket(g, { epoch: 1, hops: path(g, ns.slice(1, 3), commandsFor(2, Command.LOOP), new Uint8Array(g.addressBytes)), content: new Uint8Array(0) }),
+      ts.createPacket(g, {
+        epoch: 1,
+        hops: path(g, ns.slice(1, 3), commandsFor(2, Command.LOOP), new Uint8Array(g.addressBytes)),
+        content: new Uint8Array(0),
+      }),
     ];
     const batch = new Uint8Array(packets.length * g.packetBytes);
     packets.forEach((p, i) => batch.set(p, i * g.packetBytes));
@@ -417,7 +489,9 @@ describe('argument errors name the argument', () => {
   const hopWith = (over: Record<string, unknown>) => [{ ...hops[0]!, ...over }];
 
   it('createPacket', () => {
-    expect(create({ content: new Uint8Array(g.contentBytes + 1) })).toThrow(/content must be at most 1024 bytes, got 1025/);
+    expect(create({ content: new Uint8Array(g.contentBytes + 1) })).toThrow(
+      /content must be at most 1024 bytes, got 1025/,
+    );
     expect(create({ content: 'hello' })).toThrow(TypeError);
     expect(create({ hops: [...hops, hops[0]!] })).toThrow(/hops must have 1\.\.6 entries, got 7/);
     expect(create({ hops: [] })).toThrow(/hops must have 1\.\.6 entries, got 0/);
@@ -426,9 +500,15 @@ describe('argument errors name the argument', () => {
     expect(create({ epoch: 1.5 })).toThrow(TypeError);
     expect(create({ epoch: -1 })).toThrow(/epoch/);
     expect(create({ seed: new Uint8Array(31) })).toThrow(/seed must be 32 bytes, got 31/);
-    expect(create({ hops: hopWith({ publicKey: new Uint8Array(31) }) })).toThrow(/hops\[0\]\.publicKey must be 32 bytes, got 31/);
-    expect(create({ hops: hopWith({ address: new Uint8Array(15) }) })).toThrow(/hops\[0\]\.address must be 16 bytes, got 15/);
-    expect(create({ hops: hopWith({ delayUs: -1 }) })).toThrow(/hops\[0\]\.delayUs must be an integer in \[0, 4294967295\]/);
+    expect(create({ hops: hopWith({ publicKey: new Uint8Array(31) }) })).toThrow(
+      /hops\[0\]\.publicKey must be 32 bytes, got 31/,
+    );
+    expect(create({ hops: hopWith({ address: new Uint8Array(15) }) })).toThrow(
+      /hops\[0\]\.address must be 16 bytes, got 15/,
+    );
+    expect(create({ hops: hopWith({ delayUs: -1 }) })).toThrow(
+      /hops\[0\]\.delayUs must be an integer in \[0, 4294967295\]/,
+    );
     expect(create({ hops: hopWith({ delayUs: 2 ** 32 }) })).toThrow(RangeError);
     expect(create({ hops: hopWith({ delayUs: 0.5 }) })).toThrow(TypeError);
     expect(create({ hops: hopWith({ command: 0 }) })).toThrow(/hops\[0\]\.command/);
@@ -439,33 +519,51 @@ describe('argument errors name the argument', () => {
     const packet = new Uint8Array(g.packetBytes);
     expect(() => ts.unwrap(g, new Uint8Array(31), packet)).toThrow(/privateKey must be 32 bytes, got 31/);
     expect(() => ts.unwrap(g, ns[0]!.sk, 'x' as never)).toThrow(/packet must be a Uint8Array/);
-    expect(() => ts.unwrapBatch(g, ns[0]!.sk, new Uint8Array(g.packetBytes + 1), new Uint8Array(g.recordBytes * 2))).toThrow(
-      /packets must be a multiple of 1314 bytes/,
-    );
-    expect(() => ts.unwrapBatch(g, ns[0]!.sk, new Uint8Array(2 * g.packetBytes), new Uint8Array(g.recordBytes))).toThrow(
-      /records must be at least 112 bytes/,
-    );
+    expect(() =>
+      ts.unwrapBatch(g, ns[0]!.sk, new Uint8Array(g.packetBytes + 1), new Uint8Array(g.recordBytes * 2)),
+    ).toThrow(/packets must be a multiple of 1314 bytes/);
+    expect(() =>
+      ts.unwrapBatch(g, ns[0]!.sk, new Uint8Array(2 * g.packetBytes), new Uint8Array(g.recordBytes)),
+    ).toThrow(/records must be at least 112 bytes/);
   });
 
   it('SURBs', () => {
     const surbHops = path(g, ns.slice(0, 2), commandsFor(2, Command.SURB_REPLY), new Uint8Array(g.addressBytes));
-    expect(() => ts.createSurb(g, { epoch: 1, hops: surbHops, firstHop: new Uint8Array(3) })).toThrow(/firstHop must be 16 bytes, got 3/);
-    expect(() => ts.createSurb(g, { epoch: 1, hops, firstHop: ns[0]!.id })).toThrow(/hops\[5\]\.command must be SURB_REPLY/);
-    expect(() => ts.createSurbReply(g, new Uint8Array(g.surbBytes - 1), content)).toThrow(/surb must be 322 bytes, got 321/);
+    expect(() => ts.createSurb(g, { epoch: 1, hops: surbHops, firstHop: new Uint8Array(3) })).toThrow(
+      /firstHop must be 16 bytes, got 3/,
+    );
+    expect(() => ts.createSurb(g, { epoch: 1, hops, firstHop: ns[0]!.id })).toThrow(
+      /hops\[5\]\.command must be SURB_REPLY/,
+    );
+    expect(() => ts.createSurbReply(g, new Uint8Array(g.surbBytes - 1), content)).toThrow(
+      /surb must be 322 bytes, got 321/,
+    );
     const { surb, decryptionKeys } = ts.createSurb(g, { epoch: 1, hops: surbHops, firstHop: ns[0]!.id });
-    expect(() => ts.createSurbReply(g, surb, new Uint8Array(g.contentBytes + 1))).toThrow(/content must be at most 1024 bytes/);
-    expect(() => ts.openSurbReply(g, decryptionKeys.subarray(1), new Uint8Array(g.payloadBytes))).toThrow(/decryptionKeys/);
+    expect(() => ts.createSurbReply(g, surb, new Uint8Array(g.contentBytes + 1))).toThrow(
+      /content must be at most 1024 bytes/,
+    );
+    expect(() => ts.openSurbReply(g, decryptionKeys.subarray(1), new Uint8Array(g.payloadBytes))).toThrow(
+      /decryptionKeys/,
+    );
   });
 
   it('primitives', () => {
     expect(() => ts.x25519(new Uint8Array(31), new Uint8Array(32))).toThrow(/scalar must be 32 bytes, got 31/);
     expect(() => ts.x25519(new Uint8Array(32), new Uint8Array(33))).toThrow(/point must be 32 bytes, got 33/);
     expect(() => ts.x25519Base(new Uint8Array(0))).toThrow(/scalar must be 32 bytes, got 0/);
-    expect(() => ts.aes128Ctr(new Uint8Array(15), new Uint8Array(16), new Uint8Array(1))).toThrow(/key must be 16 bytes, got 15/);
-    expect(() => ts.aes128Ctr(new Uint8Array(16), new Uint8Array(12), new Uint8Array(1))).toThrow(/iv must be 16 bytes, got 12/);
-    expect(() => ts.hkdfSha256(new Uint8Array(1), new Uint8Array(1), new Uint8Array(1), 255 * 32 + 1)).toThrow(/length/);
+    expect(() => ts.aes128Ctr(new Uint8Array(15), new Uint8Array(16), new Uint8Array(1))).toThrow(
+      /key must be 16 bytes, got 15/,
+    );
+    expect(() => ts.aes128Ctr(new Uint8Array(16), new Uint8Array(12), new Uint8Array(1))).toThrow(
+      /iv must be 16 bytes, got 12/,
+    );
+    expect(() => ts.hkdfSha256(new Uint8Array(1), new Uint8Array(1), new Uint8Array(1), 255 * 32 + 1)).toThrow(
+      /length/,
+    );
     expect(() => ts.lionessEncrypt(new Uint8Array(127), new Uint8Array(100))).toThrow(/key must be 128 bytes, got 127/);
-    expect(() => ts.lionessDecrypt(new Uint8Array(128), new Uint8Array(32))).toThrow(/block must be longer than 32 bytes/);
+    expect(() => ts.lionessDecrypt(new Uint8Array(128), new Uint8Array(32))).toThrow(
+      /block must be longer than 32 bytes/,
+    );
   });
 
   it('x25519 of a small-order point returns all zeros instead of throwing', () => {
@@ -473,7 +571,8 @@ describe('argument errors name the argument', () => {
   });
 
   it('LIONESS decrypt inverts encrypt', () => {
-    const key = prng(51)(128), block = prng(52)(g.payloadBytes);
+    const key = prng(51)(128),
+      block = prng(52)(g.payloadBytes);
     const c = ts.lionessEncrypt(key, block);
     expect(eq(c, block)).toBe(false);
     expect(ts.lionessDecrypt(key, c)).toEqual(block);

@@ -5,7 +5,9 @@ import { selfCheck, SELFTEST_PACKET_DIGEST, selfTestDigest, selfTestPacket } fro
 import { BACKENDS } from './helpers/backends.js';
 import { trace } from './vectors/cases.js';
 
-const file = JSON.parse(readFileSync(new URL('./vectors/sphinx-v1.json', import.meta.url), 'utf8')) as { cases: { name: string }[] };
+const file = JSON.parse(readFileSync(new URL('./vectors/sphinx-v1.json', import.meta.url), 'utf8')) as {
+  cases: { name: string }[];
+};
 
 describe.each(BACKENDS.map((b) => [b.name, b] as const))('%s backend', (_name, b) => {
   it('reproduces every committed Sphinx vector byte for byte, hop by hop', () => {

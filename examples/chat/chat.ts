@@ -7,7 +7,14 @@
  * the recipient's provider). So that a reply can go back, each chat message carries the sender's address in
  * its content, unauthenticated: anyone who knows your address can write as any name (docs/client-api.md).
  */
-import { createBrowserClient, fetchTopology, parseAddress, type LoopixClient, type NetworkParams, type TopologyTrust } from '../../src/entries/browser.js';
+import {
+  createBrowserClient,
+  fetchTopology,
+  parseAddress,
+  type LoopixClient,
+  type NetworkParams,
+  type TopologyTrust,
+} from '../../src/entries/browser.js';
 
 interface PageConfig {
   readonly trust: TopologyTrust;
@@ -74,7 +81,9 @@ function render(): void {
         li.append(l.text);
         const meta = document.createElement('span');
         meta.className = 'meta';
-        meta.textContent = l.mine ? { sending: 'sending…', delivered: 'delivered ✓', failed: 'not delivered' }[l.state as 'sending'] : `from ${peer?.name ?? '?'}`;
+        meta.textContent = l.mine
+          ? { sending: 'sending…', delivered: 'delivered ✓', failed: 'not delivered' }[l.state as 'sending']
+          : `from ${peer?.name ?? '?'}`;
         li.append(meta);
         return li;
       }),
@@ -97,7 +106,8 @@ async function main(): Promise<void> {
   const wanted = q.get('provider');
   let providerId = localStorage.getItem(key('provider')) ?? undefined;
   if (wanted !== null) providerId = providers[Number(wanted) % providers.length]!.id;
-  if (providerId === undefined || !topology.node(providerId)) providerId = providers[Math.floor(Math.random() * providers.length)]!.id;
+  if (providerId === undefined || !topology.node(providerId))
+    providerId = providers[Math.floor(Math.random() * providers.length)]!.id;
   localStorage.setItem(key('provider'), providerId);
 
   const c = await createBrowserClient({

@@ -52,7 +52,10 @@ function writeFrame(socket: net.Socket, value: unknown): void {
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535)) throw new LoopixError('ERR_LOOPIX_BENCH_ADDRESS', `${what} must be HOST:PORT, got ${JSON.stringify(value)}`, { field: what });
+  if (!m || !(port >= 1 && port <= 65535))
+    throw new LoopixError('ERR_LOOPIX_BENCH_ADDRESS', `${what} must be HOST:PORT, got ${JSON.stringify(value)}`, {
+      field: what,
+    });
   return { host: m[1]!, port };
 }
 
@@ -93,7 +96,10 @@ export async function startAgent(o: { host: string; port: number; log: (line: st
           writeFileSync(file, bytes);
           local[name] = file;
         }
-        const c = fork(benchScript(s.role), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+        const c = fork(benchScript(s.role), [], {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          serialization: 'advanced',
+        });
         child = c;
         c.on('message', (reply) => writeFrame(socket, reply));
         c.once('exit', (code) => {
@@ -106,7 +112,8 @@ export async function startAgent(o: { host: string; port: number; log: (line: st
       }
       // Paths in an init message name files sent with spawn.
       const out: Record<string, unknown> = { ...m };
-      for (const k of ['poolFile', 'fingerprintFile']) if (typeof out[k] === 'string' && local[out[k]]) out[k] = local[out[k]];
+      for (const k of ['poolFile', 'fingerprintFile'])
+        if (typeof out[k] === 'string' && local[out[k]]) out[k] = local[out[k]];
       child.send(out);
     });
   });
@@ -141,21 +148,42 @@ export class RemoteChild extends EventEmitter {
     socket.on('error', () => undefined);
   }
 
-  static async connect(address: { host: string; port: number }, role: SpawnMessage['role'], files: Record<string, Uint8Array>): Promise<RemoteChild> {
+  static async connect(
+    address: { host: string; port: number },
+    role: SpawnMessage['role'],
+    files: Record<string, Uint8Array>,
+  ): Promise<RemoteChild> {
     const socket = net.connect(address.port, address.host);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
-      socket.once('error', (err) => reject(new LoopixError('ERR_LOOPIX_BENCH_AGENT', `cannot reach the bench agent at ${address.host}:${address.port}: ${err.message}`)));
+      socket.once('error', (err) =>
+        reject(
+          new LoopixError(
+            'ERR_LOOPIX_BENCH_AGENT',
+            `cannot reach the bench agent at ${address.host}:${address.port}: ${err.message}`,
+          ),
+        ),
+      );
     });
     const child = new RemoteChild(socket);
     let onMessage: ((m: { type?: string; message?: string }) => void) | undefined;
     const spawned = new Promise<void>((resolve, reject) => {
       onMessage = (m) => {
         if (m.type === 'spawned') resolve();
-        else if (m.type === 'error') reject(new LoopixError('ERR_LOOPIX_BENCH_AGENT', `bench agent ${address.host}:${address.port}: ${m.message}`));
+        else if (m.type === 'error')
+          reject(
+            new LoopixError('ERR_LOOPIX_BENCH_AGENT', `bench agent ${address.host}:${address.port}: ${m.message}`),
+          );
       };
       child.on('message', onMessage);
-      child.once('exit', () => reject(new LoopixError('ERR_LOOPIX_BENCH_AGENT', `bench agent ${address.host}:${address.port} closed the connection`)));
+      child.once('exit', () =>
+        reject(
+          new LoopixError(
+            'ERR_LOOPIX_BENCH_AGENT',
+            `bench agent ${address.host}:${address.port} closed the connection`,
+          ),
+        ),
+      );
     });
     writeFrame(socket, { type: 'spawn', role, files } satisfies SpawnMessage);
     try {

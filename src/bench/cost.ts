@@ -50,7 +50,8 @@ export const DEFAULT_SCENARIOS: readonly PriceScenario[] = [
   },
   {
     name: 'AWS 3-yr reserved',
-    instance: 'AWS EC2 c7i.large 3-year reserved, all upfront ≈ $0.0340/h effective; egress $0.05/GB (the > 150 TB/month tier)',
+    instance:
+      'AWS EC2 c7i.large 3-year reserved, all upfront ≈ $0.0340/h effective; egress $0.05/GB (the > 150 TB/month tier)',
     vcpus: 2,
     instance_usd_per_month: 0.034 * 730,
     egress_usd_per_gb: 0.05,
@@ -58,7 +59,8 @@ export const DEFAULT_SCENARIOS: readonly PriceScenario[] = [
   },
   {
     name: 'Flat-rate VPS',
-    instance: 'Hetzner Cloud CCX13 (2 dedicated vCPU, 8 GB) €12.49/month ≈ $14.50, 20 TB/month traffic included, then €1/TB ≈ $0.00116/GB',
+    instance:
+      'Hetzner Cloud CCX13 (2 dedicated vCPU, 8 GB) €12.49/month ≈ $14.50, 20 TB/month traffic included, then €1/TB ≈ $0.00116/GB',
     vcpus: 2,
     instance_usd_per_month: 14.5,
     egress_usd_per_gb: 0.00116,
@@ -218,7 +220,11 @@ export function costPlot(r: CostResult): TopLevelSpec {
           color: { field: 'part', type: 'nominal', title: '' },
         },
       },
-      { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [4, 4] }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+      {
+        data: { values: [{ y: 1 }] },
+        mark: { type: 'rule', strokeDash: [4, 4] },
+        encoding: { y: { field: 'y', type: 'quantitative' } },
+      },
     ],
   } as unknown as TopLevelSpec;
 }

@@ -29,10 +29,14 @@ export function machineInfo(opensslVersion: string | null): MachineInfo {
 }
 
 /** The OpenSSL baseline (null rate when openssl is missing or seconds = 0), logged. */
-export function baseline(seconds: number, log: (line: string) => void): { x25519PerS: number | null; version: string | null } {
+export function baseline(
+  seconds: number,
+  log: (line: string) => void,
+): { x25519PerS: number | null; version: string | null } {
   if (seconds <= 0) return { x25519PerS: null, version: null };
   const b = measureOpensslX25519(seconds);
-  if (b.x25519PerS) log(`openssl speed ecdhx25519: ${Math.round(b.x25519PerS).toLocaleString('en-US')} op/s (${b.version})`);
+  if (b.x25519PerS)
+    log(`openssl speed ecdhx25519: ${Math.round(b.x25519PerS).toLocaleString('en-US')} op/s (${b.version})`);
   else log('openssl speed ecdhx25519: not available (openssl not installed?)');
   return { x25519PerS: b.x25519PerS === null ? null : Math.round(b.x25519PerS), version: b.version };
 }

@@ -137,8 +137,15 @@ const PAIRED_SLICES = 10;
 export function measurePaired(seconds: number): { x: number; unwrap: number; ratio: number } {
   const b = loadNativeBackend();
   const sk = crypto.getRandomValues(new Uint8Array(32));
-  const hop = { publicKey: b.x25519Base(sk), command: Command.RELAY, address: new Uint8Array(g.addressBytes).fill(1), delayUs: 0 };
-  const pool = Array.from({ length: 64 }, () => b.createPacket(g, { epoch: 1, hops: [hop], content: new Uint8Array(16) }));
+  const hop = {
+    publicKey: b.x25519Base(sk),
+    command: Command.RELAY,
+    address: new Uint8Array(g.addressBytes).fill(1),
+    delayUs: 0,
+  };
+  const pool = Array.from({ length: 64 }, () =>
+    b.createPacket(g, { epoch: 1, hops: [hop], content: new Uint8Array(16) }),
+  );
   const work = new Uint8Array(g.packetBytes);
   let i = 0;
   const unwrapOne = () => {
@@ -168,27 +175,46 @@ async function measureRelay(o: GateOptions, startRate: number): Promise<{ median
   const rig = await RelayRig.start({ workers: o.workers, poolSize: 8192, log: o.log, pipeline: { mode: o.pipeline } });
   try {
     await rig.step(2000, 1500, false);
-    const s = await searchMedian(rig, { stepSeconds: o.stepSeconds, startRate, growth: 1.3, resolution: 0.06, maxSteps: o.maxSteps, maxLoss: o.maxLoss, searches: o.searches, log: o.log });
+    const s = await searchMedian(rig, {
+      stepSeconds: o.stepSeconds,
+      startRate,
+      growth: 1.3,
+      resolution: 0.06,
+      maxSteps: o.maxSteps,
+      maxLoss: o.maxLoss,
+      searches: o.searches,
+      log: o.log,
+    });
     return { median: s.best?.forwardedRate ?? 0, rates: s.rates };
   } finally {
     await rig.close();
   }
 }
 
-async function measureAll(o: GateOptions, which: { sphinx: boolean; relay: boolean }, previous?: GateMeasurement): Promise<GateMeasurement> {
+async function measureAll(
+  o: GateOptions,
+  which: { sphinx: boolean; relay: boolean },
+  previous?: GateMeasurement,
+): Promise<GateMeasurement> {
   const openssl = baseline(o.opensslSeconds, o.log).x25519PerS;
   // X and unwrap in alternating slices (measurePaired); with the sphinx ratio not re-measured, X alone.
   const paired = which.sphinx ? measurePaired(o.x25519Seconds + o.sphinxSeconds) : null;
   const xBefore = paired ? paired.x : measureAddonX25519(o.x25519Seconds);
   o.log(`addon X25519: ${Math.round(xBefore).toLocaleString('en-US')} op/s (one core, the OpenSSL inside Node)`);
   const unwrap = paired ? paired.unwrap : previous!.unwrap_per_s;
-  if (paired) o.log(`native unwrap: ${Math.round(unwrap).toLocaleString('en-US')} packets/s (one core; ratio to X ${paired.ratio.toFixed(4)}, median of ${PAIRED_SLICES} paired slices)`);
+  if (paired)
+    o.log(
+      `native unwrap: ${Math.round(unwrap).toLocaleString('en-US')} packets/s (one core; ratio to X ${paired.ratio.toFixed(4)}, median of ${PAIRED_SLICES} paired slices)`,
+    );
   const measured = which.relay ? await measureRelay(o, o.startRate ?? Math.max(1000, Math.round(0.2 * xBefore))) : null;
   const relay = measured ? measured.median : previous!.relay_max_pkt_per_s;
   // The relay search takes a minute or more while the host drifts: X before and after it, averaged.
   const xAfter = measured ? measureAddonX25519(Math.max(1, o.x25519Seconds / 2)) : xBefore;
   const xRelay = (xBefore + xAfter) / 2;
-  if (measured) o.log(`relay: ${relay.toLocaleString('en-US')} packets/s sustained (loss < 0.1 %; median of ${measured.rates.join(', ')}); X after it ${Math.round(xAfter).toLocaleString('en-US')} op/s`);
+  if (measured)
+    o.log(
+      `relay: ${relay.toLocaleString('en-US')} packets/s sustained (loss < 0.1 %; median of ${measured.rates.join(', ')}); X after it ${Math.round(xAfter).toLocaleString('en-US')} op/s`,
+    );
   const x = Math.round(xBefore);
   return {
     addon_x25519_per_s: x,
@@ -213,7 +239,8 @@ export function readBaseline(file: string): GateBaseline | null {
   if (!existsSync(file)) return null;
   const b = JSON.parse(readFileSync(file, 'utf8')) as GateBaseline;
   for (const k of ['sphinx_unwrap_vs_x25519', 'relay_vs_x25519'] as const) {
-    if (typeof b[k] !== 'number' || !(b[k] > 0)) throw new Error(`${file}: ${k} must be a positive number (re-baseline with loopix bench gate --update-baseline)`);
+    if (typeof b[k] !== 'number' || !(b[k] > 0))
+      throw new Error(`${file}: ${k} must be a positive number (re-baseline with loopix bench gate --update-baseline)`);
   }
   return b;
 }
@@ -234,7 +261,7 @@ export async function runGate(o: GateOptions): Promise<GateResult> {
       relay_vs_x25519: m.relay_vs_x25519,
       tolerance,
       measured: { ...m, machine: machineInfo(null), at: new Date().toISOString() },
-      note: 'Ratios to the addon\'s own X25519 rate on one core (the OpenSSL inside Node) measured in the same run; `npm run bench:gate` fails when one falls more than `tolerance` below. Update with `loopix bench gate --update-baseline` on a quiet machine.',
+      note: "Ratios to the addon's own X25519 rate on one core (the OpenSSL inside Node) measured in the same run; `npm run bench:gate` fails when one falls more than `tolerance` below. Update with `loopix bench gate --update-baseline` on a quiet machine.",
     };
     writeFileSync(o.baselineFile, `${JSON.stringify(next, null, 2)}\n`);
     updated = true;
@@ -246,7 +273,10 @@ export async function runGate(o: GateOptions): Promise<GateResult> {
       o.log(`gate: ${failing.map((c) => `${c.ratio} ${c.measured} < ${c.floor}`).join(', ')}; measuring once more`);
       const again = await measureAll(
         o,
-        { sphinx: failing.some((c) => c.ratio === 'sphinx_unwrap_vs_x25519'), relay: failing.some((c) => c.ratio === 'relay_vs_x25519') },
+        {
+          sphinx: failing.some((c) => c.ratio === 'sphinx_unwrap_vs_x25519'),
+          relay: failing.some((c) => c.ratio === 'relay_vs_x25519'),
+        },
         attempts[0],
       );
       attempts.push(again);
@@ -261,9 +291,22 @@ export async function runGate(o: GateOptions): Promise<GateResult> {
     pass = checks.every((c) => c.pass);
   }
   const seconds = round((performance.now() - started) / 1000, 1);
-  const parts = checks.map((c) => `${c.ratio} ${c.measured} ${c.pass ? '≥' : '<'} ${c.floor} (baseline ${c.baseline} − ${Math.round(tolerance * 100)} %)`);
+  const parts = checks.map(
+    (c) =>
+      `${c.ratio} ${c.measured} ${c.pass ? '≥' : '<'} ${c.floor} (baseline ${c.baseline} − ${Math.round(tolerance * 100)} %)`,
+  );
   const summary = updated
     ? `bench gate: BASELINE WRITTEN to ${o.baselineFile}: ${parts.join('; ')} [${seconds} s]`
     : `bench gate: ${pass ? 'PASS' : 'FAIL'}: ${parts.join('; ')} [${seconds} s]`;
-  return { pass, checks, attempts, tolerance, baseline_file: o.baselineFile, baseline_updated: updated, seconds, machine: machineInfo(null), summary };
+  return {
+    pass,
+    checks,
+    attempts,
+    tolerance,
+    baseline_file: o.baselineFile,
+    baseline_updated: updated,
+    seconds,
+    machine: machineInfo(null),
+    summary,
+  };
 }

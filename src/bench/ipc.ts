@@ -22,7 +22,12 @@ export interface RequestTarget {
   send(msg: object): boolean;
 }
 
-export function request<T>(child: RequestTarget, msg: object, reply: string, o: { timeoutMs?: number; label?: string } = {}): Promise<T> {
+export function request<T>(
+  child: RequestTarget,
+  msg: object,
+  reply: string,
+  o: { timeoutMs?: number; label?: string } = {},
+): Promise<T> {
   const timeoutMs = o.timeoutMs ?? 120_000;
   const label = o.label ? `${o.label}: ` : '';
   return new Promise<T>((resolve, reject) => {
@@ -51,5 +56,7 @@ export function benchScript(name: string): string {
   if (existsSync(sibling)) return sibling;
   const compiled = join(repoRoot(), 'dist', 'src', 'bench', `${name}.js`);
   if (existsSync(compiled)) return compiled;
-  throw new Error(`${name}.js not found next to ${fileURLToPath(import.meta.url)} or in dist/src/bench; run \`npm run build:ts\``);
+  throw new Error(
+    `${name}.js not found next to ${fileURLToPath(import.meta.url)} or in dist/src/bench; run \`npm run build:ts\``,
+  );
 }

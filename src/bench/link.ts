@@ -38,12 +38,42 @@ export function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkL
   const sk = [0, 1].map(() => crypto.getRandomValues(new Uint8Array(g.privateKeyBytes)));
   const hex = (x: Uint8Array) => Buffer.from(x).toString('hex');
   const nodes: NodeEntry[] = [
-    { id: '01'.repeat(g.addressBytes), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1 }, publicKey: hex(b.x25519Base(sk[0]!)) },
-    { id: '02'.repeat(g.addressBytes), name: 'M', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 2 }, publicKey: hex(b.x25519Base(sk[1]!)) },
+    {
+      id: '01'.repeat(g.addressBytes),
+      name: 'P',
+      role: 'provider',
+      layer: 0,
+      udp: { host: '127.0.0.1', port: 1 },
+      publicKey: hex(b.x25519Base(sk[0]!)),
+    },
+    {
+      id: '02'.repeat(g.addressBytes),
+      name: 'M',
+      role: 'mix',
+      layer: 1,
+      udp: { host: '127.0.0.1', port: 2 },
+      publicKey: hex(b.x25519Base(sk[1]!)),
+    },
   ];
-  const topology = new TopologyIndex({ version: 1, epoch: 1, issuedAt: '', geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: 1, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } });
+  const topology = new TopologyIndex({
+    version: 1,
+    epoch: 1,
+    issuedAt: '',
+    geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
+    layers: 1,
+    nodes,
+    signature: { algorithm: 'ed25519', publicKey: '', value: '' },
+  });
   const layer = (i: number) =>
-    new LinkLayer({ geometry: g, topology, selfId: nodes[i]!.id, ownKey: (e) => (e === 1 ? sk[i] : undefined), currentEpoch: () => 1, x25519: (x, y) => b.x25519(x, y), cipher: nativeLinkCipher() });
+    new LinkLayer({
+      geometry: g,
+      topology,
+      selfId: nodes[i]!.id,
+      ownKey: (e) => (e === 1 ? sk[i] : undefined),
+      currentEpoch: () => 1,
+      x25519: (x, y) => b.x25519(x, y),
+      cipher: nativeLinkCipher(),
+    });
   return { sender: layer(0), receiver: layer(1), to: nodes[1]!, from: nodes[0]! };
 }
 
@@ -110,7 +140,8 @@ export function linkBenchOps(batch: number): { link: () => void; aead: () => voi
     delayUs: 0,
   }));
   const source = new Uint8Array(batch * N);
-  for (let k = 0; k < batch; k++) source.set(b.createPacket(g, { epoch: 1, hops: path, content: new Uint8Array(g.contentBytes) }), k * N);
+  for (let k = 0; k < batch; k++)
+    source.set(b.createPacket(g, { epoch: 1, hops: path, content: new Uint8Array(g.contentBytes) }), k * N);
   const work = new Uint8Array(batch * N);
   const records = new Uint8Array(batch * g.recordBytes);
   const unwrap = () => {
@@ -134,9 +165,15 @@ export function runLinkBench(o: LinkBenchOptions): LinkBenchResult {
     for (const name of order) slice[name] = usPerPacket(ops[name]);
     for (const name of order) us[name].push(slice[name]!);
     ratios.push(slice.link! / slice.unwrap!);
-    o.log(`pair ${p + 1}/${o.pairs}: link ${slice.link!.toFixed(3)} µs, aead ${slice.aead!.toFixed(3)} µs, unwrap ${slice.unwrap!.toFixed(2)} µs per packet`);
+    o.log(
+      `pair ${p + 1}/${o.pairs}: link ${slice.link!.toFixed(3)} µs, aead ${slice.aead!.toFixed(3)} µs, unwrap ${slice.unwrap!.toFixed(2)} µs per packet`,
+    );
   }
-  const median = (xs: number[]) => percentileOfSorted([...xs].sort((a, b) => a - b), 0.5)!;
+  const median = (xs: number[]) =>
+    percentileOfSorted(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    )!;
   const ratio = median(ratios);
   const round = (v: number, digits: number) => Number(v.toFixed(digits));
   const r: LinkBenchResult = {
@@ -151,6 +188,8 @@ export function runLinkBench(o: LinkBenchOptions): LinkBenchResult {
     link_share: round(ratio / (1 + ratio), 4),
     x25519_impl: (loadNativeBackend() as SphinxBackend & { x25519Impl?: string }).x25519Impl ?? 'unknown',
   };
-  o.log(`link: ${r.link_us_per_packet} µs/packet (AEAD alone ${r.aead_us_per_packet}), unwrap ${r.unwrap_us_per_packet} µs/packet: link = ${(r.link_share * 100).toFixed(2)} % of a crypto-bound hop`);
+  o.log(
+    `link: ${r.link_us_per_packet} µs/packet (AEAD alone ${r.aead_us_per_packet}), unwrap ${r.unwrap_us_per_packet} µs/packet: link = ${(r.link_share * 100).toFixed(2)} % of a crypto-bound hop`,
+  );
   return r;
 }

@@ -106,7 +106,9 @@ async function init(m: GeneratorInit): Promise<void> {
   // The generator plays provider P1 (the link layer checks the source address): its topology address, on
   // loopback here or on the generator's host when it runs on a bench agent (src/bench/agent.ts).
   await new Promise<void>((resolve) => socket!.bind(m.bindPort, m.bindHost ?? '127.0.0.1', () => resolve()));
-  await new Promise<void>((resolve, reject) => socket!.connect(m.port, m.host, (err?: Error) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    socket!.connect(m.port, m.host, (err?: Error) => (err ? reject(err) : resolve())),
+  );
   send({ type: 'ready', packets: n });
 }
 
@@ -153,7 +155,17 @@ function run(m: GeneratorRun): void {
   }
   const endMs = monoNowMs();
   const cpu = process.cpuUsage(cpu0);
-  send({ type: 'done', sent, firstSeq, startMs, endMs, rate: (sent * 1000) / Math.max(1, endMs - startMs), errors, times, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies RunReport);
+  send({
+    type: 'done',
+    sent,
+    firstSeq,
+    startMs,
+    endMs,
+    rate: (sent * 1000) / Math.max(1, endMs - startMs),
+    errors,
+    times,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  } satisfies RunReport);
 }
 
 process.on('message', (m: GeneratorInit | GeneratorRun | { type: 'exit' }) => {

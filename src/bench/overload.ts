@@ -107,7 +107,14 @@ export async function runOverloadBench(o: OverloadBenchOptions): Promise<Overloa
     let searchSteps: StepSummary[] = [];
     if (max === null) {
       o.log('overload: measuring the sustained rate first');
-      const s = await searchMaxRate(rig, { stepSeconds: o.stepSeconds, startRate: 2000, growth: 1.4, resolution: 0.05, maxSteps: 12, log: o.log });
+      const s = await searchMaxRate(rig, {
+        stepSeconds: o.stepSeconds,
+        startRate: 2000,
+        growth: 1.4,
+        resolution: 0.05,
+        maxSteps: 12,
+        log: o.log,
+      });
       if (!s.best) throw new Error('no search step passed; cannot define the overload');
       max = s.best.forwardedRate;
       searchSteps = s.steps;
@@ -207,7 +214,13 @@ export function overloadPlot(r: OverloadBenchResult): TopLevelSpec {
   return stack(
     `loopix bench overload: ${r.factor}× the sustained ${r.max_sustained_pkt_per_s} packets/s for ${r.seconds} s — goodput ratio ${r.goodput_ratio}, queue delay p99 ${r.queue_delay_ms_p99} ms`,
     [
-      linePlot({ title: 'AQM drop probability', x: { field: 't', title: 's since the overload began' }, y: { field: 'aqm_p', title: 'p' }, data: tl.map((p) => ({ t: p.t, aqm_p: p.aqm_p })), height: 200 }),
+      linePlot({
+        title: 'AQM drop probability',
+        x: { field: 't', title: 's since the overload began' },
+        y: { field: 'aqm_p', title: 'p' },
+        data: tl.map((p) => ({ t: p.t, aqm_p: p.aqm_p })),
+        height: 200,
+      }),
       linePlot({
         title: 'Packets per second',
         x: { field: 't', title: 's since the overload began' },

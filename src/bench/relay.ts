@@ -180,7 +180,10 @@ export interface SearchResult {
  */
 export async function searchMaxRate(
   rig: RelayRig,
-  o: Pick<RelayBenchOptions, 'stepSeconds' | 'startRate' | 'growth' | 'resolution' | 'maxSteps' | 'log'> & { readonly maxLoss?: number; readonly retryFailed?: boolean },
+  o: Pick<RelayBenchOptions, 'stepSeconds' | 'startRate' | 'growth' | 'resolution' | 'maxSteps' | 'log'> & {
+    readonly maxLoss?: number;
+    readonly retryFailed?: boolean;
+  },
 ): Promise<SearchResult> {
   const steps: StepSummary[] = [];
   let best: StepResult | null = null;
@@ -246,7 +249,13 @@ export async function searchMedian(
 
 /** Median search on a fresh rig of `workers` workers (the scaling measurement). */
 async function medianOn(o: RelayBenchOptions, workers: number): Promise<MedianSearch> {
-  const rig = await RelayRig.start({ workers, poolSize: o.poolSize, log: o.log, pipeline: { mode: o.pipeline ?? 'pool' }, remote: o.remote });
+  const rig = await RelayRig.start({
+    workers,
+    poolSize: o.poolSize,
+    log: o.log,
+    pipeline: { mode: o.pipeline ?? 'pool' },
+    remote: o.remote,
+  });
   try {
     await rig.step(Math.min(2000, o.startRate), 2000, false);
     return await searchMedian(rig, { ...o, searches: o.searches ?? 3 });
@@ -261,14 +270,27 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
   const addonX = xSeconds > 0 ? Math.round(measureAddonX25519(xSeconds)) : null;
   if (addonX) o.log(`addon X25519: ${addonX.toLocaleString('en-US')} op/s on one core (X)`);
   const mode = o.pipeline ?? 'pool';
-  const rig = await RelayRig.start({ workers: o.workers, poolSize: o.poolSize, log: o.log, pipeline: { mode }, remote: o.remote });
+  const rig = await RelayRig.start({
+    workers: o.workers,
+    poolSize: o.poolSize,
+    log: o.log,
+    pipeline: { mode },
+    remote: o.remote,
+  });
   try {
-    o.log(`relay: one mix node (${mode} path, ${o.workers} workers), ${o.stepSeconds} s per step, median of ${o.searches ?? 3} searches`);
+    o.log(
+      `relay: one mix node (${mode} path, ${o.workers} workers), ${o.stepSeconds} s per step, median of ${o.searches ?? 3} searches`,
+    );
     await rig.step(Math.min(2000, o.startRate), 2000, false);
     const { best, steps, rates } = await searchMedian(rig, { ...o, searches: o.searches ?? 3 });
-    if (!best) throw new Error(`no step passed (loss < ${o.maxLoss * 100} %), not even ${o.startRate} packets/s; see the steps above`);
+    if (!best)
+      throw new Error(
+        `no step passed (loss < ${o.maxLoss * 100} %), not even ${o.startRate} packets/s; see the steps above`,
+      );
     const max = best.forwardedRate;
-    o.log(`relay: max sustained ${max} packets/s (median of ${rates.join(', ')}; loss ${(best.loss * 100).toFixed(3)} %, node ${best.nodeCpuCores} cores, main thread ${best.mainCpuUsPerPacket ?? '?'} µs/packet)`);
+    o.log(
+      `relay: max sustained ${max} packets/s (median of ${rates.join(', ')}; loss ${(best.loss * 100).toFixed(3)} %, node ${best.nodeCpuCores} cores, main thread ${best.mainCpuUsPerPacket ?? '?'} µs/packet)`,
+    );
 
     const points: LoadPoint[] = [];
     for (const load of [0.25, 0.5, 0.75, 0.8]) {
@@ -311,7 +333,12 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
       max_pkt_per_s: max,
       loss_at_max: round(best.loss, 5),
       offered_at_max: Math.round(best.offered),
-      overhead_ms: { p50: half.wire_ms?.p50 ?? 0, p99: half.wire_ms?.p99 ?? 0, mean: half.wire_ms?.mean ?? 0, max: half.wire_ms?.max ?? 0 },
+      overhead_ms: {
+        p50: half.wire_ms?.p50 ?? 0,
+        p99: half.wire_ms?.p99 ?? 0,
+        mean: half.wire_ms?.mean ?? 0,
+        max: half.wire_ms?.max ?? 0,
+      },
       node_overhead_ms: { p50: half.node_ms.p50, p99: half.node_ms.p99, mean: half.node_ms.mean },
       overhead_by_load: points,
       cpu_cores_used: best.nodeCpuCores,
@@ -347,22 +374,25 @@ export function relayPlot(r: RelayBenchResult): TopLevelSpec {
     { load: p.load * 100, ms: p.node_ms.p50, series: 'node p50' },
     { load: p.load * 100, ms: p.node_ms.p99, series: 'node p99' },
   ]);
-  return stack(`loopix bench relay: one mix node, ${r.workers} workers, max ${r.max_pkt_per_s} packets/s (openssl X25519 ${r.openssl_x25519_per_s ?? '?'} op/s)`, [
-    linePlot({
-      title: 'Forwarded vs offered rate (search steps)',
-      x: { field: 'offered', title: 'offered packets/s' },
-      y: { field: 'value', title: 'packets/s' },
-      series: { field: 'series', title: '' },
-      data: search.sort((a, b) => a.offered - b.offered),
-    }),
-    linePlot({
-      title: 'Per-hop latency overhead vs load (zero mixing delay)',
-      x: { field: 'load', title: '% of max_pkt_per_s' },
-      y: { field: 'ms', title: 'ms', log: true },
-      series: { field: 'series', title: '' },
-      data: latency,
-    }),
-  ]);
+  return stack(
+    `loopix bench relay: one mix node, ${r.workers} workers, max ${r.max_pkt_per_s} packets/s (openssl X25519 ${r.openssl_x25519_per_s ?? '?'} op/s)`,
+    [
+      linePlot({
+        title: 'Forwarded vs offered rate (search steps)',
+        x: { field: 'offered', title: 'offered packets/s' },
+        y: { field: 'value', title: 'packets/s' },
+        series: { field: 'series', title: '' },
+        data: search.sort((a, b) => a.offered - b.offered),
+      }),
+      linePlot({
+        title: 'Per-hop latency overhead vs load (zero mixing delay)',
+        x: { field: 'load', title: '% of max_pkt_per_s' },
+        y: { field: 'ms', title: 'ms', log: true },
+        series: { field: 'series', title: '' },
+        data: latency,
+      }),
+    ],
+  );
 }
 
 export async function saveRelayResults(dir: string, r: RelayBenchResult): Promise<string[]> {

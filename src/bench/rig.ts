@@ -135,7 +135,14 @@ export function summarize(values: Float64Array | number[]): LatencySummary {
   let sum = 0;
   for (const v of s) sum += v;
   const r = (v: number) => Math.round(v * 1000) / 1000;
-  return { count: s.length, mean: r(s.length ? sum / s.length : 0), p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(s.length ? s[s.length - 1]! : 0) };
+  return {
+    count: s.length,
+    mean: r(s.length ? sum / s.length : 0),
+    p50: r(q(0.5)),
+    p90: r(q(0.9)),
+    p99: r(q(0.99)),
+    max: r(s.length ? s[s.length - 1]! : 0),
+  };
 }
 
 /**
@@ -143,7 +150,12 @@ export function summarize(values: Float64Array | number[]): LatencySummary {
  * packet's generator → sink latency, ms. Sends of one pool packet are poolSize packets apart (≥ 1 s at any
  * rate this rig reaches), far longer than any latency measured, so the pairing is unambiguous.
  */
-export function pairLatencies(report: RunReport, poolSize: number, index: Int32Array, arrivals: Float64Array): Float64Array {
+export function pairLatencies(
+  report: RunReport,
+  poolSize: number,
+  index: Int32Array,
+  arrivals: Float64Array,
+): Float64Array {
   const times = report.times!;
   const out = new Float64Array(index.length);
   let n = 0;
@@ -198,7 +210,12 @@ export class RelayRig {
     // (benchmark-only replay.unsafeResetWhenFull), so each pooled packet is fresh again when it comes round.
     // Capacity = maxRatePps × (staticWindowS + REPLAY_BURST_S) = a sixteenth of the pool (no rate budget with
     // unsafeResetWhenFull: src/node/epochs.ts).
-    const replay = { persist: false, maxRatePps: Math.max(1024, Math.floor(o.poolSize / 16)) / (1 + REPLAY_BURST_S), staticWindowS: 1, unsafeResetWhenFull: true };
+    const replay = {
+      persist: false,
+      maxRatePps: Math.max(1024, Math.floor(o.poolSize / 16)) / (1 + REPLAY_BURST_S),
+      staticWindowS: 1,
+      unsafeResetWhenFull: true,
+    };
     const remote = o.remote ?? {};
     this.files = await createTestnetFiles({
       // Across hosts: the node at --target, the sink (P0) at --listen, the generator (P1) on its agent's host at
@@ -206,7 +223,9 @@ export class RelayRig {
       udp: {
         ...(remote.target ? { 'mix-1.0': remote.target } : {}),
         ...(remote.listen ? { 'provider-0': remote.listen } : {}),
-        ...(remote.generatorAgent ? { 'provider-1': { host: remote.generatorAgent.host, port: remote.generatorAgent.port + 1 } } : {}),
+        ...(remote.generatorAgent
+          ? { 'provider-1': { host: remote.generatorAgent.host, port: remote.generatorAgent.port + 1 } }
+          : {}),
       },
       dir: this.dir,
       shape: { layers: 1, perLayer: 1, providers: 2, epoch: 1 },
@@ -225,20 +244,32 @@ export class RelayRig {
     const generator = this.files.nodes.find((n) => n.name === 'provider-1')!;
     const g = this.files.index.geometry;
     // Link keys of the two links the rig plays a node on: generator (P1) → M1 and M1 → sink (P0).
-    const skOf = (file: string) => Uint8Array.from(Buffer.from((JSON.parse(readFileSync(file, 'utf8')) as { privateKey: string }).privateKey, 'hex'));
+    const skOf = (file: string) =>
+      Uint8Array.from(
+        Buffer.from((JSON.parse(readFileSync(file, 'utf8')) as { privateKey: string }).privateKey, 'hex'),
+      );
     const idOf = (n: { entry: { id: string } }) => Uint8Array.from(Buffer.from(n.entry.id, 'hex'));
     const mixPub = Uint8Array.from(Buffer.from(mix.entry.publicKey, 'hex'));
     const epoch = this.files.topology.epoch;
     const x = (a: Uint8Array, b: Uint8Array) => backend.x25519(a, b);
-    const genLinkKey = Buffer.from(deriveLinkKey(x, skOf(generator.keyFile), mixPub, epoch, idOf(generator), idOf(mix))!).toString('hex');
-    const sinkLinkKey = Buffer.from(deriveLinkKey(x, skOf(provider.keyFile), mixPub, epoch, idOf(mix), idOf(provider))!).toString('hex');
+    const genLinkKey = Buffer.from(
+      deriveLinkKey(x, skOf(generator.keyFile), mixPub, epoch, idOf(generator), idOf(mix))!,
+    ).toString('hex');
+    const sinkLinkKey = Buffer.from(
+      deriveLinkKey(x, skOf(provider.keyFile), mixPub, epoch, idOf(mix), idOf(provider))!,
+    ).toString('hex');
     (this as { packetBytes: number }).packetBytes = g.packetBytes;
 
     // 1. The packet pool and, by unwrapping each once with the mix's key, the fingerprints of what leaves M1.
     const t0 = performance.now();
     const mixKey = JSON.parse(readFileSync(mix.keyFile, 'utf8')) as { privateKey: string };
     const sk = Uint8Array.from(Buffer.from(mixKey.privateKey, 'hex'));
-    const hop = { publicKey: Buffer.from(mix.entry.publicKey, 'hex'), command: Command.RELAY, address: Buffer.from(provider.entry.id, 'hex'), delayUs: 0 };
+    const hop = {
+      publicKey: Buffer.from(mix.entry.publicKey, 'hex'),
+      command: Command.RELAY,
+      address: Buffer.from(provider.entry.id, 'hex'),
+      delayUs: 0,
+    };
     const content = new Uint8Array(g.contentBytes);
     const pool = Buffer.alloc(o.poolSize * g.packetBytes);
     const fingerprints = Buffer.alloc(o.poolSize * 8);
@@ -256,10 +287,15 @@ export class RelayRig {
     const fpFile = join(this.dir, 'fingerprints.bin');
     writeFileSync(poolFile, pool);
     writeFileSync(fpFile, fingerprints);
-    o.log(`rig: ${o.poolSize} packets built and fingerprinted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${this.dir})`);
+    o.log(
+      `rig: ${o.poolSize} packets built and fingerprinted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${this.dir})`,
+    );
 
     // 2. Sink on P0's address, then the node, then the generator aimed at the node.
-    const forkOpts = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[], serialization: 'advanced' as const };
+    const forkOpts = {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[],
+      serialization: 'advanced' as const,
+    };
     this.sink = remote.sinkAgent
       ? await RemoteChild.connect(remote.sinkAgent, 'sink', { 'fingerprints.bin': fingerprints })
       : fork(benchScript('sink'), [], forkOpts);
@@ -295,11 +331,15 @@ export class RelayRig {
         for (const l of this.statsListeners) l(m.stats, at);
       }
     });
-    const exited = new Promise<never>((_, reject) => this.node.once('exit', (code) => reject(new Error(`mix exited with code ${code}: ${this.logTail()}`))));
+    const exited = new Promise<never>((_, reject) =>
+      this.node.once('exit', (code) => reject(new Error(`mix exited with code ${code}: ${this.logTail()}`))),
+    );
     exited.catch(() => undefined);
     await Promise.race([this.nextStats(30_000), exited]);
 
-    this.gen = remote.generatorAgent ? await RemoteChild.connect(remote.generatorAgent, 'load-generator', { 'pool.bin': pool }) : fork(benchScript('load-generator'), [], forkOpts);
+    this.gen = remote.generatorAgent
+      ? await RemoteChild.connect(remote.generatorAgent, 'load-generator', { 'pool.bin': pool })
+      : fork(benchScript('load-generator'), [], forkOpts);
     await request(
       this.gen,
       {
@@ -329,7 +369,10 @@ export class RelayRig {
   /** The node's next stats report (or the last one after `timeoutMs`). */
   nextStats(timeoutMs = 5000): Promise<NodeSnapshot> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => (this.lastStats ? resolve(this.lastStats) : reject(new Error('the mix sent no stats'))), timeoutMs);
+      const timer = setTimeout(
+        () => (this.lastStats ? resolve(this.lastStats) : reject(new Error('the mix sent no stats'))),
+        timeoutMs,
+      );
       this.statsWaiters.push((s) => {
         clearTimeout(timer);
         resolve(s);
@@ -368,7 +411,12 @@ export class RelayRig {
   }
 
   /** Runs the generator at `rate` for `durationMs` and measures what came out. */
-  async step(rate: number, durationMs: number, record: boolean, onRunning?: () => void): Promise<StepResult & { report: RunReport }> {
+  async step(
+    rate: number,
+    durationMs: number,
+    record: boolean,
+    onRunning?: () => void,
+  ): Promise<StepResult & { report: RunReport }> {
     const before = await this.drain(150, 3000);
     const stats0 = await this.nextStats();
     if (record) await request(this.sink, { type: 'record', on: true }, 'recording');
@@ -400,7 +448,8 @@ export class RelayRig {
     const main0 = stats0.gauges.main_thread_cpu_us;
     const main1 = stats1.gauges.main_thread_cpu_us;
     const fwd = (stats1.counters.forwarded ?? 0) - (stats0.counters.forwarded ?? 0);
-    const mainCpuUsPerPacket = typeof main0 === 'number' && typeof main1 === 'number' && fwd > 0 ? r3((main1 - main0) / fwd) : null;
+    const mainCpuUsPerPacket =
+      typeof main0 === 'number' && typeof main1 === 'number' && fwd > 0 ? r3((main1 - main0) / fwd) : null;
     return {
       mainCpuUsPerPacket,
       offered: rate,

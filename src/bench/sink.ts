@@ -108,26 +108,36 @@ async function init(m: SinkInit): Promise<void> {
   send({ type: 'ready' });
 }
 
-process.on('message', (m: SinkInit | { type: 'count' } | { type: 'record'; on: boolean } | { type: 'take' } | { type: 'exit' }) => {
-  switch (m.type) {
-    case 'init':
-      void init(m).catch((err: Error) => send({ type: 'error', message: err.message }));
-      break;
-    case 'count': {
-      const cpu = process.cpuUsage();
-      send({ type: 'count', received, matched, unknown, lastArrivalMs, cpuMs: (cpu.user + cpu.system) / 1000 } satisfies SinkCount);
-      break;
+process.on(
+  'message',
+  (m: SinkInit | { type: 'count' } | { type: 'record'; on: boolean } | { type: 'take' } | { type: 'exit' }) => {
+    switch (m.type) {
+      case 'init':
+        void init(m).catch((err: Error) => send({ type: 'error', message: err.message }));
+        break;
+      case 'count': {
+        const cpu = process.cpuUsage();
+        send({
+          type: 'count',
+          received,
+          matched,
+          unknown,
+          lastArrivalMs,
+          cpuMs: (cpu.user + cpu.system) / 1000,
+        } satisfies SinkCount);
+        break;
+      }
+      case 'record':
+        recording = m.on;
+        send({ type: 'recording', on: recording });
+        break;
+      case 'take':
+        send({ type: 'taken', index: index.slice(0, n), times: times.slice(0, n) });
+        n = 0;
+        break;
+      case 'exit':
+        process.exit(0);
     }
-    case 'record':
-      recording = m.on;
-      send({ type: 'recording', on: recording });
-      break;
-    case 'take':
-      send({ type: 'taken', index: index.slice(0, n), times: times.slice(0, n) });
-      n = 0;
-      break;
-    case 'exit':
-      process.exit(0);
-  }
-});
+  },
+);
 process.on('disconnect', () => process.exit(0));

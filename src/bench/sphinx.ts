@@ -87,13 +87,19 @@ function measure(name: string, seconds: number, fn: () => void, log: (l: string)
   bench.run({ async: false });
   if (bench.error) throw bench.error;
   const hz = medianHz(bench) * opsPerCall;
-  log(`${name.padEnd(22)} ${Math.round(hz).toLocaleString('en-US').padStart(10)} /s  (±${bench.stats.rme.toFixed(1)} %, ${bench.stats.sample.length} samples)`);
+  log(
+    `${name.padEnd(22)} ${Math.round(hz).toLocaleString('en-US').padStart(10)} /s  (±${bench.stats.rme.toFixed(1)} %, ${bench.stats.sample.length} samples)`,
+  );
   return hz;
 }
 
 export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
-  const baseline = opts.opensslSeconds > 0 ? measureOpensslX25519(opts.opensslSeconds) : { x25519PerS: null, version: null };
-  if (baseline.x25519PerS) opts.log(`openssl speed ecdhx25519 ${Math.round(baseline.x25519PerS).toLocaleString('en-US').padStart(7)} /s  (${baseline.version})`);
+  const baseline =
+    opts.opensslSeconds > 0 ? measureOpensslX25519(opts.opensslSeconds) : { x25519PerS: null, version: null };
+  if (baseline.x25519PerS)
+    opts.log(
+      `openssl speed ecdhx25519 ${Math.round(baseline.x25519PerS).toLocaleString('en-US').padStart(7)} /s  (${baseline.version})`,
+    );
   const native = loadNativeBackend();
   const results: Record<string, number> = {};
   const keys = Array.from({ length: g.maxHops }, () => crypto.getRandomValues(new Uint8Array(32)));
@@ -106,41 +112,69 @@ export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
     const work = new Uint8Array(g.packetBytes);
     let i = 0;
     const hopKey = keys[0]!;
-    results[`${prefix}unwrap_per_s`] = measure(`${b.name} unwrap`, opts.seconds, () => {
-      work.set(pool[i++ % POOL]!);
-      if (b.unwrap(g, hopKey, work).kind !== 'relay') throw new Error('benchmark packet did not unwrap');
-    }, opts.log);
-    results[`${prefix}create_per_s`] = measure(`${b.name} create (6 hops)`, opts.seconds, () => {
-      b.createPacket(g, { epoch: 1, hops: path, content });
-    }, opts.log);
+    results[`${prefix}unwrap_per_s`] = measure(
+      `${b.name} unwrap`,
+      opts.seconds,
+      () => {
+        work.set(pool[i++ % POOL]!);
+        if (b.unwrap(g, hopKey, work).kind !== 'relay') throw new Error('benchmark packet did not unwrap');
+      },
+      opts.log,
+    );
+    results[`${prefix}create_per_s`] = measure(
+      `${b.name} create (6 hops)`,
+      opts.seconds,
+      () => {
+        b.createPacket(g, { epoch: 1, hops: path, content });
+      },
+      opts.log,
+    );
     if (b.name === 'native') {
       const batch = new Uint8Array(opts.batch * g.packetBytes);
       const source = new Uint8Array(opts.batch * g.packetBytes);
       for (let k = 0; k < opts.batch; k++) source.set(pool[k % POOL]!, k * g.packetBytes);
       const records = new Uint8Array(opts.batch * g.recordBytes);
-      results.unwrap_batch_per_s = measure(`native unwrap x${opts.batch}`, opts.seconds, () => {
-        batch.set(source);
-        b.unwrapBatch(g, hopKey, batch, records);
-      }, opts.log, opts.batch);
+      results.unwrap_batch_per_s = measure(
+        `native unwrap x${opts.batch}`,
+        opts.seconds,
+        () => {
+          batch.set(source);
+          b.unwrapBatch(g, hopKey, batch, records);
+        },
+        opts.log,
+        opts.batch,
+      );
     }
   }
   {
     const { sender, receiver, to, from } = linkPair(native);
     const packet = crypto.getRandomValues(new Uint8Array(g.packetBytes));
-    results.link_seal_open_per_s = measure('native link seal+open', opts.seconds, () => {
-      const d = sender.seal(packet, to.udp);
-      if (typeof d === 'string' || typeof receiver.open(d, from.udp.host, from.udp.port) === 'string') throw new Error('benchmark datagram did not open');
-    }, opts.log);
+    results.link_seal_open_per_s = measure(
+      'native link seal+open',
+      opts.seconds,
+      () => {
+        const d = sender.seal(packet, to.udp);
+        if (typeof d === 'string' || typeof receiver.open(d, from.udp.host, from.udp.port) === 'string')
+          throw new Error('benchmark datagram did not open');
+      },
+      opts.log,
+    );
     const cipher = nativeLinkCipher();
     const D = g.datagramBytes;
     const keys = crypto.getRandomValues(new Uint8Array(16 * opts.batch));
     const datagrams = new Uint8Array(opts.batch * D);
     const ok = new Uint8Array(opts.batch);
-    results.link_seal_open_batch_per_s = measure(`native link x${opts.batch}`, opts.seconds, () => {
-      cipher.sealBatch(keys, datagrams, g.packetBytes, opts.batch);
-      cipher.openBatch(keys, datagrams, g.packetBytes, opts.batch, ok);
-      if (ok[0] !== 1) throw new Error('benchmark batch did not open');
-    }, opts.log, opts.batch);
+    results.link_seal_open_batch_per_s = measure(
+      `native link x${opts.batch}`,
+      opts.seconds,
+      () => {
+        cipher.sealBatch(keys, datagrams, g.packetBytes, opts.batch);
+        cipher.openBatch(keys, datagrams, g.packetBytes, opts.batch, ok);
+        if (ok[0] !== 1) throw new Error('benchmark batch did not open');
+      },
+      opts.log,
+      opts.batch,
+    );
   }
   const x = baseline.x25519PerS;
   const round = (v: number | undefined) => Math.round(v ?? 0);
@@ -158,10 +192,12 @@ export function runSphinxBench(opts: SphinxBenchOptions): SphinxBenchResult {
     x25519_impl: (native as SphinxBackend & { x25519Impl?: string }).x25519Impl ?? 'unknown',
     openssl_x25519_per_s: x === null ? null : Math.round(x),
     openssl_version: baseline.version,
-    unwrap_vs_target: x ? Number((round(results.unwrap_per_s) / (0.9 * x / 2)).toFixed(3)) : null,
+    unwrap_vs_target: x ? Number((round(results.unwrap_per_s) / ((0.9 * x) / 2)).toFixed(3)) : null,
     create_vs_target: x ? Number((round(results.create_per_s) / (x / 9)).toFixed(3)) : null,
     link_seal_open_per_s: round(results.link_seal_open_per_s),
     link_seal_open_batch_per_s: round(results.link_seal_open_batch_per_s),
-    link_cost_fraction: Number((1 / results.link_seal_open_per_s / (1 / results.unwrap_per_s! + 1 / results.link_seal_open_per_s)).toFixed(4)),
+    link_cost_fraction: Number(
+      (1 / results.link_seal_open_per_s / (1 / results.unwrap_per_s! + 1 / results.link_seal_open_per_s)).toFixed(4),
+    ),
   };
 }

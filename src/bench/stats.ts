@@ -11,7 +11,9 @@ export const EMPTY_HIST: HistogramState = { count: 0, sum: 0, sumsq: 0, buckets:
 /** Σ of several histograms. */
 export function histSum(list: readonly (HistogramState | undefined)[]): HistogramState {
   const b = new Map<number, number>();
-  let count = 0, sum = 0, sumsq = 0;
+  let count = 0,
+    sum = 0,
+    sumsq = 0;
   for (const h of list) {
     if (!h) continue;
     count += h.count;
@@ -64,7 +66,14 @@ export const round = (v: number, digits = 3): number => {
 };
 
 /** Summary of a histogram in ms: count, mean, sd, p50, p90, p99. */
-export function histSummary(h: HistogramState): { count: number; mean: number; sd: number; p50: number; p90: number; p99: number } {
+export function histSummary(h: HistogramState): {
+  count: number;
+  mean: number;
+  sd: number;
+  p50: number;
+  p90: number;
+  p99: number;
+} {
   return {
     count: h.count,
     mean: round(histMean(h)),

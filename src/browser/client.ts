@@ -30,7 +30,12 @@ export type BrowserClientOptions = Omit<LoopixClientOptions, 'backend' | 'transp
   readonly webSocket?: WebSocketFactory;
   readonly backoff?: BackoffOptions;
   /** Keep the topology current: poll this URL for newer documents verified against `trust`. */
-  readonly follow?: { readonly url: string; readonly trust: PortableTopologyTrust; readonly intervalMs?: number; readonly fetch?: FetchLike };
+  readonly follow?: {
+    readonly url: string;
+    readonly trust: PortableTopologyTrust;
+    readonly intervalMs?: number;
+    readonly fetch?: FetchLike;
+  };
 };
 
 /**
@@ -57,7 +62,11 @@ export async function createBrowserClient(o: BrowserClientOptions): Promise<Loop
     });
     if (o.follow) {
       const log = o.log;
-      follower = followTopology({ ...o.follow, target: client, onError: (err) => log?.warn({ err: err.message }, 'topology not adopted; keeping the current document') });
+      follower = followTopology({
+        ...o.follow,
+        target: client,
+        onError: (err) => log?.warn({ err: err.message }, 'topology not adopted; keeping the current document'),
+      });
     }
     return client;
   } catch (err) {

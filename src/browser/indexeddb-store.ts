@@ -34,7 +34,10 @@ export class IndexedDbStore implements ClientStore {
 
   /** Opens (creating on first use) the database `name`. */
   static async open(name: string): Promise<IndexedDbStore> {
-    if (typeof (globalThis as { indexedDB?: unknown }).indexedDB === 'undefined') throw new LoopixError('ERR_LOOPIX_CLIENT_STORE', 'this runtime has no indexedDB: pass a store', { field: 'store' });
+    if (typeof (globalThis as { indexedDB?: unknown }).indexedDB === 'undefined')
+      throw new LoopixError('ERR_LOOPIX_CLIENT_STORE', 'this runtime has no indexedDB: pass a store', {
+        field: 'store',
+      });
     try {
       const db = await openDB(name, DB_VERSION, {
         upgrade(d) {
@@ -46,7 +49,10 @@ export class IndexedDbStore implements ClientStore {
       });
       return new IndexedDbStore(name, db);
     } catch (err) {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_STORE', `client store ${name} (IndexedDB): ${(err as Error).message}`, { field: 'store', cause: err });
+      throw new LoopixError('ERR_LOOPIX_CLIENT_STORE', `client store ${name} (IndexedDB): ${(err as Error).message}`, {
+        field: 'store',
+        cause: err,
+      });
     }
   }
 

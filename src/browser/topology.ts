@@ -10,17 +10,27 @@ import { verifyTopologyPortable, type PortableTopologyTrust } from '../topology/
 import { TopologyIndex } from '../topology/topology-index.js';
 import type { AnyTopology } from '../topology/types.js';
 
-export type FetchLike = (url: string, init?: { cache?: 'no-store' }) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+export type FetchLike = (
+  url: string,
+  init?: { cache?: 'no-store' },
+) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
 
 /** GETs `url` (no cache) and verifies the document; throws ERR_LOOPIX_CLIENT_TOPOLOGY_FETCH or the verifier's error. */
-export async function fetchTopology(url: string, trust: PortableTopologyTrust, fetchFn: FetchLike = (u, i) => fetch(u, i as RequestInit)): Promise<TopologyIndex> {
+export async function fetchTopology(
+  url: string,
+  trust: PortableTopologyTrust,
+  fetchFn: FetchLike = (u, i) => fetch(u, i as RequestInit),
+): Promise<TopologyIndex> {
   let doc: unknown;
   try {
     const res = await fetchFn(url, { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     doc = await res.json();
   } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY_FETCH', `topology ${url}: ${(err as Error).message}`, { field: 'topologyUrl', cause: err });
+    throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY_FETCH', `topology ${url}: ${(err as Error).message}`, {
+      field: 'topologyUrl',
+      cause: err,
+    });
   }
   return new TopologyIndex(verifyTopologyPortable(doc as AnyTopology, trust));
 }
@@ -44,7 +54,8 @@ export function followTopology(o: FollowTopologyOptions): { stop(): void; poll()
     try {
       const next = await fetchTopology(o.url, o.trust, o.fetch);
       const cur = o.target.topology.doc;
-      if (next.doc.epoch > cur.epoch || (next.doc.epoch === cur.epoch && next.doc.issuedAt > cur.issuedAt)) o.target.setTopology(next);
+      if (next.doc.epoch > cur.epoch || (next.doc.epoch === cur.epoch && next.doc.issuedAt > cur.issuedAt))
+        o.target.setTopology(next);
     } catch (err) {
       o.onError?.(err as Error);
     }

@@ -9,6 +9,11 @@ import type { WebSocketFactory, WebSocketLike } from '../client/connection.js';
 
 export const browserWebSocket: WebSocketFactory = (url) => {
   const Ws = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
-  if (typeof Ws !== 'function') throw new LoopixError('ERR_LOOPIX_CLIENT_TRANSPORT', 'this runtime has no global WebSocket: pass a webSocket factory', { field: 'webSocket' });
+  if (typeof Ws !== 'function')
+    throw new LoopixError(
+      'ERR_LOOPIX_CLIENT_TRANSPORT',
+      'this runtime has no global WebSocket: pass a webSocket factory',
+      { field: 'webSocket' },
+    );
   return new Ws(url);
 };

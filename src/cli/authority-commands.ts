@@ -20,16 +20,25 @@ export function registerDirectoryCommands(program: Command): void {
 }
 
 export function registerAuthorityCommands(program: Command): void {
-  const authority = program.commands.find((c) => c.name() === 'authority') ?? program.command('authority').description('directory authorities');
+  const authority =
+    program.commands.find((c) => c.name() === 'authority') ??
+    program.command('authority').description('directory authorities');
   authority
     .command('node-id')
     .description("print a node's id (its `id` config field) for its identity key file")
-    .requiredOption('--identity <file>', 'the node\'s identity key pair (from `loopix authority keygen --out`)')
-    .option('--address-bytes <n>', 'the network\'s geometry.addressBytes', (v: string) => Number(v), DEFAULT_GEOMETRY_PARAMS.addressBytes)
+    .requiredOption('--identity <file>', "the node's identity key pair (from `loopix authority keygen --out`)")
+    .option(
+      '--address-bytes <n>',
+      "the network's geometry.addressBytes",
+      (v: string) => Number(v),
+      DEFAULT_GEOMETRY_PARAMS.addressBytes,
+    )
     .action((o: { identity: string; addressBytes: number }) => {
       try {
         const key = loadIdentityKeyFile(o.identity);
-        process.stdout.write(`${JSON.stringify({ identityKey: key.publicKey, id: nodeIdFor(key.publicKey, o.addressBytes) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ identityKey: key.publicKey, id: nodeIdFor(key.publicKey, o.addressBytes) })}\n`,
+        );
       } catch (err) {
         process.stderr.write(`loopix authority node-id: ${(err as Error).message}\n`);
         process.exit(2);
@@ -37,8 +46,13 @@ export function registerAuthorityCommands(program: Command): void {
     });
   authority
     .command('serve')
-    .description('run a directory authority: collect signed node descriptors and loop reports, sign each epoch\'s document, exchange signatures with the other authorities')
-    .requiredOption('--config <file>', 'authority config JSON (src/directory/config.ts AuthorityConfigSchema; docs/operations.md "Directory authorities")')
+    .description(
+      "run a directory authority: collect signed node descriptors and loop reports, sign each epoch's document, exchange signatures with the other authorities",
+    )
+    .requiredOption(
+      '--config <file>',
+      'authority config JSON (src/directory/config.ts AuthorityConfigSchema; docs/operations.md "Directory authorities")',
+    )
     .action(async (o: { config: string }) => {
       let running;
       try {

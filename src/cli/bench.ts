@@ -15,10 +15,16 @@ export function printResult(result: object, json: boolean | undefined): void {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  for (const [k, v] of Object.entries(result)) process.stdout.write(`${k.padEnd(24)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : v}\n`);
+  for (const [k, v] of Object.entries(result))
+    process.stdout.write(`${k.padEnd(24)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : v}\n`);
 }
 
 export function runBenchSphinx(o: { json?: boolean; seconds: number; batch: number; opensslSeconds: number }): void {
-  const result = runSphinxBench({ seconds: o.seconds, batch: o.batch, opensslSeconds: o.opensslSeconds, log: logToStderr });
+  const result = runSphinxBench({
+    seconds: o.seconds,
+    batch: o.batch,
+    opensslSeconds: o.opensslSeconds,
+    log: logToStderr,
+  });
   printResult(result, o.json);
 }

@@ -37,7 +37,10 @@ export function chatDir(): string {
  */
 export async function buildBrowserBundle(entry: string): Promise<{ code: string; imports: string[] }> {
   const { build } = await import('esbuild').catch((err: unknown) => {
-    throw new LoopixError('ERR_LOOPIX_CHAT_ESBUILD', `esbuild is a devDependency of the project: run npm install in a clone (${(err as Error).message})`);
+    throw new LoopixError(
+      'ERR_LOOPIX_CHAT_ESBUILD',
+      `esbuild is a devDependency of the project: run npm install in a clone (${(err as Error).message})`,
+    );
   });
   const { builtinModules } = await import('node:module');
   const r = await build({
@@ -52,7 +55,9 @@ export async function buildBrowserBundle(entry: string): Promise<{ code: string;
     logLevel: 'silent',
     external: ['node:*', ...builtinModules],
   });
-  const imports = [...new Set(Object.values(r.metafile.inputs).flatMap((i) => i.imports.filter((x) => x.external).map((x) => x.path)))];
+  const imports = [
+    ...new Set(Object.values(r.metafile.inputs).flatMap((i) => i.imports.filter((x) => x.external).map((x) => x.path))),
+  ];
   return { code: r.outputFiles[0]!.text, imports };
 }
 
@@ -79,7 +84,12 @@ export interface ChatServer {
 /** Builds the page and serves it; resolves once listening. */
 export async function startChatServer(o: ChatServerOptions): Promise<ChatServer> {
   const host = o.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new LoopixError('ERR_LOOPIX_CHAT_HOST', `--host ${host} is not a loopback address: the demo serves keys' pages to this machine only`, { field: 'host' });
+  if (!isLoopbackHost(host))
+    throw new LoopixError(
+      'ERR_LOOPIX_CHAT_HOST',
+      `--host ${host} is not a loopback address: the demo serves keys' pages to this machine only`,
+      { field: 'host' },
+    );
   const config = loadConfigFile(ClientConfigSchema, o.clientConfig);
   const base = dirname(resolve(o.clientConfig));
   const fetcher = config.directory ? new DirectoryFetcher(config.directory) : undefined;
@@ -89,10 +99,18 @@ export async function startChatServer(o: ChatServerOptions): Promise<ChatServer>
     topologyUrl: '/topology.json',
   };
   if (!existsSync(join(chatDir(), 'chat.ts'))) {
-    throw new LoopixError('ERR_LOOPIX_CHAT_SOURCES', `no chat page sources in ${chatDir()}: run loopix chat in a clone of the repository (the package does not ship examples/)`, { field: 'examples/chat' });
+    throw new LoopixError(
+      'ERR_LOOPIX_CHAT_SOURCES',
+      `no chat page sources in ${chatDir()}: run loopix chat in a clone of the repository (the package does not ship examples/)`,
+      { field: 'examples/chat' },
+    );
   }
   const bundle = await buildBrowserBundle(join(chatDir(), 'chat.ts'));
-  if (bundle.imports.length > 0) throw new LoopixError('ERR_LOOPIX_CHAT_BUNDLE', `the chat bundle imports Node built-ins: ${bundle.imports.join(', ')}`);
+  if (bundle.imports.length > 0)
+    throw new LoopixError(
+      'ERR_LOOPIX_CHAT_BUNDLE',
+      `the chat bundle imports Node built-ins: ${bundle.imports.join(', ')}`,
+    );
   const html = readFileSync(join(chatDir(), 'index.html'));
   let cached: { doc: string; untilMs: number } | undefined;
   const topology = async (): Promise<string> => {
@@ -142,13 +160,18 @@ export async function startChatServer(o: ChatServerOptions): Promise<ChatServer>
 export function registerChatCommand(program: Command): void {
   program
     .command('chat')
-    .description('serve the browser chat demo (examples/chat) on 127.0.0.1 against a network of `loopix testnet --dir <dir>`')
+    .description(
+      'serve the browser chat demo (examples/chat) on 127.0.0.1 against a network of `loopix testnet --dir <dir>`',
+    )
     .option('--dir <dir>', 'the testnet folder (its clients/alice.json gives the trust and parameters)', 'first-net')
     .option('--port <n>', 'HTTP port on 127.0.0.1', (v) => Number.parseInt(v, 10), 8080)
     .action(async (opts: { dir: string; port: number }) => {
-      if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new LoopixError('ERR_LOOPIX_CLI_USAGE', `--port must be 0..65535, got ${opts.port}`, { field: 'port' });
+      if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
+        throw new LoopixError('ERR_LOOPIX_CLI_USAGE', `--port must be 0..65535, got ${opts.port}`, { field: 'port' });
       const chat = await startChatServer({ clientConfig: join(opts.dir, 'clients', 'alice.json'), port: opts.port });
-      process.stdout.write(`chat demo on ${chat.url} — open ${chat.url}?name=alice and ${chat.url}?name=bob (Ctrl-C stops)\n`);
+      process.stdout.write(
+        `chat demo on ${chat.url} — open ${chat.url}?name=alice and ${chat.url}?name=bob (Ctrl-C stops)\n`,
+      );
       await new Promise<void>((ok) => process.once('SIGINT', () => void chat.close().then(ok)));
     });
 }

@@ -15,7 +15,8 @@ import { registerClientServe } from './client-serve.js';
 /** Optional overrides for embedding and tests (e.g. a specific Sphinx backend). */
 export type ClientCommandDeps = Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>>;
 
-const seconds = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
+const seconds = (name: string) =>
+  numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
 
 function line(obj: unknown): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
@@ -40,7 +41,8 @@ export interface SendOptions {
 }
 
 export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}): Promise<void> {
-  if ((o.message === undefined) === (o.file === undefined)) throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
+  if ((o.message === undefined) === (o.file === undefined))
+    throw new InvalidArgumentError('give exactly one of --message TEXT or --file PATH');
   const bytes = o.file !== undefined ? new Uint8Array(readFileSync(o.file)) : new TextEncoder().encode(o.message);
   await prepareClientDirectory(o.config);
   const client = clientFromConfigFile(o.config, deps);
@@ -49,10 +51,23 @@ export async function runClientSend(o: SendOptions, deps: ClientCommandDeps = {}
     await client.waitConnected(o.timeout * 1000);
     const pending = client.send(o.to, bytes);
     pending.catch(() => {});
-    const delivery = await withTimeout(pending, o.timeout * 1000, `message ${pending.messageId} not acknowledged within ${o.timeout} s; it stays in the client store and the next client run resumes it`);
+    const delivery = await withTimeout(
+      pending,
+      o.timeout * 1000,
+      `message ${pending.messageId} not acknowledged within ${o.timeout} s; it stays in the client store and the next client run resumes it`,
+    );
     // Envelopes a killed earlier run left in the store finish too before this one exits.
     await untilAllAcked(client, o.timeout * 1000);
-    line({ sent: true, acked: delivery.acknowledged, messageId: delivery.messageId, to: o.to, bytes: bytes.length, fragments: delivery.fragments, transmissions: delivery.transmissions, from: client.address });
+    line({
+      sent: true,
+      acked: delivery.acknowledged,
+      messageId: delivery.messageId,
+      to: o.to,
+      bytes: bytes.length,
+      fragments: delivery.fragments,
+      transmissions: delivery.transmissions,
+      from: client.address,
+    });
   } finally {
     await client.stop();
   }
@@ -83,7 +98,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new LoopixError('ERR_LOOPIX_CLIENT_TIMEOUT', message)), ms))),
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new LoopixError('ERR_LOOPIX_CLIENT_TIMEOUT', message)), ms)),
+    ),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -121,7 +138,13 @@ export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}
     for await (const m of client.messages()) {
       received++;
       const text = asText(m.bytes);
-      line({ messageId: m.messageId, bytes: m.bytes.length, latencyMs: m.latencyMs, ...(text !== undefined ? { text } : {}), base64: Buffer.from(m.bytes).toString('base64') });
+      line({
+        messageId: m.messageId,
+        bytes: m.bytes.length,
+        latencyMs: m.latencyMs,
+        ...(text !== undefined ? { text } : {}),
+        base64: Buffer.from(m.bytes).toString('base64'),
+      });
       if (o.count !== undefined && received >= o.count) break;
     }
   } finally {
@@ -141,19 +164,30 @@ export async function runClientRecv(o: RecvOptions, deps: ClientCommandDeps = {}
 
 /** Adds `client send` and `client recv` to the program. */
 export function registerClientCommands(program: Command): void {
-  const client = program.command('client').description('a loopix client: send a message, print received ones, or serve the local API');
+  const client = program
+    .command('client')
+    .description('a loopix client: send a message, print received ones, or serve the local API');
   client
     .command('send')
-    .description('send one message (fragmented as needed) to a loopix1: address, then exit once the recipient acknowledged every fragment')
+    .description(
+      'send one message (fragmented as needed) to a loopix1: address, then exit once the recipient acknowledged every fragment',
+    )
     .requiredOption('--config <file>', 'client config JSON')
     .requiredOption('--to <address>', 'recipient address loopix1:<provider id>:<public key>')
     .option('--message <text>', 'the message text (UTF-8)')
     .option('--file <path>', 'send the contents of this file')
-    .option('--timeout <s>', 'give up when not connected or not acknowledged within this many seconds', seconds('--timeout'), 60)
+    .option(
+      '--timeout <s>',
+      'give up when not connected or not acknowledged within this many seconds',
+      seconds('--timeout'),
+      60,
+    )
     .action((o: SendOptions) => runClientSend(o));
   client
     .command('flush')
-    .description('resume the sends an earlier run left unacknowledged in the client store; exit when all are acknowledged')
+    .description(
+      'resume the sends an earlier run left unacknowledged in the client store; exit when all are acknowledged',
+    )
     .requiredOption('--config <file>', 'client config JSON')
     .option('--timeout <s>', 'give up after this many seconds', seconds('--timeout'), 120)
     .action((o: FlushOptions) => runClientFlush(o));

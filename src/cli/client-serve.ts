@@ -23,7 +23,10 @@ export interface ServeOptions {
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be an integer 0..65535 (0: any free port), got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(
+      `--port must be an integer 0..65535 (0: any free port), got ${JSON.stringify(value)}`,
+    );
   return n;
 }
 
@@ -47,7 +50,8 @@ export async function runClientServe(o: ServeOptions, deps: ClientCommandDeps = 
   } catch (err) {
     await client.stop();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new InvalidArgumentError(`--port ${o.port}: address ${o.host}:${o.port} is already in use`);
+    if (e.code === 'EADDRINUSE')
+      throw new InvalidArgumentError(`--port ${o.port}: address ${o.host}:${o.port} is already in use`);
     throw err;
   }
   process.stdout.write(`${JSON.stringify({ listening: listening.url, address: client.address })}\n`);
@@ -63,12 +67,25 @@ export async function runClientServe(o: ServeOptions, deps: ClientCommandDeps = 
 export function registerClientServe(client: Command): void {
   client
     .command('serve')
-    .description('run a client with a local WebSocket API (send, selfAddress, received; JSON or binary frames: docs/client-api.md)')
+    .description(
+      'run a client with a local WebSocket API (send, selfAddress, received; JSON or binary frames: docs/client-api.md)',
+    )
     .requiredOption('--config <file>', 'client config JSON')
     .option('--host <address>', 'listen address (loopback only unless --allow-off-host)', '127.0.0.1')
     .option('--port <n>', 'listen port (0: any free port; the chosen one is printed)', port, DEFAULT_API_PORT)
-    .option('--allow-off-host', 'allow a --host that is not loopback (the API has no authentication: anyone who reaches it sends and reads as you)')
-    .option('--allow-origin <origin>', 'let web pages from this origin connect (repeatable); other browser origins are refused', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--max-frame-bytes <n>', 'largest request frame; larger ones get an error frame and a close', positiveInt('--max-frame-bytes'))
+    .option(
+      '--allow-off-host',
+      'allow a --host that is not loopback (the API has no authentication: anyone who reaches it sends and reads as you)',
+    )
+    .option(
+      '--allow-origin <origin>',
+      'let web pages from this origin connect (repeatable); other browser origins are refused',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--max-frame-bytes <n>',
+      'largest request frame; larger ones get an error frame and a close',
+      positiveInt('--max-frame-bytes'),
+    )
     .action((o: ServeOptions) => runClientServe(o));
 }

@@ -17,7 +17,9 @@ export async function runDemo(o: { seconds?: number; rate: number }): Promise<vo
   const hops: HopSpec[] = keys.map((k, i) => ({
     publicKey: b.x25519Base(k),
     command: commands[i]!,
-    address: new TextEncoder().encode((NAMES[i + 1] ?? 'message').padEnd(g.addressBytes, ' ')).subarray(0, g.addressBytes),
+    address: new TextEncoder()
+      .encode((NAMES[i + 1] ?? 'message').padEnd(g.addressBytes, ' '))
+      .subarray(0, g.addressBytes),
     delayUs: 0,
   }));
   const totals = { created: 0, delivered: 0, intact: 0, dropped: {} as Record<string, number> };
@@ -45,7 +47,8 @@ export async function runDemo(o: { seconds?: number; rate: number }): Promise<vo
         if (r.kind === 'final') {
           totals.delivered++;
           window.delivered++;
-          if (new TextDecoder().decode(r.content.subarray(0, content.length)) === `message ${sequence - 1}`) totals.intact++;
+          if (new TextDecoder().decode(r.content.subarray(0, content.length)) === `message ${sequence - 1}`)
+            totals.intact++;
         }
       }
     }
@@ -54,8 +57,13 @@ export async function runDemo(o: { seconds?: number; rate: number }): Promise<vo
   const work = setInterval(tick, 10);
   const report = setInterval(() => {
     const t = ((Date.now() - started) / 1000).toFixed(0).padStart(6);
-    const dropped = Object.entries(totals.dropped).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
-    process.stdout.write(`${t}s ${String(window.created).padStart(10)} ${String(window.delivered).padStart(12)} ${String(totals.delivered).padStart(10)} ${String(totals.intact).padStart(7)}  ${dropped}\n`);
+    const dropped =
+      Object.entries(totals.dropped)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '-';
+    process.stdout.write(
+      `${t}s ${String(window.created).padStart(10)} ${String(window.delivered).padStart(12)} ${String(totals.delivered).padStart(10)} ${String(totals.intact).padStart(7)}  ${dropped}\n`,
+    );
     window = { created: 0, delivered: 0 };
   }, 1000);
   await new Promise<void>((resolve) => {
@@ -66,5 +74,7 @@ export async function runDemo(o: { seconds?: number; rate: number }): Promise<vo
   });
   clearInterval(work);
   clearInterval(report);
-  process.stdout.write(`${JSON.stringify({ created: totals.created, delivered: totals.delivered, delivered_intact: totals.intact, dropped: totals.dropped })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ created: totals.created, delivered: totals.delivered, delivered_intact: totals.intact, dropped: totals.dropped })}\n`,
+  );
 }

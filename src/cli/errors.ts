@@ -14,7 +14,11 @@ export function formatCliError(err: unknown, command = 'loopix'): string {
 }
 
 /** Prints `err` as one line and sets the exit status; `write` defaults to stderr. */
-export function reportCliError(err: unknown, command = 'loopix', write: (line: string) => void = (line) => process.stderr.write(line)): void {
+export function reportCliError(
+  err: unknown,
+  command = 'loopix',
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): void {
   write(`${formatCliError(err, command)}\n`);
   if (process.env.LOOPIX_DEBUG === '1' && err instanceof Error && err.stack) write(`${err.stack}\n`);
   process.exitCode = 2;

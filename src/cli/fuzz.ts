@@ -23,14 +23,24 @@ export function runFuzzCommand(o: FuzzCommandOptions): void {
     native: loadNativeBackend(),
     ts: tsBackend,
     log,
-    ...(o.targets ? { targets: o.targets.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+    ...(o.targets
+      ? {
+          targets: o.targets
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(o.corpus ? { corpusDir: o.corpus === 'none' ? null : o.corpus } : {}),
     collectInteresting: o.saveCorpus !== undefined,
   });
   for (const [target, n] of Object.entries(report.byTarget)) {
-    log(`  ${target}: ${n} inputs, ${report.outcomes[target] ?? 0} distinct outcomes, ${(report.secondsByTarget[target] ?? 0).toFixed(1)} s`);
+    log(
+      `  ${target}: ${n} inputs, ${report.outcomes[target] ?? 0} distinct outcomes, ${(report.secondsByTarget[target] ?? 0).toFixed(1)} s`,
+    );
   }
-  for (const c of report.crashes.slice(0, 10)) log(`crash in ${c.target}: ${c.message}\n  input: ${c.input.slice(0, 300)}`);
+  for (const c of report.crashes.slice(0, 10))
+    log(`crash in ${c.target}: ${c.message}\n  input: ${c.input.slice(0, 300)}`);
   if (report.crashCount) {
     mkdirSync('fuzz-crashes', { recursive: true });
     const file = `fuzz-crashes/seed-${o.seed}.json`;
@@ -42,6 +52,8 @@ export function runFuzzCommand(o: FuzzCommandOptions): void {
     const { interesting: _omit, ...rest } = report;
     process.stdout.write(`${JSON.stringify({ seed: o.seed, ...rest, crashes: report.crashCount })}\n`);
   }
-  process.stdout.write(`fuzz: ${report.inputs} inputs, ${report.crashCount} crashes (${report.seconds.toFixed(1)} s)\n`);
+  process.stdout.write(
+    `fuzz: ${report.inputs} inputs, ${report.crashCount} crashes (${report.seconds.toFixed(1)} s)\n`,
+  );
   if (report.crashCount) process.exitCode = 1;
 }

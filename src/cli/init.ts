@@ -51,15 +51,21 @@ const PLACEHOLDER_AUTHORITY = '0'.repeat(64);
 function freshKey(): { publicKey: string; privateKey: string } {
   const { backend } = loadSphinx();
   const privateKey = crypto.getRandomValues(new Uint8Array(32));
-  const pair = { publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'), privateKey: Buffer.from(privateKey).toString('hex') };
+  const pair = {
+    publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'),
+    privateKey: Buffer.from(privateKey).toString('hex'),
+  };
   privateKey.fill(0);
   return pair;
 }
 
-const hex32 = (what: string) => (v: string): string => {
-  if (!/^[0-9a-f]{64}$/.test(v)) throw new InvalidArgumentError(`${what} must be 32 bytes of lowercase hex, got ${JSON.stringify(v)}`);
-  return v;
-};
+const hex32 =
+  (what: string) =>
+  (v: string): string => {
+    if (!/^[0-9a-f]{64}$/.test(v))
+      throw new InvalidArgumentError(`${what} must be 32 bytes of lowercase hex, got ${JSON.stringify(v)}`);
+    return v;
+  };
 
 export function runInit(o: InitOptions): InitResult {
   const dir = resolve(o.dir);
@@ -67,7 +73,12 @@ export function runInit(o: InitOptions): InitResult {
   const keyFile = join(dir, `${o.role}.key.json`);
   const config = join(dir, `${o.role}.json`);
   for (const f of [keyFile, config]) {
-    if (existsSync(f) && !o.force) throw new LoopixError('ERR_LOOPIX_INIT_EXISTS', `${f} exists; pass --force to overwrite it (its keys would be lost)`, { field: f });
+    if (existsSync(f) && !o.force)
+      throw new LoopixError(
+        'ERR_LOOPIX_INIT_EXISTS',
+        `${f} exists; pass --force to overwrite it (its keys would be lost)`,
+        { field: f },
+      );
   }
 
   // 1. Keys: one key pair, or one per epoch (src/node/keys.ts formats; clients always have one key).
@@ -91,8 +102,8 @@ export function runInit(o: InitOptions): InitResult {
   // 2. The config, with comments (every other field has a default: src/config/schema.ts).
   const authority = o.authorityKey ?? PLACEHOLDER_AUTHORITY;
   const authorityComment = o.authorityKey
-    ? '// The directory authority\'s Ed25519 public key: the topology must verify against it.'
-    : '// REPLACE with the directory authority\'s public key (`loopix authority keygen` prints it).';
+    ? "// The directory authority's Ed25519 public key: the topology must verify against it."
+    : "// REPLACE with the directory authority's public key (`loopix authority keygen` prints it).";
   const id = randomBytes(DEFAULT_GEOMETRY.addressBytes).toString('hex');
   const name = o.name ?? `${o.role}-${id.slice(0, 6)}`;
   let text: string;
@@ -102,7 +113,7 @@ export function runInit(o: InitOptions): InitResult {
 {
   // This client's X25519 key pair; its public key is the client's identity. Keep it private.
   "keyFile": "${o.role}.key.json",
-  ${o.providerId ? '// Id of this client\'s provider in the topology.' : '// REPLACE with the id of your provider in the topology.'}
+  ${o.providerId ? "// Id of this client's provider in the topology." : '// REPLACE with the id of your provider in the topology.'}
   "providerId": "${provider}",
   // The signed topology document (fetched from the directory).
   "topologyFile": "topology.json",
@@ -133,9 +144,13 @@ export function runInit(o: InitOptions): InitResult {
   "pipeline": {},
   // Replay filter sizing: "auto" measures this host's unwrap rate once; in production set it from loopix bench relay.
   "replay": { "maxRatePps": "auto" },
-${provider ? `  // Client front end: SQLite inboxes in dataDir, WebSockets on listen (put a TLS proxy in front of it).
+${
+  provider
+    ? `  // Client front end: SQLite inboxes in dataDir, WebSockets on listen (put a TLS proxy in front of it).
   "provider": { "dataDir": "data", "listen": { "host": "0.0.0.0", "port": ${o.wsPort} } },
-` : ''}  // Prometheus /metrics and /healthz. Loopback only unless "allowRemote": true.
+`
+    : ''
+}  // Prometheus /metrics and /healthz. Loopback only unless "allowRemote": true.
   "ops": { "listen": { "host": "127.0.0.1", "port": ${o.metricsPort} } },
   // The JSON stats line on stdout every N seconds (0: off; /metrics has the same numbers).
   "statsIntervalS": 0,
@@ -160,16 +175,21 @@ ${provider ? `  // Client front end: SQLite inboxes in dataDir, WebSockets on li
   return { config, keyFile, ...(topologyEntry ? { topologyEntry } : {}), publicKeys };
 }
 
-const port = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${name} must be a port 1..65535, got ${JSON.stringify(v)}`);
-  return n;
-};
+const port =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new InvalidArgumentError(`${name} must be a port 1..65535, got ${JSON.stringify(v)}`);
+    return n;
+  };
 
 export function registerInitCommand(program: Command): void {
   program
     .command('init')
-    .description('write a commented, valid config with fresh keys for a mix, a provider or a client (docs/operations.md)')
+    .description(
+      'write a commented, valid config with fresh keys for a mix, a provider or a client (docs/operations.md)',
+    )
     .argument('<role>', 'mix, provider or client')
     .option('--dir <dir>', 'directory for the key file and the config', '.')
     .option('--name <name>', 'node name in the topology (default: <role>-<id prefix>)')
@@ -184,7 +204,11 @@ export function registerInitCommand(program: Command): void {
     .option('--force', 'overwrite existing files')
     .action((role: string, o: Omit<InitOptions, 'role' | 'force'> & { force?: boolean }) => {
       if (role !== 'mix' && role !== 'provider' && role !== 'client') {
-        throw new LoopixError('ERR_LOOPIX_INIT_ROLE', `role must be mix, provider or client, got ${JSON.stringify(role)}`, { field: 'role' });
+        throw new LoopixError(
+          'ERR_LOOPIX_INIT_ROLE',
+          `role must be mix, provider or client, got ${JSON.stringify(role)}`,
+          { field: 'role' },
+        );
       }
       const r = runInit({ ...o, role, force: o.force === true });
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -32,7 +32,10 @@ function refuseSymlink(file: string): void {
   } catch {
     return; // does not exist
   }
-  if (link) throw new LoopixError('ERR_LOOPIX_KEYGEN_SYMLINK', `${file} is a symbolic link; keygen never writes through one`, { field: 'out' });
+  if (link)
+    throw new LoopixError('ERR_LOOPIX_KEYGEN_SYMLINK', `${file} is a symbolic link; keygen never writes through one`, {
+      field: 'out',
+    });
 }
 
 /** Creates `file` (mode 0600) exclusively: never through a symlink, never over an existing file. */
@@ -41,7 +44,10 @@ function createExclusive(file: string, text: string): void {
   try {
     writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new LoopixError('ERR_LOOPIX_KEYGEN_EXISTS', `${file} already exists; keygen does not overwrite key files`, { field: 'out' });
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new LoopixError('ERR_LOOPIX_KEYGEN_EXISTS', `${file} already exists; keygen does not overwrite key files`, {
+        field: 'out',
+      });
     throw err;
   }
 }
@@ -49,7 +55,10 @@ function createExclusive(file: string, text: string): void {
 function fresh(): KeyJson {
   const { backend } = loadSphinx();
   const privateKey = crypto.getRandomValues(new Uint8Array(32));
-  const pair = { publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'), privateKey: Buffer.from(privateKey).toString('hex') };
+  const pair = {
+    publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'),
+    privateKey: Buffer.from(privateKey).toString('hex'),
+  };
   privateKey.fill(0);
   return pair;
 }
@@ -69,7 +78,9 @@ export function epochRange(value: string): { first: number; last: number } {
   const first = m ? Number(m[1]) : NaN;
   const last = m ? Number(m[2]) : NaN;
   if (!m || !Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last < first || last - first >= 10_000) {
-    throw new InvalidArgumentError(`--epochs must be A..B with 0 ≤ A ≤ B and at most 10,000 epochs, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(
+      `--epochs must be A..B with 0 ≤ A ≤ B and at most 10,000 epochs, got ${JSON.stringify(value)}`,
+    );
   }
   return { first, last };
 }
@@ -84,14 +95,24 @@ export function runKeygen(o: { out?: string; epochs?: { first: number; last: num
     } else process.stdout.write(text);
     return;
   }
-  if (o.append && !o.out) throw new LoopixError('ERR_LOOPIX_CLI_USAGE', '--append needs --out <key store>', { field: '--append' });
+  if (o.append && !o.out)
+    throw new LoopixError('ERR_LOOPIX_CLI_USAGE', '--append needs --out <key store>', { field: '--append' });
   const keys = new Map<number, KeyJson>();
   if (o.out) refuseSymlink(o.out);
   if (o.append && o.out && existsSync(o.out)) {
     const store = loadNodeKeyFile(o.out);
-    if (store.kind !== 'epochs') throw new LoopixError('ERR_LOOPIX_KEYFILE_NOT_A_STORE', `${o.out} holds a single key pair, not a key store ("x25519-epochs")`, { field: o.out });
+    if (store.kind !== 'epochs')
+      throw new LoopixError(
+        'ERR_LOOPIX_KEYFILE_NOT_A_STORE',
+        `${o.out} holds a single key pair, not a key store ("x25519-epochs")`,
+        { field: o.out },
+      );
     for (const k of store.keys) {
-      keys.set(k.epoch, { epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex'), privateKey: Buffer.from(k.privateKey).toString('hex') });
+      keys.set(k.epoch, {
+        epoch: k.epoch,
+        publicKey: Buffer.from(k.publicKey).toString('hex'),
+        privateKey: Buffer.from(k.privateKey).toString('hex'),
+      });
       k.privateKey.fill(0);
     }
   }
@@ -102,7 +123,9 @@ export function runKeygen(o: { out?: string; epochs?: { first: number; last: num
     added.push(e);
   }
   const text = `${JSON.stringify({ type: 'x25519-epochs', keys: [...keys.values()].sort((a, b) => a.epoch! - b.epoch!) }, null, 2)}\n`;
-  const publicKeys = Object.fromEntries([...keys.values()].filter((k) => added.includes(k.epoch!)).map((k): [number, string] => [k.epoch!, k.publicKey]));
+  const publicKeys = Object.fromEntries(
+    [...keys.values()].filter((k) => added.includes(k.epoch!)).map((k): [number, string] => [k.epoch!, k.publicKey]),
+  );
   if (!o.out) {
     process.stdout.write(text);
     return;

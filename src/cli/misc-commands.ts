@@ -44,9 +44,16 @@ export function registerDemoCommand(program: Command): void {
 export function registerFuzzCommand(program: Command): void {
   program
     .command('fuzz')
-    .description('random and mutated inputs into the native and TypeScript unwrap, the provider session handler, the config and topology parsers')
+    .description(
+      'random and mutated inputs into the native and TypeScript unwrap, the provider session handler, the config and topology parsers',
+    )
     .option('--iterations <n>', 'inputs to generate across all targets', positiveInt('--iterations'), 1_000_000)
-    .option('--seed <n>', 'random seed (a failing run replays with the same seed)', (v) => Number(v), Date.now() % 1_000_000)
+    .option(
+      '--seed <n>',
+      'random seed (a failing run replays with the same seed)',
+      (v) => Number(v),
+      Date.now() % 1_000_000,
+    )
     .option('--targets <names>', 'comma-separated targets to run (default: all)')
     .option('--corpus <dir>', 'corpus to replay first (default: test/fuzz-corpus); "none" to skip')
     .option('--save-corpus <dir>', 'write the first input of each new outcome there')

@@ -26,7 +26,9 @@ export const EXIT_STARTUP = 2;
 export function registerNodeCommands(program: Command): void {
   program
     .command('mix')
-    .description('run a mix node (one stratified layer): UDP in, unwrap, replay check, Poisson delay, forward; own loops at λM')
+    .description(
+      'run a mix node (one stratified layer): UDP in, unwrap, replay check, Poisson delay, forward; own loops at λM',
+    )
     .requiredOption('--config <file>', 'node config JSON (see src/config/schema.ts NodeConfigSchema)')
     .action((o: { config: string }) => runNodeCommand('mix', o.config));
   program
@@ -64,7 +66,11 @@ export async function runNodeCommand(role: Role, configFile: string): Promise<vo
   let agent: NodeDirectoryAgent | undefined;
   try {
     // With a `directory` section: announce this node and obtain the current document first (src/directory/).
-    agent = await NodeDirectoryAgent.prepare(configFile, role, createLogger(`${role} directory`, process.env.LOOPIX_LOG_LEVEL));
+    agent = await NodeDirectoryAgent.prepare(
+      configFile,
+      role,
+      createLogger(`${role} directory`, process.env.LOOPIX_LOG_LEVEL),
+    );
     const setup = loadNodeSetup(configFile, role);
     checkOpsBinding(setup);
     node = role === 'mix' ? await startMixNode(setup) : await startProviderNode(setup);

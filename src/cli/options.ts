@@ -8,7 +8,8 @@ import { InvalidArgumentError } from 'commander';
 export function numberOption(name: string, check: (n: number) => boolean, what: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got ${JSON.stringify(value)}`);
+    if (value.trim() === '' || !check(n))
+      throw new InvalidArgumentError(`${name} must be ${what}, got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -22,12 +23,17 @@ export function numberListOption(name: string, check: (n: number) => boolean, wh
       .map((item) => {
         const n = Number(item);
         if (item === '' || !check(n)) {
-          throw new InvalidArgumentError(`${name} must be a comma-separated list of ${what}, got ${JSON.stringify(item)} in ${JSON.stringify(value)}`);
+          throw new InvalidArgumentError(
+            `${name} must be a comma-separated list of ${what}, got ${JSON.stringify(item)} in ${JSON.stringify(value)}`,
+          );
         }
         return n;
       });
 }
 
-export const positiveInt = (name: string) => numberOption(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
-export const positiveNumber = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number');
-export const nonNegativeNumber = (name: string) => numberOption(name, (n) => Number.isFinite(n) && n >= 0, 'a number ≥ 0');
+export const positiveInt = (name: string) =>
+  numberOption(name, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+export const positiveNumber = (name: string) =>
+  numberOption(name, (n) => Number.isFinite(n) && n > 0, 'a positive number');
+export const nonNegativeNumber = (name: string) =>
+  numberOption(name, (n) => Number.isFinite(n) && n >= 0, 'a number ≥ 0');

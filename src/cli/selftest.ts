@@ -6,5 +6,7 @@ import { nativeX25519Impl } from '../sphinx/native.js';
 export function runSelftest(): void {
   const { backend, fallbackReason } = loadSphinx();
   const impl = backend.name === 'native' ? `, X25519 via ${nativeX25519Impl()}` : ` (${fallbackReason})`;
-  process.stdout.write(`sphinx: ${backend.name} backend passed its self-check${impl}; packets are ${g.packetBytes} bytes (${g.maxHops} hops, ${g.contentBytes}-byte content)\n`);
+  process.stdout.write(
+    `sphinx: ${backend.name} backend passed its self-check${impl}; packets are ${g.packetBytes} bytes (${g.maxHops} hops, ${g.contentBytes}-byte content)\n`,
+  );
 }

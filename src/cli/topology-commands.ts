@@ -59,7 +59,9 @@ export function registerTopologyCommands(program: Command): void {
     .action((o: { authorityKey: string; in: string }) => {
       try {
         const doc = loadTopologyFile(o.in, o.authorityKey);
-        process.stdout.write(`topology ${o.in}: signature valid, epoch ${doc.epoch}, ${doc.nodes.length} nodes in ${doc.layers} mix layers\n`);
+        process.stdout.write(
+          `topology ${o.in}: signature valid, epoch ${doc.epoch}, ${doc.nodes.length} nodes in ${doc.layers} mix layers\n`,
+        );
       } catch (err) {
         fail(err);
       }

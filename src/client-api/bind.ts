@@ -17,7 +17,8 @@ export function isLoopbackHost(host: string): boolean {
 
 /** Throws ERR_LOOPIX_API_OFF_HOST for a non-loopback host unless `allowOffHost`. */
 export function checkBindHost(host: string, allowOffHost: boolean): void {
-  if (host.trim() === '') throw new LoopixError('ERR_LOOPIX_API_BAD_HOST', '--host must not be empty', { field: 'host' });
+  if (host.trim() === '')
+    throw new LoopixError('ERR_LOOPIX_API_BAD_HOST', '--host must not be empty', { field: 'host' });
   if (!isLoopbackHost(host) && !allowOffHost) {
     throw new LoopixError(
       'ERR_LOOPIX_API_OFF_HOST',

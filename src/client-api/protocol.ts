@@ -74,7 +74,12 @@ interface RequestBase {
 }
 export type ApiRequest =
   | (RequestBase & { readonly type: 'send'; readonly to: string; readonly bytes: Uint8Array })
-  | (RequestBase & { readonly type: 'sendAnonymous'; readonly to: string; readonly bytes: Uint8Array; readonly replySurbs: number })
+  | (RequestBase & {
+      readonly type: 'sendAnonymous';
+      readonly to: string;
+      readonly bytes: Uint8Array;
+      readonly replySurbs: number;
+    })
   | (RequestBase & { readonly type: 'reply'; readonly senderTag: string; readonly bytes: Uint8Array })
   | (RequestBase & { readonly type: 'selfAddress' })
   /** A new anonymous mailbox at a post office (the first of the topology unless `postOffice` names one). */
@@ -88,9 +93,16 @@ export interface ApiError {
   readonly field?: string;
 }
 
-export type ParseResult = { readonly ok: true; readonly request: ApiRequest } | { readonly ok: false; readonly error: ApiError };
+export type ParseResult =
+  { readonly ok: true; readonly request: ApiRequest } | { readonly ok: false; readonly error: ApiError };
 
-const fail = (framing: Framing, id: RequestId, code: ApiErrorCodeValue, message: string, field?: string): ParseResult => ({
+const fail = (
+  framing: Framing,
+  id: RequestId,
+  code: ApiErrorCodeValue,
+  message: string,
+  field?: string,
+): ParseResult => ({
   ok: false,
   error: { framing, id, code, message, ...(field !== undefined ? { field } : {}) },
 });
@@ -105,23 +117,34 @@ export function parseJsonRequest(text: string): ParseResult {
   } catch (err) {
     return fail('json', undefined, ApiErrorCode.malformed, `frame is not JSON: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail('json', undefined, ApiErrorCode.malformed, 'frame must be a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return fail('json', undefined, ApiErrorCode.malformed, 'frame must be a JSON object');
   const o = value as Record<string, unknown>;
   let id: RequestId;
   if (o.id !== undefined) {
     if ((typeof o.id !== 'string' && typeof o.id !== 'number') || String(o.id).length > MAX_JSON_ID_CHARS) {
-      return fail('json', undefined, ApiErrorCode.invalidField, `id must be a string or number of at most ${MAX_JSON_ID_CHARS} characters`, 'id');
+      return fail(
+        'json',
+        undefined,
+        ApiErrorCode.invalidField,
+        `id must be a string or number of at most ${MAX_JSON_ID_CHARS} characters`,
+        'id',
+      );
     }
     id = o.id;
   }
   const bad = (field: string, what: string) => fail('json', id, ApiErrorCode.invalidField, `${field} ${what}`, field);
   const body = (): Uint8Array | ParseResult => {
-    if ((o.message === undefined) === (o.data === undefined)) return bad('message', 'or data: give exactly one (message: UTF-8 text, data: base64)');
-    if (o.message !== undefined) return typeof o.message === 'string' ? new TextEncoder().encode(o.message) : bad('message', 'must be a string');
-    if (typeof o.data !== 'string' || o.data.length % 4 !== 0 || !BASE64.test(o.data)) return bad('data', 'must be standard base64 (with padding)');
+    if ((o.message === undefined) === (o.data === undefined))
+      return bad('message', 'or data: give exactly one (message: UTF-8 text, data: base64)');
+    if (o.message !== undefined)
+      return typeof o.message === 'string' ? new TextEncoder().encode(o.message) : bad('message', 'must be a string');
+    if (typeof o.data !== 'string' || o.data.length % 4 !== 0 || !BASE64.test(o.data))
+      return bad('data', 'must be standard base64 (with padding)');
     return new Uint8Array(Buffer.from(o.data, 'base64'));
   };
-  const address = (field: string): string | ParseResult => (typeof o[field] === 'string' ? (o[field]) : bad(field, 'must be a string'));
+  const address = (field: string): string | ParseResult =>
+    typeof o[field] === 'string' ? o[field] : bad(field, 'must be a string');
   switch (o.type) {
     case 'send':
     case 'sendAnonymous': {
@@ -131,7 +154,12 @@ export function parseJsonRequest(text: string): ParseResult {
       if (!(bytes instanceof Uint8Array)) return bytes;
       if (o.type === 'send') return { ok: true, request: { type: 'send', id, framing: 'json', to, bytes } };
       const replySurbs = o.replySurbs ?? 0;
-      if (typeof replySurbs !== 'number' || !Number.isInteger(replySurbs) || replySurbs < 0 || replySurbs > MAX_REPLY_SURBS) {
+      if (
+        typeof replySurbs !== 'number' ||
+        !Number.isInteger(replySurbs) ||
+        replySurbs < 0 ||
+        replySurbs > MAX_REPLY_SURBS
+      ) {
         return bad('replySurbs', `must be an integer 0..${MAX_REPLY_SURBS}`);
       }
       return { ok: true, request: { type: 'sendAnonymous', id, framing: 'json', to, bytes, replySurbs } };
@@ -154,18 +182,31 @@ export function parseJsonRequest(text: string): ParseResult {
     case undefined:
       return bad('type', 'is missing');
     default:
-      return fail('json', id, ApiErrorCode.unknownType, `type ${JSON.stringify(o.type)} is not a request (send, sendAnonymous, reply, selfAddress, openMailbox)`, 'type');
+      return fail(
+        'json',
+        id,
+        ApiErrorCode.unknownType,
+        `type ${JSON.stringify(o.type)} is not a request (send, sendAnonymous, reply, selfAddress, openMailbox)`,
+        'type',
+      );
   }
 }
 
 /** Parses one binary frame. */
 export function parseBinaryRequest(frame: Uint8Array): ParseResult {
-  if (frame.length < BINARY_HEADER_BYTES) return fail('binary', 0, ApiErrorCode.malformed, `binary frame must be at least ${BINARY_HEADER_BYTES} bytes (kind, request id), got ${frame.length}`);
+  if (frame.length < BINARY_HEADER_BYTES)
+    return fail(
+      'binary',
+      0,
+      ApiErrorCode.malformed,
+      `binary frame must be at least ${BINARY_HEADER_BYTES} bytes (kind, request id), got ${frame.length}`,
+    );
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const kind = frame[0]!;
   const id = view.getUint32(1);
   let at = BINARY_HEADER_BYTES;
-  const short = (field: string) => fail('binary', id, ApiErrorCode.malformed, `binary frame ends inside ${field}`, field);
+  const short = (field: string) =>
+    fail('binary', id, ApiErrorCode.malformed, `binary frame ends inside ${field}`, field);
   /** A u16-length-prefixed ASCII string. */
   const lengthPrefixed = (field: string): string | ParseResult => {
     if (frame.length < at + LENGTH_PREFIX_BYTES) return short(`${field} length`);
@@ -188,7 +229,10 @@ export function parseBinaryRequest(frame: Uint8Array): ParseResult {
       at += U8_BYTES;
       const to = lengthPrefixed('to');
       if (typeof to !== 'string') return to;
-      return { ok: true, request: { type: 'sendAnonymous', id, framing: 'binary', to, bytes: frame.slice(at), replySurbs } };
+      return {
+        ok: true,
+        request: { type: 'sendAnonymous', id, framing: 'binary', to, bytes: frame.slice(at), replySurbs },
+      };
     }
     case BinaryKind.reply: {
       const senderTag = lengthPrefixed('senderTag');
@@ -200,10 +244,24 @@ export function parseBinaryRequest(frame: Uint8Array): ParseResult {
     case BinaryKind.openMailbox: {
       // Optional body: the post office's node id (ASCII hex); none: the topology's first post office.
       if (frame.length === at) return { ok: true, request: { type: 'openMailbox', id, framing: 'binary' } };
-      return { ok: true, request: { type: 'openMailbox', id, framing: 'binary', postOffice: Buffer.from(frame.subarray(at)).toString('latin1') } };
+      return {
+        ok: true,
+        request: {
+          type: 'openMailbox',
+          id,
+          framing: 'binary',
+          postOffice: Buffer.from(frame.subarray(at)).toString('latin1'),
+        },
+      };
     }
     default:
-      return fail('binary', id, ApiErrorCode.unknownType, `binary kind 0x${kind.toString(16).padStart(2, '0')} is not a request (0x01 send, 0x02 sendAnonymous, 0x03 reply, 0x04 selfAddress, 0x05 openMailbox)`, 'kind');
+      return fail(
+        'binary',
+        id,
+        ApiErrorCode.unknownType,
+        `binary kind 0x${kind.toString(16).padStart(2, '0')} is not a request (0x01 send, 0x02 sendAnonymous, 0x03 reply, 0x04 selfAddress, 0x05 openMailbox)`,
+        'kind',
+      );
   }
 }
 
@@ -220,7 +278,13 @@ export type ApiEvent =
   | { readonly type: 'sent'; readonly id: RequestId; readonly messageId: string }
   | { readonly type: 'selfAddress'; readonly id: RequestId; readonly address: string }
   | { readonly type: 'mailbox'; readonly id: RequestId; readonly address: string }
-  | { readonly type: 'received'; readonly messageId: string; readonly latencyMs: number; readonly bytes: Uint8Array; readonly senderTag?: string }
+  | {
+      readonly type: 'received';
+      readonly messageId: string;
+      readonly latencyMs: number;
+      readonly bytes: Uint8Array;
+      readonly senderTag?: string;
+    }
   | ({ readonly type: 'error' } & Omit<ApiError, 'framing'>);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -236,7 +300,11 @@ export function encodeEvent(event: ApiEvent, framing: Framing): string | Uint8Ar
       text = undefined;
     }
     const { bytes, ...rest } = event;
-    return JSON.stringify({ ...rest, ...(text !== undefined ? { message: text } : {}), data: Buffer.from(bytes).toString('base64') });
+    return JSON.stringify({
+      ...rest,
+      ...(text !== undefined ? { message: text } : {}),
+      data: Buffer.from(bytes).toString('base64'),
+    });
   }
   switch (event.type) {
     case 'sent': {
@@ -247,15 +315,26 @@ export function encodeEvent(event: ApiEvent, framing: Framing): string | Uint8Ar
     case 'selfAddress':
     case 'mailbox': {
       const address = Buffer.from(event.address, 'latin1');
-      const { frame } = binaryHeader(event.type === 'mailbox' ? BinaryKind.mailboxReply : BinaryKind.selfAddressReply, event.id, address.length);
+      const { frame } = binaryHeader(
+        event.type === 'mailbox' ? BinaryKind.mailboxReply : BinaryKind.selfAddressReply,
+        event.id,
+        address.length,
+      );
       frame.set(address, BINARY_HEADER_BYTES);
       return frame;
     }
     case 'received': {
       // [message id (16)][latency ms (u32)][message bytes]
-      const { frame, view } = binaryHeader(BinaryKind.received, 0, MESSAGE_ID_BYTES + LATENCY_BYTES + event.bytes.length);
+      const { frame, view } = binaryHeader(
+        BinaryKind.received,
+        0,
+        MESSAGE_ID_BYTES + LATENCY_BYTES + event.bytes.length,
+      );
       frame.set(Buffer.from(event.messageId, 'hex').subarray(0, MESSAGE_ID_BYTES), BINARY_HEADER_BYTES);
-      view.setUint32(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES, Math.min(0xffff_ffff, Math.max(0, Math.round(event.latencyMs))));
+      view.setUint32(
+        BINARY_HEADER_BYTES + MESSAGE_ID_BYTES,
+        Math.min(0xffff_ffff, Math.max(0, Math.round(event.latencyMs))),
+      );
       frame.set(event.bytes, BINARY_HEADER_BYTES + MESSAGE_ID_BYTES + LATENCY_BYTES);
       return frame;
     }

@@ -23,7 +23,15 @@ import type { ReceivedMessage } from '../client/client.js';
 import { silentLog, type LogLike } from '../client/connection.js';
 import type { Geometry } from '../geometry.js';
 import { checkBindHost } from './bind.js';
-import { ApiErrorCode, encodeEvent, parseBinaryRequest, parseJsonRequest, type ApiEvent, type ApiRequest, type Framing } from './protocol.js';
+import {
+  ApiErrorCode,
+  encodeEvent,
+  parseBinaryRequest,
+  parseJsonRequest,
+  type ApiEvent,
+  type ApiRequest,
+  type Framing,
+} from './protocol.js';
 
 /** Default TCP port (Nym's client API uses 1977; the next one avoids a clash when both run). */
 export const DEFAULT_API_PORT = 1978;
@@ -129,7 +137,10 @@ export class ClientApiServer {
       // ws itself closes (1009) frames over twice our limit before buffering them; between the two limits
       // we answer with an error frame first.
       maxPayload: 2 * this.maxFrameBytes,
-      verifyClient: (info: { origin: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      verifyClient: (
+        info: { origin: string; req: IncomingMessage },
+        done: (ok: boolean, code?: number, message?: string) => void,
+      ) => {
         const origin = info.req.headers.origin;
         if (origin === undefined || this.allowedOrigins.has(origin)) return done(true);
         this.counters.refused_origin++;
@@ -161,7 +172,13 @@ export class ClientApiServer {
   }
 
   stats(): ClientApiStats {
-    return { ...this.counters, requests: { ...this.counters.requests }, errors: { ...this.counters.errors }, connections: this.connections.size, backlog: this.backlog.length };
+    return {
+      ...this.counters,
+      requests: { ...this.counters.requests },
+      errors: { ...this.counters.errors },
+      connections: this.connections.size,
+      backlog: this.backlog.length,
+    };
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
@@ -174,7 +191,17 @@ export class ClientApiServer {
     ws.on('error', (err) => this.log.debug({ err: err.message }, 'client API connection error'));
     ws.on('message', (data: Buffer, isBinary: boolean) => void this.onFrame(conn, data, isBinary));
     if (format !== null && format !== 'json' && format !== 'binary') {
-      this.emit(conn, { type: 'error', id: undefined, code: ApiErrorCode.invalidField, message: `format must be json or binary, got ${JSON.stringify(format)}; using json`, field: 'format' }, 'json');
+      this.emit(
+        conn,
+        {
+          type: 'error',
+          id: undefined,
+          code: ApiErrorCode.invalidField,
+          message: `format must be json or binary, got ${JSON.stringify(format)}; using json`,
+          field: 'format',
+        },
+        'json',
+      );
     }
     // The first application to connect gets what arrived while none was.
     for (const m of this.backlog.splice(0)) this.deliverTo(conn, m);
@@ -184,7 +211,16 @@ export class ClientApiServer {
     const framing: Framing = isBinary ? 'binary' : 'json';
     if (data.length > this.maxFrameBytes) {
       this.countError(ApiErrorCode.frameTooLarge);
-      this.emit(conn, { type: 'error', id: undefined, code: ApiErrorCode.frameTooLarge, message: `frame of ${data.length} bytes is over the limit of ${this.maxFrameBytes} bytes; closing` }, framing);
+      this.emit(
+        conn,
+        {
+          type: 'error',
+          id: undefined,
+          code: ApiErrorCode.frameTooLarge,
+          message: `frame of ${data.length} bytes is over the limit of ${this.maxFrameBytes} bytes; closing`,
+        },
+        framing,
+      );
       conn.ws.close(1009, 'frame too large');
       return;
     }
@@ -204,7 +240,11 @@ export class ClientApiServer {
 
   /** Runs one request; never throws (every failure is an error event naming what is wrong). */
   private async handle(r: ApiRequest): Promise<ApiEvent> {
-    const error = (code: (typeof ApiErrorCode)[keyof typeof ApiErrorCode], message: string, field?: string): ApiEvent => ({
+    const error = (
+      code: (typeof ApiErrorCode)[keyof typeof ApiErrorCode],
+      message: string,
+      field?: string,
+    ): ApiEvent => ({
       type: 'error',
       id: r.id,
       code,
@@ -213,7 +253,8 @@ export class ClientApiServer {
     });
     if (r.type === 'selfAddress') return { type: 'selfAddress', id: r.id, address: this.client.address };
     if (r.type === 'openMailbox') {
-      if (!this.client.openMailbox) return error(ApiErrorCode.notSupported, 'openMailbox is not supported by this client', 'type');
+      if (!this.client.openMailbox)
+        return error(ApiErrorCode.notSupported, 'openMailbox is not supported by this client', 'type');
       try {
         return { type: 'mailbox', id: r.id, address: this.client.openMailbox(r.postOffice) };
       } catch (err) {
@@ -221,7 +262,11 @@ export class ClientApiServer {
       }
     }
     if (r.bytes.length > this.client.params.maxMessageBytes) {
-      return error(ApiErrorCode.messageTooLarge, `message of ${r.bytes.length} bytes is over this network's params.maxMessageBytes (${this.client.params.maxMessageBytes})`, 'message');
+      return error(
+        ApiErrorCode.messageTooLarge,
+        `message of ${r.bytes.length} bytes is over this network's params.maxMessageBytes (${this.client.params.maxMessageBytes})`,
+        'message',
+      );
     }
     if (r.type === 'send' || r.type === 'sendAnonymous') {
       try {
@@ -237,10 +282,20 @@ export class ClientApiServer {
         case 'send':
           return { type: 'sent', id: r.id, messageId: await this.client.send(r.to, r.bytes) };
         case 'sendAnonymous':
-          if (!this.client.sendAnonymous) return error(ApiErrorCode.notSupported, 'sendAnonymous is not supported yet: this client cannot attach reply SURBs; use send', 'type');
+          if (!this.client.sendAnonymous)
+            return error(
+              ApiErrorCode.notSupported,
+              'sendAnonymous is not supported yet: this client cannot attach reply SURBs; use send',
+              'type',
+            );
           return { type: 'sent', id: r.id, messageId: await this.client.sendAnonymous(r.to, r.bytes, r.replySurbs) };
         case 'reply':
-          if (!this.client.reply) return error(ApiErrorCode.notSupported, 'reply is not supported yet: this client cannot answer through reply SURBs', 'type');
+          if (!this.client.reply)
+            return error(
+              ApiErrorCode.notSupported,
+              'reply is not supported yet: this client cannot answer through reply SURBs',
+              'type',
+            );
           return { type: 'sent', id: r.id, messageId: await this.client.reply(r.senderTag, r.bytes) };
       }
     } catch (err) {
@@ -264,7 +319,17 @@ export class ClientApiServer {
     }
     // A message sent with reply SURBs carries an opaque reply handle (never the sender's address): the app
     // answers with `reply` naming it as senderTag.
-    this.emit(conn, { type: 'received', messageId: m.messageId, latencyMs: m.latencyMs, bytes: m.bytes, ...(m.replyHandle !== undefined ? { senderTag: m.replyHandle } : {}) }, conn.framing);
+    this.emit(
+      conn,
+      {
+        type: 'received',
+        messageId: m.messageId,
+        latencyMs: m.latencyMs,
+        bytes: m.bytes,
+        ...(m.replyHandle !== undefined ? { senderTag: m.replyHandle } : {}),
+      },
+      conn.framing,
+    );
     this.counters.received_delivered++;
   }
 

@@ -28,7 +28,18 @@ import { bytesToHex, hexToBytes } from './bytes.js';
 import { silentLog, type BackoffOptions, type ClientTransport, type LogLike } from './connection.js';
 import { decodeEnvelope, encodeEnvelope, recordBytes, type EnvelopeRecord } from './envelope.js';
 import { fragmentCount, MESSAGE_ID_BYTES, Reassembler, type ReassemblerOptions } from './fragments.js';
-import { ackCapacity, AckMode, dataCapacity, decodeFrame, encodeAck, encodeData, splitData, supportsSurbAcks, type AckModeCode, type DataFragment } from './frames.js';
+import {
+  ackCapacity,
+  AckMode,
+  dataCapacity,
+  decodeFrame,
+  encodeAck,
+  encodeData,
+  splitData,
+  supportsSurbAcks,
+  type AckModeCode,
+  type DataFragment,
+} from './frames.js';
 import { ackTimeoutMs, DEFAULT_MAX_ATTEMPTS, type RetransmitPolicy } from './retransmit.js';
 import { MemoryStore, type ClientStore, type StoreSnapshot } from './store.js';
 import { Inbox } from './inbox.js';
@@ -36,11 +47,24 @@ import { checkKeyPair, type KeyPair } from './keys.js';
 import { LoopTracker } from './loop-tracker.js';
 import { dropRoute, loopRoute, messageRoute, postOfficeRoute, surbRoute, toAddress, type Route } from './routes.js';
 import { PostOfficeClient } from '../postoffice/client.js';
-import { isAnonymousAddress, mailboxEpochAt, mailboxId, parseAnonymousAddress, type AnonymousAddress } from '../postoffice/mailbox.js';
+import {
+  isAnonymousAddress,
+  mailboxEpochAt,
+  mailboxId,
+  parseAnonymousAddress,
+  type AnonymousAddress,
+} from '../postoffice/mailbox.js';
 import { encodePull, encodePush, sealEnvelope } from '../postoffice/wire.js';
 import { SendQueue } from './send-queue.js';
 import { newCounters, Samples, type ClientStats } from './stats.js';
-import { cryptoUniform, PoissonStream, systemScheduler, type RandomSource, type Scheduler, type TimerHandle } from './streams.js';
+import {
+  cryptoUniform,
+  PoissonStream,
+  systemScheduler,
+  type RandomSource,
+  type Scheduler,
+  type TimerHandle,
+} from './streams.js';
 
 export type { KeyPair } from './keys.js';
 export type { ClientStats, Percentiles } from './stats.js';
@@ -222,7 +246,13 @@ interface OutEnvelope {
 /** A SURB we built: for a fragment's ack (kept in memory) or handed out for replies (kept in the store). */
 type SurbEntry =
   | { readonly kind: 'ack'; readonly keys: Uint8Array; readonly envelopeId: string; readonly index: number }
-  | { readonly kind: 'reply'; readonly keys: Uint8Array; readonly conversation: string; readonly replier: string; readonly expiresAtMs: number }
+  | {
+      readonly kind: 'reply';
+      readonly keys: Uint8Array;
+      readonly conversation: string;
+      readonly replier: string;
+      readonly expiresAtMs: number;
+    }
   | { readonly kind: 'pushAck'; readonly keys: Uint8Array; readonly push: WaitingPush };
 
 /** A reply SURB received: usable until `expiresAtMs` (the end of the key epoch it was built for). */
@@ -241,7 +271,13 @@ const DUMMY_REASONS = new Set(['mac', 'version']);
 const NEVER = 2 ** 48 - 1;
 
 function delivered(env: OutEnvelope, messageId: string, acknowledged: boolean): Delivery {
-  return { messageId, envelopeId: env.idHex, fragments: env.data.length, transmissions: env.attempts.reduce((a, b) => a + b, 0), acknowledged };
+  return {
+    messageId,
+    envelopeId: env.idHex,
+    fragments: env.data.length,
+    transmissions: env.attempts.reduce((a, b) => a + b, 0),
+    acknowledged,
+  };
 }
 
 export class LoopixClient {
@@ -313,7 +349,11 @@ export class LoopixClient {
     this.providerId = o.config.providerId;
     const provider = o.topology.node(this.providerId);
     if (!provider || provider.role !== 'provider') {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_PROVIDER', `config.providerId ${this.providerId} is not a provider in the topology`, { field: 'config.providerId' });
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_PROVIDER',
+        `config.providerId ${this.providerId} is not a provider in the topology`,
+        { field: 'config.providerId' },
+      );
     }
     this.backend = o.backend;
     const keys = checkKeyPair(g, (s) => this.backend.x25519Base(s), o.keyPair);
@@ -376,7 +416,10 @@ export class LoopixClient {
         random: this.random,
         onError: (err) => {
           this.counters.build_errors++;
-          this.log.error({ stream: name, err: err instanceof Error ? err.message : String(err) }, 'stream event failed');
+          this.log.error(
+            { stream: name, err: err instanceof Error ? err.message : String(err) },
+            'stream event failed',
+          );
         },
       });
     this.streams = {
@@ -397,7 +440,8 @@ export class LoopixClient {
   /** Starts the three streams and the provider session (after the store is loaded). */
   start(): void {
     if (this.running) return;
-    if (this.stopped) throw new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', 'a stopped client cannot be restarted; create a new one');
+    if (this.stopped)
+      throw new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', 'a stopped client cannot be restarted; create a new one');
     this.running = true;
     const go = () => {
       if (!this.running) return;
@@ -406,7 +450,10 @@ export class LoopixClient {
       this.streams.loop.start();
       this.streams.drop.start();
     };
-    if (this.restored) void this.restored.then(go, (err: unknown) => this.log.error({ err: String(err) }, 'client store could not be loaded'));
+    if (this.restored)
+      void this.restored.then(go, (err: unknown) =>
+        this.log.error({ err: String(err) }, 'client store could not be loaded'),
+      );
     else go();
   }
 
@@ -415,7 +462,8 @@ export class LoopixClient {
     await this.restored;
     const t = this.transport as Partial<{ waitConnected(ms: number): Promise<void> }>;
     if (typeof t.waitConnected === 'function') return t.waitConnected.call(this.transport, timeoutMs);
-    if (!this.transport.connected) throw new LoopixError('ERR_LOOPIX_CLIENT_TRANSPORT', 'transport cannot wait for a connection');
+    if (!this.transport.connected)
+      throw new LoopixError('ERR_LOOPIX_CLIENT_TRANSPORT', 'transport cannot wait for a connection');
   }
 
   /**
@@ -442,15 +490,35 @@ export class LoopixClient {
     for (const env of this.outbox.values()) {
       for (const t of env.timers.values()) this.scheduler.clearTimer(t);
       env.timers.clear();
-      for (const w of env.waiters.splice(0)) w.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${w.messageId}: the client stopped before every fragment was acknowledged; a client on the same store resumes it`, { field: 'messageId' }));
+      for (const w of env.waiters.splice(0))
+        w.reject(
+          new LoopixError(
+            'ERR_LOOPIX_CLIENT_STOPPED',
+            `message ${w.messageId}: the client stopped before every fragment was acknowledged; a client on the same store resumes it`,
+            { field: 'messageId' },
+          ),
+        );
     }
     for (const m of [...this.pushes.splice(0), ...this.unackedPushes.values()]) {
       if (m.timer !== undefined) this.scheduler.clearTimer(m.timer);
       m.done = true;
-      m.pending.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${bytesToHex(m.messageId)}: the client stopped before the push was acknowledged`, { field: 'messageId' }));
+      m.pending.reject(
+        new LoopixError(
+          'ERR_LOOPIX_CLIENT_STOPPED',
+          `message ${bytesToHex(m.messageId)}: the client stopped before the push was acknowledged`,
+          { field: 'messageId' },
+        ),
+      );
     }
     this.unackedPushes.clear();
-    for (const m of this.waiting.splice(0)) m.pending?.reject(new LoopixError('ERR_LOOPIX_CLIENT_STOPPED', `message ${m.pending.messageId}: the client stopped before it was sent`, { field: 'messageId' }));
+    for (const m of this.waiting.splice(0))
+      m.pending?.reject(
+        new LoopixError(
+          'ERR_LOOPIX_CLIENT_STOPPED',
+          `message ${m.pending.messageId}: the client stopped before it was sent`,
+          { field: 'messageId' },
+        ),
+      );
     await this.transport.stop();
     this.inbox.close();
     this.fragments.release();
@@ -477,12 +545,22 @@ export class LoopixClient {
       const pending: PendingMessage = { messageId: idHex, resolve, reject, onProgress: options.onProgress };
       if (isAnonymousAddress(recipient)) return this.queuePush(recipient, messageId, bytes, pending);
       const to = this.parseRecipient(recipient);
-      if (!(bytes instanceof Uint8Array)) throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
+      if (!(bytes instanceof Uint8Array))
+        throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
       if (bytes.length > this.params.maxMessageBytes) {
-        throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', `bytes must be at most maxMessageBytes = ${this.params.maxMessageBytes} bytes, got ${bytes.length}`, { field: 'bytes' });
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_MESSAGE',
+          `bytes must be at most maxMessageBytes = ${this.params.maxMessageBytes} bytes, got ${bytes.length}`,
+          { field: 'bytes' },
+        );
       }
       const n = options.replySurbs ?? 0;
-      if (!Number.isInteger(n) || n < 0 || n > MAX_REPLY_SURBS) throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', `replySurbs must be an integer in 0..${MAX_REPLY_SURBS}, got ${n}`, { field: 'replySurbs' });
+      if (!Number.isInteger(n) || n < 0 || n > MAX_REPLY_SURBS)
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_MESSAGE',
+          `replySurbs must be an integer in 0..${MAX_REPLY_SURBS}, got ${n}`,
+          { field: 'replySurbs' },
+        );
       const records: EnvelopeRecord[] = [{ kind: 'message', messageId, bytes: Uint8Array.from(bytes) }];
       if (n > 0) {
         conversation = bytesToHex(crypto.getRandomValues(new Uint8Array(MESSAGE_ID_BYTES)));
@@ -493,7 +571,8 @@ export class LoopixClient {
     // A send nobody awaits must not crash the process with an unhandled rejection when it fails or the client
     // stops: failures are logged and counted (messages_failed); whoever awaits the promise still gets them.
     promise.catch(() => {});
-    let acked = 0, total = 0;
+    let acked = 0,
+      total = 0;
     const handle = Object.assign(promise, {
       messageId: idHex,
       conversation,
@@ -523,17 +602,34 @@ export class LoopixClient {
     let env: OutEnvelope | undefined;
     const promise = new Promise<Delivery>((resolve, reject) => {
       if (bytes.length > this.params.maxMessageBytes) {
-        throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', `bytes must be at most maxMessageBytes = ${this.params.maxMessageBytes} bytes, got ${bytes.length}`, { field: 'bytes' });
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_MESSAGE',
+          `bytes must be at most maxMessageBytes = ${this.params.maxMessageBytes} bytes, got ${bytes.length}`,
+          { field: 'bytes' },
+        );
       }
       const pool = this.replyPools.get(handle);
-      if (!pool) throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_UNKNOWN', `reply handle ${handle} is unknown (no message with reply SURBs came under it)`, { field: 'handle' });
+      if (!pool)
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_REPLY_UNKNOWN',
+          `reply handle ${handle} is unknown (no message with reply SURBs came under it)`,
+          { field: 'handle' },
+        );
       const live = this.liveSurbs(handle);
       if (live === 0) {
         const last = Math.max(0, ...pool.map((s) => s.expiresAtMs));
         if (pool.length > 0) {
-          throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_EXPIRED', `reply handle ${handle}: its ${pool.length} SURBs expired at ${new Date(last).toISOString()} (end of the key epoch they were built for)`, { field: 'handle' });
+          throw new LoopixError(
+            'ERR_LOOPIX_CLIENT_REPLY_EXPIRED',
+            `reply handle ${handle}: its ${pool.length} SURBs expired at ${new Date(last).toISOString()} (end of the key epoch they were built for)`,
+            { field: 'handle' },
+          );
         }
-        throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_NO_SURBS', `reply handle ${handle} has no SURBs left; the sender was asked for more`, { field: 'handle' });
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_REPLY_NO_SURBS',
+          `reply handle ${handle} has no SURBs left; the sender was asked for more`,
+          { field: 'handle' },
+        );
       }
       // SURBs already promised to earlier replies under this handle that have not all been acknowledged.
       let committed = 0;
@@ -541,19 +637,35 @@ export class LoopixClient {
       const available = live - committed;
       const records: EnvelopeRecord[] = [{ kind: 'message', messageId, bytes: Uint8Array.from(bytes) }];
       const count = splitData(this.geometry, encodeEnvelope(this.geometry, records), AckMode.FORWARD).length;
-      if (available - count < SURB_LOW_WATER) records.push({ kind: 'surbRequest', replyKey: hexToBytes(handle), wanted: SURB_TOP_UP });
+      if (available - count < SURB_LOW_WATER)
+        records.push({ kind: 'surbRequest', replyKey: hexToBytes(handle), wanted: SURB_TOP_UP });
       const body = encodeEnvelope(this.geometry, records);
       const data = splitData(this.geometry, body, AckMode.FORWARD);
       if (data.length > available) {
-        throw new LoopixError('ERR_LOOPIX_CLIENT_REPLY_NO_SURBS', `reply handle ${handle}: the reply needs ${data.length} SURBs, ${available} left (${committed} promised to earlier replies)`, { field: 'handle' });
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_REPLY_NO_SURBS',
+          `reply handle ${handle}: the reply needs ${data.length} SURBs, ${available} left (${committed} promised to earlier replies)`,
+          { field: 'handle' },
+        );
       }
-      env = this.newEnvelope({ to: undefined, replyHandle: handle, ackMode: AckMode.FORWARD, data, messageIds: [idHex], waiters: [{ messageId: idHex, resolve, reject, onProgress: options.onProgress }] });
+      env = this.newEnvelope({
+        to: undefined,
+        replyHandle: handle,
+        ackMode: AckMode.FORWARD,
+        data,
+        messageIds: [idHex],
+        waiters: [{ messageId: idHex, resolve, reject, onProgress: options.onProgress }],
+      });
     });
     promise.catch(() => {}); // as in send()
     return Object.assign(promise, {
       messageId: idHex,
       conversation: undefined,
-      progress: (): SendProgress => ({ messageId: idHex, acked: env ? env.acked.filter(Boolean).length : 0, total: env ? env.data.length : 0 }),
+      progress: (): SendProgress => ({
+        messageId: idHex,
+        acked: env ? env.acked.filter(Boolean).length : 0,
+        total: env ? env.data.length : 0,
+      }),
     });
   }
 
@@ -566,8 +678,16 @@ export class LoopixClient {
    */
   openMailbox(postOfficeId?: string): string {
     const po = postOfficeId ?? this.topology.postOffices[0]?.id;
-    if (po === undefined) throw new LoopixError('ERR_LOOPIX_PO_NONE', 'the topology lists no post office (a provider with postOffice: true)', { field: 'postOfficeId' });
-    if (this.topology.node(po)?.postOffice !== true) throw new LoopixError('ERR_LOOPIX_PO_NONE', `node ${po} is not a post office in the topology`, { field: 'postOfficeId' });
+    if (po === undefined)
+      throw new LoopixError(
+        'ERR_LOOPIX_PO_NONE',
+        'the topology lists no post office (a provider with postOffice: true)',
+        { field: 'postOfficeId' },
+      );
+    if (this.topology.node(po)?.postOffice !== true)
+      throw new LoopixError('ERR_LOOPIX_PO_NONE', `node ${po} is not a post office in the topology`, {
+        field: 'postOfficeId',
+      });
     const m = this.po.open(po, this.providerId);
     const [key, value] = this.po.mailboxRecord(m);
     void this.persist(() => this.store.put('postoffice', key, value));
@@ -578,12 +698,30 @@ export class LoopixClient {
   private queuePush(recipient: string, messageId: Uint8Array, bytes: Uint8Array, pending: PendingMessage): void {
     const to = parseAnonymousAddress(this.geometry, recipient);
     if (this.topology.node(to.postOfficeId)?.postOffice !== true) {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient post office ${to.postOfficeId} is not a post office in the topology`, { field: 'recipient' });
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_RECIPIENT',
+        `recipient post office ${to.postOfficeId} is not a post office in the topology`,
+        { field: 'recipient' },
+      );
     }
-    if (!(bytes instanceof Uint8Array)) throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
+    if (!(bytes instanceof Uint8Array))
+      throw new LoopixError('ERR_LOOPIX_CLIENT_MESSAGE', 'bytes must be a Uint8Array', { field: 'bytes' });
     // Seal once now so an oversized message rejects at once (ERR_LOOPIX_PO_MESSAGE); sealed again when sent.
-    sealEnvelope(this.geometry, this.backend, to.publicKey, { messageId, sentAtMs: Math.floor(this.wallClock()), bytes });
-    this.pushes.push({ to, messageId, bytes: Uint8Array.from(bytes), sentAtMs: Math.floor(this.wallClock()), pending, attempts: 0, timer: undefined, done: false });
+    sealEnvelope(this.geometry, this.backend, to.publicKey, {
+      messageId,
+      sentAtMs: Math.floor(this.wallClock()),
+      bytes,
+    });
+    this.pushes.push({
+      to,
+      messageId,
+      bytes: Uint8Array.from(bytes),
+      sentAtMs: Math.floor(this.wallClock()),
+      pending,
+      attempts: 0,
+      timer: undefined,
+      done: false,
+    });
   }
 
   /** Reply SURBs still usable under `handle` (unexpired). */
@@ -603,14 +741,30 @@ export class LoopixClient {
     try {
       to = typeof recipient === 'string' ? parseAddress(this.geometry, recipient) : recipient;
     } catch (err) {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient: ${(err as Error).message}`, { field: 'recipient', cause: err });
+      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient: ${(err as Error).message}`, {
+        field: 'recipient',
+        cause: err,
+      });
     }
-    if (!to || typeof to.providerId !== 'string' || !(to.publicKey instanceof Uint8Array) || to.publicKey.length !== this.geometry.publicKeyBytes) {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', 'recipient must be a loopix1: address or {providerId, publicKey (32 bytes)}', { field: 'recipient' });
+    if (
+      !to ||
+      typeof to.providerId !== 'string' ||
+      !(to.publicKey instanceof Uint8Array) ||
+      to.publicKey.length !== this.geometry.publicKeyBytes
+    ) {
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_RECIPIENT',
+        'recipient must be a loopix1: address or {providerId, publicKey (32 bytes)}',
+        { field: 'recipient' },
+      );
     }
     const node = this.topology.node(to.providerId);
     if (!node || node.role !== 'provider') {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_RECIPIENT', `recipient provider ${to.providerId} is not a provider in the topology`, { field: 'recipient' });
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_RECIPIENT',
+        `recipient provider ${to.providerId} is not a provider in the topology`,
+        { field: 'recipient' },
+      );
     }
     return { providerId: to.providerId, publicKey: Uint8Array.from(to.publicKey) };
   }
@@ -618,14 +772,35 @@ export class LoopixClient {
   /** Packets a message of `size` bytes occupies when it travels alone (framing v2, SURB-acks). */
   fragmentsFor(size: number): number {
     if (this.ackMode === AckMode.NONE) return fragmentCount(this.geometry, size);
-    return splitData(this.geometry, encodeEnvelope(this.geometry, [{ kind: 'message', messageId: new Uint8Array(MESSAGE_ID_BYTES), bytes: crypto.getRandomValues(new Uint8Array(size)) }]), this.ackMode).length;
+    return splitData(
+      this.geometry,
+      encodeEnvelope(this.geometry, [
+        {
+          kind: 'message',
+          messageId: new Uint8Array(MESSAGE_ID_BYTES),
+          bytes: crypto.getRandomValues(new Uint8Array(size)),
+        },
+      ]),
+      this.ackMode,
+    ).length;
   }
 
   /** Resolves when nothing waits to be sent (messages, fragments, acks) — acknowledgements may still be due. */
   async flushed(timeoutMs?: number): Promise<void> {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    while (!this.stopped && (this.waiting.length > 0 || this.pushes.length > 0 || this.fragments.length > 0 || this.surbAcks.length > 0 || this.forwardAcks.size > 0)) {
-      if (Date.now() > deadline) throw new LoopixError('ERR_LOOPIX_CLIENT_FLUSH_TIMEOUT', `send buffer not empty after ${timeoutMs} ms (${this.fragments.length} fragments, ${this.waiting.length} messages left)`);
+    while (
+      !this.stopped &&
+      (this.waiting.length > 0 ||
+        this.pushes.length > 0 ||
+        this.fragments.length > 0 ||
+        this.surbAcks.length > 0 ||
+        this.forwardAcks.size > 0)
+    ) {
+      if (Date.now() > deadline)
+        throw new LoopixError(
+          'ERR_LOOPIX_CLIENT_FLUSH_TIMEOUT',
+          `send buffer not empty after ${timeoutMs} ms (${this.fragments.length} fragments, ${this.waiting.length} messages left)`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -681,10 +856,21 @@ export class LoopixClient {
    * of the same network (geometry, own provider) and not older than the current one is accepted.
    */
   setTopology(next: TopologyIndex): void {
-    if (next.doc.epoch < this.topology.doc.epoch) throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', `topology epoch ${next.doc.epoch} is older than the current ${this.topology.doc.epoch}`, { field: 'epoch' });
+    if (next.doc.epoch < this.topology.doc.epoch)
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_TOPOLOGY',
+        `topology epoch ${next.doc.epoch} is older than the current ${this.topology.doc.epoch}`,
+        { field: 'epoch' },
+      );
     const g = next.geometry;
-    if (g.packetBytes !== this.geometry.packetBytes || g.maxHops !== this.geometry.maxHops) throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', 'topology geometry differs from the current one', { field: 'geometry' });
-    if (next.node(this.providerId)?.role !== 'provider') throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', `provider ${this.providerId} is not in the new topology`, { field: 'nodes' });
+    if (g.packetBytes !== this.geometry.packetBytes || g.maxHops !== this.geometry.maxHops)
+      throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', 'topology geometry differs from the current one', {
+        field: 'geometry',
+      });
+    if (next.node(this.providerId)?.role !== 'provider')
+      throw new LoopixError('ERR_LOOPIX_CLIENT_TOPOLOGY', `provider ${this.providerId} is not in the new topology`, {
+        field: 'nodes',
+      });
     this.topology = next;
   }
 
@@ -694,7 +880,8 @@ export class LoopixClient {
   private persist(op: () => void | Promise<void>): void | Promise<void> {
     try {
       const r = op();
-      if (r instanceof Promise) return r.catch((err: unknown) => this.log.error({ err: String(err) }, 'client store write failed'));
+      if (r instanceof Promise)
+        return r.catch((err: unknown) => this.log.error({ err: String(err) }, 'client store write failed'));
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'client store write failed');
     }
@@ -731,7 +918,13 @@ export class LoopixClient {
           void this.persist(() => this.store.delete('partial', key));
           continue;
         }
-        this.reassembler.addFragment({ messageId: hexToBytes(id), index: Number(index), count: p.count, data: hexToBytes(p.data), sentAtMs: p.sentAtMs });
+        this.reassembler.addFragment({
+          messageId: hexToBytes(id),
+          index: Number(index),
+          count: p.count,
+          data: hexToBytes(p.data),
+          sentAtMs: p.sentAtMs,
+        });
         if (p.via) this.incomingVia.set(id, p.via);
       } catch {
         this.countInvalid('store_partial');
@@ -740,14 +933,23 @@ export class LoopixClient {
     for (const [id, v] of s.surbkeys) {
       try {
         const k = JSON.parse(v) as { keys: string; conversation: string; replier: string; expiresAtMs: number };
-        this.surbs.set(id, { kind: 'reply', keys: hexToBytes(k.keys), conversation: k.conversation, replier: k.replier, expiresAtMs: k.expiresAtMs });
+        this.surbs.set(id, {
+          kind: 'reply',
+          keys: hexToBytes(k.keys),
+          conversation: k.conversation,
+          replier: k.replier,
+          expiresAtMs: k.expiresAtMs,
+        });
       } catch {
         this.countInvalid('store_surbkeys');
       }
     }
     for (const [handle, v] of s.replypool) {
       try {
-        const pool = (JSON.parse(v) as Array<{ surb: string; expiresAtMs: number }>).map((x) => ({ surb: hexToBytes(x.surb), expiresAtMs: x.expiresAtMs }));
+        const pool = (JSON.parse(v) as Array<{ surb: string; expiresAtMs: number }>).map((x) => ({
+          surb: hexToBytes(x.surb),
+          expiresAtMs: x.expiresAtMs,
+        }));
         this.replyPools.set(handle, pool);
       } catch {
         this.countInvalid('store_replypool');
@@ -755,11 +957,20 @@ export class LoopixClient {
     }
     for (const [id, v] of s.outgoing) {
       try {
-        const e = JSON.parse(v) as { to: string | null; replyHandle: string | null; ackMode: AckModeCode; sentAtMs: number; data: string[]; acked: boolean[]; attempts: number[]; messageIds: string[] };
+        const e = JSON.parse(v) as {
+          to: string | null;
+          replyHandle: string | null;
+          ackMode: AckModeCode;
+          sentAtMs: number;
+          data: string[];
+          acked: boolean[];
+          attempts: number[];
+          messageIds: string[];
+        };
         const env: OutEnvelope = {
           id: hexToBytes(id),
           idHex: id,
-          to: e.to ? parseAddress(this.geometry, e.to) ?? undefined : undefined,
+          to: e.to ? (parseAddress(this.geometry, e.to) ?? undefined) : undefined,
           replyHandle: e.replyHandle ?? undefined,
           ackMode: e.ackMode,
           sentAtMs: e.sentAtMs,
@@ -795,8 +1006,18 @@ export class LoopixClient {
     return this.topology.epochStart(epoch + 1);
   }
 
-  private buildSurb(firstProviderId: string, surbId: Uint8Array): { surb: Uint8Array; keys: Uint8Array; epoch: number } {
-    const route = surbRoute(this.topology, firstProviderId, this.providerId, this.publicKey, surbId, this.routeOptions());
+  private buildSurb(
+    firstProviderId: string,
+    surbId: Uint8Array,
+  ): { surb: Uint8Array; keys: Uint8Array; epoch: number } {
+    const route = surbRoute(
+      this.topology,
+      firstProviderId,
+      this.providerId,
+      this.publicKey,
+      surbId,
+      this.routeOptions(),
+    );
     const spec = { epoch: route.epoch, hops: route.hops, firstHop: hexToBytes(firstProviderId) };
     let made;
     try {
@@ -818,14 +1039,21 @@ export class LoopixClient {
       expiresAtMs = Math.min(expiresAtMs, this.surbExpiry(epoch));
       const id = bytesToHex(surbId);
       this.surbs.set(id, { kind: 'reply', keys, conversation, replier, expiresAtMs: this.surbExpiry(epoch) });
-      const value = JSON.stringify({ keys: bytesToHex(keys), conversation, replier, expiresAtMs: this.surbExpiry(epoch) });
+      const value = JSON.stringify({
+        keys: bytesToHex(keys),
+        conversation,
+        replier,
+        expiresAtMs: this.surbExpiry(epoch),
+      });
       void this.persist(() => this.store.put('surbkeys', id, value));
       surbs.push(surb);
     }
     return { kind: 'replySurbs', replyKey: hexToBytes(conversation), expiresAtMs, surbs };
   }
 
-  private newEnvelope(o: Pick<OutEnvelope, 'to' | 'replyHandle' | 'ackMode' | 'data' | 'messageIds' | 'waiters'>): OutEnvelope {
+  private newEnvelope(
+    o: Pick<OutEnvelope, 'to' | 'replyHandle' | 'ackMode' | 'data' | 'messageIds' | 'waiters'>,
+  ): OutEnvelope {
     const id = crypto.getRandomValues(new Uint8Array(MESSAGE_ID_BYTES));
     const env: OutEnvelope = {
       ...o,
@@ -852,7 +1080,7 @@ export class LoopixClient {
     if (!first) return false;
     const taken: WaitingMessage[] = [];
     let size = 0;
-    for (let i = 0; i < this.waiting.length; ) {
+    for (let i = 0; i < this.waiting.length;) {
       const m = this.waiting[i]!;
       const bytes = m.records.reduce((a, r) => a + recordBytes(this.geometry, r), 0);
       if (m.toAddress === first.toAddress && (taken.length === 0 || size + bytes <= this.maxEnvelopeBytes)) {
@@ -861,10 +1089,20 @@ export class LoopixClient {
         this.waiting.splice(i, 1);
       } else i++;
     }
-    const body = encodeEnvelope(this.geometry, taken.flatMap((m) => m.records));
+    const body = encodeEnvelope(
+      this.geometry,
+      taken.flatMap((m) => m.records),
+    );
     const data = splitData(this.geometry, body, this.ackMode);
     const messageIds = taken.flatMap((m) => (m.pending ? [m.pending.messageId] : []));
-    this.newEnvelope({ to: first.to, replyHandle: undefined, ackMode: this.ackMode, data, messageIds, waiters: taken.flatMap((m) => (m.pending ? [m.pending] : [])) });
+    this.newEnvelope({
+      to: first.to,
+      replyHandle: undefined,
+      ackMode: this.ackMode,
+      data,
+      messageIds,
+      waiters: taken.flatMap((m) => (m.pending ? [m.pending] : [])),
+    });
     return true;
   }
 
@@ -910,7 +1148,12 @@ export class LoopixClient {
 
   private undelivered(env: OutEnvelope, why: string): LoopixError {
     const left = env.acked.filter((a) => !a).length;
-    const ids = env.messageIds.length === 0 ? `(envelope ${env.idHex})` : env.messageIds.length <= 3 ? env.messageIds.join(', ') : `${env.messageIds.slice(0, 3).join(', ')} and ${env.messageIds.length - 3} more in the same envelope`;
+    const ids =
+      env.messageIds.length === 0
+        ? `(envelope ${env.idHex})`
+        : env.messageIds.length <= 3
+          ? env.messageIds.join(', ')
+          : `${env.messageIds.slice(0, 3).join(', ')} and ${env.messageIds.length - 3} more in the same envelope`;
     return new LoopixError(
       'ERR_LOOPIX_CLIENT_UNDELIVERED',
       `message ${ids}: ${left} of ${env.data.length} fragments unacknowledged ${why} (envelope ${env.idHex}, ${env.attempts.reduce((a, b) => a + b, 0)} transmissions, each on a fresh path)`,
@@ -930,7 +1173,13 @@ export class LoopixClient {
         env.timers.delete(index);
         if (env.done || env.acked[index]) return;
         if (attempt >= this.maxAttempts) {
-          this.finish(env, this.undelivered(env, `after ${this.maxAttempts} transmissions each, the last waiting ${Math.round(ms)} ms for its ack`));
+          this.finish(
+            env,
+            this.undelivered(
+              env,
+              `after ${this.maxAttempts} transmissions each, the last waiting ${Math.round(ms)} ms for its ack`,
+            ),
+          );
           return;
         }
         this.fragments.push({ env, index });
@@ -950,7 +1199,10 @@ export class LoopixClient {
       return this.backend.createPacket(this.geometry, spec);
     } catch (err) {
       // Creation fails with probability ~2^-125 (an unliftable scalar); a fresh seed fixes it.
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'packet creation failed; retrying with a new seed');
+      this.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'packet creation failed; retrying with a new seed',
+      );
       return this.backend.createPacket(this.geometry, spec);
     }
   }
@@ -1002,7 +1254,13 @@ export class LoopixClient {
     if (next.done) return undefined;
     const [key, acks] = next.value;
     const batch = acks.entries.slice(0, ackCapacity(this.geometry));
-    const route = messageRoute(this.topology, this.providerId, acks.to, crypto.getRandomValues(new Uint8Array(this.geometry.addressBytes)), this.routeOptions());
+    const route = messageRoute(
+      this.topology,
+      this.providerId,
+      acks.to,
+      crypto.getRandomValues(new Uint8Array(this.geometry.addressBytes)),
+      this.routeOptions(),
+    );
     if (!this.submitPacket(this.build(route, encodeAck(this.geometry, batch)))) return false;
     acks.entries.splice(0, batch.length);
     if (acks.entries.length === 0) this.forwardAcks.delete(key);
@@ -1022,11 +1280,21 @@ export class LoopixClient {
     let packet: Uint8Array;
     let surbId: string | undefined;
     try {
-      const fragment: DataFragment = { envelopeId: env.id, index, count: env.data.length, sentAtMs: env.sentAtMs, ackMode: env.ackMode, data: env.data[index]! };
+      const fragment: DataFragment = {
+        envelopeId: env.id,
+        index,
+        count: env.data.length,
+        sentAtMs: env.sentAtMs,
+        ackMode: env.ackMode,
+        data: env.data[index]!,
+      };
       if (env.replyHandle !== undefined) {
         const surb = this.takeReplySurb(env.replyHandle);
         if (!surb) {
-          this.finish(env, this.undelivered(env, `and reply handle ${env.replyHandle} has no unexpired SURB left to send them with`));
+          this.finish(
+            env,
+            this.undelivered(env, `and reply handle ${env.replyHandle} has no unexpired SURB left to send them with`),
+          );
           return this.sendFragment();
         }
         const reply = this.backend.createSurbReply(this.geometry, surb, encodeData(this.geometry, fragment));
@@ -1044,7 +1312,10 @@ export class LoopixClient {
           this.surbs.set(surbId, { kind: 'ack', keys, envelopeId: env.idHex, index });
           content = encodeData(this.geometry, { ...fragment, surb });
         } else content = encodeData(this.geometry, fragment);
-        packet = this.build(messageRoute(this.topology, this.providerId, env.to!, toAddress(this.geometry, env.id), this.routeOptions()), content);
+        packet = this.build(
+          messageRoute(this.topology, this.providerId, env.to!, toAddress(this.geometry, env.id), this.routeOptions()),
+          content,
+        );
       }
     } catch (err) {
       this.fragments.unshift(item);
@@ -1110,7 +1381,12 @@ export class LoopixClient {
       const { surb, keys } = this.buildSurb(m.to.ackProviderId, id);
       ack = { id: bytesToHex(id), keys, surb };
     }
-    const envelope = sealEnvelope(this.geometry, this.backend, m.to.publicKey, { messageId: m.messageId, sentAtMs: m.sentAtMs, bytes: m.bytes, ...(ack ? { ackSurb: ack.surb } : {}) });
+    const envelope = sealEnvelope(this.geometry, this.backend, m.to.publicKey, {
+      messageId: m.messageId,
+      sentAtMs: m.sentAtMs,
+      bytes: m.bytes,
+      ...(ack ? { ackSurb: ack.surb } : {}),
+    });
     // The mailbox of the epoch at sending; the recipient still pulls the previous one for mailboxGraceS.
     const box = mailboxId(m.to.secret, mailboxEpochAt(now, this.po.epochMs));
     const route = postOfficeRoute(this.topology, this.providerId, m.to.postOfficeId, this.routeOptions());
@@ -1127,7 +1403,13 @@ export class LoopixClient {
     if (!ack) {
       this.counters.messages_acked++;
       m.done = true;
-      m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: m.attempts, acknowledged: false });
+      m.pending.resolve({
+        messageId: idHex,
+        envelopeId: idHex,
+        fragments: 1,
+        transmissions: m.attempts,
+        acknowledged: false,
+      });
       return true;
     }
     // Keys of earlier attempts stay: a late ack of any transmission acknowledges the message.
@@ -1140,12 +1422,20 @@ export class LoopixClient {
   private armPushTimeout(m: WaitingPush): void {
     // A push waits at the PO for the recipient's next pull of that mailbox: one pull per poRoundMs, shared with
     // the previous epoch's mailbox during the grace period, so up to two rounds beyond a fragment's round trip.
-    const ms = ackTimeoutMs(this.params, this.topology.doc.layers, m.attempts, this.retransmit) + 2 * this.params.poRoundMs;
+    const ms =
+      ackTimeoutMs(this.params, this.topology.doc.layers, m.attempts, this.retransmit) + 2 * this.params.poRoundMs;
     m.timer = this.scheduler.setTimer(() => {
       m.timer = undefined;
       if (m.done) return;
       if (m.attempts >= this.maxAttempts) {
-        this.finishPush(m, new LoopixError('ERR_LOOPIX_CLIENT_UNDELIVERED', `message ${bytesToHex(m.messageId)}: push to an anonymous address unacknowledged after ${m.attempts} transmissions, the last waiting ${Math.round(ms)} ms for its ack`, { field: 'messageId' }));
+        this.finishPush(
+          m,
+          new LoopixError(
+            'ERR_LOOPIX_CLIENT_UNDELIVERED',
+            `message ${bytesToHex(m.messageId)}: push to an anonymous address unacknowledged after ${m.attempts} transmissions, the last waiting ${Math.round(ms)} ms for its ack`,
+            { field: 'messageId' },
+          ),
+        );
         return;
       }
       this.pushes.push(m);
@@ -1177,7 +1467,13 @@ export class LoopixClient {
     }
     this.counters.messages_acked++;
     this.counters.acks_received++;
-    m.pending.resolve({ messageId: idHex, envelopeId: idHex, fragments: 1, transmissions: m.attempts, acknowledged: true });
+    m.pending.resolve({
+      messageId: idHex,
+      envelopeId: idHex,
+      fragments: 1,
+      transmissions: m.attempts,
+      acknowledged: true,
+    });
   }
 
   /**
@@ -1281,7 +1577,12 @@ export class LoopixClient {
     entry.keys.fill(0);
     if (entry.kind === 'pushAck') {
       const f = decodeFrame(this.geometry, content);
-      if (f.type !== 'ack' || f.entries.length !== 1 || bytesToHex(f.entries[0]!.envelopeId) !== bytesToHex(entry.push.messageId) || f.entries[0]!.index !== 0) {
+      if (
+        f.type !== 'ack' ||
+        f.entries.length !== 1 ||
+        bytesToHex(f.entries[0]!.envelopeId) !== bytesToHex(entry.push.messageId) ||
+        f.entries[0]!.index !== 0
+      ) {
         return this.countInvalid('ack_mismatch');
       }
       if (entry.push.done) this.counters.duplicates_ignored++;
@@ -1290,7 +1591,12 @@ export class LoopixClient {
     }
     if (entry.kind === 'ack') {
       const f = decodeFrame(this.geometry, content);
-      if (f.type !== 'ack' || f.entries.length !== 1 || bytesToHex(f.entries[0]!.envelopeId) !== entry.envelopeId || f.entries[0]!.index !== entry.index) {
+      if (
+        f.type !== 'ack' ||
+        f.entries.length !== 1 ||
+        bytesToHex(f.entries[0]!.envelopeId) !== entry.envelopeId ||
+        f.entries[0]!.index !== entry.index
+      ) {
         return this.countInvalid('ack_mismatch');
       }
       const env = this.outbox.get(entry.envelopeId);
@@ -1339,7 +1645,11 @@ export class LoopixClient {
     if (!ackSurb) return;
     let reply;
     try {
-      reply = this.backend.createSurbReply(this.geometry, ackSurb, encodeAck(this.geometry, [{ envelopeId: messageId, index: 0 }]));
+      reply = this.backend.createSurbReply(
+        this.geometry,
+        ackSurb,
+        encodeAck(this.geometry, [{ envelopeId: messageId, index: 0 }]),
+      );
     } catch {
       return this.countInvalid('ack_surb');
     }
@@ -1354,7 +1664,12 @@ export class LoopixClient {
     switch (f.type) {
       case 'fragment_v1': {
         const added = this.legacy.add(content);
-        if (added.status === 'complete') this.deliver([{ kind: 'message', messageId: hexToBytes(added.message.messageId), bytes: added.message.bytes }], added.message.sentAtMs, undefined);
+        if (added.status === 'complete')
+          this.deliver(
+            [{ kind: 'message', messageId: hexToBytes(added.message.messageId), bytes: added.message.bytes }],
+            added.message.sentAtMs,
+            undefined,
+          );
         else if (added.status === 'duplicate') this.counters.duplicates_ignored++;
         else if (added.status === 'invalid') this.countInvalid(`fragment_${added.reason}`);
         return;
@@ -1377,13 +1692,20 @@ export class LoopixClient {
     const id = bytesToHex(f.envelopeId);
     const ack = () => this.queueAck(f, via);
     if (f.ackMode === AckMode.FORWARD && !via) return this.countInvalid('fragment_ack_route');
-    if (f.count > Math.ceil(this.maxEnvelopeBytes / dataCapacity(this.geometry, f.ackMode))) return this.countInvalid('fragment_count');
+    if (f.count > Math.ceil(this.maxEnvelopeBytes / dataCapacity(this.geometry, f.ackMode)))
+      return this.countInvalid('fragment_count');
     if (this.seen.has(id)) {
       // Our earlier ack was lost (or is late): the sender sent again. Acknowledge again, deliver nothing.
       this.counters.duplicates_ignored++;
       return ack();
     }
-    const added = this.reassembler.addFragment({ messageId: f.envelopeId, index: f.index, count: f.count, data: f.data, sentAtMs: f.sentAtMs });
+    const added = this.reassembler.addFragment({
+      messageId: f.envelopeId,
+      index: f.index,
+      count: f.count,
+      data: f.data,
+      sentAtMs: f.sentAtMs,
+    });
     switch (added.status) {
       case 'invalid':
         return this.countInvalid(`fragment_${added.reason}`);
@@ -1392,13 +1714,23 @@ export class LoopixClient {
         return ack();
       case 'partial': {
         if (via) this.incomingVia.set(id, via.conversation);
-        const value = JSON.stringify({ count: f.count, sentAtMs: f.sentAtMs, data: bytesToHex(f.data), at: this.wallClock(), ...(via ? { via: via.conversation } : {}) });
-        return this.afterWrite(this.persist(() => this.store.put('partial', `${id}/${f.index}`, value)), ack);
+        const value = JSON.stringify({
+          count: f.count,
+          sentAtMs: f.sentAtMs,
+          data: bytesToHex(f.data),
+          at: this.wallClock(),
+          ...(via ? { via: via.conversation } : {}),
+        });
+        return this.afterWrite(
+          this.persist(() => this.store.put('partial', `${id}/${f.index}`, value)),
+          ack,
+        );
       }
       case 'complete': {
         this.seen.set(id, this.wallClock());
         const w = this.persist(() => this.store.put('seen', id, String(this.wallClock())));
-        for (let i = 0; i < f.count; i++) if (i !== f.index) void this.persist(() => this.store.delete('partial', `${id}/${i}`));
+        for (let i = 0; i < f.count; i++)
+          if (i !== f.index) void this.persist(() => this.store.delete('partial', `${id}/${i}`));
         const conversation = via?.conversation ?? this.incomingVia.get(id);
         this.incomingVia.delete(id);
         const env = decodeEnvelope(this.geometry, added.message.bytes, this.maxEnvelopeBytes);
@@ -1418,7 +1750,11 @@ export class LoopixClient {
   /** Queues the acknowledgement of one fragment we now hold. */
   private queueAck(f: DataFragment, via: Extract<SurbEntry, { kind: 'reply' }> | undefined): void {
     if (f.ackMode === AckMode.SURB) {
-      const { firstHop, packet } = this.backend.createSurbReply(this.geometry, f.surb!, encodeAck(this.geometry, [{ envelopeId: f.envelopeId, index: f.index }]));
+      const { firstHop, packet } = this.backend.createSurbReply(
+        this.geometry,
+        f.surb!,
+        encodeAck(this.geometry, [{ envelopeId: f.envelopeId, index: f.index }]),
+      );
       // The SURB must start at our own provider: that is where our packets enter the network.
       if (bytesToHex(firstHop) !== this.providerId) return this.countInvalid('ack_first_hop');
       this.surbAcks.push(packet);
@@ -1432,7 +1768,12 @@ export class LoopixClient {
   }
 
   /** Hands an envelope's messages to the application, in order; keeps its reply SURBs; answers SURB requests. */
-  private deliver(records: readonly EnvelopeRecord[], sentAtMs: number, conversation: string | undefined, replier?: string): void {
+  private deliver(
+    records: readonly EnvelopeRecord[],
+    sentAtMs: number,
+    conversation: string | undefined,
+    replier?: string,
+  ): void {
     let replyHandle: string | undefined;
     for (const r of records) {
       if (r.kind === 'replySurbs') {
@@ -1444,7 +1785,13 @@ export class LoopixClient {
       } else if (r.kind === 'surbRequest' && conversation !== undefined && replier !== undefined) {
         const to = parseAddress(this.geometry, replier);
         const wanted = Math.min(r.wanted, MAX_REPLY_SURBS);
-        if (to && wanted > 0) this.waiting.push({ to, toAddress: replier, records: [this.makeReplySurbs(to, conversation, wanted)], pending: undefined });
+        if (to && wanted > 0)
+          this.waiting.push({
+            to,
+            toAddress: replier,
+            records: [this.makeReplySurbs(to, conversation, wanted)],
+            pending: undefined,
+          });
       }
     }
     const latencyMs = Math.max(0, this.wallClock() - sentAtMs);

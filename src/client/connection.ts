@@ -170,7 +170,8 @@ export class ProviderConnection implements ClientTransport {
   };
 
   constructor(o: ProviderConnectionOptions) {
-    if (!/^wss?:\/\//.test(o.url)) throw new RangeError(`url must be a ws:// or wss:// URL, got ${JSON.stringify(o.url)}`);
+    if (!/^wss?:\/\//.test(o.url))
+      throw new RangeError(`url must be a ws:// or wss:// URL, got ${JSON.stringify(o.url)}`);
     if (o.publicKey.length !== 32) throw new RangeError(`publicKey must be 32 bytes, got ${o.publicKey.length}`);
     if (o.privateKey.length !== 32) throw new RangeError(`privateKey must be 32 bytes, got ${o.privateKey.length}`);
     this.o = o;
@@ -280,10 +281,16 @@ export class ProviderConnection implements ClientTransport {
     this.link = undefined;
     let ws: WebSocketLike;
     try {
-      ws = this.o.webSocket(this.o.url, { maxPayloadBytes: Math.max(...this.sizes.toClient.values()) + 1024, handshakeTimeoutMs: this.handshakeTimeoutMs });
+      ws = this.o.webSocket(this.o.url, {
+        maxPayloadBytes: Math.max(...this.sizes.toClient.values()) + 1024,
+        handshakeTimeoutMs: this.handshakeTimeoutMs,
+      });
     } catch (err) {
       // A browser throws at once for a URL it refuses (e.g. ws:// from an https:// page): retry with backoff.
-      this.log.warn({ url: this.o.url, err: err instanceof Error ? err.message : String(err) }, 'cannot open a WebSocket to the provider');
+      this.log.warn(
+        { url: this.o.url, err: err instanceof Error ? err.message : String(err) },
+        'cannot open a WebSocket to the provider',
+      );
       this.state = 'idle';
       return this.scheduleReconnect();
     }
@@ -305,7 +312,11 @@ export class ProviderConnection implements ClientTransport {
       this.onFrame(ws, new Uint8Array(event.data));
     });
     ws.addEventListener('error', (event) => {
-      if (this.ws === ws) this.log.debug({ err: (event as { message?: string }).message ?? 'error event', url: this.o.url }, 'provider connection error');
+      if (this.ws === ws)
+        this.log.debug(
+          { err: (event as { message?: string }).message ?? 'error event', url: this.o.url },
+          'provider connection error',
+        );
     });
     ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return;
@@ -370,7 +381,8 @@ export class ProviderConnection implements ClientTransport {
       const opened = this.link.open(data);
       plain = 'frame' in opened ? unpad(this.o.geometry, this.o.pullK, opened.frame) : null;
       // A failed authentication is answered in the clear: the provider has no session keys then.
-      if (plain === null && this.state === 'auth_sent' && decodeFrame(this.o.geometry, data).type === 'error') plain = data;
+      if (plain === null && this.state === 'auth_sent' && decodeFrame(this.o.geometry, data).type === 'error')
+        plain = data;
       if (plain === null) {
         this.countError('bad_record');
         return this.abort(ws, `record from provider does not open (${'error' in opened ? opened.error : 'padding'})`);
@@ -432,7 +444,10 @@ export class ProviderConnection implements ClientTransport {
     try {
       await this.o.onPackets(packets);
     } catch (err) {
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'processing pulled packets failed; not acknowledging');
+      this.log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'processing pulled packets failed; not acknowledging',
+      );
       return;
     }
     if (this.ws !== ws || this.state !== 'ready' || this.outstanding?.id !== id) return;
@@ -443,26 +458,30 @@ export class ProviderConnection implements ClientTransport {
 
   /** Pulls on a fixed schedule: one PULL per pullIntervalMs while none is outstanding. */
   private schedulePull(): void {
-    this.pullTimer = this.scheduler.setTimer(() => {
-      this.pullTimer = undefined;
-      const ws = this.ws;
-      if (!ws || this.state !== 'ready') return;
-      const now = this.scheduler.now();
-      if (this.outstanding) {
-        if (now - this.outstanding.at > this.pullTimeoutMs) return this.abort(ws, `PULL ${this.outstanding.id} unanswered for ${this.pullTimeoutMs} ms`);
-      } else {
-        const id = this.nextRequestId;
-        this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
-        this.outstanding = { id, at: now };
-        const ack = this.ackDue ?? 0;
-        this.ackDue = undefined;
-        this.sendFrame(ws, encode.pull(id, ack));
-        if (ack !== 0) this.stats.acks_sent++;
-        this.stats.pulls_sent++;
-      }
-      this.nextPullAt += this.o.pullIntervalMs;
-      if (this.nextPullAt < now - this.o.pullIntervalMs) this.nextPullAt = now;
-      this.schedulePull();
-    }, Math.max(0, this.nextPullAt - this.scheduler.now()));
+    this.pullTimer = this.scheduler.setTimer(
+      () => {
+        this.pullTimer = undefined;
+        const ws = this.ws;
+        if (!ws || this.state !== 'ready') return;
+        const now = this.scheduler.now();
+        if (this.outstanding) {
+          if (now - this.outstanding.at > this.pullTimeoutMs)
+            return this.abort(ws, `PULL ${this.outstanding.id} unanswered for ${this.pullTimeoutMs} ms`);
+        } else {
+          const id = this.nextRequestId;
+          this.nextRequestId = (this.nextRequestId + 1) >>> 0 || 1;
+          this.outstanding = { id, at: now };
+          const ack = this.ackDue ?? 0;
+          this.ackDue = undefined;
+          this.sendFrame(ws, encode.pull(id, ack));
+          if (ack !== 0) this.stats.acks_sent++;
+          this.stats.pulls_sent++;
+        }
+        this.nextPullAt += this.o.pullIntervalMs;
+        if (this.nextPullAt < now - this.o.pullIntervalMs) this.nextPullAt = now;
+        this.schedulePull();
+      },
+      Math.max(0, this.nextPullAt - this.scheduler.now()),
+    );
   }
 }

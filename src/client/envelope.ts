@@ -32,7 +32,12 @@ export const RecordKind = Object.freeze({ MESSAGE: 0x01, REPLY_SURBS: 0x02, SURB
 
 export type EnvelopeRecord =
   | { readonly kind: 'message'; readonly messageId: Uint8Array; readonly bytes: Uint8Array }
-  | { readonly kind: 'replySurbs'; readonly replyKey: Uint8Array; readonly expiresAtMs: number; readonly surbs: readonly Uint8Array[] }
+  | {
+      readonly kind: 'replySurbs';
+      readonly replyKey: Uint8Array;
+      readonly expiresAtMs: number;
+      readonly surbs: readonly Uint8Array[];
+    }
   | { readonly kind: 'surbRequest'; readonly replyKey: Uint8Array; readonly wanted: number };
 
 /** Bytes a record adds to an envelope body (before compression). */
@@ -54,7 +59,12 @@ export function encodeEnvelope(g: Geometry, records: readonly EnvelopeRecord[]):
   for (const r of records) {
     const len = recordBytes(g, r) - RECORD_HEADER_BYTES;
     if (len > 0xff_ffff) throw new RangeError(`an envelope record must be under 16 MiB, got ${len} bytes`);
-    body[at] = r.kind === 'message' ? RecordKind.MESSAGE : r.kind === 'replySurbs' ? RecordKind.REPLY_SURBS : RecordKind.SURB_REQUEST;
+    body[at] =
+      r.kind === 'message'
+        ? RecordKind.MESSAGE
+        : r.kind === 'replySurbs'
+          ? RecordKind.REPLY_SURBS
+          : RecordKind.SURB_REQUEST;
     putUint(body, at + 1, 3, len);
     at += RECORD_HEADER_BYTES;
     if (r.kind === 'message') {
@@ -79,7 +89,9 @@ export function encodeEnvelope(g: Geometry, records: readonly EnvelopeRecord[]):
   return out;
 }
 
-export type DecodedEnvelope = { readonly ok: true; readonly records: EnvelopeRecord[]; readonly compressed: boolean } | { readonly ok: false; readonly reason: string };
+export type DecodedEnvelope =
+  | { readonly ok: true; readonly records: EnvelopeRecord[]; readonly compressed: boolean }
+  | { readonly ok: false; readonly reason: string };
 
 /** Parses an envelope; never throws. `maxBodyBytes` bounds the inflated body. */
 export function decodeEnvelope(g: Geometry, bytes: Uint8Array, maxBodyBytes: number): DecodedEnvelope {
@@ -117,7 +129,8 @@ export function decodeEnvelope(g: Geometry, bytes: Uint8Array, maxBodyBytes: num
       const rest = len - MESSAGE_ID_BYTES - 6;
       if (rest < 0 || rest % g.surbBytes !== 0) return { ok: false, reason: 'record_surbs' };
       const surbs: Uint8Array[] = [];
-      for (let i = 0; i < rest / g.surbBytes; i++) surbs.push(v.slice(MESSAGE_ID_BYTES + 6 + i * g.surbBytes, MESSAGE_ID_BYTES + 6 + (i + 1) * g.surbBytes));
+      for (let i = 0; i < rest / g.surbBytes; i++)
+        surbs.push(v.slice(MESSAGE_ID_BYTES + 6 + i * g.surbBytes, MESSAGE_ID_BYTES + 6 + (i + 1) * g.surbBytes));
       records.push({ kind: 'replySurbs', replyKey: id, expiresAtMs: getUint(v, MESSAGE_ID_BYTES, 6), surbs });
     } else if (kind === RecordKind.SURB_REQUEST) {
       if (len !== MESSAGE_ID_BYTES + 2) return { ok: false, reason: 'record_length' };

@@ -34,9 +34,12 @@ export function fragmentCount(g: Geometry, size: number): number {
 }
 
 function checkMaxMessageBytes(g: Geometry, maxMessageBytes: number): void {
-  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) throw new RangeError(`maxMessageBytes must be a positive integer, got ${maxMessageBytes}`);
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1)
+    throw new RangeError(`maxMessageBytes must be a positive integer, got ${maxMessageBytes}`);
   if (fragmentCount(g, maxMessageBytes) > MAX_FRAGMENTS) {
-    throw new RangeError(`maxMessageBytes ${maxMessageBytes} needs more than ${MAX_FRAGMENTS} fragments of ${fragmentCapacity(g)} bytes`);
+    throw new RangeError(
+      `maxMessageBytes ${maxMessageBytes} needs more than ${MAX_FRAGMENTS} fragments of ${fragmentCapacity(g)} bytes`,
+    );
   }
 }
 
@@ -79,9 +82,11 @@ function getUint(view: DataView, at: number, bytes: number): number {
 export function fragmentMessage(g: Geometry, bytes: Uint8Array, o: FragmentOptions): FragmentedMessage {
   checkMaxMessageBytes(g, o.maxMessageBytes);
   if (!(bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
-  if (bytes.length > o.maxMessageBytes) throw new RangeError(`bytes must be at most maxMessageBytes = ${o.maxMessageBytes} bytes, got ${bytes.length}`);
+  if (bytes.length > o.maxMessageBytes)
+    throw new RangeError(`bytes must be at most maxMessageBytes = ${o.maxMessageBytes} bytes, got ${bytes.length}`);
   const messageId = o.messageId ?? crypto.getRandomValues(new Uint8Array(MESSAGE_ID_BYTES));
-  if (messageId.length !== MESSAGE_ID_BYTES) throw new RangeError(`messageId must be ${MESSAGE_ID_BYTES} bytes, got ${messageId.length}`);
+  if (messageId.length !== MESSAGE_ID_BYTES)
+    throw new RangeError(`messageId must be ${MESSAGE_ID_BYTES} bytes, got ${messageId.length}`);
   const sentAtMs = Math.max(0, Math.min(2 ** 48 - 1, Math.floor(o.sentAtMs ?? Date.now())));
   const cap = fragmentCapacity(g);
   const count = fragmentCount(g, bytes.length);
@@ -102,7 +107,8 @@ export function fragmentMessage(g: Geometry, bytes: Uint8Array, o: FragmentOptio
   return { messageId: Uint8Array.from(messageId), contents };
 }
 
-export type DecodeResult = { readonly ok: true; readonly fragment: Fragment } | { readonly ok: false; readonly reason: string };
+export type DecodeResult =
+  { readonly ok: true; readonly fragment: Fragment } | { readonly ok: false; readonly reason: string };
 
 /** Parses one packet content; never throws. `data` is a copy. */
 export function decodeFragment(g: Geometry, content: Uint8Array, maxMessageBytes: number): DecodeResult {
@@ -189,7 +195,10 @@ export class Reassembler {
     this.maxMessageBytes = o.maxMessageBytes;
     this.expireMs = o.expireMs ?? 600_000;
     this.maxIncompleteMessages = o.maxIncompleteMessages ?? 1024;
-    this.maxIncompleteBytes = Math.max(o.maxIncompleteBytes ?? Math.max(4 * o.maxMessageBytes, 16 * 1024 * 1024), o.maxMessageBytes);
+    this.maxIncompleteBytes = Math.max(
+      o.maxIncompleteBytes ?? Math.max(4 * o.maxMessageBytes, 16 * 1024 * 1024),
+      o.maxMessageBytes,
+    );
     this.rememberCompleted = o.rememberCompleted ?? 16_384;
     this.now = o.now ?? Date.now;
   }

@@ -22,7 +22,14 @@ export type AckModeCode = (typeof AckMode)[keyof typeof AckMode];
 
 /** type, ackMode, envelope id, index (uint24), count (uint24), length (uint16), sentAt (uint48 ms). */
 export const DATA_HEADER_BYTES = 1 + 1 + MESSAGE_ID_BYTES + 3 + 3 + 2 + 6;
-const AT = { ackMode: 1, id: 2, index: 2 + MESSAGE_ID_BYTES, count: 5 + MESSAGE_ID_BYTES, length: 8 + MESSAGE_ID_BYTES, sentAt: 10 + MESSAGE_ID_BYTES } as const;
+const AT = {
+  ackMode: 1,
+  id: 2,
+  index: 2 + MESSAGE_ID_BYTES,
+  count: 5 + MESSAGE_ID_BYTES,
+  length: 8 + MESSAGE_ID_BYTES,
+  sentAt: 10 + MESSAGE_ID_BYTES,
+} as const;
 /** One acknowledged fragment in an ACK frame: envelope id and uint24 index. */
 export const ACK_ENTRY_BYTES = MESSAGE_ID_BYTES + 3;
 const ACK_HEADER_BYTES = 2;
@@ -58,7 +65,8 @@ export interface DataFragment {
 export function splitData(g: Geometry, bytes: Uint8Array, mode: AckModeCode): Uint8Array[] {
   const cap = dataCapacity(g, mode);
   const count = Math.max(1, Math.ceil(bytes.length / cap));
-  if (count > MAX_FRAGMENTS_V2) throw new RangeError(`an envelope of ${bytes.length} bytes needs more than ${MAX_FRAGMENTS_V2} fragments`);
+  if (count > MAX_FRAGMENTS_V2)
+    throw new RangeError(`an envelope of ${bytes.length} bytes needs more than ${MAX_FRAGMENTS_V2} fragments`);
   return Array.from({ length: count }, (_, i) => bytes.slice(i * cap, Math.min(bytes.length, (i + 1) * cap)));
 }
 
@@ -74,11 +82,13 @@ export function encodeData(g: Geometry, f: DataFragment): Uint8Array {
   putUint(c, AT.sentAt, 6, Math.max(0, Math.min(2 ** 48 - 1, Math.floor(f.sentAtMs))));
   let at = DATA_HEADER_BYTES;
   if (f.ackMode === AckMode.SURB) {
-    if (!f.surb || f.surb.length !== g.surbBytes) throw new RangeError(`surb must be ${g.surbBytes} bytes for ackMode SURB`);
+    if (!f.surb || f.surb.length !== g.surbBytes)
+      throw new RangeError(`surb must be ${g.surbBytes} bytes for ackMode SURB`);
     c.set(f.surb, at);
     at += g.surbBytes;
   }
-  if (f.data.length > g.contentBytes - at) throw new RangeError(`fragment data must be at most ${g.contentBytes - at} bytes, got ${f.data.length}`);
+  if (f.data.length > g.contentBytes - at)
+    throw new RangeError(`fragment data must be at most ${g.contentBytes - at} bytes, got ${f.data.length}`);
   c.set(f.data, at);
   return c;
 }
@@ -98,7 +108,8 @@ export function decodeFrame(g: Geometry, c: Uint8Array): DecodedFrame {
     case FrameType.DATA: {
       if (c.length < DATA_HEADER_BYTES) return { type: 'invalid', reason: 'short' };
       const ackMode = c[AT.ackMode]!;
-      if (ackMode !== AckMode.NONE && ackMode !== AckMode.SURB && ackMode !== AckMode.FORWARD) return { type: 'invalid', reason: 'ack_mode' };
+      if (ackMode !== AckMode.NONE && ackMode !== AckMode.SURB && ackMode !== AckMode.FORWARD)
+        return { type: 'invalid', reason: 'ack_mode' };
       const index = getUint(c, AT.index, 3);
       const count = getUint(c, AT.count, 3);
       const length = getUint(c, AT.length, 2);
@@ -138,7 +149,8 @@ export function decodeFrame(g: Geometry, c: Uint8Array): DecodedFrame {
 
 /** One ACK content (C bytes) for up to ackCapacity(g) fragments. */
 export function encodeAck(g: Geometry, entries: ReadonlyArray<{ envelopeId: Uint8Array; index: number }>): Uint8Array {
-  if (entries.length < 1 || entries.length > ackCapacity(g)) throw new RangeError(`an ACK frame holds 1..${ackCapacity(g)} entries, got ${entries.length}`);
+  if (entries.length < 1 || entries.length > ackCapacity(g))
+    throw new RangeError(`an ACK frame holds 1..${ackCapacity(g)} entries, got ${entries.length}`);
   const c = new Uint8Array(g.contentBytes);
   c[0] = FrameType.ACK;
   c[1] = entries.length;

@@ -4,10 +4,32 @@
  * (exported by the `loopix` entry point), the browser's in src/browser/ (`loopix/browser`).
  */
 export { LoopixClient, MAX_REPLY_SURBS } from './client.js';
-export type { ClientStats, Delivery, KeyPair, LoopixClientOptions, Percentiles, ReceivedMessage, SendHandle, SendOptions, SendProgress, TransportContext, TransportFactory, TransportHandlers } from './client.js';
+export type {
+  ClientStats,
+  Delivery,
+  KeyPair,
+  LoopixClientOptions,
+  Percentiles,
+  ReceivedMessage,
+  SendHandle,
+  SendOptions,
+  SendProgress,
+  TransportContext,
+  TransportFactory,
+  TransportHandlers,
+} from './client.js';
 export { webSocketTransport } from './transport.js';
 export { ProviderConnection, silentLog, WS_CLOSED, WS_CONNECTING, WS_OPEN } from './connection.js';
-export type { BackoffOptions, ClientTransport, ConnectionStats, LogLike, ProviderConnectionOptions, WebSocketFactory, WebSocketLike, WebSocketLimits } from './connection.js';
+export type {
+  BackoffOptions,
+  ClientTransport,
+  ConnectionStats,
+  LogLike,
+  ProviderConnectionOptions,
+  WebSocketFactory,
+  WebSocketLike,
+  WebSocketLimits,
+} from './connection.js';
 export { MemoryStore, STORE_TABLES, emptySnapshot } from './store.js';
 export type { ClientStore, StoreSnapshot, StoreTable } from './store.js';
 export { checkKeyPair } from './keys.js';

@@ -17,13 +17,23 @@ export interface KeyPair {
  */
 export function checkKeyPair(g: Geometry, x25519Base: (scalar: Uint8Array) => Uint8Array, kp: KeyPair): KeyPair {
   if (!(kp.privateKey instanceof Uint8Array) || kp.privateKey.length !== g.privateKeyBytes) {
-    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYPAIR', `keyPair.privateKey must be ${g.privateKeyBytes} bytes, got ${kp.privateKey?.length}`, { field: 'keyPair.privateKey' });
+    throw new LoopixError(
+      'ERR_LOOPIX_CLIENT_KEYPAIR',
+      `keyPair.privateKey must be ${g.privateKeyBytes} bytes, got ${kp.privateKey?.length}`,
+      { field: 'keyPair.privateKey' },
+    );
   }
   if (!(kp.publicKey instanceof Uint8Array) || kp.publicKey.length !== g.publicKeyBytes) {
-    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYPAIR', `keyPair.publicKey must be ${g.publicKeyBytes} bytes, got ${kp.publicKey?.length}`, { field: 'keyPair.publicKey' });
+    throw new LoopixError(
+      'ERR_LOOPIX_CLIENT_KEYPAIR',
+      `keyPair.publicKey must be ${g.publicKeyBytes} bytes, got ${kp.publicKey?.length}`,
+      { field: 'keyPair.publicKey' },
+    );
   }
   if (!equalBytes(x25519Base(kp.privateKey), kp.publicKey)) {
-    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYPAIR', 'keyPair.publicKey does not belong to keyPair.privateKey', { field: 'keyPair.publicKey' });
+    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYPAIR', 'keyPair.publicKey does not belong to keyPair.privateKey', {
+      field: 'keyPair.publicKey',
+    });
   }
   return { publicKey: Uint8Array.from(kp.publicKey), privateKey: Uint8Array.from(kp.privateKey) };
 }

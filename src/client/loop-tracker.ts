@@ -51,7 +51,12 @@ export class LoopTracker {
     this.sent++;
     const delayMs = route.hops.reduce((a, h) => a + h.delayUs, 0) / 1000;
     const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * route.nodes.length + 2 * this.o.pullIntervalMs;
-    this.paths.sent(loopId, now, now + delayMs + margin, route.nodes.map((n) => n.id));
+    this.paths.sent(
+      loopId,
+      now,
+      now + delayMs + margin,
+      route.nodes.map((n) => n.id),
+    );
     if (now - this.evaluatedAt >= 1000) this.evaluate(now); // forgets old loops
   }
 

@@ -29,7 +29,11 @@ import { clientFollower } from '../directory/client-setup.js';
  * provider may send, and an opening-handshake timeout.
  */
 export const nodeWebSocket: WebSocketFactory = (url, limits) =>
-  new WebSocket(url, { perMessageDeflate: false, maxPayload: limits.maxPayloadBytes, handshakeTimeout: limits.handshakeTimeoutMs });
+  new WebSocket(url, {
+    perMessageDeflate: false,
+    maxPayload: limits.maxPayloadBytes,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+  });
 
 /** The WebSocket session with the provider named in the topology (its entry's `ws` URL), over `ws`. */
 export function wsTransport(backoff?: BackoffOptions): TransportFactory {
@@ -37,11 +41,16 @@ export function wsTransport(backoff?: BackoffOptions): TransportFactory {
 }
 
 /** LoopixClient options with the Node defaults optional. */
-export type NodeClientOptions = Omit<LoopixClientOptions, 'backend' | 'transport'> & Partial<Pick<LoopixClientOptions, 'backend' | 'transport'>>;
+export type NodeClientOptions = Omit<LoopixClientOptions, 'backend' | 'transport'> &
+  Partial<Pick<LoopixClientOptions, 'backend' | 'transport'>>;
 
 /** A client with the Node defaults: loadSphinx().backend and the WebSocket transport. */
 export function createNodeClient(o: NodeClientOptions): LoopixClient {
-  return new LoopixClient({ ...o, backend: o.backend ?? loadSphinx().backend, transport: o.transport ?? wsTransport(o.backoff) });
+  return new LoopixClient({
+    ...o,
+    backend: o.backend ?? loadSphinx().backend,
+    transport: o.transport ?? wsTransport(o.backoff),
+  });
 }
 
 /**
@@ -49,7 +58,10 @@ export function createNodeClient(o: NodeClientOptions): LoopixClient {
  * its store `<keyFile>.state.sqlite` (unless `options.store` is given), and follows the directory's per-epoch
  * documents (rotating keys) for as long as the client runs.
  */
-export function clientFromConfigFile(file: string, options: Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>> = {}): LoopixClient {
+export function clientFromConfigFile(
+  file: string,
+  options: Partial<Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology'>> = {},
+): LoopixClient {
   const config = loadConfigFile(ClientConfigSchema, file);
   const base = dirname(resolve(file));
   const backend = options.backend ?? loadSphinx().backend;
@@ -105,7 +117,8 @@ export function clientFromConfigFile(file: string, options: Partial<Omit<NodeCli
       file: topologyFile,
       authorityPublicKey: trustOf(config),
       onUpdate: (index) => {
-        if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt) client.setTopology(index);
+        if (index.doc.epoch > client.topology.doc.epoch || index.doc.issuedAt > client.topology.doc.issuedAt)
+          client.setTopology(index);
       },
       onError: (message) => log.warn({ err: message }, 'topology file not adopted; keeping the current document'),
     });
@@ -120,14 +133,25 @@ export function readKeyPairFile(file: string, backend: SphinxBackend = loadSphin
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
   } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: ${(err as Error).message}`, { field: file, cause: err });
+    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: ${(err as Error).message}`, {
+      field: file,
+      cause: err,
+    });
   }
   const hex32 = (name: string, v: unknown): Uint8Array => {
-    if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: ${name} must be 32 bytes of lowercase hex`, { field: name });
+    if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v))
+      throw new LoopixError(
+        'ERR_LOOPIX_CLIENT_KEYFILE',
+        `key file ${file}: ${name} must be 32 bytes of lowercase hex`,
+        { field: name },
+      );
     return hexToBytes(v);
   };
   const privateKey = hex32('privateKey', json.privateKey);
   const publicKey = hex32('publicKey', json.publicKey);
-  if (!equalBytes(backend.x25519Base(privateKey), publicKey)) throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: publicKey does not match privateKey`, { field: 'publicKey' });
+  if (!equalBytes(backend.x25519Base(privateKey), publicKey))
+    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: publicKey does not match privateKey`, {
+      field: 'publicKey',
+    });
   return { publicKey, privateKey };
 }

@@ -32,14 +32,24 @@ const PROCESSING_BASE_MS = 1000;
 const PROCESSING_PER_HOP_MS = 250;
 
 /** Expected fragment + ack round trip, ms, for a network of `layers` mix layers. */
-export function expectedAckRoundTripMs(params: Pick<NetworkParams, 'mu' | 'lambdaP' | 'pullIntervalMs'>, layers: number): number {
+export function expectedAckRoundTripMs(
+  params: Pick<NetworkParams, 'mu' | 'lambdaP' | 'pullIntervalMs'>,
+  layers: number,
+): number {
   const holds = 2 * (layers + 2);
   return (holds / params.mu) * 1000 + 2 * params.pullIntervalMs + (2 / params.lambdaP) * 1000;
 }
 
 /** The timeout of attempt `attempt` (1-based), ms. */
-export function ackTimeoutMs(params: Pick<NetworkParams, 'mu' | 'lambdaP' | 'pullIntervalMs'>, layers: number, attempt: number, policy: RetransmitPolicy = {}): number {
-  const first = policy.firstTimeoutMs ?? 2 * expectedAckRoundTripMs(params, layers) + PROCESSING_BASE_MS + PROCESSING_PER_HOP_MS * 2 * (layers + 2);
+export function ackTimeoutMs(
+  params: Pick<NetworkParams, 'mu' | 'lambdaP' | 'pullIntervalMs'>,
+  layers: number,
+  attempt: number,
+  policy: RetransmitPolicy = {},
+): number {
+  const first =
+    policy.firstTimeoutMs ??
+    2 * expectedAckRoundTripMs(params, layers) + PROCESSING_BASE_MS + PROCESSING_PER_HOP_MS * 2 * (layers + 2);
   const t = first * (policy.backoff ?? DEFAULT_BACKOFF) ** Math.max(0, attempt - 1);
   return Math.min(t, policy.maxTimeoutMs ?? 600_000);
 }

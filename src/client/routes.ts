@@ -71,7 +71,8 @@ export function toAddress(g: Geometry, bytes: Uint8Array): Uint8Array {
 
 function providerById(topo: TopologyIndex, id: string, what: string): NodeEntry {
   const node = topo.node(id);
-  if (!node || node.role !== 'provider') throw new RangeError(`${what} ${id} is not a provider in the topology (epoch ${topo.doc.epoch})`);
+  if (!node || node.role !== 'provider')
+    throw new RangeError(`${what} ${id} is not a provider in the topology (epoch ${topo.doc.epoch})`);
   return node;
 }
 
@@ -86,7 +87,12 @@ function mixPath(topo: TopologyIndex, random: RandomSource): NodeEntry[] {
  * excluded node of a directory document (AnonPoP §2; src/directory/paths.ts). Without such a path (or a
  * document without isolation lists) every path is allowed, as before.
  */
-function routeNodes(topo: TopologyIndex, first: NodeEntry, lasts: readonly NodeEntry[], random: RandomSource): NodeEntry[] {
+function routeNodes(
+  topo: TopologyIndex,
+  first: NodeEntry,
+  lasts: readonly NodeEntry[],
+  random: RandomSource,
+): NodeEntry[] {
   if (topo.excluded.size > 0 || topo.removedLinks.size > 0) {
     const valid = uniformValidPath([[first], ...topo.layerNodes.slice(1), lasts], (a, b) => topo.usable(a, b), random);
     if (valid) return valid;
@@ -102,7 +108,13 @@ function checkAddress(g: Geometry, name: string, a: Uint8Array): void {
  * The node hops with RELAY commands to each next node and Exp(µ) delays; the last node hop gets `lastCommand`
  * and `lastAddress` (DELIVER/client id with a delay, or DROP/zero with delay 0).
  */
-function nodeHops(topo: TopologyIndex, epoch: number, nodes: readonly NodeEntry[], last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean }, o: RouteOptions): HopSpec[] {
+function nodeHops(
+  topo: TopologyIndex,
+  epoch: number,
+  nodes: readonly NodeEntry[],
+  last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean },
+  o: RouteOptions,
+): HopSpec[] {
   const random = o.random ?? cryptoUniform;
   const maxUs = effectiveMaxDelayUs(topo.doc, o.mu);
   return nodes.map((node, i): HopSpec => {
@@ -120,25 +132,50 @@ function nodeHops(topo: TopologyIndex, epoch: number, nodes: readonly NodeEntry[
 function checkLength(topo: TopologyIndex, kind: RouteKind, hops: number): void {
   const g = topo.geometry;
   if (hops > g.maxHops) {
-    throw new RangeError(`a ${kind} path through ${topo.layerNodes.length - 1} mix layers needs ${hops} hops but geometry.maxHops is ${g.maxHops}`);
+    throw new RangeError(
+      `a ${kind} path through ${topo.layerNodes.length - 1} mix layers needs ${hops} hops but geometry.maxHops is ${g.maxHops}`,
+    );
   }
 }
 
 /** P_s → L1..Ll → P_r (DELIVER to the recipient's client id) → recipient (FINAL with `messageId`). */
-export function messageRoute(topo: TopologyIndex, senderProviderId: string, recipient: RecipientAddress, messageId: Uint8Array, o: RouteOptions): Route {
+export function messageRoute(
+  topo: TopologyIndex,
+  senderProviderId: string,
+  recipient: RecipientAddress,
+  messageId: Uint8Array,
+  o: RouteOptions,
+): Route {
   const g = topo.geometry;
   checkAddress(g, 'messageId', messageId);
   const random = o.random ?? cryptoUniform;
-  const nodes = routeNodes(topo, providerById(topo, senderProviderId, 'sender provider'), [providerById(topo, recipient.providerId, 'recipient provider')], random);
+  const nodes = routeNodes(
+    topo,
+    providerById(topo, senderProviderId, 'sender provider'),
+    [providerById(topo, recipient.providerId, 'recipient provider')],
+    random,
+  );
   checkLength(topo, 'message', nodes.length + 1);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true }, { ...o, random });
+  const hops = nodeHops(
+    topo,
+    epoch,
+    nodes,
+    { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true },
+    { ...o, random },
+  );
   hops.push({ publicKey: recipient.publicKey, command: Command.FINAL, address: messageId, delayUs: 0 });
   return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /** P_s → L1..Ll → P_s (DELIVER to the sender's own client id) → sender (LOOP with `loopId`). */
-export function loopRoute(topo: TopologyIndex, ownProviderId: string, ownPublicKey: Uint8Array, loopId: Uint8Array, o: RouteOptions): Route {
+export function loopRoute(
+  topo: TopologyIndex,
+  ownProviderId: string,
+  ownPublicKey: Uint8Array,
+  loopId: Uint8Array,
+  o: RouteOptions,
+): Route {
   const g = topo.geometry;
   checkAddress(g, 'loopId', loopId);
   const random = o.random ?? cryptoUniform;
@@ -146,7 +183,13 @@ export function loopRoute(topo: TopologyIndex, ownProviderId: string, ownPublicK
   const nodes = routeNodes(topo, own, [own], random);
   checkLength(topo, 'loop', nodes.length + 1);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
+  const hops = nodeHops(
+    topo,
+    epoch,
+    nodes,
+    { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true },
+    { ...o, random },
+  );
   hops.push({ publicKey: ownPublicKey, command: Command.LOOP, address: loopId, delayUs: 0 });
   return { kind: 'loop', epoch: epoch & 0xffff, nodes, hops };
 }
@@ -158,7 +201,13 @@ export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOp
   const nodes = routeNodes(topo, providerById(topo, ownProviderId, 'own provider'), topo.providers, random);
   checkLength(topo, 'drop', nodes.length);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(topo, epoch, nodes, { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
+  const hops = nodeHops(
+    topo,
+    epoch,
+    nodes,
+    { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false },
+    { ...o, random },
+  );
   return { kind: 'drop', epoch: epoch & 0xffff, nodes, hops };
 }
 
@@ -167,14 +216,32 @@ export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOp
  * creator's client id) → creator (SURB_REPLY with `surbId`). `firstProviderId` is the provider of whoever will
  * use the SURB: its client submits the reply there, and that provider unwraps the first hop.
  */
-export function surbRoute(topo: TopologyIndex, firstProviderId: string, ownProviderId: string, ownPublicKey: Uint8Array, surbId: Uint8Array, o: RouteOptions): Route {
+export function surbRoute(
+  topo: TopologyIndex,
+  firstProviderId: string,
+  ownProviderId: string,
+  ownPublicKey: Uint8Array,
+  surbId: Uint8Array,
+  o: RouteOptions,
+): Route {
   const g = topo.geometry;
   checkAddress(g, 'surbId', surbId);
   const random = o.random ?? cryptoUniform;
-  const nodes = routeNodes(topo, providerById(topo, firstProviderId, 'first provider'), [providerById(topo, ownProviderId, 'own provider')], random);
+  const nodes = routeNodes(
+    topo,
+    providerById(topo, firstProviderId, 'first provider'),
+    [providerById(topo, ownProviderId, 'own provider')],
+    random,
+  );
   checkLength(topo, 'message', nodes.length + 1);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(topo, epoch, nodes, { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true }, { ...o, random });
+  const hops = nodeHops(
+    topo,
+    epoch,
+    nodes,
+    { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true },
+    { ...o, random },
+  );
   hops.push({ publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 });
   return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }
@@ -183,14 +250,28 @@ export function surbRoute(topo: TopologyIndex, firstProviderId: string, ownProvi
  * P_s → L1..Ll → the post office, whose FINAL hop (zero address, no delay) is a PUSH or PULL request
  * (src/postoffice/wire.ts, AnonPoP §4). The PO is a provider, so the path is as long as a drop's.
  */
-export function postOfficeRoute(topo: TopologyIndex, ownProviderId: string, postOfficeId: string, o: RouteOptions): Route {
+export function postOfficeRoute(
+  topo: TopologyIndex,
+  ownProviderId: string,
+  postOfficeId: string,
+  o: RouteOptions,
+): Route {
   const g = topo.geometry;
   const random = o.random ?? cryptoUniform;
   const po = providerById(topo, postOfficeId, 'post office');
-  if (po.postOffice !== true) throw new RangeError(`post office ${postOfficeId} is not listed as a post office in the topology (epoch ${topo.doc.epoch})`);
+  if (po.postOffice !== true)
+    throw new RangeError(
+      `post office ${postOfficeId} is not listed as a post office in the topology (epoch ${topo.doc.epoch})`,
+    );
   const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), po];
   checkLength(topo, 'message', nodes.length);
   const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(topo, epoch, nodes, { command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayed: false }, { ...o, random });
+  const hops = nodeHops(
+    topo,
+    epoch,
+    nodes,
+    { command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayed: false },
+    { ...o, random },
+  );
   return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }

@@ -20,9 +20,14 @@ export class SqliteStore implements ClientStore {
       this.db = new Database(file);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
-      this.db.exec('CREATE TABLE IF NOT EXISTS client_state (tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID');
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS client_state (tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID',
+      );
     } catch (err) {
-      throw new LoopixError('ERR_LOOPIX_CLIENT_STORE', `client store ${file}: ${(err as Error).message}`, { field: file, cause: err });
+      throw new LoopixError('ERR_LOOPIX_CLIENT_STORE', `client store ${file}: ${(err as Error).message}`, {
+        field: file,
+        cause: err,
+      });
     }
     this.putStmt = this.db.prepare('INSERT OR REPLACE INTO client_state (tbl, key, value) VALUES (?, ?, ?)');
     this.deleteStmt = this.db.prepare('DELETE FROM client_state WHERE tbl = ? AND key = ?');
@@ -30,8 +35,13 @@ export class SqliteStore implements ClientStore {
 
   load(): StoreSnapshot {
     const snap = emptySnapshot();
-    const rows = this.db.prepare('SELECT tbl, key, value FROM client_state').all() as Array<{ tbl: string; key: string; value: string }>;
-    for (const r of rows) if ((STORE_TABLES as readonly string[]).includes(r.tbl)) snap[r.tbl as StoreTable].set(r.key, r.value);
+    const rows = this.db.prepare('SELECT tbl, key, value FROM client_state').all() as Array<{
+      tbl: string;
+      key: string;
+      value: string;
+    }>;
+    for (const r of rows)
+      if ((STORE_TABLES as readonly string[]).includes(r.tbl)) snap[r.tbl as StoreTable].set(r.key, r.value);
     return snap;
   }
 

@@ -33,7 +33,15 @@ export class Samples {
     if (s.length === 0) return { count: this.count, mean: null, min: null, p50: null, p90: null, p99: null, max: null };
     const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
     const r = (x: number) => Math.round(x * 1000) / 1000;
-    return { count: this.count, mean: r(s.reduce((a, b) => a + b, 0) / s.length), min: r(s[0]!), p50: r(q(0.5)), p90: r(q(0.9)), p99: r(q(0.99)), max: r(s[s.length - 1]!) };
+    return {
+      count: this.count,
+      mean: r(s.reduce((a, b) => a + b, 0) / s.length),
+      min: r(s[0]!),
+      p50: r(q(0.5)),
+      p90: r(q(0.9)),
+      p99: r(q(0.99)),
+      max: r(s[s.length - 1]!),
+    };
   }
 }
 

@@ -23,7 +23,14 @@ export type StoreTable =
   /** Post office: mailboxes (key mailbox/<address>), pull SURB keys (surb/<id>) and the pool estimate (pool). */
   | 'postoffice';
 
-export const STORE_TABLES: readonly StoreTable[] = ['outgoing', 'seen', 'partial', 'surbkeys', 'replypool', 'postoffice'];
+export const STORE_TABLES: readonly StoreTable[] = [
+  'outgoing',
+  'seen',
+  'partial',
+  'surbkeys',
+  'replypool',
+  'postoffice',
+];
 
 export type StoreSnapshot = Record<StoreTable, Map<string, string>>;
 
@@ -36,7 +43,14 @@ export interface ClientStore {
 }
 
 export function emptySnapshot(): StoreSnapshot {
-  return { outgoing: new Map(), seen: new Map(), partial: new Map(), surbkeys: new Map(), replypool: new Map(), postoffice: new Map() };
+  return {
+    outgoing: new Map(),
+    seen: new Map(),
+    partial: new Map(),
+    surbkeys: new Map(),
+    replypool: new Map(),
+    postoffice: new Map(),
+  };
 }
 
 /** Keeps nothing across restarts (the default when no store is given, and for tests). */

@@ -24,7 +24,8 @@ export const MAX_TIMER_MS = 0x7fff_ffff;
 
 export const systemScheduler: Scheduler = Object.freeze({
   now: () => performance.now(),
-  setTimer: (fn: () => void, delayMs: number): TimerHandle => setTimeout(fn, Math.min(Math.max(0, delayMs), MAX_TIMER_MS)),
+  setTimer: (fn: () => void, delayMs: number): TimerHandle =>
+    setTimeout(fn, Math.min(Math.max(0, delayMs), MAX_TIMER_MS)),
   clearTimer: (handle: TimerHandle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 });
 
@@ -105,7 +106,8 @@ export class PoissonStream {
   private eventCount = 0;
 
   constructor(o: PoissonStreamOptions) {
-    if (!(o.rate > 0) || !Number.isFinite(o.rate)) throw new RangeError(`${o.name} rate must be a positive finite number, got ${o.rate}`);
+    if (!(o.rate > 0) || !Number.isFinite(o.rate))
+      throw new RangeError(`${o.name} rate must be a positive finite number, got ${o.rate}`);
     this.name = o.name;
     this.rateValue = o.rate;
     this.onEvent = o.onEvent;
@@ -143,7 +145,8 @@ export class PoissonStream {
 
   /** Changes λ; takes effect from the next gap (memorylessness makes that exact). */
   setRate(rate: number): void {
-    if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`${this.name} rate must be a positive finite number, got ${rate}`);
+    if (!(rate > 0) || !Number.isFinite(rate))
+      throw new RangeError(`${this.name} rate must be a positive finite number, got ${rate}`);
     this.rateValue = rate;
     if (this.running) {
       this.stop();
@@ -260,7 +263,8 @@ export class SimulatedScheduler implements Scheduler {
       h[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
         if (r < h.length && this.less(h[r]!, h[m]!)) m = r;

@@ -10,7 +10,10 @@ import { ProviderConnection, type BackoffOptions, type WebSocketFactory } from '
 
 export function webSocketTransport(webSocket: WebSocketFactory, backoff?: BackoffOptions): TransportFactory {
   return (handlers, c) => {
-    if (!c.provider.ws) throw new LoopixError('ERR_LOOPIX_CLIENT_PROVIDER', `provider ${c.provider.id} has no ws URL in the topology`, { field: 'ws' });
+    if (!c.provider.ws)
+      throw new LoopixError('ERR_LOOPIX_CLIENT_PROVIDER', `provider ${c.provider.id} has no ws URL in the topology`, {
+        field: 'ws',
+      });
     return new ProviderConnection({
       url: c.provider.ws,
       webSocket,

@@ -11,7 +11,8 @@ import { ConfigError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 
 const rate = (what: string) => z.number().positive().max(1e6).describe(what);
-const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
+const hex = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
 
 /**
  * Network-wide parameters (Loopix §3.2, §4.2.1, §5). Every client and node of one network uses the same
@@ -58,11 +59,26 @@ export const NetworkParamsSchema = z.strictObject({
    * Seconds per mailbox epoch (AnonPoP §6.2 PEM, δ). 3 h = 180 of Appendix A's 60-s slots: our simulation keeps
    * a median anonymity set of ≈ 45 % of the clients with 180-slot epochs, ≈ 25 % with 360 and ≈ 10 % with 720.
    */
-  mailboxEpochS: z.number().int().min(1).max(30 * 86_400).default(3 * 3600),
+  mailboxEpochS: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(3 * 3600),
   /** Seconds after a mailbox epoch boundary during which the previous epoch's mailbox is still pulled. */
-  mailboxGraceS: z.number().int().min(0).max(30 * 86_400).default(600),
+  mailboxGraceS: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(600),
   /** Largest application message (bytes) the client API accepts; it is fragmented into packets. */
-  maxMessageBytes: z.number().int().min(1).max(16 * 1024 * 1024).default(64 * 1024),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
 });
 export type NetworkParams = z.infer<typeof NetworkParamsSchema>;
 
@@ -85,7 +101,12 @@ export const PipelineSchema = z.strictObject({
    */
   batchWaitMs: z.number().min(0).max(1000).default(0),
   /** Kernel UDP receive/send buffer, bytes (large, so bursts are not lost before we count them). */
-  socketBufferBytes: z.number().int().min(65536).max(1 << 30).default(8 * 1024 * 1024),
+  socketBufferBytes: z
+    .number()
+    .int()
+    .min(65536)
+    .max(1 << 30)
+    .default(8 * 1024 * 1024),
   aqm: z
     .strictObject({
       /**
@@ -134,221 +155,256 @@ export type PipelineConfig = z.infer<typeof PipelineSchema>;
 
 const endpoint = z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
 
-export const NodeConfigSchema = z.strictObject({
-  /** This node's id in the topology (hex, geometry.addressBytes bytes). */
-  id: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
-  /** JSON key-pair file written by `loopix keygen` (X25519). */
-  keyFile: z.string().min(1),
-  /**
-   * Signed topology document. With `directory`: where the last valid document of the authorities is kept
-   * (written by the node; it starts from it when no authority answers).
-   */
-  topologyFile: z.string().min(1),
-  /** A static signed file's single authority key (Ed25519, hex); the topology must verify against it. */
-  authorityPublicKey: hex(32).optional(),
-  /**
-   * The directory authorities (src/directory/, docs/operations.md "Directory authorities"): the node announces
-   * itself with a signed descriptor, fetches each epoch's document (valid with k of n signatures) and files
-   * loop reports. Absent: the static signed `topologyFile` under `authorityPublicKey`.
-   */
-  directory: NodeDirectorySchema.optional(),
-  /** UDP bind address; default: the node's topology entry. */
-  listen: endpoint.optional(),
-  params: NetworkParamsSchema.prefault({}),
-  pipeline: PipelineSchema.prefault({}),
-  /**
-   * Deliberate misbehaviour for tests and the testnet only (src/node/faults.ts): drop or tag a fraction of
-   * forwarded packets, or hold each for `delayMs` more. Absent on every real node.
-   */
-  faults: z
-    .strictObject({
-      drop: z.number().min(0).max(1).default(0),
-      delayMs: z.number().min(0).max(600_000).default(0),
-      tag: z.number().min(0).max(1).default(0),
-    })
-    .optional(),
-  /** Key epochs (src/node/epoch-keys.ts, docs/operations.md "Key epochs"). */
-  epochs: z
-    .strictObject({
-      /**
-       * Seconds after an epoch begins during which packets under the previous epoch's key are still
-       * accepted: a packet built just before the boundary spends its Exp(µ) delays in flight (4 hops at
-       * µ = 2/s: mean 2 s, P(> 60 s) < 10⁻²⁰), and clients fetch the new document with some lag. At most
-       * three keys are live (previous, current, next), so the effective grace is min(graceS, epoch length).
-       */
-      graceS: z.number().min(0).max(86_400).default(120),
-      /** How often the node re-reads its topology file and key file for the next epochs, seconds. */
-      refreshS: z.number().positive().max(3600).default(5),
-    })
-    .prefault({}),
-  /** Replay filter (src/node/replay.ts, docs/pipeline.md "Replay filter"). */
-  replay: z
-    .strictObject({
-      /**
-       * The node's maximum unwrap rate R, packets/s (src/node/replay-capacity.ts): each epoch's filter holds
-       * R × (epoch length + grace + 60 s) tags (3.6 bytes per tag at 10⁻⁶) and admits no more than
-       * R × (seconds since the epoch began + 60 s), so it cannot be filled before its key retires. "auto":
-       * measured once on this host (single-core batch unwrap × workers × 1.5) and kept in the state
-       * directory; set it from `loopix bench relay` (or above) on production hosts.
-       */
-      maxRatePps: z.union([z.number().positive().max(1e7), z.literal('auto')]).default('auto'),
-      /** False-positive rate of a full filter (an honest packet dropped as "replay"). */
-      falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6),
-      /**
-       * Memory cap of one epoch's filter, MB. When maxRatePps × (key lifetime + 60 s) tags need more, the
-       * filter is this big and admits proportionally fewer tags per second (logged at start): it still
-       * cannot be filled before its key retires.
-       */
-      maxFilterMB: z.number().positive().max(512).default(256),
-      /** Key lifetime assumed when keys do not rotate: the filter holds maxRatePps × (this + 60 s) tags. */
-      staticWindowS: z.number().positive().max(366 * 86_400).default(3600),
-      /** Where the snapshots and logs live; default: `<config file dir>/<node id>.state`. */
-      stateDir: z.string().min(1).optional(),
-      /** Keep the filter on disk (snapshot + log) so it survives restarts; false: in memory only. */
-      persist: z.boolean().default(true),
-      /** Seconds between snapshots of the bit array (the log covers the time between). */
-      snapshotIntervalS: z.number().positive().max(86_400).default(60),
-      /** Milliseconds between fdatasync of the log (what a power loss can take; a crash takes nothing). */
-      fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
-      /**
-       * BENCHMARKS ONLY: empty a full filter instead of failing closed, so a load generator can cycle a fixed
-       * pool of packets. A node with this set accepts replays after each reset (the weakness issue 6 removes);
-       * it logs a warning at start and counts every reset (replay_resets).
-       */
-      unsafeResetWhenFull: z.boolean().default(false),
-    })
-    .prefault({}),
-  /** Providers only. */
-  provider: z
-    .strictObject({
-      /** WebSocket bind address for clients; default: the port of the topology's ws URL on 127.0.0.1. */
-      listen: endpoint.optional(),
-      /** Directory of the SQLite inbox database (and of the post office's mailbox database). */
-      dataDir: z.string().min(1),
-      /**
-       * Serve as a post office (AnonPoP §4; docs/pipeline.md "Post office"): FINAL requests are mailbox PUSHes
-       * and PULLs. The topology must list this node with `postOffice: true`. Absent: not a post office.
-       */
-      postOffice: z
-        .strictObject({
-          /** Seconds after which an envelope nobody pulled is deleted (default 2 days: past any grace period). */
-          expiryS: z.number().int().min(1).max(365 * 86_400).default(2 * 86_400),
-        })
-        .optional(),
-      /** "open": any client may register a key on first authentication; "closed": only `clients`. */
-      registration: z.enum(['open', 'closed']).default('open'),
-      /** Client X25519 public keys (hex) allowed when registration is closed. */
-      clients: z.array(hex(32)).default([]),
-      /**
-       * Run even when uWebSockets.js cannot load its native binary (it then serves clients through its slow JS
-       * fallback). Default false: such a provider refuses to start (`ERR_LOOPIX_PROVIDER_UWS_FALLBACK`).
-       */
-      allowJsWebSocket: z.boolean().default(false),
-      /** Largest WebSocket frame accepted, bytes; larger frames get an error frame and a close. */
-      maxFrameBytes: z.number().int().min(1024).max(1 << 24).default(64 * 1024),
-      /** Milliseconds a connection may take to authenticate before it is closed. */
-      authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
-      /**
-       * Seconds after its last authentication at which a registered client key with no stored packet is
-       * forgotten (checked hourly); 0 keeps every key forever. A forgotten key registers again on its next
-       * authentication. Default 30 days.
-       */
-      registrationTtlS: z.number().int().min(0).default(30 * 24 * 3600),
-      /**
-       * Abuse limits of the client front end (src/provider/limits.ts, docs/pipeline.md §"Abuse limits at the
-       * provider"). Frames over a per-client limit are dropped and counted; a client whose excess reaches a
-       * whole bucket gets ERROR(RATE_LIMITED) and a close.
-       */
-      limits: z
-        .strictObject({
-          /**
-           * SUBMITs per second allowed per client = this × (λP + λL + λD), the rate an honest client sends at
-           * (Loopix §3.2). 2 leaves room for Poisson fluctuation; 0 disables the SUBMIT limit.
-           */
-          submitRateFactor: z.number().min(0).max(1000).default(2),
-          /** SUBMIT bucket capacity in seconds of the allowed rate (at least 16 packets). */
-          submitBurstS: z.number().positive().max(3600).default(10),
-          /** PULLs per second allowed per client = this × 1000 / params.pullIntervalMs; 0 disables. */
-          pullRateFactor: z.number().min(0).max(1000).default(2),
-          /** PULL bucket capacity, pulls. */
-          pullBurst: z.number().int().min(1).max(10_000).default(4),
-          /**
-           * Concurrent WebSocket connections per remote IP address; 0 = unlimited. A local testnet connects
-           * every client from 127.0.0.1: raise this above the clients per provider there.
-           */
-          maxConnectionsPerAddress: z.number().int().min(0).max(1_000_000).default(64),
-          /**
-           * New connections (handshakes) per minute allowed per remote address (IPv6: per /64); 0 = unlimited.
-           * Each handshake costs the provider two X25519 agreements and may register a key: a churn of fresh
-           * keys from one host is throttled here.
-           */
-          handshakesPerMin: z.number().min(0).max(1_000_000).default(120),
-          /** Handshake bucket capacity per address (a testnet starts every client from 127.0.0.1 at once). */
-          handshakeBurst: z.number().int().min(1).max(1_000_000).default(128),
-        })
-        .prefault({}),
-      /**
-       * Where the per-address limits take a client's address from. Off by default (the socket's peer address).
-       * Behind a reverse proxy that terminates TLS, name the header it sets (e.g. "x-forwarded-for") and the
-       * proxy's own addresses: the header is believed only on connections from those addresses, and its
-       * rightmost entry (the one the trusted proxy appended) is used.
-       */
-      clientAddress: z
-        .strictObject({
-          header: z.string().regex(/^[a-z0-9-]+$/, 'a lowercase HTTP header name').optional(),
-          trustedProxies: z.array(z.string().min(2)).default([]),
-        })
-        .prefault({}),
-    })
-    .optional(),
-  /** Seconds between statistics reports (stdout JSON line / IPC message); 0 disables. */
-  statsIntervalS: z.number().min(0).max(3600).default(1),
-  /**
-   * Raw samples for the live self-checks of `loopix testnet --check-mixing` (src/node/mixing-probe.ts): pool
-   * size at Poisson times, pool entries and departures, own loop round trips — added to every stats report
-   * as `mixing_probe`. Off by default: a normal node records nothing.
-   */
-  probe: z
-    .strictObject({
-      mixing: z.boolean().default(false),
-      /** Mean gap between two pool-size samples, ms (Exp-distributed gaps: Poisson sampling times). */
-      sampleIntervalMs: z.number().min(1).max(60_000).default(100),
-      /** Most samples of each kind kept between two stats reports (beyond: counted as overflow). */
-      maxSamplesPerReport: z.number().int().min(100).max(1_000_000).default(20_000),
-    })
-    .prefault({}),
-  /**
-   * The operator's HTTP endpoint (src/ops/http.ts): Prometheus `/metrics` and `/healthz`. Absent: no HTTP
-   * server. It binds `listen` exactly; an address other than loopback must be asked for with
-   * `allowRemote: true`, so a typo cannot expose a node's metrics to the network.
-   */
-  ops: z
-    .strictObject({
-      listen: endpoint,
-      allowRemote: z.boolean().default(false),
-      /** Sliding window of the live mixing health checks, seconds (src/ops/mixing-health.ts). */
-      mixingWindowS: z.number().min(10).max(3600).default(60),
-      /** Mean gap between two pool-size samples of the mixing health, ms (Poisson sampling times). */
-      poolSampleIntervalMs: z.number().min(10).max(60_000).default(100),
-    })
-    .optional(),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-}).refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, { message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)', path: ['authorityPublicKey'] });
+export const NodeConfigSchema = z
+  .strictObject({
+    /** This node's id in the topology (hex, geometry.addressBytes bytes). */
+    id: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
+    /** JSON key-pair file written by `loopix keygen` (X25519). */
+    keyFile: z.string().min(1),
+    /**
+     * Signed topology document. With `directory`: where the last valid document of the authorities is kept
+     * (written by the node; it starts from it when no authority answers).
+     */
+    topologyFile: z.string().min(1),
+    /** A static signed file's single authority key (Ed25519, hex); the topology must verify against it. */
+    authorityPublicKey: hex(32).optional(),
+    /**
+     * The directory authorities (src/directory/, docs/operations.md "Directory authorities"): the node announces
+     * itself with a signed descriptor, fetches each epoch's document (valid with k of n signatures) and files
+     * loop reports. Absent: the static signed `topologyFile` under `authorityPublicKey`.
+     */
+    directory: NodeDirectorySchema.optional(),
+    /** UDP bind address; default: the node's topology entry. */
+    listen: endpoint.optional(),
+    params: NetworkParamsSchema.prefault({}),
+    pipeline: PipelineSchema.prefault({}),
+    /**
+     * Deliberate misbehaviour for tests and the testnet only (src/node/faults.ts): drop or tag a fraction of
+     * forwarded packets, or hold each for `delayMs` more. Absent on every real node.
+     */
+    faults: z
+      .strictObject({
+        drop: z.number().min(0).max(1).default(0),
+        delayMs: z.number().min(0).max(600_000).default(0),
+        tag: z.number().min(0).max(1).default(0),
+      })
+      .optional(),
+    /** Key epochs (src/node/epoch-keys.ts, docs/operations.md "Key epochs"). */
+    epochs: z
+      .strictObject({
+        /**
+         * Seconds after an epoch begins during which packets under the previous epoch's key are still
+         * accepted: a packet built just before the boundary spends its Exp(µ) delays in flight (4 hops at
+         * µ = 2/s: mean 2 s, P(> 60 s) < 10⁻²⁰), and clients fetch the new document with some lag. At most
+         * three keys are live (previous, current, next), so the effective grace is min(graceS, epoch length).
+         */
+        graceS: z.number().min(0).max(86_400).default(120),
+        /** How often the node re-reads its topology file and key file for the next epochs, seconds. */
+        refreshS: z.number().positive().max(3600).default(5),
+      })
+      .prefault({}),
+    /** Replay filter (src/node/replay.ts, docs/pipeline.md "Replay filter"). */
+    replay: z
+      .strictObject({
+        /**
+         * The node's maximum unwrap rate R, packets/s (src/node/replay-capacity.ts): each epoch's filter holds
+         * R × (epoch length + grace + 60 s) tags (3.6 bytes per tag at 10⁻⁶) and admits no more than
+         * R × (seconds since the epoch began + 60 s), so it cannot be filled before its key retires. "auto":
+         * measured once on this host (single-core batch unwrap × workers × 1.5) and kept in the state
+         * directory; set it from `loopix bench relay` (or above) on production hosts.
+         */
+        maxRatePps: z.union([z.number().positive().max(1e7), z.literal('auto')]).default('auto'),
+        /** False-positive rate of a full filter (an honest packet dropped as "replay"). */
+        falsePositiveRate: z.number().gt(0).lt(0.01).default(1e-6),
+        /**
+         * Memory cap of one epoch's filter, MB. When maxRatePps × (key lifetime + 60 s) tags need more, the
+         * filter is this big and admits proportionally fewer tags per second (logged at start): it still
+         * cannot be filled before its key retires.
+         */
+        maxFilterMB: z.number().positive().max(512).default(256),
+        /** Key lifetime assumed when keys do not rotate: the filter holds maxRatePps × (this + 60 s) tags. */
+        staticWindowS: z
+          .number()
+          .positive()
+          .max(366 * 86_400)
+          .default(3600),
+        /** Where the snapshots and logs live; default: `<config file dir>/<node id>.state`. */
+        stateDir: z.string().min(1).optional(),
+        /** Keep the filter on disk (snapshot + log) so it survives restarts; false: in memory only. */
+        persist: z.boolean().default(true),
+        /** Seconds between snapshots of the bit array (the log covers the time between). */
+        snapshotIntervalS: z.number().positive().max(86_400).default(60),
+        /** Milliseconds between fdatasync of the log (what a power loss can take; a crash takes nothing). */
+        fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
+        /**
+         * BENCHMARKS ONLY: empty a full filter instead of failing closed, so a load generator can cycle a fixed
+         * pool of packets. A node with this set accepts replays after each reset (the weakness issue 6 removes);
+         * it logs a warning at start and counts every reset (replay_resets).
+         */
+        unsafeResetWhenFull: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Providers only. */
+    provider: z
+      .strictObject({
+        /** WebSocket bind address for clients; default: the port of the topology's ws URL on 127.0.0.1. */
+        listen: endpoint.optional(),
+        /** Directory of the SQLite inbox database (and of the post office's mailbox database). */
+        dataDir: z.string().min(1),
+        /**
+         * Serve as a post office (AnonPoP §4; docs/pipeline.md "Post office"): FINAL requests are mailbox PUSHes
+         * and PULLs. The topology must list this node with `postOffice: true`. Absent: not a post office.
+         */
+        postOffice: z
+          .strictObject({
+            /** Seconds after which an envelope nobody pulled is deleted (default 2 days: past any grace period). */
+            expiryS: z
+              .number()
+              .int()
+              .min(1)
+              .max(365 * 86_400)
+              .default(2 * 86_400),
+          })
+          .optional(),
+        /** "open": any client may register a key on first authentication; "closed": only `clients`. */
+        registration: z.enum(['open', 'closed']).default('open'),
+        /** Client X25519 public keys (hex) allowed when registration is closed. */
+        clients: z.array(hex(32)).default([]),
+        /**
+         * Run even when uWebSockets.js cannot load its native binary (it then serves clients through its slow JS
+         * fallback). Default false: such a provider refuses to start (`ERR_LOOPIX_PROVIDER_UWS_FALLBACK`).
+         */
+        allowJsWebSocket: z.boolean().default(false),
+        /** Largest WebSocket frame accepted, bytes; larger frames get an error frame and a close. */
+        maxFrameBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(1 << 24)
+          .default(64 * 1024),
+        /** Milliseconds a connection may take to authenticate before it is closed. */
+        authTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+        /**
+         * Seconds after its last authentication at which a registered client key with no stored packet is
+         * forgotten (checked hourly); 0 keeps every key forever. A forgotten key registers again on its next
+         * authentication. Default 30 days.
+         */
+        registrationTtlS: z
+          .number()
+          .int()
+          .min(0)
+          .default(30 * 24 * 3600),
+        /**
+         * Abuse limits of the client front end (src/provider/limits.ts, docs/pipeline.md §"Abuse limits at the
+         * provider"). Frames over a per-client limit are dropped and counted; a client whose excess reaches a
+         * whole bucket gets ERROR(RATE_LIMITED) and a close.
+         */
+        limits: z
+          .strictObject({
+            /**
+             * SUBMITs per second allowed per client = this × (λP + λL + λD), the rate an honest client sends at
+             * (Loopix §3.2). 2 leaves room for Poisson fluctuation; 0 disables the SUBMIT limit.
+             */
+            submitRateFactor: z.number().min(0).max(1000).default(2),
+            /** SUBMIT bucket capacity in seconds of the allowed rate (at least 16 packets). */
+            submitBurstS: z.number().positive().max(3600).default(10),
+            /** PULLs per second allowed per client = this × 1000 / params.pullIntervalMs; 0 disables. */
+            pullRateFactor: z.number().min(0).max(1000).default(2),
+            /** PULL bucket capacity, pulls. */
+            pullBurst: z.number().int().min(1).max(10_000).default(4),
+            /**
+             * Concurrent WebSocket connections per remote IP address; 0 = unlimited. A local testnet connects
+             * every client from 127.0.0.1: raise this above the clients per provider there.
+             */
+            maxConnectionsPerAddress: z.number().int().min(0).max(1_000_000).default(64),
+            /**
+             * New connections (handshakes) per minute allowed per remote address (IPv6: per /64); 0 = unlimited.
+             * Each handshake costs the provider two X25519 agreements and may register a key: a churn of fresh
+             * keys from one host is throttled here.
+             */
+            handshakesPerMin: z.number().min(0).max(1_000_000).default(120),
+            /** Handshake bucket capacity per address (a testnet starts every client from 127.0.0.1 at once). */
+            handshakeBurst: z.number().int().min(1).max(1_000_000).default(128),
+          })
+          .prefault({}),
+        /**
+         * Where the per-address limits take a client's address from. Off by default (the socket's peer address).
+         * Behind a reverse proxy that terminates TLS, name the header it sets (e.g. "x-forwarded-for") and the
+         * proxy's own addresses: the header is believed only on connections from those addresses, and its
+         * rightmost entry (the one the trusted proxy appended) is used.
+         */
+        clientAddress: z
+          .strictObject({
+            header: z
+              .string()
+              .regex(/^[a-z0-9-]+$/, 'a lowercase HTTP header name')
+              .optional(),
+            trustedProxies: z.array(z.string().min(2)).default([]),
+          })
+          .prefault({}),
+      })
+      .optional(),
+    /** Seconds between statistics reports (stdout JSON line / IPC message); 0 disables. */
+    statsIntervalS: z.number().min(0).max(3600).default(1),
+    /**
+     * Raw samples for the live self-checks of `loopix testnet --check-mixing` (src/node/mixing-probe.ts): pool
+     * size at Poisson times, pool entries and departures, own loop round trips — added to every stats report
+     * as `mixing_probe`. Off by default: a normal node records nothing.
+     */
+    probe: z
+      .strictObject({
+        mixing: z.boolean().default(false),
+        /** Mean gap between two pool-size samples, ms (Exp-distributed gaps: Poisson sampling times). */
+        sampleIntervalMs: z.number().min(1).max(60_000).default(100),
+        /** Most samples of each kind kept between two stats reports (beyond: counted as overflow). */
+        maxSamplesPerReport: z.number().int().min(100).max(1_000_000).default(20_000),
+      })
+      .prefault({}),
+    /**
+     * The operator's HTTP endpoint (src/ops/http.ts): Prometheus `/metrics` and `/healthz`. Absent: no HTTP
+     * server. It binds `listen` exactly; an address other than loopback must be asked for with
+     * `allowRemote: true`, so a typo cannot expose a node's metrics to the network.
+     */
+    ops: z
+      .strictObject({
+        listen: endpoint,
+        allowRemote: z.boolean().default(false),
+        /** Sliding window of the live mixing health checks, seconds (src/ops/mixing-health.ts). */
+        mixingWindowS: z.number().min(10).max(3600).default(60),
+        /** Mean gap between two pool-size samples of the mixing health, ms (Poisson sampling times). */
+        poolSampleIntervalMs: z.number().min(10).max(60_000).default(100),
+      })
+      .optional(),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+  })
+  .refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, {
+    message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)',
+    path: ['authorityPublicKey'],
+  });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
-export const ClientConfigSchema = z.strictObject({
-  /** JSON key-pair file written by `loopix keygen` (X25519); the public key is the client's identity. */
-  keyFile: z.string().min(1),
-  /** Id (hex) of this client's provider in the topology. */
-  providerId: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
-  /** The static signed topology, or (with `directory`) where the last valid document is kept. */
-  topologyFile: z.string().min(1),
-  authorityPublicKey: hex(32).optional(),
-  /** Fetch each epoch's document from the directory authorities (k of n signatures). */
-  directory: DirectoryClientSchema.optional(),
-  params: NetworkParamsSchema.prefault({}),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
-}).refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, { message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)', path: ['authorityPublicKey'] });
+export const ClientConfigSchema = z
+  .strictObject({
+    /** JSON key-pair file written by `loopix keygen` (X25519); the public key is the client's identity. */
+    keyFile: z.string().min(1),
+    /** Id (hex) of this client's provider in the topology. */
+    providerId: z.string().regex(/^[0-9a-f]+$/, 'must be lowercase hex'),
+    /** The static signed topology, or (with `directory`) where the last valid document is kept. */
+    topologyFile: z.string().min(1),
+    authorityPublicKey: hex(32).optional(),
+    /** Fetch each epoch's document from the directory authorities (k of n signatures). */
+    directory: DirectoryClientSchema.optional(),
+    params: NetworkParamsSchema.prefault({}),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+  })
+  .refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, {
+    message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)',
+    path: ['authorityPublicKey'],
+  });
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
 
 export { ConfigError };
@@ -368,14 +424,21 @@ export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, sour
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join('.') || '(root)';
       let got: unknown = value;
-      for (const key of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key] : undefined;
+      for (const key of issue.path)
+        got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key] : undefined;
       return `${path}: ${issue.message} (got ${JSON.stringify(got)})`;
     });
-    throw new ConfigError(`config ${source}: ${lines.join('; ')}`, { field: result.error.issues[0]?.path.join('.') || '(root)' });
+    throw new ConfigError(`config ${source}: ${lines.join('; ')}`, {
+      field: result.error.issues[0]?.path.join('.') || '(root)',
+    });
   }
   return deepFreeze(result.data);
 }
 
 export function loadConfigFile<S extends z.ZodType>(schema: S, file: string): Readonly<z.infer<S>> {
-  return parseConfig(schema, readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError, comments: true }), file);
+  return parseConfig(
+    schema,
+    readJsonFile(file, { label: 'config', area: 'CONFIG', error: ConfigError, comments: true }),
+    file,
+  );
 }

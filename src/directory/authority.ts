@@ -26,7 +26,15 @@ import type { DirectoryDocument, TopologyBody } from '../topology/types.js';
 import type { AuthorityConfig } from './config.js';
 import { defaultThreshold } from './config.js';
 import { checkDescriptor, newerDescriptor, type DescriptorRules } from './descriptor.js';
-import { buildDocumentBody, documentSignatureValid, epochAtMs, epochStartMs, signDocument, type DirectoryTrust, type NetworkConstants } from './document.js';
+import {
+  buildDocumentBody,
+  documentSignatureValid,
+  epochAtMs,
+  epochStartMs,
+  signDocument,
+  type DirectoryTrust,
+  type NetworkConstants,
+} from './document.js';
 import { nodeIdFor, type IdentityKey } from './identity.js';
 import { reportInForce } from './isolation.js';
 import { checkReport, type ReportRules } from './report.js';
@@ -68,11 +76,27 @@ export class Authority {
   ) {
     const n = config.network;
     const g = makeGeometry(n.geometry);
-    this.constants = { geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: n.layers, epochLengthS: n.epochLengthS, genesisEpoch: n.genesisEpoch, genesisMs: n.genesisMs, isolation: n.isolation };
+    this.constants = {
+      geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
+      layers: n.layers,
+      epochLengthS: n.epochLengthS,
+      genesisEpoch: n.genesisEpoch,
+      genesisMs: n.genesisMs,
+      isolation: n.isolation,
+    };
     const threshold = config.threshold ?? defaultThreshold(config.authorities.length);
-    if (threshold > config.authorities.length) throw new LoopixError('ERR_LOOPIX_DIRECTORY_CONFIG', `threshold: ${threshold} exceeds the ${config.authorities.length} authorities`, { field: 'threshold' });
+    if (threshold > config.authorities.length)
+      throw new LoopixError(
+        'ERR_LOOPIX_DIRECTORY_CONFIG',
+        `threshold: ${threshold} exceeds the ${config.authorities.length} authorities`,
+        { field: 'threshold' },
+      );
     if (!config.authorities.some((a) => a.publicKey === key.publicKey)) {
-      throw new LoopixError('ERR_LOOPIX_DIRECTORY_CONFIG', `authorities: this authority's key ${key.publicKey} is not listed`, { field: 'authorities' });
+      throw new LoopixError(
+        'ERR_LOOPIX_DIRECTORY_CONFIG',
+        `authorities: this authority's key ${key.publicKey} is not listed`,
+        { field: 'authorities' },
+      );
     }
     this.trust = { authorities: config.authorities.map((a) => a.publicKey).sort(), threshold };
     const registered = new Map(config.nodes.map((x) => [x.identityKey, x.name] as const));
@@ -94,7 +118,12 @@ export class Authority {
   }
 
   private reportRules(min: number, max: number): ReportRules {
-    return { ...this.descriptorRules, isolation: this.constants.isolation, knownIds: this.knownIds, epochs: { min, max } };
+    return {
+      ...this.descriptorRules,
+      isolation: this.constants.isolation,
+      knownIds: this.knownIds,
+      epochs: { min, max },
+    };
   }
 
   /** An uploaded descriptor; throws a LoopixError (nothing stored) when it is refused. */
@@ -124,9 +153,17 @@ export class Authority {
   private keepReport(r: SignedReport): boolean {
     const key = `${r.body.epoch}|${r.body.link.from}>${r.body.link.to}`;
     const held = this.reports.get(key);
-    if (held && (held.body.issuedAtMs > r.body.issuedAtMs || (held.body.issuedAtMs === r.body.issuedAtMs && held.signature >= r.signature))) return false;
+    if (
+      held &&
+      (held.body.issuedAtMs > r.body.issuedAtMs ||
+        (held.body.issuedAtMs === r.body.issuedAtMs && held.signature >= r.signature))
+    )
+      return false;
     this.reports.set(key, r);
-    this.log.info({ epoch: r.body.epoch, from: r.body.link.from, to: r.body.link.to, due: r.body.due, returned: r.body.returned }, 'loop report stored');
+    this.log.info(
+      { epoch: r.body.epoch, from: r.body.link.from, to: r.body.link.to, due: r.body.due, returned: r.body.returned },
+      'loop report stored',
+    );
     this.scheduleSave();
     return true;
   }
@@ -135,7 +172,9 @@ export class Authority {
   document(epoch: number): DirectoryDocument | undefined {
     const d = this.documents.get(epoch);
     if (!d) return undefined;
-    const signatures = [...d.signatures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([publicKey, value]) => ({ publicKey, value }));
+    const signatures = [...d.signatures]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([publicKey, value]) => ({ publicKey, value }));
     return { ...(d.body as DirectoryDocument), signatures };
   }
 
@@ -151,14 +190,19 @@ export class Authority {
       authorities: this.trust.authorities.length,
       descriptors: this.descriptors.size,
       reports: this.reports.size,
-      documents: [...this.documents].map(([e, d]) => ({ epoch: e, signatures: d.signatures.size, excluded: (d.body.directory?.excluded ?? []).length })),
+      documents: [...this.documents].map(([e, d]) => ({
+        epoch: e,
+        signatures: d.signatures.size,
+        excluded: (d.body.directory?.excluded ?? []).length,
+      })),
       buildErrors: Object.fromEntries(this.buildErrors),
     };
   }
 
   syncPayload(): SyncPayload {
     const signatures: { epoch: number; publicKey: string; value: string }[] = [];
-    for (const [epoch, d] of this.documents) for (const [publicKey, value] of d.signatures) signatures.push({ epoch, publicKey, value });
+    for (const [epoch, d] of this.documents)
+      for (const [publicKey, value] of d.signatures) signatures.push({ epoch, publicKey, value });
     return { descriptors: [...this.descriptors.values()], reports: [...this.reports.values()], signatures };
   }
 
@@ -171,17 +215,25 @@ export class Authority {
     const rules = this.reportRules(now - 1 - this.constants.isolation.ttlEpochs, now);
     for (const d of Array.isArray(p.descriptors) ? p.descriptors : []) {
       // Already held (the usual case): skip the signature check.
-      const held = (d as SignedDescriptor)?.body?.identityKey !== undefined ? this.descriptors.get((d as SignedDescriptor).body.identityKey) : undefined;
+      const held =
+        (d as SignedDescriptor)?.body?.identityKey !== undefined
+          ? this.descriptors.get((d as SignedDescriptor).body.identityKey)
+          : undefined;
       if (held && held.signature === (d as SignedDescriptor).signature) continue;
       try {
-        if (this.keepDescriptor(checkDescriptor(SignedDescriptorSchema.parse(d), this.descriptorRules))) out.descriptors++;
+        if (this.keepDescriptor(checkDescriptor(SignedDescriptorSchema.parse(d), this.descriptorRules)))
+          out.descriptors++;
       } catch {
         // a bad object from a peer is skipped, like a bad upload
       }
     }
     for (const r of Array.isArray(p.reports) ? p.reports : []) {
       const b = (r as SignedReport)?.body;
-      if (b?.link && this.reports.get(`${b.epoch}|${b.link.from}>${b.link.to}`)?.signature === (r as SignedReport).signature) continue;
+      if (
+        b?.link &&
+        this.reports.get(`${b.epoch}|${b.link.from}>${b.link.to}`)?.signature === (r as SignedReport).signature
+      )
+        continue;
       try {
         if (this.keepReport(checkReport(SignedReportSchema.parse(r), rules))) out.reports++;
       } catch {
@@ -190,7 +242,14 @@ export class Authority {
     }
     for (const raw of (Array.isArray(p.signatures) ? p.signatures : []) as unknown[]) {
       const s = raw as { epoch?: unknown; publicKey?: unknown; value?: unknown } | null;
-      if (!s || typeof s !== 'object' || typeof s.publicKey !== 'string' || typeof s.value !== 'string' || typeof s.epoch !== 'number') continue;
+      if (
+        !s ||
+        typeof s !== 'object' ||
+        typeof s.publicKey !== 'string' ||
+        typeof s.value !== 'string' ||
+        typeof s.epoch !== 'number'
+      )
+        continue;
       const d = this.documents.get(s.epoch);
       if (!d || d.signatures.has(s.publicKey) || !this.trust.authorities.includes(s.publicKey)) continue;
       if (!documentSignatureValid(d.body, { publicKey: s.publicKey, value: s.value })) continue; // the peer signed other bytes: it disagrees
@@ -211,7 +270,9 @@ export class Authority {
     }
     for (const e of this.documents.keys()) if (e < current - KEEP_EPOCHS) this.documents.delete(e);
     for (const e of this.buildErrors.keys()) if (e < current) this.buildErrors.delete(e);
-    for (const [k, r] of this.reports) if (!reportInForce(r.body.epoch, current + 2, this.constants.isolation) && r.body.epoch < current) this.reports.delete(k);
+    for (const [k, r] of this.reports)
+      if (!reportInForce(r.body.epoch, current + 2, this.constants.isolation) && r.body.epoch < current)
+        this.reports.delete(k);
   }
 
   private vote(epoch: number): void {
@@ -224,10 +285,17 @@ export class Authority {
     }
     let body: TopologyBody;
     try {
-      body = buildDocumentBody(this.constants, this.trust, epoch, [...this.descriptors.values()].map((d) => d.body), [...this.reports.values()].map((r) => r.body));
+      body = buildDocumentBody(
+        this.constants,
+        this.trust,
+        epoch,
+        [...this.descriptors.values()].map((d) => d.body),
+        [...this.reports.values()].map((r) => r.body),
+      );
     } catch (err) {
       const message = (err as Error).message;
-      if (this.buildErrors.get(epoch) !== message) this.log.warn({ epoch, err: message }, 'cannot build the document yet (retrying every tick)');
+      if (this.buildErrors.get(epoch) !== message)
+        this.log.warn({ epoch, err: message }, 'cannot build the document yet (retrying every tick)');
       this.buildErrors.set(epoch, message);
       return;
     }
@@ -235,7 +303,10 @@ export class Authority {
     const own = signDocument(body, this.key);
     this.documents.set(epoch, { body, signatures: new Map([[own.publicKey, own.value]]) });
     const dir = body.directory!;
-    this.log.info({ epoch, nodes: body.nodes.length, removedLinks: dir.removedLinks.length, excluded: dir.excluded }, 'document built and signed');
+    this.log.info(
+      { epoch, nodes: body.nodes.length, removedLinks: dir.removedLinks.length, excluded: dir.excluded },
+      'document built and signed',
+    );
     this.scheduleSave();
   }
 
@@ -255,7 +326,11 @@ export class Authority {
     const state = {
       descriptors: [...this.descriptors.values()],
       reports: [...this.reports.values()],
-      documents: [...this.documents].map(([epoch, d]) => ({ epoch, body: d.body, signatures: Object.fromEntries(d.signatures) })),
+      documents: [...this.documents].map(([epoch, d]) => ({
+        epoch,
+        body: d.body,
+        signatures: Object.fromEntries(d.signatures),
+      })),
     };
     const tmp = `${this.stateFile}.tmp`;
     try {
@@ -274,11 +349,18 @@ export class Authority {
     } catch {
       return;
     }
-    let state: { descriptors?: unknown[]; reports?: unknown[]; documents?: { epoch: number; body: TopologyBody; signatures: Record<string, string> }[] };
+    let state: {
+      descriptors?: unknown[];
+      reports?: unknown[];
+      documents?: { epoch: number; body: TopologyBody; signatures: Record<string, string> }[];
+    };
     try {
       state = JSON.parse(text) as typeof state;
     } catch (err) {
-      this.log.error({ file: this.stateFile, err: (err as Error).message }, 'authority state is not JSON; starting empty (peers refill it)');
+      this.log.error(
+        { file: this.stateFile, err: (err as Error).message },
+        'authority state is not JSON; starting empty (peers refill it)',
+      );
       return;
     }
     this.mergePeer({ descriptors: state.descriptors ?? [], reports: state.reports ?? [], signatures: [] });
@@ -286,9 +368,14 @@ export class Authority {
       const own = d.signatures?.[this.key.publicKey];
       if (!own || !documentSignatureValid(d.body, { publicKey: this.key.publicKey, value: own })) continue;
       const signatures = new Map<string, string>();
-      for (const [k, v] of Object.entries(d.signatures)) if (this.trust.authorities.includes(k) && documentSignatureValid(d.body, { publicKey: k, value: v })) signatures.set(k, v);
+      for (const [k, v] of Object.entries(d.signatures))
+        if (this.trust.authorities.includes(k) && documentSignatureValid(d.body, { publicKey: k, value: v }))
+          signatures.set(k, v);
       this.documents.set(d.epoch, { body: d.body, signatures });
     }
-    this.log.info({ descriptors: this.descriptors.size, reports: this.reports.size, documents: this.documents.size }, 'authority state restored');
+    this.log.info(
+      { descriptors: this.descriptors.size, reports: this.reports.size, documents: this.documents.size },
+      'authority state restored',
+    );
   }
 }

@@ -17,7 +17,9 @@ import { epochAtMs } from './document.js';
 export async function prepareClientDirectory(configFile: string): Promise<void> {
   const config = loadConfigFile(ClientConfigSchema, configFile);
   if (!config.directory) return;
-  const file = isAbsolute(config.topologyFile) ? config.topologyFile : resolve(dirname(resolve(configFile)), config.topologyFile);
+  const file = isAbsolute(config.topologyFile)
+    ? config.topologyFile
+    : resolve(dirname(resolve(configFile)), config.topologyFile);
   const fetcher = new DirectoryFetcher(config.directory);
   if (existsSync(file)) {
     try {
@@ -41,6 +43,16 @@ export function clientFollower(o: {
   stop: (reason: string) => void;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 }): DirectoryFollower {
-  if (!o.current.rotates) throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', 'a directory document must carry an epoch schedule', { field: 'epochLengthS' });
-  return new DirectoryFollower({ fetcher: new DirectoryFetcher(o.configDirectory), cacheFile: o.cacheFile, current: o.current, onAdopt: o.adopt, onExpired: o.stop, log: o.log });
+  if (!o.current.rotates)
+    throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', 'a directory document must carry an epoch schedule', {
+      field: 'epochLengthS',
+    });
+  return new DirectoryFollower({
+    fetcher: new DirectoryFetcher(o.configDirectory),
+    cacheFile: o.cacheFile,
+    current: o.current,
+    onAdopt: o.adopt,
+    onExpired: o.stop,
+    log: o.log,
+  });
 }

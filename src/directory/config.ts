@@ -16,7 +16,13 @@ export const AuthorityEntrySchema = z.strictObject({
 export type AuthorityEntry = z.infer<typeof AuthorityEntrySchema>;
 
 /** Default isolation parameters (docs/operations.md "Bad-server isolation"). */
-export const DEFAULT_ISOLATION = Object.freeze({ f: 1, expectedFraction: 0.9, alpha: 0.001, minDue: 20, ttlEpochs: 72 });
+export const DEFAULT_ISOLATION = Object.freeze({
+  f: 1,
+  expectedFraction: 0.9,
+  alpha: 0.001,
+  minDue: 20,
+  ttlEpochs: 72,
+});
 
 export const AuthorityConfigSchema = z.strictObject({
   /** Ed25519 key pair file (`loopix authority keygen`); its public key must be in `authorities`. */
@@ -29,9 +35,16 @@ export const AuthorityConfigSchema = z.strictObject({
   /** k: signatures that make a document valid (default: a majority of n). */
   threshold: z.number().int().min(1).max(64).optional(),
   network: z.strictObject({
-    geometry: z.strictObject({ maxHops: z.number().int(), addressBytes: z.number().int(), contentBytes: z.number().int() }),
+    geometry: z.strictObject({
+      maxHops: z.number().int(),
+      addressBytes: z.number().int(),
+      contentBytes: z.number().int(),
+    }),
     layers: z.number().int().min(1).max(16),
-    epochLengthS: z.number().min(1).max(366 * 86_400),
+    epochLengthS: z
+      .number()
+      .min(1)
+      .max(366 * 86_400),
     genesisEpoch: z.number().int().min(0),
     /** Unix ms at which genesisEpoch began. */
     genesisMs: z.number().int().min(0),
@@ -54,8 +67,15 @@ export const AuthorityConfigSchema = z.strictObject({
   /** Milliseconds between two pulls from every peer authority (descriptors, reports, signatures). */
   syncIntervalMs: z.number().int().min(50).max(600_000).default(1000),
   /** Largest request body accepted, bytes (larger: 413 without reading further). */
-  maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
 });
 export type AuthorityConfig = z.infer<typeof AuthorityConfigSchema>;
 
@@ -80,10 +100,17 @@ export const NodeDirectorySchema = DirectoryClientSchema.extend({
   identityKeyFile: z.string().min(1),
   /** What the descriptor says (the node's role comes from the command it runs as). */
   announce: z.strictObject({
-    name: z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be letters, digits, "_", "." or "-"'),
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[\w.-]+$/, 'must be letters, digits, "_", "." or "-"'),
     layer: z.number().int().min(0).max(255),
     udp: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }),
-    ws: z.string().regex(/^wss?:\/\/\S+$/).optional(),
+    ws: z
+      .string()
+      .regex(/^wss?:\/\/\S+$/)
+      .optional(),
   }),
   /** Seconds a node waits at start-up for its first valid document before it gives up. */
   startupWaitS: z.number().positive().max(3600).default(120),
@@ -93,7 +120,14 @@ export const NodeDirectorySchema = DirectoryClientSchema.extend({
 export type NodeDirectoryConfig = z.infer<typeof NodeDirectorySchema>;
 
 /** What a config trusts: the directory's k of n, or the static file's single authority key. */
-export function trustOf(c: { readonly authorityPublicKey?: string; readonly directory?: { readonly authorities: readonly AuthorityEntry[]; readonly threshold?: number } }): string | { authorities: string[]; threshold: number } {
-  if (c.directory) return { authorities: c.directory.authorities.map((a) => a.publicKey), threshold: c.directory.threshold ?? defaultThreshold(c.directory.authorities.length) };
+export function trustOf(c: {
+  readonly authorityPublicKey?: string;
+  readonly directory?: { readonly authorities: readonly AuthorityEntry[]; readonly threshold?: number };
+}): string | { authorities: string[]; threshold: number } {
+  if (c.directory)
+    return {
+      authorities: c.directory.authorities.map((a) => a.publicKey),
+      threshold: c.directory.threshold ?? defaultThreshold(c.directory.authorities.length),
+    };
   return c.authorityPublicKey!;
 }

@@ -39,16 +39,44 @@ export function checkDescriptor(input: unknown, rules: DescriptorRules): SignedD
   const d = parsed.data;
   const b = d.body;
   if (!rules.registered.has(b.identityKey)) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE', `descriptor.body.identityKey: ${b.identityKey} is not registered with this authority`, { field: 'descriptor.body.identityKey' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE',
+      `descriptor.body.identityKey: ${b.identityKey} is not registered with this authority`,
+      { field: 'descriptor.body.identityKey' },
+    );
   }
   if (!verifyObject('descriptor', b, d.signature, b.identityKey)) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_SIGNATURE', 'descriptor.signature: does not verify under descriptor.body.identityKey (signed by another key, or the body was changed)', { field: 'descriptor.signature' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_SIGNATURE',
+      'descriptor.signature: does not verify under descriptor.body.identityKey (signed by another key, or the body was changed)',
+      { field: 'descriptor.signature' },
+    );
   }
   const id = nodeIdFor(b.identityKey, rules.addressBytes);
-  if (b.id !== id) throw new LoopixError('ERR_LOOPIX_DIRECTORY_NODE_ID', `descriptor.body.id: must be ${id} (derived from the identity key), got ${b.id}`, { field: 'descriptor.body.id' });
+  if (b.id !== id)
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_NODE_ID',
+      `descriptor.body.id: must be ${id} (derived from the identity key), got ${b.id}`,
+      { field: 'descriptor.body.id' },
+    );
   const layerOk = b.role === 'provider' ? b.layer === 0 : b.layer >= 1 && b.layer <= rules.layers;
-  if (!layerOk) throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', `descriptor.body.layer: a ${b.role} needs layer ${b.role === 'provider' ? '0' : `1..${rules.layers}`}, got ${b.layer}`, { field: 'descriptor.body.layer' });
-  if (b.role === 'provider' && b.ws === undefined) throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', 'descriptor.body.ws: a provider needs its client WebSocket URL', { field: 'descriptor.body.ws' });
-  if (b.postOffice && b.role !== 'provider') throw new LoopixError('ERR_LOOPIX_DIRECTORY_MALFORMED', 'descriptor.body.postOffice: only a provider can be a post office', { field: 'descriptor.body.postOffice' });
+  if (!layerOk)
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_MALFORMED',
+      `descriptor.body.layer: a ${b.role} needs layer ${b.role === 'provider' ? '0' : `1..${rules.layers}`}, got ${b.layer}`,
+      { field: 'descriptor.body.layer' },
+    );
+  if (b.role === 'provider' && b.ws === undefined)
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_MALFORMED',
+      'descriptor.body.ws: a provider needs its client WebSocket URL',
+      { field: 'descriptor.body.ws' },
+    );
+  if (b.postOffice && b.role !== 'provider')
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_MALFORMED',
+      'descriptor.body.postOffice: only a provider can be a post office',
+      { field: 'descriptor.body.postOffice' },
+    );
   return d;
 }

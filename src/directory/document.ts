@@ -30,11 +30,17 @@ export interface NetworkConstants {
   readonly isolation: IsolationParams;
 }
 
-export function epochStartMs(c: Pick<NetworkConstants, 'epochLengthS' | 'genesisEpoch' | 'genesisMs'>, epoch: number): number {
+export function epochStartMs(
+  c: Pick<NetworkConstants, 'epochLengthS' | 'genesisEpoch' | 'genesisMs'>,
+  epoch: number,
+): number {
   return c.genesisMs + (epoch - c.genesisEpoch) * c.epochLengthS * 1000;
 }
 
-export function epochAtMs(c: Pick<NetworkConstants, 'epochLengthS' | 'genesisEpoch' | 'genesisMs'>, nowMs: number): number {
+export function epochAtMs(
+  c: Pick<NetworkConstants, 'epochLengthS' | 'genesisEpoch' | 'genesisMs'>,
+  nowMs: number,
+): number {
   return c.genesisEpoch + Math.floor((nowMs - c.genesisMs) / (c.epochLengthS * 1000));
 }
 

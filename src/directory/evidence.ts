@@ -22,6 +22,10 @@ export function lossPValue(due: number, returned: number, p0: number): number {
 }
 
 /** Whether (due, returned) is evidence enough for a report under the document's parameters. */
-export function isReportable(due: number, returned: number, p: Pick<IsolationParams, 'expectedFraction' | 'alpha' | 'minDue'>): boolean {
+export function isReportable(
+  due: number,
+  returned: number,
+  p: Pick<IsolationParams, 'expectedFraction' | 'alpha' | 'minDue'>,
+): boolean {
   return due >= p.minDue && returned <= due && lossPValue(due, returned, p.expectedFraction) < p.alpha;
 }

@@ -29,7 +29,12 @@ export class DirectoryFetcher {
 
   constructor(private readonly o: FetcherOptions) {
     const threshold = o.threshold ?? defaultThreshold(o.authorities.length);
-    if (threshold > o.authorities.length) throw new LoopixError('ERR_LOOPIX_DIRECTORY_CONFIG', `directory.threshold ${threshold} exceeds the ${o.authorities.length} authorities listed`, { field: 'directory.threshold' });
+    if (threshold > o.authorities.length)
+      throw new LoopixError(
+        'ERR_LOOPIX_DIRECTORY_CONFIG',
+        `directory.threshold ${threshold} exceeds the ${o.authorities.length} authorities listed`,
+        { field: 'directory.threshold' },
+      );
     this.trust = { authorities: o.authorities.map((a) => a.publicKey), threshold };
   }
 
@@ -50,20 +55,28 @@ export class DirectoryFetcher {
     const reasons: string[] = [];
     for (const a of this.shuffled()) {
       try {
-        const res = await fetch(`${base(a.url)}/v1/document/${epoch}`, { signal: AbortSignal.timeout(this.o.timeoutMs) });
+        const res = await fetch(`${base(a.url)}/v1/document/${epoch}`, {
+          signal: AbortSignal.timeout(this.o.timeoutMs),
+        });
         if (!res.ok) {
           const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
           reasons.push(`${a.url}: HTTP ${res.status}${body?.error?.message ? ` (${body.error.message})` : ''}`);
           continue;
         }
         const doc = verifyDirectoryDocument((await res.json()) as DirectoryDocument, this.trust, { minEpoch });
-        if (doc.epoch !== epoch) throw new LoopixError('ERR_LOOPIX_DIRECTORY_OLD_EPOCH', `asked for epoch ${epoch}, got ${doc.epoch}`, { field: 'epoch' });
+        if (doc.epoch !== epoch)
+          throw new LoopixError('ERR_LOOPIX_DIRECTORY_OLD_EPOCH', `asked for epoch ${epoch}, got ${doc.epoch}`, {
+            field: 'epoch',
+          });
         return doc;
       } catch (err) {
         reasons.push(`${a.url}: ${(err as Error).message}`);
       }
     }
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_UNAVAILABLE', `no valid document (${this.trust.threshold} of ${this.trust.authorities.length} signatures) for epoch ${epoch}: ${reasons.join('; ')}`);
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_UNAVAILABLE',
+      `no valid document (${this.trust.threshold} of ${this.trust.authorities.length} signatures) for epoch ${epoch}: ${reasons.join('; ')}`,
+    );
   }
 
   /** The epoch schedule from the first authority that answers (to know which keys to announce). */
@@ -74,7 +87,12 @@ export class DirectoryFetcher {
         const res = await fetch(`${base(a.url)}/v1/status`, { signal: AbortSignal.timeout(this.o.timeoutMs) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const s = (await res.json()) as Schedule;
-        if (![s.epoch, s.epochLengthS, s.genesisEpoch, s.genesisMs].every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error('malformed status');
+        if (
+          ![s.epoch, s.epochLengthS, s.genesisEpoch, s.genesisMs].every(
+            (x) => typeof x === 'number' && Number.isFinite(x),
+          )
+        )
+          throw new Error('malformed status');
         return s;
       } catch (err) {
         reasons.push(`${a.url}: ${(err as Error).message}`);
@@ -84,12 +102,20 @@ export class DirectoryFetcher {
   }
 
   /** POSTs `body` to `path` at every authority; resolves with each one's outcome (never rejects). */
-  async uploadAll(path: string, body: unknown): Promise<{ url: string; ok: boolean; status: number; message: string }[]> {
+  async uploadAll(
+    path: string,
+    body: unknown,
+  ): Promise<{ url: string; ok: boolean; status: number; message: string }[]> {
     const text = JSON.stringify(body);
     return Promise.all(
       this.o.authorities.map(async (a) => {
         try {
-          const res = await fetch(`${base(a.url)}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text, signal: AbortSignal.timeout(this.o.timeoutMs) });
+          const res = await fetch(`${base(a.url)}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: text,
+            signal: AbortSignal.timeout(this.o.timeoutMs),
+          });
           const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
           return { url: a.url, ok: res.ok, status: res.status, message: json?.error?.message ?? '' };
         } catch (err) {

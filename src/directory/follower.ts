@@ -24,7 +24,11 @@ export interface FollowerOptions {
   /** The next epoch's document arrived (verified), before it is adopted. */
   readonly onFetched?: (index: TopologyIndex) => void;
   readonly onExpired: (reason: string) => void;
-  readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
+  readonly log: {
+    info(o: object, m: string): void;
+    warn(o: object, m: string): void;
+    error(o: object, m: string): void;
+  };
   /** Poll period, ms (default: an eighth of an epoch, 100..1000). */
   readonly pollMs?: number;
   readonly now?: () => number;
@@ -117,7 +121,11 @@ export class DirectoryFollower {
       this.lastError = (err as Error).message;
       this.nextAttemptAt = this.now() + this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, Math.max(250, this.epochMs / 8));
-      if (this.failures === 1 || this.failures % 20 === 0) this.o.log.warn({ epoch, attempts: this.failures, err: this.lastError }, 'no valid directory document yet; retrying');
+      if (this.failures === 1 || this.failures % 20 === 0)
+        this.o.log.warn(
+          { epoch, attempts: this.failures, err: this.lastError },
+          'no valid directory document yet; retrying',
+        );
     }
   }
 
@@ -132,7 +140,10 @@ export class DirectoryFollower {
       if (this.expired) this.o.log.info({ epoch: p.doc.epoch }, 'a valid directory document again');
       this.expired = false;
     } catch (err) {
-      this.o.log.error({ epoch: p.doc.epoch, err: (err as Error).message }, 'directory document not adopted; keeping the current one');
+      this.o.log.error(
+        { epoch: p.doc.epoch, err: (err as Error).message },
+        'directory document not adopted; keeping the current one',
+      );
     }
   }
 }

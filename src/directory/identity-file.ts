@@ -14,17 +14,34 @@ export function loadIdentityKeyFile(file: string): IdentityKey {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_IDENTITY_FILE', `identity key file ${file}: ${(err as Error).message}`, { field: file });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_IDENTITY_FILE',
+      `identity key file ${file}: ${(err as Error).message}`,
+      { field: file },
+    );
   }
   const k = json as Partial<IdentityKey>;
-  if (typeof k?.publicKey !== 'string' || !HEX64.test(k.publicKey) || typeof k.privateKey !== 'string' || !HEX64.test(k.privateKey)) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_IDENTITY_FILE', `identity key file ${file}: publicKey and privateKey must be 32 bytes of lowercase hex`, { field: file });
+  if (
+    typeof k?.publicKey !== 'string' ||
+    !HEX64.test(k.publicKey) ||
+    typeof k.privateKey !== 'string' ||
+    !HEX64.test(k.privateKey)
+  ) {
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_IDENTITY_FILE',
+      `identity key file ${file}: publicKey and privateKey must be 32 bytes of lowercase hex`,
+      { field: file },
+    );
   }
   const secret = hexToBytes(k.privateKey);
   const derived = bytesToHex(ed25519.getPublicKey(secret));
   secret.fill(0);
   if (derived !== k.publicKey) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_IDENTITY_FILE', `identity key file ${file}: privateKey does not belong to publicKey ${k.publicKey}`, { field: file });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_IDENTITY_FILE',
+      `identity key file ${file}: privateKey does not belong to publicKey ${k.publicKey}`,
+      { field: file },
+    );
   }
   return { publicKey: k.publicKey, privateKey: k.privateKey };
 }

@@ -55,7 +55,13 @@ export function signObject(kind: SignedKind, body: unknown, key: IdentityKey): s
 
 /** True when `signature` (hex) is `publicKey`'s signature over `body` as `kind`. Never throws. */
 export function verifyObject(kind: SignedKind, body: unknown, signature: string, publicKey: string): boolean {
-  if (typeof signature !== 'string' || !HEX128.test(signature) || typeof publicKey !== 'string' || !HEX64.test(publicKey)) return false;
+  if (
+    typeof signature !== 'string' ||
+    !HEX128.test(signature) ||
+    typeof publicKey !== 'string' ||
+    !HEX64.test(publicKey)
+  )
+    return false;
   try {
     return ed25519.verify(hexToBytes(signature), signedBytes(kind, body), hexToBytes(publicKey), { zip215: false });
   } catch {

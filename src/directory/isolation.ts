@@ -29,7 +29,12 @@ export function reportInForce(filed: number, epoch: number, p: Pick<IsolationPar
 }
 
 /** `known`: node ids of the document; reports about other nodes are ignored. */
-export function computeIsolation(epoch: number, reports: readonly ReportBody[], p: IsolationParams, known: ReadonlySet<string>): IsolationResult {
+export function computeIsolation(
+  epoch: number,
+  reports: readonly ReportBody[],
+  p: IsolationParams,
+  known: ReadonlySet<string>,
+): IsolationResult {
   const links = new Map<string, Link>();
   const reportersOf = new Map<string, Set<string>>();
   for (const r of reports) {
@@ -40,6 +45,9 @@ export function computeIsolation(epoch: number, reports: readonly ReportBody[], 
     reportersOf.set(r.link.to, set);
   }
   const removedLinks = [...links.values()].sort((a, b) => cmp(a.from, b.from) || cmp(a.to, b.to));
-  const excluded = [...reportersOf].filter(([, s]) => s.size > p.f).map(([id]) => id).sort(cmp);
+  const excluded = [...reportersOf]
+    .filter(([, s]) => s.size > p.f)
+    .map(([id]) => id)
+    .sort(cmp);
   return { removedLinks, excluded, evidence: removedLinks.map((link) => ({ link, reporters: [link.from] })) };
 }

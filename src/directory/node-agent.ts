@@ -68,7 +68,12 @@ export class NodeDirectoryAgent {
     const base = dirname(resolve(configFile));
     const identity = loadIdentityKeyFile(abs(base, dir.identityKeyFile));
     const derived = nodeIdFor(identity.publicKey, config.id.length / 2);
-    if (derived !== config.id) throw new LoopixError('ERR_LOOPIX_DIRECTORY_NODE_ID', `config ${configFile}: id must be ${derived}, the id of identity key ${identity.publicKey}`, { field: 'id' });
+    if (derived !== config.id)
+      throw new LoopixError(
+        'ERR_LOOPIX_DIRECTORY_NODE_ID',
+        `config ${configFile}: id must be ${derived}, the id of identity key ${identity.publicKey}`,
+        { field: 'id' },
+      );
     const fetcher = new DirectoryFetcher(dir);
     const topologyFile = abs(base, config.topologyFile);
     const deadline = Date.now() + dir.startupWaitS * 1000;
@@ -77,11 +82,19 @@ export class NodeDirectoryAgent {
       try {
         cached = new TopologyIndex(loadTopologyFile(topologyFile, fetcher.trust));
       } catch (err) {
-        log.warn({ file: topologyFile, err: (err as Error).message }, 'kept directory document not usable; fetching a new one');
+        log.warn(
+          { file: topologyFile, err: (err as Error).message },
+          'kept directory document not usable; fetching a new one',
+        );
       }
     }
     let schedule: Schedule | undefined = cached?.rotates
-      ? { epoch: cached.epochAt(Date.now()), epochLengthS: cached.doc.epochLengthS!, genesisEpoch: cached.doc.epoch, genesisMs: cached.doc.epochStartMs! }
+      ? {
+          epoch: cached.epochAt(Date.now()),
+          epochLengthS: cached.doc.epochLengthS!,
+          genesisEpoch: cached.doc.epoch,
+          genesisMs: cached.doc.epochStartMs!,
+        }
       : undefined;
     let lastErr = '';
     while (!schedule) {
@@ -89,11 +102,27 @@ export class NodeDirectoryAgent {
         schedule = await fetcher.schedule();
       } catch (err) {
         lastErr = (err as Error).message;
-        if (Date.now() > deadline) throw new LoopixError('ERR_LOOPIX_DIRECTORY_UNAVAILABLE', `no directory authority reachable within ${dir.startupWaitS} s: ${lastErr}`);
+        if (Date.now() > deadline)
+          throw new LoopixError(
+            'ERR_LOOPIX_DIRECTORY_UNAVAILABLE',
+            `no directory authority reachable within ${dir.startupWaitS} s: ${lastErr}`,
+          );
         await sleep(500);
       }
     }
-    const agent = new NodeDirectoryAgent(role, dir, topologyFile, abs(base, config.keyFile), config.id, identity, fetcher, schedule, log, config.params.loopWindowS, role === 'provider' && config.provider?.postOffice !== undefined);
+    const agent = new NodeDirectoryAgent(
+      role,
+      dir,
+      topologyFile,
+      abs(base, config.keyFile),
+      config.id,
+      identity,
+      fetcher,
+      schedule,
+      log,
+      config.params.loopWindowS,
+      role === 'provider' && config.provider?.postOffice !== undefined,
+    );
     await agent.announce();
     if (cached && cached.doc.epoch >= agent.epochNow() && Date.now() < cached.expiresAtMs) return agent;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
@@ -112,10 +141,17 @@ export class NodeDirectoryAgent {
         lastErr = (err as Error).message;
       }
       if (cached && Date.now() < cached.expiresAtMs) {
-        log.warn({ epoch: cached.doc.epoch, err: lastErr }, 'no current document from the authorities; starting from the kept one');
+        log.warn(
+          { epoch: cached.doc.epoch, err: lastErr },
+          'no current document from the authorities; starting from the kept one',
+        );
         return agent;
       }
-      if (Date.now() > deadline) throw new LoopixError('ERR_LOOPIX_DIRECTORY_UNAVAILABLE', `no valid directory document for epoch ${epoch} within ${dir.startupWaitS} s: ${lastErr}`);
+      if (Date.now() > deadline)
+        throw new LoopixError(
+          'ERR_LOOPIX_DIRECTORY_UNAVAILABLE',
+          `no valid directory document for epoch ${epoch} within ${dir.startupWaitS} s: ${lastErr}`,
+        );
       await sleep(wait);
     }
   }
@@ -129,11 +165,24 @@ export class NodeDirectoryAgent {
     const epoch = this.epochNow();
     const keys: { epoch: number; publicKey: string }[] = [];
     const file = loadNodeKeyFile(this.keyFile);
-    if (file.kind !== 'epochs') throw new LoopixError('ERR_LOOPIX_DIRECTORY_KEYS', `${this.keyFile}: a node using the directory needs a key store with one key per epoch (loopix keygen --epochs A..B)`, { field: 'keyFile' });
-    keys.push(...file.keys.filter((k) => k.epoch >= epoch - 1).slice(0, MAX_DESCRIPTOR_KEYS).map((k) => ({ epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex') })));
+    if (file.kind !== 'epochs')
+      throw new LoopixError(
+        'ERR_LOOPIX_DIRECTORY_KEYS',
+        `${this.keyFile}: a node using the directory needs a key store with one key per epoch (loopix keygen --epochs A..B)`,
+        { field: 'keyFile' },
+      );
+    keys.push(
+      ...file.keys
+        .filter((k) => k.epoch >= epoch - 1)
+        .slice(0, MAX_DESCRIPTOR_KEYS)
+        .map((k) => ({ epoch: k.epoch, publicKey: Buffer.from(k.publicKey).toString('hex') })),
+    );
     for (const k of file.keys) k.privateKey.fill(0);
     if ((keys.length === 0 || keys[keys.length - 1]!.epoch <= epoch) && this.announcedEpoch !== epoch) {
-      this.log.error({ epoch, keyFile: this.keyFile }, 'the key store has no key for the next epoch: add keys (loopix keygen --epochs … --append) or the node drops out of the directory');
+      this.log.error(
+        { epoch, keyFile: this.keyFile },
+        'the key store has no key for the next epoch: add keys (loopix keygen --epochs … --append) or the node drops out of the directory',
+      );
     }
     if (keys.length === 0) {
       this.announcedEpoch = epoch;
@@ -141,14 +190,27 @@ export class NodeDirectoryAgent {
     }
     const a = this.dir.announce;
     const descriptor = signDescriptor(
-      { version: 1, identityKey: this.identity.publicKey, id: this.selfId, name: a.name, role: this.role, layer: a.layer, udp: { host: a.udp.host, port: a.udp.port }, ...(a.ws ? { ws: a.ws } : {}), ...(this.postOffice ? { postOffice: true as const } : {}), keys, issuedAtMs: Date.now() },
+      {
+        version: 1,
+        identityKey: this.identity.publicKey,
+        id: this.selfId,
+        name: a.name,
+        role: this.role,
+        layer: a.layer,
+        udp: { host: a.udp.host, port: a.udp.port },
+        ...(a.ws ? { ws: a.ws } : {}),
+        ...(this.postOffice ? { postOffice: true as const } : {}),
+        keys,
+        issuedAtMs: Date.now(),
+      },
       this.identity,
     );
     const results = await this.fetcher.uploadAll('/v1/descriptor', { descriptor });
     const ok = results.filter((r) => r.ok).length;
     this.announcedEpoch = epoch;
     const refused = results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.status} ${r.message}`);
-    if (ok < this.fetcher.trust.threshold) this.log.warn({ epoch, accepted: ok, refused }, 'descriptor reached fewer authorities than the threshold');
+    if (ok < this.fetcher.trust.threshold)
+      this.log.warn({ epoch, accepted: ok, refused }, 'descriptor reached fewer authorities than the threshold');
     else this.log.info({ epoch, accepted: ok, refused, keys: keys.map((k) => k.epoch) }, 'descriptor uploaded');
   }
 
@@ -171,17 +233,34 @@ export class NodeDirectoryAgent {
         if (!self) {
           this.selfListed = false;
           m.count('directory_self_missing');
-          this.log.warn({ epoch: index.doc.epoch }, 'this node is missing from the next directory document: no path will use it that epoch (did its descriptor reach the authorities before their vote? does the key store have a key for that epoch?)');
+          this.log.warn(
+            { epoch: index.doc.epoch },
+            'this node is missing from the next directory document: no path will use it that epoch (did its descriptor reach the authorities before their vote? does the key store have a key for that epoch?)',
+          );
         } else if (mine !== undefined && self.publicKey !== mine) {
           this.selfListed = false;
           m.count('directory_self_key_mismatch');
-          this.log.warn({ epoch: index.doc.epoch, listed: self.publicKey, keyStore: mine }, "the next directory document lists another key for this node than its key store's");
+          this.log.warn(
+            { epoch: index.doc.epoch, listed: self.publicKey, keyStore: mine },
+            "the next directory document lists another key for this node than its key store's",
+          );
         } else this.selfListed = true;
-        if (index.excluded.has(this.selfId)) this.log.error({ epoch: index.doc.epoch }, 'this node is EXCLUDED in the next document (named by more than f reporters): no path will use it');
+        if (index.excluded.has(this.selfId))
+          this.log.error(
+            { epoch: index.doc.epoch },
+            'this node is EXCLUDED in the next document (named by more than f reporters): no path will use it',
+          );
       },
       onAdopt: (index) => {
         if (this.follower?.isExpired) loops?.start();
-        this.log.info({ epoch: index.doc.epoch, excluded: index.doc.directory?.excluded, removedLinks: index.doc.directory?.removedLinks.length }, 'directory document adopted');
+        this.log.info(
+          {
+            epoch: index.doc.epoch,
+            excluded: index.doc.directory?.excluded,
+            removedLinks: index.doc.directory?.removedLinks.length,
+          },
+          'directory document adopted',
+        );
       },
       onExpired: (reason) => {
         m.count('directory_document_expired');
@@ -191,7 +270,10 @@ export class NodeDirectoryAgent {
     });
     this.follower.start();
     this.announceTimer = setInterval(() => {
-      if (this.epochNow() !== this.announcedEpoch) void this.announce().catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'descriptor upload failed'));
+      if (this.epochNow() !== this.announcedEpoch)
+        void this.announce().catch((err: unknown) =>
+          this.log.error({ err: (err as Error).message }, 'descriptor upload failed'),
+        );
     }, 1000);
     this.announceTimer.unref();
     if (this.dir.reports && loops) {

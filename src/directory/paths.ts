@@ -16,14 +16,21 @@ export type Usable = (from: string, to: string) => boolean;
  * path exists. `random()` is uniform in [0, 1). `start` (optional) is a node before the first stage (a loop's
  * sender), whose link into the first stage must be usable too.
  */
-export function uniformValidPath(stages: readonly (readonly NodeEntry[])[], usable: Usable, random: () => number, start?: NodeEntry): NodeEntry[] | null {
+export function uniformValidPath(
+  stages: readonly (readonly NodeEntry[])[],
+  usable: Usable,
+  random: () => number,
+  start?: NodeEntry,
+): NodeEntry[] | null {
   const n = stages.length;
   if (n === 0) return [];
   // counts[i][j]: valid completions of a path that is at stages[i][j].
   const counts: number[][] = new Array<number[]>(n);
   counts[n - 1] = stages[n - 1]!.map(() => 1);
   for (let i = n - 2; i >= 0; i--) {
-    counts[i] = stages[i]!.map((a) => stages[i + 1]!.reduce((sum, b, k) => sum + (usable(a.id, b.id) ? counts[i + 1]![k]! : 0), 0));
+    counts[i] = stages[i]!.map((a) =>
+      stages[i + 1]!.reduce((sum, b, k) => sum + (usable(a.id, b.id) ? counts[i + 1]![k]! : 0), 0),
+    );
   }
   const draw = (candidates: readonly NodeEntry[], weights: readonly number[]): number => {
     const total = weights.reduce((a, b) => a + b, 0);

@@ -33,19 +33,39 @@ export function checkReport(input: unknown, rules: ReportRules): SignedReport {
   const r = parsed.data;
   const b = r.body;
   if (!rules.registered.has(b.reporterKey)) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE', `report.body.reporterKey: ${b.reporterKey} is not registered with this authority`, { field: 'report.body.reporterKey' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE',
+      `report.body.reporterKey: ${b.reporterKey} is not registered with this authority`,
+      { field: 'report.body.reporterKey' },
+    );
   }
   if (!verifyObject('report', b, r.signature, b.reporterKey)) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_SIGNATURE', 'report.signature: does not verify under report.body.reporterKey', { field: 'report.signature' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_SIGNATURE',
+      'report.signature: does not verify under report.body.reporterKey',
+      { field: 'report.signature' },
+    );
   }
   if (b.link.from !== nodeIdFor(b.reporterKey, rules.addressBytes)) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_NODE_ID', 'report.body.link.from: a node reports only its own links (from must be its id)', { field: 'report.body.link.from' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_NODE_ID',
+      'report.body.link.from: a node reports only its own links (from must be its id)',
+      { field: 'report.body.link.from' },
+    );
   }
   if (!rules.knownIds.has(b.link.to) || b.link.to === b.link.from) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE', `report.body.link.to: ${b.link.to} is not another registered node`, { field: 'report.body.link.to' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_UNKNOWN_NODE',
+      `report.body.link.to: ${b.link.to} is not another registered node`,
+      { field: 'report.body.link.to' },
+    );
   }
   if (b.epoch < rules.epochs.min || b.epoch > rules.epochs.max) {
-    throw new LoopixError('ERR_LOOPIX_DIRECTORY_EPOCH', `report.body.epoch: ${b.epoch} is outside ${rules.epochs.min}..${rules.epochs.max}`, { field: 'report.body.epoch' });
+    throw new LoopixError(
+      'ERR_LOOPIX_DIRECTORY_EPOCH',
+      `report.body.epoch: ${b.epoch} is outside ${rules.epochs.min}..${rules.epochs.max}`,
+      { field: 'report.body.epoch' },
+    );
   }
   if (b.returned > b.due || !isReportable(b.due, b.returned, rules.isolation)) {
     throw new LoopixError(

@@ -39,12 +39,17 @@ export interface ReporterOptions {
 }
 
 /** The links of `self` whose window counts call for a report (the two tests of the module comment). */
-export function linksToReport(selfId: string, links: Readonly<Record<string, PathCounts>>, p: IsolationParams): { to: string; due: number; returned: number }[] {
+export function linksToReport(
+  selfId: string,
+  links: Readonly<Record<string, PathCounts>>,
+  p: IsolationParams,
+): { to: string; due: number; returned: number }[] {
   const own = Object.entries(links).filter(([k]) => k.startsWith(`${selfId}>`));
   const out: { to: string; due: number; returned: number }[] = [];
   for (const [k, c] of own) {
     if (!isReportable(c.due, c.returned, p)) continue;
-    let due = 0, returned = 0;
+    let due = 0,
+      returned = 0;
     for (const [k2, c2] of own) {
       if (k2 === k) continue;
       due += c2.due;
@@ -83,23 +88,44 @@ export class LoopReporter {
     const own: Record<string, PathCounts> = {};
     for (const [k, c] of Object.entries(tally.links)) if (k.startsWith(`${this.o.selfId}>`)) own[k] = { ...c };
     this.snapshots.push({ at: now, links: own });
-    while (this.snapshots.length > 1 && this.snapshots[1]!.at <= now - this.o.evidenceWindowS * 1000) this.snapshots.shift();
+    while (this.snapshots.length > 1 && this.snapshots[1]!.at <= now - this.o.evidenceWindowS * 1000)
+      this.snapshots.shift();
     const base = this.snapshots[0]!.at <= now - this.o.evidenceWindowS * 1000 ? this.snapshots[0]!.links : {};
     const evidence: Record<string, PathCounts> = {};
-    for (const [k, c] of Object.entries(own)) evidence[k] = { due: c.due - (base[k]?.due ?? 0), returned: c.returned - (base[k]?.returned ?? 0) };
+    for (const [k, c] of Object.entries(own))
+      evidence[k] = { due: c.due - (base[k]?.due ?? 0), returned: c.returned - (base[k]?.returned ?? 0) };
     const epoch = this.o.epoch();
     let filed = 0;
     for (const l of linksToReport(this.o.selfId, evidence, p)) {
       const key = `${epoch}|${l.to}`;
       if (this.filed.has(key)) continue;
       this.filed.add(key);
-      const report = signReport({ version: 1, epoch, reporterKey: this.o.identity.publicKey, link: { from: this.o.selfId, to: l.to }, due: l.due, returned: l.returned, issuedAtMs: (this.o.now ?? Date.now)() }, this.o.identity);
+      const report = signReport(
+        {
+          version: 1,
+          epoch,
+          reporterKey: this.o.identity.publicKey,
+          link: { from: this.o.selfId, to: l.to },
+          due: l.due,
+          returned: l.returned,
+          issuedAtMs: (this.o.now ?? Date.now)(),
+        },
+        this.o.identity,
+      );
       const results = await this.o.fetcher.uploadAll('/v1/report', { report });
       const accepted = results.filter((r) => r.ok).length;
       this.o.count('loop_reports_filed');
       filed++;
       this.o.log.warn(
-        { epoch, link: `${this.o.selfId}>${l.to}`, due: l.due, returned: l.returned, p_value: lossPValue(l.due, l.returned, p.expectedFraction), accepted, refused: results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.status} ${r.message}`) },
+        {
+          epoch,
+          link: `${this.o.selfId}>${l.to}`,
+          due: l.due,
+          returned: l.returned,
+          p_value: lossPValue(l.due, l.returned, p.expectedFraction),
+          accepted,
+          refused: results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.status} ${r.message}`),
+        },
         'loops over this link return too rarely: signed loop report filed with the authorities (AnonPoP §5.2)',
       );
     }

@@ -8,11 +8,20 @@
  */
 import { z } from 'zod';
 
-export const hexBytes = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
+export const hexBytes = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `must be ${bytes} bytes of lowercase hex`);
 /** A node id: 1..64 bytes of hex (the network's geometry.addressBytes is checked where it is known). */
 export const NodeIdSchema = z.string().regex(/^(?:[0-9a-f]{2}){1,64}$/, 'must be 1..64 bytes of lowercase hex');
-const epoch = z.number().int().min(0).max(2 ** 40);
-const unixMs = z.number().int().min(0).max(2 ** 53 - 1);
+const epoch = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 40);
+const unixMs = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 53 - 1);
 const signature = hexBytes(64);
 
 /** Most epoch keys one descriptor may announce. */
@@ -24,11 +33,18 @@ export const DescriptorBodySchema = z.strictObject({
   identityKey: hexBytes(32),
   /** Must equal nodeIdFor(identityKey). */
   id: NodeIdSchema,
-  name: z.string().min(1).max(64).regex(/^[\w.-]+$/, 'must be letters, digits, "_", "." or "-"'),
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\w.-]+$/, 'must be letters, digits, "_", "." or "-"'),
   role: z.enum(['mix', 'provider']),
   layer: z.number().int().min(0).max(255),
   udp: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535) }),
-  ws: z.string().regex(/^wss?:\/\/[^\s]{1,250}$/, 'must be a ws:// or wss:// URL').optional(),
+  ws: z
+    .string()
+    .regex(/^wss?:\/\/[^\s]{1,250}$/, 'must be a ws:// or wss:// URL')
+    .optional(),
   /** A provider that also serves as a post office (its config has provider.postOffice): listed so in the document. */
   postOffice: z.literal(true).optional(),
   /** X25519 public keys by epoch (the current and the next ones at least); epochs strictly increasing. */

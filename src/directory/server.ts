@@ -40,7 +40,11 @@ class HttpError extends Error {
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -48,12 +52,26 @@ function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
-      reject(new HttpError(415, 'ERR_LOOPIX_DIRECTORY_CONTENT_TYPE', `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`, 'content-type'));
+      reject(
+        new HttpError(
+          415,
+          'ERR_LOOPIX_DIRECTORY_CONTENT_TYPE',
+          `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`,
+          'content-type',
+        ),
+      );
       return;
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new HttpError(413, 'ERR_LOOPIX_DIRECTORY_TOO_LARGE', `body of ${declared} bytes exceeds the limit of ${limit}`, 'content-length'));
+      reject(
+        new HttpError(
+          413,
+          'ERR_LOOPIX_DIRECTORY_TOO_LARGE',
+          `body of ${declared} bytes exceeds the limit of ${limit}`,
+          'content-length',
+        ),
+      );
       return;
     }
     const chunks: Buffer[] = [];
@@ -64,7 +82,9 @@ function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
       size += c.length;
       if (size > limit) {
         done = true;
-        reject(new HttpError(413, 'ERR_LOOPIX_DIRECTORY_TOO_LARGE', `body exceeds the limit of ${limit} bytes`, 'body'));
+        reject(
+          new HttpError(413, 'ERR_LOOPIX_DIRECTORY_TOO_LARGE', `body exceeds the limit of ${limit} bytes`, 'body'),
+        );
         return;
       }
       chunks.push(c);
@@ -79,13 +99,21 @@ function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
       }
     });
     req.on('error', (err) => {
-      if (!done) reject(new HttpError(400, 'ERR_LOOPIX_DIRECTORY_BODY', `could not read the body: ${err.message}`, 'body'));
+      if (!done)
+        reject(new HttpError(400, 'ERR_LOOPIX_DIRECTORY_BODY', `could not read the body: ${err.message}`, 'body'));
       done = true;
     });
   });
 }
 
-function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, value: unknown): T {
+function parseWith<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  value: unknown,
+): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
@@ -98,7 +126,10 @@ export interface AuthorityServer {
   close(): Promise<void>;
 }
 
-export async function startAuthorityServer(authority: Authority, o: { host: string; port: number; maxBodyBytes: number; log: Logger }): Promise<AuthorityServer> {
+export async function startAuthorityServer(
+  authority: Authority,
+  o: { host: string; port: number; maxBodyBytes: number; log: Logger },
+): Promise<AuthorityServer> {
   const counts = { requests: 0, refused: 0 };
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     counts.requests++;
@@ -117,16 +148,30 @@ export async function startAuthorityServer(authority: Authority, o: { host: stri
     if (req.method === 'GET' && path.startsWith('/v1/document/')) {
       const raw = path.slice('/v1/document/'.length);
       const epoch = Number(raw);
-      if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(epoch)) throw new HttpError(400, 'ERR_LOOPIX_DIRECTORY_MALFORMED', `epoch must be a non-negative integer, got ${JSON.stringify(raw)}`, 'epoch');
+      if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(epoch))
+        throw new HttpError(
+          400,
+          'ERR_LOOPIX_DIRECTORY_MALFORMED',
+          `epoch must be a non-negative integer, got ${JSON.stringify(raw)}`,
+          'epoch',
+        );
       const doc = authority.document(epoch);
-      if (!doc) throw new HttpError(404, 'ERR_LOOPIX_DIRECTORY_NO_DOCUMENT', `no document for epoch ${epoch} yet (current epoch ${authority.currentEpoch})`, 'epoch');
+      if (!doc)
+        throw new HttpError(
+          404,
+          'ERR_LOOPIX_DIRECTORY_NO_DOCUMENT',
+          `no document for epoch ${epoch} yet (current epoch ${authority.currentEpoch})`,
+          'epoch',
+        );
       send(res, 200, doc);
       return;
     }
     if (req.method === 'GET' && path === '/v1/sync') return send(res, 200, authority.syncPayload());
     if (req.method === 'GET' && path === '/v1/status') return send(res, 200, { ...authority.status(), http: counts });
-    const known = ['/v1/descriptor', '/v1/report', '/v1/sync', '/v1/status'].includes(path) || path.startsWith('/v1/document/');
-    if (known) throw new HttpError(405, 'ERR_LOOPIX_DIRECTORY_METHOD', `${req.method} is not allowed on ${path}`, 'method');
+    const known =
+      ['/v1/descriptor', '/v1/report', '/v1/sync', '/v1/status'].includes(path) || path.startsWith('/v1/document/');
+    if (known)
+      throw new HttpError(405, 'ERR_LOOPIX_DIRECTORY_METHOD', `${req.method} is not allowed on ${path}`, 'method');
     throw new HttpError(404, 'ERR_LOOPIX_DIRECTORY_NOT_FOUND', `no such endpoint ${path}`, 'path');
   };
   const server = http.createServer((req, res) => {

@@ -24,7 +24,12 @@ export async function startAuthority(config: AuthorityConfig, o: { log?: Logger 
   const key = loadIdentityKeyFile(config.identityKeyFile);
   const log = o.log ?? createLogger(`authority ${key.publicKey.slice(0, 8)}`, config.log.level);
   const authority = new Authority(config, key, log);
-  const server: AuthorityServer = await startAuthorityServer(authority, { host: config.listen.host, port: config.listen.port, maxBodyBytes: config.maxBodyBytes, log });
+  const server: AuthorityServer = await startAuthorityServer(authority, {
+    host: config.listen.host,
+    port: config.listen.port,
+    maxBodyBytes: config.maxBodyBytes,
+    log,
+  });
   const peers = config.authorities.filter((a) => a.publicKey !== key.publicKey);
   let syncing = false;
   const peerDown = new Map<string, boolean>();
@@ -35,14 +40,21 @@ export async function startAuthority(config: AuthorityConfig, o: { log?: Logger 
       await Promise.all(
         peers.map(async (p) => {
           try {
-            const res = await fetch(`${p.url.replace(/\/$/, '')}/v1/sync`, { signal: AbortSignal.timeout(Math.max(500, config.syncIntervalMs * 2)) });
+            const res = await fetch(`${p.url.replace(/\/$/, '')}/v1/sync`, {
+              signal: AbortSignal.timeout(Math.max(500, config.syncIntervalMs * 2)),
+            });
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
             const got = authority.mergePeer(await res.json());
             if (peerDown.get(p.url)) log.info({ peer: p.url }, 'peer authority reachable again');
             peerDown.set(p.url, false);
-            if (got.descriptors + got.reports + got.signatures > 0) log.debug({ peer: p.url, ...got }, 'merged from peer');
+            if (got.descriptors + got.reports + got.signatures > 0)
+              log.debug({ peer: p.url, ...got }, 'merged from peer');
           } catch (err) {
-            if (!peerDown.get(p.url)) log.warn({ peer: p.url, err: (err as Error).message }, 'peer authority unreachable (retrying every sync interval)');
+            if (!peerDown.get(p.url))
+              log.warn(
+                { peer: p.url, err: (err as Error).message },
+                'peer authority unreachable (retrying every sync interval)',
+              );
             peerDown.set(p.url, true);
           }
         }),
@@ -56,7 +68,16 @@ export async function startAuthority(config: AuthorityConfig, o: { log?: Logger 
   const syncTimer = setInterval(() => void sync(), config.syncIntervalMs);
   authority.tick();
   void sync();
-  log.info({ port: server.port, publicKey: key.publicKey, peers: peers.length, threshold: authority.trust.threshold, epoch: authority.currentEpoch }, 'directory authority running');
+  log.info(
+    {
+      port: server.port,
+      publicKey: key.publicKey,
+      peers: peers.length,
+      threshold: authority.trust.threshold,
+      epoch: authority.currentEpoch,
+    },
+    'directory authority running',
+  );
   return {
     authority,
     port: server.port,

@@ -37,11 +37,22 @@ export interface VerifyOptions {
  * too few valid ones left), _QUORUM (fewer than k valid signatures of trusted authorities), _OLD_EPOCH,
  * _NODE_ID (a node id that does not belong to its identity key).
  */
-export function verifyDirectoryDocument(doc: AnyTopology, trust: DirectoryTrust, o: VerifyOptions = {}): DirectoryDocument {
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) fail('ERR_LOOPIX_DIRECTORY_MALFORMED', '(root)', 'must be an object');
+export function verifyDirectoryDocument(
+  doc: AnyTopology,
+  trust: DirectoryTrust,
+  o: VerifyOptions = {},
+): DirectoryDocument {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    fail('ERR_LOOPIX_DIRECTORY_MALFORMED', '(root)', 'must be an object');
   const { signatures, ...body } = doc as DirectoryDocument;
-  if (!Array.isArray(signatures)) fail('ERR_LOOPIX_DIRECTORY_MALFORMED', 'signatures', 'must be an array of {publicKey, value}');
-  if ('signature' in body) fail('ERR_LOOPIX_DIRECTORY_MALFORMED', 'signature', 'a directory document carries `signatures`, not a single `signature`');
+  if (!Array.isArray(signatures))
+    fail('ERR_LOOPIX_DIRECTORY_MALFORMED', 'signatures', 'must be an array of {publicKey, value}');
+  if ('signature' in body)
+    fail(
+      'ERR_LOOPIX_DIRECTORY_MALFORMED',
+      'signature',
+      'a directory document carries `signatures`, not a single `signature`',
+    );
   const section = DirectorySectionSchema.safeParse(body.directory);
   if (!section.success) {
     const issue = section.error.issues[0]!;
@@ -61,11 +72,20 @@ export function verifyDirectoryDocument(doc: AnyTopology, trust: DirectoryTrust,
   }
   if (valid.size < trust.threshold) {
     if (bad.length > 0) {
-      fail('ERR_LOOPIX_DIRECTORY_BAD_SIGNATURE', 'signatures', `${bad.length} signature(s) (authorities ${bad.join(', ')}) do not verify over this document's bytes; ${valid.size} valid of ${trust.threshold} needed`);
+      fail(
+        'ERR_LOOPIX_DIRECTORY_BAD_SIGNATURE',
+        'signatures',
+        `${bad.length} signature(s) (authorities ${bad.join(', ')}) do not verify over this document's bytes; ${valid.size} valid of ${trust.threshold} needed`,
+      );
     }
-    fail('ERR_LOOPIX_DIRECTORY_QUORUM', 'signatures', `${valid.size} valid signature(s) of trusted authorities, ${trust.threshold} of ${trust.authorities.length} needed`);
+    fail(
+      'ERR_LOOPIX_DIRECTORY_QUORUM',
+      'signatures',
+      `${valid.size} valid signature(s) of trusted authorities, ${trust.threshold} of ${trust.authorities.length} needed`,
+    );
   }
-  if (o.minEpoch !== undefined && body.epoch < o.minEpoch) fail('ERR_LOOPIX_DIRECTORY_OLD_EPOCH', 'epoch', `is ${body.epoch}, older than epoch ${o.minEpoch} already held`);
+  if (o.minEpoch !== undefined && body.epoch < o.minEpoch)
+    fail('ERR_LOOPIX_DIRECTORY_OLD_EPOCH', 'epoch', `is ${body.epoch}, older than epoch ${o.minEpoch} already held`);
   try {
     validateBody(body);
   } catch (err) {
@@ -74,7 +94,11 @@ export function verifyDirectoryDocument(doc: AnyTopology, trust: DirectoryTrust,
   const addressBytes = makeGeometry(body.geometry).addressBytes;
   for (const [i, n] of body.nodes.entries()) {
     if (n.identityKey === undefined || !HEX64.test(n.identityKey) || nodeIdFor(n.identityKey, addressBytes) !== n.id) {
-      fail('ERR_LOOPIX_DIRECTORY_NODE_ID', `nodes[${i}].id`, `${n.id} is not the id of identity key ${n.identityKey ?? '(none)'}`);
+      fail(
+        'ERR_LOOPIX_DIRECTORY_NODE_ID',
+        `nodes[${i}].id`,
+        `${n.id} is not the id of identity key ${n.identityKey ?? '(none)'}`,
+      );
     }
   }
   return doc as DirectoryDocument;

@@ -9,6 +9,16 @@
  */
 export { tsBackend } from '../sphinx/ts/index.js';
 export { Command, ResultKind, INVALID_REASONS, MAX_DELAY_US } from '../sphinx/types.js';
-export type { CommandCode, HopSpec, InvalidReason, PacketSpec, ResultKindName, SphinxBackend, Surb, SurbSpec, UnwrapResult } from '../sphinx/types.js';
+export type {
+  CommandCode,
+  HopSpec,
+  InvalidReason,
+  PacketSpec,
+  ResultKindName,
+  SphinxBackend,
+  Surb,
+  SurbSpec,
+  UnwrapResult,
+} from '../sphinx/types.js';
 export { DEFAULT_GEOMETRY, DEFAULT_GEOMETRY_PARAMS, makeGeometry, UDP_PAYLOAD_LIMIT_MTU1500 } from '../geometry.js';
 export type { Geometry, GeometryParams } from '../geometry.js';

@@ -58,7 +58,15 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
         aqm: { targetDelayMs: 10, intervalMs: 15, kp: 1.25, ki: 8, kd: 0, hardCapPackets: 50000 },
       },
       epochs: { graceS: 120, refreshS: 5 },
-      replay: { maxRatePps: 1000, falsePositiveRate: 1e-6, staticWindowS: 3600, persist: true, snapshotIntervalS: 60, fsyncIntervalMs: 1000, unsafeResetWhenFull: false },
+      replay: {
+        maxRatePps: 1000,
+        falsePositiveRate: 1e-6,
+        staticWindowS: 3600,
+        persist: true,
+        snapshotIntervalS: 60,
+        fsyncIntervalMs: 1000,
+        unsafeResetWhenFull: false,
+      },
       statsIntervalS: 1,
       log: { level: 'info' },
     },
@@ -78,11 +86,20 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
         clients: [HEX32, 'cd'.repeat(32)],
         maxFrameBytes: 65536,
         authTimeoutMs: 5000,
-        limits: { submitRateFactor: 2, submitBurstS: 10, pullRateFactor: 2, pullBurst: 4, maxConnectionsPerAddress: 64 },
+        limits: {
+          submitRateFactor: 2,
+          submitBurstS: 10,
+          pullRateFactor: 2,
+          pullBurst: 4,
+          maxConnectionsPerAddress: 64,
+        },
       },
     },
   },
-  { schema: 'node', value: { id: 'aa', keyFile: 'k', topologyFile: 't', authorityPublicKey: HEX32, provider: { dataDir: 'd' } } },
+  {
+    schema: 'node',
+    value: { id: 'aa', keyFile: 'k', topologyFile: 't', authorityPublicKey: HEX32, provider: { dataDir: 'd' } },
+  },
   { schema: 'keys', value: { type: 'x25519', publicKey: HEX32, privateKey: 'cd'.repeat(32) } },
   {
     schema: 'keys',
@@ -94,7 +111,17 @@ export const CONFIG_BASES: readonly ConfigInput[] = [
       ],
     },
   },
-  { schema: 'client', value: { keyFile: 'c.key.json', providerId: 'ffeeddccbbaa99887766554433221100', topologyFile: 't.json', authorityPublicKey: HEX32, params: PARAMS, log: { level: 'warn' } } },
+  {
+    schema: 'client',
+    value: {
+      keyFile: 'c.key.json',
+      providerId: 'ffeeddccbbaa99887766554433221100',
+      topologyFile: 't.json',
+      authorityPublicKey: HEX32,
+      params: PARAMS,
+      log: { level: 'warn' },
+    },
+  },
 ];
 
 /** Every object in `v` (recursively) is frozen. */
@@ -111,7 +138,9 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     const roll = r.int(20);
     if (roll === 0) return { schema: base.schema, value: randomJson(r, 3) };
     if (roll <= 2) {
-      const text = Buffer.from(mutateBytes(r, Buffer.from(JSON.stringify(mutateJson(r, base.value))))).toString('latin1');
+      const text = Buffer.from(mutateBytes(r, Buffer.from(JSON.stringify(mutateJson(r, base.value))))).toString(
+        'latin1',
+      );
       return { schema: base.schema, text };
     }
     return { schema: base.schema, value: mutateJson(r, base.value) };
@@ -128,7 +157,8 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     }
     const keys = parsed.kind === 'single' ? [{ epoch: -1, ...parsed.key }] : parsed.keys;
     keys.forEach((k, i) => {
-      if (k.publicKey.length !== 32 || k.privateKey.length !== 32) throw new Error('accepted a key that is not 32 bytes');
+      if (k.publicKey.length !== 32 || k.privateKey.length !== 32)
+        throw new Error('accepted a key that is not 32 bytes');
       if (i > 0 && !(k.epoch > keys[i - 1]!.epoch)) throw new Error('accepted key store is not sorted by unique epoch');
     });
     return `ok:keys:${parsed.kind}`;
@@ -163,8 +193,12 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     }
     if (!deeplyFrozen(parsed)) throw new Error('accepted config is not deeply frozen');
     const again = parseConfig(schema, JSON.parse(JSON.stringify(parsed)), 'fuzz-again');
-    if (JSON.stringify(again) !== JSON.stringify(parsed)) throw new Error(`not a fixed point: ${JSON.stringify(parsed)} → ${JSON.stringify(again)}`);
-    const node = parsed as { provider?: { limits: Parameters<typeof resolveLimits>[0] }; params: Parameters<typeof resolveLimits>[1] };
+    if (JSON.stringify(again) !== JSON.stringify(parsed))
+      throw new Error(`not a fixed point: ${JSON.stringify(parsed)} → ${JSON.stringify(again)}`);
+    const node = parsed as {
+      provider?: { limits: Parameters<typeof resolveLimits>[0] };
+      params: Parameters<typeof resolveLimits>[1];
+    };
     if (input.schema === 'node' && node.provider) checkLimits(resolveLimits(node.provider.limits, node.params));
     return `ok:${input.schema}${node.provider ? ':provider' : ''}`;
   }
@@ -177,7 +211,8 @@ export function configTarget(extraBases: readonly ConfigInput[] = []): FuzzTarge
     toJson: (i) => i,
     fromJson: (j) => {
       const o = j as Partial<ConfigInput>;
-      if (!o || (o.schema !== 'node' && o.schema !== 'client' && o.schema !== 'keys')) throw new TypeError('schema must be "node", "client" or "keys"');
+      if (!o || (o.schema !== 'node' && o.schema !== 'client' && o.schema !== 'keys'))
+        throw new TypeError('schema must be "node", "client" or "keys"');
       if (o.text !== undefined && typeof o.text !== 'string') throw new TypeError('text must be a string');
       return o.text !== undefined ? { schema: o.schema, text: o.text } : { schema: o.schema, value: o.value };
     },

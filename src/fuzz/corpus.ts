@@ -36,15 +36,26 @@ export function loadCorpus(dir: string): CorpusEntry[] {
       } catch (err) {
         throw new Error(`fuzz corpus ${file}: not JSON (${(err as Error).message})`);
       }
-      if (parsed.target !== undefined && parsed.target !== target) throw new Error(`fuzz corpus ${file}: target ${JSON.stringify(parsed.target)} is not its directory ${target}`);
-      if (parsed.expect !== undefined && typeof parsed.expect !== 'string') throw new Error(`fuzz corpus ${file}: expect must be a string`);
-      entries.push({ target, file, input: parsed.input, ...(parsed.expect !== undefined ? { expect: parsed.expect } : {}) });
+      if (parsed.target !== undefined && parsed.target !== target)
+        throw new Error(`fuzz corpus ${file}: target ${JSON.stringify(parsed.target)} is not its directory ${target}`);
+      if (parsed.expect !== undefined && typeof parsed.expect !== 'string')
+        throw new Error(`fuzz corpus ${file}: expect must be a string`);
+      entries.push({
+        target,
+        file,
+        input: parsed.input,
+        ...(parsed.expect !== undefined ? { expect: parsed.expect } : {}),
+      });
     }
   }
   return entries;
 }
 
-const slug = (s: string) => s.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48) || 'input';
+const slug = (s: string) =>
+  s
+    .replace(/[^a-zA-Z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 48) || 'input';
 
 /** Writes interesting inputs as corpus files; returns how many files were new. */
 export function saveCorpus(dir: string, items: readonly Interesting[]): number {

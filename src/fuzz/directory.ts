@@ -20,7 +20,10 @@ import { mutateBytes, type Rng } from './rng.js';
 
 export function identityFromSeed(seed: number): IdentityKey {
   const secret = new Uint8Array(32).fill(seed);
-  return { publicKey: Buffer.from(ed25519.getPublicKey(secret)).toString('hex'), privateKey: Buffer.from(secret).toString('hex') };
+  return {
+    publicKey: Buffer.from(ed25519.getPublicKey(secret)).toString('hex'),
+    privateKey: Buffer.from(secret).toString('hex'),
+  };
 }
 
 export interface DirectoryInput {
@@ -34,7 +37,10 @@ export function directoryTarget(): FuzzTarget<DirectoryInput> {
   const peer = identityFromSeed(0x32);
   const id = nodeIdFor(node.publicKey, A);
   const peerId = nodeIdFor(peer.publicKey, A);
-  const registered = new Map([[node.publicKey, 'mix-1.0'], [peer.publicKey, 'mix-2.0']]);
+  const registered = new Map([
+    [node.publicKey, 'mix-1.0'],
+    [peer.publicKey, 'mix-2.0'],
+  ]);
   const descriptorBody = {
     version: 1 as const,
     identityKey: node.publicKey,
@@ -43,19 +49,43 @@ export function directoryTarget(): FuzzTarget<DirectoryInput> {
     role: 'mix' as const,
     layer: 1,
     udp: { host: '127.0.0.1', port: 9001 },
-    keys: [{ epoch: 7, publicKey: '42'.repeat(32) }, { epoch: 8, publicKey: '43'.repeat(32) }],
+    keys: [
+      { epoch: 7, publicKey: '42'.repeat(32) },
+      { epoch: 8, publicKey: '43'.repeat(32) },
+    ],
     issuedAtMs: 1_700_000_000_000,
   };
-  const reportBody = { version: 1 as const, epoch: 7, reporterKey: node.publicKey, link: { from: id, to: peerId }, due: 60, returned: 30, issuedAtMs: 1_700_000_000_000 };
+  const reportBody = {
+    version: 1 as const,
+    epoch: 7,
+    reporterKey: node.publicKey,
+    link: { from: id, to: peerId },
+    due: 60,
+    returned: 30,
+    issuedAtMs: 1_700_000_000_000,
+  };
   const originals = {
     descriptor: { body: descriptorBody, signature: signObject('descriptor', descriptorBody, node) },
     report: { body: reportBody, signature: signObject('report', reportBody, node) },
   };
-  const rules = { registered, addressBytes: A, layers: 3, isolation: DEFAULT_ISOLATION, knownIds: new Set([id, peerId]), epochs: { min: 6, max: 8 } };
+  const rules = {
+    registered,
+    addressBytes: A,
+    layers: 3,
+    isolation: DEFAULT_ISOLATION,
+    knownIds: new Set([id, peerId]),
+    epochs: { min: 6, max: 8 },
+  };
 
   const unchanged = (kind: DirectoryInput['kind'], o: unknown): boolean => {
     const x = o as { body?: unknown; signature?: unknown } | null;
-    return !!x && typeof x === 'object' && canonicalJson(x.body) === canonicalJson(originals[kind].body) && x.signature === originals[kind].signature && Object.keys(x).length === 2;
+    return (
+      !!x &&
+      typeof x === 'object' &&
+      canonicalJson(x.body) === canonicalJson(originals[kind].body) &&
+      x.signature === originals[kind].signature &&
+      Object.keys(x).length === 2
+    );
   };
 
   function generate(r: Rng): DirectoryInput {
@@ -91,7 +121,8 @@ export function directoryTarget(): FuzzTarget<DirectoryInput> {
     toJson: (i) => i,
     fromJson: (j) => {
       const o = j as Partial<DirectoryInput>;
-      if (!o || (o.kind !== 'descriptor' && o.kind !== 'report')) throw new TypeError('kind must be "descriptor" or "report"');
+      if (!o || (o.kind !== 'descriptor' && o.kind !== 'report'))
+        throw new TypeError('kind must be "descriptor" or "report"');
       return { kind: o.kind, object: o.object };
     },
   };

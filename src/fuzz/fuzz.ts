@@ -59,26 +59,44 @@ export interface FuzzReport {
 }
 
 /** All targets, in run order; shares sum to 1. */
-export function fuzzTargets(native: SphinxBackend, ts: SphinxBackend, seed: number, corpusConfigs: readonly ConfigInput[] = []): FuzzTarget[] {
-  return [...packetTargets(native, ts, makeRng(seed ^ 0x5eed)), sessionTarget(native), configTarget(corpusConfigs), topologyTarget(), linkTarget(native, makeRng(seed ^ 0x11a4)), directoryTarget()] as FuzzTarget[];
+export function fuzzTargets(
+  native: SphinxBackend,
+  ts: SphinxBackend,
+  seed: number,
+  corpusConfigs: readonly ConfigInput[] = [],
+): FuzzTarget[] {
+  return [
+    ...packetTargets(native, ts, makeRng(seed ^ 0x5eed)),
+    sessionTarget(native),
+    configTarget(corpusConfigs),
+    topologyTarget(),
+    linkTarget(native, makeRng(seed ^ 0x11a4)),
+    directoryTarget(),
+  ] as FuzzTarget[];
 }
 
 export function runFuzz(opts: FuzzOptions): FuzzReport {
   const log = opts.log ?? (() => {});
   const started = performance.now();
-  const runner = new FuzzRunner(opts.collectInteresting ?? false, (n, c) => log(`fuzz: ${n} inputs, ${c} crashes so far`));
+  const runner = new FuzzRunner(opts.collectInteresting ?? false, (n, c) =>
+    log(`fuzz: ${n} inputs, ${c} crashes so far`),
+  );
   const corpusDir = opts.corpusDir === undefined ? defaultCorpusDir() : opts.corpusDir;
   const corpus = corpusDir ? loadCorpus(corpusDir) : [];
   const configSeeds = corpus.filter((e) => e.target === 'config-parser').map((e) => e.input as ConfigInput);
   let targets = fuzzTargets(opts.native, opts.ts, opts.seed, configSeeds);
   if (opts.targets) {
     const unknown = opts.targets.filter((t) => !targets.some((x) => x.name === t));
-    if (unknown.length) throw new RangeError(`unknown fuzz target(s) ${unknown.join(', ')}; known: ${targets.map((t) => t.name).join(', ')}`);
+    if (unknown.length)
+      throw new RangeError(
+        `unknown fuzz target(s) ${unknown.join(', ')}; known: ${targets.map((t) => t.name).join(', ')}`,
+      );
     targets = targets.filter((t) => opts.targets!.includes(t.name));
   }
   runner.replay(targets, corpus);
   const corpusInputs = runner.inputs;
-  if (corpus.length) log(`fuzz: replayed ${corpusInputs} corpus inputs from ${corpusDir}, ${runner.crashCount} crashes`);
+  if (corpus.length)
+    log(`fuzz: replayed ${corpusInputs} corpus inputs from ${corpusDir}, ${runner.crashCount} crashes`);
   const rng = makeRng(opts.seed);
   const total = targets.reduce((s, t) => s + t.share, 0);
   for (const t of targets) runner.generate(t, rng, Math.max(1, Math.round((opts.iterations * t.share) / total)));

@@ -82,7 +82,11 @@ export class FuzzRunner {
       this.crashCount++;
       if (this.crashes.length < MAX_CRASHES) {
         const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        this.crashes.push({ target: target.name, message: message.slice(0, 2000), input: this.json(target, input).slice(0, 16384) });
+        this.crashes.push({
+          target: target.name,
+          message: message.slice(0, 2000),
+          input: this.json(target, input).slice(0, 16384),
+        });
       }
     }
     const o = (this.outcomes[target.name] ??= {});

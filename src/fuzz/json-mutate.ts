@@ -8,8 +8,74 @@ import type { Rng } from './rng.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-const NUMBERS = [0, -0, 1, -1, 0.5, 1.5, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 255, 256, 1023, 1024, 1025, 1472, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e-9, 1e9, 1e21, 1e308, -1e308, 5e-324];
-const STRINGS = ['', ' ', '0', '00', 'ff', 'FF', 'g', 'x'.repeat(300), '\u0000', '\u00e9', '\ud83d\ude00', '__proto__', 'constructor', 'ws://', 'ws://127.0.0.1:1', 'wss://h', 'http://x', 'mix', 'provider', 'ed25519', 'open', 'closed', 'info', 'true', 'null', '-1', '1e9', '../../etc/passwd'];
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  1.5,
+  2,
+  7,
+  8,
+  15,
+  16,
+  31,
+  32,
+  33,
+  63,
+  64,
+  65,
+  255,
+  256,
+  1023,
+  1024,
+  1025,
+  1472,
+  65535,
+  65536,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  1e-9,
+  1e9,
+  1e21,
+  1e308,
+  -1e308,
+  5e-324,
+];
+const STRINGS = [
+  '',
+  ' ',
+  '0',
+  '00',
+  'ff',
+  'FF',
+  'g',
+  'x'.repeat(300),
+  '\u0000',
+  '\u00e9',
+  '\ud83d\ude00',
+  '__proto__',
+  'constructor',
+  'ws://',
+  'ws://127.0.0.1:1',
+  'wss://h',
+  'http://x',
+  'mix',
+  'provider',
+  'ed25519',
+  'open',
+  'closed',
+  'info',
+  'true',
+  'null',
+  '-1',
+  '1e9',
+  '../../etc/passwd',
+];
 const KEYS = ['__proto__', 'constructor', 'prototype', 'extra', 'id', 'port', 'host', 'layer', 'role', 'value', ''];
 
 /** A random JSON value, at most `depth` levels deep. */
@@ -98,7 +164,8 @@ function put(s: Slot, value: Json | undefined): void {
     else s.parent[s.key as number] = value;
   } else if (value === undefined) delete s.parent[s.key as string];
   // defineProperty, not assignment: a key named __proto__ must become an own property, as JSON.parse makes it.
-  else Object.defineProperty(s.parent, s.key as string, { value, enumerable: true, writable: true, configurable: true });
+  else
+    Object.defineProperty(s.parent, s.key as string, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const defineKey = (o: { [k: string]: Json }, k: string, value: Json): void => {
@@ -111,7 +178,9 @@ export function mutateJson(rng: Rng, value: unknown): unknown {
   for (let n = 1 + rng.int(3); n > 0; n--) {
     const all = slots(root);
     // Prefer leaves deep in the tree: that is where the field checks are.
-    const s = rng.chance(0.8) ? all[all.length - 1 - rng.int(Math.min(all.length, 1 + rng.int(all.length)))]! : rng.pick(all);
+    const s = rng.chance(0.8)
+      ? all[all.length - 1 - rng.int(Math.min(all.length, 1 + rng.int(all.length)))]!
+      : rng.pick(all);
     const replace = (v: Json | undefined): void => {
       if (s.parent === null) root = v === undefined ? null : v;
       else put(s, v);
@@ -136,12 +205,19 @@ export function mutateJson(rng: Rng, value: unknown): unknown {
       }
       case 6:
         // container type swaps: object ↔ array, value → [value]
-        replace(Array.isArray(s.value) ? Object.fromEntries(s.value.map((v, i) => [String(i), v])) : s.value && typeof s.value === 'object' ? Object.values(s.value) : [s.value]);
+        replace(
+          Array.isArray(s.value)
+            ? Object.fromEntries(s.value.map((v, i) => [String(i), v]))
+            : s.value && typeof s.value === 'object'
+              ? Object.values(s.value)
+              : [s.value],
+        );
         break;
       default:
         if (Array.isArray(s.value) && s.value.length > 0) {
           const a = s.value;
-          if (rng.chance(0.5)) a.push(JSON.parse(JSON.stringify(rng.pick(a))) as Json); // duplicate an element
+          if (rng.chance(0.5))
+            a.push(JSON.parse(JSON.stringify(rng.pick(a))) as Json); // duplicate an element
           else a.reverse();
         } else replace(nudge(rng, s.value));
     }

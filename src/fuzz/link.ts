@@ -27,7 +27,20 @@ const EPOCH = 9;
 const MAX_SEALS = 1500;
 
 /** How an input was made (the generator's classes; a corpus file without one replays as 'unknown'). */
-export const LINK_INPUT_KINDS = ['random', 'fresh', 'resend', 'stale', 'flip', 'header-flip', 'tag-flip', 'epoch', 'sequence', 'truncate', 'extend', 'unknown'] as const;
+export const LINK_INPUT_KINDS = [
+  'random',
+  'fresh',
+  'resend',
+  'stale',
+  'flip',
+  'header-flip',
+  'tag-flip',
+  'epoch',
+  'sequence',
+  'truncate',
+  'extend',
+  'unknown',
+] as const;
 export type LinkInputKind = (typeof LINK_INPUT_KINDS)[number];
 
 export interface LinkInput {
@@ -44,21 +57,50 @@ const SEQ_AT = 4;
 const TOO_OLD = BigInt(WINDOW_BITS - 32);
 const seqOf = (d: Uint8Array): bigint => Buffer.from(d.buffer, d.byteOffset, d.length).readBigUInt64BE(SEQ_AT);
 
-
 export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInput> {
   // Fresh keys per run: a corpus datagram sealed in an earlier run is then a forgery to this run's
   // receivers (and must be refused), never a valid seal the oracle does not know about.
   const secrets = [randomBytes(32), randomBytes(32)].map((b) => Uint8Array.from(b));
   const key = (n: number) => secrets[n - 1]!;
   const nodes: NodeEntry[] = [
-    { id: '01'.repeat(g.addressBytes), name: 'P', role: 'provider', layer: 0, udp: { host: '127.0.0.1', port: 1001 }, publicKey: hexOf(backend.x25519Base(key(1))) },
-    { id: '02'.repeat(g.addressBytes), name: 'M', role: 'mix', layer: 1, udp: { host: '127.0.0.1', port: 1002 }, publicKey: hexOf(backend.x25519Base(key(2))) },
+    {
+      id: '01'.repeat(g.addressBytes),
+      name: 'P',
+      role: 'provider',
+      layer: 0,
+      udp: { host: '127.0.0.1', port: 1001 },
+      publicKey: hexOf(backend.x25519Base(key(1))),
+    },
+    {
+      id: '02'.repeat(g.addressBytes),
+      name: 'M',
+      role: 'mix',
+      layer: 1,
+      udp: { host: '127.0.0.1', port: 1002 },
+      publicKey: hexOf(backend.x25519Base(key(2))),
+    },
   ];
   // The link layer reads the document's entries only; the signature is not checked at this level.
-  const doc = { version: 1, epoch: EPOCH, issuedAt: '', geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes }, layers: 1, nodes, signature: { algorithm: 'ed25519', publicKey: '', value: '' } } as SignedTopology;
+  const doc = {
+    version: 1,
+    epoch: EPOCH,
+    issuedAt: '',
+    geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
+    layers: 1,
+    nodes,
+    signature: { algorithm: 'ed25519', publicKey: '', value: '' },
+  } as SignedTopology;
   const topology = new TopologyIndex(doc);
   const layer = (self: number, cipher: LinkCipher) =>
-    new LinkLayer({ geometry: g, topology, selfId: nodes[self]!.id, ownKey: (e) => (e === EPOCH ? key(self + 1) : undefined), currentEpoch: () => EPOCH, x25519: (a, b) => backend.x25519(a, b), cipher });
+    new LinkLayer({
+      geometry: g,
+      topology,
+      selfId: nodes[self]!.id,
+      ownKey: (e) => (e === EPOCH ? key(self + 1) : undefined),
+      currentEpoch: () => EPOCH,
+      x25519: (a, b) => backend.x25519(a, b),
+      cipher,
+    });
   let native: LinkCipher;
   try {
     native = nativeLinkCipher();
@@ -114,7 +156,11 @@ export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInp
       case 4: {
         // Another sequence number: a tag over the header refuses it, whatever the window would say.
         const now = view.readBigUInt64BE(SEQ_AT);
-        const next = r.pick([0n, 1n, now + 1n, now - 1n, (1n << 64n) - 1n, 1n << 63n, BigInt(r.int(0x7fffffff))].filter((v) => v !== now && v >= 0n && v < 1n << 64n));
+        const next = r.pick(
+          [0n, 1n, now + 1n, now - 1n, (1n << 64n) - 1n, 1n << 63n, BigInt(r.int(0x7fffffff))].filter(
+            (v) => v !== now && v >= 0n && v < 1n << 64n,
+          ),
+        );
         view.writeBigUInt64BE(next, SEQ_AT);
         return { kind: 'sequence', datagram: d };
       }
@@ -139,7 +185,12 @@ export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInp
     generate: (r): LinkInput => {
       const from = r.chance(0.1) ? 'stranger' : 'peer';
       const kind = r.int(12);
-      if (kind === 0) return { from, kind: 'random', datagram: r.bytes(r.chance(0.5) ? g.datagramBytes : r.int(2 * g.datagramBytes)) };
+      if (kind === 0)
+        return {
+          from,
+          kind: 'random',
+          datagram: r.bytes(r.chance(0.5) ? g.datagramBytes : r.int(2 * g.datagramBytes)),
+        };
       if (kind <= 2) return { from, kind: 'fresh', datagram: seal(r) };
       if (kind === 3) return { from, kind: 'stale', datagram: r.pick(stale).slice() };
       return { from, ...mutate(r, r.pick(pool)) };
@@ -152,7 +203,8 @@ export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInp
       const va = typeof a === 'string' ? a : 'ok';
       const vb = typeof b === 'string' ? b : 'ok';
       if (va !== vb) throw new Error(`native says ${va}, twin says ${vb}`);
-      if (typeof a !== 'string' && typeof b !== 'string' && Buffer.compare(a, b) !== 0) throw new Error('native and twin opened different plaintexts');
+      if (typeof a !== 'string' && typeof b !== 'string' && Buffer.compare(a, b) !== 0)
+        throw new Error('native and twin opened different plaintexts');
       const hex = hexOf(datagram);
       const original = sealed.get(hex);
       // A first-time seal from the peer is accepted exactly when its number is not too far below the highest.
@@ -175,7 +227,8 @@ export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInp
     fromJson: (j) => {
       const o = j as { from?: unknown; datagram?: unknown; kind?: unknown };
       if (o?.from !== 'peer' && o?.from !== 'stranger') throw new RangeError('from must be "peer" or "stranger"');
-      if (typeof o.datagram !== 'string' || !/^([0-9a-f]{2})*$/.test(o.datagram)) throw new RangeError('datagram must be hex');
+      if (typeof o.datagram !== 'string' || !/^([0-9a-f]{2})*$/.test(o.datagram))
+        throw new RangeError('datagram must be hex');
       const kind = (LINK_INPUT_KINDS as readonly unknown[]).includes(o.kind) ? (o.kind as LinkInputKind) : 'unknown';
       return { from: o.from, kind, datagram: Uint8Array.from(Buffer.from(o.datagram, 'hex')) };
     },

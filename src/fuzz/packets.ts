@@ -28,7 +28,8 @@ const packetJson = {
   },
 };
 
-const view = (r: UnwrapResult): string => JSON.stringify(r, (_k, v: unknown) => (v instanceof Uint8Array ? hexOf(v) : v));
+const view = (r: UnwrapResult): string =>
+  JSON.stringify(r, (_k, v: unknown) => (v instanceof Uint8Array ? hexOf(v) : v));
 const outcomeOf = (r: UnwrapResult): string => (r.kind === 'invalid' ? `invalid:${r.reason}` : r.kind);
 
 /** Only these documented argument errors may escape an argument-checked parser. */
@@ -61,9 +62,21 @@ function seedPackets(b: SphinxBackend, key: Uint8Array, rng: Rng) {
   ];
   for (const cmds of tails) {
     const hops = cmds.map((c, i) => hop(i === 0 ? pk : other[i]!, c));
-    packets.push(b.createPacket(g, { epoch: rng.int(65536), hops, content: rng.bytes(rng.int(g.contentBytes + 1)), seed: rng.bytes(32) }));
+    packets.push(
+      b.createPacket(g, {
+        epoch: rng.int(65536),
+        hops,
+        content: rng.bytes(rng.int(g.contentBytes + 1)),
+        seed: rng.bytes(32),
+      }),
+    );
   }
-  const surb = b.createSurb(g, { epoch: 1, hops: [hop(pk, Command.SURB_REPLY)], firstHop: rng.bytes(g.addressBytes), seed: rng.bytes(32) });
+  const surb = b.createSurb(g, {
+    epoch: 1,
+    hops: [hop(pk, Command.SURB_REPLY)],
+    firstHop: rng.bytes(g.addressBytes),
+    seed: rng.bytes(32),
+  });
   packets.push(b.createSurbReply(g, surb.surb, rng.bytes(100)).packet);
   return { packets, surb };
 }
@@ -99,7 +112,8 @@ export function packetTargets(native: SphinxBackend, ts: SphinxBackend, rng: Rng
     generate: (r) => ({ key, packet: mutatePacket(r, r.pick(packets)) }),
     check: ({ key: k, packet }) => {
       const res = native.unwrap(g, k, packet.slice());
-      if (res.kind !== 'invalid' && packet.length !== g.packetBytes) throw new Error(`accepted a ${packet.length}-byte packet`);
+      if (res.kind !== 'invalid' && packet.length !== g.packetBytes)
+        throw new Error(`accepted a ${packet.length}-byte packet`);
       return outcomeOf(res);
     },
     ...packetJson,
@@ -137,12 +151,14 @@ export function packetTargets(native: SphinxBackend, ts: SphinxBackend, rng: Rng
       return { key, packet: batch };
     },
     check: ({ key: k, packet }) => {
-      if (packet.length % g.packetBytes !== 0 || packet.length === 0 || packet.length > 8 * g.packetBytes) return 'skipped:shape';
+      if (packet.length % g.packetBytes !== 0 || packet.length === 0 || packet.length > 8 * g.packetBytes)
+        return 'skipped:shape';
       const n = packet.length / g.packetBytes;
       const batch = packet.slice();
       if (native.unwrapBatch(g, k, batch, records) !== n) throw new Error('wrong batch count');
       const kinds: string[] = [];
-      for (let i = 0; i < n; i++) kinds.push(decodeRecord(g, records, i, batch.subarray(i * g.packetBytes, (i + 1) * g.packetBytes)).kind);
+      for (let i = 0; i < n; i++)
+        kinds.push(decodeRecord(g, records, i, batch.subarray(i * g.packetBytes, (i + 1) * g.packetBytes)).kind);
       return `batch:${[...new Set(kinds)].sort().join('+')}`;
     },
     ...packetJson,
@@ -179,7 +195,8 @@ export function packetTargets(native: SphinxBackend, ts: SphinxBackend, rng: Rng
     }),
     check: (i) =>
       allowArgumentErrors(() => {
-        if ((i.ts ? ts : native).openSurbReply(g, i.keys, i.payload.slice()) !== null) throw new Error('random payload opened');
+        if ((i.ts ? ts : native).openSurbReply(g, i.keys, i.payload.slice()) !== null)
+          throw new Error('random payload opened');
         return 'null';
       }),
     toJson: (i) => ({ keys: hexOf(i.keys), payload: hexOf(i.payload), ts: i.ts }),
@@ -215,7 +232,14 @@ export function packetTargets(native: SphinxBackend, ts: SphinxBackend, rng: Rng
 
   type Odd = number | string | null | undefined;
   const ODD: readonly Odd[] = [1.5, NaN, 1e9, '6', null, undefined, Infinity, -0];
-  const oddJson = (v: Odd) => (typeof v === 'number' && !Number.isFinite(v) ? { num: String(v) } : v === undefined ? { undef: true } : Object.is(v, -0) ? { num: '-0' } : v);
+  const oddJson = (v: Odd) =>
+    typeof v === 'number' && !Number.isFinite(v)
+      ? { num: String(v) }
+      : v === undefined
+        ? { undef: true }
+        : Object.is(v, -0)
+          ? { num: '-0' }
+          : v;
   const oddFrom = (v: unknown): Odd => {
     if (v && typeof v === 'object') {
       const o = v as { num?: string; undef?: boolean };
@@ -239,13 +263,22 @@ export function packetTargets(native: SphinxBackend, ts: SphinxBackend, rng: Rng
     check: (i) =>
       allowArgumentErrors(() => {
         const geo = makeGeometry(i as never);
-        if (geo.packetBytes !== geo.offsets.payload + geo.payloadBytes) throw new Error(`inconsistent geometry ${JSON.stringify(i)}`);
+        if (geo.packetBytes !== geo.offsets.payload + geo.payloadBytes)
+          throw new Error(`inconsistent geometry ${JSON.stringify(i)}`);
         return 'ok';
       }),
-    toJson: (i) => ({ maxHops: oddJson(i.maxHops), addressBytes: oddJson(i.addressBytes), contentBytes: oddJson(i.contentBytes) }),
+    toJson: (i) => ({
+      maxHops: oddJson(i.maxHops),
+      addressBytes: oddJson(i.addressBytes),
+      contentBytes: oddJson(i.contentBytes),
+    }),
     fromJson: (j) => {
       const o = (j ?? {}) as Record<string, unknown>;
-      return { maxHops: oddFrom(o.maxHops), addressBytes: oddFrom(o.addressBytes), contentBytes: oddFrom(o.contentBytes) };
+      return {
+        maxHops: oddFrom(o.maxHops),
+        addressBytes: oddFrom(o.addressBytes),
+        contentBytes: oddFrom(o.contentBytes),
+      };
     },
   };
 
@@ -268,5 +301,14 @@ export function packetTargets(native: SphinxBackend, ts: SphinxBackend, rng: Rng
     },
   };
 
-  return [unwrapMutated, unwrapRandom, unwrapBatch, differential, openSurb, surbParser, geometry, record] as FuzzTarget<never>[];
+  return [
+    unwrapMutated,
+    unwrapRandom,
+    unwrapBatch,
+    differential,
+    openSurb,
+    surbParser,
+    geometry,
+    record,
+  ] as FuzzTarget<never>[];
 }

@@ -16,11 +16,26 @@
  */
 import { clientIdOf } from '../address.js';
 import { DEFAULT_GEOMETRY as g } from '../geometry.js';
-import { identityKey, linkNonce, linkProof, linkSizes, nobleAead, RecordLayer, sessionKeys, transcriptHash } from '../protocol/channel.js';
+import {
+  identityKey,
+  linkNonce,
+  linkProof,
+  linkSizes,
+  nobleAead,
+  RecordLayer,
+  sessionKeys,
+  transcriptHash,
+} from '../protocol/channel.js';
 import { decodeFrame, encode, FrameType, unpad, type Frame } from '../protocol/frames.js';
 import { openInbox } from '../provider/inbox.js';
 import { ClientLimiter } from '../provider/limits.js';
-import { ClientSession, nodeEphemeralKey, type EphemeralKey, type SessionConnection, type SessionContext } from '../provider/sessions.js';
+import {
+  ClientSession,
+  nodeEphemeralKey,
+  type EphemeralKey,
+  type SessionConnection,
+  type SessionContext,
+} from '../provider/sessions.js';
 import type { Inbox } from '../provider/types.js';
 import type { SphinxBackend } from '../sphinx/types.js';
 import type { FuzzTarget } from './harness.js';
@@ -92,7 +107,13 @@ class FakeConnection implements SessionConnection {
 }
 
 export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> {
-  const secrets: Record<KeyName, Uint8Array | null> = { client: fixed(0x42), other: fixed(0x43), zero: null, lowOrder: null, random: null };
+  const secrets: Record<KeyName, Uint8Array | null> = {
+    client: fixed(0x42),
+    other: fixed(0x43),
+    zero: null,
+    lowOrder: null,
+    random: null,
+  };
   const publicKeys: Record<KeyName, Uint8Array> = {
     client: backend.x25519Base(secrets.client!),
     other: backend.x25519Base(secrets.other!),
@@ -114,7 +135,8 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
   const real = openInbox(':memory:', g);
   const clientId = clientIdOf(g, publicKeys.client);
   const refill = () => {
-    if (real.count(clientId) < 2) for (let i = 0; i < 4; i++) real.store(clientId, new Uint8Array(g.packetBytes).fill(i));
+    if (real.count(clientId) < 2)
+      for (let i = 0; i < 4; i++) real.store(clientId, new Uint8Array(g.packetBytes).fill(i));
   };
   const mine = (what: string, id: Uint8Array) => {
     const pk = current?.publicKey;
@@ -150,7 +172,8 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
     ingress: {
       submit: (p: Uint8Array) => {
         if (p.length !== g.packetBytes) problem ??= `ingress got ${p.length} bytes`;
-        if (submittedFrom && p.buffer === submittedFrom.buffer) problem ??= 'ingress got a view of the socket buffer, not a copy';
+        if (submittedFrom && p.buffer === submittedFrom.buffer)
+          problem ??= 'ingress got a view of the socket buffer, not a copy';
       },
     },
     count: (name: string, by = 1) => counts.set(name, (counts.get(name) ?? 0) + by),
@@ -168,7 +191,12 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
   const LIMITS = { submitPerS: 20, submitBurst: 4, pullPerS: 10, pullBurst: 2, maxConnectionsPerAddress: 0 };
   const contexts: Record<'open' | 'closed' | 'openReal', SessionContext> = {
     open: { ...base, registration: 'open', ephemeralKey: () => ephemeral },
-    closed: { ...base, registration: 'closed', allowedClients: new Set([hexOf(publicKeys.other)]), ephemeralKey: () => ephemeral },
+    closed: {
+      ...base,
+      registration: 'closed',
+      allowedClients: new Set([hexOf(publicKeys.other)]),
+      ephemeralKey: () => ephemeral,
+    },
     openReal: { ...base, registration: 'open', ephemeralKey: nodeEphemeralKey },
   };
 
@@ -190,7 +218,12 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
 
   function randomFrame(r: Rng, afterAuth: boolean): FrameSpec {
     const roll = r.int(afterAuth ? 20 : 14);
-    const raw = (b: Uint8Array, text = false): FrameSpec => ({ op: 'raw', data: b, ...(text ? { text } : {}), dt: dt(r) });
+    const raw = (b: Uint8Array, text = false): FrameSpec => ({
+      op: 'raw',
+      data: b,
+      ...(text ? { text } : {}),
+      dt: dt(r),
+    });
     switch (roll) {
       case 0:
         return { op: 'hello', key: r.pick(KEY_NAMES), dt: dt(r) };
@@ -278,7 +311,9 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
     switch (f.op) {
       case 'raw': {
         const size = sizes.toProvider.get(f.data[0] ?? -1);
-        return client.link && !f.text && size !== undefined && f.data.length <= size ? client.link.seal(f.data) : f.data;
+        return client.link && !f.text && size !== undefined && f.data.length <= size
+          ? client.link.seal(f.data)
+          : f.data;
       }
       case 'hello':
         return encode.hello(publicKeys[f.key]);
@@ -293,7 +328,8 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
           }
         }
         const key = lastHello ?? 'client';
-        if (!challenge || challenge.type !== 'challenge' || !challengeBytes) return encode.auth(new Uint8Array(48), new Uint8Array(32));
+        if (!challenge || challenge.type !== 'challenge' || !challengeBytes)
+          return encode.auth(new Uint8Array(48), new Uint8Array(32));
         const secret = secrets[key];
         // low-order keys: the all-zero secret anyone knows
         const ee = secret ? sharedWith(key, secret, challenge.ephemeral) : new Uint8Array(32);
@@ -319,7 +355,10 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
   }
 
   function check(input: SessionInput): string {
-    const ctx: SessionContext = { ...(input.realEphemeral ? contexts.openReal : contexts[input.registration]), limiter: new ClientLimiter(LIMITS, () => clock) };
+    const ctx: SessionContext = {
+      ...(input.realEphemeral ? contexts.openReal : contexts[input.registration]),
+      limiter: new ClientLimiter(LIMITS, () => clock),
+    };
     refill();
     problem = null;
     const conn = new FakeConnection();
@@ -342,7 +381,10 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
           (f.type === 'authOk' && stateBefore === 'awaitAuth') ||
           (f.type === 'pullReply' && stateBefore === 'authenticated');
         if (!allowed) throw new Error(`the session sent ${f.type} in state ${stateBefore}`);
-        if (f.type === 'pullReply' && (f.packets.length !== PULL_K || f.packets.some((p) => p.length !== g.packetBytes))) {
+        if (
+          f.type === 'pullReply' &&
+          (f.packets.length !== PULL_K || f.packets.some((p) => p.length !== g.packetBytes))
+        ) {
           throw new Error(`PULL_REPLY with ${f.packets.length} packets`);
         }
         if (f.type === 'error' && !conn.ended) throw new Error('ERROR frame without a close');
@@ -362,7 +404,8 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
         session.onMessage(view, !(f.op === 'raw' && f.text));
         backing.fill(0xee); // anything the session kept without copying is now garbage
         submittedFrom = null;
-        if (stateBefore === 'closed' && conn.sent.length > checked) throw new Error('the session answered after it was closed');
+        if (stateBefore === 'closed' && conn.sent.length > checked)
+          throw new Error('the session answered after it was closed');
         verifySends(stateBefore);
         if (client.pending && session.state === 'authenticated') {
           client.link = client.pending;
@@ -381,7 +424,8 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
       }
       if (problem) throw new Error(problem);
       if (conn.violation) throw new Error(conn.violation);
-      if ((counts.get('ws_internal_error') ?? 0) !== internalBefore) throw new Error('the session took its internal-error path');
+      if ((counts.get('ws_internal_error') ?? 0) !== internalBefore)
+        throw new Error('the session took its internal-error path');
     } finally {
       session.onClose(); // clears the authentication timer and releases the rate-limit buckets
       current = null;
@@ -395,7 +439,12 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
     share: 0.2,
     generate,
     check,
-    toJson: (i) => ({ ...i, frames: i.frames.map((f) => (f.op === 'raw' ? { op: 'raw', hex: hexOf(f.data), ...(f.text ? { text: true } : {}), dt: f.dt } : f)) }),
+    toJson: (i) => ({
+      ...i,
+      frames: i.frames.map((f) =>
+        f.op === 'raw' ? { op: 'raw', hex: hexOf(f.data), ...(f.text ? { text: true } : {}), dt: f.dt } : f,
+      ),
+    }),
     fromJson: (j) => {
       const o = j as Partial<SessionInput>;
       if (!o || !Array.isArray(o.frames)) throw new TypeError('frames must be an array');
@@ -405,7 +454,8 @@ export function sessionTarget(backend: SphinxBackend): FuzzTarget<SessionInput> 
         frames: o.frames.map((f): FrameSpec => {
           const s = f as { op?: unknown; key?: unknown; hex?: unknown; text?: unknown; flip?: unknown; dt?: unknown };
           const dt = typeof s.dt === 'number' ? { dt: s.dt } : {};
-          if (s.op === 'raw') return { op: 'raw', data: fromHex('hex', s.hex), ...(s.text === true ? { text: true } : {}), ...dt };
+          if (s.op === 'raw')
+            return { op: 'raw', data: fromHex('hex', s.hex), ...(s.text === true ? { text: true } : {}), ...dt };
           if (s.op === 'hello') {
             if (!KEY_NAMES.includes(s.key as KeyName)) throw new TypeError(`unknown key ${String(s.key)}`);
             return { op: 'hello', key: s.key as KeyName, ...dt };

@@ -49,9 +49,20 @@ export function baseBody(): TopologyBody {
     version: 1,
     epoch: 3,
     issuedAt: '2026-01-01T00:00:00.000Z',
-    geometry: { maxHops: DEFAULT_GEOMETRY_PARAMS.maxHops, addressBytes: DEFAULT_GEOMETRY_PARAMS.addressBytes, contentBytes: DEFAULT_GEOMETRY_PARAMS.contentBytes },
+    geometry: {
+      maxHops: DEFAULT_GEOMETRY_PARAMS.maxHops,
+      addressBytes: DEFAULT_GEOMETRY_PARAMS.addressBytes,
+      contentBytes: DEFAULT_GEOMETRY_PARAMS.contentBytes,
+    },
     layers: 2,
-    nodes: [node(0, 'provider', 0), node(1, 'provider', 0), node(2, 'mix', 1), node(3, 'mix', 1), node(4, 'mix', 2), node(5, 'mix', 2)],
+    nodes: [
+      node(0, 'provider', 0),
+      node(1, 'provider', 0),
+      node(2, 'mix', 1),
+      node(3, 'mix', 1),
+      node(4, 'mix', 2),
+      node(5, 'mix', 2),
+    ],
   };
 }
 
@@ -75,7 +86,12 @@ export function topologyTarget(): FuzzTarget<TopologyInput> {
     const { signature, ...rest } = doc as Record<string, unknown>;
     if (signature === null || typeof signature !== 'object') return false;
     const s = signature as Record<string, unknown>;
-    return canonicalJson(rest) === original.canonical && s.algorithm === original.algorithm && s.publicKey === original.publicKey && s.value === original.value;
+    return (
+      canonicalJson(rest) === original.canonical &&
+      s.algorithm === original.algorithm &&
+      s.publicKey === original.publicKey &&
+      s.value === original.value
+    );
   }
 
   function generate(r: Rng): TopologyInput {

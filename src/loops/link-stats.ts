@@ -38,7 +38,11 @@ export function loopLinks(senderId: string, pathIds: readonly string[]): string[
 }
 
 /** Adds one loop's links to a tally's link counts (`field`: it became due, or it came back). */
-export function countLinks(tally: { links?: Record<string, PathCounts> }, links: readonly string[], field: keyof PathCounts): void {
+export function countLinks(
+  tally: { links?: Record<string, PathCounts> },
+  links: readonly string[],
+  field: keyof PathCounts,
+): void {
   for (const link of links) {
     const c = ((tally.links ??= {})[link] ??= { due: 0, returned: 0 });
     c[field]++;
@@ -46,7 +50,9 @@ export function countLinks(tally: { links?: Record<string, PathCounts> }, links:
 }
 
 /** A copy of a tally's link counts (undefined when it has none: senders that do not count links). */
-export function copyLinks(links: Readonly<Record<string, PathCounts>> | undefined): Record<string, PathCounts> | undefined {
+export function copyLinks(
+  links: Readonly<Record<string, PathCounts>> | undefined,
+): Record<string, PathCounts> | undefined {
   let out: Record<string, PathCounts> | undefined;
   for (const [key, c] of Object.entries(links ?? {})) (out ??= {})[key] = { ...c };
   return out;

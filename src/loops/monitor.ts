@@ -53,7 +53,12 @@ export interface LoopAttribution {
   readonly total: PathTally;
 }
 
-type MutableTally = { due: number; returned: number; through: Record<string, PathCounts>; links?: Record<string, PathCounts> };
+type MutableTally = {
+  due: number;
+  returned: number;
+  through: Record<string, PathCounts>;
+  links?: Record<string, PathCounts>;
+};
 const emptyTally = (): MutableTally => ({ due: 0, returned: 0, through: {} });
 
 function countThrough(tally: MutableTally, entry: Pick<LoopEntry, 'through' | 'links'>, field: keyof PathCounts): void {
@@ -105,7 +110,13 @@ export class LoopMonitor {
    * `through`: the node ids on the loop's path other than the sender (duplicates are counted once); `links`:
    * the links it takes (src/loops/link-stats.ts loopLinks), for per-link statistics.
    */
-  sent(id: Uint8Array, sentAt: number, dueAt: number, through: readonly string[] = [], links: readonly string[] = []): void {
+  sent(
+    id: Uint8Array,
+    sentAt: number,
+    dueAt: number,
+    through: readonly string[] = [],
+    links: readonly string[] = [],
+  ): void {
     this.loops.set(bytesToHex(id), { sentAt, dueAt, through: [...new Set(through)], links: [...new Set(links)] });
   }
 
@@ -115,7 +126,10 @@ export class LoopMonitor {
     const through: Record<string, PathCounts> = {};
     for (const [id, c] of Object.entries(t.through)) through[id] = { ...c };
     const links = copyLinks(t.links);
-    return { window: this.windowTally, total: { due: t.due, returned: t.returned, through, ...(links ? { links } : {}) } };
+    return {
+      window: this.windowTally,
+      total: { due: t.due, returned: t.returned, through, ...(links ? { links } : {}) },
+    };
   }
 
   returned(id: Uint8Array, now: number): LoopReturn {
@@ -133,7 +147,8 @@ export class LoopMonitor {
 
   /** Recomputes the window at `now`; returns the new state and whether the alarm changed. */
   evaluate(now: number): { state: LoopWindowState; changed: boolean } {
-    let due = 0, returned = 0;
+    let due = 0,
+      returned = 0;
     const win = emptyTally();
     for (const [key, e] of this.loops) {
       if (e.dueAt > now) continue;
@@ -168,4 +183,3 @@ export class LoopMonitor {
     return { state: this.state, changed };
   }
 }
-

@@ -93,7 +93,12 @@ export interface MixingSummary {
   readonly pool_mean: number | null;
   readonly pool_expected: number | null;
   readonly pool_p: number | null;
-  readonly pool_chi2: { readonly statistic: number | null; readonly df: number; readonly samples: number; readonly thinning_s: number };
+  readonly pool_chi2: {
+    readonly statistic: number | null;
+    readonly df: number;
+    readonly samples: number;
+    readonly thinning_s: number;
+  };
   readonly output_exp_p: number | null;
   readonly output_ks_d: number | null;
   readonly output_gaps: number;
@@ -102,7 +107,11 @@ export interface MixingSummary {
    * within the same tick leave together, microseconds apart. Fraction of departure gaps under
    * TICK_GAP_MS, observed and as Exp(λ_i) would have it.
    */
-  readonly output_tick_gaps: { readonly under_ms: number; readonly observed: number | null; readonly expected: number | null };
+  readonly output_tick_gaps: {
+    readonly under_ms: number;
+    readonly observed: number | null;
+    readonly expected: number | null;
+  };
   readonly latency_gamma_p: number | null;
   readonly latency_mean_s: number | null;
   readonly latency_expected_s: number;
@@ -140,7 +149,10 @@ const inWindow = (t: number, a: number, b: number) => t >= a && t <= b;
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /** Keeps samples at least `spacingMs` apart (the first of each run), so the kept counts are nearly independent. */
-export function thin(samples: readonly (readonly [number, number])[], spacingMs: number): (readonly [number, number])[] {
+export function thin(
+  samples: readonly (readonly [number, number])[],
+  spacingMs: number,
+): (readonly [number, number])[] {
   const sorted = [...samples].sort((a, b) => a[0] - b[0]);
   const kept: (readonly [number, number])[] = [];
   let last = -Infinity;

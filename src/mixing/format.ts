@@ -8,7 +8,10 @@ const p = (x: number | null) => (x === null ? 'p = –' : x < 1e-4 ? `p = ${x.to
 export function formatMixing(m: MixingSummary): string {
   const ok = (good: boolean) => (good ? 'ok  ' : 'FAIL');
   const pass = (x: number | null) => ok(x !== null && x > m.alpha);
-  const meanOk = m.pool_mean !== null && m.pool_expected !== null && Math.abs(m.pool_mean - m.pool_expected) <= POOL_MEAN_TOLERANCE * m.pool_expected;
+  const meanOk =
+    m.pool_mean !== null &&
+    m.pool_expected !== null &&
+    Math.abs(m.pool_mean - m.pool_expected) <= POOL_MEAN_TOLERANCE * m.pool_expected;
   const c = m.client;
   const lines = [
     `mixing self-checks over ${f(m.window_s, 1)} s (µ = ${m.mu}/s; a check fails at p ≤ ${m.alpha}):`,

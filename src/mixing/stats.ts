@@ -61,9 +61,12 @@ function stephens(n: number, d: number): number {
 export function ks2Sample(a: readonly number[], b: readonly number[]): TestResult {
   const x = Float64Array.from(a).sort();
   const y = Float64Array.from(b).sort();
-  const n1 = x.length, n2 = y.length;
+  const n1 = x.length,
+    n2 = y.length;
   if (n1 === 0 || n2 === 0) return { statistic: NaN, pValue: NaN, n: 0 };
-  let i = 0, j = 0, d = 0;
+  let i = 0,
+    j = 0,
+    d = 0;
   while (i < n1 && j < n2) {
     const v = Math.min(x[i]!, y[j]!);
     // Step past every copy of v in both samples before comparing: ties must not open a spurious gap.
@@ -78,7 +81,9 @@ export function ks2Sample(a: readonly number[], b: readonly number[]): TestResul
 /** Above this many values the exact one-sample p-value costs seconds (O((nD)³ log n)); use the asymptotic one. */
 export const KS_EXACT_MAX_N = 5000;
 
-export type ContinuousDist = { readonly name: 'exponential'; readonly rate: number } | { readonly name: 'gamma'; readonly shape: number; readonly rate: number };
+export type ContinuousDist =
+  | { readonly name: 'exponential'; readonly rate: number }
+  | { readonly name: 'gamma'; readonly shape: number; readonly rate: number };
 
 function cdf(dist: ContinuousDist, x: number): number {
   if (x <= 0) return 0;
@@ -96,7 +101,8 @@ export function ks1Sample(values: readonly number[], dist: ContinuousDist): Test
   if (n === 0) return { statistic: NaN, pValue: NaN, n: 0 };
   if (n <= KS_EXACT_MAX_N) {
     const x = Array.from(values);
-    const r = dist.name === 'exponential' ? kstest(x, 'exponential', dist.rate) : kstest(x, 'gamma', dist.shape, dist.rate);
+    const r =
+      dist.name === 'exponential' ? kstest(x, 'exponential', dist.rate) : kstest(x, 'gamma', dist.shape, dist.rate);
     return { statistic: r.statistic, pValue: clampP(r.pValue), n };
   }
   const x = Float64Array.from(values).sort();
@@ -130,7 +136,8 @@ export function gammaSurvival(shape: number, rate: number, x: number): number {
 
 /** The smallest x (to 1 ms) with P(Gamma(shape, rate) > x) ≤ tail: how long to wait before a sample is complete. */
 export function gammaHorizon(shape: number, rate: number, tail: number): number {
-  let lo = 0, hi = shape / rate;
+  let lo = 0,
+    hi = shape / rate;
   while (gammaSurvival(shape, rate, hi) > tail) hi *= 2;
   while (hi - lo > 1e-3) {
     const mid = (lo + hi) / 2;
@@ -143,7 +150,12 @@ export function gammaHorizon(shape: number, rate: number, tail: number): number 
 export interface PoissonMixtureResult extends TestResult {
   readonly df: number;
   /** The merged bins: counts k in [lo, hi] (hi = null: and above), observed and expected numbers. */
-  readonly bins: readonly { readonly lo: number; readonly hi: number | null; readonly observed: number; readonly expected: number }[];
+  readonly bins: readonly {
+    readonly lo: number;
+    readonly hi: number | null;
+    readonly observed: number;
+    readonly expected: number;
+  }[];
 }
 
 /** Smallest expected count per bin (the usual rule for the chi-square approximation). */
@@ -180,7 +192,12 @@ export function chiSquarePoissonMixture(values: readonly number[], means: readon
   type Bin = { lo: number; hi: number | null; p: number; o: number };
   let bins: Bin[] = [];
   for (let k = 0; k <= K; k++) bins.push({ lo: k, hi: k === K ? null : k, p: prob[k]!, o: obs[k]! });
-  const merge = (a: Bin, b: Bin): Bin => ({ lo: Math.min(a.lo, b.lo), hi: a.hi === null || b.hi === null ? null : Math.max(a.hi, b.hi), p: a.p + b.p, o: a.o + b.o });
+  const merge = (a: Bin, b: Bin): Bin => ({
+    lo: Math.min(a.lo, b.lo),
+    hi: a.hi === null || b.hi === null ? null : Math.max(a.hi, b.hi),
+    p: a.p + b.p,
+    o: a.o + b.o,
+  });
   while (bins.length > 1 && bins[0]!.p * n < MIN_EXPECTED) bins = [merge(bins[0]!, bins[1]!), ...bins.slice(2)];
   while (bins.length > 1 && bins[bins.length - 1]!.p * n < MIN_EXPECTED) {
     const last = bins.pop()!;

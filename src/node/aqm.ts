@@ -81,7 +81,8 @@ export class AqmController {
     // Burst allowance (RFC 8033 §4.4): spent while queueing, refilled once the queue is quiet again (p = 0 and
     // the delay below half the target on two updates in a row).
     const allowance = this.params.burstAllowanceMs ?? 0;
-    if (this.probability === 0 && d < targetDelayMs / 2 && this.prevDelayMs < targetDelayMs / 2) this.burstLeftMs = allowance;
+    if (this.probability === 0 && d < targetDelayMs / 2 && this.prevDelayMs < targetDelayMs / 2)
+      this.burstLeftMs = allowance;
     else this.burstLeftMs = Math.max(0, this.burstLeftMs - intervalMs);
     this.prevError = e;
     this.prevDelayMs = d;

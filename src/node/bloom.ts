@@ -30,10 +30,14 @@ export interface BloomSize {
 
 /** The size for `capacity` tags at false-positive rate `fpRate` once full. */
 export function bloomSize(capacity: number, fpRate: number): BloomSize {
-  if (!(capacity >= 1) || !(fpRate > 0 && fpRate < 1)) throw new RangeError(`bloom filter: capacity ${capacity} and fpRate ${fpRate} must be ≥ 1 and in (0, 1)`);
+  if (!(capacity >= 1) || !(fpRate > 0 && fpRate < 1))
+    throw new RangeError(`bloom filter: capacity ${capacity} and fpRate ${fpRate} must be ≥ 1 and in (0, 1)`);
   const raw = Math.ceil((-capacity * Math.log(fpRate)) / Math.LN2 ** 2);
   const bits = Math.max(64, Math.ceil(raw / 32) * 32);
-  if (bits > MAX_BLOOM_BITS) throw new RangeError(`bloom filter of ${capacity} tags at false-positive rate ${fpRate} needs ${bits} bits, more than ${MAX_BLOOM_BITS}`);
+  if (bits > MAX_BLOOM_BITS)
+    throw new RangeError(
+      `bloom filter of ${capacity} tags at false-positive rate ${fpRate} needs ${bits} bits, more than ${MAX_BLOOM_BITS}`,
+    );
   return { bits, hashes: Math.max(1, Math.round((bits / capacity) * Math.LN2)) };
 }
 
@@ -57,7 +61,8 @@ export class BloomFilter {
   constructor(size: BloomSize, words?: Uint32Array, counter?: Int32Array) {
     this.bits = size.bits;
     this.hashes = size.hashes;
-    if (words && words.length !== size.bits / 32) throw new RangeError(`bloom filter: ${words.length} words for ${size.bits} bits`);
+    if (words && words.length !== size.bits / 32)
+      throw new RangeError(`bloom filter: ${words.length} words for ${size.bits} bits`);
     if (words && words.buffer instanceof SharedArrayBuffer) this.words = words;
     else {
       this.words = new Uint32Array(new SharedArrayBuffer(size.bits / 8));
@@ -80,11 +85,13 @@ export class BloomFilter {
    * already set (the tag was seen — or, with the stated probability, a false positive).
    */
   addAt(bytes: Uint8Array, offset: number): boolean {
-    const w0 = word(bytes, offset), w1 = word(bytes, offset + 4), w2 = word(bytes, offset + 8);
+    const w0 = word(bytes, offset),
+      w1 = word(bytes, offset + 4),
+      w2 = word(bytes, offset + 8);
     const m = this.bits;
     const words = this.words;
     let fresh = false;
-    const lock = 1 + ((w0 % m) >>> 5) % LOCK_STRIPES;
+    const lock = 1 + (((w0 % m) >>> 5) % LOCK_STRIPES);
     while (Atomics.compareExchange(this.counter, lock, 0, 1) !== 0) {
       // spin: held for k probes
     }
@@ -103,7 +110,9 @@ export class BloomFilter {
 
   /** Whether the tag at `bytes[offset..]` is (apparently) present, without adding it. */
   hasAt(bytes: Uint8Array, offset: number): boolean {
-    const w0 = word(bytes, offset), w1 = word(bytes, offset + 4), w2 = word(bytes, offset + 8);
+    const w0 = word(bytes, offset),
+      w1 = word(bytes, offset + 4),
+      w2 = word(bytes, offset + 8);
     for (let i = 0; i < this.hashes; i++) {
       const bit = (w0 + i * w1 + i * i * w2) % this.bits;
       if ((this.words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;

@@ -19,19 +19,29 @@ export function checkClock(topology: TopologyIndex, nowMs: number, graceS: numbe
   const doc = topology.doc;
   const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
   const fail = (message: string): never => {
-    throw new LoopixError('ERR_LOOPIX_CLOCK_SKEW', `${message}; refusing to start (fix the clock, e.g. with NTP, or fetch a current topology) rather than treat live key epochs as expired and delete their replay filters`, { field: 'topologyFile' });
+    throw new LoopixError(
+      'ERR_LOOPIX_CLOCK_SKEW',
+      `${message}; refusing to start (fix the clock, e.g. with NTP, or fetch a current topology) rather than treat live key epochs as expired and delete their replay filters`,
+      { field: 'topologyFile' },
+    );
   };
   const issuedAt = Date.parse(doc.issuedAt);
   if (Number.isFinite(issuedAt) && nowMs < issuedAt - graceMs) {
-    fail(`the clock (${new Date(nowMs).toISOString()}) is ${seconds(issuedAt - nowMs)} behind the topology ${source}, issued at ${doc.issuedAt} (grace ${graceS} s)`);
+    fail(
+      `the clock (${new Date(nowMs).toISOString()}) is ${seconds(issuedAt - nowMs)} behind the topology ${source}, issued at ${doc.issuedAt} (grace ${graceS} s)`,
+    );
   }
   if (!topology.rotates) return;
   const from = topology.epochStart(doc.epoch);
   const to = topology.epochStart(doc.epoch + 2);
   if (nowMs < from - graceMs) {
-    fail(`the clock (${new Date(nowMs).toISOString()}) is ${seconds(from - nowMs)} before epoch ${doc.epoch} of the topology ${source} began (grace ${graceS} s)`);
+    fail(
+      `the clock (${new Date(nowMs).toISOString()}) is ${seconds(from - nowMs)} before epoch ${doc.epoch} of the topology ${source} began (grace ${graceS} s)`,
+    );
   }
   if (nowMs > to + graceMs) {
-    fail(`the clock (${new Date(nowMs).toISOString()}) is ${seconds(nowMs - to)} past the last epoch (${doc.epoch + 1}) the topology ${source} has keys for (grace ${graceS} s)`);
+    fail(
+      `the clock (${new Date(nowMs).toISOString()}) is ${seconds(nowMs - to)} past the last epoch (${doc.epoch + 1}) the topology ${source} has keys for (grace ${graceS} s)`,
+    );
   }
 }

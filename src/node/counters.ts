@@ -48,9 +48,11 @@ export const COUNTERS = Object.freeze({
   ws_acked_packets: 'stored packets deleted by ACKs',
   ws_send_dropped: 'frames the WebSocket could not send (backpressure or closed)',
   ws_bad_record: 'client link records that did not open (size, tag, counter order, padding); the session is closed',
-  ws_handshake_throttled: 'connections refused by the per-address handshake rate limit (provider.limits.handshakesPerMin)',
+  ws_handshake_throttled:
+    'connections refused by the per-address handshake rate limit (provider.limits.handshakesPerMin)',
   ws_ack_remove_errors: 'batches of acknowledged packets the inbox failed to delete (they are served again)',
-  clients_expired: 'client registrations forgotten after provider.registrationTtlS without traffic and with nothing stored',
+  clients_expired:
+    'client registrations forgotten after provider.registrationTtlS without traffic and with nothing stored',
   po_pushes_stored: 'post office: PUSH envelopes committed to the mailbox database',
   po_answers_stored: 'post office: PULLs answered with a stored envelope (deleted once the answer was submitted)',
   po_answers_dummy: 'post office: PULLs answered with a random envelope of the same length (mailbox empty)',
@@ -58,7 +60,8 @@ export const COUNTERS = Object.freeze({
   po_pool_deposits: 'request pool: pull requests a client deposited with its provider (POOL frames accepted)',
   po_pool_full: "request pool: POOL frames refused because the client's pool already held params.poPoolSize requests",
   po_pool_released: 'request pool: pull requests the provider released into the network (one per client per round)',
-  po_pool_ran_dry: "request pool: a client's pool released its last request (a gap in its pull pattern follows unless it tops up)",
+  po_pool_ran_dry:
+    "request pool: a client's pool released its last request (a gap in its pull pattern follows unless it tops up)",
   key_file_prune_errors: "failures to remove retired epochs' keys from the key file on disk",
   directory_self_missing: 'the next directory document does not list this node (src/directory/node-agent.ts)',
   directory_self_key_mismatch: "the next directory document lists another key for this node than its key store's",

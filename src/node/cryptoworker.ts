@@ -85,7 +85,11 @@ export class CryptoPool {
     this.maxInFlight = 2 * this.workers;
     const workerData: WorkerInit = {
       keyTable: o.keyTable,
-      geometry: { maxHops: o.geometry.maxHops, addressBytes: o.geometry.addressBytes, contentBytes: o.geometry.contentBytes },
+      geometry: {
+        maxHops: o.geometry.maxHops,
+        addressBytes: o.geometry.addressBytes,
+        contentBytes: o.geometry.contentBytes,
+      },
       backend: o.backend,
       nice: workerNice(),
     };

@@ -61,7 +61,8 @@ export class SharedKeyTable {
   private readonly cached: Uint8Array[] = Array.from({ length: KEY_SLOTS }, () => secretBytes(KEY_BYTES));
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(KEY_TABLE_BYTES)) {
-    if (buffer.byteLength !== KEY_TABLE_BYTES) throw new RangeError(`key table must be ${KEY_TABLE_BYTES} bytes, got ${buffer.byteLength}`);
+    if (buffer.byteLength !== KEY_TABLE_BYTES)
+      throw new RangeError(`key table must be ${KEY_TABLE_BYTES} bytes, got ${buffer.byteLength}`);
     this.buffer = buffer;
     this.header = new Int32Array(buffer, 0, KEY_SLOTS * HEADER_WORDS);
     this.keys = new Uint8Array(buffer, KEY_SLOTS * HEADER_WORDS * 4, KEY_SLOTS * KEY_BYTES);
@@ -186,7 +187,11 @@ export class EpochKeyring {
     for (const k of keys) {
       if (this.retiredEarly.has(k.epoch) || this.store.has(k.epoch)) continue;
       if (this.currentEpoch !== undefined && k.epoch < this.currentEpoch - 1) continue;
-      this.store.set(k.epoch, { epoch: k.epoch, publicKey: Uint8Array.from(k.publicKey), privateKey: copySecret(k.privateKey) });
+      this.store.set(k.epoch, {
+        epoch: k.epoch,
+        publicKey: Uint8Array.from(k.publicKey),
+        privateKey: copySecret(k.privateKey),
+      });
     }
   }
 
@@ -270,7 +275,7 @@ export class EpochKeyring {
   private wipe(epoch: number): void {
     const k = this.store.get(epoch);
     if (!k) return;
-    (k.privateKey).fill(0);
+    k.privateKey.fill(0);
     this.store.delete(epoch);
   }
 

@@ -28,7 +28,9 @@ const TICK_MS = 1000;
 
 /** How long one key is used, s: epoch length + grace, or replay.staticWindowS when keys do not rotate. */
 export function replayWindowS(config: NodeConfig, topology: TopologyIndex): number {
-  return topology.doc.epochLengthS !== undefined ? topology.doc.epochLengthS + config.epochs.graceS : config.replay.staticWindowS;
+  return topology.doc.epochLengthS !== undefined
+    ? topology.doc.epochLengthS + config.epochs.graceS
+    : config.replay.staticWindowS;
 }
 
 export interface EpochStageOptions {
@@ -70,7 +72,10 @@ export class EpochStage {
     const { config, topology, log, metrics } = o;
     this.topology = topology;
     this.keyring = new EpochKeyring({ keys: o.keys, topology, graceS: config.epochs.graceS });
-    const store = config.replay.persist && o.stateDir ? new ReplayStore(o.stateDir, config.replay.fsyncIntervalMs, o.replayFs) : undefined;
+    const store =
+      config.replay.persist && o.stateDir
+        ? new ReplayStore(o.stateDir, config.replay.fsyncIntervalMs, o.replayFs)
+        : undefined;
     let rate = o.maxRatePps ?? (typeof config.replay.maxRatePps === 'number' ? config.replay.maxRatePps : 1000);
     const windowS = replayWindowS(config, topology);
     let capacity = replayCapacityFor(rate, windowS);
@@ -82,7 +87,12 @@ export class EpochStage {
       capacity = maxTags;
       rate = maxTags / (windowS + REPLAY_BURST_S);
       log.warn(
-        { maxRatePps: wanted, admittedPps: Math.floor(rate), maxFilterMB: config.replay.maxFilterMB, keyLifetimeS: windowS },
+        {
+          maxRatePps: wanted,
+          admittedPps: Math.floor(rate),
+          maxFilterMB: config.replay.maxFilterMB,
+          keyLifetimeS: windowS,
+        },
         'replay filter capped by replay.maxFilterMB: it admits fewer tags per second than the node can unwrap (shorter key epochs or a larger cap raise it)',
       );
     }
@@ -114,7 +124,11 @@ export class EpochStage {
           'replay filter full: new packets under this key are dropped (replay_filter_full); the key stays live and no tag is forgotten',
         );
       },
-      onRestore: (epoch, info) => log.info({ epoch, ...info }, info.fromSnapshot || info.logTags > 0 ? 'replay filter restored' : 'replay filter started empty'),
+      onRestore: (epoch, info) =>
+        log.info(
+          { epoch, ...info },
+          info.fromSnapshot || info.logTags > 0 ? 'replay filter restored' : 'replay filter started empty',
+        ),
     });
     const change = this.keyring.tick(Date.now());
     // Open (restore) every live epoch's filter now: a corrupt or mis-sized snapshot stops start-up with a
@@ -123,9 +137,18 @@ export class EpochStage {
     // State of epochs whose keys are gone can never matter again. State of an epoch AHEAD of our clock is
     // kept: it means the clock went back (start-up refuses a clock off by more than the grace window,
     // src/node/clock.ts), and deleting it would let replays of that epoch pass.
-    if (store) for (const epoch of store.epochsOnDisk()) if (!this.keyring.liveEpochs.includes(epoch) && epoch <= change.current + 1) store.forget(epoch);
-    if (this.keyring.liveEpochs.length === 0) log.error({ epoch: change.current, stored: this.keyring.storedEpochs }, 'no key for the current epoch: every packet is dropped (add keys to the key file)');
-    if (config.replay.unsafeResetWhenFull) log.warn('replay.unsafeResetWhenFull is set: full replay filters are emptied, so replays pass after each reset (benchmarks only)');
+    if (store)
+      for (const epoch of store.epochsOnDisk())
+        if (!this.keyring.liveEpochs.includes(epoch) && epoch <= change.current + 1) store.forget(epoch);
+    if (this.keyring.liveEpochs.length === 0)
+      log.error(
+        { epoch: change.current, stored: this.keyring.storedEpochs },
+        'no key for the current epoch: every packet is dropped (add keys to the key file)',
+      );
+    if (config.replay.unsafeResetWhenFull)
+      log.warn(
+        'replay.unsafeResetWhenFull is set: full replay filters are emptied, so replays pass after each reset (benchmarks only)',
+      );
     this.pruneKeyFile();
     this.rememberMtimes();
   }
@@ -152,7 +175,12 @@ export class EpochStage {
    * Packet path, after crypto: records the tag at `records[tagOffset..]` under the key epoch named by the
    * packet's prefix at `packets[packetOffset..]`. True: fresh. Otherwise the drop reason.
    */
-  checkTag(packets: Uint8Array, packetOffset: number, records: Uint8Array, tagOffset: number): ReplayVerdict | EpochRejection {
+  checkTag(
+    packets: Uint8Array,
+    packetOffset: number,
+    records: Uint8Array,
+    tagOffset: number,
+  ): ReplayVerdict | EpochRejection {
     const epoch = this.keyring.resolve(prefixEpoch(packets, packetOffset));
     if (typeof epoch !== 'number') return epoch; // retired while the packet was in the crypto stage
     return this.replay.checkAt(epoch, records, tagOffset);
@@ -175,7 +203,10 @@ export class EpochStage {
       this.o.metrics.count('replay_log_errors');
       if (!this.logFailing) {
         this.logFailing = true;
-        this.o.log.error({ err: (err as Error).message }, 'could not append to the replay log: packets whose tags are not durable are dropped (replay_log_error) until it is writable again');
+        this.o.log.error(
+          { err: (err as Error).message },
+          'could not append to the replay log: packets whose tags are not durable are dropped (replay_log_error) until it is writable again',
+        );
       }
       return false;
     }
@@ -188,9 +219,15 @@ export class EpochStage {
     m.gauge('replay_tags', () => this.replay.count(this.keyring.current));
     m.gauge('replay_capacity', () => this.replay.capacity);
     m.gauge('replay_max_rate_pps', () => this.maxRatePps);
-    m.gauge('replay_fill_fraction', () => Math.round((this.replay.count(this.keyring.current) / this.replay.capacity) * 1e4) / 1e4);
+    m.gauge(
+      'replay_fill_fraction',
+      () => Math.round((this.replay.count(this.keyring.current) / this.replay.capacity) * 1e4) / 1e4,
+    );
     m.gauge('replay_fp_rate', () => Number(this.replay.falsePositiveRate(this.keyring.current).toPrecision(3)));
-    m.gauge('replay_filter_mb', () => Math.round((this.replay.bytesPerEpoch * this.replay.liveEpochs.length) / 104857.6) / 10);
+    m.gauge(
+      'replay_filter_mb',
+      () => Math.round((this.replay.bytesPerEpoch * this.replay.liveEpochs.length) / 104857.6) / 10,
+    );
   }
 
   async close(): Promise<void> {
@@ -201,7 +238,10 @@ export class EpochStage {
       this.replay.flush();
       await this.replay.snapshot();
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message }, 'final replay-filter snapshot failed (the log still covers it)');
+      this.o.log.error(
+        { err: (err as Error).message },
+        'final replay-filter snapshot failed (the log still covers it)',
+      );
     }
     this.replay.close();
     this.keyring.destroy();
@@ -216,7 +256,10 @@ export class EpochStage {
         this.replay.open(epoch);
       } catch (err) {
         // A damaged filter for a key we are about to use: refuse the key rather than accept replays.
-        this.o.log.error({ epoch, err: (err as Error).message }, 'cannot open the replay filter for this epoch: its key is not used');
+        this.o.log.error(
+          { epoch, err: (err as Error).message },
+          'cannot open the replay filter for this epoch: its key is not used',
+        );
         this.keyring.retireEarly(epoch);
       }
     }
@@ -224,7 +267,10 @@ export class EpochStage {
     if (change.installed.length > 0 || change.retired.length > 0) {
       this.replay.retainEpochs(this.keyring.liveEpochs);
       this.o.metrics.count('key_changes', change.installed.length + change.retired.length);
-      this.o.log.info({ epoch: change.current, installed: change.installed, retired: change.retired, live: this.keyring.liveEpochs }, 'key epochs changed');
+      this.o.log.info(
+        { epoch: change.current, installed: change.installed, retired: change.retired, live: this.keyring.liveEpochs },
+        'key epochs changed',
+      );
     }
   }
 
@@ -247,9 +293,13 @@ export class EpochStage {
       if (next.doc.epoch < this.topology.doc.epoch || next.fingerprint === this.topology.fingerprint) return;
       const self = next.node(this.o.selfId);
       if (!self) throw new Error(`node ${this.o.selfId} is not in the new topology`);
-      for (const [epoch, key] of [[next.doc.epoch, self.publicKey], [next.doc.epoch + 1, self.nextPublicKey]] as const) {
+      for (const [epoch, key] of [
+        [next.doc.epoch, self.publicKey],
+        [next.doc.epoch + 1, self.nextPublicKey],
+      ] as const) {
         const mine = this.keyring.publicKeyHex(epoch);
-        if (key !== undefined && mine !== undefined && mine !== key) throw new Error(`the document's key for epoch ${epoch} is ${key}, the key file's is ${mine}`);
+        if (key !== undefined && mine !== undefined && mine !== key)
+          throw new Error(`the document's key for epoch ${epoch} is ${key}, the key file's is ${mine}`);
       }
       this.topology = next;
       this.keyring.setTopology(next);
@@ -288,7 +338,10 @@ export class EpochStage {
       }
     } catch (err) {
       this.o.metrics.count('key_file_prune_errors');
-      this.o.log.error({ err: (err as Error).message, file: this.o.config.keyFile }, 'could not remove retired keys from the key file');
+      this.o.log.error(
+        { err: (err as Error).message, file: this.o.config.keyFile },
+        'could not remove retired keys from the key file',
+      );
     }
   }
 

@@ -51,15 +51,24 @@ export class Faults {
  */
 export function parseMisbehave(spec: string): { node: string; faults: FaultConfig } {
   const colon = spec.indexOf(':');
-  if (colon <= 0) throw new LoopixError('ERR_LOOPIX_CLI_MISBEHAVE', `--misbehave: expected NODE:key=value[,key=value], got "${spec}"`);
+  if (colon <= 0)
+    throw new LoopixError(
+      'ERR_LOOPIX_CLI_MISBEHAVE',
+      `--misbehave: expected NODE:key=value[,key=value], got "${spec}"`,
+    );
   const node = spec.slice(0, colon);
   const faults = { drop: 0, delayMs: 0, tag: 0 };
   for (const part of spec.slice(colon + 1).split(',')) {
     const [key, raw] = part.split('=');
     const value = Number(raw);
-    if (raw === undefined || raw === '' || !Number.isFinite(value) || value < 0) throw new LoopixError('ERR_LOOPIX_CLI_MISBEHAVE', `--misbehave: "${part}" needs key=non-negative number`);
+    if (raw === undefined || raw === '' || !Number.isFinite(value) || value < 0)
+      throw new LoopixError('ERR_LOOPIX_CLI_MISBEHAVE', `--misbehave: "${part}" needs key=non-negative number`);
     if (key === 'drop' || key === 'tag') {
-      if (value > 1) throw new LoopixError('ERR_LOOPIX_CLI_MISBEHAVE', `--misbehave: ${key} is a probability in [0, 1], got ${value}`);
+      if (value > 1)
+        throw new LoopixError(
+          'ERR_LOOPIX_CLI_MISBEHAVE',
+          `--misbehave: ${key} is a probability in [0, 1], got ${value}`,
+        );
       faults[key] = value;
     } else if (key === 'delay') faults.delayMs = value;
     else throw new LoopixError('ERR_LOOPIX_CLI_MISBEHAVE', `--misbehave: unknown fault "${key}" (drop, delay, tag)`);

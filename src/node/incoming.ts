@@ -60,7 +60,11 @@ export class Incoming {
   }
 
   /** A datagram from the socket, from `source` (required with a link layer). Never throws. */
-  onDatagram(datagram: Uint8Array, arrivalMs: number = performance.now(), source?: { readonly address: string; readonly port: number }): void {
+  onDatagram(
+    datagram: Uint8Array,
+    arrivalMs: number = performance.now(),
+    source?: { readonly address: string; readonly port: number },
+  ): void {
     this.metrics.count('received');
     if (this.link === undefined) {
       this.check(datagram, arrivalMs);
@@ -140,7 +144,8 @@ export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
       } catch (err) {
         bufferWarning = (err as Error).message;
       }
-      let recv = 0, send = 0;
+      let recv = 0,
+        send = 0;
       try {
         recv = socket.getRecvBufferSize();
         send = socket.getSendBufferSize();
@@ -157,7 +162,11 @@ export function bindUdpSocket(o: UdpSocketOptions): Promise<BoundUdpSocket> {
  * straight to the kernel; Node's default (dns.lookup) answers even a literal on the next tick, which costs a
  * closure and an event-loop hop per datagram. Host names still go through dns.lookup.
  */
-function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: Error | null, address: string, family: number) => void,
+): void {
   const v = isIP(address);
   if (v !== 0) callback(null, address, v);
   else dns.lookup(address, family as dns.LookupOneOptions, callback);

@@ -19,7 +19,16 @@
  * `Uint8Array.from` lives on the V8 heap and is copied whenever the collector compacts or promotes it; one from
  * Node's shared Buffer pool would keep the key after its owner wipes its own view).
  */
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { KeyFileError } from '../errors.js';
 import { FORMAT } from '../geometry.js';
 
@@ -56,9 +65,13 @@ export function copySecret(key: Uint8Array): Uint8Array {
  * decoded already (`readKeyJson`); either way the result's private key is a fresh `secretBytes` array.
  */
 export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
-  if (json === null || typeof json !== 'object') throw new KeyFileError(`key file ${source}: must be a JSON object`, { field: source });
+  if (json === null || typeof json !== 'object')
+    throw new KeyFileError(`key file ${source}: must be a JSON object`, { field: source });
   const o = json as Record<string, unknown>;
-  if (o.type !== 'x25519') throw new KeyFileError(`key file ${source}: type must be "x25519", got ${JSON.stringify(o.type)}`, { field: 'type' });
+  if (o.type !== 'x25519')
+    throw new KeyFileError(`key file ${source}: type must be "x25519", got ${JSON.stringify(o.type)}`, {
+      field: 'type',
+    });
   const bad = (field: string): never => {
     throw new KeyFileError(`key file ${source}: ${field} must be ${KEY_BYTES} bytes of lowercase hex`, { field });
   };
@@ -68,7 +81,8 @@ export function parseKeyPair(json: unknown, source: string): X25519KeyPair {
   if (sk instanceof Uint8Array && sk.length === KEY_BYTES) privateKey = copySecret(sk);
   else if (typeof sk === 'string' && HEX32.test(sk)) {
     privateKey = secretBytes(KEY_BYTES);
-    for (let i = 0; i < KEY_BYTES; i++) privateKey[i] = (nibble(sk.charCodeAt(2 * i)) << 4) | nibble(sk.charCodeAt(2 * i + 1));
+    for (let i = 0; i < KEY_BYTES; i++)
+      privateKey[i] = (nibble(sk.charCodeAt(2 * i)) << 4) | nibble(sk.charCodeAt(2 * i + 1));
   } else return bad('privateKey');
   return { publicKey: Uint8Array.from(Buffer.from(o.publicKey as string, 'hex')), privateKey };
 }
@@ -83,17 +97,27 @@ export interface EpochKeyPair extends X25519KeyPair {
 }
 
 /** A parsed key file: either one key of no stated epoch, or keys per epoch. */
-export type NodeKeyFile = { readonly kind: 'single'; readonly key: X25519KeyPair } | { readonly kind: 'epochs'; readonly keys: readonly EpochKeyPair[] };
+export type NodeKeyFile =
+  | { readonly kind: 'single'; readonly key: X25519KeyPair }
+  | { readonly kind: 'epochs'; readonly keys: readonly EpochKeyPair[] };
 
 export function parseNodeKeyFile(json: unknown, source: string): NodeKeyFile {
   const o = json as Record<string, unknown> | null;
   if (o !== null && typeof o === 'object' && o.type === 'x25519-epochs') {
-    if (!Array.isArray(o.keys) || o.keys.length === 0) throw new KeyFileError(`key file ${source}: keys must be a non-empty array`, { field: 'keys' });
+    if (!Array.isArray(o.keys) || o.keys.length === 0)
+      throw new KeyFileError(`key file ${source}: keys must be a non-empty array`, { field: 'keys' });
     const seen = new Set<number>();
     const keys = o.keys.map((k: unknown, i: number): EpochKeyPair => {
       const e = (k as Record<string, unknown> | null)?.epoch;
-      if (!Number.isInteger(e) || (e as number) < 0) throw new KeyFileError(`key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`, { field: `keys[${i}].epoch` });
-      if (seen.has(e as number)) throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${String(e)} appears twice`, { field: `keys[${i}].epoch` });
+      if (!Number.isInteger(e) || (e as number) < 0)
+        throw new KeyFileError(
+          `key file ${source}: keys[${i}].epoch must be a non-negative integer, got ${JSON.stringify(e)}`,
+          { field: `keys[${i}].epoch` },
+        );
+      if (seen.has(e as number))
+        throw new KeyFileError(`key file ${source}: keys[${i}].epoch ${String(e)} appears twice`, {
+          field: `keys[${i}].epoch`,
+        });
       seen.add(e as number);
       return { epoch: e as number, ...parseKeyPair({ ...(k as object), type: 'x25519' }, `${source} keys[${i}]`) };
     });
@@ -127,7 +151,11 @@ function readJson(file: string, secrets: Uint8Array[]): unknown {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`, { code: 'ERR_LOOPIX_KEYFILE_UNREADABLE', field: file, cause: err });
+    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`, {
+      code: 'ERR_LOOPIX_KEYFILE_UNREADABLE',
+      field: file,
+      cause: err,
+    });
   }
   let mode: number;
   try {
@@ -136,10 +164,13 @@ function readJson(file: string, secrets: Uint8Array[]): unknown {
     closeSync(fd);
   }
   if ((mode & KEY_FILE_FORBIDDEN_MODE) !== 0) {
-    throw new KeyFileError(`key file ${file}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read it; run chmod 600 ${file}`, {
-      code: 'ERR_LOOPIX_KEYFILE_MODE',
-      field: file,
-    });
+    throw new KeyFileError(
+      `key file ${file}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read it; run chmod 600 ${file}`,
+      {
+        code: 'ERR_LOOPIX_KEYFILE_MODE',
+        field: file,
+      },
+    );
   }
   return readKeyJson(file, secrets);
 }
@@ -161,7 +192,11 @@ function readKeyJson(file: string, secrets: Uint8Array[]): unknown {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`, { code: 'ERR_LOOPIX_KEYFILE_UNREADABLE', field: file, cause: err });
+    throw new KeyFileError(`key file ${file}: ${(err as Error).message}`, {
+      code: 'ERR_LOOPIX_KEYFILE_UNREADABLE',
+      field: file,
+      cause: err,
+    });
   }
   try {
     blankPrivateKeys(bytes, secrets);
@@ -172,7 +207,11 @@ function readKeyJson(file: string, secrets: Uint8Array[]): unknown {
         return ref ? secrets[Number(ref[1])] : '?';
       }) as unknown;
     } catch (err) {
-      throw new KeyFileError(`key file ${file}: not JSON (${(err as Error).message})`, { code: 'ERR_LOOPIX_KEYFILE_NOT_JSON', field: file, cause: err });
+      throw new KeyFileError(`key file ${file}: not JSON (${(err as Error).message})`, {
+        code: 'ERR_LOOPIX_KEYFILE_NOT_JSON',
+        field: file,
+        cause: err,
+      });
     }
   } finally {
     bytes.fill(0);
@@ -197,7 +236,11 @@ function blankPrivateKeys(b: Uint8Array, secrets: Uint8Array[]): void {
       i = j;
       continue;
     }
-    valueNext = c === COLON && nameStart >= 0 && nameEnd - nameStart === PRIVATE_KEY_NAME.length && PRIVATE_KEY_NAME.equals(b.subarray(nameStart, nameEnd));
+    valueNext =
+      c === COLON &&
+      nameStart >= 0 &&
+      nameEnd - nameStart === PRIVATE_KEY_NAME.length &&
+      PRIVATE_KEY_NAME.equals(b.subarray(nameStart, nameEnd));
     nameStart = nameEnd = -1;
   }
 }
@@ -261,7 +304,11 @@ export function keyStoreBytes(keys: readonly EpochKeyPair[]): Uint8Array {
   const hex = (k: Uint8Array) => Buffer.from(k).toString('hex');
   const parts: (string | Uint8Array)[] = ['{\n  "type": "x25519-epochs",\n  "keys": [\n'];
   keys.forEach((k, i) => {
-    parts.push(`    { "epoch": ${k.epoch}, "publicKey": "${hex(k.publicKey)}", "privateKey": "`, k.privateKey, `" }${i < keys.length - 1 ? ',' : ''}\n`);
+    parts.push(
+      `    { "epoch": ${k.epoch}, "publicKey": "${hex(k.publicKey)}", "privateKey": "`,
+      k.privateKey,
+      `" }${i < keys.length - 1 ? ',' : ''}\n`,
+    );
   });
   parts.push('  ]\n}\n');
   const size = parts.reduce((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : 2 * p.length), 0);

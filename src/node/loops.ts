@@ -28,7 +28,13 @@ import { Command, MAX_DELAY_US, type HopSpec, type SphinxBackend } from '../sphi
 import type { TopologyIndex } from '../topology/document.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import type { NodeEntry } from '../topology/types.js';
-import { LOOP_MARGIN_BASE_MS, LOOP_MARGIN_PER_HOP_MS, LoopMonitor, type LoopReturn, type LoopWindowState } from '../loops/monitor.js';
+import {
+  LOOP_MARGIN_BASE_MS,
+  LOOP_MARGIN_PER_HOP_MS,
+  LoopMonitor,
+  type LoopReturn,
+  type LoopWindowState,
+} from '../loops/monitor.js';
 import { uniformValidPath } from '../directory/paths.js';
 import { linkKey, loopLinks } from '../loops/link-stats.js';
 import type { CounterName } from './counters.js';
@@ -61,7 +67,11 @@ export interface LoopEmitterOptions {
   readonly send: (packet: Uint8Array, to: NodeEntry) => void;
   readonly count: (name: CounterName, by?: number) => void;
   readonly onRtt: (ms: number) => void;
-  readonly log: { warn(o: object, msg: string): void; info(o: object, msg: string): void; error(o: object, msg: string): void };
+  readonly log: {
+    warn(o: object, msg: string): void;
+    info(o: object, msg: string): void;
+    error(o: object, msg: string): void;
+  };
 }
 
 /** The emitting half: the Poisson timer, path choice, packet creation. */
@@ -79,7 +89,9 @@ export class LoopEmitter {
     this.topology = o.topology;
     this.hopCount = o.topology.doc.layers + 1;
     if (this.hopCount > o.geometry.maxHops) {
-      throw new RangeError(`a loop over ${o.topology.doc.layers} layers needs ${this.hopCount} hops, geometry.maxHops is ${o.geometry.maxHops}`);
+      throw new RangeError(
+        `a loop over ${o.topology.doc.layers} layers needs ${this.hopCount} hops, geometry.maxHops is ${o.geometry.maxHops}`,
+      );
     }
   }
 
@@ -118,11 +130,20 @@ export class LoopEmitter {
     const { state, changed } = this.monitor.evaluate(now);
     if (changed && state.alarm) {
       this.o.log.warn(
-        { loops_due: state.due, loops_returned: state.returned, fraction: state.fraction, threshold: this.o.alarmFraction, new_rate: this.rate },
+        {
+          loops_due: state.due,
+          loops_returned: state.returned,
+          fraction: state.fraction,
+          threshold: this.o.alarmFraction,
+          new_rate: this.rate,
+        },
         'loop alarm: fewer loops return than the threshold r (possible (n-1) attack, Loopix §4.2.1); raising the loop cover rate',
       );
     } else if (changed) {
-      this.o.log.info({ loops_due: state.due, loops_returned: state.returned, fraction: state.fraction }, 'loop alarm cleared; loop cover rate back to λM');
+      this.o.log.info(
+        { loops_due: state.due, loops_returned: state.returned, fraction: state.fraction },
+        'loop alarm cleared; loop cover rate back to λM',
+      );
     }
     if (changed && this.running) this.armNext(); // apply the new rate now, not after the current gap
     return state;
@@ -165,7 +186,13 @@ export class LoopEmitter {
       const now = performance.now();
       const margin = LOOP_MARGIN_BASE_MS + LOOP_MARGIN_PER_HOP_MS * path.length;
       const pathIds = path.map((n) => n.id);
-      this.monitor.sent(loopId, now, now + totalDelayMs + margin, pathIds.slice(0, -1), loopLinks(this.o.self.id, pathIds));
+      this.monitor.sent(
+        loopId,
+        now,
+        now + totalDelayMs + margin,
+        pathIds.slice(0, -1),
+        loopLinks(this.o.self.id, pathIds),
+      );
       this.o.send(packet, path[0]!);
     } catch (err) {
       this.o.count('loop_create_error');
@@ -187,7 +214,14 @@ export class LoopEmitter {
     // Uniformly among the paths avoiding removed links and excluded nodes (AnonPoP §2), when the document
     // names any; without a valid one, every path as before.
     if (topology.excluded.size > 0 || topology.removedLinks.size > 0) {
-      const valid = uniformValidPath([...stages, [self]], (a, b) => topology.usable(a, b) || (b === self.id && !topology.removedLinks.has(linkKey(a, b)) && !topology.excluded.has(a)), uniform, self);
+      const valid = uniformValidPath(
+        [...stages, [self]],
+        (a, b) =>
+          topology.usable(a, b) ||
+          (b === self.id && !topology.removedLinks.has(linkKey(a, b)) && !topology.excluded.has(a)),
+        uniform,
+        self,
+      );
       if (valid) return valid;
     }
     const path: NodeEntry[] = stages.map((_, k) => pick((self.layer + k + 1) % (L + 1)));
@@ -199,11 +233,14 @@ export class LoopEmitter {
     if (this.timer) clearTimeout(this.timer);
     if (!this.running) return;
     const waitMs = exponential(this.rate) * 1000;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.emit();
-      this.armNext();
-    }, Math.min(waitMs, 2 ** 31 - 1));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.emit();
+        this.armNext();
+      },
+      Math.min(waitMs, 2 ** 31 - 1),
+    );
     this.timer.unref();
   }
 }

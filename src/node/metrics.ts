@@ -53,7 +53,8 @@ export class LatencyHistogram {
 
   record(ms: number): void {
     const v = ms > 0 ? ms : 0;
-    const i = v <= BUCKET_MIN_MS ? 0 : Math.min(BUCKET_COUNT - 1, Math.ceil(Math.log(v / BUCKET_MIN_MS) / LOG_BUCKET_RATIO));
+    const i =
+      v <= BUCKET_MIN_MS ? 0 : Math.min(BUCKET_COUNT - 1, Math.ceil(Math.log(v / BUCKET_MIN_MS) / LOG_BUCKET_RATIO));
     this.buckets[i]! += 1;
     this.n += 1;
     this.sum += v;
@@ -95,7 +96,16 @@ export class LatencyHistogram {
     return this.maxMs;
   }
 
-  snapshot(): { count: number; mean_ms: number; sd_ms: number; p50_ms: number; p90_ms: number; p99_ms: number; max_ms: number; hist: HistogramState } {
+  snapshot(): {
+    count: number;
+    mean_ms: number;
+    sd_ms: number;
+    p50_ms: number;
+    p90_ms: number;
+    p99_ms: number;
+    max_ms: number;
+    hist: HistogramState;
+  } {
     const r = (x: number) => Math.round(x * 1000) / 1000;
     const mean = this.n ? this.sum / this.n : 0;
     return {
@@ -125,7 +135,14 @@ export interface MetricsSnapshot {
 }
 
 /** The counters every node reports from the start (0 until the first event), so dashboards see the series. */
-const BASE_COUNTERS = ['received', 'processed', 'forwarded', 'delivered', 'loops_sent', 'loops_returned'] as const satisfies readonly CounterName[];
+const BASE_COUNTERS = [
+  'received',
+  'processed',
+  'forwarded',
+  'delivered',
+  'loops_sent',
+  'loops_returned',
+] as const satisfies readonly CounterName[];
 
 /**
  * The current value of an unlabelled series (`labels` absent) or of one label set of a prom-client Counter.
@@ -137,7 +154,8 @@ const BASE_COUNTERS = ['received', 'processed', 'forwarded', 'delivered', 'loops
  * a test instead of reporting zeros.
  */
 function counterValues(c: Counter<string>): { value: number; labels: Record<string, string | number> }[] {
-  const map = (c as unknown as { hashMap: Record<string, { value: number; labels: Record<string, string | number> }> }).hashMap;
+  const map = (c as unknown as { hashMap: Record<string, { value: number; labels: Record<string, string | number> }> })
+    .hashMap;
   return Object.values(map);
 }
 
@@ -168,7 +186,12 @@ export class NodeMetrics {
     readonly role: string,
   ) {
     this.registry.setDefaultLabels({ node_id: node, role });
-    this.drops = new Counter({ name: DROPPED_METRIC.name, help: DROPPED_METRIC.help, labelNames: ['reason'], registers: [this.registry] });
+    this.drops = new Counter({
+      name: DROPPED_METRIC.name,
+      help: DROPPED_METRIC.help,
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
     this.links = new Counter({
       name: 'loopix_link_packets_total',
       help: 'Packets per link: direction="in" arrived from peer, "out" handed to the socket for peer (node name; "clients" for client SUBMITs, "unknown" for an address not in the topology).',
@@ -240,7 +263,9 @@ export class NodeMetrics {
 
   /** Packets counted on one link so far. */
   link(direction: 'in' | 'out', peer: string): number {
-    return counterValues(this.links).find((v) => v.labels.direction === direction && v.labels.peer === peer)?.value ?? 0;
+    return (
+      counterValues(this.links).find((v) => v.labels.direction === direction && v.labels.peer === peer)?.value ?? 0
+    );
   }
 
   /**

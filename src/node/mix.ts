@@ -37,7 +37,16 @@ export async function startMixNode(setup: NodeSetup, o: StartOptions = {}): Prom
   const log = o.log ?? nodeLogger(setup);
   const backend = o.backend ?? loadSphinx({ log: (line) => log.warn(line) }).backend;
   const pipeline = await NodePipeline.start({ ...setup, log, backend, loops: o.loops, reportStats: o.reportStats });
-  log.info({ id: setup.self.id, layer: setup.self.layer, udp: pipeline.port, epoch: setup.topology.doc.epoch, sphinx: backend.name }, 'mix node running');
+  log.info(
+    {
+      id: setup.self.id,
+      layer: setup.self.layer,
+      udp: pipeline.port,
+      epoch: setup.topology.doc.epoch,
+      sphinx: backend.name,
+    },
+    'mix node running',
+  );
   return {
     id: setup.self.id,
     role: 'mix',

@@ -113,7 +113,13 @@ export class MixingProbe {
 
   /** The samples since the previous call. */
   take(): MixingProbeReport {
-    const r: MixingProbeReport = { pool: this.pool, enter: this.enter, depart: this.depart, loops: this.loops, overflow: this.overflow };
+    const r: MixingProbeReport = {
+      pool: this.pool,
+      enter: this.enter,
+      depart: this.depart,
+      loops: this.loops,
+      overflow: this.overflow,
+    };
     this.pool = [];
     this.enter = [];
     this.depart = [];

@@ -47,7 +47,11 @@ export class Outgoing {
   ) {}
 
   /** Sends `packet`; `counter` is the counter bumped on success ("forwarded", or "loops_sent"). */
-  send(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter: CounterName = 'forwarded'): void {
+  send(
+    packet: Uint8Array,
+    to: { readonly host: string; readonly port: number },
+    counter: CounterName = 'forwarded',
+  ): void {
     if (this.faults !== undefined && counter === 'forwarded') {
       const action = this.faults.apply(packet);
       if (action === 'drop') {
@@ -64,7 +68,11 @@ export class Outgoing {
     this.transmit(packet, to, counter);
   }
 
-  private transmit(packet: Uint8Array, to: { readonly host: string; readonly port: number }, counter: CounterName): void {
+  private transmit(
+    packet: Uint8Array,
+    to: { readonly host: string; readonly port: number },
+    counter: CounterName,
+  ): void {
     let done = this.callbacks.get(counter);
     if (done === undefined) {
       done = (err) => {

@@ -90,7 +90,10 @@ export interface PipelineOptions extends NodeSetup {
  * What `loopix mix` / `loopix provider` report: the metrics plus the round-trip times of own loops (ms) and
  * the own loops' due/returned counts per node on their paths (absent when loops are off; src/node/loops.ts).
  */
-export type NodeSnapshot = MetricsSnapshot & { readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']>; readonly loop_paths?: LoopAttribution };
+export type NodeSnapshot = MetricsSnapshot & {
+  readonly loop_rtt: ReturnType<LatencyHistogram['snapshot']>;
+  readonly loop_paths?: LoopAttribution;
+};
 
 /**
  * What mixes and providers use of their packet path, whichever runs it: the single-socket path of this file
@@ -111,15 +114,26 @@ export interface NodePacketPath {
   close(): Promise<void>;
 }
 
-
 /** Pass-1 verdicts of onUnwrapped. */
 const VERDICT_SKIP = 0; // invalid: routed (and counted) in pass 2
 const VERDICT_FRESH = 1;
 const VERDICT_DROPPED = 2;
 
 type Held =
-  | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: NodeEntry; readonly arrival: number; readonly delayMs: number }
-  | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
+  | {
+      readonly kind: 'forward';
+      readonly packet: Uint8Array;
+      readonly to: NodeEntry;
+      readonly arrival: number;
+      readonly delayMs: number;
+    }
+  | {
+      readonly kind: 'deliver';
+      readonly packet: Uint8Array;
+      readonly client: Uint8Array;
+      readonly arrival: number;
+      readonly delayMs: number;
+    };
 
 export class NodePipeline implements NodePacketPath {
   readonly metrics: NodeMetrics;
@@ -176,9 +190,20 @@ export class NodePipeline implements NodePacketPath {
     this.aqm = new AqmController(config.pipeline.aqm);
     this.router = new Router({ topology, role: self.role, layer: self.layer, postOffice: o.postOffice !== undefined });
     const faults = Faults.active(o.config.faults) ? new Faults(o.config.faults) : undefined;
-    if (faults) this.log.warn({ faults: o.config.faults }, 'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)');
+    if (faults)
+      this.log.warn(
+        { faults: o.config.faults },
+        'FAULT INJECTION is on: this node misbehaves on purpose (tests and testnet only)',
+      );
     this.link = link;
-    this.outgoing = new Outgoing(udp.socket, this.metrics, (message) => this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'), faults, link);
+    this.outgoing = new Outgoing(
+      udp.socket,
+      this.metrics,
+      (message) =>
+        this.log.warn({ err: message }, 'UDP send failed (counted as send_error; logged once per distinct error)'),
+      faults,
+      link,
+    );
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.batcher = new Batcher(this.geometry, config.pipeline.batchSize);
     this.batchWaitMs = config.pipeline.batchWaitMs;
@@ -186,7 +211,13 @@ export class NodePipeline implements NodePacketPath {
     this.epochs = epochs;
     this.maxDelayUs = effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs);
     this.maxHeld = config.pipeline.maxHeldPackets;
-    this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p, t) => this.accept(p, t) }, this.metrics, link);
+    this.incoming = new Incoming(
+      this.geometry,
+      epochs.resolve,
+      { accept: (p, t) => this.accept(p, t) },
+      this.metrics,
+      link,
+    );
 
     // Per-link arrival counts by the sender's address (its topology entry; docs/operations.md "Monitoring").
     const peers = new Map(topology.doc.nodes.map((n) => [`${n.udp.host}:${n.udp.port}`, n.name]));
@@ -228,14 +259,15 @@ export class NodePipeline implements NodePacketPath {
     }
     const probe = config.probe;
     // The ops endpoint's live mixing health listens to the same probe, without recording for the stats line.
-    this.probe = probe?.mixing || config.ops
-      ? new MixingProbe({
-          poolSize: () => this.scheduler.size,
-          sampleIntervalMs: probe?.mixing ? probe.sampleIntervalMs : config.ops!.poolSampleIntervalMs,
-          maxPerReport: probe.maxSamplesPerReport,
-          record: probe?.mixing === true,
-        })
-      : undefined;
+    this.probe =
+      probe?.mixing || config.ops
+        ? new MixingProbe({
+            poolSize: () => this.scheduler.size,
+            sampleIntervalMs: probe?.mixing ? probe.sampleIntervalMs : config.ops!.poolSampleIntervalMs,
+            maxPerReport: probe.maxSamplesPerReport,
+            record: probe?.mixing === true,
+          })
+        : undefined;
     this.registerGauges();
   }
 
@@ -294,13 +326,22 @@ export class NodePipeline implements NodePacketPath {
     const listen = o.config.listen ?? o.self.udp;
     let udp: BoundUdpSocket;
     try {
-      udp = await bindUdpSocket({ host: listen.host, port: listen.port, bufferBytes: o.config.pipeline.socketBufferBytes });
+      udp = await bindUdpSocket({
+        host: listen.host,
+        port: listen.port,
+        bufferBytes: o.config.pipeline.socketBufferBytes,
+      });
     } catch (err) {
       return fail(err);
     }
     let pool: CryptoPool;
     try {
-      pool = new CryptoPool({ geometry: o.topology.geometry, keyTable: epochs.keyring.table.buffer, workers: o.config.pipeline.workers, backend: o.backend.name });
+      pool = new CryptoPool({
+        geometry: o.topology.geometry,
+        keyTable: epochs.keyring.table.buffer,
+        workers: o.config.pipeline.workers,
+        backend: o.backend.name,
+      });
     } catch (err) {
       return fail(err, udp);
     }
@@ -370,7 +411,11 @@ export class NodePipeline implements NodePacketPath {
 
   snapshot(): NodeSnapshot {
     const loopPaths = this.loops?.monitor.attribution();
-    return { ...this.metrics.snapshot(), loop_rtt: this.loopRtt.snapshot(), ...(loopPaths ? { loop_paths: loopPaths } : {}) };
+    return {
+      ...this.metrics.snapshot(),
+      loop_rtt: this.loopRtt.snapshot(),
+      ...(loopPaths ? { loop_paths: loopPaths } : {}),
+    };
   }
 
   /** Stops receiving, counts everything still queued or held as "shutdown", stops the workers. */
@@ -507,7 +552,8 @@ export class NodePipeline implements NodePacketPath {
     // Pass 1: the replay check of every packet that unwrapped. Its new tags reach the log (one write) before
     // any packet of the batch leaves; when that write fails no fresh packet leaves at all (fail closed,
     // replay_log_error: docs/pipeline.md "Replay filter").
-    const verdict = this.verdicts.length >= batch.count ? this.verdicts : (this.verdicts = new Uint8Array(batch.count * 2));
+    const verdict =
+      this.verdicts.length >= batch.count ? this.verdicts : (this.verdicts = new Uint8Array(batch.count * 2));
     let fresh = 0;
     let heldInBatch = 0;
     for (let i = 0; i < batch.count; i++) {
@@ -566,7 +612,13 @@ export class NodePipeline implements NodePacketPath {
             this.outgoing.send(packet, next.udp);
           } else {
             // A copy: a view would keep the whole batch buffer alive for as long as this one packet is held.
-            this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: next, arrival, delayMs });
+            this.scheduler.schedule(arrival + delayMs, {
+              kind: 'forward',
+              packet: packet.slice(),
+              to: next,
+              arrival,
+              delayMs,
+            });
             this.probe?.entered(arrival);
           }
           continue;
@@ -596,7 +648,13 @@ export class NodePipeline implements NodePacketPath {
     switch (action.kind) {
       case 'forward': {
         const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: action.next, arrival, delayMs });
+        this.scheduler.schedule(arrival + delayMs, {
+          kind: 'forward',
+          packet: packet.slice(),
+          to: action.next,
+          arrival,
+          delayMs,
+        });
         this.probe?.entered(arrival);
         break;
       }
@@ -606,7 +664,13 @@ export class NodePipeline implements NodePacketPath {
           break;
         }
         const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet: packet.slice(), client: action.client.slice(), arrival, delayMs });
+        this.scheduler.schedule(arrival + delayMs, {
+          kind: 'deliver',
+          packet: packet.slice(),
+          client: action.client.slice(),
+          arrival,
+          delayMs,
+        });
         this.probe?.entered(arrival);
         break;
       }
@@ -661,7 +725,11 @@ export class NodePipeline implements NodePacketPath {
   private report(node: string): void {
     try {
       const stats = this.snapshot();
-      const message = { type: 'stats', node, stats: this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats };
+      const message = {
+        type: 'stats',
+        node,
+        stats: this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats,
+      };
       if (typeof process.send === 'function' && process.connected) process.send(message);
       else process.stdout.write(`${JSON.stringify(message)}\n`);
     } catch (err) {

@@ -68,19 +68,33 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
   // Post office role (AnonPoP §4): the config enables it, the topology must say so (senders find it there).
   const poConfig = providerConfig.postOffice;
   if (poConfig && self.postOffice !== true) {
-    throw new LoopixError('ERR_LOOPIX_PO_TOPOLOGY', `provider.postOffice is set but the topology does not list node ${self.id} with postOffice: true`, { field: 'provider.postOffice' });
+    throw new LoopixError(
+      'ERR_LOOPIX_PO_TOPOLOGY',
+      `provider.postOffice is set but the topology does not list node ${self.id} with postOffice: true`,
+      { field: 'provider.postOffice' },
+    );
   }
   if (poConfig && config.pipeline.mode === 'sharded') {
-    throw new LoopixError('ERR_LOOPIX_PO_PIPELINE', 'provider.postOffice needs pipeline.mode "pool" (the sharded path does not dispatch FINAL requests)', { field: 'pipeline.mode' });
+    throw new LoopixError(
+      'ERR_LOOPIX_PO_PIPELINE',
+      'provider.postOffice needs pipeline.mode "pool" (the sharded path does not dispatch FINAL requests)',
+      { field: 'pipeline.mode' },
+    );
   }
   const mailboxes = poConfig ? openMailboxStore(mailboxPath(providerConfig.dataDir), g) : undefined;
   let postOffice: PostOffice | undefined;
   const inbox: Inbox = o.inbox ?? openInbox(inboxPath(providerConfig.dataDir), g);
-  const storeMany = (inbox as { storeMany?: (e: readonly { clientId: Uint8Array; packet: Uint8Array }[]) => void }).storeMany?.bind(inbox);
+  const storeMany = (
+    inbox as { storeMany?: (e: readonly { clientId: Uint8Array; packet: Uint8Array }[]) => void }
+  ).storeMany?.bind(inbox);
   // With closed registration only the listed clients have inboxes; a delivery to anyone else is dropped.
   const allowed =
     providerConfig.registration === 'closed'
-      ? new Set(providerConfig.clients.map((k) => Buffer.from(clientIdOf(g, Uint8Array.from(Buffer.from(k, 'hex')))).toString('hex')))
+      ? new Set(
+          providerConfig.clients.map((k) =>
+            Buffer.from(clientIdOf(g, Uint8Array.from(Buffer.from(k, 'hex')))).toString('hex'),
+          ),
+        )
       : null;
 
   let pending: { clientId: Uint8Array; packet: Uint8Array }[] = [];
@@ -123,7 +137,9 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
       deliver,
       loops: o.loops,
       reportStats: o.reportStats,
-      ...(mailboxes ? { postOffice: (address: Uint8Array, content: Uint8Array) => postOffice?.handle(address, content) } : {}),
+      ...(mailboxes
+        ? { postOffice: (address: Uint8Array, content: Uint8Array) => postOffice?.handle(address, content) }
+        : {}),
     });
   } catch (err) {
     if (!o.inbox) inbox.close();
@@ -143,7 +159,9 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
       // Counts and error messages only: never a mailbox id, SURB or anything of a request (docs/threat-model.md).
       log: log.child({ module: 'postoffice' }),
       // The answer's first hop is this node: it leaves within that hop's delay bound (plus queueing slack).
-      deleteAfterMs: effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs) / 1000 + ANSWER_DEPARTURE_SLACK_MS,
+      deleteAfterMs:
+        effectiveMaxDelayUs(topology.doc, config.params.mu, config.params.maxDelayMs) / 1000 +
+        ANSWER_DEPARTURE_SLACK_MS,
     });
     p.metrics.gauge('po_envelopes', () => mailboxes.total());
   }
@@ -222,7 +240,10 @@ export async function startProviderNode(setup: NodeSetup, o: ProviderStartOption
   const total = (inbox as { total?: () => number }).total?.bind(inbox);
   if (total) p.metrics.gauge('inbox_packets', () => total());
 
-  log.info({ id: self.id, udp: p.port, ws: frontEnd?.port, epoch: topology.doc.epoch, sphinx: backend.name }, 'provider running');
+  log.info(
+    { id: self.id, udp: p.port, ws: frontEnd?.port, epoch: topology.doc.epoch, sphinx: backend.name },
+    'provider running',
+  );
   let closed = false;
   return {
     id: self.id,

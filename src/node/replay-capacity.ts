@@ -79,7 +79,8 @@ export function resolveMaxRate(o: {
   if (file && existsSync(file)) {
     try {
       const stored = JSON.parse(readFileSync(file, 'utf8')) as { ratePps?: unknown };
-      if (typeof stored.ratePps === 'number' && stored.ratePps > 0 && Number.isFinite(stored.ratePps)) return { ratePps: stored.ratePps, source: 'stored' };
+      if (typeof stored.ratePps === 'number' && stored.ratePps > 0 && Number.isFinite(stored.ratePps))
+        return { ratePps: stored.ratePps, source: 'stored' };
     } catch {
       // unreadable: measure again and rewrite it
     }
@@ -89,7 +90,11 @@ export function resolveMaxRate(o: {
   if (file) {
     try {
       mkdirSync(o.stateDir!, { recursive: true, mode: 0o700 });
-      writeFileSync(file, `${JSON.stringify({ ratePps, measuredAt: new Date().toISOString(), workers, headroom: AUTO_HEADROOM })}\n`, { mode: 0o600 });
+      writeFileSync(
+        file,
+        `${JSON.stringify({ ratePps, measuredAt: new Date().toISOString(), workers, headroom: AUTO_HEADROOM })}\n`,
+        { mode: 0o600 },
+      );
     } catch {
       // not persisted: the next start measures again (and refuses a snapshot of another size, loudly)
     }

@@ -24,7 +24,19 @@
  * the new generation is still correct; once it is renamed into place, older logs are deleted.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LoopixError, ReplayStoreError } from '../errors.js';
@@ -111,7 +123,8 @@ export class ReplayStore {
     if (existsSync(snapFile)) {
       const bytes = readFileSync(snapFile);
       const h = parseHeader(bytes, snapFile);
-      if (h.epoch !== epoch) throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`, { field: snapFile });
+      if (h.epoch !== epoch)
+        throw new ReplayStoreError(`${snapFile}: holds epoch ${h.epoch}, expected ${epoch}`, { field: snapFile });
       if (h.bits !== size.bits || h.hashes !== size.hashes) {
         throw new ReplayStoreError(
           `${snapFile}: filter of ${h.bits} bits × ${h.hashes} hashes, but the configuration asks for ${size.bits} × ${size.hashes}; ` +
@@ -120,8 +133,12 @@ export class ReplayStore {
         );
       }
       const body = bytes.subarray(HEADER_BYTES);
-      if (body.length !== size.bits / 8) throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`, { field: snapFile });
-      if (!createHash('sha256').update(body).digest().equals(h.sha256)) throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`, { field: snapFile });
+      if (body.length !== size.bits / 8)
+        throw new ReplayStoreError(`${snapFile}: truncated (${body.length} of ${size.bits / 8} bytes)`, {
+          field: snapFile,
+        });
+      if (!createHash('sha256').update(body).digest().equals(h.sha256))
+        throw new ReplayStoreError(`${snapFile}: checksum mismatch (corrupt snapshot)`, { field: snapFile });
       const words = new Uint32Array(size.bits / 32);
       new Uint8Array(words.buffer).set(body);
       filter = new BloomFilter(size, words);
@@ -176,7 +193,10 @@ export class ReplayStore {
         let off = 0;
         while (off < f.stagedBytes) off += this.fs.writeSync(f.fd, f.staged, off, f.stagedBytes - off);
       } catch (err) {
-        failure ??= { message: `replay log of epoch ${epoch}: ${(err as Error).message}`, file: this.logFile(epoch, f.generation) };
+        failure ??= {
+          message: `replay log of epoch ${epoch}: ${(err as Error).message}`,
+          file: this.logFile(epoch, f.generation),
+        };
         if (f.fd >= 0) {
           try {
             this.fs.closeSync(f.fd);
@@ -234,7 +254,9 @@ export class ReplayStore {
     const f = this.open.get(epoch);
     if (f && f.fd >= 0) closeSync(f.fd);
     this.open.delete(epoch);
-    for (const file of readdirSync(this.dir)) if (file.startsWith(`replay-${epoch}.`) || file.startsWith(`replay-${epoch}-`)) rmSync(join(this.dir, file), { force: true });
+    for (const file of readdirSync(this.dir))
+      if (file.startsWith(`replay-${epoch}.`) || file.startsWith(`replay-${epoch}-`))
+        rmSync(join(this.dir, file), { force: true });
   }
 
   close(): void {
@@ -259,7 +281,12 @@ export class ReplayStore {
   private openLog(epoch: number, generation: number): void {
     const previous = this.open.get(epoch);
     const fd = this.fs.openSync(this.logFile(epoch, generation), 'a', 0o600);
-    this.open.set(epoch, { generation, fd, staged: previous?.staged ?? new Uint8Array(64 * TAG_BYTES), stagedBytes: 0 });
+    this.open.set(epoch, {
+      generation,
+      fd,
+      staged: previous?.staged ?? new Uint8Array(64 * TAG_BYTES),
+      stagedBytes: 0,
+    });
     if (previous && previous.fd >= 0) this.fs.closeSync(previous.fd);
   }
 
@@ -277,7 +304,13 @@ export class ReplayStore {
   }
 }
 
-function makeHeader(epoch: number, filter: BloomFilter, inserted: number, generation: number, sha256: Buffer): Uint8Array {
+function makeHeader(
+  epoch: number,
+  filter: BloomFilter,
+  inserted: number,
+  generation: number,
+  sha256: Buffer,
+): Uint8Array {
   const b = Buffer.alloc(HEADER_BYTES);
   b.writeUInt32LE(MAGIC, 0);
   b.writeUInt32LE(VERSION, 4);
@@ -293,8 +326,10 @@ function makeHeader(epoch: number, filter: BloomFilter, inserted: number, genera
 }
 
 function parseHeader(b: Buffer, file: string) {
-  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC) throw new ReplayStoreError(`${file}: not a replay-filter snapshot`, { field: file });
-  if (b.readUInt32LE(4) !== VERSION) throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`, { field: file });
+  if (b.length < HEADER_BYTES || b.readUInt32LE(0) !== MAGIC)
+    throw new ReplayStoreError(`${file}: not a replay-filter snapshot`, { field: file });
+  if (b.readUInt32LE(4) !== VERSION)
+    throw new ReplayStoreError(`${file}: snapshot version ${b.readUInt32LE(4)}, expected ${VERSION}`, { field: file });
   return {
     epoch: b.readUInt32LE(8),
     bits: b.readUInt32LE(12) + b.readUInt32LE(16) * 2 ** 32,

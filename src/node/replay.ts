@@ -74,7 +74,8 @@ export class ReplayFilter {
   constructor(o: ReplayFilterOptions | number) {
     this.o = typeof o === 'number' ? { capacity: o } : o;
     const { capacity } = this.o;
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`replay capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`replay capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.fpRate = this.o.fpRate ?? DEFAULT_REPLAY_FP_RATE;
     this.size = bloomSize(capacity, this.fpRate);
@@ -205,7 +206,10 @@ export class ReplayFilter {
     } else filter = new BloomFilter(this.size);
     const scheduled = this.o.epochStartMs?.(epoch) ?? NaN;
     // Keys that do not rotate: the budget runs from now, less what the restored tags already used.
-    const startMs = scheduled === scheduled ? scheduled : this.now() - (this.o.ratePps ? (filter.inserted / this.o.ratePps) * 1000 : 0);
+    const startMs =
+      scheduled === scheduled
+        ? scheduled
+        : this.now() - (this.o.ratePps ? (filter.inserted / this.o.ratePps) * 1000 : 0);
     // A restored filter already past some thresholds alerts again at its next tag (operators see it after a restart).
     e = { filter, startMs, alerted: 0, full: false };
     this.epochs.set(epoch, e);

@@ -88,7 +88,8 @@ export class Router {
       case 'loop':
         return { kind: 'loop', id: result.id };
       case 'final':
-        if (this.o.postOffice && this.o.role === 'provider') return { kind: 'postOffice', address: result.id, content: result.content };
+        if (this.o.postOffice && this.o.role === 'provider')
+          return { kind: 'postOffice', address: result.id, content: result.content };
         return { kind: 'drop', reason: 'unexpected_final' };
       case 'surbReply':
         return { kind: 'drop', reason: 'unexpected_final' };

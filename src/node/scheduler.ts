@@ -101,12 +101,15 @@ export class DelayScheduler<T> {
   // ---- binary heap over parallel arrays ---------------------------------------------------------------
 
   private less(i: number, j: number): boolean {
-    const a = this.due[i]!, b = this.due[j]!;
+    const a = this.due[i]!,
+      b = this.due[j]!;
     return a < b || (a === b && this.seq[i]! < this.seq[j]!);
   }
 
   private swap(i: number, j: number): void {
-    const d = this.due[i]!, s = this.seq[i]!, it = this.items[i]!;
+    const d = this.due[i]!,
+      s = this.seq[i]!,
+      it = this.items[i]!;
     this.due[i] = this.due[j]!;
     this.seq[i] = this.seq[j]!;
     this.items[i] = this.items[j]!;
@@ -138,7 +141,8 @@ export class DelayScheduler<T> {
     let i = 0;
     const n = this.items.length;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < n && this.less(l, m)) m = l;
       if (r < n && this.less(r, m)) m = r;

@@ -30,10 +30,17 @@ import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.j
 import { ShardControl } from './shard-control.js';
 import { SharedKeyTable } from './epoch-keys.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
-import { REPLAY_BUDGET, REPLAY_FILTER_FULL, REPLAY_FRESH, REPLAY_KEY_EXPIRED, REPLAY_LOG_ERROR, REPLAY_SEEN, REPLAY_WRONG_EPOCH } from './shard-replay.js';
+import {
+  REPLAY_BUDGET,
+  REPLAY_FILTER_FULL,
+  REPLAY_FRESH,
+  REPLAY_KEY_EXPIRED,
+  REPLAY_LOG_ERROR,
+  REPLAY_SEEN,
+  REPLAY_WRONG_EPOCH,
+} from './shard-replay.js';
 import type { MainToShard, ShardToMain, ShardWorkerInit } from './shard-worker.js';
 import { closeUdpFd, openReusePortGroup, type ReusePortGroup } from './udp-batch.js';
-
 
 /** The compiled worker script (next to this module in dist/, else dist/src/node/ for vitest on the sources). */
 function shardWorkerFile(): string {
@@ -41,7 +48,10 @@ function shardWorkerFile(): string {
   if (existsSync(sibling)) return sibling;
   const compiled = fileURLToPath(new URL('../../dist/src/node/shard-worker.js', import.meta.url));
   if (existsSync(compiled)) return compiled;
-  throw new LoopixError('ERR_LOOPIX_NODE_WORKER_MISSING', `packet-path worker not found at ${sibling} or ${compiled}; run \`npm run build:ts\``);
+  throw new LoopixError(
+    'ERR_LOOPIX_NODE_WORKER_MISSING',
+    `packet-path worker not found at ${sibling} or ${compiled}; run \`npm run build:ts\``,
+  );
 }
 
 /**
@@ -116,7 +126,8 @@ export class ShardedPipeline implements NodePacketPath {
         windowS: p.loopWindowS,
         alarmFraction: p.loopAlarmFraction,
         alarmRateFactor: p.loopAlarmRateFactor,
-        send: (packet, to) => this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
+        send: (packet, to) =>
+          this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
         count: (name, by) => this.metrics.count(name, by),
         onRtt: (ms) => this.loopRtt.record(ms),
         log: this.log.child({ module: 'loops' }),
@@ -128,7 +139,12 @@ export class ShardedPipeline implements NodePacketPath {
     const { config } = o;
     const listen = config.listen ?? o.self.udp;
     const count = config.pipeline.workers ?? Math.max(1, availableParallelism());
-    const group = openReusePortGroup({ host: listen.host, port: listen.port, sockets: count, bufferBytes: config.pipeline.socketBufferBytes });
+    const group = openReusePortGroup({
+      host: listen.host,
+      port: listen.port,
+      sockets: count,
+      bufferBytes: config.pipeline.socketBufferBytes,
+    });
     const node = new ShardedPipeline(o, group, epochs, metrics);
     try {
       await node.startWorkers();
@@ -137,7 +153,9 @@ export class ShardedPipeline implements NodePacketPath {
       throw err;
     }
     if (!group.spread && count > 1) {
-      node.log.warn('could not attach the random-spread program to the SO_REUSEPORT group: each upstream peer is served by one worker');
+      node.log.warn(
+        'could not attach the random-spread program to the SO_REUSEPORT group: each upstream peer is served by one worker',
+      );
     }
     node.registerGauges();
     node.startTimers();
@@ -173,10 +191,18 @@ export class ShardedPipeline implements NodePacketPath {
         new Promise<void>((resolve, reject) => {
           const onMessage = (m: ShardToMain) => {
             if (m.type === 'ready') resolve();
-            else if (m.type === 'error') reject(new LoopixError('ERR_LOOPIX_NODE_WORKER_START', `packet-path worker ${i} failed to start: ${m.message}`));
+            else if (m.type === 'error')
+              reject(
+                new LoopixError(
+                  'ERR_LOOPIX_NODE_WORKER_START',
+                  `packet-path worker ${i} failed to start: ${m.message}`,
+                ),
+              );
           };
           w.once('message', onMessage);
-          w.once('error', (err) => reject(new LoopixError('ERR_LOOPIX_NODE_WORKER_START', `packet-path worker ${i} failed: ${err.message}`)));
+          w.once('error', (err) =>
+            reject(new LoopixError('ERR_LOOPIX_NODE_WORKER_START', `packet-path worker ${i} failed: ${err.message}`)),
+          );
         }),
       );
       this.running++;
@@ -205,7 +231,8 @@ export class ShardedPipeline implements NodePacketPath {
       case 'deliver': {
         const A = this.geometry.addressBytes;
         const N = this.geometry.packetBytes;
-        for (let i = 0; i < m.count; i++) this.o.deliver?.(m.clients.subarray(i * A, (i + 1) * A), m.packets.subarray(i * N, (i + 1) * N));
+        for (let i = 0; i < m.count; i++)
+          this.o.deliver?.(m.clients.subarray(i * A, (i + 1) * A), m.packets.subarray(i * N, (i + 1) * N));
         break;
       }
       case 'loop': {
@@ -235,10 +262,13 @@ export class ShardedPipeline implements NodePacketPath {
       if (v === true) {
         verdicts[i] = REPLAY_FRESH;
         fresh++;
-      } else verdicts[i] = v === 'replay_budget' ? REPLAY_BUDGET : v === 'replay_filter_full' ? REPLAY_FILTER_FULL : REPLAY_SEEN;
+      } else
+        verdicts[i] =
+          v === 'replay_budget' ? REPLAY_BUDGET : v === 'replay_filter_full' ? REPLAY_FILTER_FULL : REPLAY_SEEN;
     }
     // Fail closed: when the log write fails no fresh packet of the batch may leave.
-    if (fresh > 0 && !this.epochs.flush()) for (let i = 0; i < count; i++) if (verdicts[i] === REPLAY_FRESH) verdicts[i] = REPLAY_LOG_ERROR;
+    if (fresh > 0 && !this.epochs.flush())
+      for (let i = 0; i < count; i++) if (verdicts[i] === REPLAY_FRESH) verdicts[i] = REPLAY_LOG_ERROR;
     const reply: MainToShard = { type: 'replayed', id, verdicts };
     w.postMessage(reply, [verdicts.buffer]);
   }
@@ -304,7 +334,11 @@ export class ShardedPipeline implements NodePacketPath {
 
   snapshot(): NodeSnapshot {
     const loopPaths = this.loops?.monitor.attribution();
-    return { ...this.metrics.snapshot(), loop_rtt: this.loopRtt.snapshot(), ...(loopPaths ? { loop_paths: loopPaths } : {}) };
+    return {
+      ...this.metrics.snapshot(),
+      loop_rtt: this.loopRtt.snapshot(),
+      ...(loopPaths ? { loop_paths: loopPaths } : {}),
+    };
   }
 
   private report(node: string): void {

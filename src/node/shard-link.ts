@@ -20,7 +20,13 @@ export interface LinkStage {
    * `addrs[addrOffset..]` (src/node/udp-batch.ts). Returns the Sphinx packet (a view; may be decrypted in
    * place), or why the datagram is refused. Never throws.
    */
-  open(slab: Uint8Array, offset: number, length: number, addrs: Uint8Array, addrOffset: number): Uint8Array | DropReason;
+  open(
+    slab: Uint8Array,
+    offset: number,
+    length: number,
+    addrs: Uint8Array,
+    addrOffset: number,
+  ): Uint8Array | DropReason;
   /** Writes the datagram for `packet` to the node at the encoded address `to` into `out[offset..]`. */
   seal(packet: Uint8Array, to: Uint8Array, out: Uint8Array, offset: number): true | DropReason;
 }

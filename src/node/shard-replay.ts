@@ -25,7 +25,15 @@ export const REPLAY_LOG_ERROR = 6;
 export type ReplayVerdict = 0 | 1 | 2 | 3 | 4 | 5 | 6;
 
 /** The drop reason of a verdict other than REPLAY_FRESH. */
-export const REPLAY_VERDICT_REASON = ['replay', 'replay', 'key_expired', 'wrong_epoch', 'replay_budget', 'replay_filter_full', 'replay_log_error'] as const;
+export const REPLAY_VERDICT_REASON = [
+  'replay',
+  'replay',
+  'key_expired',
+  'wrong_epoch',
+  'replay_budget',
+  'replay_filter_full',
+  'replay_log_error',
+] as const;
 
 export interface ReplayGate {
   /**

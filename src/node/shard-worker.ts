@@ -36,7 +36,13 @@ import { ShardControl } from './shard-control.js';
 import { BatchSocket, encodeUdpAddress, UDP_ADDR_BYTES, type ReceivedBatch } from './udp-batch.js';
 import { linkLayerStage, type LinkStage } from './shard-link.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher, type LinkSharedState } from './link/index.js';
-import { remoteReplayGate, REPLAY_FRESH, REPLAY_VERDICT_REASON, type ReplayGate, type ReplayVerdict } from './shard-replay.js';
+import {
+  remoteReplayGate,
+  REPLAY_FRESH,
+  REPLAY_VERDICT_REASON,
+  type ReplayGate,
+  type ReplayVerdict,
+} from './shard-replay.js';
 
 export interface ShardWorkerInit {
   readonly index: number;
@@ -62,10 +68,22 @@ export interface ShardWorkerInit {
 /** Messages to the main thread. */
 export type ShardToMain =
   | { readonly type: 'ready'; readonly index: number }
-  | { readonly type: 'stats'; readonly index: number; readonly counts: Record<string, number>; readonly drops: Record<string, number>; readonly latency: HistogramState }
+  | {
+      readonly type: 'stats';
+      readonly index: number;
+      readonly counts: Record<string, number>;
+      readonly drops: Record<string, number>;
+      readonly latency: HistogramState;
+    }
   | { readonly type: 'deliver'; readonly clients: Uint8Array; readonly packets: Uint8Array; readonly count: number }
   | { readonly type: 'loop'; readonly id: Uint8Array }
-  | { readonly type: 'replay'; readonly id: number; readonly epochs: Uint16Array; readonly tags: Uint8Array; readonly count: number }
+  | {
+      readonly type: 'replay';
+      readonly id: number;
+      readonly epochs: Uint16Array;
+      readonly tags: Uint8Array;
+      readonly count: number;
+    }
   | { readonly type: 'closed'; readonly index: number; readonly discarded: number }
   | { readonly type: 'error'; readonly message: string };
 
@@ -73,7 +91,13 @@ export type ShardToMain =
 export type MainToShard =
   | { readonly type: 'topology'; readonly doc: AnyTopology }
   | { readonly type: 'submit'; readonly packets: Uint8Array; readonly count: number }
-  | { readonly type: 'send'; readonly packet: Uint8Array; readonly host: string; readonly port: number; readonly counter: CounterName }
+  | {
+      readonly type: 'send';
+      readonly packet: Uint8Array;
+      readonly host: string;
+      readonly port: number;
+      readonly counter: CounterName;
+    }
   | { readonly type: 'replayed'; readonly id: number; readonly verdicts: Uint8Array }
   | { readonly type: 'close' };
 
@@ -85,8 +109,20 @@ const MAX_ROUNDS = 4;
 const TAG_BYTES = 16;
 
 type Held =
-  | { readonly kind: 'forward'; readonly packet: Uint8Array; readonly to: Uint8Array; readonly arrival: number; readonly delayMs: number }
-  | { readonly kind: 'deliver'; readonly packet: Uint8Array; readonly client: Uint8Array; readonly arrival: number; readonly delayMs: number };
+  | {
+      readonly kind: 'forward';
+      readonly packet: Uint8Array;
+      readonly to: Uint8Array;
+      readonly arrival: number;
+      readonly delayMs: number;
+    }
+  | {
+      readonly kind: 'deliver';
+      readonly packet: Uint8Array;
+      readonly client: Uint8Array;
+      readonly arrival: number;
+      readonly delayMs: number;
+    };
 
 /** One unwrapped batch waiting for its replay verdicts. */
 interface Pending {
@@ -175,7 +211,11 @@ export class ShardWorker {
   onMessage(m: MainToShard): void {
     switch (m.type) {
       case 'topology':
-        this.router = new Router({ topology: new TopologyIndex(m.doc), role: this.o.self.role, layer: this.o.self.layer });
+        this.router = new Router({
+          topology: new TopologyIndex(m.doc),
+          role: this.o.self.role,
+          layer: this.o.self.layer,
+        });
         this.linkLayer.setTopology(new TopologyIndex(m.doc));
         this.addressOf.clear();
         break;
@@ -282,7 +322,7 @@ export class ShardWorker {
     const N = g.packetBytes;
     const RB = g.recordBytes;
     const records = new Uint8Array(count * RB);
-    for (let start = 0; start < count; ) {
+    for (let start = 0; start < count;) {
       const epoch16 = prefixEpoch(packets, start * N);
       let end = start + 1;
       while (end < count && prefixEpoch(packets, end * N) === epoch16) end++;
@@ -291,8 +331,7 @@ export class ShardWorker {
         const t0 = this.slowdown > 0 ? performance.now() : 0;
         this.backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
         if (this.slowdown > 0) stretch(performance.now() - t0, this.slowdown);
-      }
-      else for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;
+      } else for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;
       start = end;
     }
     this.keys.sweep();
@@ -390,14 +429,26 @@ export class ShardWorker {
       switch (action.kind) {
         case 'forward': {
           const delayMs = action.delayUs / 1000;
-          this.scheduler.schedule(arrival + delayMs, { kind: 'forward', packet: packet.slice(), to: this.addressFor(action.next), arrival, delayMs });
+          this.scheduler.schedule(arrival + delayMs, {
+            kind: 'forward',
+            packet: packet.slice(),
+            to: this.addressFor(action.next),
+            arrival,
+            delayMs,
+          });
           break;
         }
         case 'deliver':
           if (!this.o.deliver) this.drop('no_inbox');
           else {
             const delayMs = action.delayUs / 1000;
-            this.scheduler.schedule(arrival + delayMs, { kind: 'deliver', packet: packet.slice(), client: action.client.slice(), arrival, delayMs });
+            this.scheduler.schedule(arrival + delayMs, {
+              kind: 'deliver',
+              packet: packet.slice(),
+              client: action.client.slice(),
+              arrival,
+              delayMs,
+            });
           }
           break;
         case 'loop':
@@ -502,7 +553,11 @@ export class ShardWorker {
     }
     if (handled < count) {
       for (let i = handled; i < count; i++) {
-        this.backlog.push({ packet: this.sendSlab.slice(i * D, (i + 1) * D), to: this.sendAddrs.slice(i * UDP_ADDR_BYTES, (i + 1) * UDP_ADDR_BYTES), counter: this.sendCounter[i]! });
+        this.backlog.push({
+          packet: this.sendSlab.slice(i * D, (i + 1) * D),
+          to: this.sendAddrs.slice(i * UDP_ADDR_BYTES, (i + 1) * UDP_ADDR_BYTES),
+          counter: this.sendCounter[i]!,
+        });
       }
       this.socket.wantWritable(true);
     }
@@ -560,8 +615,15 @@ export class ShardWorker {
     this.control.setHeld(this.o.index, this.scheduler.size);
     this.keys.sweep(); // cached private keys of retired epochs too, also when no batch arrives
     this.linkLayer.sweep(); // link keys of retired epochs are wiped in every thread
-    if (Object.keys(this.counts).length === 0 && Object.keys(this.drops).length === 0 && this.latency.count === 0) return;
-    this.post({ type: 'stats', index: this.o.index, counts: this.counts, drops: this.drops, latency: this.latency.state() });
+    if (Object.keys(this.counts).length === 0 && Object.keys(this.drops).length === 0 && this.latency.count === 0)
+      return;
+    this.post({
+      type: 'stats',
+      index: this.o.index,
+      counts: this.counts,
+      drops: this.drops,
+      latency: this.latency.state(),
+    });
     this.counts = {};
     this.drops = {};
     this.latency = new LatencyHistogram();

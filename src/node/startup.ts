@@ -33,7 +33,10 @@ export function loadNodeSetup(configFile: string, role: Role): NodeSetup {
   } catch (err) {
     // Config, topology, key-file and replay-state errors keep their own codes; anything else is unexpected.
     if (err instanceof LoopixError) throw err;
-    throw new StartupError(`${configFile}: ${(err as Error)?.message ?? String(err)}`, { code: 'ERR_LOOPIX_STARTUP_FAILED', cause: err });
+    throw new StartupError(`${configFile}: ${(err as Error)?.message ?? String(err)}`, {
+      code: 'ERR_LOOPIX_STARTUP_FAILED',
+      cause: err,
+    });
   }
 }
 
@@ -44,8 +47,13 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
     ...loaded,
     keyFile: resolveFrom(base, loaded.keyFile),
     topologyFile: resolveFrom(base, loaded.topologyFile),
-    provider: loaded.provider ? Object.freeze({ ...loaded.provider, dataDir: resolveFrom(base, loaded.provider.dataDir) }) : undefined,
-    replay: Object.freeze({ ...loaded.replay, stateDir: resolveFrom(base, loaded.replay.stateDir ?? join(base, `${loaded.id}.state`)) }),
+    provider: loaded.provider
+      ? Object.freeze({ ...loaded.provider, dataDir: resolveFrom(base, loaded.provider.dataDir) })
+      : undefined,
+    replay: Object.freeze({
+      ...loaded.replay,
+      stateDir: resolveFrom(base, loaded.replay.stateDir ?? join(base, `${loaded.id}.state`)),
+    }),
   });
   // `message` starts with the config key it is about ("id: …", "keyFile: …"), which becomes the error's field.
   const fail = (message: string): never => {
@@ -56,44 +64,70 @@ function loadNodeSetupUnchecked(configFile: string, role: Role): NodeSetup {
   const topology = new TopologyIndex(doc);
   checkClock(topology, Date.now(), config.epochs.graceS, config.topologyFile);
   const g = topology.geometry;
-  if (config.id.length !== g.addressBytes * 2) fail(`id: must be ${g.addressBytes} bytes of hex (the topology's geometry.addressBytes), got ${config.id.length / 2}`);
+  if (config.id.length !== g.addressBytes * 2)
+    fail(
+      `id: must be ${g.addressBytes} bytes of hex (the topology's geometry.addressBytes), got ${config.id.length / 2}`,
+    );
   const self = topology.node(config.id);
   if (!self) return fail(`id: node ${config.id} is not in the topology ${config.topologyFile}`);
   if (self.role !== role) fail(`id: node ${config.id} (${self.name}) is a ${self.role} in the topology, not a ${role}`);
-  if (role === 'provider' && !config.provider) fail('provider: section required to run a provider (it names provider.dataDir)');
+  if (role === 'provider' && !config.provider)
+    fail('provider: section required to run a provider (it names provider.dataDir)');
   if (role === 'mix' && config.provider) fail('provider: section given, but node is a mix');
 
   const keyFile = loadNodeKeyFile(config.keyFile);
   // A single key pair is the key of the document's epoch (a network whose keys do not rotate).
-  const keys: readonly EpochKeyPair[] = keyFile.kind === 'single' ? [{ epoch: doc.epoch, ...keyFile.key }] : keyFile.keys;
+  const keys: readonly EpochKeyPair[] =
+    keyFile.kind === 'single' ? [{ epoch: doc.epoch, ...keyFile.key }] : keyFile.keys;
   let backend;
   try {
     backend = loadSphinx().backend;
   } catch (err) {
-    throw new StartupError(`no usable Sphinx implementation: ${(err as Error)?.message ?? String(err)}`, { code: 'ERR_LOOPIX_STARTUP_NO_SPHINX', cause: err });
+    throw new StartupError(`no usable Sphinx implementation: ${(err as Error)?.message ?? String(err)}`, {
+      code: 'ERR_LOOPIX_STARTUP_NO_SPHINX',
+      cause: err,
+    });
   }
   for (const k of keys) {
     const publicHex = Buffer.from(k.publicKey).toString('hex');
     const derived = Buffer.from(backend.x25519Base(k.privateKey)).toString('hex');
-    if (derived !== publicHex) fail(`keyFile: private key of epoch ${k.epoch} in ${config.keyFile} does not belong to its public key ${publicHex}`);
+    if (derived !== publicHex)
+      fail(
+        `keyFile: private key of epoch ${k.epoch} in ${config.keyFile} does not belong to its public key ${publicHex}`,
+      );
   }
   // The document names this node's keys for its epoch and (once published) the next; the key store must
   // hold the same ones, or every packet built from the document would fail at this node.
-  for (const [epoch, published] of [[doc.epoch, self.publicKey], [doc.epoch + 1, self.nextPublicKey]] as const) {
+  for (const [epoch, published] of [
+    [doc.epoch, self.publicKey],
+    [doc.epoch + 1, self.nextPublicKey],
+  ] as const) {
     if (published === undefined) continue;
     const mine = keys.find((k) => k.epoch === epoch);
     if (!mine) {
-      if (epoch === doc.epoch && topology.epochAt(Date.now()) <= doc.epoch) fail(`keyFile: ${config.keyFile} has no key for the topology's epoch ${epoch}`);
+      if (epoch === doc.epoch && topology.epochAt(Date.now()) <= doc.epoch)
+        fail(`keyFile: ${config.keyFile} has no key for the topology's epoch ${epoch}`);
       continue;
     }
     const publicHex = Buffer.from(mine.publicKey).toString('hex');
     if (publicHex !== published) {
-      fail(`keyFile: public key ${publicHex} for epoch ${epoch} in ${config.keyFile} does not match the topology's ${epoch === doc.epoch ? 'publicKey' : 'nextPublicKey'} ${published} for node ${config.id}`);
+      fail(
+        `keyFile: public key ${publicHex} for epoch ${epoch} in ${config.keyFile} does not match the topology's ${epoch === doc.epoch ? 'publicKey' : 'nextPublicKey'} ${published} for node ${config.id}`,
+      );
     }
   }
   const keyPair = keys.find((k) => k.epoch === doc.epoch) ?? keys[keys.length - 1]!;
 
   const loopHops = doc.layers + 1;
-  if (loopHops > g.maxHops) fail(`topology has ${doc.layers} mix layers: a loop needs ${loopHops} hops but geometry.maxHops is ${g.maxHops}`);
-  return { config, topology, self, keyPair, keys, stateDir: config.replay.persist ? config.replay.stateDir : undefined, configFile };
+  if (loopHops > g.maxHops)
+    fail(`topology has ${doc.layers} mix layers: a loop needs ${loopHops} hops but geometry.maxHops is ${g.maxHops}`);
+  return {
+    config,
+    topology,
+    self,
+    keyPair,
+    keys,
+    stateDir: config.replay.persist ? config.replay.stateDir : undefined,
+    configFile,
+  };
 }

@@ -23,8 +23,22 @@ interface UdpAddon {
   udpOpen(addr: Uint8Array, reusePort: boolean, bufferBytes: number): OpenedSocket;
   udpSpread(fd: number, groupSize: number): boolean;
   udpClose(fd: number): void;
-  udpRecvBatch(fd: number, slab: Uint8Array, slotBytes: number, lengths: Int32Array, addrs: Uint8Array, waits?: Float64Array): number;
-  udpSendBatch(fd: number, slab: Uint8Array, packetBytes: number, count: number, addrs: Uint8Array, status: Int32Array): number;
+  udpRecvBatch(
+    fd: number,
+    slab: Uint8Array,
+    slotBytes: number,
+    lengths: Int32Array,
+    addrs: Uint8Array,
+    waits?: Float64Array,
+  ): number;
+  udpSendBatch(
+    fd: number,
+    slab: Uint8Array,
+    packetBytes: number,
+    count: number,
+    addrs: Uint8Array,
+    status: Int32Array,
+  ): number;
   UdpPoller: new (fd: number, callback: (events: number) => void) => { start(events: number): void; close(): void };
 }
 
@@ -49,8 +63,16 @@ export function batchUdpSupported(): boolean {
 }
 
 /** Encodes `host:port` (IP literals only, as topologies carry them) into `out[offset..offset+20]`. */
-export function encodeUdpAddress(host: string, port: number, out: Uint8Array = new Uint8Array(UDP_ADDR_BYTES), offset = 0): Uint8Array {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LoopixError('ERR_LOOPIX_UDP_PORT', `UDP port must be an integer in [0, 65535], got ${port}`, { field: 'port' });
+export function encodeUdpAddress(
+  host: string,
+  port: number,
+  out: Uint8Array = new Uint8Array(UDP_ADDR_BYTES),
+  offset = 0,
+): Uint8Array {
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new LoopixError('ERR_LOOPIX_UDP_PORT', `UDP port must be an integer in [0, 65535], got ${port}`, {
+      field: 'port',
+    });
   out.fill(0, offset, offset + UDP_ADDR_BYTES);
   out[offset + 2] = port >>> 8;
   out[offset + 3] = port & 0xff;
@@ -62,7 +84,11 @@ export function encodeUdpAddress(host: string, port: number, out: Uint8Array = n
     out[offset] = 6;
     out.set(ipv6Bytes(host), offset + 4);
   } else {
-    throw new LoopixError('ERR_LOOPIX_UDP_HOST', `UDP host must be an IPv4 or IPv6 literal, got ${JSON.stringify(host)}`, { field: 'host' });
+    throw new LoopixError(
+      'ERR_LOOPIX_UDP_HOST',
+      `UDP host must be an IPv4 or IPv6 literal, got ${JSON.stringify(host)}`,
+      { field: 'host' },
+    );
   }
   return out;
 }
@@ -91,7 +117,8 @@ function ipv6Bytes(host: string): Uint8Array {
   const parse = (t: string | undefined) => (t ? t.split(':').map((x) => parseInt(x, 16)) : []);
   const head = parse(halves[0]);
   const tail = parse(halves[1]);
-  const groups = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
+  const groups =
+    halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
   const out = new Uint8Array(16);
   for (let i = 0; i < 8; i++) {
     out[2 * i] = groups[i]! >>> 8;
@@ -127,7 +154,10 @@ export interface ReusePortGroup {
  */
 export function openReusePortGroup(o: ReusePortGroupOptions): ReusePortGroup {
   const a = udpAddon();
-  if (!a.udpSupported) throw new LoopixError('ERR_LOOPIX_UDP_UNSUPPORTED', 'batched UDP (recvmmsg/sendmmsg, SO_REUSEPORT) needs Linux', { field: 'pipeline.mode' });
+  if (!a.udpSupported)
+    throw new LoopixError('ERR_LOOPIX_UDP_UNSUPPORTED', 'batched UDP (recvmmsg/sendmmsg, SO_REUSEPORT) needs Linux', {
+      field: 'pipeline.mode',
+    });
   const addr = encodeUdpAddress(o.host, o.port);
   const opened: OpenedSocket[] = [];
   try {
@@ -138,7 +168,9 @@ export function openReusePortGroup(o: ReusePortGroupOptions): ReusePortGroup {
     }
   } catch (err) {
     for (const s of opened) a.udpClose(s.fd);
-    throw new LoopixError('ERR_LOOPIX_UDP_BIND', `cannot bind UDP ${o.host}:${o.port}: ${(err as Error).message}`, { field: 'listen' });
+    throw new LoopixError('ERR_LOOPIX_UDP_BIND', `cannot bind UDP ${o.host}:${o.port}: ${(err as Error).message}`, {
+      field: 'listen',
+    });
   }
   // One program per group, attached once every member is bound.
   const spread = opened.length > 1 && a.udpSpread(opened[0]!.fd, opened.length);
@@ -194,8 +226,17 @@ export class BatchSocket {
 
   /** Reads up to batchSize datagrams (0 when none wait). The slab is reused by the next call. */
   receive(): ReceivedBatch {
-    const count = this.closed ? 0 : this.a.udpRecvBatch(this.fd, this.slab, this.slotBytes, this.lengths, this.addrs, this.waits);
-    return { count, slab: this.slab, slotBytes: this.slotBytes, lengths: this.lengths, addrs: this.addrs, waits: this.waits };
+    const count = this.closed
+      ? 0
+      : this.a.udpRecvBatch(this.fd, this.slab, this.slotBytes, this.lengths, this.addrs, this.waits);
+    return {
+      count,
+      slab: this.slab,
+      slotBytes: this.slotBytes,
+      lengths: this.lengths,
+      addrs: this.addrs,
+      waits: this.waits,
+    };
   }
 
   /**

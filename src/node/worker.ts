@@ -63,14 +63,19 @@ export default function unwrapTask(task: UnwrapTask): UnwrapTaskResult {
   const RB = g.recordBytes;
   let processed = 0;
   // Runs of packets with the same prefix epoch share one unwrapBatch call.
-  for (let start = 0; start < task.count; ) {
+  for (let start = 0; start < task.count;) {
     const epoch16 = prefixEpoch(packets, start * N);
     let end = start + 1;
     while (end < task.count && prefixEpoch(packets, end * N) === epoch16) end++;
     const key = keys.lookup(epoch16);
     if (key) {
       const t0 = slowdown > 0 ? performance.now() : 0;
-      processed += backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
+      processed += backend.unwrapBatch(
+        g,
+        key,
+        packets.subarray(start * N, end * N),
+        records.subarray(start * RB, end * RB),
+      );
       if (slowdown > 0) stretch(performance.now() - t0, slowdown);
     } else {
       for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;

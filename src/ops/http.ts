@@ -70,7 +70,11 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
         .then(() => o.health())
         .then((h) => {
           res.writeHead(h.ready ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(req.method === 'HEAD' ? undefined : `${JSON.stringify({ status: h.ready ? 'ready' : 'not_ready', checks: h.checks })}\n`);
+          res.end(
+            req.method === 'HEAD'
+              ? undefined
+              : `${JSON.stringify({ status: h.ready ? 'ready' : 'not_ready', checks: h.checks })}\n`,
+          );
         }, fail);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
@@ -78,7 +82,12 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new LoopixError('ERR_LOOPIX_OPS_LISTEN', `ops.listen ${o.host}:${o.port}: ${err.code ?? err.message}`, { field: 'ops.listen', cause: err })),
+      reject(
+        new LoopixError('ERR_LOOPIX_OPS_LISTEN', `ops.listen ${o.host}:${o.port}: ${err.code ?? err.message}`, {
+          field: 'ops.listen',
+          cause: err,
+        }),
+      ),
     );
     server.listen(o.port, o.host, () => resolve());
   });

@@ -121,34 +121,36 @@ export class MixingHealth implements MixingProbeListener {
     // The window starts at the node's start, the cut, or the oldest sample still kept of a kind that hit its
     // cap — whichever is latest, so a rate is never measured over time whose samples were dropped.
     let start = Math.max(cut, this.startedMs);
-    for (const w of [this.enterW, this.departW] as Window<number>[]) if (w.length >= (this.o.maxSamples ?? 200_000)) start = Math.max(start, w.first()!);
+    for (const w of [this.enterW, this.departW] as Window<number>[])
+      if (w.length >= (this.o.maxSamples ?? 200_000)) start = Math.max(start, w.first()!);
     const windowS = (now - start) / 1000;
     let summary: MixingSummary | null = null;
     // A scrape must never fail because of the statistics: a check that cannot run reports nothing.
-    if (windowS > 0 && this.poolW.length > 0) try {
-      summary = analyzeMixing({
-        mu: this.o.mu,
-        layers: this.o.layers,
-        windowStartMs: start,
-        windowEndMs: now,
-        collectedAtMs: now,
-        // Judged as a mix: a provider's delay stage is the same Poisson mix for the hops it delays.
-        nodes: [
-          {
-            name: 'self',
-            role: 'mix',
-            layer: this.o.layer,
-            pool: this.poolW.values(),
-            enter: this.enterW.values(),
-            depart: this.departW.values(),
-            loops: this.loopW.values(),
-            overflow: 0,
-          },
-        ],
-      });
-    } catch {
-      summary = null;
-    }
+    if (windowS > 0 && this.poolW.length > 0)
+      try {
+        summary = analyzeMixing({
+          mu: this.o.mu,
+          layers: this.o.layers,
+          windowStartMs: start,
+          windowEndMs: now,
+          collectedAtMs: now,
+          // Judged as a mix: a provider's delay stage is the same Poisson mix for the hops it delays.
+          nodes: [
+            {
+              name: 'self',
+              role: 'mix',
+              layer: this.o.layer,
+              pool: this.poolW.values(),
+              enter: this.enterW.values(),
+              depart: this.departW.values(),
+              loops: this.loopW.values(),
+              overflow: 0,
+            },
+          ],
+        });
+      } catch {
+        summary = null;
+      }
     this.cached = { at: now, summary, windowS };
     return this.cached;
   }
@@ -172,10 +174,26 @@ export class MixingHealth implements MixingProbeListener {
         },
       });
     const node = (s: MixingSummary) => s.per_node.self!;
-    gauge('loopix_mixing_input_rate_per_second', 'Packets entering the delay stage per second over the mixing window (lambda_in).', (s) => node(s).lambda_in_per_s);
-    gauge('loopix_mixing_output_rate_per_second', 'Packets leaving the delay stage for the next hop per second over the mixing window.', (s) => node(s).lambda_out_per_s);
-    gauge('loopix_mixing_pool_expected_packets', 'Pool size the Loopix model predicts, lambda_in / mu (Loopix 3.3, Lemma 1).', (s) => node(s).pool_expected);
-    gauge('loopix_mixing_pool_mean_packets', 'Mean of the pool-size samples over the mixing window (compare with loopix_mixing_pool_expected_packets).', (s) => node(s).pool_mean);
+    gauge(
+      'loopix_mixing_input_rate_per_second',
+      'Packets entering the delay stage per second over the mixing window (lambda_in).',
+      (s) => node(s).lambda_in_per_s,
+    );
+    gauge(
+      'loopix_mixing_output_rate_per_second',
+      'Packets leaving the delay stage for the next hop per second over the mixing window.',
+      (s) => node(s).lambda_out_per_s,
+    );
+    gauge(
+      'loopix_mixing_pool_expected_packets',
+      'Pool size the Loopix model predicts, lambda_in / mu (Loopix 3.3, Lemma 1).',
+      (s) => node(s).pool_expected,
+    );
+    gauge(
+      'loopix_mixing_pool_mean_packets',
+      'Mean of the pool-size samples over the mixing window (compare with loopix_mixing_pool_expected_packets).',
+      (s) => node(s).pool_mean,
+    );
     new Gauge({
       name: 'loopix_mixing_check_p_value',
       help: 'p-value of a live mixing check over the window: pool_poisson (chi-square, Lemma 1), output_exponential (KS of departure gaps), loop_latency_gamma (KS of own loop round trips against Gamma(L, mu)). Small values (< 0.01) say the node does not mix as the model predicts.',

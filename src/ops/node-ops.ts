@@ -24,7 +24,8 @@ export function registerNodeOps(node: RunningNode, setup: NodeSetup, windowS = 6
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges `…_total`, which the exposition conventions (and promtool) reserve for
   // counters; nodejs_active_{handles,requests,resources} (without _total) carry the same numbers.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
 
   new Gauge({
     name: 'loopix_node_info',
@@ -57,26 +58,34 @@ export function registerNodeOps(node: RunningNode, setup: NodeSetup, windowS = 6
         registers: [registry],
         collect() {
           this.reset();
-          for (const [id, c] of Object.entries(loops.monitor.attribution().total.through)) this.inc({ via: names.get(id) ?? id }, c[kind]);
+          for (const [id, c] of Object.entries(loops.monitor.attribution().total.through))
+            this.inc({ via: names.get(id) ?? id }, c[kind]);
         },
       });
     through('due');
     through('returned');
     new Gauge({
       name: 'loopix_loop_return_ratio_through',
-      help: "Fraction of the own loops due in the loop window that came back, by node on their path (via).",
+      help: 'Fraction of the own loops due in the loop window that came back, by node on their path (via).',
       labelNames: ['via'],
       registers: [registry],
       collect() {
         this.reset();
-        for (const [id, c] of Object.entries(loops.monitor.attribution().window.through)) if (c.due > 0) this.set({ via: names.get(id) ?? id }, c.returned / c.due);
+        for (const [id, c] of Object.entries(loops.monitor.attribution().window.through))
+          if (c.due > 0) this.set({ via: names.get(id) ?? id }, c.returned / c.due);
       },
     });
   }
 
   const probe = node.pipeline.probe;
   if (probe) {
-    const health = new MixingHealth({ role: self.role, layer: self.layer, mu: config.params.mu, layers: topology.doc.layers, windowS });
+    const health = new MixingHealth({
+      role: self.role,
+      layer: self.layer,
+      mu: config.params.mu,
+      layers: topology.doc.layers,
+      windowS,
+    });
     probe.addListener(health);
     health.register(registry);
   }
@@ -91,7 +100,8 @@ export function registerNodeOps(node: RunningNode, setup: NodeSetup, windowS = 6
       const epoch = doc.epochAt(now);
       if (!doc.node(self.id)) result = `${config.topologyFile} no longer lists this node`;
       // A document carries keys for its epoch and the next: beyond that senders cannot reach this node.
-      else if (epoch > doc.doc.epoch + 1) result = `${config.topologyFile} is for epoch ${doc.doc.epoch}, the schedule is at epoch ${epoch}: no newer document was published`;
+      else if (epoch > doc.doc.epoch + 1)
+        result = `${config.topologyFile} is for epoch ${doc.doc.epoch}, the schedule is at epoch ${epoch}: no newer document was published`;
       else result = true;
     } catch (err) {
       result = (err as Error)?.message ?? String(err);
@@ -103,7 +113,10 @@ export function registerNodeOps(node: RunningNode, setup: NodeSetup, windowS = 6
   return () => {
     const g = metrics.snapshot().gauges;
     const checks: Record<string, true | string> = {
-      keys: typeof g.key_epochs_live === 'number' && g.key_epochs_live > 0 ? true : `no live epoch key (key_epoch ${String(g.key_epoch)}): add keys to ${config.keyFile}`,
+      keys:
+        typeof g.key_epochs_live === 'number' && g.key_epochs_live > 0
+          ? true
+          : `no live epoch key (key_epoch ${String(g.key_epoch)}): add keys to ${config.keyFile}`,
       topology: checkTopology(),
       workers: typeof g.workers === 'number' && g.workers > 0 ? true : 'no crypto worker running',
     };
@@ -122,5 +135,11 @@ export async function startNodeOps(node: RunningNode, setup: NodeSetup): Promise
   const ops = setup.config.ops;
   if (!ops) return undefined;
   const health = registerNodeOps(node, setup, ops.mixingWindowS);
-  return startOpsServer({ host: ops.listen.host, port: ops.listen.port, allowRemote: ops.allowRemote, registry: node.pipeline.metrics.registry, health });
+  return startOpsServer({
+    host: ops.listen.host,
+    port: ops.listen.port,
+    allowRemote: ops.allowRemote,
+    registry: node.pipeline.metrics.registry,
+    health,
+  });
 }

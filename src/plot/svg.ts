@@ -19,7 +19,11 @@ async function loadVega(): Promise<{ vega: typeof import('vega'); compile: typeo
     const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
     return { vega, compile: vl.compile };
   } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_PLOT_MISSING', `plots need the optional packages vega and vega-lite (npm install vega vega-lite): ${(err as Error).message}`, { cause: err });
+    throw new LoopixError(
+      'ERR_LOOPIX_PLOT_MISSING',
+      `plots need the optional packages vega and vega-lite (npm install vega vega-lite): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -63,7 +67,11 @@ export function linePlot(o: LinePlotOptions): TopLevelSpec {
   const layers: object[] = [
     {
       mark: { type: 'line', point: true },
-      encoding: { x, y: { field: o.y.field, type: 'quantitative', title: o.y.title, scale: scale(o.y.log) }, ...(color ? { color } : {}) },
+      encoding: {
+        x,
+        y: { field: o.y.field, type: 'quantitative', title: o.y.title, scale: scale(o.y.log) },
+        ...(color ? { color } : {}),
+      },
     },
   ];
   if (o.ySd) {
@@ -73,7 +81,12 @@ export function linePlot(o: LinePlotOptions): TopLevelSpec {
         { calculate: `datum['${o.y.field}'] + datum['${o.ySd}']`, as: '__hi' },
       ],
       mark: { type: 'errorbar' },
-      encoding: { x, y: { field: '__lo', type: 'quantitative', title: o.y.title }, y2: { field: '__hi' }, ...(color ? { color } : {}) },
+      encoding: {
+        x,
+        y: { field: '__lo', type: 'quantitative', title: o.y.title },
+        y2: { field: '__hi' },
+        ...(color ? { color } : {}),
+      },
     });
   }
   return {

@@ -16,7 +16,13 @@
 import { bytesToHex, hexToBytes } from '../client/bytes.js';
 import { LoopixError } from '../errors.js';
 import type { Geometry } from '../geometry.js';
-import { epochsToPull, formatAnonymousAddress, mailboxId, parseAnonymousAddress, type AnonymousAddress } from './mailbox.js';
+import {
+  epochsToPull,
+  formatAnonymousAddress,
+  mailboxId,
+  parseAnonymousAddress,
+  type AnonymousAddress,
+} from './mailbox.js';
 import { openEnvelope, poLayout, type PoMessage, type X25519 } from './wire.js';
 
 export interface OwnMailbox extends AnonymousAddress {
@@ -75,7 +81,12 @@ export class PostOfficeClient {
     const secret = crypto.getRandomValues(new Uint8Array(32));
     const privateKey = crypto.getRandomValues(new Uint8Array(this.g.privateKeyBytes));
     const publicKey = this.x.x25519Base(privateKey);
-    const address = formatAnonymousAddress({ postOfficeId, secret, publicKey, ...(ackProviderId !== undefined ? { ackProviderId } : {}) });
+    const address = formatAnonymousAddress({
+      postOfficeId,
+      secret,
+      publicKey,
+      ...(ackProviderId !== undefined ? { ackProviderId } : {}),
+    });
     const m: OwnMailbox = { ...parseAnonymousAddress(this.g, address), address, privateKey };
     this.mailboxes.set(address, m);
     return m;
@@ -99,8 +110,13 @@ export class PostOfficeClient {
   nextTarget(nowMs: number): PullTarget {
     const releaseAtMs = Math.max(nowMs, this.poolUntilMs) + this.params.poRoundMs;
     const boxes = [...this.mailboxes.values()];
-    if (boxes.length === 0) throw new LoopixError('ERR_LOOPIX_PO_NO_MAILBOX', 'no mailbox is open: call openMailbox() first', { field: 'mailbox' });
-    const targets = boxes.flatMap((mailbox) => epochsToPull(releaseAtMs, this.epochMs, this.params.mailboxGraceS * 1000).map((epoch) => ({ mailbox, epoch })));
+    if (boxes.length === 0)
+      throw new LoopixError('ERR_LOOPIX_PO_NO_MAILBOX', 'no mailbox is open: call openMailbox() first', {
+        field: 'mailbox',
+      });
+    const targets = boxes.flatMap((mailbox) =>
+      epochsToPull(releaseAtMs, this.epochMs, this.params.mailboxGraceS * 1000).map((epoch) => ({ mailbox, epoch })),
+    );
     const round = Math.floor(releaseAtMs / this.params.poRoundMs);
     const t = targets[round % targets.length]!;
     return { mailbox: t.mailbox, mailboxId: mailboxId(t.mailbox.secret, t.epoch), releaseAtMs };
@@ -183,7 +199,11 @@ export class PostOfficeClient {
         if (key.startsWith('mailbox/')) {
           const address = key.slice('mailbox/'.length);
           const { privateKey } = JSON.parse(value) as { privateKey: string };
-          this.mailboxes.set(address, { ...parseAnonymousAddress(this.g, address), address, privateKey: unhex(privateKey) });
+          this.mailboxes.set(address, {
+            ...parseAnonymousAddress(this.g, address),
+            address,
+            privateKey: unhex(privateKey),
+          });
         } else if (key.startsWith('surb/')) {
           const s = JSON.parse(value) as { keys: string; expiresAtMs: number };
           this.surbs.set(key.slice('surb/'.length), { keys: unhex(s.keys), expiresAtMs: s.expiresAtMs });

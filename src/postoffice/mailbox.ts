@@ -50,9 +50,14 @@ export function formatAnonymousAddress(a: AnonymousAddress): string {
 export function parseAnonymousAddress(g: Geometry, text: string): AnonymousAddress {
   const parts = typeof text === 'string' ? text.split(':') : [];
   const fail = (what: string): never => {
-    throw new LoopixError('ERR_LOOPIX_PO_ADDRESS', `anonymous address: ${what}; expected ${PREFIX}:<${g.addressBytes}-byte PO id hex>:<${POST_OFFICE.mailboxSecretBytes}-byte secret hex>:<${g.publicKeyBytes}-byte public key hex>[:<${g.addressBytes}-byte ack provider id hex>]`, { field: 'recipient' });
+    throw new LoopixError(
+      'ERR_LOOPIX_PO_ADDRESS',
+      `anonymous address: ${what}; expected ${PREFIX}:<${g.addressBytes}-byte PO id hex>:<${POST_OFFICE.mailboxSecretBytes}-byte secret hex>:<${g.publicKeyBytes}-byte public key hex>[:<${g.addressBytes}-byte ack provider id hex>]`,
+      { field: 'recipient' },
+    );
   };
-  if ((parts.length !== 4 && parts.length !== 5) || parts[0] !== PREFIX) fail(`must have 4 or 5 fields starting with ${PREFIX}`);
+  if ((parts.length !== 4 && parts.length !== 5) || parts[0] !== PREFIX)
+    fail(`must have 4 or 5 fields starting with ${PREFIX}`);
   const field = (s: string, bytes: number, name: string): Uint8Array => {
     if (!new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(s)) fail(`${name} must be ${bytes} bytes of lowercase hex`);
     return hexToBytes(s);
@@ -70,9 +75,14 @@ export function parseAnonymousAddress(g: Geometry, text: string): AnonymousAddre
 /** The mailbox id of `secret` in mailbox epoch `epoch` (a non-negative integer). */
 export function mailboxId(secret: Uint8Array, epoch: number): Uint8Array {
   if (!(secret instanceof Uint8Array) || secret.length !== POST_OFFICE.mailboxSecretBytes) {
-    throw new LoopixError('ERR_LOOPIX_PO_FIELD', `secret must be ${POST_OFFICE.mailboxSecretBytes} bytes`, { field: 'secret' });
+    throw new LoopixError('ERR_LOOPIX_PO_FIELD', `secret must be ${POST_OFFICE.mailboxSecretBytes} bytes`, {
+      field: 'secret',
+    });
   }
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new LoopixError('ERR_LOOPIX_PO_FIELD', `epoch must be a non-negative integer, got ${epoch}`, { field: 'epoch' });
+  if (!Number.isSafeInteger(epoch) || epoch < 0)
+    throw new LoopixError('ERR_LOOPIX_PO_FIELD', `epoch must be a non-negative integer, got ${epoch}`, {
+      field: 'epoch',
+    });
   const info = new Uint8Array(POST_OFFICE.epochBytes);
   new DataView(info.buffer).setBigUint64(0, BigInt(epoch));
   return hkdf(sha256, secret, MAILBOX_SALT, info, POST_OFFICE.mailboxIdBytes);

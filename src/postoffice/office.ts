@@ -56,7 +56,10 @@ export class PostOffice {
       try {
         this.o.store.remove(id);
       } catch (err) {
-        this.o.log.error({ err: (err as Error).message }, 'deleting an answered envelope failed; it will be answered again');
+        this.o.log.error(
+          { err: (err as Error).message },
+          'deleting an answered envelope failed; it will be answered again',
+        );
       }
     }, this.o.deleteAfterMs);
     timer.unref?.();

@@ -50,7 +50,8 @@ export function openMailboxStore(file: string, g: Geometry): MailboxStore {
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    if (Number(db.pragma('synchronous', { simple: true })) !== 2) throw new Error(`mailboxes ${file}: SQLite refused synchronous=FULL`);
+    if (Number(db.pragma('synchronous', { simple: true })) !== 2)
+      throw new Error(`mailboxes ${file}: SQLite refused synchronous=FULL`);
     db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS envelopes (
@@ -68,7 +69,11 @@ export function openMailboxStore(file: string, g: Geometry): MailboxStore {
       putMeta.run(key, value);
       const stored = getMeta.get(key)?.value;
       if (stored !== value) {
-        throw new LoopixError('ERR_LOOPIX_PO_STORE_GEOMETRY', `mailboxes ${file} were written with ${key} = ${stored}, but the geometry says ${value}`, { field: key });
+        throw new LoopixError(
+          'ERR_LOOPIX_PO_STORE_GEOMETRY',
+          `mailboxes ${file} were written with ${key} = ${stored}, but the geometry says ${value}`,
+          { field: key },
+        );
       }
     }
   } catch (err) {
@@ -76,7 +81,9 @@ export function openMailboxStore(file: string, g: Geometry): MailboxStore {
     throw err;
   }
   const insert = db.prepare('INSERT INTO envelopes (mailbox, envelope, stored_at) VALUES (?, ?, ?)');
-  const first = db.prepare<[Buffer, number], { id: number; envelope: Buffer }>('SELECT id, envelope FROM envelopes WHERE mailbox = ? ORDER BY id LIMIT ?');
+  const first = db.prepare<[Buffer, number], { id: number; envelope: Buffer }>(
+    'SELECT id, envelope FROM envelopes WHERE mailbox = ? ORDER BY id LIMIT ?',
+  );
   const del = db.prepare('DELETE FROM envelopes WHERE id = ?');
   const expire = db.prepare('DELETE FROM envelopes WHERE stored_at < ?');
   const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM envelopes');
@@ -86,21 +93,29 @@ export function openMailboxStore(file: string, g: Geometry): MailboxStore {
   };
   const id16 = (m: Uint8Array): Buffer => {
     if (!(m instanceof Uint8Array) || m.length !== POST_OFFICE.mailboxIdBytes) {
-      throw new LoopixError('ERR_LOOPIX_PO_FIELD', `mailboxId must be ${POST_OFFICE.mailboxIdBytes} bytes`, { field: 'mailboxId' });
+      throw new LoopixError('ERR_LOOPIX_PO_FIELD', `mailboxId must be ${POST_OFFICE.mailboxIdBytes} bytes`, {
+        field: 'mailboxId',
+      });
     }
     return blob(m);
   };
   return {
     store(mailboxId, envelope, nowMs = Date.now()) {
       open();
-      if (!(envelope instanceof Uint8Array) || envelope.length !== E) throw new LoopixError('ERR_LOOPIX_PO_FIELD', `envelope must be ${E} bytes`, { field: 'envelope' });
+      if (!(envelope instanceof Uint8Array) || envelope.length !== E)
+        throw new LoopixError('ERR_LOOPIX_PO_FIELD', `envelope must be ${E} bytes`, { field: 'envelope' });
       insert.run(id16(mailboxId), blob(envelope), nowMs);
     },
     oldest(mailboxId, skip) {
       open();
       // At most skip.size rows can be skipped, so skip.size + 1 rows always reach the first one not in flight.
       const row = first.all(id16(mailboxId), (skip?.size ?? 0) + 1).find((r) => !skip?.has(r.id));
-      return row ? { id: row.id, envelope: new Uint8Array(row.envelope.buffer, row.envelope.byteOffset, row.envelope.byteLength) } : undefined;
+      return row
+        ? {
+            id: row.id,
+            envelope: new Uint8Array(row.envelope.buffer, row.envelope.byteOffset, row.envelope.byteLength),
+          }
+        : undefined;
     },
     remove(id) {
       open();

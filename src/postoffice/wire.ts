@@ -86,7 +86,14 @@ export function poLayout(g: Geometry): PoLayout {
       { field: 'geometry.contentBytes' },
     );
   }
-  const layout = Object.freeze({ requestBytes: g.contentBytes, bodyOffset, envelopeBytes, plaintextBytes, messageCapacity, ackSurbOffset });
+  const layout = Object.freeze({
+    requestBytes: g.contentBytes,
+    bodyOffset,
+    envelopeBytes,
+    plaintextBytes,
+    messageCapacity,
+    ackSurbOffset,
+  });
   layouts.set(g, layout);
   return layout;
 }
@@ -98,7 +105,11 @@ export type PoRequest =
 
 function need(name: string, value: Uint8Array, length: number): void {
   if (!(value instanceof Uint8Array) || value.length !== length) {
-    throw new LoopixError('ERR_LOOPIX_PO_FIELD', `${name} must be ${length} bytes, got ${value instanceof Uint8Array ? value.length : typeof value}`, { field: name });
+    throw new LoopixError(
+      'ERR_LOOPIX_PO_FIELD',
+      `${name} must be ${length} bytes, got ${value instanceof Uint8Array ? value.length : typeof value}`,
+      { field: name },
+    );
   }
 }
 
@@ -127,15 +138,18 @@ export function encodePull(g: Geometry, mailboxId: Uint8Array, surb: Uint8Array)
 /** Decodes what a FINAL hop at a post office carries; never throws. Results view `content`. */
 export function decodeRequest(g: Geometry, finalAddress: Uint8Array, content: Uint8Array): PoRequest {
   const L = poLayout(g);
-  if (content.length !== L.requestBytes || finalAddress.length !== g.addressBytes) return { kind: 'invalid', reason: 'po_malformed' };
-  for (let i = 0; i < finalAddress.length; i++) if (finalAddress[i] !== 0) return { kind: 'invalid', reason: 'po_malformed' };
+  if (content.length !== L.requestBytes || finalAddress.length !== g.addressBytes)
+    return { kind: 'invalid', reason: 'po_malformed' };
+  for (let i = 0; i < finalAddress.length; i++)
+    if (finalAddress[i] !== 0) return { kind: 'invalid', reason: 'po_malformed' };
   const mailboxId = content.subarray(POST_OFFICE.opBytes, L.bodyOffset);
   const body = content.subarray(L.bodyOffset);
   switch (content[0]) {
     case PoOp.PUSH:
       return { kind: 'push', mailboxId, envelope: body };
     case PoOp.PULL: {
-      for (let i = g.surbBytes; i < body.length; i++) if (body[i] !== 0) return { kind: 'invalid', reason: 'po_pull_oversized' };
+      for (let i = g.surbBytes; i < body.length; i++)
+        if (body[i] !== 0) return { kind: 'invalid', reason: 'po_pull_oversized' };
       return { kind: 'pull', mailboxId, surb: body.subarray(0, g.surbBytes) };
     }
     default:
@@ -180,15 +194,28 @@ function envelopeKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8
  * Seals `m` for the holder of `recipientPublicKey` (E bytes). `ephemeralSecret` (32 bytes) only for
  * known-answer tests; fresh random otherwise. Throws ERR_LOOPIX_PO_MESSAGE when the message does not fit.
  */
-export function sealEnvelope(g: Geometry, x: X25519, recipientPublicKey: Uint8Array, m: PoMessage, ephemeralSecret?: Uint8Array): Uint8Array {
+export function sealEnvelope(
+  g: Geometry,
+  x: X25519,
+  recipientPublicKey: Uint8Array,
+  m: PoMessage,
+  ephemeralSecret?: Uint8Array,
+): Uint8Array {
   const L = poLayout(g);
   const P = POST_OFFICE;
   need('recipientPublicKey', recipientPublicKey, g.publicKeyBytes);
   need('messageId', m.messageId, P.messageIdBytes);
   if (m.bytes.length > L.messageCapacity) {
-    throw new LoopixError('ERR_LOOPIX_PO_MESSAGE', `a message to an anonymous address must be at most ${L.messageCapacity} bytes (one envelope), got ${m.bytes.length}`, { field: 'bytes' });
+    throw new LoopixError(
+      'ERR_LOOPIX_PO_MESSAGE',
+      `a message to an anonymous address must be at most ${L.messageCapacity} bytes (one envelope), got ${m.bytes.length}`,
+      { field: 'bytes' },
+    );
   }
-  if (!Number.isSafeInteger(m.sentAtMs) || m.sentAtMs < 0) throw new LoopixError('ERR_LOOPIX_PO_FIELD', `sentAtMs must be a non-negative integer, got ${m.sentAtMs}`, { field: 'sentAtMs' });
+  if (!Number.isSafeInteger(m.sentAtMs) || m.sentAtMs < 0)
+    throw new LoopixError('ERR_LOOPIX_PO_FIELD', `sentAtMs must be a non-negative integer, got ${m.sentAtMs}`, {
+      field: 'sentAtMs',
+    });
   const plain = new Uint8Array(L.plaintextBytes);
   plain.set(m.messageId, 0);
   const view = new DataView(plain.buffer);
@@ -215,7 +242,13 @@ export function sealEnvelope(g: Geometry, x: X25519, recipientPublicKey: Uint8Ar
 }
 
 /** Opens an envelope with the mailbox's key pair; null when it is not one for us (a dummy answer, tampering). */
-export function openEnvelope(g: Geometry, x: X25519, privateKey: Uint8Array, publicKey: Uint8Array, envelope: Uint8Array): PoMessage | null {
+export function openEnvelope(
+  g: Geometry,
+  x: X25519,
+  privateKey: Uint8Array,
+  publicKey: Uint8Array,
+  envelope: Uint8Array,
+): PoMessage | null {
   const L = poLayout(g);
   const P = POST_OFFICE;
   if (envelope.length !== L.envelopeBytes) return null;

@@ -85,7 +85,8 @@ function isAllZero(b: Uint8Array): boolean {
 
 /** Fills `out` from the platform CSPRNG (Web Crypto; 65,536 bytes per call at most). */
 export function fillRandom(out: Uint8Array): Uint8Array {
-  for (let at = 0; at < out.length; at += 65536) crypto.getRandomValues(out.subarray(at, Math.min(out.length, at + 65536)));
+  for (let at = 0; at < out.length; at += 65536)
+    crypto.getRandomValues(out.subarray(at, Math.min(out.length, at + 65536)));
   return out;
 }
 
@@ -204,8 +205,12 @@ export class RecordLayer {
   /** Seals one plaintext frame (type byte first); throws a RangeError for a type or length the link has not. */
   seal(frame: Uint8Array): Uint8Array {
     const size = this.sendSizes.get(frame[0] ?? -1);
-    if (size === undefined) throw new RangeError(`frame type 0x${(frame[0] ?? 0).toString(16)} is not sent in this direction`);
-    if (frame.length > size) throw new RangeError(`frame of type 0x${frame[0]!.toString(16)} is ${frame.length} bytes, more than its link size ${size}`);
+    if (size === undefined)
+      throw new RangeError(`frame type 0x${(frame[0] ?? 0).toString(16)} is not sent in this direction`);
+    if (frame.length > size)
+      throw new RangeError(
+        `frame of type 0x${frame[0]!.toString(16)} is ${frame.length} bytes, more than its link size ${size}`,
+      );
     const padded = new Uint8Array(size);
     padded.set(frame);
     const record = this.aead.seal(this.sendKey, linkNonce(this.#sendCounter++), padded);
@@ -244,7 +249,8 @@ export class ClientHandshake {
   constructor(
     private readonly staticSecret: Uint8Array,
     private readonly staticPublic: Uint8Array,
-    private readonly x25519Fn: (scalar: Uint8Array, point: Uint8Array) => Uint8Array = (s, p) => x25519.getSharedSecret(s, p),
+    private readonly x25519Fn: (scalar: Uint8Array, point: Uint8Array) => Uint8Array = (s, p) =>
+      x25519.getSharedSecret(s, p),
   ) {
     this.#ephemeralSecret = fillRandom(new Uint8Array(LINK_KEY_BYTES));
     const base = new Uint8Array(LINK_KEY_BYTES);
@@ -259,7 +265,11 @@ export class ClientHandshake {
    * Answers the CHALLENGE frame (raw bytes as received): the AUTH frame and the session's record layer, or
    * null when the provider's key is of low order (an all-zero agreement).
    */
-  answer(challengeFrame: Uint8Array, sizes: LinkSizes, aead: Aead = nobleAead): { auth: Uint8Array; link: RecordLayer } | null {
+  answer(
+    challengeFrame: Uint8Array,
+    sizes: LinkSizes,
+    aead: Aead = nobleAead,
+  ): { auth: Uint8Array; link: RecordLayer } | null {
     const eSecret = this.#ephemeralSecret;
     if (eSecret === null) throw new Error('handshake already answered');
     this.#ephemeralSecret = null;

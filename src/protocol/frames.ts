@@ -128,7 +128,10 @@ export const encode = {
     new DataView(code16.buffer).setUint16(0, code);
     // At most MAX_ERROR_BYTES of UTF-8 (a record's control size), cut at a character boundary; no NUL (padding).
     let text = new TextEncoder().encode(message.replace(/\0/g, ' '));
-    if (text.length > MAX_ERROR_BYTES) text = new TextEncoder().encode(new TextDecoder().decode(text.subarray(0, MAX_ERROR_BYTES)).replace(/\uFFFD$/, ''));
+    if (text.length > MAX_ERROR_BYTES)
+      text = new TextEncoder().encode(
+        new TextDecoder().decode(text.subarray(0, MAX_ERROR_BYTES)).replace(/\uFFFD$/, ''),
+      );
     return frame(FrameType.ERROR, code16, text.subarray(0, MAX_ERROR_BYTES));
   },
 };
@@ -137,7 +140,8 @@ export const encode = {
 export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
   if (data.length === 0) return { type: 'malformed', reason: 'empty frame' };
   const body = data.subarray(1);
-  const exact = (n: number, what: string): string | null => (body.length === n ? null : `${what} frame body must be ${n} bytes, got ${body.length}`);
+  const exact = (n: number, what: string): string | null =>
+    body.length === n ? null : `${what} frame body must be ${n} bytes, got ${body.length}`;
   const requestId = (at = 0) => new DataView(body.buffer, body.byteOffset + at, REQUEST_ID).getUint32(0);
   let err: string | null;
   switch (data[0]) {
@@ -154,7 +158,9 @@ export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
     case FrameType.AUTH_OK:
       return (err = exact(0, 'AUTH_OK')) ? { type: 'malformed', reason: err } : { type: 'authOk' };
     case FrameType.SUBMIT:
-      return (err = exact(g.packetBytes, 'SUBMIT')) ? { type: 'malformed', reason: err } : { type: 'submit', packet: body };
+      return (err = exact(g.packetBytes, 'SUBMIT'))
+        ? { type: 'malformed', reason: err }
+        : { type: 'submit', packet: body };
     case FrameType.POOL:
       return (err = exact(g.packetBytes, 'POOL')) ? { type: 'malformed', reason: err } : { type: 'pool', packet: body };
     case FrameType.PULL:
@@ -162,17 +168,24 @@ export function decodeFrame(g: Geometry, data: Uint8Array): Frame {
         ? { type: 'malformed', reason: err }
         : { type: 'pull', requestId: requestId(), ackId: requestId(REQUEST_ID) };
     case FrameType.ACK:
-      return (err = exact(REQUEST_ID, 'ACK')) ? { type: 'malformed', reason: err } : { type: 'ack', requestId: requestId() };
+      return (err = exact(REQUEST_ID, 'ACK'))
+        ? { type: 'malformed', reason: err }
+        : { type: 'ack', requestId: requestId() };
     case FrameType.PULL_REPLY: {
       if (body.length < REQUEST_ID || (body.length - REQUEST_ID) % g.packetBytes !== 0) {
-        return { type: 'malformed', reason: `PULL_REPLY body must be ${REQUEST_ID} + k × ${g.packetBytes} bytes, got ${body.length}` };
+        return {
+          type: 'malformed',
+          reason: `PULL_REPLY body must be ${REQUEST_ID} + k × ${g.packetBytes} bytes, got ${body.length}`,
+        };
       }
       const packets: Uint8Array[] = [];
-      for (let at = REQUEST_ID; at < body.length; at += g.packetBytes) packets.push(body.subarray(at, at + g.packetBytes));
+      for (let at = REQUEST_ID; at < body.length; at += g.packetBytes)
+        packets.push(body.subarray(at, at + g.packetBytes));
       return { type: 'pullReply', requestId: requestId(), packets };
     }
     case FrameType.ERROR: {
-      if (body.length < 2) return { type: 'malformed', reason: `ERROR frame body must be at least 2 bytes, got ${body.length}` };
+      if (body.length < 2)
+        return { type: 'malformed', reason: `ERROR frame body must be at least 2 bytes, got ${body.length}` };
       const code = new DataView(body.buffer, body.byteOffset, 2).getUint16(0);
       return { type: 'error', code, message: new TextDecoder().decode(body.subarray(2)) };
     }

@@ -68,7 +68,10 @@ export class DeferredRemoval {
       else for (const b of batch) this.inbox.remove(b.clientId, b.ids);
     } catch (err) {
       // Not deleted: the packets are served again (the client de-duplicates); nothing is lost.
-      this.onError(err, batch.reduce((n, b) => n + b.ids.length, 0));
+      this.onError(
+        err,
+        batch.reduce((n, b) => n + b.ids.length, 0),
+      );
     }
   }
 }

@@ -25,7 +25,11 @@ export function randomGroupElement(): Uint8Array {
 }
 
 /** A dummy maker for geometry `g`; `epoch()` is the network's current key epoch. */
-export function dummyPackets(g: Geometry, epoch: () => number, groupElement: () => Uint8Array = randomGroupElement): () => Uint8Array {
+export function dummyPackets(
+  g: Geometry,
+  epoch: () => number,
+  groupElement: () => Uint8Array = randomGroupElement,
+): () => Uint8Array {
   return () => {
     const p = fillRandom(new Uint8Array(g.packetBytes));
     const e = epoch() & 0xffff;

@@ -82,7 +82,10 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     `);
     // last_seen (ms): the client's latest authentication; files written before it existed fall back to
     // registered_at.
-    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(clients)').all().map((c) => c.name);
+    const columns = db
+      .prepare<[], { name: string }>('PRAGMA table_info(clients)')
+      .all()
+      .map((c) => c.name);
     if (!columns.includes('last_seen')) db.exec('ALTER TABLE clients ADD COLUMN last_seen INTEGER');
     // Pin the geometry: the first open writes it, later opens must agree.
     const pinned = { packetBytes: g.packetBytes, addressBytes: g.addressBytes };
@@ -107,7 +110,9 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
   const del = db.prepare('DELETE FROM packets WHERE id = ? AND client = ?');
   const countOf = db.prepare<[Buffer], { n: number }>('SELECT COUNT(*) AS n FROM packets WHERE client = ?');
   const countAll = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM packets');
-  const reg = db.prepare('INSERT INTO clients (client, registered_at, last_seen) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET last_seen = excluded.last_seen');
+  const reg = db.prepare(
+    'INSERT INTO clients (client, registered_at, last_seen) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE SET last_seen = excluded.last_seen',
+  );
   const expire = db.prepare(
     'DELETE FROM clients WHERE coalesce(last_seen, registered_at) < ? AND NOT EXISTS (SELECT 1 FROM packets WHERE packets.client = clients.client)',
   );
@@ -141,10 +146,12 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     storeMany(entries): void {
       open();
       if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
-      const rows = (entries as readonly { readonly clientId?: unknown; readonly packet?: unknown }[]).map((e, i): [Buffer, Buffer] => [
-        blob(exactBytes(`entries[${i}].clientId`, e.clientId, g.addressBytes)),
-        blob(exactBytes(`entries[${i}].packet`, e.packet, g.packetBytes)),
-      ]);
+      const rows = (entries as readonly { readonly clientId?: unknown; readonly packet?: unknown }[]).map(
+        (e, i): [Buffer, Buffer] => [
+          blob(exactBytes(`entries[${i}].clientId`, e.clientId, g.addressBytes)),
+          blob(exactBytes(`entries[${i}].packet`, e.packet, g.packetBytes)),
+        ],
+      );
       if (rows.length > 0) storeManyTx(rows, Date.now());
     },
     fetch(clientId: Uint8Array, k: number): StoredPacket[] {
@@ -169,11 +176,14 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     removeMany(batch): void {
       open();
       if (!Array.isArray(batch)) throw new TypeError('batch must be an array');
-      const rows = (batch as readonly { readonly clientId?: unknown; readonly ids?: unknown }[]).map((b, i): [Buffer, readonly number[]] => {
-        const ids: unknown = b.ids;
-        if (!Array.isArray(ids) || !ids.every((id: unknown) => Number.isSafeInteger(id))) throw new RangeError(`batch[${i}].ids must be integers`);
-        return [clientArg(b.clientId), ids as number[]];
-      });
+      const rows = (batch as readonly { readonly clientId?: unknown; readonly ids?: unknown }[]).map(
+        (b, i): [Buffer, readonly number[]] => {
+          const ids: unknown = b.ids;
+          if (!Array.isArray(ids) || !ids.every((id: unknown) => Number.isSafeInteger(id)))
+            throw new RangeError(`batch[${i}].ids must be integers`);
+          return [clientArg(b.clientId), ids as number[]];
+        },
+      );
       if (rows.length > 0) removeManyTx(rows);
     },
     count(clientId: Uint8Array): number {
@@ -182,7 +192,8 @@ export function openInbox(file: string, g: Geometry): SqliteInbox {
     },
     expireClients(ttlMs: number, nowMs = Date.now()): number {
       open();
-      if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new RangeError(`ttlMs must be a finite number ≥ 0, got ${String(ttlMs)}`);
+      if (!Number.isFinite(ttlMs) || ttlMs < 0)
+        throw new RangeError(`ttlMs must be a finite number ≥ 0, got ${String(ttlMs)}`);
       return expire.run(nowMs - ttlMs).changes;
     },
     clients(): number {

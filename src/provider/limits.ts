@@ -46,7 +46,13 @@ export interface FrontEndLimits {
 }
 
 /** No limits (the front end's default when its options name none, e.g. in unit tests). */
-export const NO_LIMITS: FrontEndLimits = Object.freeze({ submitPerS: 0, submitBurst: 0, pullPerS: 0, pullBurst: 0, maxConnectionsPerAddress: 0 });
+export const NO_LIMITS: FrontEndLimits = Object.freeze({
+  submitPerS: 0,
+  submitBurst: 0,
+  pullPerS: 0,
+  pullBurst: 0,
+  maxConnectionsPerAddress: 0,
+});
 
 export interface LimitsConfig {
   readonly submitRateFactor: number;
@@ -84,11 +90,15 @@ export function resolveLimits(c: LimitsConfig, p: LimitParams): FrontEndLimits {
 export function checkLimits(l: FrontEndLimits): FrontEndLimits {
   for (const name of ['submitPerS', 'submitBurst', 'pullPerS', 'pullBurst', 'maxConnectionsPerAddress'] as const) {
     const v = l?.[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`limits.${name} must be a finite number ≥ 0, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new RangeError(`limits.${name} must be a finite number ≥ 0, got ${String(v)}`);
   }
-  if (l.submitPerS > 0 && l.submitBurst < 1) throw new RangeError(`limits.submitBurst must be ≥ 1 with a SUBMIT limit, got ${l.submitBurst}`);
-  if (l.pullPerS > 0 && l.pullBurst < 1) throw new RangeError(`limits.pullBurst must be ≥ 1 with a PULL limit, got ${l.pullBurst}`);
-  if (!Number.isInteger(l.maxConnectionsPerAddress)) throw new RangeError(`limits.maxConnectionsPerAddress must be an integer, got ${l.maxConnectionsPerAddress}`);
+  if (l.submitPerS > 0 && l.submitBurst < 1)
+    throw new RangeError(`limits.submitBurst must be ≥ 1 with a SUBMIT limit, got ${l.submitBurst}`);
+  if (l.pullPerS > 0 && l.pullBurst < 1)
+    throw new RangeError(`limits.pullBurst must be ≥ 1 with a PULL limit, got ${l.pullBurst}`);
+  if (!Number.isInteger(l.maxConnectionsPerAddress))
+    throw new RangeError(`limits.maxConnectionsPerAddress must be an integer, got ${l.maxConnectionsPerAddress}`);
   return l;
 }
 
@@ -212,7 +222,10 @@ export function canonicalAddress(address: string): string {
   const [head, tail] = a.includes('::') ? (a.split('::', 2) as [string, string]) : [a, undefined];
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
   if (groups.length !== 8 || groups.some((x) => !/^[0-9a-f]{1,4}$/.test(x))) return a;
   return groups.map((x) => parseInt(x, 16).toString(16)).join(':');
 }

@@ -30,7 +30,15 @@
 import { createPublicKey, diffieHellman, generateKeyPairSync, getRandomValues } from 'node:crypto';
 import { clientIdOf } from '../address.js';
 import { CLIENT_FRAME, type Geometry } from '../geometry.js';
-import { acceptAuth, isAllZero, linkSizes, randomizeTopBit, type Aead, type LinkSizes, type RecordLayer } from '../protocol/channel.js';
+import {
+  acceptAuth,
+  isAllZero,
+  linkSizes,
+  randomizeTopBit,
+  type Aead,
+  type LinkSizes,
+  type RecordLayer,
+} from '../protocol/channel.js';
 import { decodeFrame, encode, ErrorCode, unpad, type ErrorCodeValue } from '../protocol/frames.js';
 import type { DeferredRemoval } from './deferred-removal.js';
 import type { ClientBuckets, ClientLimiter } from './limits.js';
@@ -62,7 +70,10 @@ export function nodeEphemeralKey(): EphemeralKey {
     publicKey: new Uint8Array(Buffer.from(x, 'base64url')),
     agree(peer: Uint8Array): Uint8Array | null {
       try {
-        const peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peer).toString('base64url') }, format: 'jwk' });
+        const peerKey = createPublicKey({
+          key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(peer).toString('base64url') },
+          format: 'jwk',
+        });
         const shared = new Uint8Array(diffieHellman({ privateKey, publicKey: peerKey }));
         return isAllZero(shared) ? null : shared;
       } catch {
@@ -202,7 +213,11 @@ export class ClientSession {
     const ctx = this.ctx;
     if (data.length > ctx.maxFrameBytes) {
       ctx.count('ws_too_large');
-      this.#fail(ErrorCode.TOO_LARGE, `frame of ${data.length} bytes exceeds ${ctx.maxFrameBytes}`, CloseCode.MESSAGE_TOO_BIG);
+      this.#fail(
+        ErrorCode.TOO_LARGE,
+        `frame of ${data.length} bytes exceeds ${ctx.maxFrameBytes}`,
+        CloseCode.MESSAGE_TOO_BIG,
+      );
       return;
     }
     if (!isBinary) {
@@ -217,7 +232,11 @@ export class ClientSession {
       const unpadded = 'frame' in opened ? unpad(ctx.geometry, ctx.pullK, opened.frame) : null;
       if (unpadded === null) {
         ctx.count('ws_bad_record');
-        this.#fail(ErrorCode.MALFORMED, `record does not open (${'error' in opened ? opened.error : 'padding'})`, CloseCode.PROTOCOL_ERROR);
+        this.#fail(
+          ErrorCode.MALFORMED,
+          `record does not open (${'error' in opened ? opened.error : 'padding'})`,
+          CloseCode.PROTOCOL_ERROR,
+        );
         return;
       }
       plain = unpadded;
@@ -246,7 +265,11 @@ export class ClientSession {
         break;
     }
     ctx.count('ws_unexpected');
-    this.#fail(ErrorCode.UNEXPECTED, `${frame.type} frame not allowed in state ${this.#state}`, CloseCode.POLICY_VIOLATION);
+    this.#fail(
+      ErrorCode.UNEXPECTED,
+      `${frame.type} frame not allowed in state ${this.#state}`,
+      CloseCode.POLICY_VIOLATION,
+    );
   }
 
   #onHello(helloFrame: Uint8Array): void {
@@ -286,7 +309,11 @@ export class ClientSession {
     const keyHex = Buffer.from(publicKey).toString('hex');
     if (ctx.registration === 'closed' && !ctx.allowedClients.has(keyHex)) {
       ctx.count('ws_not_registered');
-      this.#fail(ErrorCode.NOT_REGISTERED, 'client key is not registered with this provider', CloseCode.POLICY_VIOLATION);
+      this.#fail(
+        ErrorCode.NOT_REGISTERED,
+        'client key is not registered with this provider',
+        CloseCode.POLICY_VIOLATION,
+      );
       return;
     }
     const clientId = clientIdOf(ctx.geometry, publicKey);
@@ -353,7 +380,10 @@ export class ClientSession {
     // Remember which stored rows this reply carried; a reused request id replaces (and renews) its entry.
     this.#outstanding.delete(requestId);
     if (stored.length > 0) {
-      this.#outstanding.set(requestId, stored.map((s) => s.id));
+      this.#outstanding.set(
+        requestId,
+        stored.map((s) => s.id),
+      );
       if (this.#outstanding.size > MAX_OUTSTANDING_PULLS) {
         this.#outstanding.delete(this.#outstanding.keys().next().value!);
         this.ctx.count('ws_pull_forgotten');
@@ -386,7 +416,11 @@ export class ClientSession {
     if (this.#state !== 'awaitHello' && this.#state !== 'awaitAuth') return;
     try {
       this.ctx.count('ws_auth_timeout');
-      this.#fail(ErrorCode.AUTH_TIMEOUT, `not authenticated within ${this.ctx.authTimeoutMs} ms`, CloseCode.POLICY_VIOLATION);
+      this.#fail(
+        ErrorCode.AUTH_TIMEOUT,
+        `not authenticated within ${this.ctx.authTimeoutMs} ms`,
+        CloseCode.POLICY_VIOLATION,
+      );
     } catch (err) {
       this.ctx.count('ws_internal_error');
       this.ctx.log.error({ err }, 'client session: auth timeout handler failed');

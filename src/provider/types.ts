@@ -71,7 +71,11 @@ export interface ClientFrontEndOptions {
   readonly currentEpoch?: () => number;
   /** Counts by reason (e.g. 'ws_malformed', 'ws_auth_failed') go to the node's metrics. */
   readonly count: (name: CounterName, by?: number) => void;
-  readonly log: { info(o: object, msg?: string): void; warn(o: object, msg?: string): void; error(o: object, msg?: string): void };
+  readonly log: {
+    info(o: object, msg?: string): void;
+    warn(o: object, msg?: string): void;
+    error(o: object, msg?: string): void;
+  };
 }
 
 export interface ClientFrontEnd {

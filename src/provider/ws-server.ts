@@ -27,7 +27,16 @@ import { encode, ErrorCode } from '../protocol/frames.js';
 import { DeferredRemoval } from './deferred-removal.js';
 import { dummyPackets } from './dummies.js';
 import { nodeAead } from './node-aead.js';
-import { AddressCounter, addressKey, canonicalAddress, checkLimits, ClientLimiter, HandshakeLimiter, LIMIT_SWEEP_MS, NO_LIMITS } from './limits.js';
+import {
+  AddressCounter,
+  addressKey,
+  canonicalAddress,
+  checkLimits,
+  ClientLimiter,
+  HandshakeLimiter,
+  LIMIT_SWEEP_MS,
+  NO_LIMITS,
+} from './limits.js';
 import { ClientSession, CloseCode, nodeEphemeralKey, type SessionConnection, type SessionContext } from './sessions.js';
 import type { ClientFrontEnd, ClientFrontEndOptions } from './types.js';
 import type { CounterName } from '../node/counters.js';
@@ -129,9 +138,12 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
   });
 
   const limits = checkLimits(opts.limits ?? NO_LIMITS);
-  const limiter = limits.submitPerS > 0 || limits.pullPerS > 0 ? new ClientLimiter(limits, () => performance.now()) : undefined;
+  const limiter =
+    limits.submitPerS > 0 || limits.pullPerS > 0 ? new ClientLimiter(limits, () => performance.now()) : undefined;
   const perAddress = new AddressCounter(limits.maxConnectionsPerAddress);
-  const handshakes = new HandshakeLimiter(limits.handshakesPerS ?? 0, limits.handshakeBurst ?? 1, () => performance.now());
+  const handshakes = new HandshakeLimiter(limits.handshakesPerS ?? 0, limits.handshakeBurst ?? 1, () =>
+    performance.now(),
+  );
   const trusted = new Set((opts.clientAddress?.trustedProxies ?? []).map(canonicalAddress));
   const header = opts.clientAddress?.header;
   /** The client's address for the limits: the trusted proxy's header when this connection comes from one. */
@@ -151,7 +163,10 @@ export async function startClientFrontEnd(opts: ClientFrontEndOptions): Promise<
 
   const removal = new DeferredRemoval(opts.inbox, (err, packets) => {
     opts.count('ws_ack_remove_errors');
-    opts.log.error({ err: (err as Error)?.message ?? String(err), packets }, 'deleting acknowledged packets failed; they will be served again');
+    opts.log.error(
+      { err: (err as Error)?.message ?? String(err), packets },
+      'deleting acknowledged packets failed; they will be served again',
+    );
   });
   const ctx: SessionContext = {
     geometry: g,

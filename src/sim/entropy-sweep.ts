@@ -33,13 +33,25 @@ export interface EntropyPoint {
 export async function entropySweep(o: EntropySweepOptions): Promise<EntropyPoint[]> {
   const grid = o.mus.flatMap((mu) => o.lambdas.map((lambda) => ({ lambda, mu })));
   const tasks: SimTask[] = grid.flatMap(({ lambda, mu }, point) =>
-    chunkReps(o.runs, 10).map((reps) => ({ kind: 'entropy' as const, point, reps, seed: o.seed, params: { lambda, mu } })),
+    chunkReps(o.runs, 10).map((reps) => ({
+      kind: 'entropy' as const,
+      point,
+      reps,
+      seed: o.seed,
+      params: { lambda, mu },
+    })),
   );
   const results = await runTasks(tasks, { workers: o.workers, label: 'sim entropy' });
   return valuesByPoint<number>(tasks, results, grid.length).map((values, i) => {
     const { lambda, mu } = grid[i]!;
     const s = summarize(values);
-    return { lambda, mu, entropy_mean: round(s.mean), entropy_sd: round(s.sd), entropy_limit: round(entropyLimit(lambda, mu)) };
+    return {
+      lambda,
+      mu,
+      entropy_mean: round(s.mean),
+      entropy_sd: round(s.sd),
+      entropy_limit: round(entropyLimit(lambda, mu)),
+    };
   });
 }
 

@@ -31,7 +31,13 @@ export interface EpsilonPoint {
 
 export async function epsilonSweep(o: EpsilonSweepOptions): Promise<EpsilonPoint[]> {
   const tasks: SimTask[] = o.values.flatMap((value, point) =>
-    chunkReps(o.reps, 10).map((reps) => ({ kind: 'epsilon' as const, point, reps, seed: o.seed, params: epsilonParamsFor(o.vary, value, o.base) })),
+    chunkReps(o.reps, 10).map((reps) => ({
+      kind: 'epsilon' as const,
+      point,
+      reps,
+      seed: o.seed,
+      params: epsilonParamsFor(o.vary, value, o.base),
+    })),
   );
   const results = await runTasks(tasks, { workers: o.workers, label: `sim epsilon --vary ${o.vary}` });
   return valuesByPoint<number>(tasks, results, o.values.length).map((values, i) => {

@@ -41,7 +41,16 @@ export interface EpsilonParams {
   readonly duration: number;
 }
 
-export const PAPER_EPSILON: EpsilonParams = { senders: 100, lambda: 2, mu: 1, layers: 3, width: 3, corrupt: 0, burnIn: 2500, duration: 100 };
+export const PAPER_EPSILON: EpsilonParams = {
+  senders: 100,
+  lambda: 2,
+  mu: 1,
+  layers: 3,
+  width: 3,
+  corrupt: 0,
+  burnIn: 2500,
+  duration: 100,
+};
 
 /** P(Pois(x) ≥ j), summed in log space so that large x does not underflow. */
 function poissonTailAtLeast(x: number, j: number): number {

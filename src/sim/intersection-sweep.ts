@@ -69,11 +69,23 @@ export function intersectionConfigs(o: IntersectionSweepOptions): Config[] {
   return o.clients.flatMap((clients) => {
     const runs = Math.max(1, Math.ceil(o.attacks / clients));
     const fixed: Config = {
-      params: { clients, epochSlots: null, slots: o.slots, recordEvery: recordEvery(o.slots), snapshots: snapshotsWithin(FIG9_SNAPSHOTS, o.slots) },
+      params: {
+        clients,
+        epochSlots: null,
+        slots: o.slots,
+        recordEvery: recordEvery(o.slots),
+        snapshots: snapshotsWithin(FIG9_SNAPSHOTS, o.slots),
+      },
       runs,
     };
     const pem = o.epochs.map((epochSlots) => ({
-      params: { clients, epochSlots, slots: o.pemSlots, recordEvery: recordEvery(o.pemSlots), snapshots: snapshotsWithin(FIG10_SNAPSHOTS, o.pemSlots) },
+      params: {
+        clients,
+        epochSlots,
+        slots: o.pemSlots,
+        recordEvery: recordEvery(o.pemSlots),
+        snapshots: snapshotsWithin(FIG10_SNAPSHOTS, o.pemSlots),
+      },
       runs,
     }));
     return [fixed, ...pem];
@@ -89,11 +101,21 @@ function quantile(hist: readonly number[], total: number, q: number): number {
   return 1;
 }
 
-export async function intersectionSweep(o: IntersectionSweepOptions): Promise<{ points: IntersectionPoint[]; anonymity: AnonymityDistribution[] }> {
+export async function intersectionSweep(
+  o: IntersectionSweepOptions,
+): Promise<{ points: IntersectionPoint[]; anonymity: AnonymityDistribution[] }> {
   const configs = intersectionConfigs(o);
   // One task per run; the expensive (large, long) configurations first so the threads finish together.
   const tasks: SimTask[] = configs
-    .flatMap((c, point) => Array.from({ length: c.runs }, (_, rep) => ({ kind: 'intersection' as const, point, reps: [rep], seed: o.seed, params: c.params })))
+    .flatMap((c, point) =>
+      Array.from({ length: c.runs }, (_, rep) => ({
+        kind: 'intersection' as const,
+        point,
+        reps: [rep],
+        seed: o.seed,
+        params: c.params,
+      })),
+    )
     .sort((a, b) => b.params.clients * b.params.slots - a.params.clients * a.params.slots);
   const results = await runTasks(tasks, { workers: o.workers, label: 'sim intersection' });
   const byConfig = valuesByPoint<IntersectionRun>(tasks, results, configs.length);
@@ -105,7 +127,13 @@ export async function intersectionSweep(o: IntersectionSweepOptions): Promise<{ 
     runs[0]!.completed.forEach((_, k) => {
       const slot = (k + 1) * params.recordEvery;
       const done = runs.reduce((n, r) => n + r.completed[k]!, 0);
-      points.push({ clients: params.clients, epoch_slots: params.epochSlots, slot, hours: round((slot * SLOT_SECONDS) / 3600), completed_fraction: round(done / attacks) });
+      points.push({
+        clients: params.clients,
+        epoch_slots: params.epochSlots,
+        slot,
+        hours: round((slot * SLOT_SECONDS) / 3600),
+        completed_fraction: round(done / attacks),
+      });
     });
     params.snapshots.forEach((slot, k) => {
       const hist = new Array<number>(ANON_BINS).fill(0);
@@ -150,8 +178,19 @@ export function completedPlot(points: readonly IntersectionPoint[]): TopLevelSpe
     mark: { type: 'line' },
     encoding: {
       x: { field: 'hours', type: 'quantitative', title: 'time (hours; slots of 60 s)' },
-      y: { field: 'completed_fraction', type: 'quantitative', title: 'fraction of attacks completed', scale: { domain: [0, 1] } },
-      color: { field: 'series', type: 'nominal', title: '', sort: [...new Set(data.map((d) => d.series))], legend: { labelLimit: 0 } },
+      y: {
+        field: 'completed_fraction',
+        type: 'quantitative',
+        title: 'fraction of attacks completed',
+        scale: { domain: [0, 1] },
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: '',
+        sort: [...new Set(data.map((d) => d.series))],
+        legend: { labelLimit: 0 },
+      },
     },
   };
 }
@@ -165,7 +204,9 @@ export function anonymityPlot(
   title: string,
   keys: { color: (d: AnonymityDistribution) => string; dash: (d: AnonymityDistribution) => string },
 ): TopLevelSpec {
-  const data = dists.flatMap((d) => [[0, 0] as [number, number], ...d.cdf].map(([x, f]) => ({ x, f, color: keys.color(d), dash: keys.dash(d) })));
+  const data = dists.flatMap((d) =>
+    [[0, 0] as [number, number], ...d.cdf].map(([x, f]) => ({ x, f, color: keys.color(d), dash: keys.dash(d) })),
+  );
   const order = (field: 'color' | 'dash') => [...new Set(data.map((d) => d[field]))];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -177,7 +218,12 @@ export function anonymityPlot(
     mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: 'anonymity set (fraction of clients)', scale: { domain: [0, 1] } },
-      y: { field: 'f', type: 'quantitative', title: 'fraction of clients with at most this anonymity set', scale: { domain: [0, 1] } },
+      y: {
+        field: 'f',
+        type: 'quantitative',
+        title: 'fraction of clients with at most this anonymity set',
+        scale: { domain: [0, 1] },
+      },
       color: { field: 'color', type: 'nominal', title: '', sort: order('color'), legend: { labelLimit: 0 } },
       strokeDash: { field: 'dash', type: 'nominal', title: '', sort: order('dash'), legend: { labelLimit: 0 } },
       detail: [{ field: 'color' }, { field: 'dash' }],

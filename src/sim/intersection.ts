@@ -89,7 +89,7 @@ export function simulateIntersection(p: IntersectionParams, rng: Rng): Intersect
   const convPerSlot = ((p.conversationsPerHour ?? 3) * (p.slotSeconds ?? 60)) / 3600;
   const replyProbability = p.replyProbability ?? 0.5;
   const words = (n + 31) >>> 5;
-  const lastMask = n % 32 === 0 ? 0xffffffff : (1 << n % 32) - 1;
+  const lastMask = n % 32 === 0 ? 0xffffffff : (1 << (n % 32)) - 1;
 
   const adj = correspondents(n, rng);
   const online = new Uint8Array(n).fill(1);

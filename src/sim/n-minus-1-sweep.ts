@@ -68,7 +68,12 @@ export async function nMinus1Sweep(o: NMinus1SweepOptions): Promise<NMinus1Point
 /** p over s (log scale), one colour per λM: simulated as points and solid line, the formula dashed. */
 export function nMinus1Plot(points: readonly NMinus1Point[], o: { lambdaR: number; mu: number }): TopLevelSpec {
   const data = points.map((p) => ({ ...p, series: `λM = ${p.lambda_m}` }));
-  const x = { field: 's', type: 'quantitative', title: 'stealth factor s (the adversary admits 1/s of the inputs)', scale: { type: 'log' } };
+  const x = {
+    field: 's',
+    type: 'quantitative',
+    title: 'stealth factor s (the adversary admits 1/s of the inputs)',
+    scale: { type: 'log' },
+  };
   const color = { field: 'series', type: 'nominal', title: 'mix loop rate' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -78,8 +83,18 @@ export function nMinus1Plot(points: readonly NMinus1Point[], o: { lambdaR: numbe
     background: 'white',
     data: { values: data },
     layer: [
-      { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'p_sim', type: 'quantitative', title: 'Pr(x = target)', scale: { type: 'log' } }, color } },
-      { mark: { type: 'line', strokeDash: [5, 4] }, encoding: { x, y: { field: 'p_formula', type: 'quantitative' }, color } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x,
+          y: { field: 'p_sim', type: 'quantitative', title: 'Pr(x = target)', scale: { type: 'log' } },
+          color,
+        },
+      },
+      {
+        mark: { type: 'line', strokeDash: [5, 4] },
+        encoding: { x, y: { field: 'p_formula', type: 'quantitative' }, color },
+      },
     ],
   } as TopLevelSpec;
 }

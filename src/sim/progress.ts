@@ -28,7 +28,9 @@ export class Progress {
     const elapsed = (now - this.started) / 1000;
     const eta = frac > 0 ? Math.round((elapsed * (1 - frac)) / frac) : NaN;
     const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
-    this.stream.write(`\r${this.label} [${bar}] ${Math.round(frac * 100)}% ${this.done}/${this.total} eta ${Number.isFinite(eta) ? `${eta}s` : '?'}\x1b[K`);
+    this.stream.write(
+      `\r${this.label} [${bar}] ${Math.round(frac * 100)}% ${this.done}/${this.total} eta ${Number.isFinite(eta) ? `${eta}s` : '?'}\x1b[K`,
+    );
   }
 
   finish(): void {

@@ -37,7 +37,12 @@ export function commandLine(argv: readonly string[] = process.argv.slice(2)): st
 }
 
 /** Writes `<out>/<base>.json` and one SVG per plot; returns the report with `files` filled in. */
-export async function writeReport(out: string, base: string, report: SimReportBase & Record<string, unknown>, plots: readonly NamedPlot[]): Promise<SimReport> {
+export async function writeReport(
+  out: string,
+  base: string,
+  report: SimReportBase & Record<string, unknown>,
+  plots: readonly NamedPlot[],
+): Promise<SimReport> {
   mkdirSync(out, { recursive: true });
   const files = [join(out, `${base}.json`), ...plots.map((p) => join(out, `${p.name}.svg`))];
   const { points, ...rest } = report;

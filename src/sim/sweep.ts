@@ -30,7 +30,10 @@ export interface RunTasksOptions {
 
 /** Runs every task and returns the results in task order. */
 export async function runTasks(tasks: readonly SimTask[], o: RunTasksOptions): Promise<SimTaskResult[]> {
-  const progress = new Progress(o.label, tasks.reduce((n, t) => n + t.reps.length, 0));
+  const progress = new Progress(
+    o.label,
+    tasks.reduce((n, t) => n + t.reps.length, 0),
+  );
   const file = o.workers > 1 && tasks.length > 1 ? simWorkerFile() : undefined;
   try {
     if (!file) {

@@ -44,12 +44,16 @@ function simulateOne(task: SimTask, rng: Rng): unknown {
 }
 
 export function runTask(task: SimTask): SimTaskResult {
-  return { point: task.point, values: task.reps.map((rep) => simulateOne(task, new Rng(deriveSeed(task.seed, task.point, rep)))) };
+  return {
+    point: task.point,
+    values: task.reps.map((rep) => simulateOne(task, new Rng(deriveSeed(task.seed, task.point, rep)))),
+  };
 }
 
 /** Splits `reps` repetitions of one point into tasks of at most `chunk` repetitions. */
 export function chunkReps(reps: number, chunk: number): number[][] {
   const out: number[][] = [];
-  for (let start = 0; start < reps; start += chunk) out.push(Array.from({ length: Math.min(chunk, reps - start) }, (_, i) => start + i));
+  for (let start = 0; start < reps; start += chunk)
+    out.push(Array.from({ length: Math.min(chunk, reps - start) }, (_, i) => start + i));
   return out;
 }

@@ -40,33 +40,70 @@ interface NativeAddon {
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array;
   linkSealBatch(this: void, keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number): void;
-  linkOpenBatch(this: void, keys: Uint8Array, datagrams: Uint8Array, payloadBytes: number, count: number, ok: Uint8Array): void;
+  linkOpenBatch(
+    this: void,
+    keys: Uint8Array,
+    datagrams: Uint8Array,
+    payloadBytes: number,
+    count: number,
+    ok: Uint8Array,
+  ): void;
   lionessEncrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   lionessDecrypt(key: Uint8Array, block: Uint8Array): Uint8Array;
   createPacket(
-    maxHops: number, addressBytes: number, contentBytes: number,
-    epoch: number, publicKeys: Uint8Array, routing: Uint8Array, content: Uint8Array, seed: Uint8Array, out: Uint8Array,
+    maxHops: number,
+    addressBytes: number,
+    contentBytes: number,
+    epoch: number,
+    publicKeys: Uint8Array,
+    routing: Uint8Array,
+    content: Uint8Array,
+    seed: Uint8Array,
+    out: Uint8Array,
   ): void;
   unwrap(
-    maxHops: number, addressBytes: number, contentBytes: number,
-    privateKey: Uint8Array, packet: Uint8Array, record: Uint8Array,
+    maxHops: number,
+    addressBytes: number,
+    contentBytes: number,
+    privateKey: Uint8Array,
+    packet: Uint8Array,
+    record: Uint8Array,
   ): number;
   unwrapBatch(
-    maxHops: number, addressBytes: number, contentBytes: number,
-    privateKey: Uint8Array, packets: Uint8Array, records: Uint8Array,
+    maxHops: number,
+    addressBytes: number,
+    contentBytes: number,
+    privateKey: Uint8Array,
+    packets: Uint8Array,
+    records: Uint8Array,
   ): number;
   createSurb(
-    maxHops: number, addressBytes: number, contentBytes: number,
-    epoch: number, publicKeys: Uint8Array, routing: Uint8Array, firstHop: Uint8Array, seed: Uint8Array,
-    surbOut: Uint8Array, keysOut: Uint8Array,
+    maxHops: number,
+    addressBytes: number,
+    contentBytes: number,
+    epoch: number,
+    publicKeys: Uint8Array,
+    routing: Uint8Array,
+    firstHop: Uint8Array,
+    seed: Uint8Array,
+    surbOut: Uint8Array,
+    keysOut: Uint8Array,
   ): void;
   createSurbReply(
-    maxHops: number, addressBytes: number, contentBytes: number,
-    surb: Uint8Array, content: Uint8Array, out: Uint8Array,
+    maxHops: number,
+    addressBytes: number,
+    contentBytes: number,
+    surb: Uint8Array,
+    content: Uint8Array,
+    out: Uint8Array,
   ): void;
   openSurbReply(
-    maxHops: number, addressBytes: number, contentBytes: number,
-    decryptionKeys: Uint8Array, payload: Uint8Array, contentOut: Uint8Array,
+    maxHops: number,
+    addressBytes: number,
+    contentBytes: number,
+    decryptionKeys: Uint8Array,
+    payload: Uint8Array,
+    contentOut: Uint8Array,
   ): boolean;
 }
 
@@ -132,7 +169,8 @@ function geometry(g: unknown): Geometry {
 
 function contentArg(g: Geometry, content: unknown): Uint8Array {
   const c = bytes('content', content);
-  if (c.length > g.contentBytes) throw new RangeError(`content must be at most ${g.contentBytes} bytes, got ${c.length}`);
+  if (c.length > g.contentBytes)
+    throw new RangeError(`content must be at most ${g.contentBytes} bytes, got ${c.length}`);
   return c;
 }
 
@@ -150,7 +188,8 @@ function encodePath(g: Geometry, hops: unknown): { publicKeys: Uint8Array; routi
     if (typeof hop !== 'object' || hop === null) throw new TypeError(`hops[${i}] must be an object`);
     publicKeys.set(bytes(`hops[${i}].publicKey`, hop.publicKey, KEY_BYTES), i * KEY_BYTES);
     const command = integer(`hops[${i}].command`, hop.command, 0, 255);
-    if (!COMMAND_VALUES.has(command)) throw new RangeError(`hops[${i}].command must be in [${Command.RELAY}, ${Command.SURB_REPLY}], got ${command}`);
+    if (!COMMAND_VALUES.has(command))
+      throw new RangeError(`hops[${i}].command must be in [${Command.RELAY}, ${Command.SURB_REPLY}], got ${command}`);
     routing[i * t] = command;
     view.setUint32(i * t + ROUTING.delay, integer(`hops[${i}].delayUs`, hop.delayUs, 0, MAX_DELAY_US), false);
     routing.set(bytes(`hops[${i}].address`, hop.address, g.addressBytes), i * t + ROUTING.address);
@@ -197,7 +236,12 @@ function makeBackend(native: NativeAddon): SphinxBackend {
       native.hmacSha256(bytes('key', key), bytes('data', data)),
 
     hkdfSha256: (salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array =>
-      native.hkdfSha256(bytes('salt', salt), bytes('ikm', ikm), bytes('info', info), integer('length', length, 0, HKDF_MAX_BYTES)),
+      native.hkdfSha256(
+        bytes('salt', salt),
+        bytes('ikm', ikm),
+        bytes('info', info),
+        integer('length', length, 0, HKDF_MAX_BYTES),
+      ),
 
     lionessEncrypt: (key: Uint8Array, block: Uint8Array): Uint8Array =>
       native.lionessEncrypt(bytes('key', key, LIONESS_KEY_BYTES), lionessBlock(block)),
@@ -257,13 +301,26 @@ function makeBackend(native: NativeAddon): SphinxBackend {
       const decryptionKeys = new Uint8Array((spec.hops.length + 1) * LIONESS_KEY_BYTES);
       withSeed(spec.seed, (seed) =>
         native.createSurb(
-          g.maxHops, g.addressBytes, g.contentBytes, epoch, publicKeys, routing, firstHop, seed, surb, decryptionKeys,
+          g.maxHops,
+          g.addressBytes,
+          g.contentBytes,
+          epoch,
+          publicKeys,
+          routing,
+          firstHop,
+          seed,
+          surb,
+          decryptionKeys,
         ),
       );
       return { surb, decryptionKeys };
     },
 
-    createSurbReply(gArg: Geometry, surb: Uint8Array, content: Uint8Array): { firstHop: Uint8Array; packet: Uint8Array } {
+    createSurbReply(
+      gArg: Geometry,
+      surb: Uint8Array,
+      content: Uint8Array,
+    ): { firstHop: Uint8Array; packet: Uint8Array } {
       const g = geometry(gArg);
       bytes('surb', surb, g.surbBytes);
       const c = contentArg(g, content);
@@ -293,7 +350,8 @@ function makeBackend(native: NativeAddon): SphinxBackend {
 
 function lionessBlock(block: Uint8Array): Uint8Array {
   const b = bytes('block', block);
-  if (b.length < LIONESS_MIN_BLOCK) throw new RangeError(`block must be more than ${LIONESS_MIN_BLOCK - 1} bytes, got ${b.length}`);
+  if (b.length < LIONESS_MIN_BLOCK)
+    throw new RangeError(`block must be more than ${LIONESS_MIN_BLOCK - 1} bytes, got ${b.length}`);
   return b;
 }
 

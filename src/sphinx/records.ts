@@ -54,7 +54,13 @@ export function encodeRecord(g: Geometry, records: Uint8Array, index: number, re
     return;
   }
   const address =
-    result.kind === 'relay' ? result.next : result.kind === 'deliver' ? result.client : result.kind === 'drop' ? null : result.id;
+    result.kind === 'relay'
+      ? result.next
+      : result.kind === 'deliver'
+        ? result.client
+        : result.kind === 'drop'
+          ? null
+          : result.id;
   if (result.kind === 'relay' || result.kind === 'deliver') view.setUint32(RECORD.delay, result.delayUs, true);
   if (address) records.set(address, base + RECORD.address);
   records.set(result.replayTag, base + RECORD.address + g.addressBytes);

@@ -24,7 +24,8 @@ export const SELFTEST_PACKET_DIGEST = 'f5692f37b88c0d9dc4359086c874351081b26709d
 /** Deterministic keys and content for the self-test packet: two hops, RELAY then FINAL. */
 export function selfTestMaterial(b: SphinxBackend) {
   const g = DEFAULT_GEOMETRY;
-  const derive = (label: string, n: number) => b.hkdfSha256(ascii('loopix-selftest'), ascii(label), new Uint8Array(0), n);
+  const derive = (label: string, n: number) =>
+    b.hkdfSha256(ascii('loopix-selftest'), ascii(label), new Uint8Array(0), n);
   const sk = [derive('hop0 key', 32), derive('hop1 key', 32)];
   const pk = sk.map((k) => b.x25519Base(k));
   const address = (label: string) => derive(label, g.addressBytes);
@@ -57,7 +58,8 @@ export function selfCheck(b: SphinxBackend): void {
     throw new Error(`${b.name} backend builds a packet that differs from the pinned vector (digest ${digest})`);
   }
   const first = b.unwrap(m.g, m.sk[0]!, packet);
-  if (first.kind !== 'relay' || first.delayUs !== 1234) throw new Error(`${b.name} backend: self-test hop 0 gave ${first.kind}`);
+  if (first.kind !== 'relay' || first.delayUs !== 1234)
+    throw new Error(`${b.name} backend: self-test hop 0 gave ${first.kind}`);
   const last = b.unwrap(m.g, m.sk[1]!, packet);
   if (last.kind !== 'final' || toHex(last.content.subarray(0, m.content.length)) !== toHex(m.content)) {
     throw new Error(`${b.name} backend: self-test final hop gave ${last.kind}`);

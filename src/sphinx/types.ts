@@ -80,7 +80,12 @@ export type UnwrapResult =
   | { readonly kind: 'drop'; readonly replayTag: Uint8Array }
   | { readonly kind: 'final'; readonly id: Uint8Array; readonly content: Uint8Array; readonly replayTag: Uint8Array }
   | { readonly kind: 'loop'; readonly id: Uint8Array; readonly content: Uint8Array; readonly replayTag: Uint8Array }
-  | { readonly kind: 'surbReply'; readonly id: Uint8Array; readonly payload: Uint8Array; readonly replayTag: Uint8Array }
+  | {
+      readonly kind: 'surbReply';
+      readonly id: Uint8Array;
+      readonly payload: Uint8Array;
+      readonly replayTag: Uint8Array;
+    }
   | { readonly kind: 'invalid'; readonly reason: InvalidReason };
 
 /**

@@ -52,7 +52,11 @@ export interface DirectoryTestnetFiles {
   readonly nodes: readonly TestnetNode[];
   readonly authorities: readonly TestnetAuthority[];
   /** What clients and the orchestrator use to fetch documents. */
-  readonly directory: { readonly authorities: readonly AuthorityEntry[]; readonly threshold: number; readonly timeoutMs: number };
+  readonly directory: {
+    readonly authorities: readonly AuthorityEntry[];
+    readonly threshold: number;
+    readonly timeoutMs: number;
+  };
   readonly genesisMs: number;
   readonly epochLengthS: number;
   readonly firstEpoch: number;
@@ -84,7 +88,12 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
   const specs: { name: string; role: Role; layer: number }[] = testnetNodeSpecs(shape);
   const authorityHost = o.authorityHost ?? '127.0.0.1';
   for (const name of Object.keys(o.perNodeConfig ?? {})) {
-    if (!specs.some((s) => s.name === name)) throw new LoopixError('ERR_LOOPIX_TESTNET_UNKNOWN_NODE', `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`, { field: name });
+    if (!specs.some((s) => s.name === name))
+      throw new LoopixError(
+        'ERR_LOOPIX_TESTNET_UNKNOWN_NODE',
+        `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`,
+        { field: name },
+      );
   }
   const threshold = shape.threshold ?? Math.floor(shape.authorities / 2) + 1;
   const authorities: (TestnetAuthority & { keyFile: string; port: number })[] = [];
@@ -93,7 +102,14 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
     const keyFile = join(dir, `authority-${i}.key.json`);
     writeFileSync(keyFile, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
     const port = await freeTcpPort();
-    authorities.push({ name: `authority-${i}`, configFile: join(dir, `authority-${i}.config.json`), publicKey: key.publicKey, url: `http://${authorityHost}:${port}`, keyFile, port });
+    authorities.push({
+      name: `authority-${i}`,
+      configFile: join(dir, `authority-${i}.config.json`),
+      publicKey: key.publicKey,
+      url: `http://${authorityHost}:${port}`,
+      keyFile,
+      port,
+    });
   }
   const entries: AuthorityEntry[] = authorities.map((a) => ({ publicKey: a.publicKey, url: a.url }));
   const refreshS = Math.min(1, shape.epochLengthS / 8);
@@ -111,23 +127,56 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
     const udp = { host, port: await freeUdpPort() };
     const ws = spec.role === 'provider' ? `ws://${host}:${await freeTcpPort()}` : undefined;
     const metricsPort = o.metrics ? await freeTcpPort() : undefined;
-    const entry: NodeEntry = { id, name: spec.name, role: spec.role, layer: spec.layer, udp, ...(ws ? { ws } : {}), publicKey: byEpoch.get(shape.epoch)!, identityKey: identity.publicKey };
+    const entry: NodeEntry = {
+      id,
+      name: spec.name,
+      role: spec.role,
+      layer: spec.layer,
+      udp,
+      ...(ws ? { ws } : {}),
+      publicKey: byEpoch.get(shape.epoch)!,
+      identityKey: identity.publicKey,
+    };
     const config = {
       id,
       keyFile,
       topologyFile: join(dir, `${spec.name}.topology.json`),
-      directory: { authorities: entries, threshold, timeoutMs: 10_000, startupWaitS: 600, identityKeyFile: identityFile, announce: { name: spec.name, layer: spec.layer, udp, ...(ws ? { ws } : {}) } },
+      directory: {
+        authorities: entries,
+        threshold,
+        timeoutMs: 10_000,
+        startupWaitS: 600,
+        identityKeyFile: identityFile,
+        announce: { name: spec.name, layer: spec.layer, udp, ...(ws ? { ws } : {}) },
+      },
       params: o.params,
       epochs: { refreshS },
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: {} } : {}), ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(ws!).port) } } : {}) } } : {}),
-      ...(metricsPort !== undefined ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } } : {}),
+      ...(spec.role === 'provider'
+        ? {
+            provider: {
+              dataDir: join(dir, `${spec.name}-data`),
+              ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: {} } : {}),
+              ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(ws!).port) } } : {}),
+            },
+          }
+        : {}),
+      ...(metricsPort !== undefined
+        ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } }
+        : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],
     };
     parseConfig(NodeConfigSchema, config, spec.name);
     const configFile = join(dir, `${spec.name}.config.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    nodes.push({ name: spec.name, role: spec.role, entry, keyFile, configFile, ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}) });
+    nodes.push({
+      name: spec.name,
+      role: spec.role,
+      entry,
+      keyFile,
+      configFile,
+      ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}),
+    });
   }
   // The first epoch begins now; no authority votes before every node announced itself (or bootstrapS passed).
   const bootstrapS = shape.bootstrapS ?? 300;
@@ -140,7 +189,15 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
       dataDir: join(dir, `${a.name}-data`),
       authorities: entries,
       threshold,
-      network: { geometry, layers: shape.layers, epochLengthS: shape.epochLengthS, genesisEpoch: shape.epoch, genesisMs, bootstrapUntilMs: genesisMs + Math.round(bootstrapS * 1000), isolation },
+      network: {
+        geometry,
+        layers: shape.layers,
+        epochLengthS: shape.epochLengthS,
+        genesisEpoch: shape.epoch,
+        genesisMs,
+        bootstrapUntilMs: genesisMs + Math.round(bootstrapS * 1000),
+        isolation,
+      },
       nodes: registry,
       syncIntervalMs: Math.max(100, Math.min(1000, Math.round((shape.epochLengthS * 1000) / 10))),
       log: { level: 'info' },
@@ -178,10 +235,18 @@ export class AuthorityProcess {
   start(): void {
     const fd = openSync(join(this.dir, `${this.authority.name}.log`), 'a');
     this.exitCode = null;
-    const child = fork(loopixBin(), ['authority', 'serve', '--config', this.authority.configFile], { stdio: ['ignore', fd, fd, 'ipc'] });
+    const child = fork(loopixBin(), ['authority', 'serve', '--config', this.authority.configFile], {
+      stdio: ['ignore', fd, fd, 'ipc'],
+    });
     this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`${this.authority.name} exited with code ${code} before listening (see ${this.authority.name}.log)`)));
+      child.once('exit', (code) =>
+        reject(
+          new Error(
+            `${this.authority.name} exited with code ${code} before listening (see ${this.authority.name}.log)`,
+          ),
+        ),
+      );
       child.on('message', (m: unknown) => {
         if ((m as { type?: string })?.type === 'ready') resolve();
       });

@@ -48,14 +48,20 @@ export function writeClientConfigs(
       // A directory client keeps the last valid document in its own file (src/directory/client-setup.ts).
       ...(src.kind === 'static'
         ? { topologyFile: src.topologyFile, authorityPublicKey: src.authorityPublicKey }
-        : { topologyFile: `${name}.topology.json`, directory: { authorities: src.authorities, threshold: src.threshold } }),
+        : {
+            topologyFile: `${name}.topology.json`,
+            directory: { authorities: src.authorities, threshold: src.threshold },
+          }),
       params,
       log: { level: 'warn' },
     };
     parseConfig(ClientConfigSchema, config, name);
     const configFile = join(dir, `${name}.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    const address = formatAddress({ providerId: provider.id, publicKey: Uint8Array.from(Buffer.from(publicKey, 'hex')) });
+    const address = formatAddress({
+      providerId: provider.id,
+      publicKey: Uint8Array.from(Buffer.from(publicKey, 'hex')),
+    });
     const addressFile = join(dir, `${name}.address`);
     writeFileSync(addressFile, `${address}\n`);
     return { name, configFile, addressFile, address };

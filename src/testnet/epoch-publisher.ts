@@ -22,7 +22,8 @@ export class EpochPublisher {
     private readonly onPublish: (index: TopologyIndex) => void,
     private readonly log: (line: string) => void = () => undefined,
   ) {
-    if (!files.epochPublicKeys || files.topology.epochLengthS === undefined) throw new Error('EpochPublisher needs a testnet with rotating keys');
+    if (!files.epochPublicKeys || files.topology.epochLengthS === undefined)
+      throw new Error('EpochPublisher needs a testnet with rotating keys');
     this.published = files.topology.epoch;
   }
 
@@ -52,7 +53,9 @@ export class EpochPublisher {
     if (this.stopped) return;
     const { topology, epochPublicKeys, authority, topologyFile } = this.files;
     if (![...epochPublicKeys!.values()].every((keys) => keys.has(epoch))) {
-      this.log(`testnet: no keys generated for epoch ${epoch}; the topology stays at epoch ${this.published} (nodes will drop packets as key_expired)`);
+      this.log(
+        `testnet: no keys generated for epoch ${epoch}; the topology stays at epoch ${this.published} (nodes will drop packets as key_expired)`,
+      );
       return;
     }
     const doc = epochTopology(

@@ -35,7 +35,15 @@ export class DirectoryWatch {
   private busy = false;
 
   constructor(
-    private readonly o: { authorities: readonly AuthorityEntry[]; threshold: number; epochLengthS: number; genesisEpoch: number; genesisMs: number; onExcluded?: (e: ExclusionSeen) => void; pollMs?: number },
+    private readonly o: {
+      authorities: readonly AuthorityEntry[];
+      threshold: number;
+      epochLengthS: number;
+      genesisEpoch: number;
+      genesisMs: number;
+      onExcluded?: (e: ExclusionSeen) => void;
+      pollMs?: number;
+    },
   ) {
     this.fetcher = new DirectoryFetcher({ authorities: o.authorities, threshold: o.threshold, timeoutMs: 2000 });
   }
@@ -73,10 +81,19 @@ export class DirectoryWatch {
         try {
           const res = await fetch(`${a.url}/v1/sync`, { signal: AbortSignal.timeout(2000) });
           if (!res.ok) continue;
-          const sync = (await res.json()) as { reports: { body: { epoch: number; link: { from: string; to: string }; due: number; returned: number } }[] };
+          const sync = (await res.json()) as {
+            reports: { body: { epoch: number; link: { from: string; to: string }; due: number; returned: number } }[];
+          };
           for (const r of sync.reports) {
             const key = `${r.body.link.from}>${r.body.link.to}`;
-            if (!this.reports.has(key)) this.reports.set(key, { ...r.body.link, seenAtMs: Date.now(), epoch: r.body.epoch, due: r.body.due, returned: r.body.returned });
+            if (!this.reports.has(key))
+              this.reports.set(key, {
+                ...r.body.link,
+                seenAtMs: Date.now(),
+                epoch: r.body.epoch,
+                due: r.body.due,
+                returned: r.body.returned,
+              });
           }
           break;
         } catch {

@@ -35,7 +35,11 @@ export interface FailureRecord {
    * The restarted incarnation's own report (its counters start at the restart): packets it forwarded, and its
    * own loops that became due and came back — the node is back in the network, both ways.
    */
-  readonly after_restart: { readonly forwarded: number; readonly loops_due: number; readonly loops_returned: number } | null;
+  readonly after_restart: {
+    readonly forwarded: number;
+    readonly loops_due: number;
+    readonly loops_returned: number;
+  } | null;
 }
 
 /** Checks a plan against the network's node names before anything starts; throws a one-line message. */
@@ -81,7 +85,11 @@ class Injection {
   private afterRestart(): FailureRecord['after_restart'] {
     const s = this.restartedAt === null ? undefined : this.node.last;
     if (!s) return null;
-    return { forwarded: s.counters.forwarded ?? 0, loops_due: s.loop_paths?.total.due ?? 0, loops_returned: s.loop_paths?.total.returned ?? 0 };
+    return {
+      forwarded: s.counters.forwarded ?? 0,
+      loops_due: s.loop_paths?.total.due ?? 0,
+      loops_returned: s.loop_paths?.total.returned ?? 0,
+    };
   }
 }
 
@@ -97,8 +105,17 @@ export class FailureInjector {
     nodes: readonly NodeProcess[],
     private readonly log: (line: string) => void,
   ) {
-    validateFailurePlans(plans, nodes.map((n) => n.node.name));
-    this.injections = plans.map((p) => new Injection(p, nodes.find((n) => n.node.name === p.node)!));
+    validateFailurePlans(
+      plans,
+      nodes.map((n) => n.node.name),
+    );
+    this.injections = plans.map(
+      (p) =>
+        new Injection(
+          p,
+          nodes.find((n) => n.node.name === p.node)!,
+        ),
+    );
   }
 
   get active(): boolean {
@@ -128,7 +145,10 @@ export class FailureInjector {
 
   /** Every planned kill and restart has happened (or failed): from now on, lost is lost. */
   get settled(): boolean {
-    return this.injections.every((i) => i.killedAt !== null && (i.plan.restartAtS === undefined || i.restartedAt !== null || i.restartError !== null));
+    return this.injections.every(
+      (i) =>
+        i.killedAt !== null && (i.plan.restartAtS === undefined || i.restartedAt !== null || i.restartError !== null),
+    );
   }
 
   /** performance.now() when the last planned restart completed; null if one is still due or failed. */
@@ -143,12 +163,15 @@ export class FailureInjector {
   }
 
   private at(s: number, f: () => Promise<void>): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.stopped) return;
-      const p = f().finally(() => this.pending.delete(p));
-      this.pending.add(p);
-    }, Math.max(0, this.t0 + s * 1000 - performance.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        if (this.stopped) return;
+        const p = f().finally(() => this.pending.delete(p));
+        this.pending.add(p);
+      },
+      Math.max(0, this.t0 + s * 1000 - performance.now()),
+    );
     this.timers.add(timer);
   }
 
@@ -156,7 +179,9 @@ export class FailureInjector {
     await inj.node.kill(); // resolves once the process is reaped, so its UDP port is free for restart()
     inj.killedAt = performance.now();
     inj.killSignal = inj.node.exitSignal;
-    this.log(`testnet: killed ${inj.plan.node} (${inj.killSignal ?? `exit ${inj.node.exitCode}`}) at ${seconds(inj.killedAt - this.t0)} s`);
+    this.log(
+      `testnet: killed ${inj.plan.node} (${inj.killSignal ?? `exit ${inj.node.exitCode}`}) at ${seconds(inj.killedAt - this.t0)} s`,
+    );
   }
 
   private async restart(inj: Injection): Promise<void> {

@@ -72,7 +72,11 @@ export function twoProportionZ(through: PathCounts, avoiding: PathCounts): numbe
  * @param names node id → name (ids without a name are reported by id); every named node gets a row, even
  *   with no loops through it.
  */
-export function loopPathReport(observations: readonly LoopObservation[], names: ReadonlyMap<string, string>, o: LoopReportOptions = {}): LoopPathReport {
+export function loopPathReport(
+  observations: readonly LoopObservation[],
+  names: ReadonlyMap<string, string>,
+  o: LoopReportOptions = {},
+): LoopPathReport {
   const zCritical = o.zCritical ?? 3.09;
   const minDue = o.minDue ?? 5;
   const ids = new Set(names.keys());
@@ -108,7 +112,15 @@ export function loopPathReport(observations: readonly LoopObservation[], names: 
       suspect,
     });
   }
-  rows.sort((a, b) => (a.fraction ?? Infinity) - (b.fraction ?? Infinity) || b.due - a.due || a.name.localeCompare(b.name));
+  rows.sort(
+    (a, b) => (a.fraction ?? Infinity) - (b.fraction ?? Infinity) || b.due - a.due || a.name.localeCompare(b.name),
+  );
   const worst = rows[0]?.fraction !== null && rows[0] ? rows[0].name : null;
-  return { rows, worst, suspects: rows.filter((r) => r.suspect).map((r) => r.name), loops_due: loopsDue, loops_returned: loopsReturned };
+  return {
+    rows,
+    worst,
+    suspects: rows.filter((r) => r.suspect).map((r) => r.name),
+    loops_due: loopsDue,
+    loops_returned: loopsReturned,
+  };
 }

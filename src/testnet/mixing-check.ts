@@ -59,13 +59,19 @@ export class MixingCheck {
     const switchPerf = sendStart + warmupMs + (durationS * 1000 - warmupMs) / 2;
     this.windowStartMs = wall(sendStart + warmupMs);
     this.switchMs = wall(switchPerf);
-    if (!(warmupMs < durationS * 1000 / 2)) this.log(`check-mixing: --duration ${durationS} s leaves little after the ${warmupMs / 1000} s warm-up; use ≥ 60 s`);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.backlog = backlogPackets(this.params.lambdaP, (endPerf - performance.now()) / 1000);
-      this.switchMs = wall(performance.now());
-      void this.traffic.queueProbeBacklog(this.backlog);
-    }, Math.max(0, switchPerf - performance.now()));
+    if (!(warmupMs < (durationS * 1000) / 2))
+      this.log(
+        `check-mixing: --duration ${durationS} s leaves little after the ${warmupMs / 1000} s warm-up; use ≥ 60 s`,
+      );
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.backlog = backlogPackets(this.params.lambdaP, (endPerf - performance.now()) / 1000);
+        this.switchMs = wall(performance.now());
+        void this.traffic.queueProbeBacklog(this.backlog);
+      },
+      Math.max(0, switchPerf - performance.now()),
+    );
     this.timer.unref(); // never what keeps an interrupted testnet alive
   }
 

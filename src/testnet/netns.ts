@@ -79,13 +79,19 @@ export function loadLinkMatrix(file: string): LinkMatrix {
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
   } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_NETNS_MATRIX', `--netns ${file}: ${(err as Error).message}`, { field: '--netns' });
+    throw new LoopixError('ERR_LOOPIX_NETNS_MATRIX', `--netns ${file}: ${(err as Error).message}`, {
+      field: '--netns',
+    });
   }
   const shape = (s: Partial<LinkShape> | undefined, where: string): LinkShape => {
     const v = { delayMs: s?.delayMs ?? 0, jitterMs: s?.jitterMs ?? 0, lossPct: s?.lossPct ?? 0 };
     for (const [k, x] of Object.entries(v)) {
       if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || (k === 'lossPct' && x > 100)) {
-        throw new LoopixError('ERR_LOOPIX_NETNS_MATRIX', `--netns ${file}: ${where}.${k} must be a number ≥ 0${k === 'lossPct' ? ' and ≤ 100' : ''}, got ${JSON.stringify(x)}`, { field: `${where}.${k}` });
+        throw new LoopixError(
+          'ERR_LOOPIX_NETNS_MATRIX',
+          `--netns ${file}: ${where}.${k} must be a number ≥ 0${k === 'lossPct' ? ' and ≤ 100' : ''}, got ${JSON.stringify(x)}`,
+          { field: `${where}.${k}` },
+        );
       }
     }
     return v;
@@ -130,7 +136,10 @@ const alive = (pid: number): boolean => {
 export function listNamespaces(): string[] {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   if (r.status !== 0) return [];
-  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(NS_PREFIX));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(NS_PREFIX));
 }
 
 /** Removes the namespaces and bridges of runs whose process is gone; returns the namespaces removed. */
@@ -151,10 +160,17 @@ export function removeLeftovers(): string[] {
 /** Refuses early, in one line, when --netns cannot work here. */
 export function checkNetnsSupport(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new LoopixError('ERR_LOOPIX_NETNS_ROOT', '--netns needs root (CAP_NET_ADMIN) to create network namespaces and tc netem qdiscs; run as root or without --netns', { field: '--netns' });
+    throw new LoopixError(
+      'ERR_LOOPIX_NETNS_ROOT',
+      '--netns needs root (CAP_NET_ADMIN) to create network namespaces and tc netem qdiscs; run as root or without --netns',
+      { field: '--netns' },
+    );
   }
   for (const tool of ['ip', 'tc']) {
-    if (spawnSync(tool, ['-V']).error) throw new LoopixError('ERR_LOOPIX_NETNS_TOOLS', `--netns needs \`${tool}\` (iproute2) on PATH`, { field: '--netns' });
+    if (spawnSync(tool, ['-V']).error)
+      throw new LoopixError('ERR_LOOPIX_NETNS_TOOLS', `--netns needs \`${tool}\` (iproute2) on PATH`, {
+        field: '--netns',
+      });
   }
 }
 
@@ -163,7 +179,10 @@ export function netemSupported(): boolean {
   const ns = `${NS_PREFIX}${process.pid}-probe`;
   spawnSync('ip', ['netns', 'add', ns]);
   try {
-    return spawnSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms']).status === 0;
+    return (
+      spawnSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms'])
+        .status === 0
+    );
   } finally {
     spawnSync('ip', ['netns', 'delete', ns]);
   }
@@ -205,7 +224,8 @@ export class NetnsTestbed {
   /** Creates the bridge, one namespace per host, and the netem links between all of them. */
   static create(hostNames: readonly string[], matrix: LinkMatrix, pid = process.pid): NetnsTestbed {
     checkNetnsSupport();
-    if (hostNames.length > 250) throw new LoopixError('ERR_LOOPIX_NETNS_SIZE', `--netns supports at most 250 hosts, got ${hostNames.length}`);
+    if (hostNames.length > 250)
+      throw new LoopixError('ERR_LOOPIX_NETNS_SIZE', `--netns supports at most 250 hosts, got ${hostNames.length}`);
     removeLeftovers();
     const subnet = `10.211.${pid % 250}`;
     const bed = new NetnsTestbed(matrix, pid, subnet);
@@ -223,7 +243,9 @@ export class NetnsTestbed {
 
   private build(hostNames: readonly string[]): void {
     const names = [CLIENTS_HOST, ...hostNames];
-    const shaped = names.some((a) => names.some((b) => a !== b && Object.values(this.matrix.link(a, b)).some((v) => v > 0)));
+    const shaped = names.some((a) =>
+      names.some((b) => a !== b && Object.values(this.matrix.link(a, b)).some((v) => v > 0)),
+    );
     if (shaped && !netemSupported()) {
       throw new LoopixError(
         'ERR_LOOPIX_NETNS_NETEM',
@@ -252,12 +274,22 @@ export class NetnsTestbed {
     ];
     if (!shaped) return;
     for (const from of all) {
-      const lines = [`qdisc add dev ${from.dev} root handle 1: htb default 1`, `class add dev ${from.dev} parent 1: classid 1:1 htb rate 10gbit quantum 60000`];
+      const lines = [
+        `qdisc add dev ${from.dev} root handle 1: htb default 1`,
+        `class add dev ${from.dev} parent 1: classid 1:1 htb rate 10gbit quantum 60000`,
+      ];
       let k = 2;
       for (const to of all) {
         if (to === from) continue;
         const s = this.matrix.link(from.name, to.name);
-        const netem = [`delay ${s.delayMs}ms`, s.jitterMs > 0 ? `${s.jitterMs}ms` : '', s.lossPct > 0 ? `loss ${s.lossPct}%` : '', 'limit 100000'].filter(Boolean).join(' ');
+        const netem = [
+          `delay ${s.delayMs}ms`,
+          s.jitterMs > 0 ? `${s.jitterMs}ms` : '',
+          s.lossPct > 0 ? `loss ${s.lossPct}%` : '',
+          'limit 100000',
+        ]
+          .filter(Boolean)
+          .join(' ');
         lines.push(
           `class add dev ${from.dev} parent 1: classid 1:${k} htb rate 10gbit quantum 60000`,
           `qdisc add dev ${from.dev} parent 1:${k} handle ${k}: netem ${netem}`,

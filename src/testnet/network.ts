@@ -75,7 +75,11 @@ export async function freeTcpPort(): Promise<number> {
 export function writeKeyFile(file: string, b: SphinxBackend): { publicKey: string; privateKey: Uint8Array } {
   const privateKey = Uint8Array.from(randomBytes(32));
   const publicKey = Buffer.from(b.x25519Base(privateKey)).toString('hex');
-  writeFileSync(file, `${JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(
+    file,
+    `${JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
   return { publicKey, privateKey };
 }
 
@@ -97,7 +101,11 @@ export function writeEpochKeyFile(file: string, b: SphinxBackend, first: number,
 
 /** The signed document for `epoch`: its keys and the next epoch's, and the schedule. */
 export function epochTopology(
-  base: Omit<TopologyBody, 'epoch' | 'issuedAt' | 'nodes' | 'epochStartMs'> & { readonly nodes: readonly NodeEntry[]; readonly firstEpoch: number; readonly firstEpochStartMs: number },
+  base: Omit<TopologyBody, 'epoch' | 'issuedAt' | 'nodes' | 'epochStartMs'> & {
+    readonly nodes: readonly NodeEntry[];
+    readonly firstEpoch: number;
+    readonly firstEpochStartMs: number;
+  },
   epoch: number,
   publicKeys: ReadonlyMap<string, ReadonlyMap<number, string>>,
   authority: AuthorityKey,
@@ -144,10 +152,13 @@ export interface CreateTestnetOptions {
 }
 
 /** The testnet's nodes: providers `provider-<i>` (layer 0), then mixes `mix-<layer>.<i>`. */
-export function testnetNodeSpecs(shape: Pick<TestnetShape, 'providers' | 'layers' | 'perLayer'>): { name: string; role: Role; layer: number }[] {
+export function testnetNodeSpecs(
+  shape: Pick<TestnetShape, 'providers' | 'layers' | 'perLayer'>,
+): { name: string; role: Role; layer: number }[] {
   const specs: { name: string; role: Role; layer: number }[] = [];
   for (let i = 0; i < shape.providers; i++) specs.push({ name: `provider-${i}`, role: 'provider', layer: 0 });
-  for (let l = 1; l <= shape.layers; l++) for (let i = 0; i < shape.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
+  for (let l = 1; l <= shape.layers; l++)
+    for (let i = 0; i < shape.perLayer; i++) specs.push({ name: `mix-${l}.${i}`, role: 'mix', layer: l });
   return specs;
 }
 
@@ -177,7 +188,9 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       role: spec.role,
       layer: spec.layer,
       udp: o.udp?.[spec.name] ?? { host: o.hosts?.get(spec.name) ?? '127.0.0.1', port: await freeUdpPort() },
-      ...(spec.role === 'provider' ? { ws: `ws://${o.hosts?.get(spec.name) ?? '127.0.0.1'}:${await freeTcpPort()}` } : {}),
+      ...(spec.role === 'provider'
+        ? { ws: `ws://${o.hosts?.get(spec.name) ?? '127.0.0.1'}:${await freeTcpPort()}` }
+        : {}),
       ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: true as const } : {}),
       publicKey,
     };
@@ -190,17 +203,42 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   const maxDelayUs = effectiveMaxDelayUs(undefined, mu, o.params.maxDelayMs);
   const topology = rotating
     ? epochTopology(
-        { version: 1, geometry, layers: shape.layers, maxDelayUs, epochLengthS: shape.epochLengthS, nodes: prepared.map((p) => p.entry), firstEpoch: shape.epoch, firstEpochStartMs: Date.now() },
+        {
+          version: 1,
+          geometry,
+          layers: shape.layers,
+          maxDelayUs,
+          epochLengthS: shape.epochLengthS,
+          nodes: prepared.map((p) => p.entry),
+          firstEpoch: shape.epoch,
+          firstEpochStartMs: Date.now(),
+        },
         shape.epoch,
         epochPublicKeys,
         authority,
       )
-    : signTopology({ version: 1, epoch: shape.epoch, issuedAt: new Date().toISOString(), geometry, layers: shape.layers, maxDelayUs, nodes: prepared.map((p) => p.entry) }, authority);
+    : signTopology(
+        {
+          version: 1,
+          epoch: shape.epoch,
+          issuedAt: new Date().toISOString(),
+          geometry,
+          layers: shape.layers,
+          maxDelayUs,
+          nodes: prepared.map((p) => p.entry),
+        },
+        authority,
+      );
   const topologyFile = join(dir, 'topology.json');
   writeFileSync(topologyFile, `${JSON.stringify(topology, null, 2)}\n`);
 
   for (const name of Object.keys(o.perNodeConfig ?? {})) {
-    if (!specs.some((s) => s.name === name)) throw new LoopixError('ERR_LOOPIX_TESTNET_UNKNOWN_NODE', `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`, { field: name });
+    if (!specs.some((s) => s.name === name))
+      throw new LoopixError(
+        'ERR_LOOPIX_TESTNET_UNKNOWN_NODE',
+        `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`,
+        { field: name },
+      );
   }
   const metricsPorts = new Map<string, number>();
   if (o.metrics) for (const p of prepared) metricsPorts.set(p.spec.name, await freeTcpPort());
@@ -213,16 +251,41 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       topologyFile,
       authorityPublicKey: authority.publicKey,
       params: o.params,
-      ...(spec.role === 'provider' ? { provider: { dataDir: join(dir, `${spec.name}-data`), ...(entry.postOffice ? { postOffice: {} } : {}), ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(entry.ws!).port) } } : {}) } } : {}),
+      ...(spec.role === 'provider'
+        ? {
+            provider: {
+              dataDir: join(dir, `${spec.name}-data`),
+              ...(entry.postOffice ? { postOffice: {} } : {}),
+              ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(entry.ws!).port) } } : {}),
+            },
+          }
+        : {}),
       // Off loopback only inside --netns, where the address is the node's own on the testnet's private bridge.
-      ...(metricsPort !== undefined ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } } : {}),
+      ...(metricsPort !== undefined
+        ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } }
+        : {}),
       ...o.nodeConfig,
       ...o.perNodeConfig?.[spec.name],
     };
     parseConfig(NodeConfigSchema, config, spec.name); // fail here, not in a child process
     const configFile = join(dir, `${spec.name}.config.json`);
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    return { name: spec.name, role: spec.role, entry, keyFile, configFile, ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}) };
+    return {
+      name: spec.name,
+      role: spec.role,
+      entry,
+      keyFile,
+      configFile,
+      ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}),
+    };
   });
-  return { dir, authority, topology, topologyFile, index: new TopologyIndex(topology), nodes, ...(rotating ? { epochPublicKeys } : {}) };
+  return {
+    dir,
+    authority,
+    topology,
+    topologyFile,
+    index: new TopologyIndex(topology),
+    nodes,
+    ...(rotating ? { epochPublicKeys } : {}),
+  };
 }

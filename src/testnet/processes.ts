@@ -51,12 +51,23 @@ export class NodeProcess {
     this.exitSignal = null;
     this.incarnations++;
     const args = [this.node.role, '--config', this.node.configFile];
-    const options = { stdio: ['ignore', this.logFd, this.logFd, 'ipc'] as ('ignore' | number)[] & ['ignore', number, number, 'ipc'], env: { ...process.env, LOOPIX_NODE_NAME: this.node.name } };
+    const options = {
+      stdio: ['ignore', this.logFd, this.logFd, 'ipc'] as ('ignore' | number)[] & ['ignore', number, number, 'ipc'],
+      env: { ...process.env, LOOPIX_NODE_NAME: this.node.name },
+    };
     // Wrapped (`ip netns exec NS node …`): the IPC channel's fd and NODE_CHANNEL_FD pass through exec.
-    const child = this.wrap.length === 0 ? fork(loopixBin(), args, options) : spawn(this.wrap[0]!, [...this.wrap.slice(1), process.execPath, loopixBin(), ...args], { ...options, serialization: 'json' });
+    const child =
+      this.wrap.length === 0
+        ? fork(loopixBin(), args, options)
+        : spawn(this.wrap[0]!, [...this.wrap.slice(1), process.execPath, loopixBin(), ...args], {
+            ...options,
+            serialization: 'json',
+          });
     this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`${this.node.name} exited with code ${code} before reporting (see ${this.node.name}.log)`)));
+      child.once('exit', (code) =>
+        reject(new Error(`${this.node.name} exited with code ${code} before reporting (see ${this.node.name}.log)`)),
+      );
       this.statsListeners.push(resolve);
     });
     this.ready.catch(() => {});
@@ -68,13 +79,15 @@ export class NodeProcess {
         for (const l of this.statsListeners.splice(0)) l();
       }
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.exitCode = code ?? -1;
-      this.exitSignal = signal;
-      if (this.logFd !== undefined) closeSync(this.logFd);
-      this.logFd = undefined;
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.exitCode = code ?? -1;
+        this.exitSignal = signal;
+        if (this.logFd !== undefined) closeSync(this.logFd);
+        this.logFd = undefined;
+        resolve(code);
+      }),
+    );
   }
 
   /** Resolves with the next statistics report (or after `timeoutMs` with the last one). */
@@ -123,7 +136,12 @@ export class NodeProcess {
  * Stops a child process of ours: SIGTERM, then SIGKILL after `graceMs`; resolves with its exit code once it
  * is gone (at once when it already exited). `exited` resolves when the child's 'exit' event fired.
  */
-export async function stopChild(child: ChildProcess | undefined, exitCode: number | null, exited: Promise<number | null>, graceMs: number): Promise<number | null> {
+export async function stopChild(
+  child: ChildProcess | undefined,
+  exitCode: number | null,
+  exited: Promise<number | null>,
+  graceMs: number,
+): Promise<number | null> {
   if (!child || exitCode !== null) return exitCode;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -133,7 +151,11 @@ export async function stopChild(child: ChildProcess | undefined, exitCode: numbe
 }
 
 /** SIGKILLs a child process of ours that is still running and waits until it is gone. */
-export async function killChild(child: ChildProcess | undefined, exitCode: number | null, exited: Promise<unknown>): Promise<void> {
+export async function killChild(
+  child: ChildProcess | undefined,
+  exitCode: number | null,
+  exited: Promise<unknown>,
+): Promise<void> {
   if (child && exitCode === null) {
     child.kill('SIGKILL');
     await exited;

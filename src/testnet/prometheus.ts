@@ -68,9 +68,19 @@ export class PrometheusServer {
   }
 
   /** Starts Prometheus on 127.0.0.1:`port` with `configFile`; resolves once /-/ready answers 200. */
-  static async start(o: { configFile: string; port: number; logFile: string; timeoutMs?: number }): Promise<PrometheusServer> {
+  static async start(o: {
+    configFile: string;
+    port: number;
+    logFile: string;
+    timeoutMs?: number;
+  }): Promise<PrometheusServer> {
     const bin = findPrometheus();
-    if (!bin) throw new LoopixError('ERR_LOOPIX_TESTNET_NO_PROMETHEUS', "--prometheus needs the prometheus server on PATH (Debian: apt-get install prometheus)", { field: '--prometheus' });
+    if (!bin)
+      throw new LoopixError(
+        'ERR_LOOPIX_TESTNET_NO_PROMETHEUS',
+        '--prometheus needs the prometheus server on PATH (Debian: apt-get install prometheus)',
+        { field: '--prometheus' },
+      );
     const storage = mkdtempSync(join(tmpdir(), 'loopix-prometheus-'));
     const log = openSync(o.logFile, 'a');
     const child = spawn(
@@ -90,7 +100,10 @@ export class PrometheusServer {
     for (;;) {
       if (child.exitCode !== null) {
         await server.stop();
-        throw new LoopixError('ERR_LOOPIX_TESTNET_PROMETHEUS_START', `prometheus exited with code ${child.exitCode} (see ${o.logFile})`);
+        throw new LoopixError(
+          'ERR_LOOPIX_TESTNET_PROMETHEUS_START',
+          `prometheus exited with code ${child.exitCode} (see ${o.logFile})`,
+        );
       }
       try {
         if ((await fetch(`${server.url}/-/ready`)).status === 200) return server;
@@ -99,7 +112,10 @@ export class PrometheusServer {
       }
       if (Date.now() > deadline) {
         await server.stop();
-        throw new LoopixError('ERR_LOOPIX_TESTNET_PROMETHEUS_START', `prometheus did not become ready within ${(o.timeoutMs ?? 30_000) / 1000} s (see ${o.logFile})`);
+        throw new LoopixError(
+          'ERR_LOOPIX_TESTNET_PROMETHEUS_START',
+          `prometheus did not become ready within ${(o.timeoutMs ?? 30_000) / 1000} s (see ${o.logFile})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     }

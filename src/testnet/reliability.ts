@@ -62,7 +62,8 @@ export async function measureReliability(loss: number, messages: number, sizeByt
         backend,
       });
     };
-    const alice = make('alice', 0), bob = make('bob', 1);
+    const alice = make('alice', 0),
+      bob = make('bob', 1);
     const got: ReceivedMessage[] = [];
     void (async () => {
       for await (const m of bob.messages()) got.push(m);
@@ -70,7 +71,10 @@ export async function measureReliability(loss: number, messages: number, sizeByt
     alice.start();
     bob.start();
     await Promise.all([alice.waitConnected(30_000), bob.waitConnected(30_000)]);
-    let resolved = 0, rejected = 0, fragments = 0, transmissions = 0;
+    let resolved = 0,
+      rejected = 0,
+      fragments = 0,
+      transmissions = 0;
     const handles = [];
     const ids: string[] = [];
     // One message per λP slot on average: envelopes of one or two messages, no merging of the whole run.

@@ -131,17 +131,30 @@ export interface TestnetSummary {
   /** Kills and restarts injected with --kill (empty without). */
   readonly failures: readonly FailureRecord[];
   /** Messages sent once every restarted node was up again, and how many of them arrived; null without a restart. */
-  readonly delivery_after_restart: { readonly since_s: number; readonly sent: number; readonly delivered: number } | null;
+  readonly delivery_after_restart: {
+    readonly since_s: number;
+    readonly sent: number;
+    readonly delivered: number;
+  } | null;
   /** Loops of all senders (nodes over the whole run, clients) per node on their paths, worst first. */
   readonly loop_paths: LoopPathReport;
   /** With --check-mixing: the live self-checks against the Loopix model (docs/anonymity.md "Live self-checks"). */
   readonly mixing?: MixingSummary | null;
   /** With --prometheus: targets up at the end, and each node's loopix_packets_forwarded_total as Prometheus saw it. */
-  readonly prometheus?: { readonly targets: number; readonly targets_up: number; readonly forwarded: Readonly<Record<string, number>> } | null;
+  readonly prometheus?: {
+    readonly targets: number;
+    readonly targets_up: number;
+    readonly forwarded: Readonly<Record<string, number>>;
+  } | null;
   /** With --post-office: the clients' post office counters, summed. */
-  readonly post_office?: { pushes: number; pool_deposits: number; answers_real: number; answers_dummy: number; pull_gaps: number };
+  readonly post_office?: {
+    pushes: number;
+    pool_deposits: number;
+    answers_real: number;
+    answers_dummy: number;
+    pull_gaps: number;
+  };
 }
-
 
 interface Fractions {
   /** Real messages delivered / sent (sent in the period). */
@@ -159,7 +172,14 @@ export interface IsolationSummary {
   /** Nodes misbehaving on purpose (--misbehave), from the moment every node was up (t = 0). */
   readonly misbehaving: readonly string[];
   /** Links reported, by name, when the testnet first saw each report at an authority. */
-  readonly reports: readonly { from: string; to: string; seen_s: number; epoch: number; due: number; returned: number }[];
+  readonly reports: readonly {
+    from: string;
+    to: string;
+    seen_s: number;
+    epoch: number;
+    due: number;
+    returned: number;
+  }[];
   /** Nodes excluded: the first epoch whose document excludes each, and when that epoch began. */
   readonly excluded: readonly { node: string; epoch: number; at_s: number }[];
   /** From misbehaviour start (t = 0) to the exclusion of the first misbehaving node; null if none was. */
@@ -186,16 +206,30 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   // With rotating keys every node needs one key per epoch of the run (plus the drain and one spare).
   const shape: TestnetShape =
     o.shape.epochLengthS !== undefined && o.shape.epochKeys === undefined
-      ? { ...o.shape, epochKeys: o.durationS === undefined ? 144 : Math.ceil((o.durationS + o.drainTimeoutS + 30 + (o.bootstrapS ?? 300) * 2) / o.shape.epochLengthS) + 2 }
+      ? {
+          ...o.shape,
+          epochKeys:
+            o.durationS === undefined
+              ? 144
+              : Math.ceil((o.durationS + o.drainTimeoutS + 30 + (o.bootstrapS ?? 300) * 2) / o.shape.epochLengthS) + 2,
+        }
       : o.shape;
   let netns: NetnsTestbed | undefined;
   try {
-    netns = o.netns ? NetnsTestbed.create(testnetNodeSpecs(shape).map((n) => n.name), o.netns) : undefined;
+    netns = o.netns
+      ? NetnsTestbed.create(
+          testnetNodeSpecs(shape).map((n) => n.name),
+          o.netns,
+        )
+      : undefined;
   } catch (err) {
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  if (netns) o.log(`testnet: ${netns.hosts.size} network namespaces on bridge ${netns.bridge} (${netns.clientsAddress}), links: ${netns.matrix.name}`);
+  if (netns)
+    o.log(
+      `testnet: ${netns.hosts.size} network namespaces on bridge ${netns.bridge} (${netns.clientsAddress}), links: ${netns.matrix.name}`,
+    );
   try {
     return await runOnHosts(o, dir, shape, backend, netns);
   } finally {
@@ -203,9 +237,22 @@ export async function runTestnet(o: TestnetOptions): Promise<TestnetSummary> {
   }
 }
 
-async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, backend: ReturnType<typeof loadSphinx>['backend'], netns: NetnsTestbed | undefined): Promise<TestnetSummary> {
-  const perNodeConfig = Object.fromEntries(Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }]));
-  const nodeConfig = { pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' }, statsIntervalS: 1, log: { level: 'info' }, ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}) };
+async function runOnHosts(
+  o: TestnetOptions,
+  dir: string,
+  shape: TestnetShape,
+  backend: ReturnType<typeof loadSphinx>['backend'],
+  netns: NetnsTestbed | undefined,
+): Promise<TestnetSummary> {
+  const perNodeConfig = Object.fromEntries(
+    Object.entries(o.misbehave ?? {}).map(([name, faults]) => [name, { faults }]),
+  );
+  const nodeConfig = {
+    pipeline: { workers: o.workersPerNode, mode: o.pipelineMode ?? 'pool' },
+    statsIntervalS: 1,
+    log: { level: 'info' },
+    ...(o.checkMixing ? MIXING_PROBE_NODE_CONFIG : {}),
+  };
   // --netns: each node at its own address; the authorities and the demo clients on the bridge's (this host).
   const hosts = netns ? new Map([...netns.hosts.values()].map((h) => [h.name, h.address])) : undefined;
   // Rotating keys: the directory authorities publish every epoch's document (src/testnet/authorities.ts);
@@ -217,7 +264,15 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   if (shape.epochLengthS !== undefined) {
     dirFiles = await createDirectoryTestnetFiles({
       dir,
-      shape: { ...shape, epochLengthS: shape.epochLengthS, epochKeys: shape.epochKeys ?? 4, authorities: o.authorities ?? 3, threshold: o.threshold, isolation: o.isolation, bootstrapS: o.bootstrapS },
+      shape: {
+        ...shape,
+        epochLengthS: shape.epochLengthS,
+        epochKeys: shape.epochKeys ?? 4,
+        authorities: o.authorities ?? 3,
+        threshold: o.threshold,
+        isolation: o.isolation,
+        bootstrapS: o.bootstrapS,
+      },
       backend,
       params: o.params,
       perNodeConfig,
@@ -228,7 +283,17 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     });
     nodeSpecs = dirFiles.nodes;
   } else {
-    const files = await createTestnetFiles({ dir, shape, backend, params: o.params, postOffice: o.postOffice === true, perNodeConfig, nodeConfig, metrics: true, ...(hosts ? { hosts } : {}) });
+    const files = await createTestnetFiles({
+      dir,
+      shape,
+      backend,
+      params: o.params,
+      postOffice: o.postOffice === true,
+      perNodeConfig,
+      nodeConfig,
+      metrics: true,
+      ...(hosts ? { hosts } : {}),
+    });
     staticIndex = files.index;
     staticAuthorityKey = files.authority.publicKey;
     nodeSpecs = files.nodes;
@@ -238,12 +303,17 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     {
       dir,
       providers: nodeSpecs.filter((n) => n.role === 'provider').map((n) => n.entry),
-      source: dirFiles ? { kind: 'directory', ...dirFiles.directory } : { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: staticAuthorityKey! },
+      source: dirFiles
+        ? { kind: 'directory', ...dirFiles.directory }
+        : { kind: 'static', topologyFile: '../topology.json', authorityPublicKey: staticAuthorityKey! },
     },
     backend,
     o.params,
   );
-  const scrapeConfig = writeScrapeConfig(dir, nodeSpecs.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })));
+  const scrapeConfig = writeScrapeConfig(
+    dir,
+    nodeSpecs.map((n) => ({ name: n.name, role: n.role, layer: n.entry.layer, address: n.metrics! })),
+  );
   let prometheus: PrometheusServer | undefined;
   let prometheusSummary: TestnetSummary['prometheus'];
   const authorities = (dirFiles?.authorities ?? []).map((a) => new AuthorityProcess(a, dir));
@@ -257,13 +327,26 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   }
   let traffic: DemoTraffic | undefined;
   const makeTraffic = (topology: TopologyIndex) =>
-    new DemoTraffic({ clients: o.clients, messageIntervalS: o.messageIntervalS, params: o.params, backend, topology, dir, probeClient: o.checkMixing === true, postOffice: o.postOffice === true, ...(dirFiles ? { directory: dirFiles.directory, log: o.log } : {}) });
+    new DemoTraffic({
+      clients: o.clients,
+      messageIntervalS: o.messageIntervalS,
+      params: o.params,
+      backend,
+      topology,
+      dir,
+      probeClient: o.checkMixing === true,
+      postOffice: o.postOffice === true,
+      ...(dirFiles ? { directory: dirFiles.directory, log: o.log } : {}),
+    });
   if (staticIndex) traffic = makeTraffic(staticIndex);
   let nodesUpWall = Date.now();
   let atExclusion: { perf: number; clientLoops: [number, number]; nodeLoops: [number, number] } | undefined;
   const loopCounts = () => {
     const c = (traffic?.clients ?? []).map((x) => x.stats());
-    const clientLoops: [number, number] = [c.reduce((a, s) => a + s.loops_sent, 0), c.reduce((a, s) => a + s.loops_returned, 0)];
+    const clientLoops: [number, number] = [
+      c.reduce((a, s) => a + s.loops_sent, 0),
+      c.reduce((a, s) => a + s.loops_returned, 0),
+    ];
     const nodeLoops: [number, number] = [0, 0];
     for (const n of nodes) {
       for (const snap of n.snapshots()) {
@@ -284,8 +367,11 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
         genesisMs: dirFiles.genesisMs,
         onExcluded: (e: ExclusionSeen) => {
           const name = names0.get(e.node) ?? e.node;
-          o.log(`testnet: ${name} excluded from epoch ${e.epoch} on (${((e.fromMs - nodesUpWall) / 1000).toFixed(1)} s after every node was up)`);
-          if (atExclusion === undefined && misbehaving.has(name)) atExclusion = { perf: performance.now() - (Date.now() - e.fromMs), ...loopCounts() };
+          o.log(
+            `testnet: ${name} excluded from epoch ${e.epoch} on (${((e.fromMs - nodesUpWall) / 1000).toFixed(1)} s after every node was up)`,
+          );
+          if (atExclusion === undefined && misbehaving.has(name))
+            atExclusion = { perf: performance.now() - (Date.now() - e.fromMs), ...loopCounts() };
         },
       })
     : undefined;
@@ -305,7 +391,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   process.on('SIGTERM', onSignal);
   const started = performance.now();
   let phase = 'starting';
-  const ticker = setInterval(() => traffic && table?.render((performance.now() - started) / 1000, phase, nodes, traffic), 1000);
+  const ticker = setInterval(
+    () => traffic && table?.render((performance.now() - started) / 1000, phase, nodes, traffic),
+    1000,
+  );
   const waitUntil = async (done: () => boolean, timeoutS: number) => {
     const deadline = performance.now() + timeoutS * 1000;
     while (!done() && !interrupted && performance.now() < deadline) await sleep(100);
@@ -325,7 +414,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       await Promise.all(authorities.map((a) => a.stop()));
       throw new Error(`${(err as Error).message}; logs kept in ${dir}`);
     }
-    if (authorities.length > 0) o.log(`testnet: ${authorities.length} directory authorities up (documents valid with ${dirFiles!.directory.threshold} of ${authorities.length} signatures)`);
+    if (authorities.length > 0)
+      o.log(
+        `testnet: ${authorities.length} directory authorities up (documents valid with ${dirFiles!.directory.threshold} of ${authorities.length} signatures)`,
+      );
     for (const n of nodes) n.start();
     try {
       await Promise.all(nodes.map((n) => n.ready));
@@ -342,7 +434,13 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       let index: TopologyIndex | undefined;
       for (let tries = 0; !index; tries++) {
         try {
-          const epoch = Math.max(dirFiles.firstEpoch, epochAtMs({ epochLengthS: dirFiles.epochLengthS, genesisEpoch: dirFiles.firstEpoch, genesisMs: dirFiles.genesisMs }, Date.now()));
+          const epoch = Math.max(
+            dirFiles.firstEpoch,
+            epochAtMs(
+              { epochLengthS: dirFiles.epochLengthS, genesisEpoch: dirFiles.firstEpoch, genesisMs: dirFiles.genesisMs },
+              Date.now(),
+            ),
+          );
           const doc = await fetcher.document(epoch);
           index = new TopologyIndex(doc);
           // The ready-made client configs start from it too (their kept document; they follow the authorities).
@@ -363,10 +461,17 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       `testnet: demo messages every ${traffic.messageIntervalS.toFixed(1)} s per client, ${traffic.slotsPerMessage.toFixed(1)} λP slots each with their acks: offered load ${traffic.offeredLoad.toFixed(2)} of the λP streams` +
         (traffic.offeredLoad >= 1 ? ' (≥ 1: the send buffers and the latency grow for as long as the run lasts)' : ''),
     );
-    if (o.checkMixing) mixing = new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log);
-    o.log(`testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`);
+    if (o.checkMixing)
+      mixing = new MixingCheck(nodes, traffic, NetworkParamsSchema.parse(o.params), o.shape.layers, o.log);
+    o.log(
+      `testnet: client configs ready: ${clientConfigs.map((c) => c.configFile).join(', ')} (addresses in ${clientConfigs.map((c) => c.addressFile).join(', ')})`,
+    );
     if (o.prometheus) {
-      prometheus = await PrometheusServer.start({ configFile: scrapeConfig, port: await freeTcpPort(), logFile: join(dir, 'prometheus.log') });
+      prometheus = await PrometheusServer.start({
+        configFile: scrapeConfig,
+        port: await freeTcpPort(),
+        logFile: join(dir, 'prometheus.log'),
+      });
       o.log(`testnet: prometheus at ${prometheus.url} scraping ${scrapeConfig}`);
     }
     phase = 'connecting';
@@ -386,8 +491,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       const quietMs = (o.drainQuietS ?? 10) * 1000;
       // After a failure some messages and loops can never arrive: stop waiting once nothing arrives any more
       // (in step 1 loops keep coming, so only messages and acks count as progress there).
-      const messageProgress = () => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().acks_received, 0);
-      const arrivals = () => traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0);
+      const messageProgress = () =>
+        traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().acks_received, 0);
+      const arrivals = () =>
+        traffic!.deliveredMessages + traffic!.clients.reduce((a, c) => a + c.stats().loops_returned, 0);
       let watch = failures.active ? new QuietWatch(messageProgress, quietMs) : null;
       const gaveUp = () => watch !== null && failures.settled && watch.quiet();
       // 1. The λP streams carry out what is still buffered, and the acks come back (they too travel in λP slots).
@@ -403,7 +510,15 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       const loopsQuiet = new QuietWatch(arrivals, LOOP_RETURN_GRACE_S * 1000);
       await waitUntil(() => complete() || loopsQuiet.quiet() || gaveUp(), remaining);
       drained = complete();
-      drainEnd = drained ? 'complete' : interrupted ? 'interrupted' : gaveUp() ? 'quiet' : traffic.drained && loopsQuiet.quiet() ? 'loops_quiet' : 'timeout';
+      drainEnd = drained
+        ? 'complete'
+        : interrupted
+          ? 'interrupted'
+          : gaveUp()
+            ? 'quiet'
+            : traffic.drained && loopsQuiet.quiet()
+              ? 'loops_quiet'
+              : 'timeout';
     }
     drainS = (performance.now() - drainStart) / 1000;
     phase = 'final statistics';
@@ -426,7 +541,10 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   }
   const tr = traffic; // set once the nodes were up; an earlier failure threw above
   const clientStats = tr.clients.map((c) => c.stats());
-  const observations: LoopObservation[] = tr.clients.map((c) => ({ sender: c.address, tally: c.loopPathCounts().total }));
+  const observations: LoopObservation[] = tr.clients.map((c) => ({
+    sender: c.address,
+    tally: c.loopPathCounts().total,
+  }));
   const rtts = tr.clients.flatMap((c) => c.loopRttSamples()).sort((a, b) => a - b);
   await tr.stop();
   const exits: Record<string, number | null> = {};
@@ -450,16 +568,26 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
   const restartedAt = failures.allRestartedAt;
   const afterRestart = restartedAt === null ? null : { since_s: sinceSend(restartedAt), ...tr.sentSince(restartedAt) };
   const sum = (f: (s: (typeof clientStats)[number]) => number) => clientStats.reduce((a, s) => a + f(s), 0);
-  const q = (p: number) => { const v = percentileOfSorted(rtts, p); return v === undefined ? null : Math.round(v * 10) / 10; };
+  const q = (p: number) => {
+    const v = percentileOfSorted(rtts, p);
+    return v === undefined ? null : Math.round(v * 10) / 10;
+  };
   const lat = tr.latency();
   const isolationSummary = (): IsolationSummary => {
     const at = (ms: number) => Math.round((ms - nodesUpWall) / 100) / 10;
-    const excluded = [...(watch?.exclusions.values() ?? [])].map((e) => ({ node: names.get(e.node) ?? e.node, epoch: e.epoch, at_s: at(e.fromMs) }));
+    const excluded = [...(watch?.exclusions.values() ?? [])].map((e) => ({
+      node: names.get(e.node) ?? e.node,
+      epoch: e.epoch,
+      at_s: at(e.fromMs),
+    }));
     const first = excluded.find((e) => misbehaving.has(e.node));
     let before: Fractions | null = null;
     let after: Fractions | null = null;
     if (atExclusion) {
-      const end = { clientLoops: [sum((s) => s.loops_sent), sum((s) => s.loops_returned)] as const, nodeLoops: [mixLoopsSent, mixLoopsReturned] as const };
+      const end = {
+        clientLoops: [sum((s) => s.loops_sent), sum((s) => s.loops_returned)] as const,
+        nodeLoops: [mixLoopsSent, mixLoopsReturned] as const,
+      };
       const a = tr.sentSince(atExclusion.perf);
       const bSent = tr.sentMessages - a.sent;
       const bDelivered = tr.deliveredMessages - a.delivered;
@@ -467,15 +595,32 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
       const returnedBefore = atExclusion.clientLoops[1] + atExclusion.nodeLoops[1];
       const loopsAfter = end.clientLoops[0] + end.nodeLoops[0] - loopsBefore;
       const returnedAfter = end.clientLoops[1] + end.nodeLoops[1] - returnedBefore;
-      before = { delivery_ratio: ratio(bDelivered, bSent), messages: bSent, loop_return_fraction: ratio(returnedBefore, loopsBefore), loops: loopsBefore };
-      after = { delivery_ratio: ratio(a.delivered, a.sent), messages: a.sent, loop_return_fraction: ratio(returnedAfter, loopsAfter), loops: loopsAfter };
+      before = {
+        delivery_ratio: ratio(bDelivered, bSent),
+        messages: bSent,
+        loop_return_fraction: ratio(returnedBefore, loopsBefore),
+        loops: loopsBefore,
+      };
+      after = {
+        delivery_ratio: ratio(a.delivered, a.sent),
+        messages: a.sent,
+        loop_return_fraction: ratio(returnedAfter, loopsAfter),
+        loops: loopsAfter,
+      };
     }
     return {
       authorities: authorities.length,
       threshold: dirFiles!.directory.threshold,
       isolation: dirFiles!.isolation,
       misbehaving: [...misbehaving],
-      reports: [...(watch?.reports.values() ?? [])].map((r) => ({ from: names.get(r.from) ?? r.from, to: names.get(r.to) ?? r.to, seen_s: at(r.seenAtMs), epoch: r.epoch, due: r.due, returned: r.returned })),
+      reports: [...(watch?.reports.values() ?? [])].map((r) => ({
+        from: names.get(r.from) ?? r.from,
+        to: names.get(r.to) ?? r.to,
+        seen_s: at(r.seenAtMs),
+        epoch: r.epoch,
+        due: r.due,
+        returned: r.returned,
+      })),
       excluded,
       time_to_exclusion_s: first ? first.at_s : null,
       before,
@@ -507,7 +652,12 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     e2e_latency_ms: { p50: lat.p50, p99: lat.p99, mean: lat.mean },
     loop_rtt_ms: { p50: q(0.5), p99: q(0.99) },
     node_exits: exits,
-    ...(dirFiles && watch ? { key_epochs: { length_s: dirFiles.epochLengthS, first: dirFiles.firstEpoch, published: [...watch.epochs] }, directory: isolationSummary() } : {}),
+    ...(dirFiles && watch
+      ? {
+          key_epochs: { length_s: dirFiles.epochLengthS, first: dirFiles.firstEpoch, published: [...watch.epochs] },
+          directory: isolationSummary(),
+        }
+      : {}),
     dir: o.keep || o.dir ? dir : null,
     drain_end: drainEnd,
     loss: {
@@ -522,7 +672,15 @@ async function runOnHosts(o: TestnetOptions, dir: string, shape: TestnetShape, b
     ...(mixing ? { mixing: mixingSummary ?? null } : {}),
     ...(o.prometheus ? { prometheus: prometheusSummary ?? null } : {}),
     ...(o.postOffice
-      ? { post_office: { pushes: sum((s) => s.po_pushes_sent), pool_deposits: sum((s) => s.po_pool_deposits), answers_real: sum((s) => s.po_answers_real), answers_dummy: sum((s) => s.po_answers_dummy), pull_gaps: sum((s) => s.po_pull_gaps) } }
+      ? {
+          post_office: {
+            pushes: sum((s) => s.po_pushes_sent),
+            pool_deposits: sum((s) => s.po_pool_deposits),
+            answers_real: sum((s) => s.po_answers_real),
+            answers_dummy: sum((s) => s.po_answers_dummy),
+            pull_gaps: sum((s) => s.po_pull_gaps),
+          },
+        }
       : {}),
   };
 }
@@ -533,6 +691,8 @@ async function prometheusReport(server: PrometheusServer): Promise<NonNullable<T
   return {
     targets: up.length,
     targets_up: up.filter((r) => r.value[1] === '1').length,
-    forwarded: Object.fromEntries(forwarded.map((r) => [r.metric.node ?? r.metric.instance ?? '?', Number(r.value[1])])),
+    forwarded: Object.fromEntries(
+      forwarded.map((r) => [r.metric.node ?? r.metric.instance ?? '?', Number(r.value[1])]),
+    ),
   };
 }

@@ -24,7 +24,9 @@ export class LiveTable {
     let forwardedPerS = 0;
     let droppedTotal = 0;
     rows.push(`loopix testnet — ${phase}, ${elapsedS.toFixed(0)} s`);
-    rows.push(`${'node'.padEnd(12)} ${pad('recv/s', 8)} ${pad('fwd/s', 8)} ${pad('queue', 6)} ${pad('dropped', 8)} ${pad('loops', 6)} ${pad('back', 6)}  top drop reason`);
+    rows.push(
+      `${'node'.padEnd(12)} ${pad('recv/s', 8)} ${pad('fwd/s', 8)} ${pad('queue', 6)} ${pad('dropped', 8)} ${pad('loops', 6)} ${pad('back', 6)}  top drop reason`,
+    );
     for (const n of nodes) {
       const s = n.last;
       const p = this.previous.get(n.node.name);
@@ -63,7 +65,9 @@ export class LiveTable {
  */
 function worstLoopPath(nodes: readonly NodeProcess[]): string {
   const observations: LoopObservation[] = [];
-  for (const n of nodes) if (n.running && n.last?.loop_paths) observations.push({ sender: n.node.entry.id, tally: n.last.loop_paths.window });
+  for (const n of nodes)
+    if (n.running && n.last?.loop_paths)
+      observations.push({ sender: n.node.entry.id, tally: n.last.loop_paths.window });
   const r = loopPathReport(observations, new Map(nodes.map((n) => [n.node.entry.id, n.node.name] as const)));
   const w = r.rows[0];
   if (!w || w.fraction === null) return '';

@@ -211,10 +211,13 @@ export class DemoTraffic {
    * of the recipient, and a fragment whose ack does not come is sent again.
    */
   get drained(): boolean {
-    return this.deliveredMessages >= this.sentMessages && this.clients.every((c) => {
-      const s = c.stats();
-      return s.send_buffer === 0 && s.unacked_fragments === 0;
-    });
+    return (
+      this.deliveredMessages >= this.sentMessages &&
+      this.clients.every((c) => {
+        const s = c.stats();
+        return s.send_buffer === 0 && s.unacked_fragments === 0;
+      })
+    );
   }
 
   private nextSize(): number {
@@ -258,7 +261,10 @@ export class DemoTraffic {
     this.sendTimes.push(sentAt);
     // send() resolves when the recipient has acknowledged every fragment; the traffic generator only needs the
     // id (delivery is checked at the recipient), and a send still pending when the run stops is not an error.
-    const pending = this.clients[from]!.send(this.o.postOffice ? this.mailboxes[to]! : this.clients[to]!.address, bytes);
+    const pending = this.clients[from]!.send(
+      this.o.postOffice ? this.mailboxes[to]! : this.clients[to]!.address,
+      bytes,
+    );
     pending.catch(() => {});
     this.expected.set(pending.messageId, { bytes, to, from, sentAt });
   }
@@ -277,7 +283,9 @@ export class DemoTraffic {
 
   /** Messages sent and not delivered, oldest first. */
   undelivered(): Undelivered[] {
-    return [...this.expected.values()].map((e) => ({ from: e.from, to: e.to, bytes: e.bytes.length, sentAt: e.sentAt })).sort((a, b) => a.sentAt - b.sentAt);
+    return [...this.expected.values()]
+      .map((e) => ({ from: e.from, to: e.to, bytes: e.bytes.length, sentAt: e.sentAt }))
+      .sort((a, b) => a.sentAt - b.sentAt);
   }
 
   /** Messages whose send() came at or after `t` (performance.now()), and how many of those were delivered. */

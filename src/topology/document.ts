@@ -47,13 +47,20 @@ export function generateAuthorityKey(): AuthorityKey {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   return {
     publicKey: publicKey.export({ format: 'der', type: 'spki' }).subarray(ED25519_SPKI_PREFIX.length).toString('hex'),
-    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(ED25519_PKCS8_PREFIX.length).toString('hex'),
+    privateKey: privateKey
+      .export({ format: 'der', type: 'pkcs8' })
+      .subarray(ED25519_PKCS8_PREFIX.length)
+      .toString('hex'),
   };
 }
 
 export function signTopology(body: TopologyBody, authority: AuthorityKey): SignedTopology {
   validateBody(body);
-  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, Buffer.from(authority.privateKey, 'hex')]), format: 'der', type: 'pkcs8' });
+  const key = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, Buffer.from(authority.privateKey, 'hex')]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const value = sign(null, Buffer.from(canonicalJson(body)), key).toString('hex');
   return { ...body, signature: { algorithm: 'ed25519', publicKey: authority.publicKey, value } };
 }

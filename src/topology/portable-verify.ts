@@ -44,9 +44,11 @@ function ed25519Valid(signatureHex: string, message: Uint8Array, publicKeyHex: s
 function verifySingle(doc: SignedTopology, trustedAuthorityKey: string): SignedTopology {
   if (!doc || typeof doc !== 'object' || !doc.signature) fail('signature', 'missing');
   const { signature, ...body } = doc;
-  if (signature.algorithm !== 'ed25519') fail('signature.algorithm', `must be "ed25519", got ${JSON.stringify(signature.algorithm)}`);
+  if (signature.algorithm !== 'ed25519')
+    fail('signature.algorithm', `must be "ed25519", got ${JSON.stringify(signature.algorithm)}`);
   hexField('signature.publicKey', signature.publicKey, 32);
-  if (signature.publicKey !== trustedAuthorityKey.toLowerCase()) fail('signature.publicKey', `is ${signature.publicKey}, not the trusted authority ${trustedAuthorityKey}`);
+  if (signature.publicKey !== trustedAuthorityKey.toLowerCase())
+    fail('signature.publicKey', `is ${signature.publicKey}, not the trusted authority ${trustedAuthorityKey}`);
   hexField('signature.value', signature.value, 64);
   if (!ed25519Valid(signature.value, new TextEncoder().encode(canonicalJson(body)), signature.publicKey)) {
     fail('signature', 'does not verify: the document was altered or signed by another key');

@@ -30,7 +30,11 @@ export class TopologyIndex {
 
   /** SHA-256 (hex) of the signed content: two documents with the same fingerprint say the same thing. */
   get fingerprint(): string {
-    const { signature: _s, signatures: _ss, ...body } = this.doc as AnyTopology & { signature?: unknown; signatures?: unknown };
+    const {
+      signature: _s,
+      signatures: _ss,
+      ...body
+    } = this.doc as AnyTopology & { signature?: unknown; signatures?: unknown };
     return bytesToHex(sha256(new TextEncoder().encode(canonicalJson(body))));
   }
 

@@ -60,13 +60,24 @@ export class Inspector {
   private send(method: string, params: object, session?: string): Promise<unknown> {
     const id = this.nextId++;
     const message = JSON.stringify({ id, method, params });
-    const done = new Promise<unknown>((resolve, reject) => this.pending.set(`${session ?? ''}:${id}`, { resolve, reject }));
+    const done = new Promise<unknown>((resolve, reject) =>
+      this.pending.set(`${session ?? ''}:${id}`, { resolve, reject }),
+    );
     if (session === undefined) this.ws.send(message);
     else {
       // The outer call's own reply only says the message was handed over; the worker's reply arrives as an event.
       const outer = this.nextId++;
-      this.pending.set(`:${outer}`, { resolve: () => undefined, reject: (e) => this.pending.get(`${session}:${id}`)?.reject(e) });
-      this.ws.send(JSON.stringify({ id: outer, method: 'NodeWorker.sendMessageToWorker', params: { sessionId: session, message } }));
+      this.pending.set(`:${outer}`, {
+        resolve: () => undefined,
+        reject: (e) => this.pending.get(`${session}:${id}`)?.reject(e),
+      });
+      this.ws.send(
+        JSON.stringify({
+          id: outer,
+          method: 'NodeWorker.sendMessageToWorker',
+          params: { sessionId: session, message },
+        }),
+      );
     }
     return done;
   }
@@ -79,8 +90,10 @@ export class Inspector {
       else p?.resolve(m.result);
       return;
     }
-    if (m.method === 'HeapProfiler.addHeapSnapshotChunk') this.chunks.get(session)?.push((m.params as { chunk: string }).chunk);
-    else if (m.method === 'NodeWorker.attachedToWorker') this.workerSessions.push((m.params as { sessionId: string }).sessionId);
+    if (m.method === 'HeapProfiler.addHeapSnapshotChunk')
+      this.chunks.get(session)?.push((m.params as { chunk: string }).chunk);
+    else if (m.method === 'NodeWorker.attachedToWorker')
+      this.workerSessions.push((m.params as { sessionId: string }).sessionId);
     else if (m.method === 'NodeWorker.receivedMessageFromWorker') {
       const p = m.params as { sessionId: string; message: string };
       this.onMessage(p.sessionId, JSON.parse(p.message) as Message);

@@ -64,9 +64,17 @@ export class LinkPeer {
   }
 
   /** Binds as the node whose key file is `keyFile` (a testnet's files). */
-  static fromKeyFile(topology: TopologyIndex, self: NodeEntry, keyFile: string, x25519: LinkPeerOptions['x25519']): Promise<LinkPeer> {
+  static fromKeyFile(
+    topology: TopologyIndex,
+    self: NodeEntry,
+    keyFile: string,
+    x25519: LinkPeerOptions['x25519'],
+  ): Promise<LinkPeer> {
     const file = loadNodeKeyFile(keyFile);
-    const keys = file.kind === 'epochs' ? new Map(file.keys.map((k) => [k.epoch, k.privateKey])) : new Map([[topology.doc.epoch, file.key.privateKey]]);
+    const keys =
+      file.kind === 'epochs'
+        ? new Map(file.keys.map((k) => [k.epoch, k.privateKey]))
+        : new Map([[topology.doc.epoch, file.key.privateKey]]);
     return LinkPeer.bind({ topology, self, keys, x25519 });
   }
 
@@ -87,7 +95,10 @@ export class LinkPeer {
   /** Seals each packet for node `to` and sends it there. */
   async send(to: string | NodeEntry, packets: readonly Uint8Array[]): Promise<void> {
     const e = this.entry(to);
-    await this.sendRaw(e.udp.port, packets.map((p) => this.seal(p, e)));
+    await this.sendRaw(
+      e.udp.port,
+      packets.map((p) => this.seal(p, e)),
+    );
   }
 
   /** Seals and sends without waiting for the sends to complete (a stream at a high rate). */
@@ -99,13 +110,21 @@ export class LinkPeer {
   /** Sends datagrams as they are (already sealed, replayed or forged) from this peer's address. */
   async sendRaw(port: number, datagrams: readonly Uint8Array[]): Promise<void> {
     for (const d of datagrams) {
-      await new Promise<void>((resolve, reject) => this.socket.send(d, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        this.socket.send(d, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      );
     }
   }
 
   /** Resolves once `n` packets have been opened (rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs = 5000): Promise<void> {
-    return this.arrivals.until(() => this.received.length, n, timeoutMs, () => `${this.o.self.name}: expected ${n} packets, got ${this.received.length} (unopened: ${this.unopened.map((u) => u.reason).join(', ') || 'none'})`);
+    return this.arrivals.until(
+      () => this.received.length,
+      n,
+      timeoutMs,
+      () =>
+        `${this.o.self.name}: expected ${n} packets, got ${this.received.length} (unopened: ${this.unopened.map((u) => u.reason).join(', ') || 'none'})`,
+    );
   }
 
   close(): Promise<void> {

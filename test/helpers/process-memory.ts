@@ -7,7 +7,10 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 /** Offsets (mapping start + offset) of every occurrence of any needle in `pid`'s memory, per needle label. */
-export function findInProcessMemory(pid: number, needles: Readonly<Record<string, Uint8Array>>): Record<string, number[]> {
+export function findInProcessMemory(
+  pid: number,
+  needles: Readonly<Record<string, Uint8Array>>,
+): Record<string, number[]> {
   const found: Record<string, number[]> = Object.fromEntries(Object.keys(needles).map((k) => [k, []]));
   const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n');
   const fd = openSync(`/proc/${pid}/mem`, 'r');
@@ -21,7 +24,7 @@ export function findInProcessMemory(pid: number, needles: Readonly<Record<string
       if (!perms?.startsWith('r') || path === '[vvar]' || path === '[vsyscall]') continue;
       const [lo, hi] = range!.split('-').map((h) => parseInt(h, 16)) as [number, number];
       let carry = 0;
-      for (let at = lo; at < hi; ) {
+      for (let at = lo; at < hi;) {
         let n: number;
         try {
           n = readSync(fd, buf, carry, Math.min(CHUNK, hi - at), at);
@@ -36,7 +39,8 @@ export function findInProcessMemory(pid: number, needles: Readonly<Record<string
         }
         const view = buf.subarray(0, carry + n);
         for (const [label, needle] of Object.entries(needles)) {
-          for (let i = view.indexOf(needle); i >= 0; i = view.indexOf(needle, i + 1)) found[label]!.push(at - carry + i);
+          for (let i = view.indexOf(needle); i >= 0; i = view.indexOf(needle, i + 1))
+            found[label]!.push(at - carry + i);
         }
         at += n;
         // Keep the tail so a needle straddling two reads is still seen (a shorter needle inside it is not
@@ -55,7 +59,10 @@ export function findInProcessMemory(pid: number, needles: Readonly<Record<string
 /** The /proc/<pid>/maps line of the mapping that holds `address` (for failure messages). */
 export function mappingOf(pid: number, address: number): string {
   for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n')) {
-    const [lo, hi] = line.split(/\s+/)[0]!.split('-').map((h) => parseInt(h, 16)) as [number, number];
+    const [lo, hi] = line
+      .split(/\s+/)[0]!
+      .split('-')
+      .map((h) => parseInt(h, 16)) as [number, number];
     if (address >= lo && address < hi) return `${line.trim()} (+0x${(address - lo).toString(16)})`;
   }
   return 'unmapped';

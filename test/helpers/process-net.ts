@@ -7,7 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestnetFiles, type CreateTestnetOptions, type TestnetFiles, type TestnetNode } from '../../src/testnet/network.js';
+import {
+  createTestnetFiles,
+  type CreateTestnetOptions,
+  type TestnetFiles,
+  type TestnetNode,
+} from '../../src/testnet/network.js';
 import { NodeProcess } from '../../src/testnet/processes.js';
 
 /** A child process with the NodeProcess / AuthorityProcess life cycle. */

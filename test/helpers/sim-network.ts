@@ -57,7 +57,8 @@ export class SimWorld {
   readonly sim = new SimulatedScheduler();
   readonly inboxes = new Map<string, Uint8Array[]>();
   /** Probability that node `id` drops a packet it forwards (default: none). */
-  lose: (nodeId: string, packet: { readonly from: string; readonly deliveredTo: string | undefined }) => boolean = () => false;
+  lose: (nodeId: string, packet: { readonly from: string; readonly deliveredTo: string | undefined }) => boolean = () =>
+    false;
   hopDelayMs = 50;
   wall = 1_700_000_000_000;
   /** Packets dropped by `lose`, by node id. */
@@ -88,9 +89,20 @@ export class SimWorld {
     this.sim.setTimer(() => this.inbox(clientId).push(p), this.hopDelayMs * r.trace.length);
   }
 
-  client(providerId: string, params: Record<string, number> = {}, extra: Partial<LoopixClientOptions> & { keys?: KeyPair; store?: ClientStore } = {}): SimClient {
+  client(
+    providerId: string,
+    params: Record<string, number> = {},
+    extra: Partial<LoopixClientOptions> & { keys?: KeyPair; store?: ClientStore } = {},
+  ): SimClient {
     const keys = extra.keys ?? keyPair(this.backend);
-    const parsed = NetworkParamsSchema.parse({ lambdaP: 10, lambdaL: 2, lambdaD: 2, mu: 50, pullIntervalMs: 100, ...params });
+    const parsed = NetworkParamsSchema.parse({
+      lambdaP: 10,
+      lambdaL: 2,
+      lambdaD: 2,
+      mu: 50,
+      pullIntervalMs: 100,
+      ...params,
+    });
     let transport: SimTransport | undefined;
     const client = new LoopixClient({
       config: { providerId, params: parsed },
@@ -100,7 +112,14 @@ export class SimWorld {
       scheduler: this.sim,
       wallClock: () => this.wall + this.sim.now(),
       ...extra,
-      transport: (h) => (transport = new SimTransport(this, providerId, toHex(clientIdOf(this.net.geometry, keys.publicKey)), h, parsed.pullIntervalMs)),
+      transport: (h) =>
+        (transport = new SimTransport(
+          this,
+          providerId,
+          toHex(clientIdOf(this.net.geometry, keys.publicKey)),
+          h,
+          parsed.pullIntervalMs,
+        )),
     });
     return { client, transport: () => transport!, keys };
   }

@@ -28,9 +28,17 @@ export interface VectorCase {
 
 type Step = readonly [CommandCode, number];
 
-function buildCase(b: SphinxBackend, name: string, params: Partial<GeometryParams>, steps: readonly Step[], contentLength: number, surb = false): VectorCase {
+function buildCase(
+  b: SphinxBackend,
+  name: string,
+  params: Partial<GeometryParams>,
+  steps: readonly Step[],
+  contentLength: number,
+  surb = false,
+): VectorCase {
   const g = makeGeometry(params);
-  const derive = (label: string, n: number) => b.hkdfSha256(ascii('loopix-vectors'), ascii(`${name} ${label}`), new Uint8Array(0), n);
+  const derive = (label: string, n: number) =>
+    b.hkdfSha256(ascii('loopix-vectors'), ascii(`${name} ${label}`), new Uint8Array(0), n);
   const hops = steps.map(([command, delayUs], i) => {
     const privateKey = derive(`hop ${i} private key`, g.privateKeyBytes);
     return {
@@ -41,27 +49,110 @@ function buildCase(b: SphinxBackend, name: string, params: Partial<GeometryParam
       delayUs,
     };
   });
-  return { name, geometry: g, epoch: 42, hops, content: derive('content', contentLength), seed: derive('seed', g.seedBytes), surb };
+  return {
+    name,
+    geometry: g,
+    epoch: 42,
+    hops,
+    content: derive('content', contentLength),
+    seed: derive('seed', g.seedBytes),
+    surb,
+  };
 }
 
 const { RELAY, DELIVER, DROP, FINAL, LOOP, SURB_REPLY } = Command;
 
 export function vectorCases(b: SphinxBackend): VectorCase[] {
   return [
-    buildCase(b, 'forward-6-hops', {}, [[RELAY, 1_500], [RELAY, 250_000], [RELAY, 0], [RELAY, 4_294_967_295], [DELIVER, 10], [FINAL, 0]], 1024),
-    buildCase(b, 'loop-6-hops', {}, [[RELAY, 7], [RELAY, 8], [RELAY, 9], [RELAY, 10], [DELIVER, 11], [LOOP, 0]], 16),
-    buildCase(b, 'drop-5-hops', {}, [[RELAY, 1], [RELAY, 2], [RELAY, 3], [RELAY, 4], [DROP, 0]], 0),
+    buildCase(
+      b,
+      'forward-6-hops',
+      {},
+      [
+        [RELAY, 1_500],
+        [RELAY, 250_000],
+        [RELAY, 0],
+        [RELAY, 4_294_967_295],
+        [DELIVER, 10],
+        [FINAL, 0],
+      ],
+      1024,
+    ),
+    buildCase(
+      b,
+      'loop-6-hops',
+      {},
+      [
+        [RELAY, 7],
+        [RELAY, 8],
+        [RELAY, 9],
+        [RELAY, 10],
+        [DELIVER, 11],
+        [LOOP, 0],
+      ],
+      16,
+    ),
+    buildCase(
+      b,
+      'drop-5-hops',
+      {},
+      [
+        [RELAY, 1],
+        [RELAY, 2],
+        [RELAY, 3],
+        [RELAY, 4],
+        [DROP, 0],
+      ],
+      0,
+    ),
     buildCase(b, 'final-1-hop', {}, [[FINAL, 0]], 1),
-    buildCase(b, 'surb-reply-6-hops', {}, [[RELAY, 100], [RELAY, 200], [RELAY, 300], [RELAY, 400], [DELIVER, 0], [SURB_REPLY, 0]], 700, true),
-    buildCase(b, 'large-geometry-8-hops', { maxHops: 8, addressBytes: 32, contentBytes: 2048 },
-      [[RELAY, 1], [RELAY, 2], [RELAY, 3], [RELAY, 4], [RELAY, 5], [RELAY, 6], [DELIVER, 7], [FINAL, 0]], 2048),
+    buildCase(
+      b,
+      'surb-reply-6-hops',
+      {},
+      [
+        [RELAY, 100],
+        [RELAY, 200],
+        [RELAY, 300],
+        [RELAY, 400],
+        [DELIVER, 0],
+        [SURB_REPLY, 0],
+      ],
+      700,
+      true,
+    ),
+    buildCase(
+      b,
+      'large-geometry-8-hops',
+      { maxHops: 8, addressBytes: 32, contentBytes: 2048 },
+      [
+        [RELAY, 1],
+        [RELAY, 2],
+        [RELAY, 3],
+        [RELAY, 4],
+        [RELAY, 5],
+        [RELAY, 6],
+        [DELIVER, 7],
+        [FINAL, 0],
+      ],
+      2048,
+    ),
   ];
 }
 
 /** Builds the first packet of a case (for a SURB case: the reply packet). */
-export function firstPacket(b: SphinxBackend, c: VectorCase): { packet: Uint8Array; decryptionKeys?: Uint8Array; surb?: Uint8Array } {
-  if (!c.surb) return { packet: b.createPacket(c.geometry, { epoch: c.epoch, hops: c.hops, content: c.content, seed: c.seed }) };
-  const { surb, decryptionKeys } = b.createSurb(c.geometry, { epoch: c.epoch, hops: c.hops, firstHop: new Uint8Array(c.geometry.addressBytes).fill(0xa5), seed: c.seed });
+export function firstPacket(
+  b: SphinxBackend,
+  c: VectorCase,
+): { packet: Uint8Array; decryptionKeys?: Uint8Array; surb?: Uint8Array } {
+  if (!c.surb)
+    return { packet: b.createPacket(c.geometry, { epoch: c.epoch, hops: c.hops, content: c.content, seed: c.seed }) };
+  const { surb, decryptionKeys } = b.createSurb(c.geometry, {
+    epoch: c.epoch,
+    hops: c.hops,
+    firstHop: new Uint8Array(c.geometry.addressBytes).fill(0xa5),
+    seed: c.seed,
+  });
   const { packet } = b.createSurbReply(c.geometry, surb, c.content);
   return { packet, decryptionKeys, surb };
 }
@@ -85,9 +176,19 @@ export function trace(b: SphinxBackend) {
     }
     return {
       name: c.name,
-      geometry: { maxHops: c.geometry.maxHops, addressBytes: c.geometry.addressBytes, contentBytes: c.geometry.contentBytes },
+      geometry: {
+        maxHops: c.geometry.maxHops,
+        addressBytes: c.geometry.addressBytes,
+        contentBytes: c.geometry.contentBytes,
+      },
       epoch: c.epoch,
-      hops: c.hops.map((h) => ({ privateKey: toHex(h.privateKey), publicKey: toHex(h.publicKey), command: h.command, address: toHex(h.address), delayUs: h.delayUs })),
+      hops: c.hops.map((h) => ({
+        privateKey: toHex(h.privateKey),
+        publicKey: toHex(h.publicKey),
+        command: h.command,
+        address: toHex(h.address),
+        delayUs: h.delayUs,
+      })),
       content: toHex(c.content),
       seed: toHex(c.seed),
       ...(surb ? { surb: toHex(surb), decryptionKeys: toHex(decryptionKeys!) } : {}),

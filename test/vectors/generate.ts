@@ -24,6 +24,9 @@ try {
   console.error(`native addon not checked: ${(err as Error).message}`);
 }
 const out = fileURLToPath(new URL('../../../test/vectors/sphinx-v1.json', import.meta.url));
-writeFileSync(out, `${JSON.stringify({ format: 'loopix sphinx v1 (docs/packet-format.md)', generator: 'test/vectors/generate.ts', cases: reference }, null, 1)}\n`);
+writeFileSync(
+  out,
+  `${JSON.stringify({ format: 'loopix sphinx v1 (docs/packet-format.md)', generator: 'test/vectors/generate.ts', cases: reference }, null, 1)}\n`,
+);
 console.log(`wrote ${reference.length} cases to ${out} (native cross-checked: ${nativeChecked})`);
 console.log(`self-test packet digest: ${selfTestDigest(tsBackend, selfTestPacket(tsBackend))}`);

@@ -69,10 +69,26 @@ const text = (s: string): string => Buffer.from(s, 'ascii').toString('hex');
 
 export const HMAC_VECTORS = [
   // RFC 4231 §4.2–4.8 (test case 5 is truncated to 128 bits)
-  { key: '0b'.repeat(20), data: text('Hi There'), mac: 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7' },
-  { key: text('Jefe'), data: text('what do ya want for nothing?'), mac: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843' },
-  { key: 'aa'.repeat(20), data: 'dd'.repeat(50), mac: '773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe' },
-  { key: range(0x01, 0x19), data: 'cd'.repeat(50), mac: '82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b' },
+  {
+    key: '0b'.repeat(20),
+    data: text('Hi There'),
+    mac: 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7',
+  },
+  {
+    key: text('Jefe'),
+    data: text('what do ya want for nothing?'),
+    mac: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+  },
+  {
+    key: 'aa'.repeat(20),
+    data: 'dd'.repeat(50),
+    mac: '773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe',
+  },
+  {
+    key: range(0x01, 0x19),
+    data: 'cd'.repeat(50),
+    mac: '82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b',
+  },
   { key: '0c'.repeat(20), data: text('Test With Truncation'), mac: 'a3b6167473100ee06e0c796c2955552b' },
   {
     key: 'aa'.repeat(131),

@@ -44,7 +44,12 @@ export interface Fig10Result {
   readonly figure: 'Loopix Fig. 10';
   readonly samples: number;
   readonly measured: { readonly mean_s: number; readonly sd_s: number };
-  readonly gamma_fit: { readonly shape: number; readonly scale_s: number; readonly mean_s: number; readonly sd_s: number };
+  readonly gamma_fit: {
+    readonly shape: number;
+    readonly scale_s: number;
+    readonly mean_s: number;
+    readonly sd_s: number;
+  };
   readonly theory: { readonly hops: number; readonly mu_per_s: number; readonly mean_s: number; readonly sd_s: number };
   readonly paper: { readonly mean_s: 1.93; readonly sd_s: 0.87 };
   /** Density per second in BIN_S bins (the plotted histogram). */
@@ -52,7 +57,12 @@ export interface Fig10Result {
   readonly clients: number;
   readonly clients_connected: number;
   readonly clients_sent_per_s: number;
-  readonly rates_per_min: { readonly lambdaP: number; readonly lambdaL: number; readonly lambdaD: number; readonly lambdaM: number };
+  readonly rates_per_min: {
+    readonly lambdaP: number;
+    readonly lambdaL: number;
+    readonly lambdaD: number;
+    readonly lambdaM: number;
+  };
   readonly dropped: Record<string, number>;
   readonly measure_s: number;
   readonly pull_interval_ms: number;
@@ -75,7 +85,11 @@ export function rebin(h: HistogramState, bin: number): { from_s: number; to_s: n
     }
   }
   const n = h.count || 1;
-  return Array.from({ length: counts.length }, (_, b) => ({ from_s: round(b * bin, 3), to_s: round((b + 1) * bin, 3), density: round((counts[b] ?? 0) / n / bin, 4) }));
+  return Array.from({ length: counts.length }, (_, b) => ({
+    from_s: round(b * bin, 3),
+    to_s: round((b + 1) * bin, 3),
+    density: round((counts[b] ?? 0) / n / bin, 4),
+  }));
 }
 
 export async function runFig10(o: Fig10Options): Promise<Fig10Result> {
@@ -94,22 +108,37 @@ export async function runFig10(o: Fig10Options): Promise<Fig10Result> {
   const sd = histSd(h) / 1000;
   const fit = fitGamma(mean, sd);
   const dropped: Record<string, number> = {};
-  for (const x of r.nodes) for (const [why, c] of Object.entries(x.after.dropped)) {
-    const d = c - (x.before.dropped[why] ?? 0);
-    if (d > 0) dropped[why] = (dropped[why] ?? 0) + d;
-  }
-  o.log(`fig10: ${h.count} loops: mean ${mean.toFixed(3)} s, sd ${sd.toFixed(3)} s; Gamma fit k = ${fit.shape.toFixed(2)}, θ = ${fit.scale.toFixed(3)} s; theory ${LOOP_DELAYED_HOPS / MU} s, ${(Math.sqrt(LOOP_DELAYED_HOPS) / MU).toFixed(3)} s`);
+  for (const x of r.nodes)
+    for (const [why, c] of Object.entries(x.after.dropped)) {
+      const d = c - (x.before.dropped[why] ?? 0);
+      if (d > 0) dropped[why] = (dropped[why] ?? 0) + d;
+    }
+  o.log(
+    `fig10: ${h.count} loops: mean ${mean.toFixed(3)} s, sd ${sd.toFixed(3)} s; Gamma fit k = ${fit.shape.toFixed(2)}, θ = ${fit.scale.toFixed(3)} s; theory ${LOOP_DELAYED_HOPS / MU} s, ${(Math.sqrt(LOOP_DELAYED_HOPS) / MU).toFixed(3)} s`,
+  );
   return {
     figure: 'Loopix Fig. 10',
     samples: h.count,
     measured: { mean_s: round(mean), sd_s: round(sd) },
     gamma_fit: { shape: round(fit.shape), scale_s: round(fit.scale), mean_s: round(fit.mean), sd_s: round(fit.sd) },
-    theory: { hops: LOOP_DELAYED_HOPS, mu_per_s: MU, mean_s: round(LOOP_DELAYED_HOPS / MU), sd_s: round(Math.sqrt(LOOP_DELAYED_HOPS) / MU) },
+    theory: {
+      hops: LOOP_DELAYED_HOPS,
+      mu_per_s: MU,
+      mean_s: round(LOOP_DELAYED_HOPS / MU),
+      sd_s: round(Math.sqrt(LOOP_DELAYED_HOPS) / MU),
+    },
     paper: { mean_s: 1.93, sd_s: 0.87 },
     histogram: rebin(h, BIN_S),
     clients: o.clients,
     clients_connected: r.connected,
-    clients_sent_per_s: round((hostDelta(r, 'sent_real') + hostDelta(r, 'sent_drop_cover') + hostDelta(r, 'loops_sent') + hostDelta(r, 'drops_sent')) / r.measuredS, 1),
+    clients_sent_per_s: round(
+      (hostDelta(r, 'sent_real') +
+        hostDelta(r, 'sent_drop_cover') +
+        hostDelta(r, 'loops_sent') +
+        hostDelta(r, 'drops_sent')) /
+        r.measuredS,
+      1,
+    ),
     rates_per_min: { lambdaP: 60, lambdaL: 60, lambdaD: 60, lambdaM: 60 },
     dropped,
     measure_s: o.measureS,
@@ -124,8 +153,16 @@ export function fig10Plot(r: Fig10Result): TopLevelSpec {
   const xMax = Math.max(7, ...r.histogram.filter((b) => b.density > 0).map((b) => b.to_s));
   const curve: Record<string, unknown>[] = [];
   for (let x = 0.02; x <= xMax; x += 0.02) {
-    curve.push({ x: round(x, 2), y: gammaPdf(x, r.gamma_fit.shape, r.gamma_fit.scale_s), s: `Gamma fit (mean ${r.gamma_fit.mean_s} s, sd ${r.gamma_fit.sd_s} s)` });
-    curve.push({ x: round(x, 2), y: gammaPdf(x, r.theory.hops, 1 / r.theory.mu_per_s), s: `theory Gamma(${r.theory.hops}, 1/µ) (mean ${r.theory.mean_s} s, sd ${r.theory.sd_s} s)` });
+    curve.push({
+      x: round(x, 2),
+      y: gammaPdf(x, r.gamma_fit.shape, r.gamma_fit.scale_s),
+      s: `Gamma fit (mean ${r.gamma_fit.mean_s} s, sd ${r.gamma_fit.sd_s} s)`,
+    });
+    curve.push({
+      x: round(x, 2),
+      y: gammaPdf(x, r.theory.hops, 1 / r.theory.mu_per_s),
+      s: `theory Gamma(${r.theory.hops}, 1/µ) (mean ${r.theory.mean_s} s, sd ${r.theory.sd_s} s)`,
+    });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

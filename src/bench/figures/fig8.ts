@@ -77,9 +77,18 @@ export async function runFig8(o: Fig8Options): Promise<Fig8Result> {
   for (const k of o.steps) {
     const perMin = { L: 1 + 2 * k, D: 1 + 2 * k, P: 3 + 2 * k, M: 1 + 2 * k };
     const lambda = perMin.L + perMin.D + perMin.P;
-    o.log(`fig8: step ${k}: λ = ${lambda}/min per client (λP ${perMin.P}, λL ${perMin.L}, λD ${perMin.D}), λM ${perMin.M}/min, ${o.clients} clients`);
+    o.log(
+      `fig8: step ${k}: λ = ${lambda}/min per client (λP ${perMin.P}, λL ${perMin.L}, λD ${perMin.D}), λM ${perMin.M}/min, ${o.clients} clients`,
+    );
     const r = await runTestnetLoad({
-      params: { lambdaP: perMin.P / 60, lambdaL: perMin.L / 60, lambdaD: perMin.D / 60, lambdaM: perMin.M / 60, mu, pullIntervalMs: o.pullIntervalMs },
+      params: {
+        lambdaP: perMin.P / 60,
+        lambdaL: perMin.L / 60,
+        lambdaD: perMin.D / 60,
+        lambdaM: perMin.M / 60,
+        mu,
+        pullIntervalMs: o.pullIntervalMs,
+      },
       clients: o.clients,
       messagesPerClientPerS: (0.9 * perMin.P) / 60,
       warmupS: o.warmupS,
@@ -88,17 +97,26 @@ export async function runFig8(o: Fig8Options): Promise<Fig8Result> {
     });
     const mixes = r.nodes.filter((n) => n.role === 'mix');
     const byMix: Record<string, number> = {};
-    for (const m of mixes) byMix[m.name] = round(((m.after.counters.processed ?? 0) - (m.before.counters.processed ?? 0)) / r.measuredS, 1);
+    for (const m of mixes)
+      byMix[m.name] = round(((m.after.counters.processed ?? 0) - (m.before.counters.processed ?? 0)) / r.measuredS, 1);
     const all = Object.values(byMix).reduce((a, b) => a + b, 0) / mixes.length;
     const real = hostDelta(r, 'sent_real') / r.measuredS;
-    const sent = (hostDelta(r, 'sent_real') + hostDelta(r, 'sent_drop_cover') + hostDelta(r, 'loops_sent') + hostDelta(r, 'drops_sent')) / r.measuredS;
+    const sent =
+      (hostDelta(r, 'sent_real') +
+        hostDelta(r, 'sent_drop_cover') +
+        hostDelta(r, 'loops_sent') +
+        hostDelta(r, 'drops_sent')) /
+      r.measuredS;
     const dropped: Record<string, number> = {};
-    for (const n of r.nodes) for (const [why, c] of Object.entries(n.after.dropped)) {
-      const d = c - (n.before.dropped[why] ?? 0);
-      if (d > 0) dropped[why] = (dropped[why] ?? 0) + d;
-    }
+    for (const n of r.nodes)
+      for (const [why, c] of Object.entries(n.after.dropped)) {
+        const d = c - (n.before.dropped[why] ?? 0);
+        if (d > 0) dropped[why] = (dropped[why] ?? 0) + d;
+      }
     const cpus = mixes.map((m) => m.cpuCores).filter((c): c is number => c !== null);
-    const overhead = histSummary(histSum(mixes.map((m) => histDiff(m.after.latency_overhead.hist, m.before.latency_overhead.hist))));
+    const overhead = histSummary(
+      histSum(mixes.map((m) => histDiff(m.after.latency_overhead.hist, m.before.latency_overhead.hist))),
+    );
     const point: Fig8Point = {
       step: k,
       lambda_per_min: lambda,
@@ -113,7 +131,9 @@ export async function runFig8(o: Fig8Options): Promise<Fig8Result> {
       clients_connected: r.connected,
       client_host_cpu_cores: round(r.clientHostCpuCores),
     };
-    o.log(`fig8:   one mix: ${point.mix_all_per_s} packets/s all, ${point.mix_payload_per_s} payload; clients sent ${point.clients_sent_per_s}/s; drops ${JSON.stringify(dropped)}`);
+    o.log(
+      `fig8:   one mix: ${point.mix_all_per_s} packets/s all, ${point.mix_payload_per_s} payload; clients sent ${point.clients_sent_per_s}/s; drops ${JSON.stringify(dropped)}`,
+    );
     points.push(point);
   }
   return {

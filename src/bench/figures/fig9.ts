@@ -54,7 +54,12 @@ export interface Fig9Result {
   readonly points: readonly Fig9Point[];
   /** Overhead growth from the fewest to the most clients, ms (the paper: +0.37 ms from 50 to 500). */
   readonly hop_mean_increase_ms: number;
-  readonly rates_per_min: { readonly lambdaP: number; readonly lambdaL: number; readonly lambdaD: number; readonly lambdaM: number };
+  readonly rates_per_min: {
+    readonly lambdaP: number;
+    readonly lambdaL: number;
+    readonly lambdaD: number;
+    readonly lambdaM: number;
+  };
   readonly mu_per_s: number;
   readonly measure_s: number;
   readonly pull_interval_ms: number;
@@ -78,15 +83,24 @@ export async function runFig9(o: Fig9Options): Promise<Fig9Result> {
       measureS: o.measureS,
       log: o.log,
     });
-    const diff = (role: string, pick: (s: (typeof r.nodes)[number]['after']) => (typeof r.nodes)[number]['after']['latency_overhead']['hist']) =>
-      histSum(r.nodes.filter((x) => role === 'any' || x.role === role).map((x) => histDiff(pick(x.after), pick(x.before))));
+    const diff = (
+      role: string,
+      pick: (s: (typeof r.nodes)[number]['after']) => (typeof r.nodes)[number]['after']['latency_overhead']['hist'],
+    ) =>
+      histSum(
+        r.nodes.filter((x) => role === 'any' || x.role === role).map((x) => histDiff(pick(x.after), pick(x.before))),
+      );
     const mixes = r.nodes.filter((x) => x.role === 'mix');
-    const processed = mixes.reduce((a, m) => a + (m.after.counters.processed ?? 0) - (m.before.counters.processed ?? 0), 0) / mixes.length / r.measuredS;
+    const processed =
+      mixes.reduce((a, m) => a + (m.after.counters.processed ?? 0) - (m.before.counters.processed ?? 0), 0) /
+      mixes.length /
+      r.measuredS;
     const dropped: Record<string, number> = {};
-    for (const x of r.nodes) for (const [why, c] of Object.entries(x.after.dropped)) {
-      const d = c - (x.before.dropped[why] ?? 0);
-      if (d > 0) dropped[why] = (dropped[why] ?? 0) + d;
-    }
+    for (const x of r.nodes)
+      for (const [why, c] of Object.entries(x.after.dropped)) {
+        const d = c - (x.before.dropped[why] ?? 0);
+        if (d > 0) dropped[why] = (dropped[why] ?? 0) + d;
+      }
     const point: Fig9Point = {
       clients: n,
       clients_connected: r.connected,
@@ -94,10 +108,19 @@ export async function runFig9(o: Fig9Options): Promise<Fig9Result> {
       provider_hop_ms: histSummary(diff('provider', (s) => s.latency_overhead.hist)),
       loop_rtt_ms: histSummary(diff('any', (s) => s.loop_rtt.hist)),
       mix_processed_per_s: round(processed, 1),
-      clients_sent_per_s: round((hostDelta(r, 'sent_real') + hostDelta(r, 'sent_drop_cover') + hostDelta(r, 'loops_sent') + hostDelta(r, 'drops_sent')) / r.measuredS, 1),
+      clients_sent_per_s: round(
+        (hostDelta(r, 'sent_real') +
+          hostDelta(r, 'sent_drop_cover') +
+          hostDelta(r, 'loops_sent') +
+          hostDelta(r, 'drops_sent')) /
+          r.measuredS,
+        1,
+      ),
       dropped,
     };
-    o.log(`fig9:   per hop (mixes) mean ${point.hop_ms.mean} ms p50 ${point.hop_ms.p50} p99 ${point.hop_ms.p99}; loop RTT mean ${point.loop_rtt_ms.mean} ms (${point.loop_rtt_ms.count} loops)`);
+    o.log(
+      `fig9:   per hop (mixes) mean ${point.hop_ms.mean} ms p50 ${point.hop_ms.p50} p99 ${point.hop_ms.p99}; loop RTT mean ${point.loop_rtt_ms.mean} ms (${point.loop_rtt_ms.count} loops)`,
+    );
     points.push(point);
   }
   return {

@@ -87,13 +87,28 @@ export async function runTestnetLoad(o: LoadRunOptions): Promise<LoadRunResult> 
     for (let h = 0; h < hostCount; h++) {
       const child = fork(hostScript(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       hosts.push(child);
-      await request(child, { type: 'init', topologyFile: files.topologyFile, authorityPublicKey: files.authority.publicKey, params: o.params, providerOffset: h }, 'ready');
+      await request(
+        child,
+        {
+          type: 'init',
+          topologyFile: files.topologyFile,
+          authorityPublicKey: files.authority.publicKey,
+          params: o.params,
+          providerOffset: h,
+        },
+        'ready',
+      );
     }
     const per = (h: number) => Math.floor(o.clients / hostCount) + (h < o.clients % hostCount ? 1 : 0);
-    const added = await Promise.all(hosts.map((c, h) => request<{ connected: number }>(c, { type: 'add', count: per(h) }, 'added')));
+    const added = await Promise.all(
+      hosts.map((c, h) => request<{ connected: number }>(c, { type: 'add', count: per(h) }, 'added')),
+    );
     const connected = added.reduce((a, x) => a + x.connected, 0);
     o.log(`testbed: ${nodes.length} nodes, ${connected}/${o.clients} clients connected (${hostCount} client hosts)`);
-    if (o.messagesPerClientPerS > 0) await Promise.all(hosts.map((c) => request(c, { type: 'messages', perClientPerS: o.messagesPerClientPerS }, 'ok')));
+    if (o.messagesPerClientPerS > 0)
+      await Promise.all(
+        hosts.map((c) => request(c, { type: 'messages', perClientPerS: o.messagesPerClientPerS }, 'ok')),
+      );
     await sleep(o.warmupS * 1000);
     const before = await Promise.all(nodes.map((n) => n.nextStats(5000)));
     const cpu0 = nodes.map((n) => nodePid(n)).map((pid) => (pid ? processCpuMs(pid) : null));
@@ -133,6 +148,9 @@ function nodePid(n: NodeProcess): number | undefined {
 }
 
 /** Σ over the hosts of a numeric field, after − before. */
-export function hostDelta(r: LoadRunResult, field: 'sent_real' | 'sent_drop_cover' | 'loops_sent' | 'drops_sent' | 'received_real' | 'loops_returned'): number {
+export function hostDelta(
+  r: LoadRunResult,
+  field: 'sent_real' | 'sent_drop_cover' | 'loops_sent' | 'drops_sent' | 'received_real' | 'loops_returned',
+): number {
   return r.hostsAfter.reduce((a, h, i) => a + h[field] - r.hostsBefore[i]![field], 0);
 }

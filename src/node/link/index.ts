@@ -32,7 +32,14 @@
  *    12 bytes and a tag of 16 (geometry.linkOverheadBytes).
  */
 export { sendsTo } from './adjacency.js';
-export { defaultLinkCipher, LINK_KEY_BYTES, LINK_SKIP, nativeLinkCipher, tsLinkCipher, type LinkCipher } from './cipher.js';
+export {
+  defaultLinkCipher,
+  LINK_KEY_BYTES,
+  LINK_SKIP,
+  nativeLinkCipher,
+  tsLinkCipher,
+  type LinkCipher,
+} from './cipher.js';
 export { deriveLinkKey, type X25519 } from './keys.js';
 export {
   LINK_NO_KEY,

@@ -24,7 +24,14 @@ const LABEL = new TextEncoder().encode('loopix link key');
 export type X25519 = (scalar: Uint8Array, point: Uint8Array) => Uint8Array;
 
 /** The key for datagrams from `fromId` to `toId` in `epoch`, or null when the DH result is all zero. */
-export function deriveLinkKey(x25519: X25519, ownPrivate: Uint8Array, peerPublic: Uint8Array, epoch: number, fromId: Uint8Array, toId: Uint8Array): Uint8Array | null {
+export function deriveLinkKey(
+  x25519: X25519,
+  ownPrivate: Uint8Array,
+  peerPublic: Uint8Array,
+  epoch: number,
+  fromId: Uint8Array,
+  toId: Uint8Array,
+): Uint8Array | null {
   const shared = x25519(ownPrivate, peerPublic);
   let any = 0;
   for (const b of shared) any |= b;

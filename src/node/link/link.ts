@@ -173,7 +173,8 @@ export class LinkLayer {
     if (datagram.length !== this.D) return 'bad_size';
     const slot = this.slotOf(host, port);
     this.oneOk[0] = this.precheck(datagram, 0, slot, this.oneKey, 0);
-    if (this.oneOk[0] !== 0) return linkVerdictReason(this.oneOk[0] === LINK_SKIP ? LINK_UNAUTHENTICATED : this.oneOk[0]) as LinkOpenDrop;
+    if (this.oneOk[0] !== 0)
+      return linkVerdictReason(this.oneOk[0] === LINK_SKIP ? LINK_UNAUTHENTICATED : this.oneOk[0]) as LinkOpenDrop;
     const verdict = this.finish(datagram, 0, slot, this.oneKey, 1);
     if (verdict !== LINK_OK) return linkVerdictReason(verdict) as LinkOpenDrop;
     return datagram.subarray(HEADER, HEADER + this.N);
@@ -200,7 +201,14 @@ export class LinkLayer {
     for (let i = 0; i < count; i++) {
       if (pre[i] !== 0) ok[i] = pre[i] === LINK_SKIP ? LINK_UNAUTHENTICATED : pre[i]!;
       else if (ok[i] !== 1) ok[i] = LINK_UNAUTHENTICATED;
-      else ok[i] = this.windows.check(slots[i]!, readEpoch(datagrams, i * this.D + 4), readEpoch(datagrams, i * this.D + 8)) ? LINK_OK : LINK_REPLAY;
+      else
+        ok[i] = this.windows.check(
+          slots[i]!,
+          readEpoch(datagrams, i * this.D + 4),
+          readEpoch(datagrams, i * this.D + 8),
+        )
+          ? LINK_OK
+          : LINK_REPLAY;
     }
     keys.fill(0);
   }
@@ -247,7 +255,9 @@ export class LinkLayer {
     for (let i = 0; i < count; i++) {
       const peer = this.peers[slots[i]!];
       const at = i * this.D;
-      verdicts[i] = peer ? this.prepare(packets.subarray(i * this.N, (i + 1) * this.N), peer, out, at, keys, i * LINK_KEY_BYTES) : LINK_NO_KEY;
+      verdicts[i] = peer
+        ? this.prepare(packets.subarray(i * this.N, (i + 1) * this.N), peer, out, at, keys, i * LINK_KEY_BYTES)
+        : LINK_NO_KEY;
       // A datagram without a key still goes through the cipher (with a zero key) and is then not sent.
     }
     this.o.cipher.sealBatch(keys, out, this.N, count);
@@ -288,13 +298,25 @@ export class LinkLayer {
   }
 
   /** Header + plaintext into out[at..], the key into keys[keyAt..]. */
-  private prepare(packet: Uint8Array, peer: Peer, out: Uint8Array, at: number, keys: Uint8Array, keyAt: number): number {
+  private prepare(
+    packet: Uint8Array,
+    peer: Peer,
+    out: Uint8Array,
+    at: number,
+    keys: Uint8Array,
+    keyAt: number,
+  ): number {
     if (!peer.to || packet.length !== this.N) return LINK_NO_KEY;
     const current = this.o.currentEpoch();
     // The current epoch first; around a boundary the next or previous one this node still holds.
     let epoch = current;
     let k = this.keysOf(peer, current)?.send;
-    if (!k) for (const e of [current + 1, current - 1]) if ((k = this.keysOf(peer, e)?.send)) { epoch = e; break; }
+    if (!k)
+      for (const e of [current + 1, current - 1])
+        if ((k = this.keysOf(peer, e)?.send)) {
+          epoch = e;
+          break;
+        }
     if (!k) return LINK_NO_KEY;
     const seq = this.sequences.next(peer.slot);
     writeUint32BE(out, at, epoch >>> 0);
@@ -309,7 +331,10 @@ export class LinkLayer {
     return this.byDestination.get(to) ?? this.byAddress.get(`${to.host}:${to.port}`);
   }
 
-  private keysOf(peer: Peer, epoch: number): { readonly send: Uint8Array | null; readonly recv: Uint8Array | null } | null | undefined {
+  private keysOf(
+    peer: Peer,
+    epoch: number,
+  ): { readonly send: Uint8Array | null; readonly recv: Uint8Array | null } | null | undefined {
     const have = peer.keys.get(epoch);
     if (have !== undefined) return have;
     const own = this.o.ownKey(epoch);

@@ -19,7 +19,10 @@ export class LinkSequences {
 
   /** `slots` peers; pass `buffer` to share the counters of another thread. */
   constructor(slots: number, buffer?: SharedArrayBuffer, nowMs: number = Date.now()) {
-    if (buffer && buffer.byteLength !== slots * SEQUENCE_SLOT_BYTES) throw new RangeError(`link sequence buffer must be ${slots * SEQUENCE_SLOT_BYTES} bytes, got ${buffer.byteLength}`);
+    if (buffer && buffer.byteLength !== slots * SEQUENCE_SLOT_BYTES)
+      throw new RangeError(
+        `link sequence buffer must be ${slots * SEQUENCE_SLOT_BYTES} bytes, got ${buffer.byteLength}`,
+      );
     this.buffer = buffer ?? new SharedArrayBuffer(slots * SEQUENCE_SLOT_BYTES);
     this.counters = new BigInt64Array(this.buffer);
     if (!buffer) this.counters.fill(BigInt(Math.floor(nowMs)) << 20n);

@@ -25,7 +25,8 @@ export class LinkReplayWindows {
   private readonly i32: Int32Array;
 
   constructor(slots: number, buffer?: SharedArrayBuffer) {
-    if (buffer && buffer.byteLength !== slots * SLOT_BYTES) throw new RangeError(`link window buffer must be ${slots * SLOT_BYTES} bytes, got ${buffer.byteLength}`);
+    if (buffer && buffer.byteLength !== slots * SLOT_BYTES)
+      throw new RangeError(`link window buffer must be ${slots * SLOT_BYTES} bytes, got ${buffer.byteLength}`);
     this.buffer = buffer ?? new SharedArrayBuffer(slots * SLOT_BYTES);
     this.i32 = new Int32Array(this.buffer);
   }

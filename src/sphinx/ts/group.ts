@@ -68,7 +68,8 @@ export function mulPublic(k: Uint8Array, publicKey: Uint8Array): Uint8Array {
 function tableFor(publicKey: Uint8Array): EdwardsPoint | null {
   const id = keyId(publicKey);
   let entry = keys.get(id);
-  if (entry) keys.delete(id); // re-inserted below: Map order is recency order
+  if (entry)
+    keys.delete(id); // re-inserted below: Map order is recency order
   else entry = { uses: 0, point: undefined };
   keys.set(id, entry);
   if (keys.size > MAX_TRACKED) forget(keys.keys().next().value!);

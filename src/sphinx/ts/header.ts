@@ -8,14 +8,7 @@
 import type { Geometry } from '../../geometry.js';
 import type { HopSpec } from '../types.js';
 import type { HeaderKeys } from './keys.js';
-import {
-  AES_BLOCK_BYTES,
-  aes128CtrStream,
-  constantTimeEqual,
-  hmacSha256Parts,
-  wipe,
-  xorInto,
-} from './primitives.js';
+import { AES_BLOCK_BYTES, aes128CtrStream, constantTimeEqual, hmacSha256Parts, wipe, xorInto } from './primitives.js';
 
 /** The header stream and the padding stream start from an all-zero counter block. */
 const ZERO_COUNTER = new Uint8Array(AES_BLOCK_BYTES);
@@ -95,7 +88,9 @@ export function buildHeader(
   gamma: Uint8Array,
 ): void {
   const nu = hops.length;
-  const s = g.slotBytes, L = g.betaBytes, t = g.routingBytes;
+  const s = g.slotBytes,
+    L = g.betaBytes,
+    t = g.routingBytes;
   const streams = keys.map((k) => headerStream(g, k.rho));
   try {
     // 1. Filler: φ_i = (φ_{i−1} || 0^s) XOR stream_{i−1}[L + s − i·s .. L + s), i = 1 .. ν−1.

@@ -23,7 +23,10 @@ export const LIONESS_SUBKEY_BYTES = SHA256_BYTES;
 /** |K| = 4 round keys. */
 export const LIONESS_KEY_BYTES = 4 * LIONESS_SUBKEY_BYTES;
 
-const K1 = 0, K2 = 1, K3 = 2, K4 = 3;
+const K1 = 0,
+  K2 = 1,
+  K3 = 2,
+  K4 = 3;
 const subkey = (key: Uint8Array, i: number): Uint8Array =>
   key.subarray(i * LIONESS_SUBKEY_BYTES, (i + 1) * LIONESS_SUBKEY_BYTES);
 

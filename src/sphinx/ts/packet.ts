@@ -60,7 +60,15 @@ export function sealHeader(
   const prefix = encodePrefix(g, epoch);
   header.set(prefix, 0);
   header.set(secrets[0]!.alpha, alpha);
-  buildHeader(g, prefix, secrets, hops, keys.padKey, header.subarray(beta, gamma), header.subarray(gamma, gamma + g.macBytes));
+  buildHeader(
+    g,
+    prefix,
+    secrets,
+    hops,
+    keys.padKey,
+    header.subarray(beta, gamma),
+    header.subarray(gamma, gamma + g.macBytes),
+  );
   return secrets;
 }
 
@@ -182,7 +190,8 @@ export function unwrapChecked(g: Geometry, sk: Uint8Array, packet: Uint8Array): 
 /** α' = X25519(b, α); the header becomes prefix || α' || beta' || gamma' in place. */
 function forward(g: Geometry, packet: Uint8Array, b: Uint8Array, B: Uint8Array): void {
   const { alpha, beta, gamma } = g.offsets;
-  const s = g.slotBytes, t = g.routingBytes;
+  const s = g.slotBytes,
+    t = g.routingBytes;
   const nextAlpha = x25519Unchecked(b, packet.subarray(alpha, beta));
   packet.set(nextAlpha, alpha);
   packet.set(B.subarray(s, s + g.betaBytes), beta);
@@ -204,7 +213,9 @@ export function unwrapBatch(g: Geometry, privateKey: Uint8Array, packets: Uint8A
   }
   const n = packets.length / N;
   if (records.length < n * g.recordBytes) {
-    throw new RangeError(`records must be at least ${n * g.recordBytes} bytes (${n} × recordBytes), got ${records.length}`);
+    throw new RangeError(
+      `records must be at least ${n * g.recordBytes} bytes (${n} × recordBytes), got ${records.length}`,
+    );
   }
   for (let i = 0; i < n; i++) {
     encodeRecord(g, records, i, unwrapChecked(g, privateKey, packets.subarray(i * N, (i + 1) * N)));

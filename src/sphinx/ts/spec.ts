@@ -55,7 +55,8 @@ export function checkHops(g: Geometry, hops: unknown): readonly HopSpec[] {
 /** content: at most C bytes. */
 export function checkContent(g: Geometry, content: unknown): Uint8Array {
   const c = checkBytes('content', content);
-  if (c.length > g.contentBytes) throw new RangeError(`content must be at most ${g.contentBytes} bytes, got ${c.length}`);
+  if (c.length > g.contentBytes)
+    throw new RangeError(`content must be at most ${g.contentBytes} bytes, got ${c.length}`);
   return c;
 }
 

@@ -26,14 +26,17 @@ export function createSurb(g: Geometry, spec: SurbSpec): Surb {
   const hops = checkHops(g, spec.hops);
   const last = hops.length - 1;
   if (hops[last]!.command !== Command.SURB_REPLY) {
-    throw new RangeError(`hops[${last}].command must be SURB_REPLY (${Command.SURB_REPLY}) in a SURB, got ${hops[last]!.command}`);
+    throw new RangeError(
+      `hops[${last}].command must be SURB_REPLY (${Command.SURB_REPLY}) in a SURB, got ${hops[last]!.command}`,
+    );
   }
   const firstHop = checkLength('firstHop', spec.firstHop, g.addressBytes);
   const seed = checkSeed(g, spec.seed);
   return withSeed(g, seed, (s) => {
     const keys = seedKeys(g, s); // 1.
     const surb = new Uint8Array(g.surbBytes);
-    const headerAt = g.addressBytes, keyAt = headerAt + g.headerBytes;
+    const headerAt = g.addressBytes,
+      keyAt = headerAt + g.headerBytes;
     const secrets: HopSecrets[] = [];
     try {
       secrets.push(...sealHeader(g, epoch, hops, keys, surb.subarray(headerAt, keyAt))); // 2.
@@ -62,7 +65,8 @@ export function createSurbReply(
   checkGeometry(g);
   checkLength('surb', surb, g.surbBytes);
   checkContent(g, content);
-  const headerAt = g.addressBytes, keyAt = headerAt + g.headerBytes;
+  const headerAt = g.addressBytes,
+    keyAt = headerAt + g.headerBytes;
   const packet = new Uint8Array(g.packetBytes);
   packet.set(surb.subarray(headerAt, keyAt), 0);
   const payload = packet.subarray(g.offsets.payload, g.packetBytes);
