@@ -6,8 +6,9 @@
  * 2,000 datagrams). Only datagrams whose tag verified reach the window, so forged datagrams cannot move it.
  *
  * State lives in a SharedArrayBuffer so any worker can check any peer; each peer's update holds a tiny
- * spin lock (Atomics.compareExchange) — contention is nil because the kernel steers one source address to
- * one SO_REUSEPORT socket, so one peer is normally handled by one thread.
+ * spin lock (Atomics.compareExchange). The sharded path spreads datagrams over the workers at random (a BPF
+ * program on the SO_REUSEPORT group), so several threads may update one peer's window; the critical section is
+ * a few word operations, so a thread that finds the lock taken spins for well under a microsecond.
  *
  * A node restart empties the windows: a datagram captured before it opens again — the Sphinx replay filter
  * (persistent, src/node/replay.ts) still drops its packet as `replay`.
