@@ -105,19 +105,22 @@ function checkAddress(g: Geometry, name: string, a: Uint8Array): void {
 }
 
 /**
- * The node hops with RELAY commands to each next node and Exp(µ) delays; the last node hop gets `lastCommand`
- * and `lastAddress` (DELIVER/client id with a delay, or DROP/zero with delay 0).
+ * The route over `nodes` under the sender's current epoch: RELAY commands to each next node with Exp(µ)
+ * delays; the last node hop gets `last` (DELIVER/client id with a delay, or DROP or FINAL/zero with delay 0);
+ * then `tail`, the hop the recipient itself unwraps (FINAL, LOOP or SURB_REPLY; no delay), if any.
  */
-function nodeHops(
+function assemble(
   topo: TopologyIndex,
-  epoch: number,
-  nodes: readonly NodeEntry[],
+  kind: RouteKind,
+  nodes: NodeEntry[],
   last: { command: HopSpec['command']; address: Uint8Array; delayed: boolean },
   o: RouteOptions,
-): HopSpec[] {
+  tail?: HopSpec,
+): Route {
   const random = o.random ?? cryptoUniform;
   const maxUs = effectiveMaxDelayUs(topo.doc, o.mu);
-  return nodes.map((node, i): HopSpec => {
+  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
+  const hops = nodes.map((node, i): HopSpec => {
     const isLast = i === nodes.length - 1;
     return {
       // senderEpoch only returns an epoch the document has every node's key for.
@@ -127,6 +130,8 @@ function nodeHops(
       delayUs: isLast && !last.delayed ? 0 : sampleDelayUs(o.mu, random, maxUs),
     };
   });
+  if (tail) hops.push(tail);
+  return { kind, epoch: epoch & 0xffff, nodes, hops };
 }
 
 function checkLength(topo: TopologyIndex, kind: RouteKind, hops: number): void {
@@ -156,16 +161,14 @@ export function messageRoute(
     random,
   );
   checkLength(topo, 'message', nodes.length + 1);
-  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(
+  return assemble(
     topo,
-    epoch,
+    'message',
     nodes,
     { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true },
     { ...o, random },
+    { publicKey: recipient.publicKey, command: Command.FINAL, address: messageId, delayUs: 0 },
   );
-  hops.push({ publicKey: recipient.publicKey, command: Command.FINAL, address: messageId, delayUs: 0 });
-  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /** P_s → L1..Ll → P_s (DELIVER to the sender's own client id) → sender (LOOP with `loopId`). */
@@ -182,16 +185,14 @@ export function loopRoute(
   const own = providerById(topo, ownProviderId, 'own provider');
   const nodes = routeNodes(topo, own, [own], random);
   checkLength(topo, 'loop', nodes.length + 1);
-  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(
+  return assemble(
     topo,
-    epoch,
+    'loop',
     nodes,
     { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true },
     { ...o, random },
+    { publicKey: ownPublicKey, command: Command.LOOP, address: loopId, delayUs: 0 },
   );
-  hops.push({ publicKey: ownPublicKey, command: Command.LOOP, address: loopId, delayUs: 0 });
-  return { kind: 'loop', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /** P_s → L1..Ll → a uniformly random provider, which drops it (DROP, zero address, no delay). */
@@ -200,15 +201,13 @@ export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOp
   const random = o.random ?? cryptoUniform;
   const nodes = routeNodes(topo, providerById(topo, ownProviderId, 'own provider'), topo.providers, random);
   checkLength(topo, 'drop', nodes.length);
-  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(
+  return assemble(
     topo,
-    epoch,
+    'drop',
     nodes,
     { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false },
     { ...o, random },
   );
-  return { kind: 'drop', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /**
@@ -234,16 +233,14 @@ export function surbRoute(
     random,
   );
   checkLength(topo, 'message', nodes.length + 1);
-  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(
+  return assemble(
     topo,
-    epoch,
+    'message',
     nodes,
     { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true },
     { ...o, random },
+    { publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 },
   );
-  hops.push({ publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 });
-  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }
 
 /**
@@ -265,13 +262,11 @@ export function postOfficeRoute(
     );
   const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), po];
   checkLength(topo, 'message', nodes.length);
-  const epoch = topo.senderEpoch(o.nowMs ?? Date.now());
-  const hops = nodeHops(
+  return assemble(
     topo,
-    epoch,
+    'message',
     nodes,
     { command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayed: false },
     { ...o, random },
   );
-  return { kind: 'message', epoch: epoch & 0xffff, nodes, hops };
 }
