@@ -6,8 +6,9 @@
  *
  *  - the PID AQM controller (src/node/aqm.ts) over the workers' queueing delays, read from and written to the
  *    shared control block (src/node/shard-control.ts) every aqm.intervalMs;
- *  - keys and epochs (src/node/epochs.ts: the shared key table the workers read, the replay filter and its
- *    log, answering the workers' replay-gate requests, src/node/shard-replay.ts);
+ *  - keys and epochs (src/node/epochs.ts: the shared key table the workers read; the replay filters, which
+ *    live in shared memory and which the workers check in place, and their log, which the main thread
+ *    writes for the workers: src/node/shard-replay.ts);
  *  - the topology (forwarded to the workers when a newer document is adopted), own loops (built here, sent
  *    by a worker), the provider's inbox deliveries and client submissions, metrics (counter deltas from the
  *    workers every 200 ms) and the stats report.
@@ -30,15 +31,7 @@ import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.j
 import { ShardControl } from './shard-control.js';
 import { SharedKeyTable } from './epoch-keys.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
-import {
-  REPLAY_BUDGET,
-  REPLAY_FILTER_FULL,
-  REPLAY_FRESH,
-  REPLAY_KEY_EXPIRED,
-  REPLAY_LOG_ERROR,
-  REPLAY_SEEN,
-  REPLAY_WRONG_EPOCH,
-} from './shard-replay.js';
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
 import type { MainToShard, ShardToMain, ShardWorkerInit } from './shard-worker.js';
 import { closeUdpFd, openReusePortGroup, type ReusePortGroup } from './udp-batch.js';
 
@@ -146,6 +139,8 @@ export class ShardedPipeline implements NodePacketPath {
       bufferBytes: config.pipeline.socketBufferBytes,
     });
     const node = new ShardedPipeline(o, group, epochs, metrics);
+    // Before the workers start: a key change from now on reaches every worker created since.
+    epochs.onKeysChanged(() => node.postReplayFilters());
     try {
       await node.startWorkers();
     } catch (err) {
@@ -184,6 +179,12 @@ export class ShardedPipeline implements NodePacketPath {
         faults: config.faults,
         deliver: this.o.deliver !== undefined,
         link: this.link.shared(),
+        replay: {
+          params: this.epochs.replay.sharedParams,
+          filters: this.epochs.replay.sharedEpochs(),
+          persist: this.epochs.persistent,
+          resetWhenFull: config.replay.unsafeResetWhenFull,
+        },
       };
       const w = new Worker(shardWorkerFile(), { workerData: { shard } });
       this.workers.push(w);
@@ -225,8 +226,8 @@ export class ShardedPipeline implements NodePacketPath {
         for (const [k, v] of Object.entries(m.drops)) this.metrics.drop(k as DropReason, v);
         if (m.latency.count > 0) this.metrics.latency.merge(m.latency);
         break;
-      case 'replay':
-        this.answerReplay(w, m.id, m.epochs, m.tags, m.count);
+      case 'replayLog':
+        this.logReplayTags(w, m.id, m.epochs, m.tags, m.count);
         break;
       case 'deliver': {
         const A = this.geometry.addressBytes;
@@ -246,31 +247,15 @@ export class ShardedPipeline implements NodePacketPath {
     }
   }
 
-  /** The replay gate's main-thread service: one verdict byte per tag, the batch's log written before answering. */
-  private answerReplay(w: Worker, id: number, epochs: Uint16Array, tags: Uint8Array, count: number): void {
-    const verdicts = new Uint8Array(count);
-    const resolve = this.epochs.resolve;
+  /**
+   * Appends the fresh tags a worker admitted to the replay log (one write(2) per epoch) and tells the worker
+   * whether they are durable: its batch's packets leave only after a good answer (src/node/shard-replay.ts).
+   */
+  private logReplayTags(w: Worker, id: number, epochs: Float64Array, tags: Uint8Array, count: number): void {
     const replay = this.epochs.replay;
-    let fresh = 0;
-    for (let i = 0; i < count; i++) {
-      const epoch = resolve(epochs[i]!);
-      if (typeof epoch !== 'number') {
-        verdicts[i] = epoch === 'key_expired' ? REPLAY_KEY_EXPIRED : REPLAY_WRONG_EPOCH;
-        continue;
-      }
-      const v = replay.checkAt(epoch, tags, i * 16);
-      if (v === true) {
-        verdicts[i] = REPLAY_FRESH;
-        fresh++;
-      } else
-        verdicts[i] =
-          v === 'replay_budget' ? REPLAY_BUDGET : v === 'replay_filter_full' ? REPLAY_FILTER_FULL : REPLAY_SEEN;
-    }
-    // Fail closed: when the log write fails no fresh packet of the batch may leave.
-    if (fresh > 0 && !this.epochs.flush())
-      for (let i = 0; i < count; i++) if (verdicts[i] === REPLAY_FRESH) verdicts[i] = REPLAY_LOG_ERROR;
-    const reply: MainToShard = { type: 'replayed', id, verdicts };
-    w.postMessage(reply, [verdicts.buffer]);
+    for (let i = 0; i < count; i++) replay.stageAdmitted(epochs[i]!, tags, i * TAG_BYTES);
+    const reply: MainToShard = { type: 'replayLogged', id, ok: this.epochs.flush() };
+    w.postMessage(reply);
   }
 
   // ---- ingress from the main thread (provider SUBMITs) and own loops ------------------------------------
@@ -307,6 +292,12 @@ export class ShardedPipeline implements NodePacketPath {
   }
 
   // ---- control plane ------------------------------------------------------------------------------------
+
+  /** The live replay filters changed with the keys: every worker checks against the new set. */
+  private postReplayFilters(): void {
+    const m: MainToShard = { type: 'replayFilters', filters: this.epochs.replay.sharedEpochs() };
+    for (const w of this.workers) w.postMessage(m);
+  }
 
   /** Adopts a newer topology document: workers route by it, and its delay bound applies. */
   setTopology(t: TopologyIndex): void {
