@@ -23,6 +23,8 @@ describe('loopix bench relay / overload / cost / gate', () => {
     const r = run(
       'relay',
       '--json',
+      '--pipeline',
+      'pool',
       '--workers',
       '1',
       '--step-seconds',

@@ -27,7 +27,7 @@ import { availableParallelism } from 'node:os';
 import type { TopLevelSpec } from '../plot/svg.js';
 import { linePlot } from '../plot/svg.js';
 import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './env.js';
-import { RelayRig, type LatencySummary, type RigOptions, type StepResult } from './rig.js';
+import { DEFAULT_BENCH_PIPELINE, RelayRig, type LatencySummary, type RigOptions, type StepResult } from './rig.js';
 import { measureAddonX25519 } from './addon-baseline.js';
 import { round } from './stats.js';
 
@@ -74,7 +74,7 @@ export const RELAY_DEFAULTS = {
   poolSize: 16384,
   opensslSeconds: 3,
   searches: 3,
-  pipeline: 'pool',
+  pipeline: DEFAULT_BENCH_PIPELINE,
   x25519Seconds: 3,
 } as const;
 
@@ -253,7 +253,7 @@ async function medianOn(o: RelayBenchOptions, workers: number): Promise<MedianSe
     workers,
     poolSize: o.poolSize,
     log: o.log,
-    pipeline: { mode: o.pipeline ?? 'pool' },
+    pipeline: { mode: o.pipeline ?? DEFAULT_BENCH_PIPELINE },
     remote: o.remote,
   });
   try {
@@ -269,7 +269,7 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
   const xSeconds = o.x25519Seconds ?? 3;
   const addonX = xSeconds > 0 ? Math.round(measureAddonX25519(xSeconds)) : null;
   if (addonX) o.log(`addon X25519: ${addonX.toLocaleString('en-US')} op/s on one core (X)`);
-  const mode = o.pipeline ?? 'pool';
+  const mode = o.pipeline ?? DEFAULT_BENCH_PIPELINE;
   const rig = await RelayRig.start({
     workers: o.workers,
     poolSize: o.poolSize,
