@@ -25,10 +25,11 @@ import type { TopologyIndex } from '../topology/document.js';
 import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
 import { Incoming } from './incoming.js';
-import { LoopEmitter } from './loops.js';
+import { LoopEmitter, loopParamsOf } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
+import { nodeSnapshot, startStatsReports } from './stats-report.js';
 import { SharedKeyTable } from './epoch-keys.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
@@ -108,17 +109,12 @@ export class ShardedPipeline implements NodePacketPath {
     });
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p) => this.queueSubmit(p) }, metrics);
     if (o.loops !== false) {
-      const p = config.params;
       this.loops = new LoopEmitter({
         geometry: this.geometry,
         backend: o.backend,
         topology,
         self,
-        lambdaM: p.lambdaM,
-        mu: p.mu,
-        windowS: p.loopWindowS,
-        alarmFraction: p.loopAlarmFraction,
-        alarmRateFactor: p.loopAlarmRateFactor,
+        ...loopParamsOf(config.params),
         send: (packet, to) =>
           this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
         count: (name, by) => this.metrics.count(name, by),
@@ -316,30 +312,18 @@ export class ShardedPipeline implements NodePacketPath {
     }, config.pipeline.aqm.intervalMs);
     aqmTimer.unref();
     this.timers.push(aqmTimer);
-    if (this.o.reportStats !== false && config.statsIntervalS > 0) {
-      const statsTimer = setInterval(() => this.report(self.id), config.statsIntervalS * 1000);
-      statsTimer.unref();
-      this.timers.push(statsTimer);
-    }
+    const statsTimer = startStatsReports({
+      enabled: this.o.reportStats !== false,
+      intervalS: config.statsIntervalS,
+      node: self.id,
+      stats: () => this.snapshot(),
+      log: this.log,
+    });
+    if (statsTimer) this.timers.push(statsTimer);
   }
 
   snapshot(): NodeSnapshot {
-    const loopPaths = this.loops?.monitor.attribution();
-    return {
-      ...this.metrics.snapshot(),
-      loop_rtt: this.loopRtt.snapshot(),
-      ...(loopPaths ? { loop_paths: loopPaths } : {}),
-    };
-  }
-
-  private report(node: string): void {
-    try {
-      const message = { type: 'stats', node, stats: this.snapshot() };
-      if (typeof process.send === 'function' && process.connected) process.send(message);
-      else process.stdout.write(`${JSON.stringify(message)}\n`);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not report stats');
-    }
+    return nodeSnapshot(this.metrics, this.loopRtt, this.loops);
   }
 
   private registerGauges(): void {

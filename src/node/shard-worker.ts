@@ -32,7 +32,7 @@ import { Faults } from './faults.js';
 import { injectedSlowdown, stretch } from './bench-slowdown.js';
 import { LatencyHistogram, type CounterName, type DropReason, type HistogramState } from './metrics.js';
 import { Router } from './router.js';
-import { DelayScheduler } from './scheduler.js';
+import { DelayScheduler, type HeldPacket } from './scheduler.js';
 import { ShardControl } from './shard-control.js';
 import { BatchSocket, encodeUdpAddress, UDP_ADDR_BYTES, type ReceivedBatch } from './udp-batch.js';
 import { linkLayerStage, type LinkStage } from './shard-link.js';
@@ -114,21 +114,8 @@ const STATS_MS = 200;
 /** recvmmsg calls per readable event before yielding to timers and messages (the poll is level-triggered). */
 const MAX_ROUNDS = 4;
 
-type Held =
-  | {
-      readonly kind: 'forward';
-      readonly packet: Uint8Array;
-      readonly to: Uint8Array;
-      readonly arrival: number;
-      readonly delayMs: number;
-    }
-  | {
-      readonly kind: 'deliver';
-      readonly packet: Uint8Array;
-      readonly client: Uint8Array;
-      readonly arrival: number;
-      readonly delayMs: number;
-    };
+/** What the delay stage holds here: the next hop as an encoded UDP address. */
+type Held = HeldPacket<Uint8Array>;
 
 /** One unwrapped batch waiting for its replay verdicts. */
 interface Pending {
