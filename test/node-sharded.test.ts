@@ -64,7 +64,8 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
         log: { level: 'warn' },
         pipeline: { mode: 'sharded', workers: 2, aqm: { maxQueueDelayMs: 5000 } },
         // Persisted (the default) and never snapshotted during the test: a restart restores from the log alone.
-        replay: { snapshotIntervalS: 3600 },
+        // A given rate: a filter of a few MB, not one sized by measuring this host (≈ 200 MB, seconds to stop).
+        replay: { snapshotIntervalS: 3600, maxRatePps: 1000 },
       },
     });
     const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
