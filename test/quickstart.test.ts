@@ -62,8 +62,16 @@ interface Proc {
 
 const running = new Set<Proc>();
 
+/**
+ * `npx loopix` run in the project links the project into npx's cache, and on a fresh cache (a fresh clone, a
+ * new worktree) that link runs the project's install script: `node-gyp rebuild` of the addon that `npm install`
+ * (and test/global-setup.ts) already built, about a minute of compiling on 2 cores before the command starts.
+ * The commands are run exactly as written; npm only skips that second build.
+ */
+const NPX_ENV = { npm_config_ignore_scripts: 'true' };
+
 /** Runs `command` with sh in its own process group (so Ctrl-C can be imitated for the whole group). */
-function shell(command: string, cwd = root, env: NodeJS.ProcessEnv = {}): Proc {
+function shell(command: string, cwd = root, env: NodeJS.ProcessEnv = NPX_ENV): Proc {
   const child = spawn('sh', ['-c', command], {
     cwd,
     detached: true,
@@ -233,11 +241,11 @@ describe('the packed package', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'loopix-pack-'));
     try {
       // dist/ is fresh (test/global-setup.ts): skip the prepare script's second compile.
-      const npm = (args: string[], cwd: string) =>
+      const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
         spawnSync('npm', args, {
           cwd,
           encoding: 'utf8',
-          env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+          env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', ...env },
         });
       const pack = npm(['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root);
       expect(pack.status, pack.stderr).toBe(0);
@@ -303,7 +311,8 @@ describe('the packed package', () => {
         join(proj, 'node_modules', 'better-sqlite3', 'build'),
         { recursive: true },
       );
-      const rebuild = npm(['rebuild', 'loopix', '--offline'], proj);
+      // JOBS: node-gyp compiles the addon's sources in parallel (make -j, one job per core); same build.
+      const rebuild = npm(['rebuild', 'loopix', '--offline'], proj, { JOBS: 'max' });
       expect(rebuild.status, rebuild.stderr).toBe(0);
       expect(existsSync(join(proj, 'node_modules', 'loopix', 'build', 'Release', 'loopix_sphinx.node'))).toBe(true);
 
