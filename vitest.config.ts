@@ -49,7 +49,12 @@ export default defineConfig({
         extends: true,
         test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: SLOW, sequence: { groupOrder: 0 } },
       },
-      { extends: true, test: { name: 'slow', include: SLOW, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+      // maxConcurrency: a slow file may mark tests that mostly wait (benchmark smoke runs, epoch waits) as
+      // concurrent; at most two of them run at once.
+      {
+        extends: true,
+        test: { name: 'slow', include: SLOW, maxWorkers: 1, maxConcurrency: 2, sequence: { groupOrder: 1 } },
+      },
     ],
   },
 });
