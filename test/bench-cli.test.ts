@@ -33,6 +33,55 @@ const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.concurrent('loopix bench relay / overload / cost / gate', () => {
+  // The longest (four gate measurements) first, so that the shorter ones run beside it.
+  it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', async () => {
+    const baseline = join(dir, 'baseline.json');
+    const quick = [
+      '--workers',
+      '1',
+      '--searches',
+      '1',
+      '--x25519-seconds',
+      '0.5',
+      '--openssl-seconds',
+      '0',
+      '--sphinx-seconds',
+      '0.5',
+      '--step-seconds',
+      '0.4',
+      '--max-steps',
+      '2',
+      '--start-rate',
+      '300',
+      '--max-loss',
+      '0.5',
+    ];
+    const first = await run('gate', '--baseline', baseline, ...quick);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);
+    const written = JSON.parse(readFileSync(baseline, 'utf8'));
+    expect(written.sphinx_unwrap_vs_x25519).toBeGreaterThan(0);
+    expect(written.relay_vs_x25519).toBeGreaterThan(0);
+    expect(written.measured.addon_x25519_per_s).toBeGreaterThan(0);
+
+    writeFileSync(
+      baseline,
+      JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }),
+    );
+    const pass = await run('gate', '--json', '--baseline', baseline, ...quick);
+    expect(pass.status, pass.stderr).toBe(0);
+    expect(pass.stdout).toMatch(/^bench gate: PASS/m);
+    expect(lastJson(pass.stdout).pass).toBe(true);
+
+    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 100, relay_vs_x25519: 100, tolerance: 0.15 }));
+    const fail = await run('gate', '--json', '--baseline', baseline, ...quick);
+    expect(fail.status).toBe(1);
+    expect(fail.stdout).toMatch(/^bench gate: FAIL: sphinx_unwrap_vs_x25519 .* < 85/m);
+    const j = lastJson(fail.stdout);
+    expect(j.pass).toBe(false);
+    expect(j.attempts).toHaveLength(2); // a failing ratio is measured once more before the gate fails
+  }, 240_000);
+
   it('relay --json reports the sustained rate, its loss, the per-hop overhead at 50 % load, CPU and workers', async () => {
     const r = await run(
       'relay',
@@ -170,54 +219,6 @@ describe.concurrent('loopix bench relay / overload / cost / gate', () => {
     }
     expect(j.assumptions.prices.length).toBe(j.scenarios.length);
   }, 180_000);
-
-  it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', async () => {
-    const baseline = join(dir, 'baseline.json');
-    const quick = [
-      '--workers',
-      '1',
-      '--searches',
-      '1',
-      '--x25519-seconds',
-      '0.5',
-      '--openssl-seconds',
-      '0',
-      '--sphinx-seconds',
-      '0.5',
-      '--step-seconds',
-      '0.4',
-      '--max-steps',
-      '2',
-      '--start-rate',
-      '300',
-      '--max-loss',
-      '0.5',
-    ];
-    const first = await run('gate', '--baseline', baseline, ...quick);
-    expect(first.status, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);
-    const written = JSON.parse(readFileSync(baseline, 'utf8'));
-    expect(written.sphinx_unwrap_vs_x25519).toBeGreaterThan(0);
-    expect(written.relay_vs_x25519).toBeGreaterThan(0);
-    expect(written.measured.addon_x25519_per_s).toBeGreaterThan(0);
-
-    writeFileSync(
-      baseline,
-      JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }),
-    );
-    const pass = await run('gate', '--json', '--baseline', baseline, ...quick);
-    expect(pass.status, pass.stderr).toBe(0);
-    expect(pass.stdout).toMatch(/^bench gate: PASS/m);
-    expect(lastJson(pass.stdout).pass).toBe(true);
-
-    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 100, relay_vs_x25519: 100, tolerance: 0.15 }));
-    const fail = await run('gate', '--json', '--baseline', baseline, ...quick);
-    expect(fail.status).toBe(1);
-    expect(fail.stdout).toMatch(/^bench gate: FAIL: sphinx_unwrap_vs_x25519 .* < 85/m);
-    const j = lastJson(fail.stdout);
-    expect(j.pass).toBe(false);
-    expect(j.attempts).toHaveLength(2); // a failing ratio is measured once more before the gate fails
-  }, 240_000);
 });
 
 describe.concurrent('loopix bench link', () => {
