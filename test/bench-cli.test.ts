@@ -3,7 +3,7 @@
  * tiny durations: the JSON line carries every documented field with sensible values. No timing assertions:
  * performance targets live in docs/benchmarks.md, not in tests.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,15 +12,78 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-bench-test-'));
+/**
+ * `loopix bench ARGS` as a child process, awaited without blocking the test worker: the tests of this file run
+ * two at a time (vitest.config.ts maxConcurrency). Each benchmark mostly waits (fixed step lengths, drains,
+ * start-ups) and its assertions are about fields, not speed: a smoke run on half a loaded host still passes
+ * --max-loss 0.5 at a few hundred packets/s.
+ */
 const run = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, 'bench', ...args], { encoding: 'utf8', timeout: 240_000 });
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [BIN, 'bench', ...args],
+      { encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    ),
+  );
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('loopix bench relay / overload / cost / gate', () => {
-  it('relay --json reports the sustained rate, its loss, the per-hop overhead at 50 % load, CPU and workers', () => {
-    const r = run(
+describe.concurrent('loopix bench relay / overload / cost / gate', () => {
+  // The longest (four gate measurements) first, so that the shorter ones run beside it.
+  it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', async () => {
+    const baseline = join(dir, 'baseline.json');
+    const quick = [
+      '--workers',
+      '1',
+      '--searches',
+      '1',
+      '--x25519-seconds',
+      '0.5',
+      '--openssl-seconds',
+      '0',
+      '--sphinx-seconds',
+      '0.5',
+      '--step-seconds',
+      '0.4',
+      '--max-steps',
+      '2',
+      '--start-rate',
+      '300',
+      '--max-loss',
+      '0.5',
+    ];
+    const first = await run('gate', '--baseline', baseline, ...quick);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);
+    const written = JSON.parse(readFileSync(baseline, 'utf8'));
+    expect(written.sphinx_unwrap_vs_x25519).toBeGreaterThan(0);
+    expect(written.relay_vs_x25519).toBeGreaterThan(0);
+    expect(written.measured.addon_x25519_per_s).toBeGreaterThan(0);
+
+    writeFileSync(
+      baseline,
+      JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }),
+    );
+    const pass = await run('gate', '--json', '--baseline', baseline, ...quick);
+    expect(pass.status, pass.stderr).toBe(0);
+    expect(pass.stdout).toMatch(/^bench gate: PASS/m);
+    expect(lastJson(pass.stdout).pass).toBe(true);
+
+    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 100, relay_vs_x25519: 100, tolerance: 0.15 }));
+    const fail = await run('gate', '--json', '--baseline', baseline, ...quick);
+    expect(fail.status).toBe(1);
+    expect(fail.stdout).toMatch(/^bench gate: FAIL: sphinx_unwrap_vs_x25519 .* < 85/m);
+    const j = lastJson(fail.stdout);
+    expect(j.pass).toBe(false);
+    expect(j.attempts).toHaveLength(2); // a failing ratio is measured once more before the gate fails
+  }, 240_000);
+
+  it('relay --json reports the sustained rate, its loss, the per-hop overhead at 50 % load, CPU and workers', async () => {
+    const r = await run(
       'relay',
       '--json',
       '--pipeline',
@@ -73,8 +136,8 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(readFileSync(join(dir, 'relay.svg'), 'utf8')).toMatch(/^<svg/);
   }, 180_000);
 
-  it('relay --pipeline sharded --scaling reports the median of its searches, the main thread per packet and 2-vs-1 workers', () => {
-    const r = run(
+  it('relay --pipeline sharded --scaling reports the median of its searches, the main thread per packet and 2-vs-1 workers', async () => {
+    const r = await run(
       'relay',
       '--json',
       '--pipeline',
@@ -112,8 +175,8 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(j.scaling.one_worker_pkt_per_s).toBeGreaterThan(0);
   }, 240_000);
 
-  it('overload --json reports goodput, queueing delay, memory and the AQM drop probability over time', () => {
-    const r = run(
+  it('overload --json reports goodput, queueing delay, memory and the AQM drop probability over time', async () => {
+    const r = await run(
       'overload',
       '--json',
       '--workers',
@@ -144,8 +207,8 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(readFileSync(join(dir, 'overload.svg'), 'utf8')).toMatch(/^<svg/);
   }, 180_000);
 
-  it('cost --json turns a relay rate into a cost per client per month under stated price assumptions', () => {
-    const r = run('cost', '--json', '--max-rate', '12000', '--cores', '2', '--no-save');
+  it('cost --json turns a relay rate into a cost per client per month under stated price assumptions', async () => {
+    const r = await run('cost', '--json', '--max-rate', '12000', '--cores', '2', '--no-save');
     expect(r.status, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.per_client.packets_per_s).toBeCloseTo(0.5, 6);
@@ -160,59 +223,11 @@ describe('loopix bench relay / overload / cost / gate', () => {
     }
     expect(j.assumptions.prices.length).toBe(j.scenarios.length);
   }, 180_000);
-
-  it('gate writes a missing baseline, passes against a low one and fails (exit 1, one clear line) against a high one', () => {
-    const baseline = join(dir, 'baseline.json');
-    const quick = [
-      '--workers',
-      '1',
-      '--searches',
-      '1',
-      '--x25519-seconds',
-      '0.5',
-      '--openssl-seconds',
-      '0',
-      '--sphinx-seconds',
-      '0.5',
-      '--step-seconds',
-      '0.4',
-      '--max-steps',
-      '2',
-      '--start-rate',
-      '300',
-      '--max-loss',
-      '0.5',
-    ];
-    const first = run('gate', '--baseline', baseline, ...quick);
-    expect(first.status, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^bench gate: BASELINE WRITTEN/m);
-    const written = JSON.parse(readFileSync(baseline, 'utf8'));
-    expect(written.sphinx_unwrap_vs_x25519).toBeGreaterThan(0);
-    expect(written.relay_vs_x25519).toBeGreaterThan(0);
-    expect(written.measured.addon_x25519_per_s).toBeGreaterThan(0);
-
-    writeFileSync(
-      baseline,
-      JSON.stringify({ sphinx_unwrap_vs_x25519: 0.001, relay_vs_x25519: 0.001, tolerance: 0.15 }),
-    );
-    const pass = run('gate', '--json', '--baseline', baseline, ...quick);
-    expect(pass.status, pass.stderr).toBe(0);
-    expect(pass.stdout).toMatch(/^bench gate: PASS/m);
-    expect(lastJson(pass.stdout).pass).toBe(true);
-
-    writeFileSync(baseline, JSON.stringify({ sphinx_unwrap_vs_x25519: 100, relay_vs_x25519: 100, tolerance: 0.15 }));
-    const fail = run('gate', '--json', '--baseline', baseline, ...quick);
-    expect(fail.status).toBe(1);
-    expect(fail.stdout).toMatch(/^bench gate: FAIL: sphinx_unwrap_vs_x25519 .* < 85/m);
-    const j = lastJson(fail.stdout);
-    expect(j.pass).toBe(false);
-    expect(j.attempts).toHaveLength(2); // a failing ratio is measured once more before the gate fails
-  }, 240_000);
 });
 
-describe('loopix bench link', () => {
-  it('--json reports link, AEAD and unwrap µs per packet of the default geometry and the link share from paired slices', () => {
-    const r = run('link', '--json', '--seconds', '0.3', '--pairs', '2', '--batch', '8');
+describe.concurrent('loopix bench link', () => {
+  it('--json reports link, AEAD and unwrap µs per packet of the default geometry and the link share from paired slices', async () => {
+    const r = await run('link', '--json', '--seconds', '0.3', '--pairs', '2', '--batch', '8');
     expect(r.status, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.packet_bytes).toBe(1314);

@@ -142,7 +142,15 @@ beforeAll(async () => {
     shape: { layers: 1, perLayer: 1, providers: 3, epoch: 1 },
     backend: native,
     params,
-    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.25, log: { level: 'warn' } },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: {
+      pipeline: { workers: 1 },
+      statsIntervalS: 0.25,
+      log: { level: 'warn' },
+      replay: { maxRatePps: 1000 },
+    },
   });
   nodes = net.nodes.map((n) => new NodeProcess(n, dir));
   for (const n of nodes) n.start();

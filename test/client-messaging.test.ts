@@ -64,7 +64,10 @@ beforeAll(async () => {
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params,
-    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'warn' } },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'warn' }, replay: { maxRatePps: 1000 } },
     // Every path crosses mix-1.0 twice per fragment (the fragment and its ack): 10 % loss each way.
     perNodeConfig: { 'mix-1.0': { faults: { drop: 0.1, delayMs: 0, tag: 0 } } },
   });

@@ -48,7 +48,10 @@ beforeAll(async () => {
     shape: { layers: 1, perLayer: 1, providers: 1, epoch: 0, epochLengthS: EPOCH_S, epochKeys: 400, authorities: 3 },
     backend,
     params: { mu: 20, lambdaM: 2, lambdaP: 2, lambdaL: 2, lambdaD: 1 },
-    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'info' } },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'info' }, replay: { maxRatePps: 1000 } },
   });
   authorities = files.authorities.map((a) => new AuthorityProcess(a, dir));
   await startAll(authorities);

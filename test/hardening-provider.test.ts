@@ -118,7 +118,15 @@ beforeAll(async () => {
     backend: native,
     params,
     // A lenient AQM: on a loaded test machine its early drops would make phase 1 below lose packets.
-    nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } }, statsIntervalS: 0.1, log: { level: 'warn' } },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: {
+      pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } },
+      statsIntervalS: 0.1,
+      log: { level: 'warn' },
+      replay: { maxRatePps: 1000 },
+    },
   });
   net = pn.files;
   provider = pn.nodes[0]!;

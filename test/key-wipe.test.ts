@@ -57,7 +57,9 @@ function inStrings(strings: readonly string[], key: Uint8Array): string[] {
   return [...hits];
 }
 
-describe.each(['pool', 'sharded'] as const)('a retired key on a running node (pipeline %s)', (mode) => {
+// The two packet paths run side by side (each its own node process, directory and ports): each test mostly waits
+// for its key epoch to end, so together they take the time of one.
+describe.concurrent.each(['pool', 'sharded'] as const)('a retired key on a running node (pipeline %s)', (mode) => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-wipe-'));
   let child: ChildProcess | undefined;
   let sink: LinkPeer | undefined;

@@ -56,7 +56,15 @@ beforeAll(async () => {
     shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
     backend: native,
     params,
-    nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } }, statsIntervalS: 0.1, log: { level: 'warn' } },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: {
+      pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } },
+      statsIntervalS: 0.1,
+      log: { level: 'warn' },
+      replay: { maxRatePps: 1000 },
+    },
   });
   files = pn.files;
   const mix = files.nodes.find((n) => n.role === 'mix')!;

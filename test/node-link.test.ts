@@ -41,7 +41,10 @@ beforeAll(async () => {
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params: { lambdaM: 1e-4 }, // no own loops: every datagram at the test's peers is the test's
-    nodeConfig: { statsIntervalS: 0.1, log: { level: 'warn' }, pipeline: { workers: 1 } },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: { statsIntervalS: 0.1, log: { level: 'warn' }, pipeline: { workers: 1 }, replay: { maxRatePps: 1000 } },
   });
   files = pn.files;
   node = (name) => files.nodes.find((n) => n.name === name)!;

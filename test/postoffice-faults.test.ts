@@ -53,7 +53,14 @@ beforeAll(async () => {
     backend: native,
     params,
     postOffice: true,
-    nodeConfig: { pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } }, statsIntervalS: 0.25 },
+    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+    // stop would copy, hash and write.
+    nodeConfig: {
+      pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } },
+      statsIntervalS: 0.25,
+      replay: { maxRatePps: 1000 },
+    },
     perNodeConfig: { 'mix-2.0': { faults: { drop: DROP } } },
   });
   ({ dir, files: net, nodes } = pn);

@@ -101,6 +101,10 @@ beforeAll(async () => {
       pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } },
       statsIntervalS: 0.25,
       log: { level: 'info' },
+      // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
+      // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
+      // stop would copy, hash and write.
+      replay: { maxRatePps: 1000 },
     },
   });
   ({ dir, files: net, nodes } = pn);
