@@ -13,6 +13,7 @@ import {
   readRelayResult,
   saveCost,
 } from '../bench/cost.js';
+import type { TestbedFigureOptions } from '../bench/figures/testnet.js';
 import { FIG10_DEFAULTS, runFig10, saveFig10 } from '../bench/figures/fig10.js';
 import { FIG8_DEFAULTS, runFig8, saveFig8 } from '../bench/figures/fig8.js';
 import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../bench/figures/fig9.js';
@@ -109,7 +110,7 @@ function testbedParams(o: {
   readonly seconds: number;
   readonly pullIntervalMs: number;
   readonly opensslSeconds: number;
-}) {
+}): TestbedFigureOptions {
   return {
     warmupS: o.warmupSeconds,
     measureS: o.seconds,

@@ -17,15 +17,10 @@ import { bucketUpperMs } from '../../node/metrics.js';
 import type { HistogramState } from '../../node/metrics.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { fitGamma, gammaPdf, histDiff, histMean, histSd, histSum, round } from '../stats.js';
-import { hostDelta, runTestnetLoad } from './testnet.js';
+import { hostDelta, runTestnetLoad, type TestbedFigureOptions } from './testnet.js';
 
-export interface Fig10Options {
+export interface Fig10Options extends TestbedFigureOptions {
   readonly clients: number;
-  readonly warmupS: number;
-  readonly measureS: number;
-  readonly pullIntervalMs: number;
-  readonly opensslSeconds: number;
-  readonly log: (line: string) => void;
 }
 
 export const FIG10_DEFAULTS = {

@@ -17,17 +17,12 @@ import type { TopLevelSpec } from '../../plot/svg.js';
 import { linePlot } from '../../plot/svg.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { histDiff, histSum, histSummary, round } from '../stats.js';
-import { hostDelta, runTestnetLoad } from './testnet.js';
+import { hostDelta, runTestnetLoad, type TestbedFigureOptions } from './testnet.js';
 
-export interface Fig8Options {
+export interface Fig8Options extends TestbedFigureOptions {
   readonly clients: number;
   /** Which steps k of the paper's schedule (rates 1+2k, 1+2k, 3+2k, 1+2k per minute) to run. */
   readonly steps: readonly number[];
-  readonly warmupS: number;
-  readonly measureS: number;
-  readonly pullIntervalMs: number;
-  readonly opensslSeconds: number;
-  readonly log: (line: string) => void;
 }
 
 export const FIG8_DEFAULTS = {

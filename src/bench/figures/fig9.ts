@@ -17,15 +17,10 @@ import type { TopLevelSpec } from '../../plot/svg.js';
 import { linePlot } from '../../plot/svg.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { histDiff, histSum, histSummary, round } from '../stats.js';
-import { hostDelta, runTestnetLoad } from './testnet.js';
+import { hostDelta, runTestnetLoad, type TestbedFigureOptions } from './testnet.js';
 
-export interface Fig9Options {
+export interface Fig9Options extends TestbedFigureOptions {
   readonly clients: readonly number[];
-  readonly warmupS: number;
-  readonly measureS: number;
-  readonly pullIntervalMs: number;
-  readonly opensslSeconds: number;
-  readonly log: (line: string) => void;
 }
 
 export const FIG9_DEFAULTS = {
