@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { freshKeyPairHex } from '../node/fresh-key.js';
 import { checkPerNodeNames, nodeConfigTail, writeNodeConfig } from './node-config.js';
 import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
@@ -88,13 +89,10 @@ export function writeKeyFile(file: string, b: SphinxBackend): { publicKey: strin
  * the public keys by epoch.
  */
 export function writeEpochKeyFile(file: string, b: SphinxBackend, first: number, count: number): Map<number, string> {
-  const keys = Array.from({ length: count }, (_, i) => {
-    const privateKey = Uint8Array.from(randomBytes(32));
-    const publicKey = Buffer.from(b.x25519Base(privateKey)).toString('hex');
-    const entry = { epoch: first + i, publicKey, privateKey: Buffer.from(privateKey).toString('hex') };
-    privateKey.fill(0);
-    return entry;
-  });
+  const keys = Array.from({ length: count }, (_, i) => ({
+    epoch: first + i,
+    ...freshKeyPairHex((sk) => b.x25519Base(sk)),
+  }));
   writeFileSync(file, `${JSON.stringify({ type: 'x25519-epochs', keys }, null, 2)}\n`, { mode: 0o600 });
   return new Map(keys.map((k) => [k.epoch, k.publicKey]));
 }
