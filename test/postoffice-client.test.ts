@@ -3,7 +3,6 @@
  * drop-cover slots (the total rate stays λP + λL + λD), every deposit is a well-formed PULL for the mailbox of
  * its release epoch whose SURB starts at the post office, and a push takes a λP slot.
  */
-import type { SignedTopology } from '../src/topology/types.js';
 import { describe, expect, it } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
 import type { ClientTransport } from '../src/client/connection.js';
@@ -12,21 +11,14 @@ import { NetworkParamsSchema } from '../src/config/schema.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest, type PoRequest } from '../src/postoffice/wire.js';
 import { ackTimeoutMs } from '../src/client/retransmit.js';
-import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
-import { clientBackend, keyPair, makeNetwork, route, toHex } from './client-fixtures.js';
+import { clientBackend, keyPair, makeNetwork, route, toHex, withPostOffice } from './client-fixtures.js';
 
 const backend = clientBackend();
 const base = makeNetwork(backend, { layers: 3, perLayer: 2, providers: 2 });
 // The same network with provider 1 listed as a post office.
-const { signature: _s, ...body } = base.topology.doc as SignedTopology;
-const poId = base.providers[1]!.id;
-const topology = new TopologyIndex(
-  signTopology(
-    { ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) },
-    generateAuthorityKey(),
-  ),
-);
-const net = { ...base, topology };
+const net = withPostOffice(base, 1);
+const topology = net.topology;
+const poId = net.providers[1]!.id;
 const g = net.geometry;
 const P0 = base.providers[0]!;
 
