@@ -30,7 +30,7 @@ const RSS_SLACK_MB = (CAP * 4096) / 2 ** 20 + 64;
 describe('bounded per-hop delays and a held-packet cap (real mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-held-'));
   let mix: NodeProcess | undefined;
-  // The mix's neighbours speak the node link: P1 sends (the layer before the mix), P0 receives.
+  // The mix's neighbours speak the node link (helpers/lone-mix.ts): P1 sends (the layer before the mix).
   let sender: LinkPeer | undefined;
   let files: TestnetFiles;
   let lone: LoneMix | undefined;
