@@ -167,3 +167,14 @@ export function hostDelta(
 ): number {
   return r.hostsAfter.reduce((a, h, i) => a + h[field] - r.hostsBefore[i]![field], 0);
 }
+
+/** Packets per second all clients put on the wire in the measured window: real, drop cover, loops, drops. */
+export function clientsSentPerS(r: LoadRunResult): number {
+  return (
+    (hostDelta(r, 'sent_real') +
+      hostDelta(r, 'sent_drop_cover') +
+      hostDelta(r, 'loops_sent') +
+      hostDelta(r, 'drops_sent')) /
+    r.measuredS
+  );
+}
