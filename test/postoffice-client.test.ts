@@ -44,6 +44,16 @@ class MemoryTransport implements ClientTransport {
 const WALL = 1_700_000_000_000;
 const EPOCH_S = 100;
 
+/** The PO's view of what `c` submitted (each packet routed from P0 to its end): its PUSHes, in order. */
+function pushesOf(c: ReturnType<typeof makeClient>) {
+  return c.transport.submitted
+    .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
+    .flatMap((t): PoRequest[] =>
+      t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
+    )
+    .flatMap((r) => (r.kind === 'push' ? [r] : []));
+}
+
 function makeClient() {
   const sim = new SimulatedScheduler();
   const transport = new MemoryTransport();
@@ -162,13 +172,7 @@ describe('the client’s post office traffic (simulated time)', () => {
     expect(parseAnonymousAddress(g, address).ackProviderId).toBe(P0.id); // where the SURB-ack must start
     let recipientInbox: string | undefined; // the recipient's inbox id at P0 (what a DELIVER names)
     /** The PO's view of the sender's packets: its PUSHes, in order. */
-    const pushes = () =>
-      sender.transport.submitted
-        .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
-        .flatMap((t): PoRequest[] =>
-          t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
-        )
-        .flatMap((r) => (r.kind === 'push' ? [r] : []));
+    const pushes = () => pushesOf(sender);
     /** Plays the PO: answers one of the recipient's pooled pulls with `envelope`, into the recipient's inbox. */
     const answer = (pull: Uint8Array, envelope: Uint8Array) => {
       const hop = route(backend, net, P0.id, pull).trace.at(-1)!;
@@ -233,13 +237,7 @@ describe('the client’s post office traffic (simulated time)', () => {
     const sender = makeClient();
     const recipient = makeClient();
     const address = recipient.client.openMailbox();
-    const pushes = () =>
-      sender.transport.submitted
-        .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
-        .flatMap((t): PoRequest[] =>
-          t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
-        )
-        .flatMap((r) => (r.kind === 'push' ? [r] : []));
+    const pushes = () => pushesOf(sender);
     const handle = sender.client.send(address, new TextEncoder().encode('acked late'));
     sender.client.start();
     recipient.client.start();
