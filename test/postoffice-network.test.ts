@@ -26,6 +26,7 @@ import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { collect } from './helpers/received.js';
 import { native, toHex } from './helpers/backends.js';
 import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
+import { tableColumns } from './helpers/sqlite-columns.js';
 
 const ROUND_MS = 200;
 const POOL = 15;
@@ -142,10 +143,7 @@ describe('the post office over real processes', () => {
         for (const v of Object.values(row)) dump += Buffer.isBuffer(v) ? v.toString('hex') : String(v);
       }
     }
-    const columns = db
-      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')")
-      .all()
-      .map((c) => c.name);
+    const columns = tableColumns(db, 'envelopes');
     db.close();
     expect(columns.sort()).toEqual(['envelope', 'id', 'mailbox', 'stored_at']);
     const log = readFileSync(join(dir, 'provider-0.log'), 'utf8');
