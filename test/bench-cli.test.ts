@@ -24,6 +24,8 @@ describe('loopix bench relay / overload / cost / gate', () => {
     const r = run(
       'relay',
       '--json',
+      '--pipeline',
+      'pool',
       '--workers',
       '1',
       '--step-seconds',
@@ -61,6 +63,8 @@ describe('loopix bench relay / overload / cost / gate', () => {
     expect(j.relay_vs_x25519).toBeCloseTo(j.max_pkt_per_s / j.addon_x25519_per_s, 3);
     expect(j.search_max_pkt_per_s).toHaveLength(1);
     expect(j.pipeline).toBe('pool');
+    expect(j.stall_at_half_load.stalls).toBeGreaterThanOrEqual(1);
+    expect(j.stall_at_half_load.stall_ms).toBe(30);
     expect(j.main_cpu_us_per_packet).toBeGreaterThanOrEqual(0);
     expect(j.steps.length).toBeGreaterThan(0);
     expect(j.packet_bytes).toBe(1314);

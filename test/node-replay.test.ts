@@ -19,6 +19,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BloomFilter, bloomFalsePositiveRate, bloomSize } from '../src/node/bloom.js';
 import { ReplayFilter } from '../src/node/replay.js';
+import {
+  LocalReplayGate,
+  REPLAY_BUDGET,
+  REPLAY_FILTER_FULL,
+  REPLAY_FRESH,
+  REPLAY_LOG_ERROR,
+  REPLAY_SEEN,
+  REPLAY_WRONG_EPOCH,
+  type ReplayLogRequest,
+} from '../src/node/shard-replay.js';
 import { ReplayStore, ReplayStoreError } from '../src/node/replay-store.js';
 import { expectLoopixError } from './helpers/errors.js';
 
@@ -38,6 +48,17 @@ function tags(seed: number, n: number): Uint8Array {
     out[i + 3] = v >>> 24;
   }
   return out;
+}
+
+/** A filter persisted in `dir` (fsync off: the tests only need what reached the files). */
+function persistent(
+  dir: string,
+  o: Partial<ConstructorParameters<typeof ReplayFilter>[0] & object> = {},
+): { store: ReplayStore; filter: ReplayFilter } {
+  const store = new ReplayStore(dir, 0);
+  const filter = new ReplayFilter({ capacity: 10_000, ...o, store });
+  filter.open(5);
+  return { store, filter };
 }
 
 const dirs: string[] = [];
@@ -141,15 +162,6 @@ describe('replay filter persistence (snapshot + log)', () => {
   const size = bloomSize(10_000, 1e-6);
 
   /** A persistent filter for epoch 5 over `dir`, as a (re)started node opens it. */
-  function persistent(
-    dir: string,
-    o: Partial<ConstructorParameters<typeof ReplayFilter>[0] & object> = {},
-  ): { store: ReplayStore; filter: ReplayFilter } {
-    const store = new ReplayStore(dir, 0);
-    const filter = new ReplayFilter({ capacity: 10_000, ...o, store });
-    filter.open(5);
-    return { store, filter };
-  }
 
   /** A filter as the node uses it: check, then one flush per batch. */
   function accept(store: ReplayStore, filter: ReplayFilter, t: Uint8Array, from: number, to: number, epoch = 5): void {
@@ -238,5 +250,113 @@ describe('replay filter persistence (snapshot + log)', () => {
     expect(filter.checkAt(6, t, 0)).toBe('replay');
     expect(statSync(dir).isDirectory()).toBe(true);
     expect(size.bits).toBeGreaterThan(0);
+  });
+});
+
+describe('the sharded path’s replay gate: workers check in place against the shared filters', () => {
+  /** A filter of 4,096 tags with a budget, and two gates over it as two workers would hold them. */
+  function twoWorkers(o: { persist?: boolean; resetWhenFull?: boolean; ratePps?: number; capacity?: number } = {}) {
+    const filter = new ReplayFilter({ capacity: o.capacity ?? 4096, ratePps: o.ratePps, epochStartMs: () => 0 });
+    filter.open(7);
+    const posted: ReplayLogRequest[] = [];
+    const resets: number[] = [];
+    const gate = (index: number) =>
+      new LocalReplayGate({
+        params: filter.sharedParams,
+        filters: filter.sharedEpochs(),
+        rejection: () => REPLAY_WRONG_EPOCH,
+        persist: o.persist ? (m) => posted.push(m) : undefined,
+        resetWhenFull: o.resetWhenFull ?? false,
+        onReset: () => resets.push(index),
+        now: () => 1_000,
+      });
+    return { filter, posted, resets, a: gate(0), b: gate(1) };
+  }
+  const verdictsOf = (gate: LocalReplayGate, t: Uint8Array, count: number, epoch16 = 7): Uint8Array | undefined => {
+    let out: Uint8Array | undefined;
+    gate.check(new Uint16Array(count).fill(epoch16), t, count, (v) => (out = v));
+    return out;
+  };
+
+  it('calls a tag fresh once across workers, and a replay on the other worker too', () => {
+    const { filter, a, b } = twoWorkers();
+    const t = tags(20, 64);
+    expect([...verdictsOf(a, t, 64)!]).toEqual(new Array(64).fill(REPLAY_FRESH));
+    expect([...verdictsOf(b, t, 64)!]).toEqual(new Array(64).fill(REPLAY_SEEN));
+    // The main thread's filter (its gauges, snapshots and log) sees the workers' tags.
+    expect(filter.count(7)).toBe(64);
+    for (let i = 0; i < 64; i++) expect(filter.checkAt(7, t, i * 16)).toBe('replay');
+  });
+
+  it('refuses a prefix epoch without a live filter, and adopts the filters of a key change', () => {
+    const { filter, a } = twoWorkers();
+    const t = tags(21, 1);
+    expect([...verdictsOf(a, t, 1, 8)!]).toEqual([REPLAY_WRONG_EPOCH]);
+    filter.open(8);
+    a.setFilters(filter.sharedEpochs());
+    expect([...verdictsOf(a, t, 1, 8)!]).toEqual([REPLAY_FRESH]);
+  });
+
+  it('applies the rate budget and fails closed when full, like the pool path', () => {
+    // Budget R × (1 s + burst) = 2 × 61 = 122 tags at t = 1 s.
+    const budgeted = twoWorkers({ ratePps: 2 });
+    const t = tags(22, 200);
+    const v = verdictsOf(budgeted.a, t, 200)!;
+    expect(v.filter((x) => x === REPLAY_FRESH)).toHaveLength(122);
+    expect(v.filter((x) => x === REPLAY_BUDGET)).toHaveLength(78);
+    const full = twoWorkers({ capacity: 1024 });
+    const many = tags(23, 1100);
+    const w = verdictsOf(full.a, many, 1100)!;
+    expect(w.filter((x) => x === REPLAY_FILTER_FULL).length).toBeGreaterThanOrEqual(76);
+    expect(full.filter.count(7)).toBe(1024);
+  });
+
+  it('empties a full filter only with the benchmark flag, counting each reset', () => {
+    const { a, resets, filter } = twoWorkers({ capacity: 1024, resetWhenFull: true });
+    const v = verdictsOf(a, tags(24, 1100), 1100)!;
+    expect(v.every((x) => x === REPLAY_FRESH)).toBe(true);
+    expect(resets.length).toBeGreaterThanOrEqual(1);
+    expect(filter.count(7)).toBeLessThan(1024);
+  });
+
+  it('with persistence, lets no packet leave before the main thread has logged its tag, and none if the log failed', () => {
+    const { a, posted } = twoWorkers({ persist: true });
+    const t = tags(25, 8);
+    expect(verdictsOf(a, t, 8)).toBeUndefined(); // waits for the log
+    expect(posted).toHaveLength(1);
+    expect(posted[0]!.count).toBe(8);
+    expect([...posted[0]!.epochs]).toEqual(new Array(8).fill(7));
+    expect(posted[0]!.tags).toEqual(t);
+    let out: Uint8Array | undefined;
+    a.check(new Uint16Array(8).fill(7), tags(26, 8), 8, (v) => (out = v));
+    a.logged(posted[0]!.id, true);
+    a.logged(posted[1]!.id, false);
+    expect([...out!]).toEqual(new Array(8).fill(REPLAY_LOG_ERROR));
+    // A batch of replays only (nothing fresh) needs no log: its verdicts come at once.
+    expect([...verdictsOf(a, t, 8)!]).toEqual(new Array(8).fill(REPLAY_SEEN));
+  });
+
+  it('the main thread logs what the workers admitted: a restored filter knows their tags', () => {
+    const dir = tempDir();
+    const { store, filter } = persistent(dir);
+    const gate = new LocalReplayGate({
+      params: filter.sharedParams,
+      filters: filter.sharedEpochs(),
+      rejection: () => REPLAY_WRONG_EPOCH,
+      persist: (m) => {
+        for (let i = 0; i < m.count; i++) filter.stageAdmitted(m.epochs[i]!, m.tags, i * 16);
+        filter.flush();
+        gate.logged(m.id, true);
+      },
+      resetWhenFull: false,
+      onReset: () => undefined,
+    });
+    const t = tags(27, 100);
+    let v: Uint8Array | undefined;
+    gate.check(new Uint16Array(100).fill(5), t, 100, (x) => (v = x));
+    expect(v!.every((x) => x === REPLAY_FRESH)).toBe(true);
+    void store; // not closed: a crash would not close it either (close() would flush what was staged)
+    const restored = persistent(dir).filter;
+    for (let i = 0; i < 100; i++) expect(restored.checkAt(5, t, i * 16)).toBe('replay');
   });
 });

@@ -61,7 +61,8 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
         statsIntervalS: 0.25,
         log: { level: 'warn' },
         pipeline: { mode: 'sharded', workers: 2, aqm: { maxQueueDelayMs: 5000 } },
-        replay: { persist: false },
+        // Persisted (the default) and never snapshotted during the test: a restart restores from the log alone.
+        replay: { snapshotIntervalS: 3600 },
       },
     });
     ({ files, mix, sink, sender } = lone);
@@ -151,6 +152,24 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
     // Counters the workers report reach the main thread's registry.
     expect(text).toMatch(/^loopix_packets_forwarded_total\{[^}]*\} [1-9]/m);
     expect(text).toMatch(/^loopix_packets_dropped_total\{reason="excessive_delay"[^}]*\} [1-9]/m);
+  });
+
+  it('still drops a replay after SIGKILL and restart: the workers’ fresh tags reached the log first', async () => {
+    const p = packet(0);
+    const before = received.length;
+    send(p);
+    await vi.waitFor(() => expect(received.length).toBe(before + 1), WAIT);
+    await mix!.kill(); // no clean shutdown, no final snapshot
+    mix!.start();
+    await mix!.ready;
+    for (let i = 0; i < 10; i++) send(p); // spread over both workers of the new process
+    send(packet(0)); // a fresh packet still goes through
+    await vi.waitFor(async () => {
+      const s = await stats();
+      expect(s.dropped.replay).toBe(10);
+      expect(s.counters.forwarded).toBe(1);
+    }, WAIT);
+    expect(received.length).toBe(before + 2);
   });
 
   it('reports the main thread CPU time, and stops cleanly on SIGTERM', async () => {

@@ -32,7 +32,7 @@ import { Command } from '../sphinx/types.js';
 import { measureAddonX25519, sliceRate, x25519Op } from './addon-baseline.js';
 import { baseline, machineInfo, type MachineInfo } from './env.js';
 import { searchMedian } from './relay.js';
-import { RelayRig } from './rig.js';
+import { DEFAULT_BENCH_PIPELINE, RelayRig } from './rig.js';
 import { round } from './stats.js';
 
 export interface GateOptions {
@@ -66,7 +66,7 @@ export const GATE_DEFAULTS = {
   stepSeconds: 2,
   workers: availableParallelism(),
   searches: 3,
-  pipeline: 'pool',
+  pipeline: DEFAULT_BENCH_PIPELINE,
   maxSteps: 10,
   maxLoss: 0.001,
   tolerance: 0.15,

@@ -20,7 +20,7 @@ import type { TopLevelSpec } from '../plot/svg.js';
 import { linePlot } from '../plot/svg.js';
 import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './env.js';
 import { MAX_LOSS, searchMaxRate, type StepSummary } from './relay.js';
-import { processRssMb, RelayRig, type LatencySummary } from './rig.js';
+import { DEFAULT_BENCH_PIPELINE, processRssMb, RelayRig, type BenchPipeline, type LatencySummary } from './rig.js';
 import { round } from './stats.js';
 
 export interface OverloadBenchOptions {
@@ -34,6 +34,8 @@ export interface OverloadBenchOptions {
   readonly recoverySeconds: number;
   readonly poolSize: number;
   readonly opensslSeconds: number;
+  /** The node's packet path (node config pipeline.mode). */
+  readonly pipeline?: BenchPipeline;
   readonly log: (line: string) => void;
 }
 
@@ -89,6 +91,7 @@ export interface OverloadBenchResult {
   readonly timeline: readonly TimePoint[];
   readonly search_steps: readonly StepSummary[];
   readonly workers: number;
+  readonly pipeline: BenchPipeline;
   readonly seconds: number;
   readonly factor: number;
   readonly openssl_x25519_per_s: number | null;
@@ -100,7 +103,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export async function runOverloadBench(o: OverloadBenchOptions): Promise<OverloadBenchResult> {
   const base = baseline(o.opensslSeconds, o.log);
-  const rig = await RelayRig.start({ workers: o.workers, poolSize: o.poolSize, statsIntervalS: 0.25, log: o.log });
+  const rig = await RelayRig.start({
+    workers: o.workers,
+    poolSize: o.poolSize,
+    statsIntervalS: 0.25,
+    log: o.log,
+    pipeline: { mode: o.pipeline ?? DEFAULT_BENCH_PIPELINE },
+  });
   try {
     await rig.step(2000, 2000, false);
     let max = o.maxRate;
@@ -198,6 +207,7 @@ export async function runOverloadBench(o: OverloadBenchOptions): Promise<Overloa
       timeline,
       search_steps: searchSteps,
       workers: o.workers,
+      pipeline: o.pipeline ?? DEFAULT_BENCH_PIPELINE,
       seconds: o.seconds,
       factor: o.factor,
       openssl_x25519_per_s: base.x25519PerS,

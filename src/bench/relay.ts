@@ -27,7 +27,7 @@ import { availableParallelism } from 'node:os';
 import type { TopLevelSpec } from '../plot/svg.js';
 import { linePlot } from '../plot/svg.js';
 import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './env.js';
-import { RelayRig, type LatencySummary, type RigOptions, type StepResult } from './rig.js';
+import { DEFAULT_BENCH_PIPELINE, RelayRig, type LatencySummary, type RigOptions, type StepResult } from './rig.js';
 import { measureAddonX25519 } from './addon-baseline.js';
 import { round } from './stats.js';
 
@@ -74,7 +74,7 @@ export const RELAY_DEFAULTS = {
   poolSize: 16384,
   opensslSeconds: 3,
   searches: 3,
-  pipeline: 'pool',
+  pipeline: DEFAULT_BENCH_PIPELINE,
   x25519Seconds: 3,
 } as const;
 
@@ -89,6 +89,19 @@ export interface StepSummary {
   readonly pass: boolean;
   readonly node_cpu_cores: number;
   readonly node_drops: Record<string, number>;
+}
+
+/** Half load while the node is stopped (SIGSTOP) for `stall_ms` once a second. */
+export interface StallPoint {
+  readonly stall_ms: number;
+  /** Stalls that happened during the step. */
+  readonly stalls: number;
+  readonly offered: number;
+  readonly loss: number;
+  readonly wire_ms: LatencySummary | null;
+  readonly node_ms: StepResult['nodeLatency'];
+  /** The node's drops by reason (and the kernel's, `udp_kernel`) during the step. */
+  readonly drops: Record<string, number>;
 }
 
 export interface LoadPoint {
@@ -139,6 +152,8 @@ export interface RelayBenchResult {
   readonly main_cpu_us_per_packet: number | null;
   /** Loss at 80 % of the maximum (target: none). */
   readonly loss_at_80pct: number;
+  /** A 30-ms stall of the whole node once a second at 50 % load (target: nothing lost). */
+  readonly stall_at_half_load: StallPoint;
   /** With --scaling: the median max of a one-worker node and workers-vs-one ratio. */
   readonly scaling: { readonly one_worker_pkt_per_s: number; readonly workers: number; readonly ratio: number } | null;
   /** Loss a passing step may have. */
@@ -253,7 +268,7 @@ async function medianOn(o: RelayBenchOptions, workers: number): Promise<MedianSe
     workers,
     poolSize: o.poolSize,
     log: o.log,
-    pipeline: { mode: o.pipeline ?? 'pool' },
+    pipeline: { mode: o.pipeline ?? DEFAULT_BENCH_PIPELINE },
     remote: o.remote,
   });
   try {
@@ -269,7 +284,7 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
   const xSeconds = o.x25519Seconds ?? 3;
   const addonX = xSeconds > 0 ? Math.round(measureAddonX25519(xSeconds)) : null;
   if (addonX) o.log(`addon X25519: ${addonX.toLocaleString('en-US')} op/s on one core (X)`);
-  const mode = o.pipeline ?? 'pool';
+  const mode = o.pipeline ?? DEFAULT_BENCH_PIPELINE;
   const rig = await RelayRig.start({
     workers: o.workers,
     poolSize: o.poolSize,
@@ -309,6 +324,11 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
           `node p50 ${s.nodeLatency.p50} ms p99 ${s.nodeLatency.p99} ms; loss ${(s.loss * 100).toFixed(3)} %`,
       );
     }
+    const stall = await stallStep(rig, 0.5 * max, o.latencySeconds);
+    o.log(
+      `  50 % load with a ${stall.stall_ms}-ms stop of the node once a second (${stall.stalls} stops): loss ${(stall.loss * 100).toFixed(3)} %, ` +
+        `wire p99 ${stall.wire_ms?.p99} ms, node p99 ${stall.node_ms.p99} ms, drops ${JSON.stringify(stall.drops)}`,
+    );
     const half = points[1]!;
     const x = base.x25519PerS;
     const target = x ? Math.round((1.2 * x) / 2) : null;
@@ -329,6 +349,7 @@ export async function runRelayBench(o: RelayBenchOptions): Promise<RelayBenchRes
       pipeline: mode,
       main_cpu_us_per_packet: best.mainCpuUsPerPacket,
       loss_at_80pct: points[3]!.loss,
+      stall_at_half_load: stall,
       scaling,
       max_pkt_per_s: max,
       loss_at_max: round(best.loss, 5),
@@ -397,4 +418,51 @@ export function relayPlot(r: RelayBenchResult): TopLevelSpec {
 
 export async function saveRelayResults(dir: string, r: RelayBenchResult): Promise<string[]> {
   return writeResults(dir, 'relay', r, relayPlot(r));
+}
+
+/** Length of the injected stall, ms: a long GC pause or a disk write (docs/pipeline.md "Why these values"). */
+export const STALL_MS = 30;
+
+/**
+ * One step at `rate` during which the whole node process is stopped (SIGSTOP, then SIGCONT after STALL_MS)
+ * once a second, starting half a second in (mid-step in a shorter one): every thread of it, as a GC pause or a blocking write would stop
+ * the thread it hits. The queue the stop builds must drain without a drop (the AQM's burst allowance and
+ * hard bound are set for it).
+ */
+async function stallStep(rig: RelayRig, rate: number, seconds: number): Promise<StallPoint> {
+  const pid = rig.nodePid;
+  const timers: NodeJS.Timeout[] = [];
+  let stalls = 0;
+  const resume = () => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // the node is gone; the step reports the loss
+    }
+  };
+  try {
+    const s = await rig.step(rate, seconds * 1000, true, () => {
+      // First stop half a second in (or half-way through a shorter step), then one a second.
+      for (let t = Math.min(500, (seconds * 1000 - STALL_MS) / 2); t + STALL_MS < seconds * 1000; t += 1000)
+        timers.push(
+          setTimeout(() => {
+            process.kill(pid, 'SIGSTOP');
+            stalls++;
+            timers.push(setTimeout(resume, STALL_MS));
+          }, t),
+        );
+    });
+    return {
+      stall_ms: STALL_MS,
+      stalls,
+      offered: Math.round(s.offered),
+      loss: round(s.loss, 5),
+      wire_ms: s.latency,
+      node_ms: s.nodeLatency,
+      drops: s.nodeDrops,
+    };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    resume();
+  }
 }

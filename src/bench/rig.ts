@@ -40,6 +40,13 @@ function request<T>(child: ChildProcess | RemoteChild, msg: object, reply: strin
   return ipcRequest<T>(child, msg, reply, { timeoutMs });
 }
 
+/**
+ * The packet path the benchmarks measure unless told otherwise: the sharded path where it exists (Linux:
+ * SO_REUSEPORT, recvmmsg, sendmmsg), since it is the design that scales with cores; the pool path elsewhere.
+ */
+export type BenchPipeline = 'pool' | 'sharded';
+export const DEFAULT_BENCH_PIPELINE: BenchPipeline = process.platform === 'linux' ? 'sharded' : 'pool';
+
 export interface RigOptions {
   /** Crypto workers of the node under test (pipeline.workers). */
   readonly workers: number;

@@ -22,6 +22,7 @@ import { OVERLOAD_DEFAULTS, runOverloadBench, saveOverloadResults } from '../ben
 import { RELAY_DEFAULTS, runRelayBench, saveRelayResults } from '../bench/relay.js';
 import { LINK_BENCH_DEFAULTS, runLinkBench } from '../bench/link.js';
 import { defaultResultsDir } from '../bench/env.js';
+import { DEFAULT_BENCH_PIPELINE } from '../bench/rig.js';
 import { logToStderr, printResult, runBenchSphinx } from './bench.js';
 import { parseHostPort, startAgent } from '../bench/agent.js';
 import { nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
@@ -78,7 +79,7 @@ function pipelineOption(): Option {
     'packet path of the node under test: pool (one socket, crypto pool) or sharded (a SO_REUSEPORT socket per worker)',
   )
     .choices(['pool', 'sharded'])
-    .default('pool');
+    .default(DEFAULT_BENCH_PIPELINE);
 }
 
 function intList(name: string) {
@@ -308,6 +309,7 @@ export function registerBenchCommands(program: Command): void {
       positiveInt('--pool'),
       OVERLOAD_DEFAULTS.poolSize,
     )
+    .addOption(pipelineOption())
     .action(
       benchAction(
         'overload',

@@ -1,8 +1,10 @@
 /**
  * An injected slowdown for showing that the performance gate catches a real regression
- * (docs/benchmarks.md "Gate"): with LOOPIX_BENCH_INJECT_SLOWDOWN = f (0 < f < 1), each unwrap batch is
- * followed by a busy wait of f / (1 − f) times its own duration, so the node's crypto throughput falls by the
- * fraction f (0.3: to 70 %).
+ * (docs/benchmarks.md "Gate"): with LOOPIX_BENCH_INJECT_SLOWDOWN = f (0 < f < 1), a piece of the packet path
+ * is followed by a busy wait of f / (1 − f) times its own duration, so that piece's throughput falls by the
+ * fraction f (0.3: to 70 %). On the sharded path the piece is everything a worker does per wake-up (receive,
+ * link, unwrap, replay check, routing, send): the whole packet path is slower by f. On the pool path it is each
+ * crypto worker's unwrap batch and the main thread's handling of each datagram and each unwrapped batch.
  *
  * Honoured only by a node process the benchmark rig started: the rig alone sets LOOPIX_BENCH_NODE=1 in the
  * node's environment (src/bench/rig.ts), so the variable in an operator's environment does nothing to a

@@ -80,6 +80,12 @@ export class BloomFilter {
     Atomics.store(this.counter, 0, n);
   }
 
+  /** Empties the filter (benchmarks only: replay.unsafeResetWhenFull). */
+  clear(): void {
+    this.words.fill(0);
+    this.inserted = 0;
+  }
+
   /**
    * Adds the 16-byte tag at `bytes[offset..]` and returns true, or returns false when every probed bit was
    * already set (the tag was seen — or, with the stated probability, a false positive).

@@ -26,6 +26,9 @@ import { ReplayStore, type ReplayFs } from './replay-store.js';
 
 const TICK_MS = 1000;
 
+/** How often the fill of filters that worker threads share is checked for alerts, ms. */
+const REPLAY_POLL_MS = 1000;
+
 /** How long one key is used, s: epoch length + grace, or replay.staticWindowS when keys do not rotate. */
 export function replayWindowS(config: NodeConfig, topology: TopologyIndex): number {
   return topology.doc.epochLengthS !== undefined
@@ -59,6 +62,8 @@ export class EpochStage {
   readonly replay: ReplayFilter;
   /** R: the rate the replay filters are sized for and admit, packets/s. */
   readonly maxRatePps: number;
+  /** Whether the replay filters are persisted (a log to write before packets leave). */
+  readonly persistent: boolean;
   private topology: TopologyIndex;
   private readonly timers: NodeJS.Timeout[] = [];
   private topologyMtimeMs = 0;
@@ -67,6 +72,7 @@ export class EpochStage {
   private closed = false;
   /** The last replay-log append failed (for one log line per outage). */
   private logFailing = false;
+  private readonly changeListeners: (() => void)[] = [];
 
   constructor(private readonly o: EpochStageOptions) {
     const { config, topology, log, metrics } = o;
@@ -76,6 +82,7 @@ export class EpochStage {
       config.replay.persist && o.stateDir
         ? new ReplayStore(o.stateDir, config.replay.fsyncIntervalMs, o.replayFs)
         : undefined;
+    this.persistent = store !== undefined;
     let rate = o.maxRatePps ?? (typeof config.replay.maxRatePps === 'number' ? config.replay.maxRatePps : 1000);
     const windowS = replayWindowS(config, topology);
     let capacity = replayCapacityFor(rate, windowS);
@@ -166,6 +173,13 @@ export class EpochStage {
     every(TICK_MS, () => this.tick());
     every(this.o.config.epochs.refreshS * 1000, () => this.refresh());
     every(this.o.config.replay.snapshotIntervalS * 1000, () => void this.snapshot());
+    // Alerts for filters that worker threads fill (the sharded path); the pool path alerts at once.
+    every(REPLAY_POLL_MS, () => this.replay.poll());
+  }
+
+  /** Calls `f` after every change of the live keys, and so of the live replay filters (sharded workers). */
+  onKeysChanged(f: () => void): void {
+    this.changeListeners.push(f);
   }
 
   /** Packet path, before crypto: the full epoch of a live key, or the drop reason. */
@@ -271,6 +285,7 @@ export class EpochStage {
         { epoch: change.current, installed: change.installed, retired: change.retired, live: this.keyring.liveEpochs },
         'key epochs changed',
       );
+      for (const f of this.changeListeners) f();
     }
   }
 

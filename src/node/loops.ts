@@ -37,6 +37,7 @@ import {
 } from '../loops/monitor.js';
 import { uniformValidPath } from '../directory/paths.js';
 import { linkKey, loopLinks } from '../loops/link-stats.js';
+import type { NodeConfig } from '../config/schema.js';
 import type { CounterName } from './counters.js';
 
 // The bookkeeping half lives in src/loops/monitor.ts (clients use it too); re-exported for node-side callers.
@@ -71,6 +72,19 @@ export interface LoopEmitterOptions {
     warn(o: object, msg: string): void;
     info(o: object, msg: string): void;
     error(o: object, msg: string): void;
+  };
+}
+
+/** The loop parameters of a node's config (Loopix §3.2: λM and µ; §4.2.1: the alarm and its countermeasure). */
+export function loopParamsOf(
+  p: NodeConfig['params'],
+): Pick<LoopEmitterOptions, 'lambdaM' | 'mu' | 'windowS' | 'alarmFraction' | 'alarmRateFactor'> {
+  return {
+    lambdaM: p.lambdaM,
+    mu: p.mu,
+    windowS: p.loopWindowS,
+    alarmFraction: p.loopAlarmFraction,
+    alarmRateFactor: p.loopAlarmRateFactor,
   };
 }
 

@@ -24,12 +24,13 @@ import { Incoming, bindUdpSocket, type BoundUdpSocket } from './incoming.js';
 import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
-import { LoopEmitter, type LoopAttribution } from './loops.js';
+import { LoopEmitter, loopParamsOf, type LoopAttribution } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type DropReason, type MetricsSnapshot } from './metrics.js';
 import { Faults } from './faults.js';
 import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
-import { DelayScheduler } from './scheduler.js';
+import { DelayScheduler, type HeldPacket } from './scheduler.js';
+import { nodeSnapshot, startStatsReports } from './stats-report.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { registerNodeGauges } from './node-gauges.js';
@@ -119,21 +120,8 @@ const VERDICT_SKIP = 0; // invalid: routed (and counted) in pass 2
 const VERDICT_FRESH = 1;
 const VERDICT_DROPPED = 2;
 
-type Held =
-  | {
-      readonly kind: 'forward';
-      readonly packet: Uint8Array;
-      readonly to: NodeEntry;
-      readonly arrival: number;
-      readonly delayMs: number;
-    }
-  | {
-      readonly kind: 'deliver';
-      readonly packet: Uint8Array;
-      readonly client: Uint8Array;
-      readonly arrival: number;
-      readonly delayMs: number;
-    };
+/** What the delay stage holds here: the next hop as a node entry. */
+type Held = HeldPacket<NodeEntry>;
 
 export class NodePipeline implements NodePacketPath {
   readonly metrics: NodeMetrics;
@@ -234,17 +222,12 @@ export class NodePipeline implements NodePacketPath {
     });
 
     if (o.loops !== false) {
-      const p = config.params;
       this.loops = new LoopEmitter({
         geometry: this.geometry,
         backend: o.backend,
         topology,
         self,
-        lambdaM: p.lambdaM,
-        mu: p.mu,
-        windowS: p.loopWindowS,
-        alarmFraction: p.loopAlarmFraction,
-        alarmRateFactor: p.loopAlarmRateFactor,
+        ...loopParamsOf(config.params),
         send: (packet, to) => {
           this.metrics.countLink('out', to.name);
           this.outgoing.send(packet, to.udp, 'loops_sent');
@@ -410,12 +393,7 @@ export class NodePipeline implements NodePacketPath {
   }
 
   snapshot(): NodeSnapshot {
-    const loopPaths = this.loops?.monitor.attribution();
-    return {
-      ...this.metrics.snapshot(),
-      loop_rtt: this.loopRtt.snapshot(),
-      ...(loopPaths ? { loop_paths: loopPaths } : {}),
-    };
+    return nodeSnapshot(this.metrics, this.loopRtt, this.loops);
   }
 
   /** Stops receiving, counts everything still queued or held as "shutdown", stops the workers. */
@@ -715,26 +693,17 @@ export class NodePipeline implements NodePacketPath {
     }, config.pipeline.aqm.intervalMs);
     aqmTimer.unref();
     this.timers.push(aqmTimer);
-    if (this.o.reportStats !== false && config.statsIntervalS > 0) {
-      const statsTimer = setInterval(() => this.report(self.id), config.statsIntervalS * 1000);
-      statsTimer.unref();
-      this.timers.push(statsTimer);
-    }
-  }
-
-  private report(node: string): void {
-    try {
-      const stats = this.snapshot();
-      const message = {
-        type: 'stats',
-        node,
-        stats: this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats,
-      };
-      if (typeof process.send === 'function' && process.connected) process.send(message);
-      else process.stdout.write(`${JSON.stringify(message)}\n`);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not report stats');
-    }
+    const statsTimer = startStatsReports({
+      enabled: this.o.reportStats !== false,
+      intervalS: config.statsIntervalS,
+      node: self.id,
+      stats: () => {
+        const stats = this.snapshot();
+        return this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats;
+      },
+      log: this.log,
+    });
+    if (statsTimer) this.timers.push(statsTimer);
   }
 
   private registerGauges(): void {

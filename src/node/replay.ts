@@ -61,6 +61,56 @@ interface EpochFilter {
   full: boolean;
 }
 
+/** One live epoch's filter as plain data another thread can wrap (`new BloomFilter(size, words, counter)`). */
+export interface SharedEpochFilter {
+  readonly epoch: number;
+  /** The bit array (SharedArrayBuffer). */
+  readonly words: Uint32Array;
+  /** The tag count and lock stripes (SharedArrayBuffer, src/node/bloom.ts). */
+  readonly counter: Int32Array;
+  /** Budget origin, Unix ms. */
+  readonly startMs: number;
+}
+
+/** The sizing and budget of every epoch's filter. */
+export interface SharedReplayParams {
+  readonly capacity: number;
+  readonly size: BloomSize;
+  /** R, tags/s; undefined: no budget. */
+  readonly ratePps: number | undefined;
+}
+
+/**
+ * Tags a filter admits at `nowMs`: min(capacity, R × (seconds since `startMs` + REPLAY_BURST_S)), or the
+ * capacity when there is no budget (`ratePps` undefined).
+ */
+export function replayLimit(capacity: number, ratePps: number | undefined, startMs: number, nowMs: number): number {
+  if (ratePps === undefined) return capacity;
+  const elapsedS = Math.max(0, (nowMs - startMs) / 1000);
+  return Math.min(capacity, Math.floor(ratePps * (elapsedS + REPLAY_BURST_S)));
+}
+
+/**
+ * The admission rule every thread applies to one tag (16 bytes at `bytes[offset..]`): `true` (fresh, now in
+ * the filter), 'replay', 'replay_budget', or 'full' (at capacity: the caller decides between failing closed
+ * and the benchmark-only reset). A filter at its limit adds nothing; a tag already in it is still called a
+ * replay there (the more precise reason).
+ */
+export function admitTag(
+  filter: BloomFilter,
+  limit: number,
+  capacity: number,
+  bytes: Uint8Array,
+  offset: number,
+): true | 'replay' | 'replay_budget' | 'full' {
+  const n = filter.inserted;
+  if (n >= limit) {
+    if (filter.hasAt(bytes, offset)) return 'replay';
+    return n < capacity ? 'replay_budget' : 'full';
+  }
+  return filter.addAt(bytes, offset) ? true : 'replay';
+}
+
 export class ReplayFilter {
   readonly capacity: number;
   readonly fpRate: number;
@@ -106,38 +156,73 @@ export class ReplayFilter {
    */
   checkAt(epoch: number, bytes: Uint8Array, offset: number): ReplayVerdict {
     const e = this.filterOf(epoch);
-    let n = e.filter.inserted;
     const limit = this.limitOf(e);
-    if (n >= limit) {
-      // Refusing: a tag already in the filter is still called a replay (the more precise reason).
-      if (e.filter.hasAt(bytes, offset)) return 'replay';
-      if (n < this.capacity) return 'replay_budget';
-      if (!e.full) {
-        e.full = true;
-        this.o.onFull?.(epoch);
-      }
+    let v = admitTag(e.filter, limit, this.capacity, bytes, offset);
+    if (v === 'full') {
+      this.noteFull(epoch, e);
       // onFull may have emptied the filter (benchmarks only: replay.unsafeResetWhenFull); then this tag is
       // admitted like any other, so a reset costs the benchmark no packet.
       if (e.filter.inserted >= limit) return 'replay_filter_full';
-      n = e.filter.inserted;
+      v = e.filter.addAt(bytes, offset) ? true : 'replay';
     }
-    if (!e.filter.addAt(bytes, offset)) return 'replay';
+    if (v !== true) return v;
     this.o.store?.stage(epoch, bytes, offset);
-    n++;
+    this.alertUpTo(epoch, e, e.filter.inserted);
+    return true;
+  }
+
+  /**
+   * Stages a tag that another thread already admitted into `epoch`'s shared filter (the sharded path's
+   * workers check in place and send their fresh tags here to be logged). Flush as for checkAt.
+   */
+  stageAdmitted(epoch: number, bytes: Uint8Array, offset: number): void {
+    if (this.epochs.has(epoch)) this.o.store?.stage(epoch, bytes, offset);
+  }
+
+  /**
+   * Alerts and the full notice for filters that other threads fill (the sharded path): call periodically. The
+   * pool path's checkAt gives them at once; here they come at most one period late.
+   */
+  poll(): void {
+    for (const [epoch, e] of this.epochs) {
+      const n = e.filter.inserted;
+      this.alertUpTo(epoch, e, n);
+      if (n >= this.capacity) this.noteFull(epoch, e);
+    }
+  }
+
+  /** What a worker thread needs to check tags against the live filters itself (plain data, shared memory). */
+  sharedEpochs(): SharedEpochFilter[] {
+    return [...this.epochs].map(([epoch, e]) => ({
+      epoch,
+      words: e.filter.words,
+      counter: e.filter.counter,
+      startMs: e.startMs,
+    }));
+  }
+
+  /** The sizing and budget the shared filters follow (for worker threads, with sharedEpochs()). */
+  get sharedParams(): SharedReplayParams {
+    return { capacity: this.capacity, size: this.size, ratePps: this.o.ratePps };
+  }
+
+  private noteFull(epoch: number, e: EpochFilter): void {
+    if (e.full) return;
+    e.full = true;
+    this.o.onFull?.(epoch);
+  }
+
+  private alertUpTo(epoch: number, e: EpochFilter, n: number): void {
     while (e.alerted < this.thresholds.length && n >= this.thresholds[e.alerted]!) {
       const fraction = REPLAY_ALERT_FRACTIONS[e.alerted]!;
       e.alerted++;
       this.o.onAlert?.(epoch, fraction, n);
     }
-    return true;
   }
 
   /** Tags `epoch`'s filter admits now: min(capacity, budget). */
   private limitOf(e: EpochFilter): number {
-    const rate = this.o.ratePps;
-    if (rate === undefined) return this.capacity;
-    const elapsedS = Math.max(0, (this.now() - e.startMs) / 1000);
-    return Math.min(this.capacity, Math.floor(rate * (elapsedS + REPLAY_BURST_S)));
+    return replayLimit(this.capacity, this.o.ratePps, e.startMs, this.now());
   }
 
   /** Writes the staged tags to the log (one write per epoch). Throws when the write fails (see ReplayStore). */
@@ -165,8 +250,7 @@ export class ReplayFilter {
   reset(epoch: number): void {
     const e = this.epochs.get(epoch);
     if (!e) return;
-    e.filter.words.fill(0);
-    e.filter.inserted = 0;
+    e.filter.clear();
     e.alerted = 0;
     e.full = false;
   }

@@ -8,6 +8,27 @@
  * they were scheduled (a sequence number breaks ties).
  */
 
+/**
+ * A packet in a node's delay stage: one to forward to its next hop (`To`: however the path names it) or, at a
+ * provider, one to deliver to a client's inbox, with its arrival time and the delay its header asked for (ms;
+ * it leaves at arrival + delayMs).
+ */
+export type HeldPacket<To> =
+  | {
+      readonly kind: 'forward';
+      readonly packet: Uint8Array;
+      readonly to: To;
+      readonly arrival: number;
+      readonly delayMs: number;
+    }
+  | {
+      readonly kind: 'deliver';
+      readonly packet: Uint8Array;
+      readonly client: Uint8Array;
+      readonly arrival: number;
+      readonly delayMs: number;
+    };
+
 export interface SchedulerClock {
   now(): number;
   setTimer(fn: () => void, ms: number): unknown;

@@ -6,8 +6,9 @@
  *
  *  - the PID AQM controller (src/node/aqm.ts) over the workers' queueing delays, read from and written to the
  *    shared control block (src/node/shard-control.ts) every aqm.intervalMs;
- *  - keys and epochs (src/node/epochs.ts: the shared key table the workers read, the replay filter and its
- *    log, answering the workers' replay-gate requests, src/node/shard-replay.ts);
+ *  - keys and epochs (src/node/epochs.ts: the shared key table the workers read; the replay filters, which
+ *    live in shared memory and which the workers check in place, and their log, which the main thread
+ *    writes for the workers: src/node/shard-replay.ts);
  *  - the topology (forwarded to the workers when a newer document is adopted), own loops (built here, sent
  *    by a worker), the provider's inbox deliveries and client submissions, metrics (counter deltas from the
  *    workers every 200 ms) and the stats report.
@@ -24,21 +25,14 @@ import type { TopologyIndex } from '../topology/document.js';
 import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
 import { Incoming } from './incoming.js';
-import { LoopEmitter } from './loops.js';
+import { LoopEmitter, loopParamsOf } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
+import { nodeSnapshot, startStatsReports } from './stats-report.js';
 import { SharedKeyTable } from './epoch-keys.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
-import {
-  REPLAY_BUDGET,
-  REPLAY_FILTER_FULL,
-  REPLAY_FRESH,
-  REPLAY_KEY_EXPIRED,
-  REPLAY_LOG_ERROR,
-  REPLAY_SEEN,
-  REPLAY_WRONG_EPOCH,
-} from './shard-replay.js';
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
 import type { MainToShard, ShardToMain, ShardWorkerInit } from './shard-worker.js';
 import { closeUdpFd, openReusePortGroup, type ReusePortGroup } from './udp-batch.js';
 
@@ -115,17 +109,12 @@ export class ShardedPipeline implements NodePacketPath {
     });
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p) => this.queueSubmit(p) }, metrics);
     if (o.loops !== false) {
-      const p = config.params;
       this.loops = new LoopEmitter({
         geometry: this.geometry,
         backend: o.backend,
         topology,
         self,
-        lambdaM: p.lambdaM,
-        mu: p.mu,
-        windowS: p.loopWindowS,
-        alarmFraction: p.loopAlarmFraction,
-        alarmRateFactor: p.loopAlarmRateFactor,
+        ...loopParamsOf(config.params),
         send: (packet, to) =>
           this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
         count: (name, by) => this.metrics.count(name, by),
@@ -146,6 +135,8 @@ export class ShardedPipeline implements NodePacketPath {
       bufferBytes: config.pipeline.socketBufferBytes,
     });
     const node = new ShardedPipeline(o, group, epochs, metrics);
+    // Before the workers start: a key change from now on reaches every worker created since.
+    epochs.onKeysChanged(() => node.postReplayFilters());
     try {
       await node.startWorkers();
     } catch (err) {
@@ -184,6 +175,12 @@ export class ShardedPipeline implements NodePacketPath {
         faults: config.faults,
         deliver: this.o.deliver !== undefined,
         link: this.link.shared(),
+        replay: {
+          params: this.epochs.replay.sharedParams,
+          filters: this.epochs.replay.sharedEpochs(),
+          persist: this.epochs.persistent,
+          resetWhenFull: config.replay.unsafeResetWhenFull,
+        },
       };
       const w = new Worker(shardWorkerFile(), { workerData: { shard } });
       this.workers.push(w);
@@ -225,8 +222,8 @@ export class ShardedPipeline implements NodePacketPath {
         for (const [k, v] of Object.entries(m.drops)) this.metrics.drop(k as DropReason, v);
         if (m.latency.count > 0) this.metrics.latency.merge(m.latency);
         break;
-      case 'replay':
-        this.answerReplay(w, m.id, m.epochs, m.tags, m.count);
+      case 'replayLog':
+        this.logReplayTags(w, m.id, m.epochs, m.tags, m.count);
         break;
       case 'deliver': {
         const A = this.geometry.addressBytes;
@@ -246,31 +243,15 @@ export class ShardedPipeline implements NodePacketPath {
     }
   }
 
-  /** The replay gate's main-thread service: one verdict byte per tag, the batch's log written before answering. */
-  private answerReplay(w: Worker, id: number, epochs: Uint16Array, tags: Uint8Array, count: number): void {
-    const verdicts = new Uint8Array(count);
-    const resolve = this.epochs.resolve;
+  /**
+   * Appends the fresh tags a worker admitted to the replay log (one write(2) per epoch) and tells the worker
+   * whether they are durable: its batch's packets leave only after a good answer (src/node/shard-replay.ts).
+   */
+  private logReplayTags(w: Worker, id: number, epochs: Float64Array, tags: Uint8Array, count: number): void {
     const replay = this.epochs.replay;
-    let fresh = 0;
-    for (let i = 0; i < count; i++) {
-      const epoch = resolve(epochs[i]!);
-      if (typeof epoch !== 'number') {
-        verdicts[i] = epoch === 'key_expired' ? REPLAY_KEY_EXPIRED : REPLAY_WRONG_EPOCH;
-        continue;
-      }
-      const v = replay.checkAt(epoch, tags, i * 16);
-      if (v === true) {
-        verdicts[i] = REPLAY_FRESH;
-        fresh++;
-      } else
-        verdicts[i] =
-          v === 'replay_budget' ? REPLAY_BUDGET : v === 'replay_filter_full' ? REPLAY_FILTER_FULL : REPLAY_SEEN;
-    }
-    // Fail closed: when the log write fails no fresh packet of the batch may leave.
-    if (fresh > 0 && !this.epochs.flush())
-      for (let i = 0; i < count; i++) if (verdicts[i] === REPLAY_FRESH) verdicts[i] = REPLAY_LOG_ERROR;
-    const reply: MainToShard = { type: 'replayed', id, verdicts };
-    w.postMessage(reply, [verdicts.buffer]);
+    for (let i = 0; i < count; i++) replay.stageAdmitted(epochs[i]!, tags, i * TAG_BYTES);
+    const reply: MainToShard = { type: 'replayLogged', id, ok: this.epochs.flush() };
+    w.postMessage(reply);
   }
 
   // ---- ingress from the main thread (provider SUBMITs) and own loops ------------------------------------
@@ -308,6 +289,12 @@ export class ShardedPipeline implements NodePacketPath {
 
   // ---- control plane ------------------------------------------------------------------------------------
 
+  /** The live replay filters changed with the keys: every worker checks against the new set. */
+  private postReplayFilters(): void {
+    const m: MainToShard = { type: 'replayFilters', filters: this.epochs.replay.sharedEpochs() };
+    for (const w of this.workers) w.postMessage(m);
+  }
+
   /** Adopts a newer topology document: workers route by it, and its delay bound applies. */
   setTopology(t: TopologyIndex): void {
     this.loops?.setTopology(t);
@@ -325,30 +312,18 @@ export class ShardedPipeline implements NodePacketPath {
     }, config.pipeline.aqm.intervalMs);
     aqmTimer.unref();
     this.timers.push(aqmTimer);
-    if (this.o.reportStats !== false && config.statsIntervalS > 0) {
-      const statsTimer = setInterval(() => this.report(self.id), config.statsIntervalS * 1000);
-      statsTimer.unref();
-      this.timers.push(statsTimer);
-    }
+    const statsTimer = startStatsReports({
+      enabled: this.o.reportStats !== false,
+      intervalS: config.statsIntervalS,
+      node: self.id,
+      stats: () => this.snapshot(),
+      log: this.log,
+    });
+    if (statsTimer) this.timers.push(statsTimer);
   }
 
   snapshot(): NodeSnapshot {
-    const loopPaths = this.loops?.monitor.attribution();
-    return {
-      ...this.metrics.snapshot(),
-      loop_rtt: this.loopRtt.snapshot(),
-      ...(loopPaths ? { loop_paths: loopPaths } : {}),
-    };
-  }
-
-  private report(node: string): void {
-    try {
-      const message = { type: 'stats', node, stats: this.snapshot() };
-      if (typeof process.send === 'function' && process.connected) process.send(message);
-      else process.stdout.write(`${JSON.stringify(message)}\n`);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not report stats');
-    }
+    return nodeSnapshot(this.metrics, this.loopRtt, this.loops);
   }
 
   private registerGauges(): void {

@@ -1,15 +1,25 @@
 /**
  * The replay gate of the sharded packet path: is each packet's replay tag fresh under its key epoch?
  * (Sphinx §3 / Loopix §2.2: a replayed packet is dropped.) Workers ask it once per batch through this small
- * interface, so the filter behind it can change without touching the path:
+ * interface:
  *
- *  - `remoteReplayGate` (today): the worker posts the batch's tags (16 bytes per packet) to the main thread,
- *    which checks them against the node's persistent per-epoch filter (src/node/epochs.ts, src/node/replay.ts:
- *    one filter for all workers, so a packet replayed to another worker of the same node is still caught, and
- *    its log written before the batch's packets can leave) and answers with one byte per packet. The batch
- *    waits for the answer; one message each way per batch.
- *  - a filter in shared memory checked in the worker itself answers synchronously through the same call.
+ *  - the check runs in the worker itself, against the node's one Bloom filter per live epoch in shared memory
+ *    (src/node/bloom.ts: atomic test-and-set under a striped lock, so of two workers adding the same tag at
+ *    once exactly one calls it fresh). A packet replayed to another worker of the same node is still caught,
+ *    and the main thread does no per-packet work for it. The budget and capacity rules are the pool path's
+ *    own (src/node/replay.ts `admitTag`, `replayLimit`).
+ *  - persistence stays on the main thread, which owns the log files (disk writes off the forwarding threads):
+ *    when the node persists its filter, the batch's fresh tags go to the main thread, which appends them to
+ *    the epoch's log (one write(2) per batch) and answers ok or failed; the batch's packets leave only after a
+ *    good answer (a tag that is not durable must not let its packet leave: after a crash the packet would be
+ *    replayable). Without persistence the verdicts are given at once.
+ *
+ * Alerts at 50/75/90 % and the "filter full" notice come from the main thread's periodic poll of the shared
+ * tag counts (ReplayFilter.poll).
  */
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
+import { BloomFilter } from './bloom.js';
+import { admitTag, replayLimit, type SharedEpochFilter, type SharedReplayParams } from './replay.js';
 
 /** Verdicts, one byte per packet. */
 export const REPLAY_FRESH = 0;
@@ -41,41 +51,128 @@ export interface ReplayGate {
    * the fresh ones, and calls `done` with one verdict per tag — now or later. Never throws.
    */
   check(epochs: Uint16Array, tags: Uint8Array, count: number, done: (verdicts: Uint8Array) => void): void;
-  /** The main thread's answer to a remote request. */
-  resolve(id: number, verdicts: Uint8Array): void;
+  /** The main thread's answer to a log request: whether the tags are on disk. */
+  logged(id: number, ok: boolean): void;
   /** Forgets outstanding requests (shutdown); returns how many packets they held. */
   abandon(): number;
 }
 
-export interface ReplayRequest {
-  readonly type: 'replay';
+/** A worker's request to log the fresh tags of one batch (full epoch numbers, 16-byte tags back to back). */
+export interface ReplayLogRequest {
+  readonly type: 'replayLog';
   readonly id: number;
-  readonly epochs: Uint16Array;
+  readonly epochs: Float64Array;
   readonly tags: Uint8Array;
   readonly count: number;
 }
 
-/** The gate as a request to the main thread (see above). */
-export function remoteReplayGate(post: (m: ReplayRequest, transfer: ArrayBuffer[]) => void): ReplayGate {
-  const waiting = new Map<number, { count: number; done: (v: Uint8Array) => void }>();
-  let next = 1;
-  return {
-    check(epochs, tags, count, done) {
-      const id = next++;
-      waiting.set(id, { count, done });
-      post({ type: 'replay', id, epochs, tags, count }, [epochs.buffer as ArrayBuffer, tags.buffer as ArrayBuffer]);
-    },
-    resolve(id, verdicts) {
-      const w = waiting.get(id);
-      if (!w) return;
-      waiting.delete(id);
-      w.done(verdicts);
-    },
-    abandon() {
-      let n = 0;
-      for (const w of waiting.values()) n += w.count;
-      waiting.clear();
-      return n;
-    },
-  };
+export interface LocalReplayGateOptions {
+  readonly params: SharedReplayParams;
+  /** The live filters now (replaced by setFilters when keys change). */
+  readonly filters: readonly SharedEpochFilter[];
+  /** Why a prefix epoch with no live filter is refused: REPLAY_KEY_EXPIRED or REPLAY_WRONG_EPOCH. */
+  readonly rejection: (epoch16: number) => ReplayVerdict;
+  /** Posts a log request to the main thread; absent: the filter is not persisted. */
+  readonly persist?: (m: ReplayLogRequest, transfer: ArrayBuffer[]) => void;
+  /** Benchmark-only (replay.unsafeResetWhenFull): empty a full filter, counted by `onReset`. */
+  readonly resetWhenFull: boolean;
+  readonly onReset: () => void;
+  readonly now?: () => number;
+}
+
+interface LiveFilter {
+  readonly epoch: number;
+  readonly epoch16: number;
+  readonly filter: BloomFilter;
+  readonly startMs: number;
+}
+
+/** The gate a worker runs in place (see the top of this file). */
+export class LocalReplayGate implements ReplayGate {
+  private live: LiveFilter[] = [];
+  private readonly waiting = new Map<number, { verdicts: Uint8Array; done: (v: Uint8Array) => void }>();
+  private nextId = 1;
+  private readonly now: () => number;
+
+  constructor(private readonly o: LocalReplayGateOptions) {
+    this.now = o.now ?? Date.now;
+    this.setFilters(o.filters);
+  }
+
+  /** Adopts the live filters after a key change (the main thread posts them). */
+  setFilters(filters: readonly SharedEpochFilter[]): void {
+    this.live = filters.map((f) => ({
+      epoch: f.epoch,
+      epoch16: f.epoch & 0xffff,
+      filter: new BloomFilter(this.o.params.size, f.words, f.counter),
+      startMs: f.startMs,
+    }));
+  }
+
+  check(epochs: Uint16Array, tags: Uint8Array, count: number, done: (verdicts: Uint8Array) => void): void {
+    const { capacity, ratePps } = this.o.params;
+    const verdicts = new Uint8Array(count);
+    const now = this.now();
+    const persist = this.o.persist;
+    const freshEpochs = persist ? new Float64Array(count) : undefined;
+    const freshTags = persist ? new Uint8Array(count * TAG_BYTES) : undefined;
+    let fresh = 0;
+    for (let i = 0; i < count; i++) {
+      const f = this.filterOf(epochs[i]!);
+      if (!f) {
+        verdicts[i] = this.o.rejection(epochs[i]!);
+        continue;
+      }
+      const offset = i * TAG_BYTES;
+      const limit = replayLimit(capacity, ratePps, f.startMs, now);
+      let v = admitTag(f.filter, limit, capacity, tags, offset);
+      if (v === 'full' && this.o.resetWhenFull) {
+        f.filter.clear();
+        this.o.onReset();
+        v = f.filter.addAt(tags, offset) ? true : 'replay';
+      }
+      if (v !== true) {
+        verdicts[i] = v === 'replay' ? REPLAY_SEEN : v === 'replay_budget' ? REPLAY_BUDGET : REPLAY_FILTER_FULL;
+        continue;
+      }
+      verdicts[i] = REPLAY_FRESH;
+      if (freshEpochs && freshTags) {
+        freshEpochs[fresh] = f.epoch;
+        freshTags.set(tags.subarray(offset, offset + TAG_BYTES), fresh * TAG_BYTES);
+      }
+      fresh++;
+    }
+    if (!persist || !freshEpochs || !freshTags || fresh === 0) {
+      done(verdicts);
+      return;
+    }
+    const id = this.nextId++;
+    this.waiting.set(id, { verdicts, done });
+    persist({ type: 'replayLog', id, epochs: freshEpochs, tags: freshTags, count: fresh }, [
+      freshEpochs.buffer,
+      freshTags.buffer,
+    ]);
+  }
+
+  logged(id: number, ok: boolean): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    // Fail closed: no fresh packet of the batch leaves when its tags are not durable.
+    if (!ok)
+      for (let i = 0; i < w.verdicts.length; i++) if (w.verdicts[i] === REPLAY_FRESH) w.verdicts[i] = REPLAY_LOG_ERROR;
+    w.done(w.verdicts);
+  }
+
+  abandon(): number {
+    let n = 0;
+    for (const w of this.waiting.values()) n += w.verdicts.length;
+    this.waiting.clear();
+    return n;
+  }
+
+  private filterOf(epoch16: number): LiveFilter | undefined {
+    for (const f of this.live) if (f.epoch16 === epoch16) return f;
+    return undefined;
+  }
 }

@@ -9,9 +9,10 @@
  * The main thread never sees a forwarded packet. It steers through the shared control block
  * (src/node/shard-control.ts: AQM drop probability, epoch, delay bound) and the shared key table; this
  * thread reports the queueing delay it measured (kernel receive timestamps) into the same block, and
- * counter deltas and latency-histogram buckets by message every STATS_MS. Messages per packet exist only for
- * what the main thread owns anyway: deliveries to the provider inbox (SQLite), own loops coming back, and the
- * replay gate while it is the main-thread service (see ReplayGate).
+ * counter deltas and latency-histogram buckets by message every STATS_MS. The replay check runs here, against
+ * the node's filters in shared memory (src/node/shard-replay.ts). Messages per batch exist only for what the
+ * main thread owns anyway: deliveries to the provider inbox (SQLite), own loops coming back, and the replay
+ * log (the fresh tags of a batch, when the node persists its filter).
  *
  * Nothing on the packet path throws: every way a packet ends is a counter.
  */
@@ -31,18 +32,22 @@ import { Faults } from './faults.js';
 import { injectedSlowdown, stretch } from './bench-slowdown.js';
 import { LatencyHistogram, type CounterName, type DropReason, type HistogramState } from './metrics.js';
 import { Router } from './router.js';
-import { DelayScheduler } from './scheduler.js';
+import { DelayScheduler, type HeldPacket } from './scheduler.js';
 import { ShardControl } from './shard-control.js';
 import { BatchSocket, encodeUdpAddress, UDP_ADDR_BYTES, type ReceivedBatch } from './udp-batch.js';
 import { linkLayerStage, type LinkStage } from './shard-link.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher, type LinkSharedState } from './link/index.js';
 import {
-  remoteReplayGate,
+  LocalReplayGate,
   REPLAY_FRESH,
+  REPLAY_KEY_EXPIRED,
   REPLAY_VERDICT_REASON,
-  type ReplayGate,
+  REPLAY_WRONG_EPOCH,
+  type ReplayLogRequest,
   type ReplayVerdict,
 } from './shard-replay.js';
+import type { SharedEpochFilter, SharedReplayParams } from './replay.js';
+import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
 
 export interface ShardWorkerInit {
   readonly index: number;
@@ -63,6 +68,14 @@ export interface ShardWorkerInit {
   readonly deliver: boolean;
   /** The node's link-layer shared state (LinkLayer.shared() of the main thread). */
   readonly link: LinkSharedState;
+  /** The node's replay filters in shared memory (src/node/shard-replay.ts). */
+  readonly replay: {
+    readonly params: SharedReplayParams;
+    readonly filters: readonly SharedEpochFilter[];
+    /** Whether fresh tags must be logged by the main thread before their packets leave. */
+    readonly persist: boolean;
+    readonly resetWhenFull: boolean;
+  };
 }
 
 /** Messages to the main thread. */
@@ -77,13 +90,7 @@ export type ShardToMain =
     }
   | { readonly type: 'deliver'; readonly clients: Uint8Array; readonly packets: Uint8Array; readonly count: number }
   | { readonly type: 'loop'; readonly id: Uint8Array }
-  | {
-      readonly type: 'replay';
-      readonly id: number;
-      readonly epochs: Uint16Array;
-      readonly tags: Uint8Array;
-      readonly count: number;
-    }
+  | ReplayLogRequest
   | { readonly type: 'closed'; readonly index: number; readonly discarded: number }
   | { readonly type: 'error'; readonly message: string };
 
@@ -98,31 +105,17 @@ export type MainToShard =
       readonly port: number;
       readonly counter: CounterName;
     }
-  | { readonly type: 'replayed'; readonly id: number; readonly verdicts: Uint8Array }
+  | { readonly type: 'replayFilters'; readonly filters: readonly SharedEpochFilter[] }
+  | { readonly type: 'replayLogged'; readonly id: number; readonly ok: boolean }
   | { readonly type: 'close' };
 
 /** How often counter deltas go to the main thread, ms. */
 const STATS_MS = 200;
 /** recvmmsg calls per readable event before yielding to timers and messages (the poll is level-triggered). */
 const MAX_ROUNDS = 4;
-/** Tag bytes the replay gate checks per packet (docs/packet-format.md §9: the record's replay tag). */
-const TAG_BYTES = 16;
 
-type Held =
-  | {
-      readonly kind: 'forward';
-      readonly packet: Uint8Array;
-      readonly to: Uint8Array;
-      readonly arrival: number;
-      readonly delayMs: number;
-    }
-  | {
-      readonly kind: 'deliver';
-      readonly packet: Uint8Array;
-      readonly client: Uint8Array;
-      readonly arrival: number;
-      readonly delayMs: number;
-    };
+/** What the delay stage holds here: the next hop as an encoded UDP address. */
+type Held = HeldPacket<Uint8Array>;
 
 /** One unwrapped batch waiting for its replay verdicts. */
 interface Pending {
@@ -146,7 +139,7 @@ export class ShardWorker {
   private readonly scheduler: DelayScheduler<Held>;
   private readonly link: LinkStage;
   private readonly linkLayer: LinkLayer;
-  private readonly replay: ReplayGate;
+  private readonly replay: LocalReplayGate;
   private readonly faults: Faults | undefined;
   // Counters since the last report.
   private counts: Record<string, number> = {};
@@ -191,7 +184,14 @@ export class ShardWorker {
       shared: o.link,
     });
     this.link = linkLayerStage(this.g, this.linkLayer);
-    this.replay = remoteReplayGate((m, t) => this.post(m, t));
+    this.replay = new LocalReplayGate({
+      params: o.replay.params,
+      filters: o.replay.filters,
+      rejection: (epoch16) => (this.epochBehind(epoch16) ? REPLAY_KEY_EXPIRED : REPLAY_WRONG_EPOCH),
+      persist: o.replay.persist ? (m, t) => this.post(m, t) : undefined,
+      resetWhenFull: o.replay.resetWhenFull,
+      onReset: () => this.count('replay_resets'),
+    });
     this.faults = o.faults && Faults.active(o.faults) ? new Faults(o.faults) : undefined;
     const N = this.link.datagramBytes;
     this.sendSlab = new Uint8Array(o.batchSize * N);
@@ -228,8 +228,11 @@ export class ShardWorker {
         this.enqueue(m.packet, encodeUdpAddress(m.host, m.port), m.counter);
         this.flushSends();
         break;
-      case 'replayed':
-        this.replay.resolve(m.id, m.verdicts);
+      case 'replayFilters':
+        this.replay.setFilters(m.filters);
+        break;
+      case 'replayLogged':
+        this.replay.logged(m.id, m.ok);
         break;
       case 'close':
         this.close();
@@ -240,6 +243,14 @@ export class ShardWorker {
   // ---- receive --------------------------------------------------------------------------------------
 
   private onReadable(): void {
+    // Benchmark-only injected slowdown (src/node/bench-slowdown.ts): the whole of a wake-up's work — receive,
+    // link, unwrap, replay, routing, send — is stretched, so the node's packet path is slower by the fraction.
+    const t0 = this.slowdown > 0 ? performance.now() : 0;
+    this.receiveRounds();
+    if (this.slowdown > 0) stretch(performance.now() - t0, this.slowdown);
+  }
+
+  private receiveRounds(): void {
     for (let round = 0; round < MAX_ROUNDS && !this.closed; round++) {
       let b: ReceivedBatch;
       try {
@@ -309,10 +320,13 @@ export class ShardWorker {
   /** Whether the prefix epoch has a live key; counts the drop when not. */
   private epochLive(epoch16: number): boolean {
     if (this.keys.lookup(epoch16)) return true;
-    // Behind the current epoch (mod 2^16): its key was retired; anything else names no key this node holds.
-    const behind = ((this.control.epoch16 - epoch16) & 0xffff) < 0x8000 && epoch16 !== this.control.epoch16;
-    this.drop(behind ? 'key_expired' : 'wrong_epoch');
+    this.drop(this.epochBehind(epoch16) ? 'key_expired' : 'wrong_epoch');
     return false;
+  }
+
+  /** Whether prefix epoch `epoch16` is behind the current one (mod 2^16): its key was retired. */
+  private epochBehind(epoch16: number): boolean {
+    return ((this.control.epoch16 - epoch16) & 0xffff) < 0x8000 && epoch16 !== this.control.epoch16;
   }
 
   // ---- unwrap, admission, replay ---------------------------------------------------------------------
@@ -328,9 +342,7 @@ export class ShardWorker {
       while (end < count && prefixEpoch(packets, end * N) === epoch16) end++;
       const key = this.keys.lookup(epoch16);
       if (key) {
-        const t0 = this.slowdown > 0 ? performance.now() : 0;
         this.backend.unwrapBatch(g, key, packets.subarray(start * N, end * N), records.subarray(start * RB, end * RB));
-        if (this.slowdown > 0) stretch(performance.now() - t0, this.slowdown);
       } else for (let i = start; i < end; i++) records[i * RB + RECORD.reason] = NO_KEY_REASON;
       start = end;
     }
