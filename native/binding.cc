@@ -58,6 +58,27 @@ Bytes bytes_arg(const Napi::CallbackInfo& info, size_t index, const char* name, 
   return b;
 }
 
+// " (3 records of 64)": how a required length is made up, for an error message.
+std::string made_of(size_t count, const char* what, size_t each) {
+  return " (" + std::to_string(count) + " " + what + " of " + std::to_string(each) + ")";
+}
+
+// Throws RangeError unless `b` holds at least `min` bytes; `detail` (made_of) follows the length.
+void require_at_least(Napi::Env env, const char* name, const Bytes& b, size_t min, const std::string& detail = "") {
+  if (b.size < min) {
+    throw_range(env, std::string(name) + " must be at least " + std::to_string(min) + " bytes" + detail + ", got " +
+                         std::to_string(b.size));
+  }
+}
+
+// Throws RangeError unless `b` holds at most `max` bytes.
+void require_at_most(Napi::Env env, const char* name, const Bytes& b, size_t max) {
+  if (b.size > max) {
+    throw_range(
+        env, std::string(name) + " must be at most " + std::to_string(max) + " bytes, got " + std::to_string(b.size));
+  }
+}
+
 double number_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
   double v = 0;
   if (index >= info.Length() || napi_get_value_double(info.Env(), info[index], &v) != napi_ok) {
@@ -119,22 +140,15 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F body) {
 
 // ---- primitives ---------------------------------------------------------------------------------------
 
+// x25519(scalar, point) through `kX25519` (loopix::x25519, or loopix::x25519_evp: the EVP path always);
+// an all-zero result for small-order points.
+template <bool (*kX25519)(uint8_t*, const uint8_t*, const uint8_t*)>
 Napi::Value X25519(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Bytes scalar = bytes_arg(info, 0, "scalar", loopix::kKeyBytes);
     Bytes point = bytes_arg(info, 1, "point", loopix::kKeyBytes);
     Napi::Uint8Array out = new_bytes(info.Env(), loopix::kKeyBytes);
-    loopix::x25519(out.Data(), scalar.data, point.data);  // all-zero result for small-order points
-    return out;
-  });
-}
-
-Napi::Value X25519Evp(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    Bytes scalar = bytes_arg(info, 0, "scalar", loopix::kKeyBytes);
-    Bytes point = bytes_arg(info, 1, "point", loopix::kKeyBytes);
-    Napi::Uint8Array out = new_bytes(info.Env(), loopix::kKeyBytes);
-    loopix::x25519_evp(out.Data(), scalar.data, point.data);
+    kX25519(out.Data(), scalar.data, point.data);
     return out;
   });
 }
@@ -241,10 +255,7 @@ Napi::Value CreatePacket(const Napi::CallbackInfo& info) {
     Geometry g = geometry_arg(info, 0);
     loopix::Path path = path_arg(info, 3, g, false);
     Bytes content = bytes_arg(info, 6, "content");
-    if (content.size > g.content_bytes) {
-      throw_range(info.Env(), "content must be at most " + std::to_string(g.content_bytes) + " bytes, got " +
-                                  std::to_string(content.size));
-    }
+    require_at_most(info.Env(), "content", content, g.content_bytes);
     Bytes seed = bytes_arg(info, 7, "seed", loopix::kSeedBytes);
     Bytes out = bytes_arg(info, 8, "out", g.packet_bytes);
     loopix::CreateResult r = loopix::create_packet(g, path, content.data, content.size, seed.data, out.data);
@@ -260,10 +271,7 @@ Napi::Value Unwrap(const Napi::CallbackInfo& info) {
     Bytes sk = bytes_arg(info, 3, "privateKey", loopix::kKeyBytes);
     Bytes packet = bytes_arg(info, 4, "packet");
     Bytes record = bytes_arg(info, 5, "record");
-    if (record.size < g.record_bytes) {
-      throw_range(info.Env(), "record must be at least " + std::to_string(g.record_bytes) + " bytes, got " +
-                                  std::to_string(record.size));
-    }
+    require_at_least(info.Env(), "record", record, g.record_bytes);
     uint8_t kind = loopix::unwrap(g, sk.data, packet.data, packet.size, record.data);
     return Napi::Number::New(info.Env(), kind);
   });
@@ -281,11 +289,7 @@ Napi::Value UnwrapBatch(const Napi::CallbackInfo& info) {
                                   std::to_string(packets.size));
     }
     size_t count = packets.size / g.packet_bytes;
-    if (records.size < count * g.record_bytes) {
-      throw_range(info.Env(), "records must be at least " + std::to_string(count * g.record_bytes) + " bytes (" +
-                                  std::to_string(count) + " records of " + std::to_string(g.record_bytes) + "), got " +
-                                  std::to_string(records.size));
-    }
+    require_at_least(info.Env(), "records", records, count * g.record_bytes, made_of(count, "records", g.record_bytes));
     size_t done = count > 0 ? loopix::unwrap_batch(g, sk.data, packets.data, count, records.data) : 0;
     return Napi::Number::New(info.Env(), static_cast<double>(done));
   });
@@ -312,10 +316,7 @@ Napi::Value CreateSurbReply(const Napi::CallbackInfo& info) {
     Geometry g = geometry_arg(info, 0);
     Bytes surb = bytes_arg(info, 3, "surb", g.surb_bytes);
     Bytes content = bytes_arg(info, 4, "content");
-    if (content.size > g.content_bytes) {
-      throw_range(info.Env(), "content must be at most " + std::to_string(g.content_bytes) + " bytes, got " +
-                                  std::to_string(content.size));
-    }
+    require_at_most(info.Env(), "content", content, g.content_bytes);
     Bytes out = bytes_arg(info, 5, "out", g.packet_bytes);
     loopix::create_surb_reply(g, surb.data, content.data, content.size, out.data);
     return info.Env().Undefined();
@@ -349,15 +350,9 @@ size_t link_batch_args(const Napi::CallbackInfo& info, Bytes& keys, Bytes& datag
   payload_len = integer_arg(info, 2, "payloadBytes", 1, 65535);
   size_t count = integer_arg(info, 3, "count", 0, 1 << 24);
   size_t stride = loopix::kLinkHeaderBytes + payload_len + loopix::kLinkTagBytes;
-  if (keys.size < count * loopix::kLinkKeyBytes) {
-    throw_range(info.Env(), "keys must be at least " + std::to_string(count * loopix::kLinkKeyBytes) + " bytes (" +
-                                std::to_string(count) + " keys of 16), got " + std::to_string(keys.size));
-  }
-  if (datagrams.size < count * stride) {
-    throw_range(info.Env(), "datagrams must be at least " + std::to_string(count * stride) + " bytes (" +
-                                std::to_string(count) + " datagrams of " + std::to_string(stride) + "), got " +
-                                std::to_string(datagrams.size));
-  }
+  require_at_least(info.Env(), "keys", keys, count * loopix::kLinkKeyBytes,
+                   made_of(count, "keys", loopix::kLinkKeyBytes));
+  require_at_least(info.Env(), "datagrams", datagrams, count * stride, made_of(count, "datagrams", stride));
   return count;
 }
 
@@ -379,10 +374,7 @@ Napi::Value LinkOpenBatch(const Napi::CallbackInfo& info) {
     size_t payload_len = 0;
     size_t count = link_batch_args(info, keys, datagrams, payload_len);
     Bytes ok = bytes_arg(info, 4, "ok");
-    if (ok.size < count) {
-      throw_range(info.Env(),
-                  "ok must be at least " + std::to_string(count) + " bytes, got " + std::to_string(ok.size));
-    }
+    require_at_least(info.Env(), "ok", ok, count);
     if (count > 0) loopix::link_open_batch(keys.data, datagrams.data, payload_len, count, ok.data);
     return info.Env().Undefined();
   });
@@ -435,9 +427,9 @@ Napi::Object FormatConstants(Napi::Env env) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("format", FormatConstants(env));
   exports.Set("x25519Impl", Napi::String::New(env, loopix::x25519_impl()));
-  exports.Set("x25519", Napi::Function::New(env, X25519, "x25519"));
+  exports.Set("x25519", Napi::Function::New(env, X25519<loopix::x25519>, "x25519"));
   exports.Set("x25519Base", Napi::Function::New(env, X25519Base, "x25519Base"));
-  exports.Set("x25519Evp", Napi::Function::New(env, X25519Evp, "x25519Evp"));
+  exports.Set("x25519Evp", Napi::Function::New(env, X25519<loopix::x25519_evp>, "x25519Evp"));
   exports.Set("aes128Ctr", Napi::Function::New(env, Aes128Ctr, "aes128Ctr"));
   exports.Set("hmacSha256", Napi::Function::New(env, HmacSha256, "hmacSha256"));
   exports.Set("hkdfSha256", Napi::Function::New(env, HkdfSha256, "hkdfSha256"));

@@ -8,46 +8,34 @@
 #include <climits>
 #include <stdexcept>
 
+#include "evp_context.h"
+
 namespace loopix {
 namespace {
 
 class GcmContext {
  public:
-  GcmContext() = default;
-  ~GcmContext() {
-    EVP_CIPHER_CTX_free(ctx_);  // cleanses the key schedule
-    EVP_CIPHER_free(cipher_);
-  }
-  GcmContext(const GcmContext&) = delete;
-  GcmContext& operator=(const GcmContext&) = delete;
-
   EVP_CIPHER_CTX* get() {
-    if (ctx_ == nullptr) {
-      cipher_ = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-      ctx_ = EVP_CIPHER_CTX_new();
-      if (cipher_ == nullptr || ctx_ == nullptr) {
-        EVP_CIPHER_CTX_free(ctx_);
-        EVP_CIPHER_free(cipher_);
-        ctx_ = nullptr;
-        cipher_ = nullptr;
-        throw std::runtime_error("AES-128-GCM setup failed (OpenSSL)");
-      }
-    }
-    return ctx_;
+    return evp_.get(
+        [](EVP_CIPHER*& cipher, EVP_CIPHER_CTX*& ctx) {
+          cipher = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+          ctx = EVP_CIPHER_CTX_new();
+          return cipher != nullptr && ctx != nullptr;
+        },
+        "AES-128-GCM setup failed (OpenSSL)");
   }
-  const EVP_CIPHER* cipher() const { return cipher_; }
+  const EVP_CIPHER* cipher() const { return evp_.algorithm(); }
 
   // Forgets the last key: re-initialises with an all-zero key so no round keys stay in memory.
   void scrub() noexcept {
-    if (ctx_ == nullptr) return;
+    if (!evp_.initialized()) return;
     static const uint8_t zero[kLinkKeyBytes] = {0};
     static const uint8_t zero_iv[kLinkHeaderBytes] = {0};
-    EVP_EncryptInit_ex2(ctx_, cipher_, zero, zero_iv, nullptr);
+    EVP_EncryptInit_ex2(evp_.context(), evp_.algorithm(), zero, zero_iv, nullptr);
   }
 
  private:
-  EVP_CIPHER* cipher_ = nullptr;
-  EVP_CIPHER_CTX* ctx_ = nullptr;
+  EvpContext<EVP_CIPHER, EVP_CIPHER_CTX, EVP_CIPHER_free, EVP_CIPHER_CTX_free> evp_;
 };
 
 thread_local GcmContext tls_gcm;

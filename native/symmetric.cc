@@ -15,48 +15,38 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "evp_context.h"
+
 namespace loopix {
 
 // ---- AES-128-CTR ------------------------------------------------------------------------------------
 namespace {
 
-// One cipher context per thread (the addon runs in several worker threads at once), keyed per call.
+// One cipher context per thread, keyed per call.
 class AesCtrContext {
  public:
-  AesCtrContext() = default;
-  ~AesCtrContext() {
-    EVP_CIPHER_CTX_free(ctx_);  // cleanses the key schedule
-    EVP_CIPHER_free(cipher_);
-  }
-  AesCtrContext(const AesCtrContext&) = delete;
-  AesCtrContext& operator=(const AesCtrContext&) = delete;
-
   EVP_CIPHER_CTX* keyed(const uint8_t key[16], const uint8_t iv[16]) {
-    if (ctx_ == nullptr) {
-      cipher_ = EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
-      ctx_ = EVP_CIPHER_CTX_new();
-      if (cipher_ == nullptr || ctx_ == nullptr || EVP_EncryptInit_ex2(ctx_, cipher_, key, iv, nullptr) != 1) {
-        EVP_CIPHER_CTX_free(ctx_);
-        EVP_CIPHER_free(cipher_);
-        ctx_ = nullptr;
-        cipher_ = nullptr;
-        throw std::runtime_error("AES-128-CTR setup failed (OpenSSL)");
-      }
-      return ctx_;
+    if (!evp_.initialized()) {
+      return evp_.get(
+          [&](EVP_CIPHER*& cipher, EVP_CIPHER_CTX*& ctx) {
+            cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
+            ctx = EVP_CIPHER_CTX_new();
+            return cipher != nullptr && ctx != nullptr && EVP_EncryptInit_ex2(ctx, cipher, key, iv, nullptr) == 1;
+          },
+          "AES-128-CTR setup failed (OpenSSL)");
     }
     // Same cipher: only the key schedule and counter block are reset.
-    if (EVP_EncryptInit_ex(ctx_, nullptr, nullptr, key, iv) != 1) {
+    if (EVP_EncryptInit_ex(evp_.context(), nullptr, nullptr, key, iv) != 1) {
       throw std::runtime_error("AES-128-CTR re-key failed (OpenSSL)");
     }
-    return ctx_;
+    return evp_.context();
   }
 
-  bool initialized() const { return ctx_ != nullptr; }
-  EVP_CIPHER_CTX* context() const { return ctx_; }
+  bool initialized() const { return evp_.initialized(); }
+  EVP_CIPHER_CTX* context() const { return evp_.context(); }
 
  private:
-  EVP_CIPHER* cipher_ = nullptr;
-  EVP_CIPHER_CTX* ctx_ = nullptr;
+  EvpContext<EVP_CIPHER, EVP_CIPHER_CTX, EVP_CIPHER_free, EVP_CIPHER_CTX_free> evp_;
 };
 
 thread_local AesCtrContext tls_aes;
@@ -100,31 +90,21 @@ namespace {
 
 class MacContext {
  public:
-  ~MacContext() {
-    EVP_MAC_CTX_free(ctx_);
-    EVP_MAC_free(mac_);
-  }
   EVP_MAC_CTX* get() {
-    if (ctx_ == nullptr) {
-      mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-      ctx_ = mac_ != nullptr ? EVP_MAC_CTX_new(mac_) : nullptr;
-      char digest[] = "SHA256";
-      OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                             OSSL_PARAM_construct_end()};
-      if (ctx_ == nullptr || EVP_MAC_CTX_set_params(ctx_, params) != 1) {
-        EVP_MAC_CTX_free(ctx_);
-        EVP_MAC_free(mac_);
-        ctx_ = nullptr;
-        mac_ = nullptr;
-        throw std::runtime_error("HMAC-SHA256 setup failed (OpenSSL)");
-      }
-    }
-    return ctx_;
+    return evp_.get(
+        [](EVP_MAC*& mac, EVP_MAC_CTX*& ctx) {
+          mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+          ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
+          char digest[] = "SHA256";
+          OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+          return ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) == 1;
+        },
+        "HMAC-SHA256 setup failed (OpenSSL)");
   }
 
  private:
-  EVP_MAC* mac_ = nullptr;
-  EVP_MAC_CTX* ctx_ = nullptr;
+  EvpContext<EVP_MAC, EVP_MAC_CTX, EVP_MAC_free, EVP_MAC_CTX_free> evp_;
 };
 
 thread_local MacContext tls_mac;

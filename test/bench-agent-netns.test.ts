@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHORT_RELAY_FLAGS } from './helpers/bench-flags.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const canNetns = process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0;
@@ -72,20 +73,7 @@ describe.runIf(canNetns)('bench relay with the generator and the sink on other h
         '1',
         '--searches',
         '1',
-        '--step-seconds',
-        '0.5',
-        '--latency-seconds',
-        '0.3',
-        '--start-rate',
-        '300',
-        '--max-steps',
-        '2',
-        '--max-loss',
-        '0.5',
-        '--pool',
-        '2048',
-        '--openssl-seconds',
-        '0',
+        ...SHORT_RELAY_FLAGS,
         '--x25519-seconds',
         '0.2',
         '--target',

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SHORT_RELAY_FLAGS } from './helpers/bench-flags.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-bench-test-'));
@@ -147,20 +148,7 @@ describe.concurrent('loopix bench relay / overload / cost / gate', () => {
       '--scaling',
       '--searches',
       '2',
-      '--step-seconds',
-      '0.5',
-      '--latency-seconds',
-      '0.3',
-      '--start-rate',
-      '300',
-      '--max-steps',
-      '2',
-      '--max-loss',
-      '0.5',
-      '--pool',
-      '2048',
-      '--openssl-seconds',
-      '0',
+      ...SHORT_RELAY_FLAGS,
       '--x25519-seconds',
       '0.3',
       '--no-save',

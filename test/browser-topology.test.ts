@@ -7,89 +7,69 @@
  */
 import { describe, expect, it } from 'vitest';
 import { generateIdentityKey } from '../src/directory/identity.js';
-import { isLoopixError } from '../src/errors.js';
 import { generateAuthorityKey, signTopology, verifyTopology, type TopologyTrust } from '../src/topology/document.js';
 import { verifyTopologyPortable } from '../src/topology/portable-verify.js';
 import { TopologyIndex } from '../src/topology/topology-index.js';
 import type { AnyTopology, DirectoryDocument, SignedTopology, TopologyBody } from '../src/topology/types.js';
-import { authorityConfigs, descriptorOf, fixtureNodes, inProcessAuthority } from './directory-fixtures.js';
+import { descriptorOf, inProcessNetwork, publishEpoch } from './directory-fixtures.js';
+import { codeOf } from './helpers/errors.js';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { canonicalJson } from '../src/topology/canonical.js';
-
-function verdict(f: () => unknown): string {
-  try {
-    f();
-    return 'accepted';
-  } catch (err) {
-    if (isLoopixError(err)) return err.code;
-    throw err;
-  }
-}
 
 /** Both verifiers' verdicts on one document. */
 function both(doc: unknown, trust: TopologyTrust): { node: string; portable: string } {
   const copy = () => JSON.parse(JSON.stringify(doc)) as AnyTopology;
   return {
-    node: verdict(() => verifyTopology(copy(), trust)),
-    portable: verdict(() => verifyTopologyPortable(copy(), trust)),
+    node: codeOf(() => verifyTopology(copy(), trust)),
+    portable: codeOf(() => verifyTopologyPortable(copy(), trust)),
   };
 }
 
-const EPOCH_S = 10;
-const GENESIS = 1_800_000_000_000;
-
+/** A document of the directory authorities (epoch 6 of an in-process network) and how to trust it. */
 function directoryDocument(): { doc: DirectoryDocument; trust: { authorities: string[]; threshold: number } } {
-  const nodes = fixtureNodes({ providers: 2, layers: 2, perLayer: 1, firstEpoch: 5, epochs: 4 });
-  let now = GENESIS + 1000;
-  const { keys, configs } = authorityConfigs({
-    n: 3,
-    nodes,
-    genesisMs: GENESIS,
-    epochLengthS: EPOCH_S,
-    firstEpoch: 5,
-    layers: 2,
-  });
-  const authorities = configs.map((c, i) => inProcessAuthority(c, keys[i]!, () => now));
-  for (const a of authorities)
-    a.mergePeer({ descriptors: nodes.map((n) => descriptorOf(n)), reports: [], signatures: [] });
-  now = GENESIS + EPOCH_S * 1000 - 1;
-  for (const a of authorities) a.tick();
-  for (const a of authorities) for (const b of authorities) if (a !== b) a.mergePeer(b.syncPayload());
-  const t = authorities[0]!.trust;
-  return { doc: authorities[0]!.document(6)!, trust: { authorities: [...t.authorities], threshold: t.threshold } };
+  const net = inProcessNetwork({ perLayer: 1, epochs: 4 });
+  for (const a of net.authorities)
+    a.mergePeer({ descriptors: net.nodes.map((n) => descriptorOf(n)), reports: [], signatures: [] });
+  const doc = publishEpoch(net, 6);
+  return { doc, trust: { authorities: [...net.trust.authorities], threshold: net.trust.threshold } };
+}
+
+/** A static topology body of one provider and one mix (fixed keys and addresses: only the signature is tested). */
+function twoNodeBody(epoch: number, issuedAt: string): TopologyBody {
+  return {
+    version: 1,
+    epoch,
+    issuedAt,
+    geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
+    layers: 1,
+    nodes: [
+      {
+        id: '11'.repeat(16),
+        name: 'p',
+        role: 'provider',
+        layer: 0,
+        udp: { host: '127.0.0.1', port: 9000 },
+        ws: 'ws://127.0.0.1:9100',
+        publicKey: 'aa'.repeat(32),
+      },
+      {
+        id: '22'.repeat(16),
+        name: 'm',
+        role: 'mix',
+        layer: 1,
+        udp: { host: '127.0.0.1', port: 9001 },
+        publicKey: 'bb'.repeat(32),
+      },
+    ],
+  };
 }
 
 describe('browser topology verifier', () => {
   it('agrees with the Node verifier on a static signed document and on each forgery of it', () => {
     const authority = generateAuthorityKey();
     const other = generateAuthorityKey();
-    const body: TopologyBody = {
-      version: 1,
-      epoch: 3,
-      issuedAt: '2026-01-01T00:00:00.000Z',
-      geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
-      layers: 1,
-      nodes: [
-        {
-          id: '11'.repeat(16),
-          name: 'p',
-          role: 'provider',
-          layer: 0,
-          udp: { host: '127.0.0.1', port: 9000 },
-          ws: 'ws://127.0.0.1:9100',
-          publicKey: 'aa'.repeat(32),
-        },
-        {
-          id: '22'.repeat(16),
-          name: 'm',
-          role: 'mix',
-          layer: 1,
-          udp: { host: '127.0.0.1', port: 9001 },
-          publicKey: 'bb'.repeat(32),
-        },
-      ],
-    };
+    const body = twoNodeBody(3, '2026-01-01T00:00:00.000Z');
     const doc = signTopology(body, authority);
     const cases: Record<string, [unknown, TopologyTrust]> = {
       valid: [doc, authority.publicKey],
@@ -121,35 +101,7 @@ describe('browser topology verifier', () => {
 
   it('rejects a static document signed with a non-canonical (S + L) signature, as strict RFC 8032 and OpenSSL do', () => {
     const authority = generateAuthorityKey();
-    const doc = signTopology(
-      {
-        version: 1,
-        epoch: 1,
-        issuedAt: 'x',
-        geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
-        layers: 1,
-        nodes: [
-          {
-            id: '11'.repeat(16),
-            name: 'p',
-            role: 'provider',
-            layer: 0,
-            udp: { host: '127.0.0.1', port: 9000 },
-            ws: 'ws://127.0.0.1:9100',
-            publicKey: 'aa'.repeat(32),
-          },
-          {
-            id: '22'.repeat(16),
-            name: 'm',
-            role: 'mix',
-            layer: 1,
-            udp: { host: '127.0.0.1', port: 9001 },
-            publicKey: 'bb'.repeat(32),
-          },
-        ],
-      },
-      authority,
-    );
+    const doc = signTopology(twoNodeBody(1, 'x'), authority);
     // S' = S + L (little-endian 32 bytes): the same group element, a second encoding a lax verifier accepts.
     const sig = Buffer.from(doc.signature.value, 'hex');
     const L = 2n ** 252n + 27742317777372353535851937790883648493n;

@@ -4,7 +4,6 @@
  * that leave the connection usable, the frame size limit, two applications on one client, and the
  * defenses (browser origins, off-host binding).
  */
-import type { SignedTopology } from '../src/topology/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { LoopixClient } from '../src/client/client.js';
@@ -18,10 +17,9 @@ import { apiClientFor } from '../src/client-api/adapter.js';
 import { createNodeClient } from '../src/client/node.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { isLoopixError } from '../src/errors.js';
-import { clientBackend, keyPair, makeNetwork, route, TestProvider, toHex } from './client-fixtures.js';
+import { clientBackend, keyPair, makeNetwork, route, TestProvider, toHex, withPostOffice } from './client-fixtures.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest } from '../src/postoffice/wire.js';
-import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
 import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
@@ -446,16 +444,9 @@ describe('loopix client API (traffic on the wire)', () => {
 describe('loopix client API (anonymous mailboxes)', () => {
   it('openMailbox returns a loopixpo1: address in both framings, and a send to it through the API is a PUSH to its mailbox', async () => {
     // A topology with provider 1 listed as a post office; both clients on simulated time, in-memory transports.
-    const base = makeNetwork(backend, { providers: 2, perLayer: 1 });
-    const { signature: _s, ...body } = base.topology.doc as SignedTopology;
-    const poId = base.providers[1]!.id;
-    const topology = new TopologyIndex(
-      signTopology(
-        { ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) },
-        generateAuthorityKey(),
-      ),
-    );
-    const net = { ...base, topology };
+    const net = withPostOffice(makeNetwork(backend, { providers: 2, perLayer: 1 }), 1);
+    const { topology } = net;
+    const poId = net.providers[1]!.id;
     const sim = new SimulatedScheduler();
     const WALL = 1_700_000_000_000;
     const submitted: Uint8Array[] = [];
@@ -476,7 +467,7 @@ describe('loopix client API (anonymous mailboxes)', () => {
     });
     const make = () =>
       new LoopixClient({
-        config: { providerId: base.providers[0]!.id, params: simParams },
+        config: { providerId: net.providers[0]!.id, params: simParams },
         keyPair: keyPair(backend),
         topology,
         backend,
@@ -504,7 +495,7 @@ describe('loopix client API (anonymous mailboxes)', () => {
       const second = bin.subarray(BINARY_HEADER_BYTES).toString('latin1');
       expect(second.startsWith(`loopixpo1:${poId}:`) && second !== address).toBe(true);
       // A node that is not a post office: an error naming the field; the connection stays usable.
-      expect(await r.request({ type: 'openMailbox', id: 'no', postOffice: base.providers[0]!.id })).toMatchObject({
+      expect(await r.request({ type: 'openMailbox', id: 'no', postOffice: net.providers[0]!.id })).toMatchObject({
         type: 'error',
         code: ApiErrorCode.noPostOffice,
         field: 'postOffice',
@@ -520,7 +511,7 @@ describe('loopix client API (anonymous mailboxes)', () => {
       for (let i = 0; i < 120 && sender.stats().po_pushes_sent === 0; i++) sim.advance(500);
       expect(sender.stats().po_pushes_sent).toBe(1);
       const pushes = submitted
-        .map((p) => route(backend, net, base.providers[0]!.id, p).trace.at(-1)!)
+        .map((p) => route(backend, net, net.providers[0]!.id, p).trace.at(-1)!)
         .flatMap((t) =>
           t.nodeId === poId && t.result.kind === 'final'
             ? [decodeRequest(net.geometry, t.result.id, t.result.content)]

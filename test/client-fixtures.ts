@@ -15,7 +15,7 @@ import { loadSphinx } from '../src/sphinx/loader.js';
 import { loadNativeBackend } from '../src/sphinx/native.js';
 import type { SphinxBackend, UnwrapResult } from '../src/sphinx/types.js';
 import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
-import type { NodeEntry } from '../src/topology/types.js';
+import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 
 export const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -92,6 +92,20 @@ export function makeNetwork(
     providers: topology.providers,
     authorityPublicKey: authority.publicKey,
   };
+}
+
+/** The same network with provider `providerIndex` listed as a post office (`postOffice: true`), signed anew. */
+export function withPostOffice(base: TestNetwork, providerIndex: number): TestNetwork {
+  const { signature: _s, ...body } = base.topology.doc as SignedTopology;
+  const poId = base.providers[providerIndex]!.id;
+  const authority = generateAuthorityKey();
+  const topology = new TopologyIndex(
+    signTopology(
+      { ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) },
+      authority,
+    ),
+  );
+  return { ...base, topology, providers: topology.providers, authorityPublicKey: authority.publicKey };
 }
 
 export interface HopTrace {

@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoopixClient } from '../src/client/client.js';
 import type { LogLike } from '../src/client/connection.js';
-import { createNodeClient } from '../src/client/node.js';
 import { SqliteStore } from '../src/client/sqlite-store.js';
-import { NetworkParamsSchema } from '../src/config/schema.js';
 import { loopixBin } from '../src/paths.js';
 import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
 import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { collect } from './helpers/received.js';
 import { native } from './helpers/backends.js';
+import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
 
 const params = { lambdaP: 20, lambdaL: 2, lambdaD: 2, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16 };
 let dir: string;
@@ -30,14 +29,7 @@ function makeClient(
   providerIndex: number,
   extra: { log?: LogLike; store?: SqliteStore } = {},
 ): LoopixClient {
-  const { publicKey, privateKey } = writeKeyFile(join(dir, `${name}.key.json`), native);
-  const client = createNodeClient({
-    config: { providerId: net.index.providers[providerIndex]!.id, params: NetworkParamsSchema.parse(params) },
-    keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
-    topology: net.index,
-    backend: native,
-    ...extra,
-  });
+  const client = testnetClient(net, { keyPair: freshClientKeyPair(dir, name), providerIndex, params, ...extra });
   clients.push(client);
   return client;
 }

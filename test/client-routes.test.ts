@@ -13,6 +13,8 @@ const backend = clientBackend();
 const net = makeNetwork(backend, { layers: 3, perLayer: 3, providers: 3 });
 const g = net.geometry;
 const P = net.providers;
+/** The commands of a route through the provider and three mix layers (four RELAY hops), then `last` ones. */
+const throughFourRelays = (...last: number[]) => [Command.RELAY, Command.RELAY, Command.RELAY, Command.RELAY, ...last];
 const sender = keyPair(backend);
 const recipient = keyPair(backend);
 const mu = 2;
@@ -33,14 +35,7 @@ describe('client routes', () => {
       expect(r.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 0]);
       expect(r.nodes[0]!.id).toBe(P[0]!.id);
       expect(r.nodes[4]!.id).toBe(P[1]!.id);
-      expect(r.hops.map((h) => h.command)).toEqual([
-        Command.RELAY,
-        Command.RELAY,
-        Command.RELAY,
-        Command.RELAY,
-        Command.DELIVER,
-        Command.FINAL,
-      ]);
+      expect(r.hops.map((h) => h.command)).toEqual(throughFourRelays(Command.DELIVER, Command.FINAL));
       for (let h = 0; h < 4; h++) {
         expect(toHex(r.hops[h]!.address)).toBe(r.nodes[h + 1]!.id);
         expect(toHex(r.hops[h]!.publicKey)).toBe(r.nodes[h]!.publicKey);
@@ -72,14 +67,7 @@ describe('client routes', () => {
     expect(r.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 0]);
     expect(r.nodes[0]!.id).toBe(P[2]!.id);
     expect(r.nodes[4]!.id).toBe(P[2]!.id);
-    expect(r.hops.map((h) => h.command)).toEqual([
-      Command.RELAY,
-      Command.RELAY,
-      Command.RELAY,
-      Command.RELAY,
-      Command.DELIVER,
-      Command.LOOP,
-    ]);
+    expect(r.hops.map((h) => h.command)).toEqual(throughFourRelays(Command.DELIVER, Command.LOOP));
     expect(toHex(r.hops[4]!.address)).toBe(toHex(clientIdOf(g, sender.publicKey)));
     expect(toHex(r.hops[5]!.publicKey)).toBe(toHex(sender.publicKey));
     expect(toHex(r.hops[5]!.address)).toBe(toHex(loopId));
@@ -91,13 +79,7 @@ describe('client routes', () => {
       const r = dropRoute(net.topology, P[0]!.id, { mu });
       expect(r.hops.length).toBe(5);
       expect(r.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 0]);
-      expect(r.hops.map((h) => h.command)).toEqual([
-        Command.RELAY,
-        Command.RELAY,
-        Command.RELAY,
-        Command.RELAY,
-        Command.DROP,
-      ]);
+      expect(r.hops.map((h) => h.command)).toEqual(throughFourRelays(Command.DROP));
       expect(r.hops[4]!.address).toEqual(new Uint8Array(g.addressBytes));
       expect(r.hops[4]!.delayUs).toBe(0);
       last.add(r.nodes[4]!.id);

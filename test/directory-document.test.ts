@@ -14,48 +14,16 @@ import { uniformValidPath } from '../src/directory/paths.js';
 import { signReport } from '../src/directory/report.js';
 import { linksToReport } from '../src/directory/reporter.js';
 import type { ReportBody } from '../src/directory/schemas.js';
-import { isLoopixError } from '../src/errors.js';
 import { TopologyIndex } from '../src/topology/document.js';
-import type { DirectoryDocument, NodeEntry } from '../src/topology/types.js';
-import { authorityConfigs, descriptorOf, fixtureNodes, GEOMETRY, inProcessAuthority } from './directory-fixtures.js';
+import type { NodeEntry } from '../src/topology/types.js';
+import { descriptorOf, GEOMETRY, inProcessNetwork, NETWORK_GENESIS_MS, publishEpoch } from './directory-fixtures.js';
+import { codeOf } from './helpers/errors.js';
 
-const EPOCH_S = 10;
-const GENESIS = 1_800_000_000_000;
+const GENESIS = NETWORK_GENESIS_MS;
 
 /** Three in-process authorities that all hold the same descriptors, at `now`. */
-function network(o: { isolation?: object } = {}) {
-  const nodes = fixtureNodes({ providers: 2, layers: 2, perLayer: 2, firstEpoch: 5, epochs: 6 });
-  let now = GENESIS + 1000;
-  const { keys, configs } = authorityConfigs({
-    n: 3,
-    nodes,
-    genesisMs: GENESIS,
-    epochLengthS: EPOCH_S,
-    firstEpoch: 5,
-    layers: 2,
-    isolation: o.isolation,
-  });
-  const authorities = configs.map((c, i) => inProcessAuthority(c, keys[i]!, () => now));
-  return { nodes, authorities, keys, trust: authorities[0]!.trust, setNow: (t: number) => (now = t), now: () => now };
-}
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    if (isLoopixError(err)) return err.code;
-    throw err;
-  }
-  return 'accepted';
-}
-
-/** Votes at every authority, exchanges signatures, returns authority 0's document of `epoch`. */
-function publish(net: ReturnType<typeof network>, epoch: number): DirectoryDocument {
-  net.setNow(GENESIS + (epoch - 5) * EPOCH_S * 1000 - 1);
-  for (const a of net.authorities) a.tick();
-  for (const a of net.authorities) for (const b of net.authorities) if (a !== b) a.mergePeer(b.syncPayload());
-  return net.authorities[0]!.document(epoch)!;
-}
+const network = (o: { isolation?: object } = {}) => inProcessNetwork({ perLayer: 2, epochs: 6, ...o });
+const publish = publishEpoch;
 
 describe('epoch document', () => {
   it('is built to the same bytes by authorities that received the descriptors in different orders, and collects their signatures', () => {

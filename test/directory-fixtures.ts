@@ -13,6 +13,7 @@ import { generateIdentityKey, nodeIdFor, type IdentityKey } from '../src/directo
 import type { IsolationParams, SignedDescriptor } from '../src/directory/schemas.js';
 import { DEFAULT_GEOMETRY_PARAMS } from '../src/geometry.js';
 import { createLogger } from '../src/log.js';
+import type { DirectoryDocument } from '../src/topology/types.js';
 
 export const GEOMETRY = {
   maxHops: DEFAULT_GEOMETRY_PARAMS.maxHops,
@@ -122,4 +123,43 @@ export function authorityConfigs(o: {
 
 export function inProcessAuthority(config: AuthorityConfig, key: IdentityKey, clock: () => number): Authority {
   return new Authority(config, key, createLogger('authority-test', 'silent'), clock);
+}
+
+/** Genesis of the in-process networks below (ms) and their epoch length (s); their first epoch is 5. */
+export const NETWORK_GENESIS_MS = 1_800_000_000_000;
+export const NETWORK_EPOCH_S = 10;
+const NETWORK_FIRST_EPOCH = 5;
+
+/**
+ * Three in-process authorities of one network of 2 providers and 2 layers of `perLayer` mixes (keys for
+ * `epochs` epochs from 5), on a clock the test sets; it starts 1 s into epoch 5.
+ */
+export function inProcessNetwork(o: { perLayer: number; epochs: number; isolation?: Partial<IsolationParams> }) {
+  const nodes = fixtureNodes({
+    providers: 2,
+    layers: 2,
+    perLayer: o.perLayer,
+    firstEpoch: NETWORK_FIRST_EPOCH,
+    epochs: o.epochs,
+  });
+  let now = NETWORK_GENESIS_MS + 1000;
+  const { keys, configs } = authorityConfigs({
+    n: 3,
+    nodes,
+    genesisMs: NETWORK_GENESIS_MS,
+    epochLengthS: NETWORK_EPOCH_S,
+    firstEpoch: NETWORK_FIRST_EPOCH,
+    layers: 2,
+    isolation: o.isolation,
+  });
+  const authorities = configs.map((c, i) => inProcessAuthority(c, keys[i]!, () => now));
+  return { nodes, authorities, keys, trust: authorities[0]!.trust, setNow: (t: number) => (now = t), now: () => now };
+}
+
+/** Votes at every authority 1 ms before `epoch` begins, exchanges signatures, returns authority 0's document. */
+export function publishEpoch(net: ReturnType<typeof inProcessNetwork>, epoch: number): DirectoryDocument {
+  net.setNow(NETWORK_GENESIS_MS + (epoch - NETWORK_FIRST_EPOCH) * NETWORK_EPOCH_S * 1000 - 1);
+  for (const a of net.authorities) a.tick();
+  for (const a of net.authorities) for (const b of net.authorities) if (a !== b) a.mergePeer(b.syncPayload());
+  return net.authorities[0]!.document(epoch)!;
 }

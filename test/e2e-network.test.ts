@@ -5,18 +5,16 @@
  * contract with default parameters is checked in test/testnet.test.ts.
  */
 
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
-import { createNodeClient } from '../src/client/node.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
-import { NetworkParamsSchema } from '../src/config/schema.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
-import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { keys, RawPeer } from './hardening-helpers.js';
+import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
 
 const params = { lambdaP: 10, lambdaL: 2, lambdaD: 2, lambdaM: 2, mu: 20, pullIntervalMs: 200, pullK: 6 };
 let dir: string;
@@ -26,15 +24,10 @@ let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
 function makeClient(name: string, providerIndex = 0, overrides: Partial<typeof params> = {}): LoopixClient {
-  const { publicKey, privateKey } = writeKeyFile(join(dir, `${name}.key.json`), native);
-  const client = createNodeClient({
-    config: {
-      providerId: net.index.providers[providerIndex]!.id,
-      params: NetworkParamsSchema.parse({ ...params, ...overrides }),
-    },
-    keyPair: { publicKey: Buffer.from(publicKey, 'hex'), privateKey },
-    topology: net.index,
-    backend: native,
+  const client = testnetClient(net, {
+    keyPair: freshClientKeyPair(dir, name),
+    providerIndex,
+    params: { ...params, ...overrides },
   });
   clients.push(client);
   return client;

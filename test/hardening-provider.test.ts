@@ -22,7 +22,8 @@ import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { keys, RawPeer, sleep, waitFor, type Keys } from './hardening-helpers.js';
 import { LinkPeer } from './helpers/link-peer.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { startLoneProvider } from './helpers/lone-provider.js';
+import type { ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 
 const PULL_INTERVAL_MS = 50;
@@ -111,27 +112,9 @@ async function drain(peer: RawPeer, me: Keys): Promise<number[]> {
 }
 
 beforeAll(async () => {
-  pn = await startProcessNet({
-    prefix: 'loopix-hardening-',
-    start: (n) => n.role === 'provider',
-    shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
-    backend: native,
-    params,
-    // A lenient AQM: on a loaded test machine its early drops would make phase 1 below lose packets.
-    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-    // stop would copy, hash and write.
-    nodeConfig: {
-      pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } },
-      statsIntervalS: 0.1,
-      log: { level: 'warn' },
-      replay: { maxRatePps: 1000 },
-    },
-  });
+  ({ pn, mix: udp } = await startLoneProvider({ prefix: 'loopix-hardening-', params }));
   net = pn.files;
   provider = pn.nodes[0]!;
-  const mix = net.nodes.find((n) => n.role === 'mix')!;
-  udp = await LinkPeer.fromKeyFile(net.index, mix.entry, mix.keyFile, native.x25519);
 });
 
 afterAll(async () => {

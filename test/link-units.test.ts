@@ -12,7 +12,6 @@ import {
   LINK_REPLAY,
   LINK_UNAUTHENTICATED,
   LINK_WRONG_LAYER,
-  LinkLayer,
   LinkReplayWindows,
   LinkSequences,
   nativeLinkCipher,
@@ -20,8 +19,7 @@ import {
   WINDOW_BITS,
   type LinkCipher,
 } from '../src/node/link/index.js';
-import { TopologyIndex } from '../src/topology/document.js';
-import type { NodeEntry } from '../src/topology/types.js';
+import { linkLayerChain } from '../src/node/link/layer-chain.js';
 import { native, ts } from './helpers/backends.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -195,52 +193,18 @@ describe('sequence numbers', () => {
 
 describe('LinkLayer batch forms', () => {
   const g = makeGeometry();
-  const sk = [1, 2, 3].map(() => Uint8Array.from(randomBytes(32)));
-  const nodes: NodeEntry[] = [
-    {
-      id: '01'.repeat(16),
-      name: 'P',
-      role: 'provider',
-      layer: 0,
-      udp: { host: '127.0.0.1', port: 1 },
-      publicKey: toHex(native.x25519Base(sk[0]!)),
-    },
-    {
-      id: '02'.repeat(16),
-      name: 'M1',
-      role: 'mix',
-      layer: 1,
-      udp: { host: '127.0.0.1', port: 2 },
-      publicKey: toHex(native.x25519Base(sk[1]!)),
-    },
-    {
-      id: '03'.repeat(16),
-      name: 'M2',
-      role: 'mix',
-      layer: 2,
-      udp: { host: '127.0.0.1', port: 3 },
-      publicKey: toHex(native.x25519Base(sk[2]!)),
-    },
-  ];
-  const topology = new TopologyIndex({
-    version: 1,
-    epoch: 4,
-    issuedAt: '',
-    geometry: { maxHops: 6, addressBytes: 16, contentBytes: 1024 },
-    layers: 2,
+  const {
     nodes,
-    signature: { algorithm: 'ed25519', publicKey: '', value: '' },
+    keys: sk,
+    layer,
+  } = linkLayerChain({
+    geometry: g,
+    epoch: 4,
+    basePort: 1,
+    mixes: 2,
+    x25519Base: (k) => native.x25519Base(k),
+    x25519: (a, b) => native.x25519(a, b),
   });
-  const layer = (i: number) =>
-    new LinkLayer({
-      geometry: g,
-      topology,
-      selfId: nodes[i]!.id,
-      ownKey: (e) => (e === 4 ? sk[i] : undefined),
-      currentEpoch: () => 4,
-      x25519: (a, b) => native.x25519(a, b),
-      cipher: nativeLinkCipher(),
-    });
 
   it('seal a batch for the next layer and open it with one verdict per datagram', () => {
     const P = layer(0);
@@ -279,15 +243,7 @@ describe('LinkLayer batch forms', () => {
     expect(M1.seal(new Uint8Array(g.packetBytes), nodes[0]!.udp)).toBe('link_no_key');
     expect(M1.seal(new Uint8Array(g.packetBytes), nodes[2]!.udp)).toBeInstanceOf(Uint8Array);
     let live = true;
-    const M1b = new LinkLayer({
-      geometry: g,
-      topology,
-      selfId: nodes[1]!.id,
-      ownKey: (e) => (live && e === 4 ? sk[1] : undefined),
-      currentEpoch: () => 4,
-      x25519: (a, b) => native.x25519(a, b),
-      cipher: nativeLinkCipher(),
-    });
+    const M1b = layer(1, { ownKey: (e) => (live && e === 4 ? sk[1] : undefined) });
     expect(M1b.seal(new Uint8Array(g.packetBytes), nodes[2]!.udp)).toBeInstanceOf(Uint8Array);
     live = false;
     M1b.sweep();

@@ -24,7 +24,8 @@ import { nodeWebSocket } from '../src/client/node.js';
 import { gammaSurvival } from '../src/mixing/stats.js';
 import { Command } from '../src/sphinx/types.js';
 import { type TestnetFiles } from '../src/testnet/network.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { startLoneProvider } from './helpers/lone-provider.js';
+import type { ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
 
@@ -50,25 +51,8 @@ let files: TestnetFiles;
 let udp: LinkPeer;
 
 beforeAll(async () => {
-  pn = await startProcessNet({
-    prefix: 'loopix-wire-',
-    start: (n) => n.role === 'provider',
-    shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
-    backend: native,
-    params,
-    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-    // stop would copy, hash and write.
-    nodeConfig: {
-      pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } },
-      statsIntervalS: 0.1,
-      log: { level: 'warn' },
-      replay: { maxRatePps: 1000 },
-    },
-  });
+  ({ pn, mix: udp } = await startLoneProvider({ prefix: 'loopix-wire-', params }));
   files = pn.files;
-  const mix = files.nodes.find((n) => n.role === 'mix')!;
-  udp = await LinkPeer.fromKeyFile(files.index, mix.entry, mix.keyFile, native.x25519);
 }, 60_000);
 
 afterAll(async () => {

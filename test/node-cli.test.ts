@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
 import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
+import { exitCodeAfterSigterm } from './helpers/child-exit.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const runSync = (...args: string[]) =>
@@ -88,9 +89,7 @@ describe('loopix mix (child process)', () => {
       );
       expect(latest!.dropped).toEqual({ replay: 1, bad_size: 1, invalid_mac: 1, unknown_next: 1 });
       expect(latest!.counters.received).toBe(6);
-      const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await exitCodeAfterSigterm(child)).toBe(0);
     } finally {
       await sink.close();
       await P0.close();
@@ -119,9 +118,7 @@ describe('loopix provider (child process)', () => {
       });
       expect(stats.gauges.ws_port).toBe(Number(new URL(net.nodes.P0!.entry.ws!).port));
       expect(stats.gauges.inbox_packets).toBe(0);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await exitCodeAfterSigterm(child)).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -14,7 +14,7 @@ import { generateAuthorityKey, signTopology, TopologyIndex, type AuthorityKey } 
 import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 import type { NodeSetup } from '../src/node/pipeline.js';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
-import { freeUdpPort } from '../src/testnet/network.js';
+import { freeUdpPort, writeKeyFile } from '../src/testnet/network.js';
 import { LinkPeer as GenericLinkPeer } from './helpers/link-peer.js';
 import { Arrivals } from './helpers/arrivals.js';
 
@@ -59,14 +59,8 @@ export async function makeNetwork(
   for (let l = 1; l <= layers; l++)
     for (let i = 0; i < perLayer; i++) specs.push({ name: `M${l}.${i}`, role: 'mix', layer: l });
   for (const s of specs) {
-    const privateKey = Uint8Array.from(randomBytes(32));
-    const publicKey = Buffer.from(backend.x25519Base(privateKey)).toString('hex');
     const keyFile = join(dir, `${s.name}.key.json`);
-    writeFileSync(
-      keyFile,
-      JSON.stringify({ type: 'x25519', publicKey, privateKey: Buffer.from(privateKey).toString('hex') }),
-      { mode: 0o600 },
-    );
+    const { publicKey, privateKey } = writeKeyFile(keyFile, backend);
     const port = await freeUdpPort();
     const entry: NodeEntry = {
       id: randomBytes(g.addressBytes).toString('hex'),

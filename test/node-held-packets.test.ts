@@ -10,10 +10,11 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { maxDelayUsFor } from '../src/max-delay.js';
 import type { NodeSnapshot } from '../src/node/pipeline.js';
 import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
+import { startLoneMix, type LoneMix } from './helpers/lone-mix.js';
 
 const MU = 2; // 1/s: mean per-hop delay 500 ms, bound 6.9 s
 const RATE = 2000; // packets/s
@@ -29,24 +30,20 @@ const RSS_SLACK_MB = (CAP * 4096) / 2 ** 20 + 64;
 describe('bounded per-hop delays and a held-packet cap (real mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-held-'));
   let mix: NodeProcess | undefined;
-  // The mix's neighbours speak the node link: P1 sends (the layer before the mix), P0 receives.
-  let sink: LinkPeer | undefined;
+  // The mix's neighbours speak the node link (helpers/lone-mix.ts): P1 sends (the layer before the mix).
   let sender: LinkPeer | undefined;
   let files: TestnetFiles;
+  let lone: LoneMix | undefined;
   afterAll(async () => {
-    await mix?.stop();
-    await sink?.close();
-    await sender?.close();
+    await lone?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   const stats = async (): Promise<NodeSnapshot> => (await mix!.nextStats(3000))!;
 
   it('publishes the bound in the topology, and drops a packet asking for more as excessive_delay', async () => {
-    files = await createTestnetFiles({
-      dir,
-      shape: { layers: 1, perLayer: 1, providers: 2, epoch: 3 },
-      backend: native,
+    lone = await startLoneMix(dir, {
+      epoch: 3,
       params: { mu: MU, lambdaM: 1e-4 },
       nodeConfig: {
         statsIntervalS: 0.25,
@@ -55,19 +52,10 @@ describe('bounded per-hop delays and a held-packet cap (real mix process)', () =
         replay: { persist: false, maxRatePps: 4000, staticWindowS: 30 },
       },
     });
+    ({ files, mix, sender } = lone);
     const maxUs = maxDelayUsFor(MU);
     expect(files.topology.maxDelayUs).toBe(maxUs);
     expect(maxUs).toBe(6_907_756);
-    const provider = files.nodes.find((n) => n.name === 'provider-0')!;
-    const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
-    sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
-    sender = await LinkPeer.fromKeyFile(files.index, p1.entry, p1.keyFile, native.x25519);
-    mix = new NodeProcess(
-      files.nodes.find((n) => n.role === 'mix')!,
-      dir,
-    );
-    mix.start();
-    await mix.ready;
 
     const over = packet(maxUs + 1);
     const at = packet(maxUs);

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { NodeSnapshot } from '../src/node/pipeline.js';
 import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
+import { startLoneMix, type LoneMix } from './helpers/lone-mix.js';
 
 const WAIT = { timeout: 10_000, interval: 100 };
 
@@ -26,10 +27,9 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
   let sender: LinkPeer | undefined;
   let files: TestnetFiles;
   let received: { packet: Buffer; at: number }[] = [];
+  let lone: LoneMix | undefined;
   afterAll(async () => {
-    await mix?.stop();
-    await sink?.close();
-    await sender?.close();
+    await lone?.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const stats = async (): Promise<NodeSnapshot> => (await mix!.nextStats(3000))!;
@@ -51,10 +51,8 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
   const send = (p: Uint8Array) => sender!.sendNow('mix-1.0', [p]);
 
   it('starts two workers on one SO_REUSEPORT port and forwards packets after their delays', async () => {
-    files = await createTestnetFiles({
-      dir,
-      shape: { layers: 1, perLayer: 1, providers: 2, epoch: 5 },
-      backend: native,
+    lone = await startLoneMix(dir, {
+      epoch: 5,
       params: { lambdaM: 1e-4 },
       metrics: true,
       // A high hard queueing bound: this test is about forwarding, replays and bounds, not about shedding on a
@@ -68,13 +66,8 @@ describe.runIf(process.platform === 'linux')('sharded packet path: one mix proce
         replay: { snapshotIntervalS: 3600, maxRatePps: 1000 },
       },
     });
-    const p1 = files.nodes.find((n) => n.name === 'provider-1')!;
-    sink = await LinkPeer.fromKeyFile(files.index, provider().entry, provider().keyFile, native.x25519);
-    sender = await LinkPeer.fromKeyFile(files.index, p1.entry, p1.keyFile, native.x25519);
+    ({ files, mix, sink, sender } = lone);
     received = sink.received;
-    mix = new NodeProcess(mixNode(), dir);
-    mix.start();
-    await mix.ready;
     const s0 = await stats();
     expect(s0.gauges.workers).toBe(2);
     expect(s0.gauges.reuseport_spread).toBe(true);

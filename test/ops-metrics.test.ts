@@ -16,6 +16,7 @@ import { freeTcpPort } from '../src/testnet/network.js';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
 import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
+import { exitCodeAfterSigterm } from './helpers/child-exit.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -114,9 +115,9 @@ describe('live mixing health', () => {
     }
   }
 
-  it('a Poisson mix passes: pool mean near λ/µ and p-values above 0.01', async () => {
-    const t0 = 1_000_000;
-    const health = new MixingHealth({
+  /** A layer-1 mix's health (µ = 2/s, 3 layers) over the 120 s window that ends at t0 + 120 s. */
+  const layerOneHealth = (t0: number) =>
+    new MixingHealth({
       role: 'mix',
       layer: 1,
       mu: 2,
@@ -125,6 +126,10 @@ describe('live mixing health', () => {
       now: () => t0 + 120_000,
       startedMs: t0,
     });
+
+  it('a Poisson mix passes: pool mean near λ/µ and p-values above 0.01', async () => {
+    const t0 = 1_000_000;
+    const health = layerOneHealth(t0);
     simulate(health, { lambda: 20, mu: 2, seconds: 120, t0 });
     const registry = new Registry();
     health.register(registry);
@@ -140,15 +145,7 @@ describe('live mixing health', () => {
 
   it('a threshold mix (flushes every 20 packets) fails the pool and output checks (p-values near 0)', async () => {
     const t0 = 1_000_000;
-    const health = new MixingHealth({
-      role: 'mix',
-      layer: 1,
-      mu: 2,
-      layers: 3,
-      windowS: 120,
-      now: () => t0 + 120_000,
-      startedMs: t0,
-    });
+    const health = layerOneHealth(t0);
     // Its pool cycles through 0..19 and its output comes in bursts: neither is what an Exp(µ) mix produces.
     simulate(health, { lambda: 20, mu: 2, seconds: 120, t0, batch: 20 });
     const registry = new Registry();
@@ -246,9 +243,7 @@ describe('loopix mix with ops.listen (child process)', () => {
         expect(r.stdout + r.stderr).toBe('');
         expect(r.status).toBe(0);
       }
-      const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await exitCodeAfterSigterm(child)).toBe(0);
     } finally {
       await sink.close();
       await P0.close();

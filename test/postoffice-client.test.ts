@@ -3,7 +3,6 @@
  * drop-cover slots (the total rate stays λP + λL + λD), every deposit is a well-formed PULL for the mailbox of
  * its release epoch whose SURB starts at the post office, and a push takes a λP slot.
  */
-import type { SignedTopology } from '../src/topology/types.js';
 import { describe, expect, it } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
 import type { ClientTransport } from '../src/client/connection.js';
@@ -12,21 +11,14 @@ import { NetworkParamsSchema } from '../src/config/schema.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest, type PoRequest } from '../src/postoffice/wire.js';
 import { ackTimeoutMs } from '../src/client/retransmit.js';
-import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
-import { clientBackend, keyPair, makeNetwork, route, toHex } from './client-fixtures.js';
+import { clientBackend, keyPair, makeNetwork, route, toHex, withPostOffice } from './client-fixtures.js';
 
 const backend = clientBackend();
 const base = makeNetwork(backend, { layers: 3, perLayer: 2, providers: 2 });
 // The same network with provider 1 listed as a post office.
-const { signature: _s, ...body } = base.topology.doc as SignedTopology;
-const poId = base.providers[1]!.id;
-const topology = new TopologyIndex(
-  signTopology(
-    { ...body, nodes: body.nodes.map((n) => (n.id === poId ? { ...n, postOffice: true as const } : n)) },
-    generateAuthorityKey(),
-  ),
-);
-const net = { ...base, topology };
+const net = withPostOffice(base, 1);
+const topology = net.topology;
+const poId = net.providers[1]!.id;
 const g = net.geometry;
 const P0 = base.providers[0]!;
 
@@ -51,6 +43,16 @@ class MemoryTransport implements ClientTransport {
 
 const WALL = 1_700_000_000_000;
 const EPOCH_S = 100;
+
+/** The PO's view of what `c` submitted (each packet routed from P0 to its end): its PUSHes, in order. */
+function pushesOf(c: ReturnType<typeof makeClient>) {
+  return c.transport.submitted
+    .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
+    .flatMap((t): PoRequest[] =>
+      t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
+    )
+    .flatMap((r) => (r.kind === 'push' ? [r] : []));
+}
 
 function makeClient() {
   const sim = new SimulatedScheduler();
@@ -170,13 +172,7 @@ describe('the client’s post office traffic (simulated time)', () => {
     expect(parseAnonymousAddress(g, address).ackProviderId).toBe(P0.id); // where the SURB-ack must start
     let recipientInbox: string | undefined; // the recipient's inbox id at P0 (what a DELIVER names)
     /** The PO's view of the sender's packets: its PUSHes, in order. */
-    const pushes = () =>
-      sender.transport.submitted
-        .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
-        .flatMap((t): PoRequest[] =>
-          t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
-        )
-        .flatMap((r) => (r.kind === 'push' ? [r] : []));
+    const pushes = () => pushesOf(sender);
     /** Plays the PO: answers one of the recipient's pooled pulls with `envelope`, into the recipient's inbox. */
     const answer = (pull: Uint8Array, envelope: Uint8Array) => {
       const hop = route(backend, net, P0.id, pull).trace.at(-1)!;
@@ -241,13 +237,7 @@ describe('the client’s post office traffic (simulated time)', () => {
     const sender = makeClient();
     const recipient = makeClient();
     const address = recipient.client.openMailbox();
-    const pushes = () =>
-      sender.transport.submitted
-        .map((p) => route(backend, net, P0.id, p).trace.at(-1)!)
-        .flatMap((t): PoRequest[] =>
-          t.nodeId === poId && t.result.kind === 'final' ? [decodeRequest(g, t.result.id, t.result.content)] : [],
-        )
-        .flatMap((r) => (r.kind === 'push' ? [r] : []));
+    const pushes = () => pushesOf(sender);
     const handle = sender.client.send(address, new TextEncoder().encode('acked late'));
     sender.client.start();
     recipient.client.start();

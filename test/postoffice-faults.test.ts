@@ -5,15 +5,13 @@
  * exactly once. Fast parameters (µ = 50/s, 100-ms rounds) and a 1-s first ack timeout keep it to seconds.
  */
 
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoopixClient, ReceivedMessage } from '../src/client/client.js';
-import { createNodeClient } from '../src/client/node.js';
-import { NetworkParamsSchema } from '../src/config/schema.js';
-import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
+import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
 
 const params = {
   lambdaP: 20,
@@ -34,12 +32,10 @@ let pn: ProcessNet | undefined;
 const clients: LoopixClient[] = [];
 
 function makeClient(name: string): LoopixClient {
-  const k = writeKeyFile(join(dir, `${name}.key.json`), native);
-  const client = createNodeClient({
-    config: { providerId: net.index.providers[1]!.id, params: NetworkParamsSchema.parse(params) },
-    keyPair: { publicKey: Uint8Array.from(Buffer.from(k.publicKey, 'hex')), privateKey: k.privateKey },
-    topology: net.index,
-    backend: native,
+  const client = testnetClient(net, {
+    keyPair: freshClientKeyPair(dir, name),
+    providerIndex: 1,
+    params,
     retransmit: { firstTimeoutMs: 1000, maxAttempts: 20 },
   });
   clients.push(client);

@@ -12,20 +12,21 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import type { LoopixClient } from '../src/client/client.js';
 import type { LogLike } from '../src/client/connection.js';
-import { createNodeClient } from '../src/client/node.js';
 import { surbRoute } from '../src/client/routes.js';
 import { SqliteStore } from '../src/client/sqlite-store.js';
-import { NetworkParamsSchema, type NetworkParams } from '../src/config/schema.js';
+import { type NetworkParams } from '../src/config/schema.js';
 import { ks2Sample } from '../src/mixing/stats.js';
 import { mailboxId } from '../src/postoffice/mailbox.js';
 import { mailboxPath } from '../src/postoffice/store.js';
 import { encodePull, poLayout } from '../src/postoffice/wire.js';
 import { Command } from '../src/sphinx/types.js';
-import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
+import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { collect } from './helpers/received.js';
 import { native, toHex } from './helpers/backends.js';
+import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
+import { tableColumns } from './helpers/sqlite-columns.js';
 
 const ROUND_MS = 200;
 const POOL = 15;
@@ -57,23 +58,15 @@ function makeClient(
   providerIndex: number,
   o: { keyPair?: Made['keyPair']; store?: SqliteStore; params?: Partial<NetworkParams> } = {},
 ): Made {
-  let keyPair = o.keyPair;
-  if (!keyPair) {
-    const k = writeKeyFile(join(dir, `${name}.key.json`), native);
-    keyPair = { publicKey: Uint8Array.from(Buffer.from(k.publicKey, 'hex')), privateKey: k.privateKey };
-  }
+  const keyPair = o.keyPair ?? freshClientKeyPair(dir, name);
   const lines: string[] = [];
   const push = (level: string) => (obj: object, msg?: string) =>
     lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
   const log: LogLike = { debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
-  const client = createNodeClient({
-    config: {
-      providerId: net.index.providers[providerIndex]!.id,
-      params: NetworkParamsSchema.parse({ ...params, ...o.params }),
-    },
+  const client = testnetClient(net, {
     keyPair,
-    topology: net.index,
-    backend: native,
+    providerIndex,
+    params: { ...params, ...o.params },
     log,
     ...(o.store ? { store: o.store } : {}),
   });
@@ -154,10 +147,7 @@ describe('the post office over real processes', () => {
         for (const v of Object.values(row)) dump += Buffer.isBuffer(v) ? v.toString('hex') : String(v);
       }
     }
-    const columns = db
-      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')")
-      .all()
-      .map((c) => c.name);
+    const columns = tableColumns(db, 'envelopes');
     db.close();
     expect(columns.sort()).toEqual(['envelope', 'id', 'mailbox', 'stored_at']);
     const log = readFileSync(join(dir, 'provider-0.log'), 'utf8');

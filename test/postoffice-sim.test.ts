@@ -2,46 +2,28 @@
  * `loopix sim intersection --implementation`: the intersection simulator driven by this implementation's
  * mailbox epoch (params.mailboxEpochS in Appendix A's 60-s slots), from the defaults or a config file.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loopixBin } from '../src/paths.js';
+import { runQuickSim, type SimRun } from './helpers/quick-sim.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loopix-po-sim-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [
-      loopixBin(),
-      'sim',
-      'intersection',
-      ...args,
-      '--quick',
-      '--json',
-      '--seed',
-      '1',
-      '--workers',
-      '1',
-      '--out',
-      dir,
-      '--clients',
-      '40',
-      '--slots',
-      '240',
-      '--pem-slots',
-      '240',
-      '--attacks',
-      '40',
-    ]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function run(args: string[]): Promise<SimRun> {
+  return runQuickSim(dir, [
+    'intersection',
+    ...args,
+    '--clients',
+    '40',
+    '--slots',
+    '240',
+    '--pem-slots',
+    '240',
+    '--attacks',
+    '40',
+  ]);
 }
 
 describe('loopix sim intersection --implementation', () => {

@@ -34,6 +34,7 @@ import {
   sealEnvelope,
 } from '../src/postoffice/wire.js';
 import { native, ts, toHex } from './helpers/backends.js';
+import { tableColumns } from './helpers/sqlite-columns.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loopix-po-units-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -220,10 +221,7 @@ describe('the SQLite mailboxes', () => {
     expect(() => s.store(seq(15), seq(E), 1)).toThrow(LoopixError);
     s.close();
     const db = new Database(file, { readonly: true });
-    const columns = db
-      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('envelopes')")
-      .all()
-      .map((c) => c.name);
+    const columns = tableColumns(db, 'envelopes');
     db.close();
     expect(columns.sort()).toEqual(['envelope', 'id', 'mailbox', 'stored_at']);
   });

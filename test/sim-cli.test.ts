@@ -1,38 +1,18 @@
 /** `loopix sim …` as a user runs it: the compiled CLI in a child process, --quick --json. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runQuickSim, type SimRun } from './helpers/quick-sim.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'loopix-sim-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 /** Runs one simulator; the four run concurrently, each on one worker thread. */
-function runSim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [
-      BIN,
-      'sim',
-      ...args,
-      '--quick',
-      '--json',
-      '--seed',
-      '1',
-      '--workers',
-      '1',
-      '--out',
-      out,
-    ]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const runSim = (args: string[]): Promise<SimRun> => runQuickSim(out, args);
 
 const FIELDS: Record<string, string[]> = {
   entropy: ['lambda', 'mu', 'entropy_mean', 'entropy_sd'],

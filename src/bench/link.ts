@@ -25,56 +25,25 @@
 import { randomFillSync } from 'node:crypto';
 import { DEFAULT_GEOMETRY as g } from '../geometry.js';
 import { PipelineSchema } from '../config/schema.js';
-import { LINK_KEY_BYTES, LINK_OK, LinkLayer, nativeLinkCipher } from '../node/link/index.js';
+import { LINK_KEY_BYTES, LINK_OK, type LinkLayer, nativeLinkCipher } from '../node/link/index.js';
+import { linkLayerChain } from '../node/link/layer-chain.js';
 import { loadNativeBackend } from '../sphinx/native.js';
 import { Command, type SphinxBackend } from '../sphinx/types.js';
-import { TopologyIndex } from '../topology/document.js';
 import type { NodeEntry } from '../topology/types.js';
 import { percentileOfSorted } from '../util/percentile.js';
 import { sliceRate } from './addon-baseline.js';
 
 /** A sender (provider, layer 0) and a receiver (mix, layer 1) link layer over an in-memory topology. */
 export function linkPair(b: SphinxBackend): { sender: LinkLayer; receiver: LinkLayer; to: NodeEntry; from: NodeEntry } {
-  const sk = [0, 1].map(() => crypto.getRandomValues(new Uint8Array(g.privateKeyBytes)));
-  const hex = (x: Uint8Array) => Buffer.from(x).toString('hex');
-  const nodes: NodeEntry[] = [
-    {
-      id: '01'.repeat(g.addressBytes),
-      name: 'P',
-      role: 'provider',
-      layer: 0,
-      udp: { host: '127.0.0.1', port: 1 },
-      publicKey: hex(b.x25519Base(sk[0]!)),
-    },
-    {
-      id: '02'.repeat(g.addressBytes),
-      name: 'M',
-      role: 'mix',
-      layer: 1,
-      udp: { host: '127.0.0.1', port: 2 },
-      publicKey: hex(b.x25519Base(sk[1]!)),
-    },
-  ];
-  const topology = new TopologyIndex({
-    version: 1,
+  const chain = linkLayerChain({
+    geometry: g,
     epoch: 1,
-    issuedAt: '',
-    geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
-    layers: 1,
-    nodes,
-    signature: { algorithm: 'ed25519', publicKey: '', value: '' },
+    basePort: 1,
+    mixes: 1,
+    x25519Base: (sk) => b.x25519Base(sk),
+    x25519: (x, y) => b.x25519(x, y),
   });
-  const layer = (i: number) =>
-    new LinkLayer({
-      geometry: g,
-      topology,
-      selfId: nodes[i]!.id,
-      ownKey: (e) => (e === 1 ? sk[i] : undefined),
-      currentEpoch: () => 1,
-      x25519: (x, y) => b.x25519(x, y),
-      cipher: nativeLinkCipher(),
-    });
-  return { sender: layer(0), receiver: layer(1), to: nodes[1]!, from: nodes[0]! };
+  return { sender: chain.layer(0), receiver: chain.layer(1), to: chain.nodes[1]!, from: chain.nodes[0]! };
 }
 
 export const LINK_BENCH_DEFAULTS = {

@@ -219,6 +219,9 @@ export async function runOverloadBench(o: OverloadBenchOptions): Promise<Overloa
   }
 }
 
+/** The x axis of every overload panel. */
+const SINCE_OVERLOAD = { field: 't', title: 's since the overload began' } as const;
+
 export function overloadPlot(r: OverloadBenchResult): TopLevelSpec {
   const tl = r.timeline.filter((p) => p.phase !== 'recovery');
   return stack(
@@ -226,14 +229,14 @@ export function overloadPlot(r: OverloadBenchResult): TopLevelSpec {
     [
       linePlot({
         title: 'AQM drop probability',
-        x: { field: 't', title: 's since the overload began' },
+        x: SINCE_OVERLOAD,
         y: { field: 'aqm_p', title: 'p' },
         data: tl.map((p) => ({ t: p.t, aqm_p: p.aqm_p })),
         height: 200,
       }),
       linePlot({
         title: 'Packets per second',
-        x: { field: 't', title: 's since the overload began' },
+        x: SINCE_OVERLOAD,
         y: { field: 'v', title: 'packets/s' },
         series: { field: 's', title: '' },
         data: tl.flatMap((p) => [
@@ -244,7 +247,7 @@ export function overloadPlot(r: OverloadBenchResult): TopLevelSpec {
       }),
       linePlot({
         title: 'Queueing delay measured by the AQM (ms) and node RSS (MB)',
-        x: { field: 't', title: 's since the overload began' },
+        x: SINCE_OVERLOAD,
         y: { field: 'v', title: 'ms | MB' },
         series: { field: 's', title: '' },
         data: tl.flatMap((p) => [

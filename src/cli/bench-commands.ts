@@ -13,6 +13,7 @@ import {
   readRelayResult,
   saveCost,
 } from '../bench/cost.js';
+import type { TestbedFigureOptions } from '../bench/figures/testnet.js';
 import { FIG10_DEFAULTS, runFig10, saveFig10 } from '../bench/figures/fig10.js';
 import { FIG8_DEFAULTS, runFig8, saveFig8 } from '../bench/figures/fig8.js';
 import { FIG9_DEFAULTS, runFig9, saveFig9 } from '../bench/figures/fig9.js';
@@ -89,6 +90,34 @@ function intList(name: string) {
         `${name} must be a comma-separated list of integers ≥ 0, got ${JSON.stringify(value)}`,
       );
     return list;
+  };
+}
+
+/** The testbed figures' options (fig8/9/10, after their own): warm-up, seconds measured, clients' pull interval. */
+function testbedOptions(
+  c: Command,
+  d: { readonly warmupS: number; readonly measureS: number; readonly pullIntervalMs: number },
+  measured: string,
+): Command {
+  return c
+    .option('--warmup-seconds <s>', 'seconds before measuring', positiveNumber('--warmup-seconds'), d.warmupS)
+    .option('--seconds <s>', measured, positiveNumber('--seconds'), d.measureS)
+    .option('--pull-interval-ms <n>', "clients' pull interval", positiveInt('--pull-interval-ms'), d.pullIntervalMs);
+}
+
+/** What testbedOptions and withResults' --openssl-seconds give a testbed figure's run. */
+function testbedParams(o: {
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  readonly pullIntervalMs: number;
+  readonly opensslSeconds: number;
+}): TestbedFigureOptions {
+  return {
+    warmupS: o.warmupSeconds,
+    measureS: o.seconds,
+    pullIntervalMs: o.pullIntervalMs,
+    opensslSeconds: o.opensslSeconds,
+    log: logToStderr,
   };
 }
 
@@ -348,121 +377,48 @@ export function registerBenchCommands(program: Command): void {
       }),
     );
 
-  withResults(
-    bench
-      .command('fig8')
-      .description(
-        "Loopix Fig. 8 on the testbed: packets one mix processes per second vs each client's sending rate (all / payload)",
+  testbedOptions(
+    withResults(
+      bench
+        .command('fig8')
+        .description(
+          "Loopix Fig. 8 on the testbed: packets one mix processes per second vs each client's sending rate (all / payload)",
+        ),
+    )
+      .option('--clients <n>', 'clients', positiveInt('--clients'), FIG8_DEFAULTS.clients)
+      .option(
+        '--steps <list>',
+        "steps k of the paper's rate schedule (λL = λD = λM = 1+2k, λP = 3+2k per minute)",
+        intList('--steps'),
+        [...FIG8_DEFAULTS.steps],
       ),
-  )
-    .option('--clients <n>', 'clients', positiveInt('--clients'), FIG8_DEFAULTS.clients)
-    .option(
-      '--steps <list>',
-      "steps k of the paper's rate schedule (λL = λD = λM = 1+2k, λP = 3+2k per minute)",
-      intList('--steps'),
-      [...FIG8_DEFAULTS.steps],
-    )
-    .option(
-      '--warmup-seconds <s>',
-      'seconds before measuring',
-      positiveNumber('--warmup-seconds'),
-      FIG8_DEFAULTS.warmupS,
-    )
-    .option('--seconds <s>', 'seconds measured per step', positiveNumber('--seconds'), FIG8_DEFAULTS.measureS)
-    .option(
-      '--pull-interval-ms <n>',
-      "clients' pull interval",
-      positiveInt('--pull-interval-ms'),
-      FIG8_DEFAULTS.pullIntervalMs,
-    )
-    .action(
-      benchAction(
-        'fig8',
-        (o) =>
-          runFig8({
-            clients: o.clients,
-            steps: o.steps,
-            warmupS: o.warmupSeconds,
-            measureS: o.seconds,
-            pullIntervalMs: o.pullIntervalMs,
-            opensslSeconds: o.opensslSeconds,
-            log: logToStderr,
-          }),
-        saveFig8,
-      ),
-    );
+    FIG8_DEFAULTS,
+    'seconds measured per step',
+  ).action(benchAction('fig8', (o) => runFig8({ clients: o.clients, steps: o.steps, ...testbedParams(o) }), saveFig8));
 
-  withResults(
-    bench
-      .command('fig9')
-      .description('Loopix Fig. 9 on the testbed: latency overhead vs number of clients at 10/min, zero mixing delay'),
-  )
-    .option('--clients <list>', 'client counts', intList('--clients'), [...FIG9_DEFAULTS.clients])
-    .option(
-      '--warmup-seconds <s>',
-      'seconds before measuring',
-      positiveNumber('--warmup-seconds'),
-      FIG9_DEFAULTS.warmupS,
-    )
-    .option('--seconds <s>', 'seconds measured per point', positiveNumber('--seconds'), FIG9_DEFAULTS.measureS)
-    .option(
-      '--pull-interval-ms <n>',
-      "clients' pull interval",
-      positiveInt('--pull-interval-ms'),
-      FIG9_DEFAULTS.pullIntervalMs,
-    )
-    .action(
-      benchAction(
-        'fig9',
-        (o) =>
-          runFig9({
-            clients: o.clients,
-            warmupS: o.warmupSeconds,
-            measureS: o.seconds,
-            pullIntervalMs: o.pullIntervalMs,
-            opensslSeconds: o.opensslSeconds,
-            log: logToStderr,
-          }),
-        saveFig9,
-      ),
-    );
+  testbedOptions(
+    withResults(
+      bench
+        .command('fig9')
+        .description(
+          'Loopix Fig. 9 on the testbed: latency overhead vs number of clients at 10/min, zero mixing delay',
+        ),
+    ).option('--clients <list>', 'client counts', intList('--clients'), [...FIG9_DEFAULTS.clients]),
+    FIG9_DEFAULTS,
+    'seconds measured per point',
+  ).action(benchAction('fig9', (o) => runFig9({ clients: o.clients, ...testbedParams(o) }), saveFig9));
 
-  withResults(
-    bench
-      .command('fig10')
-      .description(
-        'Loopix Fig. 10 on the testbed: loop latency histogram with Exp(µ = 2/s) per-hop delays and a fitted Gamma',
-      ),
-  )
-    .option('--clients <n>', 'clients', positiveInt('--clients'), FIG10_DEFAULTS.clients)
-    .option(
-      '--warmup-seconds <s>',
-      'seconds before measuring',
-      positiveNumber('--warmup-seconds'),
-      FIG10_DEFAULTS.warmupS,
-    )
-    .option('--seconds <s>', 'seconds measured', positiveNumber('--seconds'), FIG10_DEFAULTS.measureS)
-    .option(
-      '--pull-interval-ms <n>',
-      "clients' pull interval",
-      positiveInt('--pull-interval-ms'),
-      FIG10_DEFAULTS.pullIntervalMs,
-    )
-    .action(
-      benchAction(
-        'fig10',
-        (o) =>
-          runFig10({
-            clients: o.clients,
-            warmupS: o.warmupSeconds,
-            measureS: o.seconds,
-            pullIntervalMs: o.pullIntervalMs,
-            opensslSeconds: o.opensslSeconds,
-            log: logToStderr,
-          }),
-        saveFig10,
-      ),
-    );
+  testbedOptions(
+    withResults(
+      bench
+        .command('fig10')
+        .description(
+          'Loopix Fig. 10 on the testbed: loop latency histogram with Exp(µ = 2/s) per-hop delays and a fitted Gamma',
+        ),
+    ).option('--clients <n>', 'clients', positiveInt('--clients'), FIG10_DEFAULTS.clients),
+    FIG10_DEFAULTS,
+    'seconds measured',
+  ).action(benchAction('fig10', (o) => runFig10({ clients: o.clients, ...testbedParams(o) }), saveFig10));
 
   bench
     .command('cost')

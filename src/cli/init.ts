@@ -15,6 +15,7 @@ import { LoopixError } from '../errors.js';
 import { DEFAULT_GEOMETRY } from '../geometry.js';
 import { loadSphinx } from '../sphinx/loader.js';
 import { epochRange } from './keygen.js';
+import { freshKeyPairHex } from '../node/fresh-key.js';
 
 export type InitRole = 'mix' | 'provider' | 'client';
 
@@ -50,13 +51,7 @@ const PLACEHOLDER_AUTHORITY = '0'.repeat(64);
 
 function freshKey(): { publicKey: string; privateKey: string } {
   const { backend } = loadSphinx();
-  const privateKey = crypto.getRandomValues(new Uint8Array(32));
-  const pair = {
-    publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'),
-    privateKey: Buffer.from(privateKey).toString('hex'),
-  };
-  privateKey.fill(0);
-  return pair;
+  return freshKeyPairHex((sk) => backend.x25519Base(sk));
 }
 
 const hex32 =

@@ -17,6 +17,7 @@ import { InvalidArgumentError } from 'commander';
 import { LoopixError } from '../errors.js';
 import { loadNodeKeyFile } from '../node/keys.js';
 import { loadSphinx } from '../sphinx/loader.js';
+import { freshKeyPairHex } from '../node/fresh-key.js';
 
 interface KeyJson {
   epoch?: number;
@@ -54,13 +55,7 @@ function createExclusive(file: string, text: string): void {
 
 function fresh(): KeyJson {
   const { backend } = loadSphinx();
-  const privateKey = crypto.getRandomValues(new Uint8Array(32));
-  const pair = {
-    publicKey: Buffer.from(backend.x25519Base(privateKey)).toString('hex'),
-    privateKey: Buffer.from(privateKey).toString('hex'),
-  };
-  privateKey.fill(0);
-  return pair;
+  return freshKeyPairHex((sk) => backend.x25519Base(sk));
 }
 
 function lstatExists(file: string): boolean {

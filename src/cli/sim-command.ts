@@ -47,6 +47,19 @@ function common(o: CommonOptions): { seed: number; workers: number; started: num
   };
 }
 
+/** The fields every report starts with; `seconds` counts from `common()` to this call (the sweep's run time). */
+function reportHeader(sim: string, o: CommonOptions, c: ReturnType<typeof common>) {
+  return {
+    sim,
+    command: commandLine(),
+    date: c.date,
+    seed: c.seed,
+    workers: c.workers,
+    quick: Boolean(o.quick),
+    seconds: seconds(c.started),
+  };
+}
+
 /** Prints the table, writes the files, and with --json prints the report as the last line. */
 async function finish(
   o: CommonOptions,
@@ -109,13 +122,7 @@ export function registerSimCommands(program: Command): void {
       o,
       'sim-entropy',
       {
-        sim: 'entropy',
-        command: commandLine(),
-        date: c.date,
-        seed: c.seed,
-        workers: c.workers,
-        quick: Boolean(o.quick),
-        seconds: seconds(c.started),
+        ...reportHeader('entropy', o, c),
         params: { lambdas, mus, runs },
         points: points as unknown as Record<string, unknown>[],
       },
@@ -230,13 +237,7 @@ export function registerSimCommands(program: Command): void {
         o,
         `sim-epsilon-${o.vary}`,
         {
-          sim: 'epsilon',
-          command: commandLine(),
-          date: c.date,
-          seed: c.seed,
-          workers: c.workers,
-          quick: Boolean(o.quick),
-          seconds: seconds(c.started),
+          ...reportHeader('epsilon', o, c),
           params: { vary: o.vary, values, reps, ...base },
           points: points as unknown as Record<string, unknown>[],
         },
@@ -306,13 +307,7 @@ export function registerSimCommands(program: Command): void {
         o,
         'sim-n-1',
         {
-          sim: 'n-1',
-          command: commandLine(),
-          date: c.date,
-          seed: c.seed,
-          workers: c.workers,
-          quick: Boolean(o.quick),
-          seconds: seconds(c.started),
+          ...reportHeader('n-1', o, c),
           params: { s, lambdaM, lambdaR: o.lambdaR, mu: o.mu, reps, probes },
           points: points as unknown as Record<string, unknown>[],
         },
@@ -416,13 +411,7 @@ export function registerSimCommands(program: Command): void {
         o,
         'sim-intersection',
         {
-          sim: 'intersection',
-          command: commandLine(),
-          date: c.date,
-          seed: c.seed,
-          workers: c.workers,
-          quick: Boolean(o.quick),
-          seconds: seconds(c.started),
+          ...reportHeader('intersection', o, c),
           params: {
             clients,
             epochs,

@@ -155,6 +155,19 @@ export type PipelineConfig = z.infer<typeof PipelineSchema>;
 
 const endpoint = z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) });
 
+/** `log` of a node's or a client's config. */
+const LogSchema = z
+  .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+  .prefault({});
+
+/** A node or client trusts topology documents signed by one authority key or by the directory authorities. */
+const hasTrustAnchor = (c: { authorityPublicKey?: unknown; directory?: unknown }) =>
+  c.authorityPublicKey !== undefined || c.directory !== undefined;
+const TRUST_ANCHOR_MISSING = {
+  message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)',
+  path: ['authorityPublicKey'],
+};
+
 export const NodeConfigSchema = z
   .strictObject({
     /** This node's id in the topology (hex, geometry.addressBytes bytes). */
@@ -375,14 +388,9 @@ export const NodeConfigSchema = z
         poolSampleIntervalMs: z.number().min(10).max(60_000).default(100),
       })
       .optional(),
-    log: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .prefault({}),
+    log: LogSchema,
   })
-  .refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, {
-    message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)',
-    path: ['authorityPublicKey'],
-  });
+  .refine(hasTrustAnchor, TRUST_ANCHOR_MISSING);
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
 export const ClientConfigSchema = z
@@ -397,14 +405,9 @@ export const ClientConfigSchema = z
     /** Fetch each epoch's document from the directory authorities (k of n signatures). */
     directory: DirectoryClientSchema.optional(),
     params: NetworkParamsSchema.prefault({}),
-    log: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .prefault({}),
+    log: LogSchema,
   })
-  .refine((c) => c.authorityPublicKey !== undefined || c.directory !== undefined, {
-    message: 'needs authorityPublicKey (a static signed topology) or directory (the authorities)',
-    path: ['authorityPublicKey'],
-  });
+  .refine(hasTrustAnchor, TRUST_ANCHOR_MISSING);
 export type ClientConfig = z.infer<typeof ClientConfigSchema>;
 
 export { ConfigError };

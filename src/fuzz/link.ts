@@ -11,13 +11,11 @@
  * refused while its sequence number is inside the window, or accepted while it is older than the window;
  * an accepted datagram whose plaintext is not the sealed packet.
  */
-import { randomBytes } from 'node:crypto';
 import type { Geometry } from '../geometry.js';
 import { makeGeometry } from '../geometry.js';
-import { LinkLayer, nativeLinkCipher, tsLinkCipher, WINDOW_BITS, type LinkCipher } from '../node/link/index.js';
+import { nativeLinkCipher, tsLinkCipher, WINDOW_BITS, type LinkCipher } from '../node/link/index.js';
+import { linkLayerChain } from '../node/link/layer-chain.js';
 import type { SphinxBackend } from '../sphinx/types.js';
-import { TopologyIndex } from '../topology/document.js';
-import type { NodeEntry, SignedTopology } from '../topology/types.js';
 import type { FuzzTarget } from './harness.js';
 import { hexOf, type Rng } from './rng.js';
 
@@ -60,47 +58,15 @@ const seqOf = (d: Uint8Array): bigint => Buffer.from(d.buffer, d.byteOffset, d.l
 export function linkTarget(backend: SphinxBackend, rng: Rng): FuzzTarget<LinkInput> {
   // Fresh keys per run: a corpus datagram sealed in an earlier run is then a forgery to this run's
   // receivers (and must be refused), never a valid seal the oracle does not know about.
-  const secrets = [randomBytes(32), randomBytes(32)].map((b) => Uint8Array.from(b));
-  const key = (n: number) => secrets[n - 1]!;
-  const nodes: NodeEntry[] = [
-    {
-      id: '01'.repeat(g.addressBytes),
-      name: 'P',
-      role: 'provider',
-      layer: 0,
-      udp: { host: '127.0.0.1', port: 1001 },
-      publicKey: hexOf(backend.x25519Base(key(1))),
-    },
-    {
-      id: '02'.repeat(g.addressBytes),
-      name: 'M',
-      role: 'mix',
-      layer: 1,
-      udp: { host: '127.0.0.1', port: 1002 },
-      publicKey: hexOf(backend.x25519Base(key(2))),
-    },
-  ];
-  // The link layer reads the document's entries only; the signature is not checked at this level.
-  const doc = {
-    version: 1,
+  const { nodes, layer: chainLayer } = linkLayerChain({
+    geometry: g,
     epoch: EPOCH,
-    issuedAt: '',
-    geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
-    layers: 1,
-    nodes,
-    signature: { algorithm: 'ed25519', publicKey: '', value: '' },
-  } as SignedTopology;
-  const topology = new TopologyIndex(doc);
-  const layer = (self: number, cipher: LinkCipher) =>
-    new LinkLayer({
-      geometry: g,
-      topology,
-      selfId: nodes[self]!.id,
-      ownKey: (e) => (e === EPOCH ? key(self + 1) : undefined),
-      currentEpoch: () => EPOCH,
-      x25519: (a, b) => backend.x25519(a, b),
-      cipher,
-    });
+    basePort: 1001,
+    mixes: 1,
+    x25519Base: (sk) => backend.x25519Base(sk),
+    x25519: (a, b) => backend.x25519(a, b),
+  });
+  const layer = (self: number, cipher: LinkCipher) => chainLayer(self, { cipher });
   let native: LinkCipher;
   try {
     native = nativeLinkCipher();

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { DEFAULT_ISOLATION, type AuthorityEntry } from '../directory/config.js';
 import { generateIdentityKey, nodeIdFor } from '../directory/identity.js';
 import type { IsolationParams } from '../directory/schemas.js';
-import { LoopixError } from '../errors.js';
-import { NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
+import { checkPerNodeNames, nodeConfigTail, writeNodeConfig } from './node-config.js';
+import type { NetworkParams } from '../config/schema.js';
 import { makeGeometry, type GeometryParams } from '../geometry.js';
 import { killChild, stopChild } from './processes.js';
 import { loopixBin } from '../paths.js';
@@ -87,14 +87,7 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
   const geometry = { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes };
   const specs: { name: string; role: Role; layer: number }[] = testnetNodeSpecs(shape);
   const authorityHost = o.authorityHost ?? '127.0.0.1';
-  for (const name of Object.keys(o.perNodeConfig ?? {})) {
-    if (!specs.some((s) => s.name === name))
-      throw new LoopixError(
-        'ERR_LOOPIX_TESTNET_UNKNOWN_NODE',
-        `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`,
-        { field: name },
-      );
-  }
+  checkPerNodeNames(specs, o.perNodeConfig);
   const threshold = shape.threshold ?? Math.floor(shape.authorities / 2) + 1;
   const authorities: (TestnetAuthority & { keyFile: string; port: number })[] = [];
   for (let i = 0; i < shape.authorities; i++) {
@@ -151,32 +144,21 @@ export async function createDirectoryTestnetFiles(o: CreateDirectoryTestnetOptio
       },
       params: o.params,
       epochs: { refreshS },
-      ...(spec.role === 'provider'
-        ? {
-            provider: {
-              dataDir: join(dir, `${spec.name}-data`),
-              ...(o.postOffice && spec.name === 'provider-0' ? { postOffice: {} } : {}),
-              ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(ws!).port) } } : {}),
-            },
-          }
-        : {}),
-      ...(metricsPort !== undefined
-        ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } }
-        : {}),
-      ...o.nodeConfig,
-      ...o.perNodeConfig?.[spec.name],
+      ...nodeConfigTail({
+        dir,
+        name: spec.name,
+        role: spec.role,
+        host,
+        ws,
+        postOffice: o.postOffice === true && spec.name === 'provider-0',
+        metricsPort,
+        nodeConfig: o.nodeConfig,
+        perNodeConfig: o.perNodeConfig,
+      }),
     };
-    parseConfig(NodeConfigSchema, config, spec.name);
-    const configFile = join(dir, `${spec.name}.config.json`);
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    nodes.push({
-      name: spec.name,
-      role: spec.role,
-      entry,
-      keyFile,
-      configFile,
-      ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}),
-    });
+    nodes.push(
+      writeNodeConfig(dir, { name: spec.name, role: spec.role, entry, keyFile }, config, { host, port: metricsPort }),
+    );
   }
   // The first epoch begins now; no authority votes before every node announced itself (or bootstrapS passed).
   const bootstrapS = shape.bootstrapS ?? 300;

@@ -8,8 +8,9 @@ import dgram from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { LoopixError } from '../errors.js';
-import { NetworkParamsSchema, NodeConfigSchema, parseConfig, type NetworkParams } from '../config/schema.js';
+import { freshKeyPairHex } from '../node/fresh-key.js';
+import { checkPerNodeNames, nodeConfigTail, writeNodeConfig } from './node-config.js';
+import { NetworkParamsSchema, type NetworkParams } from '../config/schema.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { makeGeometry, type GeometryParams } from '../geometry.js';
 import type { SphinxBackend } from '../sphinx/types.js';
@@ -88,13 +89,10 @@ export function writeKeyFile(file: string, b: SphinxBackend): { publicKey: strin
  * the public keys by epoch.
  */
 export function writeEpochKeyFile(file: string, b: SphinxBackend, first: number, count: number): Map<number, string> {
-  const keys = Array.from({ length: count }, (_, i) => {
-    const privateKey = Uint8Array.from(randomBytes(32));
-    const publicKey = Buffer.from(b.x25519Base(privateKey)).toString('hex');
-    const entry = { epoch: first + i, publicKey, privateKey: Buffer.from(privateKey).toString('hex') };
-    privateKey.fill(0);
-    return entry;
-  });
+  const keys = Array.from({ length: count }, (_, i) => ({
+    epoch: first + i,
+    ...freshKeyPairHex((sk) => b.x25519Base(sk)),
+  }));
   writeFileSync(file, `${JSON.stringify({ type: 'x25519-epochs', keys }, null, 2)}\n`, { mode: 0o600 });
   return new Map(keys.map((k) => [k.epoch, k.publicKey]));
 }
@@ -232,14 +230,7 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
   const topologyFile = join(dir, 'topology.json');
   writeFileSync(topologyFile, `${JSON.stringify(topology, null, 2)}\n`);
 
-  for (const name of Object.keys(o.perNodeConfig ?? {})) {
-    if (!specs.some((s) => s.name === name))
-      throw new LoopixError(
-        'ERR_LOOPIX_TESTNET_UNKNOWN_NODE',
-        `no node named "${name}" in this testnet (${specs.map((s) => s.name).join(', ')})`,
-        { field: name },
-      );
-  }
+  checkPerNodeNames(specs, o.perNodeConfig);
   const metricsPorts = new Map<string, number>();
   if (o.metrics) for (const p of prepared) metricsPorts.set(p.spec.name, await freeTcpPort());
   const nodes = prepared.map(({ spec, entry, keyFile }) => {
@@ -251,33 +242,22 @@ export async function createTestnetFiles(o: CreateTestnetOptions): Promise<Testn
       topologyFile,
       authorityPublicKey: authority.publicKey,
       params: o.params,
-      ...(spec.role === 'provider'
-        ? {
-            provider: {
-              dataDir: join(dir, `${spec.name}-data`),
-              ...(entry.postOffice ? { postOffice: {} } : {}),
-              ...(host !== '127.0.0.1' ? { listen: { host, port: Number(new URL(entry.ws!).port) } } : {}),
-            },
-          }
-        : {}),
-      // Off loopback only inside --netns, where the address is the node's own on the testnet's private bridge.
-      ...(metricsPort !== undefined
-        ? { ops: { listen: { host, port: metricsPort }, allowRemote: host !== '127.0.0.1' } }
-        : {}),
-      ...o.nodeConfig,
-      ...o.perNodeConfig?.[spec.name],
+      ...nodeConfigTail({
+        dir,
+        name: spec.name,
+        role: spec.role,
+        host,
+        ws: entry.ws,
+        postOffice: entry.postOffice === true,
+        metricsPort,
+        nodeConfig: o.nodeConfig,
+        perNodeConfig: o.perNodeConfig,
+      }),
     };
-    parseConfig(NodeConfigSchema, config, spec.name); // fail here, not in a child process
-    const configFile = join(dir, `${spec.name}.config.json`);
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    return {
-      name: spec.name,
-      role: spec.role,
-      entry,
-      keyFile,
-      configFile,
-      ...(metricsPort !== undefined ? { metrics: `${host}:${metricsPort}` } : {}),
-    };
+    return writeNodeConfig(dir, { name: spec.name, role: spec.role, entry, keyFile }, config, {
+      host,
+      port: metricsPort,
+    });
   });
   return {
     dir,

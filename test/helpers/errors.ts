@@ -1,6 +1,6 @@
 /** Asserting on errors by their stable code (src/errors.ts), not by message text. */
 import { expect } from 'vitest';
-import { LoopixError } from '../../src/errors.js';
+import { isLoopixError, LoopixError } from '../../src/errors.js';
 
 /** The error `fn` throws (fails the test when it returns). */
 export function thrown(fn: () => unknown): unknown {
@@ -20,4 +20,15 @@ export function expectLoopixError(fn: () => unknown, code: string, field?: strin
   expect(e.code, e.message).toBe(code);
   if (field !== undefined) expect(e.field, e.message).toBe(field);
   return e;
+}
+
+/** 'accepted' when `fn` returns, else the code of the LoopixError it throws (any other throw is rethrown). */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isLoopixError(err)) return err.code;
+    throw err;
+  }
+  return 'accepted';
 }

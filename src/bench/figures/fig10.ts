@@ -17,15 +17,10 @@ import { bucketUpperMs } from '../../node/metrics.js';
 import type { HistogramState } from '../../node/metrics.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { fitGamma, gammaPdf, histDiff, histMean, histSd, histSum, round } from '../stats.js';
-import { hostDelta, runTestnetLoad } from './testnet.js';
+import { clientsSentPerS, runTestnetLoad, type TestbedFigureOptions } from './testnet.js';
 
-export interface Fig10Options {
+export interface Fig10Options extends TestbedFigureOptions {
   readonly clients: number;
-  readonly warmupS: number;
-  readonly measureS: number;
-  readonly pullIntervalMs: number;
-  readonly opensslSeconds: number;
-  readonly log: (line: string) => void;
 }
 
 export const FIG10_DEFAULTS = {
@@ -131,14 +126,7 @@ export async function runFig10(o: Fig10Options): Promise<Fig10Result> {
     histogram: rebin(h, BIN_S),
     clients: o.clients,
     clients_connected: r.connected,
-    clients_sent_per_s: round(
-      (hostDelta(r, 'sent_real') +
-        hostDelta(r, 'sent_drop_cover') +
-        hostDelta(r, 'loops_sent') +
-        hostDelta(r, 'drops_sent')) /
-        r.measuredS,
-      1,
-    ),
+    clients_sent_per_s: round(clientsSentPerS(r), 1),
     rates_per_min: { lambdaP: 60, lambdaL: 60, lambdaD: 60, lambdaM: 60 },
     dropped,
     measure_s: o.measureS,

@@ -17,17 +17,12 @@ import type { TopLevelSpec } from '../../plot/svg.js';
 import { linePlot } from '../../plot/svg.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { histDiff, histSum, histSummary, round } from '../stats.js';
-import { hostDelta, runTestnetLoad } from './testnet.js';
+import { clientsSentPerS, hostDelta, runTestnetLoad, type TestbedFigureOptions } from './testnet.js';
 
-export interface Fig8Options {
+export interface Fig8Options extends TestbedFigureOptions {
   readonly clients: number;
   /** Which steps k of the paper's schedule (rates 1+2k, 1+2k, 3+2k, 1+2k per minute) to run. */
   readonly steps: readonly number[];
-  readonly warmupS: number;
-  readonly measureS: number;
-  readonly pullIntervalMs: number;
-  readonly opensslSeconds: number;
-  readonly log: (line: string) => void;
 }
 
 export const FIG8_DEFAULTS = {
@@ -101,12 +96,7 @@ export async function runFig8(o: Fig8Options): Promise<Fig8Result> {
       byMix[m.name] = round(((m.after.counters.processed ?? 0) - (m.before.counters.processed ?? 0)) / r.measuredS, 1);
     const all = Object.values(byMix).reduce((a, b) => a + b, 0) / mixes.length;
     const real = hostDelta(r, 'sent_real') / r.measuredS;
-    const sent =
-      (hostDelta(r, 'sent_real') +
-        hostDelta(r, 'sent_drop_cover') +
-        hostDelta(r, 'loops_sent') +
-        hostDelta(r, 'drops_sent')) /
-      r.measuredS;
+    const sent = clientsSentPerS(r);
     const dropped: Record<string, number> = {};
     for (const n of r.nodes)
       for (const [why, c] of Object.entries(n.after.dropped)) {

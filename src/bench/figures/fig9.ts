@@ -17,15 +17,10 @@ import type { TopLevelSpec } from '../../plot/svg.js';
 import { linePlot } from '../../plot/svg.js';
 import { baseline, machineInfo, writeResults, type MachineInfo } from '../env.js';
 import { histDiff, histSum, histSummary, round } from '../stats.js';
-import { hostDelta, runTestnetLoad } from './testnet.js';
+import { clientsSentPerS, runTestnetLoad, type TestbedFigureOptions } from './testnet.js';
 
-export interface Fig9Options {
+export interface Fig9Options extends TestbedFigureOptions {
   readonly clients: readonly number[];
-  readonly warmupS: number;
-  readonly measureS: number;
-  readonly pullIntervalMs: number;
-  readonly opensslSeconds: number;
-  readonly log: (line: string) => void;
 }
 
 export const FIG9_DEFAULTS = {
@@ -108,14 +103,7 @@ export async function runFig9(o: Fig9Options): Promise<Fig9Result> {
       provider_hop_ms: histSummary(diff('provider', (s) => s.latency_overhead.hist)),
       loop_rtt_ms: histSummary(diff('any', (s) => s.loop_rtt.hist)),
       mix_processed_per_s: round(processed, 1),
-      clients_sent_per_s: round(
-        (hostDelta(r, 'sent_real') +
-          hostDelta(r, 'sent_drop_cover') +
-          hostDelta(r, 'loops_sent') +
-          hostDelta(r, 'drops_sent')) /
-          r.measuredS,
-        1,
-      ),
+      clients_sent_per_s: round(clientsSentPerS(r), 1),
       dropped,
     };
     o.log(

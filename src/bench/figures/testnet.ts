@@ -18,6 +18,19 @@ import { NodeProcess } from '../../testnet/processes.js';
 import type { HostStats } from '../client-host.js';
 import { processCpuMs } from '../rig.js';
 
+/** What every testbed figure (fig8/9/10) is run with, besides its own clients (and steps). */
+export interface TestbedFigureOptions {
+  /** Seconds of load before measuring. */
+  readonly warmupS: number;
+  /** Seconds measured (per step or point). */
+  readonly measureS: number;
+  /** Clients' pull interval, ms. */
+  readonly pullIntervalMs: number;
+  /** Seconds for the openssl ecdhx25519 baseline (0 skips it). */
+  readonly opensslSeconds: number;
+  readonly log: (line: string) => void;
+}
+
 export interface LoadRunOptions {
   readonly params: Partial<NetworkParams>;
   readonly clients: number;
@@ -153,4 +166,15 @@ export function hostDelta(
   field: 'sent_real' | 'sent_drop_cover' | 'loops_sent' | 'drops_sent' | 'received_real' | 'loops_returned',
 ): number {
   return r.hostsAfter.reduce((a, h, i) => a + h[field] - r.hostsBefore[i]![field], 0);
+}
+
+/** Packets per second all clients put on the wire in the measured window: real, drop cover, loops, drops. */
+export function clientsSentPerS(r: LoadRunResult): number {
+  return (
+    (hostDelta(r, 'sent_real') +
+      hostDelta(r, 'sent_drop_cover') +
+      hostDelta(r, 'loops_sent') +
+      hostDelta(r, 'drops_sent')) /
+    r.measuredS
+  );
 }
