@@ -62,3 +62,31 @@ describe('AQM under a 30-ms stall at half load', () => {
     expect(stallAtHalfLoad(defaults, 3 * defaults.targetDelayMs, 35).hard).toBeGreaterThan(0);
   });
 });
+
+describe('AQM on the sharded path: the main thread controls, the workers decide', () => {
+  it('workers drop with the published probability once the burst allowance is spent, and not before', () => {
+    const controller = new AqmController(defaults);
+    const worker = AqmController.decider(defaults);
+    const drawsDropped = (p: number) => {
+      worker.probability = p;
+      let n = 0;
+      for (let i = 0; i < 1000; i++) if (worker.decide(0, defaults.targetDelayMs * 2, (i + 0.5) / 1000) === 'aqm') n++;
+      return n;
+    };
+    // A standing queueing delay of 5 × target: p rises at once, but the first burstAllowanceMs of queueing
+    // are forgiven (RFC 8033 §4.4), so the workers see p = 0 for them.
+    controller.update(5 * defaults.targetDelayMs);
+    expect(controller.probability).toBeGreaterThan(0);
+    expect(controller.publishedProbability).toBe(0);
+    expect(drawsDropped(controller.publishedProbability)).toBe(0);
+    for (let t = 0; t <= defaults.burstAllowanceMs; t += defaults.intervalMs)
+      controller.update(5 * defaults.targetDelayMs);
+    const p = controller.publishedProbability;
+    expect(p).toBe(controller.probability);
+    expect(p).toBeGreaterThan(0);
+    // A worker drops that share of its arrivals (its own controller never runs, so it has no allowance to
+    // spend: a worker built like the main thread's controller would never drop at all).
+    expect(drawsDropped(p)).toBe(Math.round(p * 1000));
+    expect(new AqmController(defaults).decide(0, defaults.targetDelayMs * 2, 0)).toBeNull();
+  });
+});

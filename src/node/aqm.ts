@@ -66,6 +66,23 @@ export class AqmController {
     return this.burstLeftMs > 0;
   }
 
+  /**
+   * The probability other threads should drop with (the sharded path's workers, which only decide and never
+   * run the controller): p, or 0 while the burst allowance lasts.
+   */
+  get publishedProbability(): number {
+    return this.burstLeftMs > 0 ? 0 : this.probability;
+  }
+
+  /**
+   * A controller that only decides, with the probability another thread's controller publishes
+   * (`publishedProbability`, which already applies the burst allowance): it has no allowance of its own, which
+   * it would never spend, since only `update` spends it.
+   */
+  static decider(params: AqmParams): AqmController {
+    return new AqmController({ ...params, burstAllowanceMs: 0 });
+  }
+
   /** One controller step with the queueing delay measured over the last interval (ms). Returns p. */
   update(queueDelayMs: number): number {
     const { targetDelayMs, intervalMs, kp, ki, kd } = this.params;

@@ -307,7 +307,8 @@ export class ShardedPipeline implements NodePacketPath {
   private startTimers(): void {
     const { config, self } = this.o;
     const aqmTimer = setInterval(() => {
-      this.control.probability = this.aqm.update(this.control.takeQueueDelay());
+      this.aqm.update(this.control.takeQueueDelay());
+      this.control.probability = this.aqm.publishedProbability;
       this.control.epoch = this.epochs.currentEpoch;
     }, config.pipeline.aqm.intervalMs);
     aqmTimer.unref();

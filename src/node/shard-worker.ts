@@ -171,7 +171,7 @@ export class ShardWorker {
     this.keys = new SharedKeyTable(o.keyTable);
     this.backend = o.backend === 'ts' ? tsBackend : loadNativeBackend();
     this.router = new Router({ topology: new TopologyIndex(o.topology), role: o.self.role, layer: o.self.layer });
-    this.aqm = new AqmController(o.aqm);
+    this.aqm = AqmController.decider(o.aqm);
     this.scheduler = new DelayScheduler<Held>((item) => this.depart(item));
     this.linkLayer = new LinkLayer({
       geometry: this.g,
