@@ -321,7 +321,7 @@ export function registerBenchCommands(program: Command): void {
   bench
     .command('gate')
     .description(
-      "CI performance gate (< 3 min): sphinx unwrap ÷ X and relay ÷ X (X = the addon's X25519 rate on one core) against bench/baseline.json; exit 1 when one is > 15 % below",
+      "CI performance gate (< 3 min): sphinx unwrap ÷ X and relay ÷ X (X = the addon's X25519 rate on one core) against bench/baseline.json; exit 1 when one is more than the baseline's tolerance below",
     )
     .option('--json', 'print the result as one JSON object on the last line')
     .option('--baseline <file>', 'the committed baseline', defaultBaselineFile())
