@@ -3,33 +3,20 @@
  * tiny durations: the JSON line carries every documented field with sensible values. No timing assertions:
  * performance targets live in docs/benchmarks.md, not in tests.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lastJson, runBench } from './helpers/bench-run.js';
 import { SHORT_RELAY_FLAGS } from './helpers/bench-flags.js';
 
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-bench-test-'));
 /**
- * `loopix bench ARGS` as a child process, awaited without blocking the test worker: the tests of this file run
- * two at a time (vitest.config.ts maxConcurrency). Each benchmark mostly waits (fixed step lengths, drains,
- * start-ups) and its assertions are about fields, not speed: a smoke run on half a loaded host still passes
- * --max-loss 0.5 at a few hundred packets/s.
+ * `loopix bench ARGS` as a child process (test/helpers/bench-run.ts). Each benchmark mostly waits (fixed step
+ * lengths, drains, start-ups) and its assertions are about fields, not speed: a smoke run on half a loaded host
+ * still passes --max-loss 0.5 at a few hundred packets/s.
  */
-const run = (...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
-    execFile(
-      process.execPath,
-      [BIN, 'bench', ...args],
-      { encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
-    ),
-  );
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+const run = runBench;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -3,31 +3,18 @@
  * processes and a handful of LoopixClient instances, a few seconds each. The JSON fields exist and hold
  * sensible values; no timing assertions.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lastJson, runBench } from './helpers/bench-run.js';
 
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'loopix-bench-fig-test-'));
 /**
- * `loopix bench ARGS` as a child process, awaited without blocking the test worker: the three figures run two at
- * a time (vitest.config.ts maxConcurrency). A figure's time is mostly its testbeds' start-up and fixed warm-up
- * and measuring seconds; the assertions are about fields and values, not speed.
+ * `loopix bench ARGS` as a child process (test/helpers/bench-run.ts). A figure's time is mostly its testbeds'
+ * start-up and fixed warm-up and measuring seconds; the assertions are about fields and values, not speed.
  */
-const run = (...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
-    execFile(
-      process.execPath,
-      [BIN, 'bench', ...args],
-      { encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
-    ),
-  );
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+const run = runBench;
 const quick = ['--json', '--openssl-seconds', '0', '--warmup-seconds', '1', '--results-dir', dir];
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
