@@ -64,7 +64,7 @@ describe('clock check at start-up', () => {
     const doc = topology({ issuedAt: new Date(Date.now() + HOUR).toISOString() }).doc;
     const file = `${net.topologyFile}.skewed.json`;
     writeFileSync(file, JSON.stringify(doc, null, 2));
-    const config = net.writeConfig('M1.0', { topologyFile: file, epochs: { graceS: GRACE_S } });
+    const config = net.writeConfig('mix-1.0', { topologyFile: file, epochs: { graceS: GRACE_S } });
     const r = spawnSync(process.execPath, [BIN, 'mix', '--config', config], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/clock .* behind the topology/);

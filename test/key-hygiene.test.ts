@@ -55,9 +55,9 @@ describe('loopix mix with a world-readable key file', () => {
   afterAll(() => net?.cleanup());
 
   it('refuses to start, exit code 2, naming the key file and its mode', () => {
-    const node = net.nodes['M1.0']!;
+    const node = net.nodes['mix-1.0']!;
     chmodSync(node.keyFile, 0o644);
-    const r = run('mix', '--config', net.writeConfig('M1.0'));
+    const r = run('mix', '--config', net.writeConfig('mix-1.0'));
     chmodSync(node.keyFile, 0o600);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain(node.keyFile);

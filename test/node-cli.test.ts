@@ -37,9 +37,9 @@ describe('loopix mix (child process)', () => {
   });
 
   it('forwards packets, counts drops by reason in its stats, and exits 0 on SIGTERM', async () => {
-    const sink = await LinkPeer.bind(net, 'M2.0', native.x25519);
-    const P0 = await LinkPeer.bind(net, 'P0', native.x25519);
-    const config = net.writeConfig('M1.0', { statsIntervalS: 0.2, log: { level: 'info' } });
+    const sink = await LinkPeer.bind(net, 'mix-2.0', native.x25519);
+    const provider = await LinkPeer.bind(net, 'provider-0', native.x25519);
+    const config = net.writeConfig('mix-1.0', { statsIntervalS: 0.2, log: { level: 'info' } });
     child = spawn(process.execPath, [BIN, 'mix', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -51,7 +51,7 @@ describe('loopix mix (child process)', () => {
       buffered = lines.pop()!;
       for (const line of lines) {
         const msg = JSON.parse(line) as { type: string; node: string; stats: Stats };
-        if (msg.type === 'stats' && msg.node === net.nodes['M1.0']!.entry.id) latest = msg.stats;
+        if (msg.type === 'stats' && msg.node === net.nodes['mix-1.0']!.entry.id) latest = msg.stats;
       }
     });
     const waitStats = async (ok: (s: Stats) => boolean, what: string) => {
@@ -68,19 +68,19 @@ describe('loopix mix (child process)', () => {
       const n = net.nodes;
       const path = (delayUs: number, next?: Uint8Array) =>
         buildPacket(native, net, [
-          { node: n['M1.0']!.entry, command: Command.RELAY, delayUs, ...(next ? { address: next } : {}) },
-          { node: n['M2.0']!.entry, command: Command.RELAY },
-          { node: n['M3.0']!.entry, command: Command.RELAY },
-          { node: n.P0!.entry, command: Command.DROP },
+          { node: n['mix-1.0']!.entry, command: Command.RELAY, delayUs, ...(next ? { address: next } : {}) },
+          { node: n['mix-2.0']!.entry, command: Command.RELAY },
+          { node: n['mix-3.0']!.entry, command: Command.RELAY },
+          { node: n['provider-0']!.entry, command: Command.DROP },
         ]);
       const valid = path(150_000);
       const replayed = path(1_000);
       const tampered = path(1_000);
       tampered[net.g.offsets.gamma + 1]! ^= 0xff;
       const sentAt = performance.now();
-      await P0.send('M1.0', [valid, replayed, replayed]);
-      await P0.sendRaw(net.nodes['M1.0']!.entry.udp.port, [new Uint8Array(100)]);
-      await P0.send('M1.0', [tampered, path(1_000, new Uint8Array(16).fill(0xee))]);
+      await provider.send('mix-1.0', [valid, replayed, replayed]);
+      await provider.sendRaw(net.nodes['mix-1.0']!.entry.udp.port, [new Uint8Array(100)]);
+      await provider.send('mix-1.0', [tampered, path(1_000, new Uint8Array(16).fill(0xee))]);
       await sink.waitFor(2, 5000);
       expect(sink.received.at(-1)!.at - sentAt).toBeGreaterThanOrEqual(145); // the valid packet's 150 ms delay
       await waitStats(
@@ -92,14 +92,14 @@ describe('loopix mix (child process)', () => {
       expect(await exitCodeAfterSigterm(child)).toBe(0);
     } finally {
       await sink.close();
-      await P0.close();
+      await provider.close();
     }
   });
 });
 
 describe('loopix provider (child process)', () => {
   it('starts its pipeline and client front end, reports stats over IPC, and exits 0 on SIGTERM', async () => {
-    const config = net.writeConfig('P0', { statsIntervalS: 0.2 });
+    const config = net.writeConfig('provider-0', { statsIntervalS: 0.2 });
     const child = spawn(process.execPath, [BIN, 'provider', '--config', config], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -116,7 +116,7 @@ describe('loopix provider (child process)', () => {
         });
         child.once('exit', (code) => reject(new Error(`provider exited (${code}): ${stderr}`)));
       });
-      expect(stats.gauges.ws_port).toBe(Number(new URL(net.nodes.P0!.entry.ws!).port));
+      expect(stats.gauges.ws_port).toBe(Number(new URL(net.nodes['provider-0']!.entry.ws!).port));
       expect(stats.gauges.inbox_packets).toBe(0);
       expect(await exitCodeAfterSigterm(child)).toBe(0);
     } finally {
@@ -133,7 +133,7 @@ function cliError(stderr: string): { code: string; message: string } | undefined
 
 describe('loopix mix start-up errors', () => {
   it('a bad config value stops start-up with exit code 2 and names the field', () => {
-    const config = net.writeConfig('M1.0', { params: { mu: -1 } });
+    const config = net.writeConfig('mix-1.0', { params: { mu: -1 } });
     const r = runSync('mix', '--config', config);
     expect(r.status).toBe(2);
     expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_CONFIG_INVALID');
@@ -146,17 +146,17 @@ describe('loopix mix start-up errors', () => {
     doc.nodes[0]!.udp.port += 1;
     const forged = join(net.dir, 'forged-topology.json');
     writeFileSync(forged, JSON.stringify(doc));
-    const r = runSync('mix', '--config', net.writeConfig('M1.0', { topologyFile: forged }));
+    const r = runSync('mix', '--config', net.writeConfig('mix-1.0', { topologyFile: forged }));
     expect(r.status).toBe(2);
     expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_TOPOLOGY_SIGNATURE');
   });
 
   it('a node id missing from the topology, or of the other role, stops start-up with exit code 2', () => {
-    const missing = runSync('mix', '--config', net.writeConfig('M1.0', { id: 'ab'.repeat(16) }));
+    const missing = runSync('mix', '--config', net.writeConfig('mix-1.0', { id: 'ab'.repeat(16) }));
     expect(missing.status).toBe(2);
     expect(cliError(missing.stderr)?.code).toBe('ERR_LOOPIX_STARTUP_MISMATCH');
     expect(cliError(missing.stderr)?.message).toContain(`id: node ${'ab'.repeat(16)} is not in the topology`);
-    const wrongRole = runSync('provider', '--config', net.writeConfig('M1.0', { provider: { dataDir: net.dir } }));
+    const wrongRole = runSync('provider', '--config', net.writeConfig('mix-1.0', { provider: { dataDir: net.dir } }));
     expect(wrongRole.status).toBe(2);
     expect(cliError(wrongRole.stderr)?.code).toBe('ERR_LOOPIX_STARTUP_MISMATCH');
     expect(cliError(wrongRole.stderr)?.message).toContain('is a mix in the topology, not a provider');
@@ -166,14 +166,14 @@ describe('loopix mix start-up errors', () => {
     const stateDir = join(net.dir, 'corrupt-state');
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(join(stateDir, `replay-${net.topology.epoch}.snap`), Buffer.alloc(200, 7));
-    const r = runSync('mix', '--config', net.writeConfig('M1.0', { replay: { stateDir } }));
+    const r = runSync('mix', '--config', net.writeConfig('mix-1.0', { replay: { stateDir } }));
     expect(r.status).toBe(2);
     expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_REPLAY_STATE_CORRUPT');
     expect(cliError(r.stderr)?.message).toContain(join('corrupt-state', `replay-${net.topology.epoch}.snap`));
   });
 
   it('a key file that does not match the topology stops start-up with exit code 2', () => {
-    const r = runSync('mix', '--config', net.writeConfig('M1.0', { keyFile: net.nodes['M2.0']!.keyFile }));
+    const r = runSync('mix', '--config', net.writeConfig('mix-1.0', { keyFile: net.nodes['mix-2.0']!.keyFile }));
     expect(r.status).toBe(2);
     expect(cliError(r.stderr)?.code).toBe('ERR_LOOPIX_STARTUP_MISMATCH');
     expect(cliError(r.stderr)?.message).toMatch(/^config .*: keyFile: /);

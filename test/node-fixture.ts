@@ -1,20 +1,21 @@
 /**
- * A small signed test network for the node tests: real X25519 keys, an Ed25519-signed topology, free UDP
- * ports on 127.0.0.1, config and key files in a temporary directory, and UDP sinks standing in for the
- * neighbours of the node under test.
+ * A small signed test network for the node tests, made by the testnet's own generator
+ * (src/testnet/network.ts `createTestnetFiles`): real X25519 keys, an Ed25519-signed topology, free ports on
+ * 127.0.0.1, config and key files in a temporary directory — plus neighbours on the wire (link peers, UDP
+ * sinks) for the node under test. Nodes have the testnet's names: `provider-<i>` and `mix-<layer>.<i>`.
  */
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeGeometry, type Geometry } from '../src/geometry.js';
+import type { Geometry } from '../src/geometry.js';
 import { Command, type HopSpec, type SphinxBackend } from '../src/sphinx/types.js';
-import { generateAuthorityKey, signTopology, TopologyIndex, type AuthorityKey } from '../src/topology/document.js';
+import { TopologyIndex, type AuthorityKey } from '../src/topology/document.js';
 import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 import type { NodeSetup } from '../src/node/pipeline.js';
+import { loadKeyPairFile } from '../src/node/keys.js';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
-import { freeUdpPort, writeKeyFile } from '../src/testnet/network.js';
+import { createTestnetFiles, freeUdpPort, type TestnetShape } from '../src/testnet/network.js';
 import { LinkPeer as GenericLinkPeer } from './helpers/link-peer.js';
 import { Arrivals } from './helpers/arrivals.js';
 
@@ -22,6 +23,8 @@ export interface TestNode {
   readonly entry: NodeEntry;
   readonly privateKey: Uint8Array;
   readonly keyFile: string;
+  /** The config file the testnet wrote for the node (left as written; `writeConfig` writes beside it). */
+  readonly configFile: string;
 }
 
 export { freeUdpPort };
@@ -33,98 +36,56 @@ export interface TestNetwork {
   readonly topology: SignedTopology;
   readonly topologyFile: string;
   readonly index: TopologyIndex;
-  /** By name: P0, P1, … (providers) and M<layer>.<i> (mixes). */
+  /** By testnet name: provider-0, provider-1, … and mix-<layer>.<i>. */
   readonly nodes: Record<string, TestNode>;
-  /** Writes a node config; `extra` overrides top-level fields. Returns its path. */
+  /** Writes the node's testnet config with `extra` over its top-level fields (unchecked). Returns its path. */
   writeConfig(name: string, extra?: Record<string, unknown>): string;
-  /** A NodeSetup for in-process tests (config parsed through the real schema). */
+  /** A NodeSetup for in-process tests: the node's testnet config with `extra`, parsed through the real schema. */
   setup(name: string, extra?: Record<string, unknown>): NodeSetup;
   cleanup(): void;
 }
 
 export async function makeNetwork(
   backend: SphinxBackend,
-  o: { layers?: number; perLayer?: number; providers?: number; epoch?: number } = {},
+  o: Partial<Pick<TestnetShape, 'layers' | 'perLayer' | 'providers' | 'epoch'>> = {},
 ): Promise<TestNetwork> {
-  const layers = o.layers ?? 3;
-  const perLayer = o.perLayer ?? 1;
-  const providerCount = o.providers ?? 1;
-  const epoch = o.epoch ?? 7;
-  const g = makeGeometry();
   const dir = mkdtempSync(join(tmpdir(), 'loopix-node-'));
-  const authority = generateAuthorityKey();
+  const files = await createTestnetFiles({
+    dir,
+    shape: { layers: 3, perLayer: 1, providers: 1, epoch: 7, ...o },
+    backend,
+    // Nodes send almost no cover of their own; one crypto worker; quiet unless a test asks.
+    params: { lambdaM: 0.001 },
+    nodeConfig: { pipeline: { workers: 1, socketBufferBytes: 1 << 20 }, statsIntervalS: 0, log: { level: 'silent' } },
+  });
   const nodes: Record<string, TestNode> = {};
-  const specs: { name: string; role: 'mix' | 'provider'; layer: number }[] = [];
-  for (let i = 0; i < providerCount; i++) specs.push({ name: `P${i}`, role: 'provider', layer: 0 });
-  for (let l = 1; l <= layers; l++)
-    for (let i = 0; i < perLayer; i++) specs.push({ name: `M${l}.${i}`, role: 'mix', layer: l });
-  for (const s of specs) {
-    const keyFile = join(dir, `${s.name}.key.json`);
-    const { publicKey, privateKey } = writeKeyFile(keyFile, backend);
-    const port = await freeUdpPort();
-    const entry: NodeEntry = {
-      id: randomBytes(g.addressBytes).toString('hex'),
-      name: s.name,
-      role: s.role,
-      layer: s.layer,
-      udp: { host: '127.0.0.1', port },
-      ...(s.role === 'provider' ? { ws: `ws://127.0.0.1:${await freeUdpPort()}` } : {}),
-      publicKey,
-    };
-    nodes[s.name] = { entry, privateKey, keyFile };
+  for (const n of files.nodes) {
+    const { privateKey } = loadKeyPairFile(n.keyFile);
+    nodes[n.name] = { entry: n.entry, privateKey, keyFile: n.keyFile, configFile: n.configFile };
   }
-  const topology = signTopology(
-    {
-      version: 1,
-      epoch,
-      issuedAt: new Date(0).toISOString(),
-      geometry: { maxHops: g.maxHops, addressBytes: g.addressBytes, contentBytes: g.contentBytes },
-      layers,
-      nodes: Object.values(nodes).map((n) => n.entry),
-    },
-    authority,
-  );
-  const topologyFile = join(dir, 'topology.json');
-  writeFileSync(topologyFile, JSON.stringify(topology, null, 2));
-
-  const configObject = (name: string, extra: Record<string, unknown> = {}) => {
-    const n = nodes[name]!;
-    return {
-      id: n.entry.id,
-      keyFile: n.keyFile,
-      topologyFile,
-      authorityPublicKey: authority.publicKey,
-      params: { lambdaM: 0.001 },
-      pipeline: { workers: 1, socketBufferBytes: 1 << 20 },
-      statsIntervalS: 0,
-      log: { level: 'silent' },
-      ...(n.entry.role === 'provider' ? { provider: { dataDir: join(dir, `${name}-data`) } } : {}),
-      ...extra,
-    };
+  const configObject = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => {
+    const n = nodes[name];
+    if (!n) throw new Error(`no node named ${name} in this network (${Object.keys(nodes).join(', ')})`);
+    return { ...(JSON.parse(readFileSync(n.configFile, 'utf8')) as Record<string, unknown>), ...extra };
   };
+  let written = 0;
   return {
     dir,
-    g,
-    authority,
-    topology,
-    topologyFile,
-    index: new TopologyIndex(topology),
+    g: files.index.geometry,
+    authority: files.authority,
+    topology: files.topology,
+    topologyFile: files.topologyFile,
+    index: files.index,
     nodes,
     writeConfig(name, extra) {
-      const file = join(dir, `${name}.config.json`);
+      const file = join(dir, `${name}.test-${++written}.config.json`);
       writeFileSync(file, JSON.stringify(configObject(name, extra), null, 2));
       return file;
     },
     setup(name, extra) {
-      const n = nodes[name]!;
       const config = parseConfig(NodeConfigSchema, configObject(name, extra), name);
-      const index = new TopologyIndex(topology);
-      return {
-        config,
-        topology: index,
-        self: index.node(n.entry.id)!,
-        keyPair: { publicKey: Buffer.from(n.entry.publicKey, 'hex'), privateKey: n.privateKey },
-      };
+      const index = new TopologyIndex(files.topology);
+      return { config, topology: index, self: index.node(config.id)!, keyPair: loadKeyPairFile(config.keyFile) };
     },
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
@@ -197,7 +158,7 @@ export class UdpSink {
   }
 }
 
-/** A neighbour node on the wire, speaking the link protocol as node `name` (test/helpers/link-peer.ts). */
+/** A neighbour on the wire speaking the link protocol as node `name`, with its key file (test/helpers/link-peer.ts). */
 export const LinkPeer = {
   bind(
     net: TestNetwork,
@@ -205,13 +166,7 @@ export const LinkPeer = {
     x25519: (sk: Uint8Array, pk: Uint8Array) => Uint8Array,
   ): Promise<GenericLinkPeer> {
     const node = net.nodes[name]!;
-    return GenericLinkPeer.bind({
-      topology: net.index,
-      self: node.entry,
-      keys: new Map([[net.topology.epoch, node.privateKey]]),
-      x25519,
-      names: Object.fromEntries(Object.entries(net.nodes).map(([k, v]) => [k, v.entry])),
-    });
+    return GenericLinkPeer.fromKeyFile(net.index, node.entry, node.keyFile, x25519);
   },
 };
 export type LinkPeer = GenericLinkPeer;
@@ -225,13 +180,4 @@ export async function sendUdp(port: number, packets: readonly Uint8Array[]): Pro
     );
   }
   await new Promise<void>((resolve) => s.close(() => resolve()));
-}
-
-/** Polls `check` until it returns true (or throws after `timeoutMs`). */
-export async function eventually(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

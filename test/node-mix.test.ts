@@ -3,30 +3,30 @@
  * addon): valid packets come out at the next layer after their header delay; every malformed, misrouted or
  * replayed packet is dropped and counted by reason.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startMixNode, type RunningNode } from '../src/node/mix.js';
 import { Command } from '../src/sphinx/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, eventually, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
+import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 let net: TestNetwork;
 let mix: RunningNode;
 let L2: LinkPeer;
-/** The provider before layer 1: the only node M1 accepts datagrams from. */
-let P0: LinkPeer;
-const sendUdp = (_port: number, packets: readonly Uint8Array[]) => P0.send('M1.0', packets);
+/** provider-0, before layer 1: the only node mix-1.0 accepts datagrams from. */
+let provider: LinkPeer;
+const sendUdp = (_port: number, packets: readonly Uint8Array[]) => provider.send('mix-1.0', packets);
 
 beforeAll(async () => {
   net = await makeNetwork(native, { layers: 3, perLayer: 1 });
-  L2 = await LinkPeer.bind(net, 'M2.0', native.x25519);
-  P0 = await LinkPeer.bind(net, 'P0', native.x25519);
-  mix = await startMixNode(net.setup('M1.0'), { backend: native, loops: false, reportStats: false });
+  L2 = await LinkPeer.bind(net, 'mix-2.0', native.x25519);
+  provider = await LinkPeer.bind(net, 'provider-0', native.x25519);
+  mix = await startMixNode(net.setup('mix-1.0'), { backend: native, loops: false, reportStats: false });
 });
 
 afterAll(async () => {
   await mix?.close();
   await L2?.close();
-  await P0?.close();
+  await provider?.close();
   net?.cleanup();
 });
 
@@ -38,14 +38,14 @@ function packetFromL1(delayUs: number, overrides: { next?: Uint8Array; epoch?: n
     net,
     [
       {
-        node: n['M1.0']!.entry,
+        node: n['mix-1.0']!.entry,
         command: Command.RELAY,
         delayUs,
         ...(overrides.next ? { address: overrides.next } : {}),
       },
-      { node: n['M2.0']!.entry, command: Command.RELAY, delayUs: 1000 },
-      { node: n['M3.0']!.entry, command: Command.RELAY, delayUs: 1000 },
-      { node: n['P0']!.entry, command: Command.DELIVER, address: new Uint8Array(16).fill(9), delayUs: 0 },
+      { node: n['mix-2.0']!.entry, command: Command.RELAY, delayUs: 1000 },
+      { node: n['mix-3.0']!.entry, command: Command.RELAY, delayUs: 1000 },
+      { node: n['provider-0']!.entry, command: Command.DELIVER, address: new Uint8Array(16).fill(9), delayUs: 0 },
     ],
     overrides.epoch,
   );
@@ -64,10 +64,10 @@ describe('mix node pipeline', () => {
     expect(got.at - sentAt).toBeGreaterThanOrEqual(295);
     expect(got.packet.length).toBe(net.g.packetBytes);
     // The next hop can unwrap it: the mix really did its layer.
-    const r = native.unwrap(net.g, net.nodes['M2.0']!.privateKey, Uint8Array.from(got.packet));
+    const r = native.unwrap(net.g, net.nodes['mix-2.0']!.privateKey, Uint8Array.from(got.packet));
     expect(r).toMatchObject({ kind: 'relay', delayUs: 1000 });
-    if (r.kind === 'relay') expect(Buffer.from(r.next).toString('hex')).toBe(net.nodes['M3.0']!.entry.id);
-    await eventually(() => mix.snapshot().counters.forwarded! >= 1, 2000, 'forwarded counter');
+    if (r.kind === 'relay') expect(Buffer.from(r.next).toString('hex')).toBe(net.nodes['mix-3.0']!.entry.id);
+    await vi.waitFor(() => expect(mix.snapshot().counters.forwarded).toBeGreaterThanOrEqual(1), { timeout: 2000 });
     const s = mix.snapshot();
     expect(s.latency_overhead.count).toBeGreaterThanOrEqual(1);
     expect(s.latency_overhead.max_ms).toBeLessThan(250);
@@ -79,19 +79,19 @@ describe('mix node pipeline', () => {
     const fast = packetFromL1(50_000);
     await sendUdp(mix.port, [slow, fast]);
     await L2.waitFor(before + 2, 5000);
-    const first = native.unwrap(net.g, net.nodes['M2.0']!.privateKey, Uint8Array.from(L2.received[before]!.packet));
+    const first = native.unwrap(net.g, net.nodes['mix-2.0']!.privateKey, Uint8Array.from(L2.received[before]!.packet));
     expect(first.kind).toBe('relay');
     expect(L2.received[before + 1]!.at - L2.received[before]!.at).toBeGreaterThan(250);
   });
 
   it('drops and counts datagrams of the wrong size', async () => {
     const before = dropped('bad_size');
-    await P0.sendRaw(mix.port, [
+    await provider.sendRaw(mix.port, [
       new Uint8Array(10),
       new Uint8Array(net.g.datagramBytes + 1),
       new Uint8Array(net.g.datagramBytes - 1),
     ]);
-    await eventually(() => dropped('bad_size') === before + 3, 2000, 'bad_size');
+    await vi.waitFor(() => expect(dropped('bad_size')).toBe(before + 3), { timeout: 2000 });
   });
 
   it('drops and counts packets whose MAC does not verify', async () => {
@@ -101,13 +101,13 @@ describe('mix node pipeline', () => {
     const other = packetFromL1(1000);
     other[net.g.offsets.gamma]! ^= 0x80;
     await sendUdp(mix.port, [packet, other]);
-    await eventually(() => dropped('invalid_mac') === before + 2, 3000, 'invalid_mac');
+    await vi.waitFor(() => expect(dropped('invalid_mac')).toBe(before + 2), { timeout: 3000 });
   });
 
   it('drops and counts a packet for another key epoch before any crypto', async () => {
     const before = dropped('wrong_epoch');
     await sendUdp(mix.port, [packetFromL1(1000, { epoch: net.topology.epoch + 1 })]);
-    await eventually(() => dropped('wrong_epoch') === before + 1, 2000, 'wrong_epoch');
+    await vi.waitFor(() => expect(dropped('wrong_epoch')).toBe(before + 1), { timeout: 2000 });
   });
 
   it('drops and counts a relay to an unknown node id, and to a node outside the adjacent layer', async () => {
@@ -116,13 +116,16 @@ describe('mix node pipeline', () => {
     const forwarded = L2.received.length;
     await sendUdp(mix.port, [
       packetFromL1(1000, { next: new Uint8Array(16).fill(0xab) }),
-      packetFromL1(1000, { next: Buffer.from(net.nodes['M3.0']!.entry.id, 'hex') }),
-      packetFromL1(1000, { next: Buffer.from(net.nodes['P0']!.entry.id, 'hex') }),
+      packetFromL1(1000, { next: Buffer.from(net.nodes['mix-3.0']!.entry.id, 'hex') }),
+      packetFromL1(1000, { next: Buffer.from(net.nodes['provider-0']!.entry.id, 'hex') }),
     ]);
-    await eventually(
-      () => dropped('unknown_next') === unknown + 1 && dropped('bad_layer') === layer + 2,
-      3000,
-      'routing drops',
+    await vi.waitFor(
+      () =>
+        expect({ unknown: dropped('unknown_next'), layer: dropped('bad_layer') }).toEqual({
+          unknown: unknown + 1,
+          layer: layer + 2,
+        }),
+      { timeout: 3000 },
     );
     expect(L2.received.length).toBe(forwarded);
   });
@@ -132,7 +135,7 @@ describe('mix node pipeline', () => {
     const forwarded = L2.received.length;
     const packet = packetFromL1(20_000);
     await sendUdp(mix.port, [packet, packet, packet]);
-    await eventually(() => dropped('replay') === before + 2, 3000, 'replay');
+    await vi.waitFor(() => expect(dropped('replay')).toBe(before + 2), { timeout: 3000 });
     await L2.waitFor(forwarded + 1);
     await new Promise((r) => setTimeout(r, 100));
     expect(L2.received.length).toBe(forwarded + 1);
@@ -141,21 +144,24 @@ describe('mix node pipeline', () => {
   it('drops and counts a DELIVER command that reaches a mix', async () => {
     const before = dropped('deliver_at_mix');
     const p = buildPacket(native, net, [
-      { node: net.nodes['M1.0']!.entry, command: Command.DELIVER, address: new Uint8Array(16), delayUs: 0 },
-      { node: net.nodes['M2.0']!.entry, command: Command.FINAL, address: new Uint8Array(16) },
+      { node: net.nodes['mix-1.0']!.entry, command: Command.DELIVER, address: new Uint8Array(16), delayUs: 0 },
+      { node: net.nodes['mix-2.0']!.entry, command: Command.FINAL, address: new Uint8Array(16) },
     ]);
     await sendUdp(mix.port, [p]);
-    await eventually(() => dropped('deliver_at_mix') === before + 1, 3000, 'deliver_at_mix');
+    await vi.waitFor(() => expect(dropped('deliver_at_mix')).toBe(before + 1), { timeout: 3000 });
   });
 
   it('accounts for every datagram: received = forwarded + dropped + held', async () => {
-    await eventually(
+    await vi.waitFor(
       () => {
-        const s = mix.snapshot();
-        return s.gauges.scheduled_packets === 0 && s.gauges.queue_packets === 0 && s.gauges.in_flight_packets === 0;
+        const { scheduled_packets, queue_packets, in_flight_packets } = mix.snapshot().gauges;
+        expect({ scheduled_packets, queue_packets, in_flight_packets }).toEqual({
+          scheduled_packets: 0,
+          queue_packets: 0,
+          in_flight_packets: 0,
+        });
       },
-      3000,
-      'idle pipeline',
+      { timeout: 3000 },
     );
     const s = mix.snapshot();
     expect(s.counters.received).toBe(s.counters.forwarded! + s.dropped_total);

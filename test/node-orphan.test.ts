@@ -24,7 +24,7 @@ const alive = (pid: number): boolean => {
 describe('a node whose parent dies', () => {
   it('exits by itself even when the parent died during its start-up', async () => {
     net = await makeNetwork(native);
-    const config = net.writeConfig('M1.0');
+    const config = net.writeConfig('mix-1.0');
     // The parent forks the node with an IPC channel, prints its pid and exits at once (mid start-up).
     const parent = `const { fork } = require('node:child_process');
       const c = fork(${JSON.stringify(BIN)}, ['mix', '--config', ${JSON.stringify(config)}], { stdio: 'ignore', detached: true });

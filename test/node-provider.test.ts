@@ -5,7 +5,7 @@
  * disappears and the mix raises its (n-1) alarm and its cover rate.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { startMixNode, type RunningNode } from '../src/node/mix.js';
 import { startProviderNode, type RunningProvider } from '../src/node/provider.js';
@@ -13,7 +13,7 @@ import type { Inbox, StoredPacket } from '../src/provider/types.js';
 import { Command } from '../src/sphinx/types.js';
 import type { NodeEntry } from '../src/topology/types.js';
 import { native } from './helpers/backends.js';
-import { buildPacket, eventually, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
+import { buildPacket, LinkPeer, makeNetwork, type TestNetwork } from './node-fixture.js';
 
 class MemoryInbox implements Inbox {
   readonly boxes = new Map<string, StoredPacket[]>();
@@ -47,16 +47,16 @@ describe('provider pipeline', () => {
   let provider: RunningProvider;
   /** Layer 1 (the last mix layer here): where the provider forwards to, and the only node it accepts datagrams from. */
   let L1: LinkPeer;
-  const sendUdp = (_port: number, packets: readonly Uint8Array[]) => L1.send('P0', packets);
+  const sendUdp = (_port: number, packets: readonly Uint8Array[]) => L1.send('provider-0', packets);
   const inbox = new MemoryInbox();
   let P0: NodeEntry, P1: NodeEntry, M1: NodeEntry;
 
   beforeAll(async () => {
-    ({ P0, P1 } = { P0: net.nodes.P0!.entry, P1: net.nodes.P1!.entry });
-    M1 = net.nodes['M1.0']!.entry;
-    L1 = await LinkPeer.bind(net, 'M1.0', native.x25519);
+    ({ P0, P1 } = { P0: net.nodes['provider-0']!.entry, P1: net.nodes['provider-1']!.entry });
+    M1 = net.nodes['mix-1.0']!.entry;
+    L1 = await LinkPeer.bind(net, 'mix-1.0', native.x25519);
     provider = await startProviderNode(
-      net.setup('P0', { provider: { dataDir: net.dir, listen: { host: '127.0.0.1', port: 0 } } }),
+      net.setup('provider-0', { provider: { dataDir: net.dir, listen: { host: '127.0.0.1', port: 0 } } }),
       { backend: native, inbox, loops: false, reportStats: false },
     );
   });
@@ -75,7 +75,7 @@ describe('provider pipeline', () => {
     ]);
     provider.pipeline.submit(packet);
     await L1.waitFor(1);
-    const r = native.unwrap(net.g, net.nodes['M1.0']!.privateKey, Uint8Array.from(L1.received[0]!.packet));
+    const r = native.unwrap(net.g, net.nodes['mix-1.0']!.privateKey, Uint8Array.from(L1.received[0]!.packet));
     expect(r.kind).toBe('relay');
     expect(provider.snapshot().counters.client_submitted).toBe(1);
     expect(provider.wsPort).toBeGreaterThan(0); // the client front end is listening
@@ -99,8 +99,8 @@ describe('provider pipeline', () => {
       { node: clientHop, command: Command.FINAL, address: new Uint8Array(16).fill(4) },
     ]);
     await sendUdp(provider.port, [packet]);
-    await eventually(() => inbox.count(clientId) === 1, 3000, 'stored packet');
-    await eventually(() => provider.snapshot().counters.delivered === 1, 1000, 'delivered counter');
+    await vi.waitFor(() => expect(inbox.count(clientId)).toBe(1), { timeout: 3000 });
+    await vi.waitFor(() => expect(provider.snapshot().counters.delivered).toBe(1), { timeout: 1000 });
     const stored = inbox.fetch(clientId, 1)[0]!.packet;
     const r = native.unwrap(net.g, clientSk, Uint8Array.from(stored));
     expect(r.kind).toBe('final');
@@ -110,7 +110,7 @@ describe('provider pipeline', () => {
   it('discards and counts a drop cover packet', async () => {
     const before = dropped('drop_cover');
     await sendUdp(provider.port, [buildPacket(native, net, [{ node: P0, command: Command.DROP }])]);
-    await eventually(() => dropped('drop_cover') === before + 1, 3000, 'drop_cover');
+    await vi.waitFor(() => expect(dropped('drop_cover')).toBe(before + 1), { timeout: 3000 });
   });
 
   it('refuses a relay to another provider (not the adjacent layer)', async () => {
@@ -121,7 +121,7 @@ describe('provider pipeline', () => {
         { node: P1, command: Command.DROP },
       ]),
     ]);
-    await eventually(() => dropped('bad_layer') === before + 1, 3000, 'bad_layer');
+    await vi.waitFor(() => expect(dropped('bad_layer')).toBe(before + 1), { timeout: 3000 });
   });
 
   it('closes the inbox it was given when it stops', async () => {
@@ -134,29 +134,32 @@ describe('mix loops through a real provider', () => {
   it('come back while the network works, and raise the alarm and the cover rate when they stop', async () => {
     const params = { lambdaM: 20, mu: 500, loopWindowS: 4, loopAlarmFraction: 0.7, loopAlarmRateFactor: 2 };
     // One mix layer and two providers: a loop from M1 goes P_random → M1 (self).
-    const provider = await startProviderNode(net.setup('P0', { params }), {
+    const provider = await startProviderNode(net.setup('provider-0', { params }), {
       backend: native,
       inbox: new MemoryInbox(),
       frontEnd: false,
       loops: false,
       reportStats: false,
     });
-    const provider2 = await startProviderNode(net.setup('P1', { params }), {
+    const provider2 = await startProviderNode(net.setup('provider-1', { params }), {
       backend: native,
       inbox: new MemoryInbox(),
       frontEnd: false,
       loops: false,
       reportStats: false,
     });
-    const mix: RunningNode = await startMixNode(net.setup('M1.0', { params }), { backend: native, reportStats: false });
+    const mix: RunningNode = await startMixNode(net.setup('mix-1.0', { params }), {
+      backend: native,
+      reportStats: false,
+    });
     try {
-      await eventually(
+      await vi.waitFor(
         () => {
           const g = mix.snapshot().gauges;
-          return (g.loops_due_in_window as number) >= 10 && g.loop_return_fraction === 1;
+          expect(g.loops_due_in_window as number).toBeGreaterThanOrEqual(10);
+          expect(g.loop_return_fraction).toBe(1);
         },
-        8000,
-        'loops returning',
+        { timeout: 8000 },
       );
       const s = mix.snapshot();
       expect(s.counters.loops_returned).toBeGreaterThan(0);
@@ -166,7 +169,7 @@ describe('mix loops through a real provider', () => {
 
       await provider.close();
       await provider2.close();
-      await eventually(() => mix.snapshot().gauges.loop_alarm === true, 10_000, 'loop alarm');
+      await vi.waitFor(() => expect(mix.snapshot().gauges.loop_alarm).toBe(true), { timeout: 10_000 });
       expect(mix.snapshot().gauges.loop_rate_per_s).toBe(40);
       expect(mix.snapshot().gauges.loop_return_fraction as number).toBeLessThan(0.7);
     } finally {

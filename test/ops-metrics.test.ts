@@ -174,9 +174,9 @@ describe('loopix mix with ops.listen (child process)', () => {
 
   it('serves /metrics (accepted by promtool) and /healthz, counting forwards, drops by reason and links', async () => {
     const port = await freeTcpPort();
-    const sink = await LinkPeer.bind(net, 'M2.0', native.x25519);
-    const P0 = await LinkPeer.bind(net, 'P0', native.x25519);
-    const config = net.writeConfig('M1.0', { ops: { listen: { host: '127.0.0.1', port } }, params: { lambdaM: 2 } });
+    const sink = await LinkPeer.bind(net, 'mix-2.0', native.x25519);
+    const provider = await LinkPeer.bind(net, 'provider-0', native.x25519);
+    const config = net.writeConfig('mix-1.0', { ops: { listen: { host: '127.0.0.1', port } }, params: { lambdaM: 2 } });
     child = spawn(process.execPath, [BIN, 'mix', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -196,14 +196,14 @@ describe('loopix mix with ops.listen (child process)', () => {
       const n = net.nodes;
       const path = () =>
         buildPacket(native, net, [
-          { node: n['M1.0']!.entry, command: Command.RELAY, delayUs: 1000 },
-          { node: n['M2.0']!.entry, command: Command.RELAY },
-          { node: n['M3.0']!.entry, command: Command.RELAY },
-          { node: n.P0!.entry, command: Command.DROP },
+          { node: n['mix-1.0']!.entry, command: Command.RELAY, delayUs: 1000 },
+          { node: n['mix-2.0']!.entry, command: Command.RELAY },
+          { node: n['mix-3.0']!.entry, command: Command.RELAY },
+          { node: n['provider-0']!.entry, command: Command.DROP },
         ]);
       const replayed = path();
-      await P0.send('M1.0', [path(), replayed, replayed]);
-      await P0.sendRaw(n['M1.0']!.entry.udp.port, [new Uint8Array(10)]);
+      await provider.send('mix-1.0', [path(), replayed, replayed]);
+      await provider.sendRaw(n['mix-1.0']!.entry.udp.port, [new Uint8Array(10)]);
       await sink.waitFor(2, 5000);
       const text = await vi.waitFor(
         async () => {
@@ -216,9 +216,9 @@ describe('loopix mix with ops.listen (child process)', () => {
       expect(sample(text, 'loopix_packets_dropped_total', 'reason="replay"')).toBe(1);
       expect(sample(text, 'loopix_packets_dropped_total', 'reason="bad_size"')).toBe(1);
       expect(sample(text, 'loopix_packets_received_total')).toBe(4);
-      // Every datagram came from provider P0's address; the forwards went to mix M2.0.
-      expect(sample(text, 'loopix_link_packets_total', 'direction="in",peer="P0"')).toBe(4);
-      expect(sample(text, 'loopix_link_packets_total', 'direction="out",peer="M2.0"')).toBeGreaterThanOrEqual(2);
+      // Every datagram came from provider-0's address; the forwards went to mix-2.0.
+      expect(sample(text, 'loopix_link_packets_total', 'direction="in",peer="provider-0"')).toBe(4);
+      expect(sample(text, 'loopix_link_packets_total', 'direction="out",peer="mix-2.0"')).toBeGreaterThanOrEqual(2);
       for (const name of [
         'loopix_held_packets',
         'loopix_aqm_drop_probability_ratio',
@@ -233,7 +233,7 @@ describe('loopix mix with ops.listen (child process)', () => {
       ]) {
         expect(sample(text, name), name).toBeDefined();
       }
-      expect(text).toContain(`node_id="${n['M1.0']!.entry.id}"`);
+      expect(text).toContain(`node_id="${n['mix-1.0']!.entry.id}"`);
       expect((await fetch(`${url}/nothing`)).status).toBe(404);
       expect((await fetch(`${url}/metrics`, { method: 'POST' })).status).toBe(405);
       if (hasPromtool) {
@@ -246,12 +246,12 @@ describe('loopix mix with ops.listen (child process)', () => {
       expect(await exitCodeAfterSigterm(child)).toBe(0);
     } finally {
       await sink.close();
-      await P0.close();
+      await provider.close();
     }
   }, 120_000);
 
   it('refuses to serve metrics on a non-loopback address unless ops.allowRemote is set', () => {
-    const config = net.writeConfig('M1.0', { ops: { listen: { host: '0.0.0.0', port: 0 } } });
+    const config = net.writeConfig('mix-1.0', { ops: { listen: { host: '0.0.0.0', port: 0 } } });
     const r = spawnSync(process.execPath, [BIN, 'mix', '--config', config], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
