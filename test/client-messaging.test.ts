@@ -8,33 +8,20 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LoopixClient } from '../src/client/client.js';
-import type { LogLike } from '../src/client/connection.js';
 import { SqliteStore } from '../src/client/sqlite-store.js';
 import { loopixBin } from '../src/paths.js';
 import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { lightNodeConfig } from './helpers/process-net.js';
+import { logLines } from './helpers/log-lines.js';
 import { collect } from './helpers/received.js';
 import { native } from './helpers/backends.js';
-import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
+import { startClientNet, startConnected, type ClientNet } from './helpers/net-clients.js';
 
 const params = { lambdaP: 20, lambdaL: 2, lambdaD: 2, lambdaM: 1, mu: 50, pullIntervalMs: 100, pullK: 16 };
-let dir: string;
 let net: TestnetFiles;
-let pn: ProcessNet | undefined;
-const clients: LoopixClient[] = [];
+let pn: ClientNet;
 
-function makeClient(
-  name: string,
-  providerIndex: number,
-  extra: { log?: LogLike; store?: SqliteStore } = {},
-): LoopixClient {
-  const client = testnetClient(net, { keyPair: freshClientKeyPair(dir, name), providerIndex, params, ...extra });
-  clients.push(client);
-  return client;
-}
-
-const node = (name: string) => pn!.node(name);
+const node = (name: string) => pn.node(name);
 
 /** Rewrites a node's config `faults` and restarts it (same id, keys, port). */
 async function setFaults(
@@ -51,34 +38,24 @@ async function setFaults(
 }
 
 beforeAll(async () => {
-  pn = await startProcessNet({
+  pn = await startClientNet({
     prefix: 'loopix-messaging-',
-    shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
-    backend: native,
     params,
-    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-    // stop would copy, hash and write.
-    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'warn' }, replay: { maxRatePps: 1000 } },
+    nodeConfig: lightNodeConfig({ statsIntervalS: 0.5, log: 'warn' }),
     // Every path crosses mix-1.0 twice per fragment (the fragment and its ack): 10 % loss each way.
     perNodeConfig: { 'mix-1.0': { faults: { drop: 0.1, delayMs: 0, tag: 0 } } },
   });
-  ({ dir, files: net } = pn);
+  net = pn.files;
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.stop()));
-  await pn?.close();
-});
+afterAll(() => pn?.close());
 
 describe('reliable messaging over real processes', () => {
   it('with one mix dropping 10 %, 100 messages are delivered exactly once and every send() resolves', async () => {
-    const alice = makeClient('alice-loss', 0),
-      bob = makeClient('bob-loss', 1);
+    const alice = pn.client('alice-loss', 0),
+      bob = pn.client('bob-loss', 1);
     const got = collect(bob);
-    alice.start();
-    bob.start();
-    await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
+    await startConnected(alice, bob);
     const bodies = Array.from({ length: 100 }, () =>
       crypto.getRandomValues(new Uint8Array(1 + Math.floor(Math.random() * 600))),
     );
@@ -101,12 +78,10 @@ describe('reliable messaging over real processes', () => {
   }, 120_000);
 
   it('with a mix dropping 100 % for a while, sends resolve after it recovers', async () => {
-    const alice = makeClient('alice-outage', 0),
-      bob = makeClient('bob-outage', 1);
+    const alice = pn.client('alice-outage', 0),
+      bob = pn.client('bob-outage', 1);
     const got = collect(bob);
-    alice.start();
-    bob.start();
-    await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
+    await startConnected(alice, bob);
     await setFaults('mix-2.0', { drop: 1, delayMs: 0, tag: 0 });
     const handles = Array.from({ length: 5 }, (_, i) =>
       alice.send(bob.address, new TextEncoder().encode(`through the outage ${i}`)),
@@ -134,20 +109,12 @@ describe('reliable messaging over real processes', () => {
   }, 120_000);
 
   it('a reply reaches the sender through SURBs, and nothing the recipient sees or logs names the sender', async () => {
-    const lines: string[] = [];
-    const log: LogLike = {
-      debug: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
-      info: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
-      warn: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
-      error: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
-    };
-    const alice = makeClient('alice-reply', 0),
-      bob = makeClient('bob-reply', 1, { log });
+    const { log, lines } = logLines();
+    const alice = pn.client('alice-reply', 0),
+      bob = pn.client('bob-reply', 1, { log });
     const atAlice = collect(alice),
       atBob = collect(bob);
-    alice.start();
-    bob.start();
-    await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
+    await startConnected(alice, bob);
     const asked = alice.send(bob.address, new TextEncoder().encode('who is this?'), { replySurbs: 10 });
     asked.catch(() => {});
     await vi.waitFor(() => expect(atBob.length).toBe(1), { timeout: 20_000 });
@@ -170,11 +137,10 @@ describe('reliable messaging over real processes', () => {
   }, 120_000);
 
   it('ten 20-byte messages queued together leave in fewer packets than ten and arrive as ten, in order', async () => {
-    const alice = makeClient('alice-env', 0),
-      bob = makeClient('bob-env', 1);
+    const alice = pn.client('alice-env', 0),
+      bob = pn.client('bob-env', 1);
     const got = collect(bob);
-    bob.start();
-    await bob.waitConnected(15_000);
+    await startConnected(bob);
     const texts = Array.from({ length: 10 }, (_, i) => `twenty byte msg #${String(i).padStart(3, '0')}`);
     expect(texts.every((t) => t.length === 20)).toBe(true);
     const handles = texts.map((t) => alice.send(bob.address, new TextEncoder().encode(t))); // queued before the first λP slot
@@ -187,11 +153,9 @@ describe('reliable messaging over real processes', () => {
   }, 60_000);
 
   it("the client's packet rate stays λP + λL + λD while acks and retransmissions go on", async () => {
-    const alice = makeClient('alice-rate', 0),
-      bob = makeClient('bob-rate', 1);
-    alice.start();
-    bob.start();
-    await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
+    const alice = pn.client('alice-rate', 0),
+      bob = pn.client('bob-rate', 1);
+    await startConnected(alice, bob);
     for (let i = 0; i < 60; i++) alice.send(bob.address, crypto.getRandomValues(new Uint8Array(600))).catch(() => {});
     for (let i = 0; i < 30; i++) bob.send(alice.address, crypto.getRandomValues(new Uint8Array(600))).catch(() => {});
     const before = alice.stats();
@@ -209,12 +173,11 @@ describe('reliable messaging over real processes', () => {
   }, 60_000);
 
   it('a sender killed with SIGKILL mid-transfer finishes its pending send after a restart', async () => {
-    const bob = makeClient('bob-crash', 1);
+    const bob = pn.client('bob-crash', 1);
     const got = collect(bob);
-    bob.start();
-    await bob.waitConnected(15_000);
-    writeKeyFile(join(dir, 'carol.key.json'), native);
-    const config = join(dir, 'carol.json');
+    await startConnected(bob);
+    writeKeyFile(join(pn.dir, 'carol.key.json'), native);
+    const config = join(pn.dir, 'carol.json');
     writeFileSync(
       config,
       JSON.stringify({
@@ -227,7 +190,7 @@ describe('reliable messaging over real processes', () => {
       }),
     );
     const body = crypto.getRandomValues(new Uint8Array(30_000)); // ~45 fragments: over two seconds at λP = 20/s
-    writeFileSync(join(dir, 'carol.msg'), body);
+    writeFileSync(join(pn.dir, 'carol.msg'), body);
     const first = spawn(
       process.execPath,
       [
@@ -239,7 +202,7 @@ describe('reliable messaging over real processes', () => {
         '--to',
         bob.address,
         '--file',
-        join(dir, 'carol.msg'),
+        join(pn.dir, 'carol.msg'),
         '--timeout',
         '60',
       ],
@@ -248,7 +211,7 @@ describe('reliable messaging over real processes', () => {
     let firstOutput = '';
     first.stderr.on('data', (c: Buffer) => (firstOutput += c.toString()));
     // Kill it once some fragments are acknowledged and others are not.
-    const store = join(dir, 'carol.key.json.state.sqlite');
+    const store = join(pn.dir, 'carol.key.json.state.sqlite');
     await vi.waitFor(
       () => {
         const s = new SqliteStore(store);

@@ -10,28 +10,14 @@ import { LoopixClient } from '../src/client/client.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
 import { type TestnetFiles } from '../src/testnet/network.js';
-import { NodeProcess } from '../src/testnet/processes.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { lightNodeConfig } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { keys, RawPeer } from './hardening-helpers.js';
-import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
+import { startClientNet, startConnected, type ClientNet } from './helpers/net-clients.js';
 
 const params = { lambdaP: 10, lambdaL: 2, lambdaD: 2, lambdaM: 2, mu: 20, pullIntervalMs: 200, pullK: 6 };
-let dir: string;
 let net: TestnetFiles;
-let nodes: readonly NodeProcess[];
-let pn: ProcessNet | undefined;
-const clients: LoopixClient[] = [];
-
-function makeClient(name: string, providerIndex = 0, overrides: Partial<typeof params> = {}): LoopixClient {
-  const client = testnetClient(net, {
-    keyPair: freshClientKeyPair(dir, name),
-    providerIndex,
-    params: { ...params, ...overrides },
-  });
-  clients.push(client);
-  return client;
-}
+let pn: ClientNet;
 
 async function nextMessages(client: LoopixClient, n: number, timeoutMs: number) {
   const got: { messageId: string; bytes: Uint8Array }[] = [];
@@ -49,30 +35,22 @@ async function nextMessages(client: LoopixClient, n: number, timeoutMs: number) 
 }
 
 beforeAll(async () => {
-  pn = await startProcessNet({
+  pn = await startClientNet({
     prefix: 'loopix-e2e-',
     shape: { layers: 3, perLayer: 1, providers: 2, epoch: 3 },
-    backend: native,
     params,
-    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-    // stop would copy, hash and write.
-    nodeConfig: { pipeline: { workers: 1 }, statsIntervalS: 0.5, log: { level: 'warn' }, replay: { maxRatePps: 1000 } },
+    nodeConfig: lightNodeConfig({ statsIntervalS: 0.5, log: 'warn' }),
   });
-  ({ dir, files: net, nodes } = pn);
+  net = pn.files;
 });
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.stop()));
-  await pn?.close();
-});
+afterAll(() => pn?.close());
 
 describe('a network of real node processes', () => {
   it('delivers messages of 1 byte, exactly one payload and ten payloads intact, also to a recipient that was offline', async () => {
-    const alice = makeClient('alice', 0);
-    const bob = makeClient('bob', 1);
-    alice.start();
-    await alice.waitConnected(15_000);
+    const alice = pn.client('alice', 0);
+    const bob = pn.client('bob', 1);
+    await startConnected(alice);
     const cap = fragmentCapacity(net.index.geometry);
     const sizes = [1, cap, 10 * cap];
     const sent = new Map<string, Buffer>();
@@ -87,8 +65,7 @@ describe('a network of real node processes', () => {
     // Bob is offline while all twelve fragments travel and wait in his provider's inbox.
     await alice.flushed(20_000);
     await new Promise((r) => setTimeout(r, 1500));
-    bob.start();
-    await bob.waitConnected(15_000);
+    await startConnected(bob);
     const received = await nextMessages(bob, 3, 30_000);
     expect(received.length).toBe(3);
     for (const m of received) expect(Buffer.from(m.bytes).equals(sent.get(m.messageId)!)).toBe(true);
@@ -125,11 +102,11 @@ describe('a network of real node processes', () => {
   });
 
   it('drops a replayed packet at the node that sees it twice and counts it by reason', async () => {
-    const provider = nodes.find((n) => n.node.role === 'provider')!;
+    const provider = pn.nodes.find((n) => n.node.role === 'provider')!;
     const before = (await provider.nextStats())?.dropped.replay ?? 0;
     const peer = new RawPeer(provider.node.entry.ws!, net.index.geometry, params.pullK);
     expect((await peer.authenticate(keys()))?.type).toBe('authOk');
-    const carol = makeClient('carol', 0);
+    const carol = pn.client('carol', 0);
     const { messageRoute } = await import('../src/client/routes.js');
     const route = messageRoute(
       net.index,
@@ -155,11 +132,10 @@ describe('a network of real node processes', () => {
   // client-traffic › "real messages replace λP drops instead of adding to them …"; a wall-clock count here
   // would fail now and then on a loaded machine. This test checks the same behaviour end to end.
   it('sends cover traffic while idle and real fragments in place of λP drops while busy, through a real provider', async () => {
-    const provider = nodes.find((n) => n.node.entry.id === net.index.providers[1]!.id)!;
+    const provider = pn.nodes.find((n) => n.node.entry.id === net.index.providers[1]!.id)!;
     const rate = { lambdaP: 20, lambdaL: 5, lambdaD: 5 };
-    const idle = makeClient('idle', 1, rate);
-    idle.start();
-    await idle.waitConnected(15_000);
+    const idle = pn.client('idle', 1, { params: rate });
+    await startConnected(idle);
     await vi.waitFor(
       () =>
         expect(idle.stats().sent_drop_cover + idle.stats().loops_sent + idle.stats().drops_sent).toBeGreaterThanOrEqual(
@@ -170,9 +146,8 @@ describe('a network of real node processes', () => {
     expect(idle.stats().sent_real).toBe(0);
     await idle.stop();
 
-    const busy = makeClient('busy', 1, rate);
-    busy.start();
-    await busy.waitConnected(15_000);
+    const busy = pn.client('busy', 1, { params: rate });
+    await startConnected(busy);
     // send() settles when the fragments are acknowledged; here only their departure matters.
     for (let i = 0; i < 40; i++) busy.send(busy.address, crypto.getRandomValues(new Uint8Array(3000))).catch(() => {});
     const before = busy.stats();

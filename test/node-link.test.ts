@@ -22,7 +22,7 @@ import { loadNodeKeyFile } from '../src/node/keys.js';
 import { Command } from '../src/sphinx/types.js';
 import { type TestnetFiles, type TestnetNode } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { lightNodeConfig, startProcessNet, type ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
 
@@ -41,10 +41,7 @@ beforeAll(async () => {
     shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
     backend: native,
     params: { lambdaM: 1e-4 }, // no own loops: every datagram at the test's peers is the test's
-    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-    // stop would copy, hash and write.
-    nodeConfig: { statsIntervalS: 0.1, log: { level: 'warn' }, pipeline: { workers: 1 }, replay: { maxRatePps: 1000 } },
+    nodeConfig: lightNodeConfig({ statsIntervalS: 0.1, log: 'warn' }),
   });
   files = pn.files;
   node = (name) => files.nodes.find((n) => n.name === name)!;

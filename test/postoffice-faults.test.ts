@@ -6,79 +6,34 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { LoopixClient, ReceivedMessage } from '../src/client/client.js';
-import { type TestnetFiles } from '../src/testnet/network.js';
-import { NodeProcess } from '../src/testnet/processes.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
-import { native } from './helpers/backends.js';
-import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
+import type { LoopixClient } from '../src/client/client.js';
+import { collect } from './helpers/received.js';
+import { FAST_PO_PARAMS, startConnected, startPostOfficeNet, type ClientNet } from './helpers/net-clients.js';
 
-const params = {
-  lambdaP: 20,
-  lambdaL: 1,
-  lambdaD: 20,
-  lambdaM: 1,
-  mu: 50,
-  pullIntervalMs: 100,
-  pullK: 16,
-  poRoundMs: 100,
-  poPoolSize: 15,
-};
+const params = FAST_PO_PARAMS;
 const DROP = 0.25;
-let dir: string;
-let net: TestnetFiles;
-let nodes: readonly NodeProcess[];
-let pn: ProcessNet | undefined;
-const clients: LoopixClient[] = [];
+let pn: ClientNet;
 
-function makeClient(name: string): LoopixClient {
-  const client = testnetClient(net, {
-    keyPair: freshClientKeyPair(dir, name),
-    providerIndex: 1,
-    params,
-    retransmit: { firstTimeoutMs: 1000, maxAttempts: 20 },
-  });
-  clients.push(client);
-  return client;
-}
+const makeClient = (name: string): LoopixClient =>
+  pn.client(name, 1, { retransmit: { firstTimeoutMs: 1000, maxAttempts: 20 } });
 
 beforeAll(async () => {
-  pn = await startProcessNet({
+  pn = await startPostOfficeNet({
     prefix: 'loopix-po-faults-',
-    shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
-    backend: native,
     params,
-    postOffice: true,
-    // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-    // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-    // stop would copy, hash and write.
-    nodeConfig: {
-      pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } },
-      statsIntervalS: 0.25,
-      replay: { maxRatePps: 1000 },
-    },
     perNodeConfig: { 'mix-2.0': { faults: { drop: DROP } } },
   });
-  ({ dir, files: net, nodes } = pn);
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.stop()));
-  await pn?.close();
-});
+afterAll(() => pn?.close());
 
 describe('post office pushes through a lossy mix', () => {
   it('every push is retransmitted until acknowledged and arrives exactly once', async () => {
     const alice = makeClient('alice'),
       bob = makeClient('bob');
     const mailbox = bob.openMailbox();
-    const got: ReceivedMessage[] = [];
-    void (async () => {
-      for await (const m of bob.messages()) got.push(m);
-    })();
-    alice.start();
-    bob.start();
-    await Promise.all([alice.waitConnected(15_000), bob.waitConnected(15_000)]);
+    const got = collect(bob);
+    await startConnected(alice, bob);
     const bodies = Array.from({ length: 6 }, (_, i) => `lossy ${i}`);
     const delivered = await Promise.all(bodies.map((b) => alice.send(mailbox, new TextEncoder().encode(b))));
     for (const d of delivered) expect(d.acknowledged).toBe(true);
@@ -91,7 +46,7 @@ describe('post office pushes through a lossy mix', () => {
     const a = alice.stats();
     expect(a.retransmissions).toBeGreaterThan(0);
     expect(a.po_pushes_sent).toBe(bodies.length + a.retransmissions);
-    const mix = await nodes.find((n) => n.node.name === 'mix-2.0')!.nextStats();
+    const mix = await pn.node('mix-2.0').nextStats();
     expect(mix?.dropped.fault_injected ?? 0).toBeGreaterThan(0);
     await Promise.all([alice.stop(), bob.stop()]);
   }, 30_000);

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
-import type { LoopixClient } from '../src/client/client.js';
-import type { LogLike } from '../src/client/connection.js';
+import type { KeyPair, LoopixClient } from '../src/client/client.js';
 import { surbRoute } from '../src/client/routes.js';
 import { SqliteStore } from '../src/client/sqlite-store.js';
 import { type NetworkParams } from '../src/config/schema.js';
@@ -21,60 +20,42 @@ import { mailboxPath } from '../src/postoffice/store.js';
 import { encodePull, poLayout } from '../src/postoffice/wire.js';
 import { Command } from '../src/sphinx/types.js';
 import { type TestnetFiles } from '../src/testnet/network.js';
-import { NodeProcess } from '../src/testnet/processes.js';
-import { startProcessNet, type ProcessNet } from './helpers/process-net.js';
+import { logLines } from './helpers/log-lines.js';
 import { collect } from './helpers/received.js';
 import { native, toHex } from './helpers/backends.js';
-import { freshClientKeyPair, testnetClient } from './helpers/net-clients.js';
+import {
+  FAST_PO_PARAMS,
+  freshClientKeyPair,
+  startConnected,
+  startPostOfficeNet,
+  type ClientNet,
+} from './helpers/net-clients.js';
 import { tableColumns } from './helpers/sqlite-columns.js';
 
 const ROUND_MS = 200;
 const POOL = 15;
-const params = {
-  lambdaP: 10,
-  lambdaL: 1,
-  lambdaD: 20,
-  lambdaM: 1,
-  mu: 50,
-  pullIntervalMs: 100,
-  pullK: 16,
-  poRoundMs: ROUND_MS,
-  poPoolSize: POOL,
-};
-let dir: string;
+const params = { ...FAST_PO_PARAMS, lambdaP: 10, poRoundMs: ROUND_MS, poPoolSize: POOL };
 let net: TestnetFiles;
-let nodes: readonly NodeProcess[];
-let pn: ProcessNet | undefined;
-const clients: LoopixClient[] = [];
+let pn: ClientNet;
 
 interface Made {
   readonly client: LoopixClient;
-  readonly keyPair: { publicKey: Uint8Array; privateKey: Uint8Array };
+  readonly keyPair: KeyPair;
   readonly lines: string[];
 }
 
+/** A client of provider `providerIndex` whose log lines the test reads. */
 function makeClient(
   name: string,
   providerIndex: number,
-  o: { keyPair?: Made['keyPair']; store?: SqliteStore; params?: Partial<NetworkParams> } = {},
+  o: { keyPair?: KeyPair; store?: SqliteStore; params?: Partial<NetworkParams> } = {},
 ): Made {
-  const keyPair = o.keyPair ?? freshClientKeyPair(dir, name);
-  const lines: string[] = [];
-  const push = (level: string) => (obj: object, msg?: string) =>
-    lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
-  const log: LogLike = { debug: push('debug'), info: push('info'), warn: push('warn'), error: push('error') };
-  const client = testnetClient(net, {
-    keyPair,
-    providerIndex,
-    params: { ...params, ...o.params },
-    log,
-    ...(o.store ? { store: o.store } : {}),
-  });
-  clients.push(client);
-  return { client, keyPair, lines };
+  const keyPair = o.keyPair ?? freshClientKeyPair(pn.dir, name);
+  const { log, lines } = logLines();
+  return { client: pn.client(name, providerIndex, { ...o, keyPair, log }), keyPair, lines };
 }
 
-const node = (name: string) => pn!.node(name);
+const node = (name: string) => pn.node(name);
 const counter = async (name: string, key: string): Promise<number> =>
   (await node(name).nextStats())?.counters[key] ?? 0;
 const dropped = async (name: string, key: string): Promise<number> => (await node(name).nextStats())?.dropped[key] ?? 0;
@@ -82,31 +63,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (s: string) => new TextEncoder().encode(s);
 
 beforeAll(async () => {
-  pn = await startProcessNet({
-    prefix: 'loopix-po-',
-    shape: { layers: 2, perLayer: 1, providers: 2, epoch: 3 },
-    backend: native,
-    params,
-    postOffice: true,
-    // A shared 2-core machine: a lenient AQM, so load spikes delay packets instead of dropping them (pushes are
-    // acknowledged and retransmitted, but these tests time rounds and count pulls).
-    nodeConfig: {
-      pipeline: { workers: 1, aqm: { targetDelayMs: 500, maxQueueDelayMs: 5000 } },
-      statsIntervalS: 0.25,
-      log: { level: 'info' },
-      // replay.maxRatePps given (this test sends far fewer packets/s): no unwrap-rate measurement at
-      // start-up, and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every
-      // stop would copy, hash and write.
-      replay: { maxRatePps: 1000 },
-    },
-  });
-  ({ dir, files: net, nodes } = pn);
+  pn = await startPostOfficeNet({ prefix: 'loopix-po-', params, log: 'info' });
+  net = pn.files;
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.stop()));
-  await pn?.close();
-});
+afterAll(() => pn?.close());
 
 describe('the post office over real processes', () => {
   it('a message pushed to an anonymous address arrives, and the PO’s database and log hold nothing of the recipient', async () => {
@@ -116,9 +77,7 @@ describe('the post office over real processes', () => {
     expect(mailbox.startsWith('loopixpo1:')).toBe(true);
     expect(mailbox).not.toContain(toHex(bob.keyPair.publicKey));
     const got = collect(bob.client);
-    alice.client.start();
-    bob.client.start();
-    await Promise.all([alice.client.waitConnected(15_000), bob.client.waitConnected(15_000)]);
+    await startConnected(alice.client, bob.client);
     // send() resolves once bob's SURB-ack (bob → provider-1 → mixes → alice's provider) is back.
     const sent = await alice.client.send(mailbox, text('to a mailbox nobody can link to bob'));
     expect(sent.acknowledged).toBe(true);
@@ -136,7 +95,7 @@ describe('the post office over real processes', () => {
       clientIdOf(net.index.geometry, bob.keyPair.publicKey),
       clientIdOf(net.index.geometry, alice.keyPair.publicKey),
     ].map(toHex);
-    const db = new Database(mailboxPath(join(dir, 'provider-0-data')), { readonly: true });
+    const db = new Database(mailboxPath(join(pn.dir, 'provider-0-data')), { readonly: true });
     const tables = db
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
       .all()
@@ -150,7 +109,7 @@ describe('the post office over real processes', () => {
     const columns = tableColumns(db, 'envelopes');
     db.close();
     expect(columns.sort()).toEqual(['envelope', 'id', 'mailbox', 'stored_at']);
-    const log = readFileSync(join(dir, 'provider-0.log'), 'utf8');
+    const log = readFileSync(join(pn.dir, 'provider-0.log'), 'utf8');
     expect(log).toContain('provider running');
     for (const s of secrets) {
       expect(dump).not.toContain(s);
@@ -164,13 +123,11 @@ describe('the post office over real processes', () => {
   }, 60_000);
 
   it('while the recipient is offline for fewer than µ rounds its provider keeps pulling, and every message is there on reconnect', async () => {
-    const storeFile = join(dir, 'carol.state.sqlite');
+    const storeFile = join(pn.dir, 'carol.state.sqlite');
     const alice = makeClient('alice-2', 1);
     const carol = makeClient('carol', 1, { store: new SqliteStore(storeFile) });
     const mailbox = carol.client.openMailbox();
-    alice.client.start();
-    carol.client.start();
-    await Promise.all([alice.client.waitConnected(15_000), carol.client.waitConnected(15_000)]);
+    await startConnected(alice.client, carol.client);
     await vi.waitFor(() => expect(carol.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
       timeout: 10_000,
     });
@@ -188,8 +145,7 @@ describe('the post office over real processes', () => {
     expect(releasedWhileAway).toBeGreaterThanOrEqual(4);
     const back = makeClient('carol-again', 1, { keyPair: carol.keyPair, store: new SqliteStore(storeFile) });
     const got = collect(back.client);
-    back.client.start();
-    await back.client.waitConnected(15_000);
+    await startConnected(back.client);
     await vi.waitFor(
       () => expect(got.map((m) => new TextDecoder().decode(m.bytes)).sort()).toEqual([...bodies].sort()),
       { timeout: 15_000 },
@@ -202,11 +158,10 @@ describe('the post office over real processes', () => {
   }, 60_000);
 
   it('offline for µ + 2 rounds: the reconnect warns of the gap, counts it, and nothing crashes', async () => {
-    const storeFile = join(dir, 'dave.state.sqlite');
+    const storeFile = join(pn.dir, 'dave.state.sqlite');
     const dave = makeClient('dave', 1, { store: new SqliteStore(storeFile) });
     dave.client.openMailbox();
-    dave.client.start();
-    await dave.client.waitConnected(15_000);
+    await startConnected(dave.client);
     await vi.waitFor(() => expect(dave.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
       timeout: 10_000,
     });
@@ -215,15 +170,14 @@ describe('the post office over real processes', () => {
     await sleep((POOL + 2 + 3) * ROUND_MS);
     expect(await counter('provider-1', 'po_pool_ran_dry')).toBeGreaterThan(dryBefore);
     const back = makeClient('dave-again', 1, { keyPair: dave.keyPair, store: new SqliteStore(storeFile) });
-    back.client.start();
-    await back.client.waitConnected(15_000);
+    await startConnected(back.client);
     const s = back.client.stats();
     expect(s.po_pull_gaps).toBe(1);
     expect(s.po_gap_rounds).toBeGreaterThanOrEqual(2);
     expect(back.lines.some((l) => l.startsWith('warn') && l.includes('gap'))).toBe(true);
     await vi.waitFor(() => expect(back.client.stats().po_pool_deposits).toBeGreaterThan(0), { timeout: 10_000 }); // it tops up again
     await back.client.stop();
-    for (const n of nodes) expect(n.exitCode).toBeNull();
+    for (const n of pn.nodes) expect(n.exitCode).toBeNull();
   }, 60_000);
 
   it('a mailbox switch at an epoch boundary loses nothing', async () => {
@@ -233,9 +187,7 @@ describe('the post office over real processes', () => {
     const erin = makeClient('erin', 1, { params: epochParams });
     const mailbox = erin.client.openMailbox();
     const got = collect(erin.client);
-    alice.client.start();
-    erin.client.start();
-    await Promise.all([alice.client.waitConnected(15_000), erin.client.waitConnected(15_000)]);
+    await startConnected(alice.client, erin.client);
     const startEpoch = Math.floor(Date.now() / 2000);
     const bodies: string[] = [];
     for (let i = 0; i < 12; i++) {
@@ -255,8 +207,7 @@ describe('the post office over real processes', () => {
     // The attacker: an authenticated client of the post office that submits hand-built packets whose only hop
     // is the PO (FINAL), each PULL carrying a SURB back to the attacker's own inbox.
     const mallory = makeClient('mallory', 0);
-    mallory.client.start();
-    await mallory.client.waitConnected(15_000);
+    await startConnected(mallory.client);
     const g = net.index.geometry;
     const po = net.index.postOffices[0]!;
     const poKey = Uint8Array.from(Buffer.from(po.publicKey, 'hex'));
@@ -322,9 +273,7 @@ describe('the post office over real processes', () => {
       frank = makeClient('frank', 1);
     const mailbox = frank.client.openMailbox();
     const got = collect(frank.client);
-    alice.client.start();
-    frank.client.start();
-    await Promise.all([alice.client.waitConnected(15_000), frank.client.waitConnected(15_000)]);
+    await startConnected(alice.client, frank.client);
     await vi.waitFor(() => expect(frank.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
       timeout: 10_000,
     });

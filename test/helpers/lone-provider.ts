@@ -8,7 +8,7 @@
 import type { NetworkParams } from '../../src/config/schema.js';
 import { native } from './backends.js';
 import { LinkPeer } from './link-peer.js';
-import { startProcessNet, type ProcessNet } from './process-net.js';
+import { lightNodeConfig, startProcessNet, type ProcessNet } from './process-net.js';
 
 export interface LoneProvider {
   readonly pn: ProcessNet;
@@ -26,14 +26,7 @@ export async function startLoneProvider(o: {
     shape: { layers: 1, perLayer: 1, providers: 1, epoch: 5 },
     backend: native,
     params: o.params,
-    // replay.maxRatePps given (these tests send far fewer packets/s): no unwrap-rate measurement at start-up,
-    // and a filter of a few MB instead of ≈ 200 MB per node that every snapshot and every stop would write.
-    nodeConfig: {
-      pipeline: { workers: 1, aqm: { targetDelayMs: 5000 } },
-      statsIntervalS: 0.1,
-      log: { level: 'warn' },
-      replay: { maxRatePps: 1000 },
-    },
+    nodeConfig: lightNodeConfig({ statsIntervalS: 0.1, log: 'warn', aqm: { targetDelayMs: 5000 } }),
   });
   try {
     const entry = pn.files.nodes.find((n) => n.role === 'mix')!;

@@ -99,3 +99,23 @@ export async function startProcessNet(o: ProcessNetOptions): Promise<ProcessNet>
     },
   };
 }
+
+/**
+ * Node config for a test network that carries far fewer packets per second than a node can unwrap: one crypto
+ * worker, and replay.maxRatePps given — no unwrap-rate measurement at start-up, and a replay filter of a few
+ * MB instead of ≈ 200 MB per node that every snapshot and every stop would copy, hash and write.
+ */
+export function lightNodeConfig(o: {
+  readonly statsIntervalS: number;
+  /** Node log level (default: the node's). */
+  readonly log?: string;
+  /** AQM settings (src/node/aqm.ts), e.g. a lenient queueing bound for a loaded machine. */
+  readonly aqm?: Readonly<Record<string, number>>;
+}): Record<string, unknown> {
+  return {
+    pipeline: { workers: 1, ...(o.aqm ? { aqm: o.aqm } : {}) },
+    statsIntervalS: o.statsIntervalS,
+    ...(o.log ? { log: { level: o.log } } : {}),
+    replay: { maxRatePps: 1000 },
+  };
+}
