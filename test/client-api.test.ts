@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { LoopixClient } from '../src/client/client.js';
-import type { ClientTransport } from '../src/client/connection.js';
 import { SimulatedScheduler } from '../src/client/streams.js';
 import { isLoopbackHost } from '../src/client-api/bind.js';
 import { ApiErrorCode, BinaryKind, BINARY_HEADER_BYTES } from '../src/client-api/protocol.js';
@@ -21,6 +20,7 @@ import { clientBackend, keyPair, makeNetwork, route, TestProvider, toHex, withPo
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest } from '../src/postoffice/wire.js';
 import { freeTcpPort } from '../src/testnet/network.js';
+import { MemoryTransport, SIM_PARAMS, simClient } from './helpers/sim-client.js';
 
 const backend = clientBackend();
 const params = NetworkParamsSchema.parse({
@@ -127,6 +127,20 @@ class App {
   }
 }
 
+/** Opens an application on each URL, runs `test` with them, and closes every one however the test ends. */
+async function withApps<const U extends readonly string[]>(
+  urls: U,
+  test: (apps: { -readonly [K in keyof U]: App }) => Promise<void>,
+): Promise<void> {
+  const apps: App[] = [];
+  try {
+    for (const url of urls) apps.push(await App.open(url));
+    await test(apps as { -readonly [K in keyof U]: App });
+  } finally {
+    for (const app of apps) app.close();
+  }
+}
+
 const binarySend = (id: number, to: string, body: Uint8Array) => {
   const frame = Buffer.alloc(BINARY_HEADER_BYTES + 2 + to.length + body.length);
   frame[0] = BinaryKind.send;
@@ -139,9 +153,7 @@ const binarySend = (id: number, to: string, body: Uint8Array) => {
 
 describe('loopix client API (JSON frames)', () => {
   it("answers selfAddress, sends a message and delivers it as a received frame to the recipient's application", async () => {
-    const a = await App.open(aliceUrl);
-    const b = await App.open(bobUrl);
-    try {
+    await withApps([aliceUrl, bobUrl], async ([a, b]) => {
       expect(await a.request({ type: 'selfAddress', id: 'who' })).toEqual({
         type: 'selfAddress',
         id: 'who',
@@ -166,16 +178,11 @@ describe('loopix client API (JSON frames)', () => {
       const got2 = await b.waitJson((f) => f.type === 'received' && f.messageId === sent2.messageId);
       expect(got2.message).toBeUndefined();
       expect(new Uint8Array(Buffer.from(got2.data as string, 'base64'))).toEqual(bytes);
-    } finally {
-      a.close();
-      b.close();
-    }
+    });
   });
 
   it('sends anonymously with reply SURBs: the recipient gets a sender tag, not an address, and its reply comes back', async () => {
-    const a = await App.open(aliceUrl);
-    const b = await App.open(bobUrl);
-    try {
+    await withApps([aliceUrl, bobUrl], async ([a, b]) => {
       const anon = await a.request({
         type: 'sendAnonymous',
         id: 'anon',
@@ -192,15 +199,11 @@ describe('loopix client API (JSON frames)', () => {
       expect(rep).toMatchObject({ type: 'sent', id: 'rep' });
       const back = await a.waitJson((f) => f.type === 'received' && f.messageId === rep.messageId);
       expect(back.message).toBe('a reply');
-    } finally {
-      a.close();
-      b.close();
-    }
+    });
   });
 
   it('answers malformed and invalid requests with error frames naming the problem and keeps the connection usable', async () => {
-    const a = await App.open(aliceUrl);
-    try {
+    await withApps([aliceUrl], async ([a]) => {
       a.ws.send('{not json');
       await a.waitJson((f) => f.type === 'error' && f.code === ApiErrorCode.malformed);
       a.ws.send('[1,2]');
@@ -238,9 +241,7 @@ describe('loopix client API (JSON frames)', () => {
       expect(a.json().filter((f) => f.code === ApiErrorCode.malformed)).toHaveLength(2);
       expect(a.closed).toBeUndefined();
       expect(await a.request({ type: 'selfAddress', id: 'still-here' })).toMatchObject({ address: alice.address });
-    } finally {
-      a.close();
-    }
+    });
   });
 
   it('answers a frame over the size limit with an error frame, then closes with 1009', async () => {
@@ -254,9 +255,7 @@ describe('loopix client API (JSON frames)', () => {
 
 describe('loopix client API (binary frames)', () => {
   it('sends, answers selfAddress and delivers received frames in the binary framing', async () => {
-    const a = await App.open(aliceUrl);
-    const b = await App.open(`${bobUrl}/?format=binary`);
-    try {
+    await withApps([aliceUrl, `${bobUrl}/?format=binary`], async ([a, b]) => {
       b.ws.send(Buffer.from([BinaryKind.selfAddress, 0, 0, 0, 9]));
       const self = await vi.waitFor(
         () => b.binary().find((f) => f[0] === BinaryKind.selfAddressReply) ?? Promise.reject(new Error('none')),
@@ -279,15 +278,11 @@ describe('loopix client API (binary frames)', () => {
         sent.subarray(BINARY_HEADER_BYTES),
       );
       expect(new Uint8Array(got.subarray(BINARY_HEADER_BYTES + MESSAGE_ID_BYTES + 4))).toEqual(body);
-    } finally {
-      a.close();
-      b.close();
-    }
+    });
   });
 
   it('answers a truncated or unknown binary frame with a binary error frame and stays open', async () => {
-    const a = await App.open(aliceUrl);
-    try {
+    await withApps([aliceUrl], async ([a]) => {
       a.ws.send(Buffer.from([BinaryKind.send, 0, 0, 0, 5, 0, 200, 0x6c])); // declares a 200-byte address, has 1
       a.ws.send(Buffer.from([0x42, 0, 0, 0, 6]));
       a.ws.send(Buffer.from([1, 2]));
@@ -307,19 +302,13 @@ describe('loopix client API (binary frames)', () => {
         expect.objectContaining({ id: 0, code: ApiErrorCode.malformed }),
       ]);
       expect(await a.request({ type: 'selfAddress', id: 'ok' })).toMatchObject({ address: alice.address });
-    } finally {
-      a.close();
-    }
+    });
   });
 });
 
 describe('loopix client API (several applications, defenses)', () => {
   it('serves two applications on one client: both can send, both get every received message', async () => {
-    const b1 = await App.open(bobUrl);
-    const b2 = await App.open(`${bobUrl}/?format=binary`);
-    const a1 = await App.open(aliceUrl);
-    const a2 = await App.open(aliceUrl);
-    try {
+    await withApps([bobUrl, `${bobUrl}/?format=binary`, aliceUrl, aliceUrl], async ([b1, b2, a1, a2]) => {
       const s1 = await a1.request({ type: 'send', id: 'one', to: bob.address, message: 'from app one' });
       const s2 = await a2.request({ type: 'send', id: 'two', to: bob.address, message: 'from app two' });
       expect(a1.json().some((f) => f.id === 'two')).toBe(false); // answers go to the asking app only
@@ -336,15 +325,12 @@ describe('loopix client API (several applications, defenses)', () => {
         { timeout: 20_000, interval: 20 },
       );
       expect(ids.sort()).toEqual([s1.messageId, s2.messageId].sort());
-    } finally {
-      for (const x of [a1, a2, b1, b2]) x.close();
-    }
+    });
   });
 
   it('keeps what arrives while no application is connected for the next one', async () => {
     await vi.waitFor(() => expect(bobApi.stats().connections).toBe(0));
-    const a = await App.open(aliceUrl);
-    try {
+    await withApps([aliceUrl], async ([a]) => {
       const s = await a.request({ type: 'send', id: 'later', to: bob.address, message: 'read me later' });
       await vi.waitFor(() => expect(bobApi.stats().backlog).toBe(1), { timeout: 20_000, interval: 20 });
       const b = await App.open(bobUrl);
@@ -353,9 +339,7 @@ describe('loopix client API (several applications, defenses)', () => {
         message: 'read me later',
       });
       b.close();
-    } finally {
-      a.close();
-    }
+    });
   });
 
   it('refuses a WebSocket handshake from a browser origin that is not allowed (a web page scripting the API)', async () => {
@@ -390,41 +374,20 @@ describe('loopix client API (traffic on the wire)', () => {
   it('adds no packets: 200 messages through the API still leave at λP + λL + λD, real fragments replacing drops', async () => {
     // The client on simulated time with an in-memory transport (as in client-traffic.test.ts); the API server
     // and the application over a real WebSocket in front of it.
-    const sim = new SimulatedScheduler();
-    const submitted: Uint8Array[] = [];
-    const transport: ClientTransport = {
-      connected: true,
-      start() {},
-      async stop() {},
-      submit: (p) => (submitted.push(p), true),
-    };
     const net = makeNetwork(backend, { providers: 2, perLayer: 1 });
-    const simParams = NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10 });
-    const client = new LoopixClient({
-      config: { providerId: net.providers[0]!.id, params: simParams },
-      keyPair: keyPair(backend),
-      topology: net.topology,
-      backend,
-      scheduler: sim,
-      transport: () => transport,
-    });
+    const { client, sim, transport } = simClient({ backend, topology: net.topology, providerId: net.providers[0]!.id });
+    const { submitted } = transport;
     const api = new ClientApiServer({ client: apiClientFor(client), port: 0 });
     const app = await App.open((await api.start()).url);
     try {
       client.start();
-      const to = new LoopixClient({
-        config: { providerId: net.providers[1]!.id, params: simParams },
-        keyPair: keyPair(backend),
-        topology: net.topology,
-        backend,
-        transport: () => transport,
-      }).address;
+      const to = simClient({ backend, topology: net.topology, providerId: net.providers[1]!.id }).client.address;
       for (let i = 0; i < 200; i++) app.ws.send(JSON.stringify({ type: 'send', id: i, to, message: `message ${i}` }));
       await vi.waitFor(() => expect(client.stats().send_buffer).toBe(200), { timeout: 20_000 });
       const T = 100; // simulated seconds
       sim.advance(T * 1000);
       const s = client.stats();
-      const expected = (simParams.lambdaP + simParams.lambdaL + simParams.lambdaD) * T;
+      const expected = (SIM_PARAMS.lambdaP + SIM_PARAMS.lambdaL + SIM_PARAMS.lambdaD) * T;
       // Poisson: 300 ± 17; an API that put its 200 messages on the wire beside the streams would show ~500.
       expect(Math.abs(submitted.length - expected)).toBeLessThanOrEqual(5 * Math.sqrt(expected));
       expect(s.sent_real + s.sent_drop_cover + s.loops_sent + s.drops_sent).toBe(submitted.length);
@@ -449,32 +412,18 @@ describe('loopix client API (anonymous mailboxes)', () => {
     const poId = net.providers[1]!.id;
     const sim = new SimulatedScheduler();
     const WALL = 1_700_000_000_000;
-    const submitted: Uint8Array[] = [];
-    const transport: ClientTransport = {
-      connected: true,
-      start() {},
-      async stop() {},
-      submit: (p) => (submitted.push(p), true),
-      submitPool: () => true,
-    };
-    const simParams = NetworkParamsSchema.parse({
-      lambdaP: 1,
-      lambdaL: 1,
-      lambdaD: 1,
-      mu: 10,
-      mailboxEpochS: 100,
-      mailboxGraceS: 10,
-    });
+    const transport = new MemoryTransport();
+    const { submitted } = transport;
     const make = () =>
-      new LoopixClient({
-        config: { providerId: net.providers[0]!.id, params: simParams },
-        keyPair: keyPair(backend),
-        topology,
+      simClient({
         backend,
-        scheduler: sim,
-        wallClock: () => WALL + sim.now(),
-        transport: () => transport,
-      });
+        topology,
+        providerId: net.providers[0]!.id,
+        params: { mailboxEpochS: 100, mailboxGraceS: 10 },
+        sim,
+        transport,
+        wallMs: WALL,
+      }).client;
     const sender = make();
     const recipient = make();
     const senderApi = new ClientApiServer({ client: apiClientFor(sender), port: 0 });
@@ -533,16 +482,13 @@ describe('loopix client API (anonymous mailboxes)', () => {
   });
 
   it('openMailbox on a network without a post office answers ERR_LOOPIX_API_NO_POST_OFFICE', async () => {
-    const a = await App.open(aliceUrl);
-    try {
+    await withApps([aliceUrl], async ([a]) => {
       expect(await a.request({ type: 'openMailbox', id: 1 })).toMatchObject({
         type: 'error',
         id: 1,
         code: ApiErrorCode.noPostOffice,
       });
       expect(await a.request({ type: 'selfAddress', id: 2 })).toMatchObject({ address: alice.address });
-    } finally {
-      a.close();
-    }
+    });
   });
 });

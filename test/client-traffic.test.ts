@@ -5,60 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
-import { LoopixClient, type TransportHandlers } from '../src/client/client.js';
 import { createNodeClient } from '../src/client/node.js';
-import type { ClientTransport } from '../src/client/connection.js';
-import { SimulatedScheduler } from '../src/client/streams.js';
-import { NetworkParamsSchema } from '../src/config/schema.js';
+import { NetworkParamsSchema, type NetworkParams } from '../src/config/schema.js';
 import { clientBackend, keyPair, makeNetwork, route, toHex } from './client-fixtures.js';
+import { simClient, within } from './helpers/sim-client.js';
 
 const backend = clientBackend();
 const net = makeNetwork(backend, { layers: 3, perLayer: 2, providers: 2 });
 const g = net.geometry;
 const [P0, P1] = [net.providers[0]!, net.providers[1]!];
 
-class MemoryTransport implements ClientTransport {
-  connected = true;
-  readonly submitted: Uint8Array[] = [];
-  start(): void {}
-  stop(): Promise<void> {
-    this.connected = false;
-    return Promise.resolve();
-  }
-  submit(packet: Uint8Array): boolean {
-    if (!this.connected) return false;
-    this.submitted.push(packet);
-    return true;
-  }
-}
-
-function makeClient(providerId: string, params: Record<string, number> = {}) {
-  const sim = new SimulatedScheduler();
-  const transport = new MemoryTransport();
-  let handlers: TransportHandlers | undefined;
-  const keys = keyPair(backend);
-  let wall = 1_700_000_000_000;
-  const client = new LoopixClient({
-    config: {
-      providerId,
-      params: NetworkParamsSchema.parse({ lambdaP: 1, lambdaL: 1, lambdaD: 1, mu: 10, ...params }),
-    },
-    keyPair: keys,
-    topology: net.topology,
-    backend,
-    scheduler: sim,
-    wallClock: () => wall + sim.now(),
-    transport: (h) => {
-      handlers = h;
-      return transport;
-    },
-  });
-  return { client, sim, transport, keys, handlers: () => handlers!, setWall: (w: number) => (wall = w) };
-}
-
-function within(x: number, mean: number, k = 5): void {
-  expect(Math.abs(x - mean), `${x} vs ${mean}`).toBeLessThanOrEqual(k * Math.sqrt(mean));
-}
+const makeClient = (providerId: string, params: Partial<NetworkParams> = {}) =>
+  simClient({ backend, topology: net.topology, providerId, params, wallMs: 1_700_000_000_000 });
 
 /** Classifies submitted packets by where they end up: unwrapped through the network, then by the client key. */
 function classify(packets: Uint8Array[], from: string, clientKeys: Uint8Array[]) {

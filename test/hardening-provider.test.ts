@@ -22,20 +22,12 @@ import { type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
 import { keys, RawPeer, sleep, waitFor, type Keys } from './hardening-helpers.js';
 import { LinkPeer } from './helpers/link-peer.js';
-import { startLoneProvider } from './helpers/lone-provider.js';
+import { LONE_PROVIDER_PARAMS, startLoneProvider } from './helpers/lone-provider.js';
 import type { ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 
 const PULL_INTERVAL_MS = 50;
-const params = {
-  lambdaP: 2,
-  lambdaL: 1,
-  lambdaD: 1,
-  lambdaM: 0.2,
-  mu: 20,
-  pullIntervalMs: PULL_INTERVAL_MS,
-  pullK: 512,
-};
+const params = { ...LONE_PROVIDER_PARAMS, pullIntervalMs: PULL_INTERVAL_MS, pullK: 512 };
 let net: TestnetFiles;
 let pn: ProcessNet | undefined;
 let provider: NodeProcess;

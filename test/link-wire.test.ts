@@ -24,7 +24,7 @@ import { nodeWebSocket } from '../src/client/node.js';
 import { gammaSurvival } from '../src/mixing/stats.js';
 import { Command } from '../src/sphinx/types.js';
 import { type TestnetFiles } from '../src/testnet/network.js';
-import { startLoneProvider } from './helpers/lone-provider.js';
+import { LONE_PROVIDER_PARAMS, startLoneProvider } from './helpers/lone-provider.js';
 import type { ProcessNet } from './helpers/process-net.js';
 import { native } from './helpers/backends.js';
 import { LinkPeer } from './helpers/link-peer.js';
@@ -35,15 +35,7 @@ const PULL_INTERVAL_MS = 40;
 const PER_CLASS = 110;
 const BINS = 9; // df = 8 (an even df keeps the χ² tail an Erlang sum, src/mixing/stats.ts gammaSurvival)
 const FAMILY_ALPHA = 0.001;
-const params = {
-  lambdaP: 2,
-  lambdaL: 1,
-  lambdaD: 1,
-  lambdaM: 0.2,
-  mu: 20,
-  pullIntervalMs: PULL_INTERVAL_MS,
-  pullK: PULL_K,
-};
+const params = { ...LONE_PROVIDER_PARAMS, pullIntervalMs: PULL_INTERVAL_MS, pullK: PULL_K };
 
 let pn: ProcessNet | undefined;
 let files: TestnetFiles;

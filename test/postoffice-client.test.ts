@@ -4,14 +4,11 @@
  * its release epoch whose SURB starts at the post office, and a push takes a λP slot.
  */
 import { describe, expect, it } from 'vitest';
-import { LoopixClient } from '../src/client/client.js';
-import type { ClientTransport } from '../src/client/connection.js';
-import { SimulatedScheduler } from '../src/client/streams.js';
-import { NetworkParamsSchema } from '../src/config/schema.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest, type PoRequest } from '../src/postoffice/wire.js';
 import { ackTimeoutMs } from '../src/client/retransmit.js';
-import { clientBackend, keyPair, makeNetwork, route, toHex, withPostOffice } from './client-fixtures.js';
+import { clientBackend, makeNetwork, route, toHex, withPostOffice } from './client-fixtures.js';
+import { simClient, within } from './helpers/sim-client.js';
 
 const backend = clientBackend();
 const base = makeNetwork(backend, { layers: 3, perLayer: 2, providers: 2 });
@@ -21,25 +18,6 @@ const topology = net.topology;
 const poId = net.providers[1]!.id;
 const g = net.geometry;
 const P0 = base.providers[0]!;
-
-class MemoryTransport implements ClientTransport {
-  connected = true;
-  readonly submitted: Uint8Array[] = [];
-  readonly pooled: Uint8Array[] = [];
-  start(): void {}
-  stop(): Promise<void> {
-    this.connected = false;
-    return Promise.resolve();
-  }
-  submit(packet: Uint8Array): boolean {
-    this.submitted.push(packet);
-    return this.connected;
-  }
-  submitPool(packet: Uint8Array): boolean {
-    this.pooled.push(packet);
-    return this.connected;
-  }
-}
 
 const WALL = 1_700_000_000_000;
 const EPOCH_S = 100;
@@ -54,36 +32,15 @@ function pushesOf(c: ReturnType<typeof makeClient>) {
     .flatMap((r) => (r.kind === 'push' ? [r] : []));
 }
 
-function makeClient() {
-  const sim = new SimulatedScheduler();
-  const transport = new MemoryTransport();
-  const client = new LoopixClient({
-    config: {
-      providerId: P0.id,
-      params: NetworkParamsSchema.parse({
-        lambdaP: 1,
-        lambdaL: 1,
-        lambdaD: 1,
-        mu: 10,
-        poRoundMs: 2000,
-        poPoolSize: 20,
-        mailboxEpochS: EPOCH_S,
-        mailboxGraceS: 10,
-      }),
-    },
-    keyPair: keyPair(backend),
-    topology,
+/** A client of P0 on simulated time whose mailboxes turn over every EPOCH_S (release rounds of 2 s, a pool of 20). */
+const makeClient = () =>
+  simClient({
     backend,
-    scheduler: sim,
-    wallClock: () => WALL + sim.now(),
-    transport: () => transport,
+    topology,
+    providerId: P0.id,
+    params: { poRoundMs: 2000, poPoolSize: 20, mailboxEpochS: EPOCH_S, mailboxGraceS: 10 },
+    wallMs: WALL,
   });
-  return { client, sim, transport };
-}
-
-function within(x: number, mean: number, k = 5): void {
-  expect(Math.abs(x - mean), `${x} vs ${mean}`).toBeLessThanOrEqual(k * Math.sqrt(mean));
-}
 
 describe('the client’s post office traffic (simulated time)', () => {
   const T = 600; // simulated seconds

@@ -10,6 +10,12 @@ import { native } from './backends.js';
 import { LinkPeer } from './link-peer.js';
 import { lightNodeConfig, startProcessNet, type ProcessNet } from './process-net.js';
 
+/**
+ * Network parameters for a lone provider's test: little cover and few loops of its own (λ = 1–2/s, λM = 0.2/s),
+ * so what the provider stores and serves is mostly the test's; µ = 20/s. A test adds its pull schedule.
+ */
+export const LONE_PROVIDER_PARAMS = { lambdaP: 2, lambdaL: 1, lambdaD: 1, lambdaM: 0.2, mu: 20 } as const;
+
 export interface LoneProvider {
   readonly pn: ProcessNet;
   /** Bound to the mix's announced address with the mix's keys. */
