@@ -13,11 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles, type TestnetFiles } from '../src/testnet/network.js';
 import { NodeProcess } from '../src/testnet/processes.js';
-import { native } from './helpers/backends.js';
-import { LinkPeer } from './helpers/link-peer.js';
+import type { LinkPeer } from './helpers/link-peer.js';
+import { rotatingMixFiles } from './helpers/rotating-mix.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 
@@ -34,40 +32,20 @@ describe('replay filter across a crash and keys across an epoch boundary (one mi
   it('drops a packet replayed after SIGKILL + restart, then honours the grace window and counts key_expired', async () => {
     const EPOCH_S = 12;
     const GRACE_S = 3;
-    const files: TestnetFiles = await createTestnetFiles({
-      dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: 40, epochLengthS: EPOCH_S, epochKeys: 4 },
-      backend: native,
-      params: { lambdaM: 1e-4 }, // no own loops: the sink sees only our packets
-      nodeConfig: {
-        statsIntervalS: 0.25,
-        log: { level: 'info' },
-        epochs: { graceS: GRACE_S, refreshS: 1 },
-        replay: { snapshotIntervalS: 1 },
-      },
+    const {
+      files,
+      mix: mixNode,
+      ...net
+    } = await rotatingMixFiles(dir, {
+      epoch: 40,
+      epochLengthS: EPOCH_S,
+      epochKeys: 4,
+      graceS: GRACE_S,
+      nodeConfig: { replay: { snapshotIntervalS: 1 } },
     });
-    const g = files.index.geometry;
-    const mixNode = files.nodes.find((n) => n.role === 'mix')!;
-    const provider = files.nodes.find((n) => n.role === 'provider')!;
-    // The provider is not started: the test takes its address and identity (the link layer accepts only
-    // the layer before the mix), sends the packets and counts what the mix forwards back.
-    sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
+    sink = await net.bindProvider();
     const received = sink.received;
-    const keyOf = (epoch: number) =>
-      Uint8Array.from(Buffer.from(files.epochPublicKeys!.get(mixNode.entry.id)!.get(epoch)!, 'hex'));
-    const packetFor = (epoch: number) =>
-      native.createPacket(g, {
-        epoch: epoch & 0xffff,
-        hops: [
-          {
-            publicKey: keyOf(epoch),
-            command: Command.RELAY,
-            address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')),
-            delayUs: 100_000,
-          },
-        ],
-        content: new Uint8Array(1),
-      });
+    const packetFor = (epoch: number) => net.packetFor(epoch, { delayUs: 100_000, content: new Uint8Array(1) });
     const send = (p: Uint8Array) => sink!.send(mixNode.entry, [p]);
     const stats = async () => (await mix!.nextStats(3000))!;
     const waitReceived = async (n: number, ms = 3000) => {

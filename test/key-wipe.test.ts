@@ -17,12 +17,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadNodeKeyFile } from '../src/node/keys.js';
-import { Command } from '../src/sphinx/types.js';
-import { createTestnetFiles } from '../src/testnet/network.js';
-import { native } from './helpers/backends.js';
 import { Inspector, inspectorUrl } from './helpers/inspector.js';
-import { LinkPeer } from './helpers/link-peer.js';
+import type { LinkPeer } from './helpers/link-peer.js';
 import { findInProcessMemory, mappingOf } from './helpers/process-memory.js';
+import { rotatingMixFiles } from './helpers/rotating-mix.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const EPOCH_S = 6;
@@ -76,24 +74,16 @@ describe.concurrent.each(['pool', 'sharded'] as const)('a retired key on a runni
   });
 
   it('is in no heap snapshot of the main thread or a worker, and nowhere in the process memory', async () => {
-    const files = await createTestnetFiles({
-      dir,
-      shape: { layers: 1, perLayer: 1, providers: 1, epoch: FIRST_EPOCH, epochLengthS: EPOCH_S, epochKeys: 2 },
-      backend: native,
-      // Keys for epochs 40 and 41 only: no later key is ever installed into the retired key's table slot (which
-      // would overwrite it and hide a missing wipe).
-      params: { lambdaM: 1e-4 }, // no own loops: only our packets use the keys
-      nodeConfig: {
-        statsIntervalS: 0.25,
-        log: { level: 'info' },
-        epochs: { graceS: GRACE_S, refreshS: 1 },
-        replay: { maxRatePps: 1000 },
-        pipeline: { mode, workers: WORKERS },
-      },
+    // Keys for epochs 40 and 41 only: no later key is ever installed into the retired key's table slot (which
+    // would overwrite it and hide a missing wipe).
+    const net = await rotatingMixFiles(dir, {
+      epoch: FIRST_EPOCH,
+      epochLengthS: EPOCH_S,
+      epochKeys: 2,
+      graceS: GRACE_S,
+      nodeConfig: { replay: { maxRatePps: 1000 }, pipeline: { mode, workers: WORKERS } },
     });
-    const g = files.index.geometry;
-    const mixNode = files.nodes.find((n) => n.role === 'mix')!;
-    const provider = files.nodes.find((n) => n.role === 'provider')!;
+    const mixNode = net.mix;
     const store = loadNodeKeyFile(mixNode.keyFile);
     if (store.kind !== 'epochs') throw new Error('expected a key store');
     const retired = store.keys.find((k) => k.epoch === FIRST_EPOCH)!;
@@ -112,20 +102,9 @@ describe.concurrent.each(['pool', 'sharded'] as const)('a retired key on a runni
 
     // Packets under epoch 40's key, one datagram at a time so that both workers get batches; each is
     // unwrapped by a worker and sealed by the link layer with a key derived from the same private key.
-    sink = await LinkPeer.fromKeyFile(files.index, provider.entry, provider.keyFile, native.x25519);
+    sink = await net.bindProvider();
     const packets = Array.from({ length: 20 }, (_, i) =>
-      native.createPacket(g, {
-        epoch: FIRST_EPOCH,
-        hops: [
-          {
-            publicKey: Uint8Array.from(Buffer.from(mixNode.entry.publicKey, 'hex')),
-            command: Command.RELAY,
-            address: Uint8Array.from(Buffer.from(provider.entry.id, 'hex')),
-            delayUs: 1000,
-          },
-        ],
-        content: new Uint8Array([i]),
-      }),
+      net.packetFor(FIRST_EPOCH, { delayUs: 1000, content: new Uint8Array([i]) }),
     );
     for (const p of packets) await sink.send(mixNode.entry, [p]);
     await vi.waitFor(() => expect(sink!.received.length).toBe(packets.length), { timeout: 5000, interval: 20 });
