@@ -6,18 +6,15 @@
  *  - a whole testnet with short (12-s) epochs re-signs the topology every epoch, and nodes and clients follow it:
  *    every message arrives, mix loops come back, and nothing is dropped for a key.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from '../src/testnet/processes.js';
 import type { LinkPeer } from './helpers/link-peer.js';
 import { rotatingMixFiles } from './helpers/rotating-mix.js';
-
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
+import { runTestnet } from './helpers/testnet-run.js';
 
 describe('replay filter across a crash and keys across an epoch boundary (one mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-rotation-'));
@@ -109,12 +106,9 @@ describe('loopix testnet with short key epochs', () => {
     // 12-s epochs: a packet survives a boundary if it is in flight for less than one epoch length (the
     // previous key is live until the next boundary at the latest); five Exp(µ = 2/s) hops exceed 12 s with
     // probability ≈ 10⁻⁶, so no packet of the run should meet an expired key.
-    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '30', '--epoch-length', '12', '--json'], {
-      encoding: 'utf8',
-      timeout: 150_000,
-    });
+    const r = runTestnet(['--duration', '30', '--epoch-length', '12', '--json'], { timeoutMs: 150_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+    const s = r.summary();
     expect(s.key_epochs.length_s).toBe(12);
     expect(s.key_epochs.published.length).toBeGreaterThanOrEqual(2);
     for (const reason of ['key_expired', 'wrong_epoch', 'invalid_mac', 'replay'])

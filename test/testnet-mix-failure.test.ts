@@ -13,11 +13,9 @@
  * 2) pass through layer 2, half of them through mix-2.0: a verdict far beyond chance. The restarted node is
  * up ≈ 2 s after RESTART_AT_S; the ≈ 10 s of sending after that carry ≈ 7 messages to show delivery resumed.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runTestnet } from './helpers/testnet-run.js';
 
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const DURATION_S = 26;
 const KILL_AT_S = 5;
 const RESTART_AT_S = 14;
@@ -27,12 +25,8 @@ const SAME_LAYER = 'mix-2.1';
 
 describe('loopix testnet --kill', () => {
   it('counts the loss of a killed mix, names it in the loop statistics, and delivers again after its restart', () => {
-    const started = performance.now();
-    const r = spawnSync(
-      process.execPath,
+    const r = runTestnet(
       [
-        BIN,
-        'testnet',
         '--duration',
         String(DURATION_S),
         '--json',
@@ -45,16 +39,14 @@ describe('loopix testnet --kill', () => {
         '--restart-at',
         String(RESTART_AT_S),
       ],
-      { encoding: 'utf8', timeout: 120_000 },
+      { timeoutMs: 120_000 },
     );
-    const wallS = (performance.now() - started) / 1000;
-    const last = r.stdout.trim().split('\n').at(-1) ?? '';
-    expect(last, `no summary (exit ${r.status}): ${r.stderr.slice(-3000)}`).toMatch(/^\{/);
-    const s = JSON.parse(last) as Record<string, any>;
+    expect(r.last, `no summary (exit ${r.status}): ${r.stderr.slice(-3000)}`).toMatch(/^\{/);
+    const s = r.summary();
     const { rows: _rows, ...verdict } = s.loop_paths;
     console.log(
       JSON.stringify({
-        wall_s: Math.round(wallS),
+        wall_s: Math.round(r.wallS),
         sent_real: s.sent_real,
         delivered_real: s.delivered_real,
         loops: [s.loops_sent, s.loops_returned],

@@ -7,11 +7,8 @@
  * fresh run after a failure (retry: 1) — a correct network then fails it in ≈ 0.16 % of CI runs, while a real
  * deviation from the model fails both runs.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
+import { runTestnet } from './helpers/testnet-run.js';
 
 describe('loopix testnet --check-mixing', () => {
   // About 135 s on 2 cores: 15 s start-up, 60 s of sending, ≈ 35 s of drain (the probe's backlog), the stats.
@@ -19,9 +16,8 @@ describe('loopix testnet --check-mixing', () => {
     'finds the running network consistent with the Loopix model (pool, output, latency, client)',
     { retry: 1, timeout: 220_000 },
     () => {
-      const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '60', '--check-mixing', '--json'], {
-        encoding: 'utf8',
-        timeout: 210_000,
+      const r = runTestnet(['--duration', '60', '--check-mixing', '--json'], {
+        timeoutMs: 210_000,
         env: { ...process.env, LOOPIX_DEBUG: '1' },
       });
       // The live table's lines start with "["; everything else (log lines, an error and its stack) says why.
@@ -30,7 +26,7 @@ describe('loopix testnet --check-mixing', () => {
         .filter((l) => !l.startsWith('['))
         .join('\n');
       expect(r.status, `${said.slice(-3000)}\n${r.stderr.slice(-500)}`).toBe(0);
-      const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+      const s = r.summary();
       const m = s.mixing;
       expect(m, 'summary has no mixing object').toBeTruthy();
       const shown = JSON.stringify({ ...m, per_node: undefined });
@@ -55,7 +51,7 @@ describe('loopix testnet --check-mixing', () => {
   );
 
   it('needs --duration (the window ends when sending stops)', () => {
-    const r = spawnSync(process.execPath, [BIN, 'testnet', '--check-mixing'], { encoding: 'utf8', timeout: 20_000 });
+    const r = runTestnet(['--check-mixing'], { timeoutMs: 20_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--check-mixing needs --duration/);
   });

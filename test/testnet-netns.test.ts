@@ -8,7 +8,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CONTINENTS,
@@ -19,25 +18,12 @@ import {
   removeLeftovers,
 } from '../src/testnet/netns.js';
 import { isLoopixError } from '../src/errors.js';
+import { BIN, runTestnet, SMALLEST_NETWORK } from './helpers/testnet-run.js';
 
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIp = spawnSync('ip', ['-V']).status === 0 && spawnSync('tc', ['-V']).status === 0;
 const canNetns = isRoot && hasIp;
-const SMALL = [
-  '--layers',
-  '1',
-  '--per-layer',
-  '1',
-  '--providers',
-  '1',
-  '--clients',
-  '1',
-  '--message-interval',
-  '1',
-  '--drain-timeout',
-  '30',
-];
+const SMALL = [...SMALLEST_NETWORK, '--clients', '1', '--message-interval', '1', '--drain-timeout', '30'];
 
 const ours = (pid: number) => listNamespaces().filter((n) => n.startsWith(`lpx-${pid}-`));
 const bridgeExists = (pid: number) => spawnSync('ip', ['link', 'show', `lpxb${pid}`]).status === 0;
@@ -174,10 +160,7 @@ describe.skipIf(!canNetns)('loopix testnet --netns (root)', () => {
       // clients' host and the provider are both in Europe: 2 × 12 ms), so ≥ 96 ms before any mixing delay.
       expect(s.loop_rtt_ms.p50).toBeGreaterThan(96);
     } else {
-      const r = spawnSync(process.execPath, [BIN, 'testnet', '--netns', 'continents', '--duration', '4', ...SMALL], {
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      const r = runTestnet(['--netns', 'continents', '--duration', '4', ...SMALL], { timeoutMs: 60_000 });
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^loopix testnet: ERR_LOOPIX_NETNS_NETEM: /)]);
     }

@@ -6,37 +6,25 @@
  * intact, ≥ 99 % of the client loops must come back, and the only drops are the normal end of drop cover
  * (plus any the AQM shed, counted by reason).
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
+import { runTestnet, SMALLEST_NETWORK } from './helpers/testnet-run.js';
 
 /** Drop reasons a healthy sharded network may show: drop cover ends at providers; AQM shedding on a busy host. */
 const EXPECTED_DROPS = new Set(['drop_cover', 'aqm', 'queue_full']);
 
 describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded', () => {
   it('delivers every real message intact and gets ≥ 99 % of loops back with two workers per node', () => {
-    const started = performance.now();
-    const r = spawnSync(
-      process.execPath,
-      // The default message interval (offered load 0.5 of the λP streams): six clients send about five
-      // messages in 6 s. The drain: up to 10 s for the clients' send buffers (a message queued in the last
-      // second needs its λP slots), then at least the runner's loop-return grace for what is in flight. Two workers per node, so that one peer's datagrams, their link sequence numbers and
-      // their replay tags are spread over two threads of the node.
+    // The default message interval (offered load 0.5 of the λP streams): six clients send about five
+    // messages in 6 s. The drain: up to 10 s for the clients' send buffers (a message queued in the last
+    // second needs its λP slots), then at least the runner's loop-return grace for what is in flight. Two workers per node, so that one peer's datagrams, their link sequence numbers and
+    // their replay tags are spread over two threads of the node.
+    const r = runTestnet(
       [
-        BIN,
-        'testnet',
         '--pipeline',
         'sharded',
         '--workers',
         '2',
-        '--layers',
-        '1',
-        '--per-layer',
-        '1',
-        '--providers',
-        '1',
+        ...SMALLEST_NETWORK,
         '--clients',
         '6',
         '--duration',
@@ -45,7 +33,7 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
         '10',
         '--json',
       ],
-      { encoding: 'utf8', timeout: 80_000 },
+      { timeoutMs: 80_000 },
     );
     // Exit 1: a message was lost or corrupted; 70: an error escaped the runner (its `loopix:` line first).
     const fatal = r.stderr
@@ -53,8 +41,8 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
       .filter((l) => l.startsWith('loopix:'))
       .join('\n');
     expect(r.status, `${fatal}\n${r.stderr.slice(-2000)}`).toBe(0);
-    const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
-    expect(s.nodes, `run took ${((performance.now() - started) / 1000).toFixed(0)} s`).toBe(2);
+    const s = r.summary();
+    expect(s.nodes, `run took ${r.wallS.toFixed(0)} s`).toBe(2);
     expect(s.sent_real).toBeGreaterThanOrEqual(1); // Poisson with mean ≈ 5: none has probability < 1 %
     expect(s.delivered_real, JSON.stringify(s.dropped)).toBe(s.sent_real);
     expect(s.delivered_intact).toBe(s.sent_real);

@@ -4,23 +4,17 @@
  * parameters, drains, and ends with one JSON summary in which every real message arrived intact and at least
  * 99 % of loops returned.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
+import { runTestnet } from './helpers/testnet-run.js';
 
 describe('loopix testnet', () => {
   // Default settings, including the message interval: the demo traffic then fills half of the clients' λP
   // slots (messages and their SURB-acks; src/testnet/traffic.ts), about 10 messages in 20 s from 4 clients.
   // A faster interval overloads the λP streams by construction, and the backlog outlasts any drain.
   it('delivers every real message intact and gets ≥ 99 % of loops back on loopback with default settings', () => {
-    const r = spawnSync(process.execPath, [BIN, 'testnet', '--duration', '20', '--json'], {
-      encoding: 'utf8',
-      timeout: 150_000,
-    });
+    const r = runTestnet(['--duration', '20', '--json'], { timeoutMs: 150_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const s = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, any>;
+    const s = r.summary();
     const { loop_paths: _paths, directory: _directory, ...shown } = s;
     console.log(JSON.stringify(shown)); // what CI keeps of the run
     expect(s.nodes).toBe(8);
