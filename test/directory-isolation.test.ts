@@ -6,7 +6,7 @@
  * message is delivered and loops return at the honest rate. No honest node is excluded.
  */
 import { describe, expect, it } from 'vitest';
-import { runTestnet } from '../src/testnet/run.js';
+import { runQuietTestnet } from './helpers/testnet-run.js';
 
 /** Stated bound: excluded within this many epochs of the start of the misbehaviour. */
 const EPOCHS_TO_EXCLUSION = 8;
@@ -15,7 +15,7 @@ const EPOCH_S = 5;
 describe('bad-server isolation in a running testnet', () => {
   it('excludes a mix that drops 30 % of packets within the stated number of epochs; afterwards every message arrives and loops return at the honest rate', async () => {
     const lines: string[] = [];
-    const summary = await runTestnet({
+    const summary = await runQuietTestnet({
       shape: { layers: 2, perLayer: 2, providers: 1, epoch: 1, epochLengthS: EPOCH_S },
       clients: 2,
       // Exclusion comes about 4 epochs after the nodes are up (reports in the epoch after the first minDue
@@ -26,11 +26,8 @@ describe('bad-server isolation in a running testnet', () => {
       // the λP = 8/s payload slots, so no backlog hides the delivery ratio after the exclusion.
       messageIntervalS: 2,
       params: { mu: 20, lambdaM: 10, loopWindowS: 8, lambdaP: 8, lambdaL: 2, lambdaD: 1 },
-      workersPerNode: 1,
-      keep: false,
       misbehave: { 'mix-2.0': { drop: 0.3, delayMs: 0, tag: 0 } },
       isolation: { f: 1 },
-      table: null,
       log: (l) => lines.push(l),
     });
     const d = summary.directory!;

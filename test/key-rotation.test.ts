@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { NodeProcess } from '../src/testnet/processes.js';
 import type { LinkPeer } from './helpers/link-peer.js';
 import { rotatingMixFiles } from './helpers/rotating-mix.js';
-import { runTestnet } from './helpers/testnet-run.js';
+import { runTestnetCli } from './helpers/testnet-run.js';
 
 describe('replay filter across a crash and keys across an epoch boundary (one mix process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loopix-rotation-'));
@@ -106,7 +106,7 @@ describe('loopix testnet with short key epochs', () => {
     // 12-s epochs: a packet survives a boundary if it is in flight for less than one epoch length (the
     // previous key is live until the next boundary at the latest); five Exp(µ = 2/s) hops exceed 12 s with
     // probability ≈ 10⁻⁶, so no packet of the run should meet an expired key.
-    const r = runTestnet(['--duration', '30', '--epoch-length', '12', '--json'], { timeoutMs: 150_000 });
+    const r = runTestnetCli(['--duration', '30', '--epoch-length', '12', '--json'], { timeoutMs: 150_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const s = r.summary();
     expect(s.key_epochs.length_s).toBe(12);

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runTestnet } from '../src/testnet/run.js';
+import { runQuietTestnet } from './helpers/testnet-run.js';
 import type { PrometheusServer } from '../src/testnet/prometheus.js';
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
@@ -31,18 +31,14 @@ describe('loopix testnet --prometheus', () => {
       let seen:
         | { names: Set<string>; rising: Map<string, number>; up: number; pid: number | undefined; url: string }
         | undefined;
-      const summary = await runTestnet({
+      const summary = await runQuietTestnet({
         shape: { layers: 2, perLayer: 1, providers: 1, epoch: 1 },
         clients: 2,
         durationS: 8,
         drainTimeoutS: 20,
         messageIntervalS: 2,
         params: {},
-        workersPerNode: 1,
-        keep: false,
         prometheus: true,
-        table: null,
-        log: () => {},
         onPrometheus: async (server: PrometheusServer) => {
           const up = await server.query('up{job="loopix"}');
           const rising = await server.query('increase(loopix_packets_forwarded_total[1m])');

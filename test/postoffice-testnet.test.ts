@@ -4,22 +4,18 @@
  * as a pooled PULL's answer.
  */
 import { describe, expect, it } from 'vitest';
-import { runTestnet } from '../src/testnet/run.js';
+import { runQuietTestnet } from './helpers/testnet-run.js';
 
 describe('loopix testnet --post-office', () => {
   it('delivers the demo messages through the post office, intact, any loss explained by counted drops, and every node exits cleanly', async () => {
-    const summary = await runTestnet({
+    const summary = await runQuietTestnet({
       shape: { layers: 2, perLayer: 1, providers: 2, epoch: 1 },
       clients: 2,
       durationS: 6,
       drainTimeoutS: 20,
       messageIntervalS: 1,
       params: { lambdaP: 5, lambdaL: 1, lambdaD: 5, mu: 20, pullIntervalMs: 200, poRoundMs: 300, poPoolSize: 20 },
-      workersPerNode: 1,
-      keep: false,
       postOffice: true,
-      table: null,
-      log: () => {},
     });
     expect(summary.sent_real).toBeGreaterThan(0);
     expect(summary.delivered_corrupt).toBe(0);

@@ -14,7 +14,7 @@
  * up ≈ 2 s after RESTART_AT_S; the ≈ 10 s of sending after that carry ≈ 7 messages to show delivery resumed.
  */
 import { describe, expect, it } from 'vitest';
-import { runTestnet } from './helpers/testnet-run.js';
+import { runTestnetCli } from './helpers/testnet-run.js';
 
 const DURATION_S = 26;
 const KILL_AT_S = 5;
@@ -25,7 +25,7 @@ const SAME_LAYER = 'mix-2.1';
 
 describe('loopix testnet --kill', () => {
   it('counts the loss of a killed mix, names it in the loop statistics, and delivers again after its restart', () => {
-    const r = runTestnet(
+    const r = runTestnetCli(
       [
         '--duration',
         String(DURATION_S),

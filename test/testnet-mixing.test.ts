@@ -8,7 +8,7 @@
  * deviation from the model fails both runs.
  */
 import { describe, expect, it } from 'vitest';
-import { runTestnet } from './helpers/testnet-run.js';
+import { runTestnetCli } from './helpers/testnet-run.js';
 
 describe('loopix testnet --check-mixing', () => {
   // About 135 s on 2 cores: 15 s start-up, 60 s of sending, ≈ 35 s of drain (the probe's backlog), the stats.
@@ -16,7 +16,7 @@ describe('loopix testnet --check-mixing', () => {
     'finds the running network consistent with the Loopix model (pool, output, latency, client)',
     { retry: 1, timeout: 220_000 },
     () => {
-      const r = runTestnet(['--duration', '60', '--check-mixing', '--json'], {
+      const r = runTestnetCli(['--duration', '60', '--check-mixing', '--json'], {
         timeoutMs: 210_000,
         env: { ...process.env, LOOPIX_DEBUG: '1' },
       });
@@ -51,7 +51,7 @@ describe('loopix testnet --check-mixing', () => {
   );
 
   it('needs --duration (the window ends when sending stops)', () => {
-    const r = runTestnet(['--check-mixing'], { timeoutMs: 20_000 });
+    const r = runTestnetCli(['--check-mixing'], { timeoutMs: 20_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--check-mixing needs --duration/);
   });

@@ -18,7 +18,7 @@ import {
   removeLeftovers,
 } from '../src/testnet/netns.js';
 import { isLoopixError } from '../src/errors.js';
-import { BIN, runTestnet, SMALLEST_NETWORK } from './helpers/testnet-run.js';
+import { BIN, runTestnetCli, SMALLEST_NETWORK } from './helpers/testnet-run.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIp = spawnSync('ip', ['-V']).status === 0 && spawnSync('tc', ['-V']).status === 0;
@@ -160,7 +160,7 @@ describe.skipIf(!canNetns)('loopix testnet --netns (root)', () => {
       // clients' host and the provider are both in Europe: 2 × 12 ms), so ≥ 96 ms before any mixing delay.
       expect(s.loop_rtt_ms.p50).toBeGreaterThan(96);
     } else {
-      const r = runTestnet(['--netns', 'continents', '--duration', '4', ...SMALL], { timeoutMs: 60_000 });
+      const r = runTestnetCli(['--netns', 'continents', '--duration', '4', ...SMALL], { timeoutMs: 60_000 });
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^loopix testnet: ERR_LOOPIX_NETNS_NETEM: /)]);
     }

@@ -7,7 +7,7 @@
  * (plus any the AQM shed, counted by reason).
  */
 import { describe, expect, it } from 'vitest';
-import { runTestnet, SMALLEST_NETWORK } from './helpers/testnet-run.js';
+import { runTestnetCli, SMALLEST_NETWORK } from './helpers/testnet-run.js';
 
 /** Drop reasons a healthy sharded network may show: drop cover ends at providers; AQM shedding on a busy host. */
 const EXPECTED_DROPS = new Set(['drop_cover', 'aqm', 'queue_full']);
@@ -18,7 +18,7 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
     // messages in 6 s. The drain: up to 10 s for the clients' send buffers (a message queued in the last
     // second needs its λP slots), then at least the runner's loop-return grace for what is in flight. Two workers per node, so that one peer's datagrams, their link sequence numbers and
     // their replay tags are spread over two threads of the node.
-    const r = runTestnet(
+    const r = runTestnetCli(
       [
         '--pipeline',
         'sharded',

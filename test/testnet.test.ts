@@ -5,14 +5,14 @@
  * 99 % of loops returned.
  */
 import { describe, expect, it } from 'vitest';
-import { runTestnet } from './helpers/testnet-run.js';
+import { runTestnetCli } from './helpers/testnet-run.js';
 
 describe('loopix testnet', () => {
   // Default settings, including the message interval: the demo traffic then fills half of the clients' λP
   // slots (messages and their SURB-acks; src/testnet/traffic.ts), about 10 messages in 20 s from 4 clients.
   // A faster interval overloads the λP streams by construction, and the backlog outlasts any drain.
   it('delivers every real message intact and gets ≥ 99 % of loops back on loopback with default settings', () => {
-    const r = runTestnet(['--duration', '20', '--json'], { timeoutMs: 150_000 });
+    const r = runTestnetCli(['--duration', '20', '--json'], { timeoutMs: 150_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const s = r.summary();
     const { loop_paths: _paths, directory: _directory, ...shown } = s;

@@ -1,9 +1,11 @@
 /**
- * `loopix testnet` as a user runs it: a child process of bin/loopix.js (the compiled dist/) run to its end, and
- * the one JSON summary that `--json` prints as its last line.
+ * Whole testnet runs for tests: `loopix testnet` as a user runs it (a child process of bin/loopix.js, the
+ * compiled dist/, run to its end, and the one JSON summary that `--json` prints as its last line), and
+ * runTestnet (src/testnet/run.ts) in this process without its live table and log.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runTestnet, type TestnetOptions, type TestnetSummary } from '../../src/testnet/run.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/loopix.js', import.meta.url));
 
@@ -22,7 +24,7 @@ export interface TestnetRun {
   summary(): Record<string, any>;
 }
 
-export function runTestnet(
+export function runTestnetCli(
   args: readonly string[],
   o: { readonly timeoutMs: number; readonly env?: NodeJS.ProcessEnv },
 ): TestnetRun {
@@ -41,4 +43,11 @@ export function runTestnet(
     last,
     summary: () => JSON.parse(last) as Record<string, any>,
   };
+}
+
+/** runTestnet in this process, quietly: one crypto worker per node, no live table, no log unless given, the directory removed afterwards. */
+export function runQuietTestnet(
+  o: Omit<TestnetOptions, 'workersPerNode' | 'keep' | 'table' | 'log'> & Partial<Pick<TestnetOptions, 'log'>>,
+): Promise<TestnetSummary> {
+  return runTestnet({ workersPerNode: 1, keep: false, table: null, log: () => {}, ...o });
 }
