@@ -16,22 +16,23 @@ import { apiClientFor } from '../src/client-api/adapter.js';
 import { createNodeClient } from '../src/client/node.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import { isLoopixError } from '../src/errors.js';
-import { clientBackend, keyPair, makeNetwork, route, TestProvider, toHex, withPostOffice } from './client-fixtures.js';
+import {
+  clientBackend,
+  FAST_PARAMS,
+  keyPair,
+  makeNetwork,
+  route,
+  startTestProviders,
+  TestProvider,
+  toHex,
+  withPostOffice,
+} from './client-fixtures.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest } from '../src/postoffice/wire.js';
-import { freeTcpPort } from '../src/testnet/network.js';
 import { MemoryTransport, SIM_PARAMS, simClient } from './helpers/sim-client.js';
 
 const backend = clientBackend();
-const params = NetworkParamsSchema.parse({
-  lambdaP: 40,
-  lambdaL: 5,
-  lambdaD: 5,
-  mu: 1000,
-  pullK: 4,
-  pullIntervalMs: 20,
-  maxMessageBytes: 4096,
-});
+const params = NetworkParamsSchema.parse({ ...FAST_PARAMS, maxMessageBytes: 4096 });
 
 let providers: TestProvider[] = [];
 let alice: LoopixClient;
@@ -42,13 +43,9 @@ let aliceUrl = '';
 let bobUrl = '';
 
 beforeAll(async () => {
-  const ports = [await freeTcpPort(), await freeTcpPort()];
-  const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
-  const inboxes = new Map<string, Uint8Array[]>();
-  providers = net.providers.map(
-    (p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }),
-  );
-  for (const p of providers) await p.start();
+  const made = await startTestProviders(backend, { pullK: params.pullK });
+  const net = made.net;
+  providers = made.providers;
   const make = (provider: number) =>
     createNodeClient({
       config: { providerId: net.providers[provider]!.id, params },

@@ -9,15 +9,12 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { clientFromConfigFile } from '../src/client/node.js';
 import { registerClientCommands, runClientRecv, runClientSend } from '../src/cli/client-commands.js';
-import { clientBackend, keyPair, makeNetwork, TestProvider, toHex } from './client-fixtures.js';
-import { freeTcpPort } from '../src/testnet/network.js';
+import { clientBackend, FAST_PARAMS, keyPair, startTestProviders, toHex } from './client-fixtures.js';
 import { isLoopixError } from '../src/errors.js';
 
 const backend = clientBackend();
 const dir = mkdtempSync(join(tmpdir(), 'loopix-client-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const freePort = freeTcpPort;
 
 describe('loopix client CLI', () => {
   it('registers `client send` and `client recv` with their options', () => {
@@ -31,14 +28,8 @@ describe('loopix client CLI', () => {
   });
 
   it('send delivers a message that recv prints as a JSON line', async () => {
-    const ports = [await freePort(), await freePort()];
-    const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
-    const inboxes = new Map<string, Uint8Array[]>();
-    const providers = net.providers.map(
-      (p, i) => new TestProvider({ backend, net, providerId: p.id, pullK: 4, inboxes, port: ports[i]! }),
-    );
-    for (const p of providers) await p.start();
-    const params = { lambdaP: 40, lambdaL: 5, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20 };
+    const { net, providers } = await startTestProviders(backend, { pullK: FAST_PARAMS.pullK });
+    const params = FAST_PARAMS;
     writeFileSync(join(dir, 'topology.json'), JSON.stringify(net.topology.doc));
     const keys = { alice: keyPair(backend), bob: keyPair(backend) };
     for (const [name, k] of Object.entries(keys)) {

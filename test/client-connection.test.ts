@@ -11,26 +11,17 @@ import type { LogLike } from '../src/client/connection.js';
 import { NetworkParamsSchema } from '../src/config/schema.js';
 import {
   clientBackend,
+  FAST_PARAMS,
   keyPair,
-  makeNetwork,
+  startTestProviders,
   TestProvider,
   toHex,
   waitFor,
   type TestNetwork,
 } from './client-fixtures.js';
-import { freeTcpPort } from '../src/testnet/network.js';
 
 const backend = clientBackend();
-const params = NetworkParamsSchema.parse({
-  lambdaP: 40,
-  lambdaL: 10,
-  lambdaD: 5,
-  mu: 1000,
-  pullK: 4,
-  pullIntervalMs: 20,
-});
-
-const freePort = freeTcpPort;
+const params = NetworkParamsSchema.parse({ ...FAST_PARAMS, lambdaL: 10 });
 
 interface Setup {
   net: TestNetwork;
@@ -44,26 +35,11 @@ afterEach(async () => {
 });
 
 async function setup(refuse: string[] = []): Promise<Setup> {
-  const ports = [await freePort(), await freePort()];
-  const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
-  const inboxes = new Map<string, Uint8Array[]>();
-  const providers = net.providers.map(
-    (p, i) =>
-      new TestProvider({
-        backend,
-        net,
-        providerId: p.id,
-        pullK: params.pullK,
-        inboxes,
-        port: ports[i]!,
-        refuse: new Set(refuse),
-      }),
-  );
-  for (const p of providers) await p.start();
+  const made = await startTestProviders(backend, { pullK: params.pullK, refuse: new Set(refuse) });
   cleanups.push(async () => {
-    for (const p of providers) await p.stop();
+    for (const p of made.providers) await p.stop();
   });
-  return { net, providers, inboxes };
+  return made;
 }
 
 function client(net: TestNetwork, providerIndex: number, keys = keyPair(backend), log?: LogLike): LoopixClient {

@@ -14,6 +14,7 @@ import { decodeFrame, encode, ErrorCode, unpad } from '../src/protocol/frames.js
 import { loadSphinx } from '../src/sphinx/loader.js';
 import { loadNativeBackend } from '../src/sphinx/native.js';
 import type { SphinxBackend, UnwrapResult } from '../src/sphinx/types.js';
+import { freeTcpPort } from '../src/testnet/network.js';
 import { generateAuthorityKey, signTopology, TopologyIndex } from '../src/topology/document.js';
 import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 
@@ -312,6 +313,37 @@ export class TestProvider {
       }
     });
   }
+}
+
+/** Client parameters against TestProviders: λP + λL + λD = 50/s, µ = 1000/s (no waiting), pulls of k = 4 every 20 ms. */
+export const FAST_PARAMS = { lambdaP: 40, lambdaL: 5, lambdaD: 5, mu: 1000, pullK: 4, pullIntervalMs: 20 } as const;
+
+/**
+ * A network of two providers (one mix layer) whose providers are TestProviders on free ports of 127.0.0.1, named
+ * by their WebSocket URLs in the topology, sharing one inbox map, and started. A provider restarted with
+ * `stop()` and `start()` comes back on its port.
+ */
+export async function startTestProviders(
+  backend: SphinxBackend,
+  o: { readonly pullK: number; readonly refuse?: ReadonlySet<string> },
+): Promise<{ net: TestNetwork; providers: TestProvider[]; inboxes: Map<string, Uint8Array[]> }> {
+  const ports = [await freeTcpPort(), await freeTcpPort()];
+  const net = makeNetwork(backend, { providers: 2, perLayer: 1, wsUrls: ports.map((p) => `ws://127.0.0.1:${p}`) });
+  const inboxes = new Map<string, Uint8Array[]>();
+  const providers = net.providers.map(
+    (p, i) =>
+      new TestProvider({
+        backend,
+        net,
+        providerId: p.id,
+        pullK: o.pullK,
+        inboxes,
+        port: ports[i]!,
+        ...(o.refuse ? { refuse: o.refuse } : {}),
+      }),
+  );
+  for (const p of providers) await p.start();
+  return { net, providers, inboxes };
 }
 
 /** Polls `cond` every 10 ms until true; throws after `timeoutMs`. */
