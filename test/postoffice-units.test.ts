@@ -237,9 +237,9 @@ describe('the SQLite mailboxes', () => {
 describe('the post office handler (real SURBs, real SQLite)', () => {
   const selfId = seq(g.addressBytes, 60);
   const recipientSecret = seq(32, 90);
-  /** A one-hop SURB: first hop this PO, ending SURB_REPLY at the recipient key. */
-  const surb = () => {
-    const made = native.createSurb(g, {
+  /** A one-hop SURB ending SURB_REPLY at the recipient key, whose first hop is `firstHop` (default: this PO). */
+  const surb = (firstHop = selfId) =>
+    native.createSurb(g, {
       epoch: 1,
       hops: [
         {
@@ -249,10 +249,8 @@ describe('the post office handler (real SURBs, real SQLite)', () => {
           delayUs: 0,
         },
       ],
-      firstHop: selfId,
+      firstHop,
     });
-    return made;
-  };
   /** The content an answer packet carries to the recipient. */
   const answerOf = (packet: Uint8Array, keys: Uint8Array) => {
     const r = native.unwrap(g, recipientSecret, packet.slice());
@@ -315,18 +313,7 @@ describe('the post office handler (real SURBs, real SQLite)', () => {
 
   it('drops what it cannot answer with a counted reason, never throwing', () => {
     const { sent, counts, office, store } = make(join(dir, 'po-c.sqlite'), 10);
-    const other = native.createSurb(g, {
-      epoch: 1,
-      hops: [
-        {
-          publicKey: native.x25519Base(recipientSecret),
-          command: Command.SURB_REPLY,
-          address: seq(g.addressBytes, 1),
-          delayUs: 0,
-        },
-      ],
-      firstHop: seq(g.addressBytes, 61),
-    });
+    const other = surb(seq(g.addressBytes, 61)); // first hop another node
     office.handle(ZERO_ADDR, encodePull(g, seq(16), other.surb));
     const garbage = encodePull(g, seq(16), seq(g.surbBytes, 3));
     office.handle(ZERO_ADDR, garbage);

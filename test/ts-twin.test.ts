@@ -90,6 +90,11 @@ describe('forward packets', () => {
   const ns = nodes(g, 6);
   const rnd = prng(42);
   const msgId = rnd(g.addressBytes);
+  /** A ν-hop packet over the first ν nodes, ending with `last`, unwrapped hop by hop. */
+  const alongPath = (nu: number, last: CommandCode, epoch: number, content: Uint8Array): UnwrapResult[] => {
+    const sub = ns.slice(0, nu);
+    return walk(g, sub, ts.createPacket(g, { epoch, hops: path(g, sub, commandsFor(nu, last), msgId), content }));
+  };
 
   it('a 6-hop packet unwraps hop by hop: relay ×4, deliver, final with the content sent', () => {
     const content = rnd(g.contentBytes);
@@ -128,13 +133,7 @@ describe('forward packets', () => {
   it('paths of 1..r hops all work', () => {
     for (let nu = 1; nu <= g.maxHops; nu++) {
       const content = rnd(100);
-      const sub = ns.slice(0, nu);
-      const packet = ts.createPacket(g, {
-        epoch: 1,
-        hops: path(g, sub, commandsFor(nu, Command.FINAL), msgId),
-        content,
-      });
-      const results = walk(g, sub, packet);
+      const results = alongPath(nu, Command.FINAL, 1, content);
       expect(results.map((r) => r.kind)).toEqual([...Array<string>(nu - 1).fill('relay'), 'final']);
       const final = results.at(-1)!;
       if (final.kind !== 'final') throw new Error('expected final');
@@ -168,13 +167,7 @@ describe('forward packets', () => {
   it('a loop ends in a loop result carrying its id and content', () => {
     for (const nu of [1, 3, 6]) {
       const content = rnd(64);
-      const sub = ns.slice(0, nu);
-      const packet = ts.createPacket(g, {
-        epoch: 3,
-        hops: path(g, sub, commandsFor(nu, Command.LOOP), msgId),
-        content,
-      });
-      const last = walk(g, sub, packet).at(-1)!;
+      const last = alongPath(nu, Command.LOOP, 3, content).at(-1)!;
       if (last.kind !== 'loop') throw new Error(`expected loop, got ${last.kind}`);
       expect(last.id).toEqual(msgId);
       expect(last.content.subarray(0, 64)).toEqual(content);
@@ -183,13 +176,7 @@ describe('forward packets', () => {
 
   it('a drop command ends in a drop result', () => {
     for (const nu of [1, 4]) {
-      const sub = ns.slice(0, nu);
-      const packet = ts.createPacket(g, {
-        epoch: 3,
-        hops: path(g, sub, commandsFor(nu, Command.DROP), msgId),
-        content: new Uint8Array(0),
-      });
-      const last = walk(g, sub, packet).at(-1)!;
+      const last = alongPath(nu, Command.DROP, 3, new Uint8Array(0)).at(-1)!;
       expect(last.kind).toBe('drop');
       if (last.kind === 'drop') expect(last.replayTag.length).toBe(g.replayTagBytes);
     }
