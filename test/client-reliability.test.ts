@@ -6,31 +6,35 @@
 import { describe, expect, it } from 'vitest';
 import { isLoopixError } from '../src/errors.js';
 import { MemoryStore } from '../src/client/store.js';
-import type { Delivery, ReceivedMessage } from '../src/client/client.js';
+import type { Delivery } from '../src/client/client.js';
 import { clientIdOf } from '../src/address.js';
 import { clientBackend, makeNetwork, toHex } from './client-fixtures.js';
-import { SimWorld } from './helpers/sim-network.js';
+import { collect } from './helpers/received.js';
+import { SimWorld, type SimClient } from './helpers/sim-network.js';
 
 const backend = clientBackend();
 const net = makeNetwork(backend, { layers: 2, perLayer: 1, providers: 2 });
 const [P0, P1] = [net.providers[0]!, net.providers[1]!];
 const MIX = net.topology.layerNodes[1]![0]!.id;
 
-function drain(messages: ReceivedMessage[], it: AsyncIterable<ReceivedMessage>): void {
-  void (async () => {
-    for await (const m of it) messages.push(m);
-  })();
+/**
+ * A simulated network over `n` with alice at its first provider and bob at its second (`params` for both,
+ * `aliceExtra` for alice only); neither started.
+ */
+function aliceAndBob(n = net, params: Record<string, number> = {}, aliceExtra: Parameters<SimWorld['client']>[2] = {}) {
+  const w = new SimWorld(backend, n);
+  return { w, alice: w.client(n.providers[0]!.id, params, aliceExtra), bob: w.client(n.providers[1]!.id, params) };
 }
+const start = (...clients: SimClient[]): void => {
+  for (const c of clients) c.client.start();
+};
+const stop = (...clients: SimClient[]): Promise<unknown> => Promise.all(clients.map((c) => c.client.stop()));
 
 describe('acknowledgements and retransmission (simulated time)', () => {
   it('send() resolves once every fragment is acknowledged, with progress on the way', async () => {
-    const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id),
-      bob = w.client(P1.id);
-    const got: ReceivedMessage[] = [];
-    drain(got, bob.client.messages());
-    alice.client.start();
-    bob.client.start();
+    const { w, alice, bob } = aliceAndBob();
+    const got = collect(bob.client);
+    start(alice, bob);
     const progress: number[] = [];
     let result: Delivery | undefined;
     const h = alice.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(3000)), {
@@ -46,18 +50,14 @@ describe('acknowledgements and retransmission (simulated time)', () => {
     expect(got.map((m) => m.messageId)).toEqual([h.messageId]);
     expect(alice.client.stats().acks_received).toBe(result!.fragments);
     expect(bob.client.stats().acks_sent).toBe(result!.fragments);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 
   it('with a mix dropping 10 %, 100 messages arrive exactly once and every send() resolves', async () => {
-    const w = new SimWorld(backend, net);
+    const { w, alice, bob } = aliceAndBob(net, { lambdaP: 40 });
     w.lose = (id) => id === MIX && Math.random() < 0.1;
-    const alice = w.client(P0.id, { lambdaP: 40 }),
-      bob = w.client(P1.id, { lambdaP: 40 });
-    const got: ReceivedMessage[] = [];
-    drain(got, bob.client.messages());
-    alice.client.start();
-    bob.client.start();
+    const got = collect(bob.client);
+    start(alice, bob);
     // Incompressible bodies of 1..900 bytes: about 70 fragments in all, so the mix has something to drop.
     const bodies = Array.from({ length: 100 }, (_, i) => crypto.getRandomValues(new Uint8Array(1 + ((i * 37) % 900))));
     const handles = bodies.map((b) => alice.client.send(bob.client.address, b));
@@ -76,16 +76,13 @@ describe('acknowledgements and retransmission (simulated time)', () => {
     expect(as.retransmissions).toBeGreaterThan(0);
     expect(w.lost.get(MIX)).toBeGreaterThan(0);
     expect(bob.client.stats().duplicates_ignored).toBeGreaterThanOrEqual(0);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 
   it('rejects with ERR_LOOPIX_CLIENT_UNDELIVERED naming the message after the attempts are used up', async () => {
-    const w = new SimWorld(backend, net);
+    const { w, alice, bob } = aliceAndBob(net, {}, { retransmit: { maxAttempts: 3 } });
     w.lose = (id) => id === MIX; // the only path is dead
-    const alice = w.client(P0.id, {}, { retransmit: { maxAttempts: 3 } }),
-      bob = w.client(P1.id);
-    alice.client.start();
-    bob.client.start();
+    start(alice, bob);
     const h = alice.client.send(bob.client.address, new Uint8Array(10));
     let err: unknown;
     h.catch((e: unknown) => (err = e));
@@ -94,43 +91,35 @@ describe('acknowledgements and retransmission (simulated time)', () => {
     expect((err as Error).message).toContain(h.messageId);
     expect((err as Error).message).toContain('3 transmissions');
     expect(alice.client.stats().sent_real).toBe(3);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 
   it('a retransmitted fragment whose ack was lost is acknowledged again but delivered once', async () => {
-    const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id),
-      bob = w.client(P1.id);
-    const got: ReceivedMessage[] = [];
-    drain(got, bob.client.messages());
+    const { w, alice, bob } = aliceAndBob();
+    const got = collect(bob.client);
     // The mix loses the first two packets bob sends to alice: his acks.
     const aliceId = toHex(clientIdOf(net.geometry, alice.keys.publicKey));
     let acksLost = 0;
     w.lose = (id, p) => id === MIX && p.from === P1.id && p.deliveredTo === aliceId && acksLost < 2 && ++acksLost > 0;
-    alice.client.start();
-    bob.client.start();
+    start(alice, bob);
     let done = false;
     void alice.client.send(bob.client.address, new TextEncoder().encode('once')).then(() => (done = true));
     expect(await w.runUntil(() => done, 120_000)).toBe(true);
     expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(['once']);
     expect(bob.client.stats().duplicates_ignored).toBeGreaterThanOrEqual(1);
     expect(alice.client.stats().retransmissions).toBeGreaterThanOrEqual(1);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 });
 
 describe('envelopes (simulated time)', () => {
   it('ten 20-byte messages queued together leave in fewer packets than ten and arrive as ten, in order', async () => {
-    const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id),
-      bob = w.client(P1.id);
-    const got: ReceivedMessage[] = [];
-    drain(got, bob.client.messages());
+    const { w, alice, bob } = aliceAndBob();
+    const got = collect(bob.client);
     const texts = Array.from({ length: 10 }, (_, i) => `message number ${String(i).padStart(2, '0')}...`);
     expect(texts.every((t) => t.length === 20)).toBe(true);
     const handles = texts.map((t) => alice.client.send(bob.client.address, new TextEncoder().encode(t)));
-    alice.client.start();
-    bob.client.start();
+    start(alice, bob);
     let done = 0;
     for (const h of handles) void h.then(() => done++);
     expect(await w.runUntil(() => done === 10, 60_000)).toBe(true);
@@ -140,19 +129,16 @@ describe('envelopes (simulated time)', () => {
     expect(alice.client.stats().sent_real).toBe(1);
     expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(texts);
     expect(got.map((m) => m.messageId)).toEqual(handles.map((h) => h.messageId));
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 });
 
 describe('the wire rate with acks and retransmissions (simulated time)', () => {
   it('stays λP + λL + λD: acks and retransmissions take the place of λP drops', async () => {
-    const w = new SimWorld(backend, net);
-    w.lose = (id) => id === MIX && Math.random() < 0.3; // plenty of retransmissions
     const rates = { lambdaP: 5, lambdaL: 1, lambdaD: 1 };
-    const alice = w.client(P0.id, rates),
-      bob = w.client(P1.id, rates);
-    alice.client.start();
-    bob.client.start();
+    const { w, alice, bob } = aliceAndBob(net, rates);
+    w.lose = (id) => id === MIX && Math.random() < 0.3; // plenty of retransmissions
+    start(alice, bob);
     const T = 240_000; // 4 simulated minutes
     for (let i = 0; i < 120; i++)
       alice.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(700))).catch(() => {});
@@ -169,15 +155,13 @@ describe('the wire rate with acks and retransmissions (simulated time)', () => {
       expect(s.acks_sent + s.retransmissions).toBeGreaterThan(0);
     }
     expect(alice.client.stats().retransmissions).toBeGreaterThan(0);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 });
 
 describe('forged and replayed acknowledgements (simulated time)', () => {
   it('an ack built without the SURB, or a replayed one, does not acknowledge anything', async () => {
-    const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id),
-      bob = w.client(P1.id);
+    const { w, alice, bob } = aliceAndBob();
     // Capture bob's acks on the wire instead of delivering them; the attacker replays one twice.
     const captured: Uint8Array[] = [];
     const aliceId = toHex(clientIdOf(net.geometry, alice.keys.publicKey));
@@ -186,8 +170,7 @@ describe('forged and replayed acknowledgements (simulated time)', () => {
       return false;
     };
     const bobTransport = () => bob.transport();
-    alice.client.start();
-    bob.client.start();
+    start(alice, bob);
     const h = alice.client.send(bob.client.address, new TextEncoder().encode('acked?'));
     h.catch(() => {});
     await w.runUntil(() => bob.client.stats().acks_sent >= 1, 30_000);
@@ -219,21 +202,16 @@ describe('forged and replayed acknowledgements (simulated time)', () => {
     void h.then(() => (done = true));
     expect(await w.runUntil(() => done, 10_000)).toBe(true);
     expect(alice.client.stats().acks_received).toBe(1);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 });
 
 describe('reply SURBs (simulated time)', () => {
   it('a reply reaches the sender through SURBs; the recipient sees a handle, never the address; top-up and expiry', async () => {
-    const w = new SimWorld(backend, net);
-    const alice = w.client(P0.id),
-      bob = w.client(P1.id);
-    const atAlice: ReceivedMessage[] = [],
-      atBob: ReceivedMessage[] = [];
-    drain(atAlice, alice.client.messages());
-    drain(atBob, bob.client.messages());
-    alice.client.start();
-    bob.client.start();
+    const { w, alice, bob } = aliceAndBob();
+    const atAlice = collect(alice.client),
+      atBob = collect(bob.client);
+    start(alice, bob);
     const h = alice.client.send(bob.client.address, new TextEncoder().encode('write back'), { replySurbs: 3 });
     h.catch(() => {});
     expect(h.conversation).toMatch(/^[0-9a-f]{32}$/);
@@ -266,7 +244,7 @@ describe('reply SURBs (simulated time)', () => {
       code: 'ERR_LOOPIX_CLIENT_REPLY_UNKNOWN',
       field: 'handle',
     });
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 
   it("a reply after the SURBs' key epoch ended fails with ERR_LOOPIX_CLIENT_REPLY_EXPIRED", async () => {
@@ -277,14 +255,9 @@ describe('reply SURBs (simulated time)', () => {
       epochLengthS: 60,
       epochStartMs: 1_700_000_000_000,
     });
-    const w = new SimWorld(backend, rotating);
-    const [Q0, Q1] = [rotating.providers[0]!, rotating.providers[1]!];
-    const alice = w.client(Q0.id),
-      bob = w.client(Q1.id);
-    const atBob: ReceivedMessage[] = [];
-    drain(atBob, bob.client.messages());
-    alice.client.start();
-    bob.client.start();
+    const { w, alice, bob } = aliceAndBob(rotating);
+    const atBob = collect(bob.client);
+    start(alice, bob);
     alice.client
       .send(bob.client.address, new TextEncoder().encode('answer within the epoch'), { replySurbs: 2 })
       .catch(() => {});
@@ -293,7 +266,7 @@ describe('reply SURBs (simulated time)', () => {
     const err = await bob.client.reply(atBob[0]!.replyHandle!, new Uint8Array(1)).catch((e: unknown) => e);
     expect(isLoopixError(err, 'ERR_LOOPIX_CLIENT_REPLY_EXPIRED')).toBe(true);
     expect((err as Error).message).toContain(atBob[0]!.replyHandle!);
-    await Promise.all([alice.client.stop(), bob.client.stop()]);
+    await stop(alice, bob);
   });
 });
 
@@ -304,10 +277,8 @@ describe('persistence (simulated time)', () => {
     const bobStore = new MemoryStore();
     const alice1 = w.client(P0.id, {}, { store });
     const bob = w.client(P1.id, {}, { store: bobStore });
-    const got: ReceivedMessage[] = [];
-    drain(got, bob.client.messages());
-    alice1.client.start();
-    bob.client.start();
+    const got = collect(bob.client);
+    start(alice1, bob);
     const ids = Array.from({ length: 5 }, () => {
       const h = alice1.client.send(bob.client.address, crypto.getRandomValues(new Uint8Array(2000)));
       h.catch(() => {});
@@ -332,6 +303,6 @@ describe('persistence (simulated time)', () => {
     expect(deliveredAfter.length).toBeGreaterThan(0);
     // The recipient restarted on its store still knows what it delivered: a replayed old fragment is a duplicate.
     expect(bobStore.data.seen.size).toBe(1);
-    await Promise.all([alice2.client.stop(), bob.client.stop()]);
+    await stop(alice2, bob);
   });
 });
