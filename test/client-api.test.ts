@@ -30,6 +30,7 @@ import {
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress } from '../src/postoffice/mailbox.js';
 import { decodeRequest } from '../src/postoffice/wire.js';
 import { MemoryTransport, SIM_PARAMS, simClient } from './helpers/sim-client.js';
+import { thrown } from './helpers/errors.js';
 
 const backend = clientBackend();
 const params = NetworkParamsSchema.parse({ ...FAST_PARAMS, maxMessageBytes: 4096 });
@@ -350,12 +351,7 @@ describe('loopix client API (several applications, defenses)', () => {
 
   it('refuses to listen off the loopback interface unless allowed in so many words', () => {
     for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.com']) {
-      let err: unknown;
-      try {
-        new ClientApiServer({ client: apiClientFor(alice), host });
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => new ClientApiServer({ client: apiClientFor(alice), host }));
       expect(isLoopixError(err, 'ERR_LOOPIX_API_OFF_HOST'), host).toBe(true);
     }
     expect(

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { clientFromConfigFile } from '../src/client/node.js';
 import { registerClientCommands, runClientRecv, runClientSend } from '../src/cli/client-commands.js';
 import { clientBackend, FAST_PARAMS, keyPair, startTestProviders, toHex } from './client-fixtures.js';
-import { isLoopixError } from '../src/errors.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 const backend = clientBackend();
 const dir = mkdtempSync(join(tmpdir(), 'loopix-client-cli-'));
@@ -113,14 +113,12 @@ describe('loopix client CLI', () => {
         log: { level: 'silent' },
       }),
     );
-    let err: unknown;
-    try {
-      clientFromConfigFile(file, { backend });
-    } catch (e) {
-      err = e;
-    }
-    expect(isLoopixError(err, 'ERR_LOOPIX_CLIENT_NO_DOCUMENT') && err.field).toBe('topologyFile');
-    expect((err as Error).message).toContain('prepareClientDirectory');
-    expect((err as Error).message).toContain('carol.topology.json');
+    const err = expectLoopixError(
+      () => clientFromConfigFile(file, { backend }),
+      'ERR_LOOPIX_CLIENT_NO_DOCUMENT',
+      'topologyFile',
+    );
+    expect(err.message).toContain('prepareClientDirectory');
+    expect(err.message).toContain('carol.topology.json');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { isLoopixError } from '../src/errors.js';
 import { Faults, parseMisbehave } from '../src/node/faults.js';
 import { Outgoing } from '../src/node/outgoing.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 function rig(faults: Faults) {
   const sent: Uint8Array[] = [];
@@ -61,13 +61,7 @@ describe('fault injection', () => {
       faults: { drop: 0.3, delayMs: 200, tag: 0 },
     });
     for (const bad of ['mix-2.0', 'mix-2.0:drop=2', 'mix-2.0:slow=1', 'mix-2.0:drop=x']) {
-      let caught: unknown;
-      try {
-        parseMisbehave(bad);
-      } catch (err) {
-        caught = err;
-      }
-      expect(isLoopixError(caught, 'ERR_LOOPIX_CLI_MISBEHAVE')).toBe(true);
+      expectLoopixError(() => parseMisbehave(bad), 'ERR_LOOPIX_CLI_MISBEHAVE');
     }
   });
 });

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runKeygen } from '../src/cli/keygen.js';
-import { isLoopixError } from '../src/errors.js';
 import { loadNodeKeyFile, pruneKeyFile } from '../src/node/keys.js';
 import { native } from './helpers/backends.js';
 import { makeNetwork, type TestNetwork } from './node-fixture.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 const BIN = fileURLToPath(new URL('../bin/loopix.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -32,15 +32,9 @@ describe('key files readable by others', () => {
         mode: 0o600,
       });
       chmodSync(file, mode);
-      let caught: unknown;
-      try {
-        loadNodeKeyFile(file);
-      } catch (err) {
-        caught = err;
-      }
-      expect(isLoopixError(caught, 'ERR_LOOPIX_KEYFILE_MODE')).toBe(true);
-      expect((caught as Error).message).toContain(file);
-      expect((caught as Error).message).toContain(`0${mode.toString(8)}`);
+      const caught = expectLoopixError(() => loadNodeKeyFile(file), 'ERR_LOOPIX_KEYFILE_MODE');
+      expect(caught.message).toContain(file);
+      expect(caught.message).toContain(`0${mode.toString(8)}`);
       chmodSync(file, 0o600);
       expect(loadNodeKeyFile(file).kind).toBe('single');
     });

@@ -17,8 +17,8 @@ import {
   netemSupported,
   removeLeftovers,
 } from '../src/testnet/netns.js';
-import { isLoopixError } from '../src/errors.js';
 import { BIN, runTestnetCli, SMALLEST_NETWORK } from './helpers/testnet-run.js';
+import { expectLoopixError } from './helpers/errors.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIp = spawnSync('ip', ['-V']).status === 0 && spawnSync('tc', ['-V']).status === 0;
@@ -81,13 +81,7 @@ describe('link matrices', () => {
       expect(m.link('provider-0', 'mix-1.0')).toEqual({ delayMs: 5, jitterMs: 0, lossPct: 0 });
       const bad = join(dir, 'bad.json');
       writeFileSync(bad, JSON.stringify({ links: { 'a>b': { lossPct: 150 } } }));
-      let err: unknown;
-      try {
-        linkMatrix(bad);
-      } catch (e) {
-        err = e;
-      }
-      expect(isLoopixError(err, 'ERR_LOOPIX_NETNS_MATRIX') && err.field).toBe('links.a>b.lossPct');
+      expectLoopixError(() => linkMatrix(bad), 'ERR_LOOPIX_NETNS_MATRIX', 'links.a>b.lossPct');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
