@@ -4,14 +4,10 @@
  * `ws` clients and a real SQLite inbox. The limits are scaled up (hundreds of frames per second) so that
  * each test takes well under a second of wall clock.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
 import { makeGeometry } from '../src/geometry.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
-import { openInbox, type SqliteInbox } from '../src/provider/inbox.js';
 import {
   ClientLimiter,
   MIN_SUBMIT_BURST,
@@ -21,9 +17,8 @@ import {
   type FrontEndLimits,
 } from '../src/provider/limits.js';
 import type { ClientFrontEnd } from '../src/provider/types.js';
-import { startClientFrontEnd } from '../src/provider/ws-server.js';
 import { keys, RawPeer, sleep, waitFor } from './hardening-helpers.js';
-import { testFrontEndOptions } from './helpers/front-end.js';
+import { FrontEndRig } from './helpers/front-end.js';
 
 const g = makeGeometry();
 const K = 2;
@@ -102,40 +97,25 @@ describe('token bucket and limit sizing', () => {
 });
 
 describe('provider front end limits', () => {
-  let dir: string;
-  let inbox: SqliteInbox;
-  let server: ClientFrontEnd | undefined;
+  let rig: FrontEndRig;
   let peers: RawPeer[];
-  let counts: Map<string, number>;
-  let submitted: number;
 
-  async function start(limits: Partial<FrontEndLimits>): Promise<ClientFrontEnd> {
-    server = await startClientFrontEnd({
-      ...testFrontEndOptions({ geometry: g, pullK: K, inbox, counts, submit: () => void submitted++ }),
-      limits: { ...NO_LIMITS, ...limits },
-    });
-    return server;
-  }
+  const start = (limits: Partial<FrontEndLimits>): Promise<ClientFrontEnd> =>
+    rig.start({ limits: { ...NO_LIMITS, ...limits } });
   const connect = (): RawPeer => {
-    const p = new RawPeer(`ws://127.0.0.1:${server!.port}/`, g, K);
+    const p = new RawPeer(`ws://127.0.0.1:${rig.server!.port}/`, g, K);
     peers.push(p);
     return p;
   };
   const packet = new Uint8Array(g.packetBytes).fill(7);
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'loopix-limits-'));
-    inbox = openInbox(join(dir, 'inbox.sqlite'), g);
+    rig = new FrontEndRig('loopix-limits-', g, K);
     peers = [];
-    counts = new Map();
-    submitted = 0;
-    server = undefined;
   });
   afterEach(async () => {
     for (const p of peers) p.terminate();
-    await server?.close();
-    inbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   });
 
   it('never throttles a client that submits at its allowed rate', async () => {
@@ -148,8 +128,8 @@ describe('provider front end limits', () => {
       await sleep(50);
     }
     await c.pull(1); // a round trip: every SUBMIT was handled
-    expect(submitted).toBe(150);
-    expect(counts.get('ws_submit_throttled')).toBeUndefined();
+    expect(rig.submitted.length).toBe(150);
+    expect(rig.counts.get('ws_submit_throttled')).toBeUndefined();
   });
 
   it('throttles a client above its SUBMIT rate (excess dropped and counted), then closes it with RATE_LIMITED once that persists', async () => {
@@ -162,8 +142,8 @@ describe('provider front end limits', () => {
     // A burst of 30 at once: the bucket's 20 pass, 10 are throttled; the connection stays open.
     for (let i = 0; i < 30; i++) c.send(encode.submit(g, packet));
     await c.pull(1);
-    expect(submitted).toBeLessThanOrEqual(burst + Math.ceil((rate * (performance.now() - t0)) / 1000));
-    expect(counts.get('ws_submit_throttled')).toBeGreaterThanOrEqual(5);
+    expect(rig.submitted.length).toBeLessThanOrEqual(burst + Math.ceil((rate * (performance.now() - t0)) / 1000));
+    expect(rig.counts.get('ws_submit_throttled')).toBeGreaterThanOrEqual(5);
     expect(c.isClosed).toBe(false);
     // Then twice the allowed rate, persistently: throttled, and closed once the debt reaches a whole bucket.
     const timer = setInterval(() => {
@@ -174,10 +154,10 @@ describe('provider front end limits', () => {
     expect(error).toMatchObject({ type: 'error', code: ErrorCode.RATE_LIMITED });
     expect((await c.closed).code).toBe(1008);
     const elapsedS = (performance.now() - t0) / 1000;
-    expect(counts.get('ws_rate_limited')).toBe(1);
+    expect(rig.counts.get('ws_rate_limited')).toBe(1);
     // Nothing beyond the allowance reached the pipeline.
-    expect(submitted).toBeLessThanOrEqual(burst + Math.ceil(rate * elapsedS) + 1);
-    expect(counts.get('ws_submit')).toBe(submitted);
+    expect(rig.submitted.length).toBeLessThanOrEqual(burst + Math.ceil(rate * elapsedS) + 1);
+    expect(rig.counts.get('ws_submit')).toBe(rig.submitted.length);
   });
 
   it('shares one client’s SUBMIT allowance across its connections and across reconnects', async () => {
@@ -187,12 +167,12 @@ describe('provider front end limits', () => {
     await a.authenticate(me);
     for (let i = 0; i < 20; i++) a.send(encode.submit(g, packet));
     await a.pull(1);
-    expect(submitted).toBe(20);
+    expect(rig.submitted.length).toBe(20);
     const b = connect();
     await b.authenticate(me);
     b.send(encode.submit(g, packet));
     await b.pull(1);
-    expect(submitted).toBe(20);
+    expect(rig.submitted.length).toBe(20);
     a.terminate();
     b.terminate();
     await Promise.all([a.closed, b.closed]);
@@ -200,14 +180,14 @@ describe('provider front end limits', () => {
     await again.authenticate(me);
     again.send(encode.submit(g, packet));
     await again.pull(1);
-    expect(submitted).toBe(20);
-    expect(counts.get('ws_submit_throttled')).toBe(2);
+    expect(rig.submitted.length).toBe(20);
+    expect(rig.counts.get('ws_submit_throttled')).toBe(2);
     // Another client has its own allowance.
     const other = connect();
     await other.authenticate(keys());
     other.send(encode.submit(g, packet));
     await other.pull(1);
-    expect(submitted).toBe(21);
+    expect(rig.submitted.length).toBe(21);
   });
 
   it('serves pulls on the pull schedule, leaves faster pulls unanswered (counted) and closes a persistent over-puller', async () => {
@@ -218,7 +198,7 @@ describe('provider front end limits', () => {
       expect(await honest.pull(i)).toHaveLength(K);
       await sleep(250); // 4 pulls/s, under the 5/s allowed
     }
-    expect(counts.get('ws_pull_throttled')).toBeUndefined();
+    expect(rig.counts.get('ws_pull_throttled')).toBeUndefined();
 
     const greedy = connect();
     await greedy.authenticate(keys());
@@ -226,13 +206,13 @@ describe('provider front end limits', () => {
     for (let i = 1; i <= 3; i++) expect(await greedy.next()).toMatchObject({ type: 'pullReply', requestId: i });
     greedy.send(encode.pull(4)); // over the bucket: no reply
     expect(await greedy.next(150)).toBeNull();
-    expect(counts.get('ws_pull_throttled')).toBe(1);
+    expect(rig.counts.get('ws_pull_throttled')).toBe(1);
     for (let i = 5; i <= 10; i++) greedy.send(encode.pull(i));
     const frames = [];
     for (let f = await greedy.next(); f !== null; f = await greedy.next()) frames.push(f);
     expect(frames.at(-1)).toMatchObject({ type: 'error', code: ErrorCode.RATE_LIMITED });
     expect((await greedy.closed).code).toBe(1008);
-    expect(counts.get('ws_rate_limited')).toBe(1);
+    expect(rig.counts.get('ws_rate_limited')).toBe(1);
     // The honest client is unaffected.
     expect(await honest.pull(6)).toHaveLength(K);
   });
@@ -245,14 +225,14 @@ describe('provider front end limits', () => {
     const extra = connect();
     expect(await extra.next()).toMatchObject({ type: 'error', code: ErrorCode.TOO_MANY_CONNECTIONS });
     expect((await extra.closed).code).toBe(1008);
-    expect(counts.get('ws_too_many_connections')).toBe(1);
+    expect(rig.counts.get('ws_too_many_connections')).toBe(1);
     // The admitted connections keep working.
     expect(await first[0]!.pull(1)).toHaveLength(K);
     first[1]!.terminate();
     await first[1]!.closed;
-    await waitFor(() => (server!.connections === 2 ? true : undefined), 2000);
+    await waitFor(() => (rig.server!.connections === 2 ? true : undefined), 2000);
     const replacement = connect();
     expect((await replacement.authenticate(keys()))?.type).toBe('authOk');
-    expect(counts.get('ws_too_many_connections')).toBe(1);
+    expect(rig.counts.get('ws_too_many_connections')).toBe(1);
   });
 });

@@ -4,19 +4,14 @@
  * the provider's Sphinx backend).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { clientIdOf } from '../src/address.js';
 import { makeGeometry } from '../src/geometry.js';
 import { encode, ErrorCode, FrameType, type Frame } from '../src/protocol/frames.js';
-import { openInbox, type SqliteInbox } from '../src/provider/inbox.js';
-import type { ClientFrontEnd, ClientFrontEndOptions } from '../src/provider/types.js';
-import { startClientFrontEnd } from '../src/provider/ws-server.js';
 import { keys, RawPeer, type Keys } from './hardening-helpers.js';
-import { testFrontEndOptions } from './helpers/front-end.js';
+import { FrontEndRig } from './helpers/front-end.js';
 
 const g = makeGeometry();
 const K = 4;
@@ -68,43 +63,26 @@ function expectError(f: Frame, code: number): void {
 }
 
 describe('provider client front end', () => {
-  let dir: string;
-  let inbox: SqliteInbox;
-  let server: ClientFrontEnd | undefined;
+  let rig: FrontEndRig;
   let clients: TestClient[];
-  let counts: Map<string, number>;
-  let submitted: Uint8Array[];
 
-  async function start(over: Partial<ClientFrontEndOptions> = {}): Promise<ClientFrontEnd> {
-    server = await startClientFrontEnd({
-      ...testFrontEndOptions({ geometry: g, pullK: K, inbox, counts, submit: (p) => submitted.push(p) }),
-      ...over,
-    });
-    return server;
-  }
   function connect(): TestClient {
-    const c = new TestClient(server!.port);
+    const c = new TestClient(rig.server!.port);
     clients.push(c);
     return c;
   }
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'loopix-ws-'));
-    inbox = openInbox(join(dir, 'inbox.sqlite'), g);
+    rig = new FrontEndRig('loopix-ws-', g, K);
     clients = [];
-    counts = new Map();
-    submitted = [];
-    server = undefined;
   });
   afterEach(async () => {
     for (const c of clients) c.ws.terminate();
-    await server?.close();
-    inbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   });
 
   it('runs on the native uWebSockets.js binary and reports the bound port', async () => {
-    const s = await start();
+    const s = await rig.start();
     expect(s.uwsNative).toBe(true);
     expect(s.port).toBeGreaterThan(0);
   });
@@ -117,7 +95,7 @@ describe('provider client front end', () => {
       const { openInbox } = await import('./dist/src/provider/inbox.js');
       const { makeGeometry } = await import('./dist/src/geometry.js');
       const g = makeGeometry();
-      const inbox = openInbox(${JSON.stringify(join(dir, 'fallback.sqlite'))}, g);
+      const inbox = openInbox(${JSON.stringify(join(rig.dir, 'fallback.sqlite'))}, g);
       const warns = [];
       const opts = { geometry: g, host: '127.0.0.1', port: 0, pullK: 2, registration: 'open', allowedClients: [],
         maxFrameBytes: 4096, authTimeoutMs: 1000, inbox, ingress: { submit() {} }, count() {},
@@ -136,14 +114,14 @@ describe('provider client front end', () => {
   });
 
   it('authenticates a client, which then pulls exactly k packets: stored first, then dummies of identical size', async () => {
-    await start();
+    await rig.start();
     const me = keys();
     const id = clientIdOf(g, me.publicKey);
-    inbox.store(id, packet(1));
-    inbox.store(id, packet(2));
+    rig.inbox.store(id, packet(1));
+    rig.inbox.store(id, packet(2));
     const c = connect();
     expect((await c.authenticate(me)).type).toBe('authOk');
-    expect(inbox.isRegistered(id)).toBe(true);
+    expect(rig.inbox.isRegistered(id)).toBe(true);
     const got = await c.pull(7);
     expect(got).toHaveLength(K);
     expect(got.every((p) => p.length === g.packetBytes)).toBe(true);
@@ -152,16 +130,16 @@ describe('provider client front end', () => {
     // Dummies are random bytes, not a recognisable filler.
     expect(got[2]).not.toEqual(got[3]);
     expect(got[2]!.some((b) => b !== 0)).toBe(true);
-    expect(counts.get('ws_auth_ok')).toBe(1);
-    expect(counts.get('ws_pull_stored')).toBe(2);
-    expect(counts.get('ws_pull_dummies')).toBe(2);
+    expect(rig.counts.get('ws_auth_ok')).toBe(1);
+    expect(rig.counts.get('ws_pull_stored')).toBe(2);
+    expect(rig.counts.get('ws_pull_dummies')).toBe(2);
   });
 
   it('keeps stored packets until the ACK of the reply that carried them', async () => {
-    await start();
+    await rig.start();
     const me = keys();
     const id = clientIdOf(g, me.publicKey);
-    for (let i = 1; i <= K + 1; i++) inbox.store(id, packet(i));
+    for (let i = 1; i <= K + 1; i++) rig.inbox.store(id, packet(i));
     const c = connect();
     await c.authenticate(me);
     const first = await c.pull(1);
@@ -171,30 +149,30 @@ describe('provider client front end', () => {
     const rest = await c.pull(3); // the ACK was processed before this pull (frames are ordered)
     expect(rest[0]).toEqual(packet(K + 1));
     // The deletion itself is batched off the reply path (src/provider/deferred-removal.ts).
-    await vi.waitFor(() => expect(inbox.count(id)).toBe(1));
+    await vi.waitFor(() => expect(rig.inbox.count(id)).toBe(1));
     c.send(encode.ack(1)); // reply 1's packets were already deleted through reply 2: harmless
     const last = await c.pull(4, 3); // the ack id inside a PULL acknowledges reply 3 before this pull
     expect(last.some((p) => p.every((x, i) => x === packet(K + 1)[i]))).toBe(false);
-    await vi.waitFor(() => expect(inbox.count(id)).toBe(0));
+    await vi.waitFor(() => expect(rig.inbox.count(id)).toBe(0));
   });
 
-  it('accepts submitted packets into the node pipeline, copied out of the socket buffer', async () => {
-    await start();
+  it('accepts rig.submitted packets into the node pipeline, copied out of the socket buffer', async () => {
+    await rig.start();
     const c = connect();
     await c.authenticate(keys());
     c.send(encode.submit(g, packet(9)));
     c.send(encode.submit(g, packet(8)));
     await c.pull(1); // a round trip: both SUBMITs were handled before the reply
-    expect(submitted).toEqual([packet(9), packet(8)]);
-    expect(counts.get('ws_submit')).toBe(2);
+    expect(rig.submitted).toEqual([packet(9), packet(8)]);
+    expect(rig.counts.get('ws_submit')).toBe(2);
   });
 
   it('never gives a client another client’s packets', async () => {
-    await start();
+    await rig.start();
     const alice = keys();
     const bob = keys();
-    inbox.store(clientIdOf(g, alice.publicKey), packet(0xa1));
-    inbox.store(clientIdOf(g, bob.publicKey), packet(0xb1));
+    rig.inbox.store(clientIdOf(g, alice.publicKey), packet(0xa1));
+    rig.inbox.store(clientIdOf(g, bob.publicKey), packet(0xb1));
     const a = connect();
     const b = connect();
     await a.authenticate(alice);
@@ -208,20 +186,20 @@ describe('provider client front end', () => {
     // Bob acknowledging his request id 1 deletes only his own packet.
     b.send(encode.ack(1));
     await b.pull(2);
-    await vi.waitFor(() => expect(inbox.count(clientIdOf(g, bob.publicKey))).toBe(0));
-    expect(inbox.count(clientIdOf(g, alice.publicKey))).toBe(1);
+    await vi.waitFor(() => expect(rig.inbox.count(clientIdOf(g, bob.publicKey))).toBe(0));
+    expect(rig.inbox.count(clientIdOf(g, alice.publicKey))).toBe(1);
   });
 
   it('refuses a wrong proof and closes', async () => {
-    await start();
+    await rig.start();
     const c = connect();
     expectError(await c.authenticate(keys(), true), ErrorCode.AUTH_FAILED);
     expect((await c.closed).code).toBe(1008);
-    expect(counts.get('ws_auth_failed')).toBe(1);
+    expect(rig.counts.get('ws_auth_failed')).toBe(1);
   });
 
   it('refuses a proof made with another key than the one announced', async () => {
-    await start();
+    await rig.start();
     const c = connect();
     const claimed = keys();
     const actual = keys();
@@ -230,24 +208,24 @@ describe('provider client front end', () => {
   });
 
   it('refuses a low-order public key, whose all-zero shared secret anyone could use', async () => {
-    await start();
+    await rig.start();
     const c = connect();
     expectError(await c.authenticate({ secret: keys().secret, publicKey: new Uint8Array(32) }), ErrorCode.AUTH_FAILED);
     await c.closed;
   });
 
   it('refuses an unauthenticated PULL and closes', async () => {
-    await start();
+    await rig.start();
     const c = connect();
     await c.opened;
     c.send(encode.pull(1));
     expectError(await c.next(), ErrorCode.UNEXPECTED);
     await c.closed;
-    expect(counts.get('ws_unexpected')).toBe(1);
+    expect(rig.counts.get('ws_unexpected')).toBe(1);
   });
 
   it('refuses a PULL between HELLO and AUTH, and a second HELLO after authentication', async () => {
-    await start();
+    await rig.start();
     const c1 = connect();
     await c1.opened;
     const k = keys();
@@ -263,13 +241,13 @@ describe('provider client front end', () => {
     c2.sendRaw(encode.hello(k.publicKey));
     expectError(await c2.next(), ErrorCode.MALFORMED);
     await c2.closed;
-    expect(counts.get('ws_bad_record')).toBe(1);
+    expect(rig.counts.get('ws_bad_record')).toBe(1);
   });
 
   it('answers malformed, oversized and text frames with an ERROR and a close, while another client keeps working', async () => {
-    await start({ maxFrameBytes: 4096 });
+    await rig.start({ maxFrameBytes: 4096 });
     const me = keys();
-    inbox.store(clientIdOf(g, me.publicKey), packet(5));
+    rig.inbox.store(clientIdOf(g, me.publicKey), packet(5));
     const good = connect();
     await good.authenticate(me);
 
@@ -285,7 +263,7 @@ describe('provider client front end', () => {
       bad.send(data);
       expectError(await bad.next(), code);
       await bad.closed;
-      expect(counts.get(counter)).toBeGreaterThan(0);
+      expect(rig.counts.get(counter)).toBeGreaterThan(0);
       expect((await good.pull(1))[0]).toEqual(packet(5));
     }
     // Far beyond even uWS's own hard limit: a bare close, counted, and still no harm to the good client.
@@ -293,25 +271,25 @@ describe('provider client front end', () => {
     await huge.opened;
     huge.send(new Uint8Array(3 * 4096));
     await huge.closed;
-    expect(counts.get('ws_too_large')).toBe(2);
+    expect(rig.counts.get('ws_too_large')).toBe(2);
     expect((await good.pull(2))[0]).toEqual(packet(5));
-    expect(server!.connections).toBe(1);
+    expect(rig.server!.connections).toBe(1);
   });
 
   it('closes a connection that does not authenticate in time', async () => {
-    await start({ authTimeoutMs: 150 });
+    await rig.start({ authTimeoutMs: 150 });
     const c = connect();
     await c.opened;
     const t0 = Date.now();
     expectError(await c.next(), ErrorCode.AUTH_TIMEOUT);
     await c.closed;
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
-    expect(counts.get('ws_auth_timeout')).toBe(1);
+    expect(rig.counts.get('ws_auth_timeout')).toBe(1);
   });
 
   it('with closed registration, admits listed keys and refuses unknown ones', async () => {
     const listed = keys();
-    await start({
+    await rig.start({
       registration: 'closed',
       allowedClients: [Buffer.from(listed.publicKey).toString('hex').toUpperCase()],
     });
@@ -320,11 +298,11 @@ describe('provider client front end', () => {
     const stranger = connect();
     expectError(await stranger.authenticate(keys()), ErrorCode.NOT_REGISTERED);
     await stranger.closed;
-    expect(counts.get('ws_not_registered')).toBe(1);
+    expect(rig.counts.get('ws_not_registered')).toBe(1);
   });
 
   it('closes every connection and the listen socket on close()', async () => {
-    const s = await start();
+    const s = await rig.start();
     const c = connect();
     await c.authenticate(keys());
     expect(s.connections).toBe(1);
