@@ -6,7 +6,7 @@
  * 3. the package: `npm pack`, installed into an empty project (offline, from the lock file's exact versions),
  *    its addon built by its own install script, the README's SDK example run there against the network and
  *    type-checked against the package's declarations for all four entry points.
- * Plus the CLI's error lines and `--version`.
+ * Plus the CLI's error lines (`--version` and `--help`: test/cli-operator.test.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -393,14 +393,6 @@ describe('the packed package', () => {
 describe('the loopix command line', () => {
   const cli = (args: string[]) =>
     spawnSync(process.execPath, [join(root, 'bin', 'loopix.js'), ...args], { encoding: 'utf8' });
-
-  it('prints the package version with --version', () => {
-    const r = cli(['--version']);
-    expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe(
-      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
-    );
-  });
 
   it('reports errors as one line naming what is wrong, never a stack trace', () => {
     const cases: [string[], RegExp][] = [
