@@ -25,7 +25,7 @@ import type { TopologyIndex } from '../topology/document.js';
 import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
 import { Incoming } from './incoming.js';
-import { LoopEmitter, loopParamsOf } from './loops.js';
+import { nodeLoopEmitter, type LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
@@ -108,20 +108,12 @@ export class ShardedPipeline implements NodePacketPath {
       cipher: o.backend.name === 'native' ? defaultLinkCipher() : tsLinkCipher,
     });
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p) => this.queueSubmit(p) }, metrics);
-    if (o.loops !== false) {
-      this.loops = new LoopEmitter({
-        geometry: this.geometry,
-        backend: o.backend,
-        topology,
-        self,
-        ...loopParamsOf(config.params),
-        send: (packet, to) =>
-          this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
-        count: (name, by) => this.metrics.count(name, by),
-        onRtt: (ms) => this.loopRtt.record(ms),
-        log: this.log.child({ module: 'loops' }),
-      });
-    }
+    this.loops = nodeLoopEmitter(o, {
+      send: (packet, to) =>
+        this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
+      count: (name, by) => this.metrics.count(name, by),
+      onRtt: (ms) => this.loopRtt.record(ms),
+    });
   }
 
   static async start(o: PipelineOptions, epochs: EpochStage, metrics: NodeMetrics): Promise<ShardedPipeline> {
