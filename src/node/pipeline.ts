@@ -30,7 +30,7 @@ import { Faults } from './faults.js';
 import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
 import { DelayScheduler, holdPacket, type HeldPacket } from './scheduler.js';
-import { nodeSnapshot, startStatsReports } from './stats-report.js';
+import { nodeSnapshot, startNodeTimers } from './stats-report.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { registerNodeGauges } from './node-gauges.js';
@@ -655,7 +655,6 @@ export class NodePipeline implements NodePacketPath {
   // ---- timers and gauges ---------------------------------------------------------------------------
 
   private startTimers(): void {
-    const { config, self } = this.o;
     // Derived link keys of retired epochs are wiped within a second (src/node/link/index.ts).
     const linkTimer = setInterval(() => {
       this.linkKeyReader.sweep();
@@ -663,23 +662,18 @@ export class NodePipeline implements NodePacketPath {
     }, 1000);
     linkTimer.unref();
     this.timers.push(linkTimer);
-    const aqmTimer = setInterval(() => {
-      this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
-      this.intervalSojourn = 0;
-    }, config.pipeline.aqm.intervalMs);
-    aqmTimer.unref();
-    this.timers.push(aqmTimer);
-    const statsTimer = startStatsReports({
-      enabled: this.o.reportStats !== false,
-      intervalS: config.statsIntervalS,
-      node: self.id,
-      stats: () => {
-        const stats = this.snapshot();
-        return this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats;
-      },
-      log: this.log,
-    });
-    if (statsTimer) this.timers.push(statsTimer);
+    this.timers.push(
+      ...startNodeTimers(this.o, {
+        aqmTick: () => {
+          this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
+          this.intervalSojourn = 0;
+        },
+        stats: () => {
+          const stats = this.snapshot();
+          return this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats;
+        },
+      }),
+    );
   }
 
   private registerGauges(): void {
@@ -687,8 +681,6 @@ export class NodePipeline implements NodePacketPath {
     m.gauge('queue_packets', () => this.batcher.pending + this.waitingPackets);
     m.gauge('in_flight_batches', () => this.pool.inFlight);
     m.gauge('in_flight_packets', () => this.pool.inFlightPackets);
-    m.gauge('aqm_drop_probability', () => Math.round(this.aqm.probability * 1e6) / 1e6);
-    m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
     m.gauge('scheduled_packets', () => this.scheduler.size);
     this.epochs.registerGauges(m);
     m.gauge('workers', () => this.pool.workers);
@@ -701,6 +693,7 @@ export class NodePipeline implements NodePacketPath {
         sendBufferBytes: () => this.udp.sendBufferBytes,
         nativeSphinx: this.o.backend.name === 'native',
       },
+      this.aqm,
       this.loops,
     );
   }

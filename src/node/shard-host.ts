@@ -29,7 +29,7 @@ import { nodeLoopEmitter, type LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
-import { nodeSnapshot, startStatsReports } from './stats-report.js';
+import { nodeSnapshot, startNodeTimers } from './stats-report.js';
 import { SharedKeyTable } from './epoch-keys.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
@@ -297,22 +297,16 @@ export class ShardedPipeline implements NodePacketPath {
   }
 
   private startTimers(): void {
-    const { config, self } = this.o;
-    const aqmTimer = setInterval(() => {
-      this.aqm.update(this.control.takeQueueDelay());
-      this.control.probability = this.aqm.publishedProbability;
-      this.control.epoch = this.epochs.currentEpoch;
-    }, config.pipeline.aqm.intervalMs);
-    aqmTimer.unref();
-    this.timers.push(aqmTimer);
-    const statsTimer = startStatsReports({
-      enabled: this.o.reportStats !== false,
-      intervalS: config.statsIntervalS,
-      node: self.id,
-      stats: () => this.snapshot(),
-      log: this.log,
-    });
-    if (statsTimer) this.timers.push(statsTimer);
+    this.timers.push(
+      ...startNodeTimers(this.o, {
+        aqmTick: () => {
+          this.aqm.update(this.control.takeQueueDelay());
+          this.control.probability = this.aqm.publishedProbability;
+          this.control.epoch = this.epochs.currentEpoch;
+        },
+        stats: () => this.snapshot(),
+      }),
+    );
   }
 
   snapshot(): NodeSnapshot {
@@ -322,8 +316,6 @@ export class ShardedPipeline implements NodePacketPath {
   private registerGauges(): void {
     const m = this.metrics;
     m.gauge('pipeline_mode', () => 2);
-    m.gauge('aqm_drop_probability', () => Math.round(this.aqm.probability * 1e6) / 1e6);
-    m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
     m.gauge('scheduled_packets', () => this.control.held);
     this.epochs.registerGauges(m);
     // Threads still running, not threads started: a worker that died leaves its socket unread.
@@ -338,6 +330,7 @@ export class ShardedPipeline implements NodePacketPath {
         sendBufferBytes: () => this.group.sockets[0]?.sendBufferBytes ?? 0,
         nativeSphinx: this.o.backend.name === 'native',
       },
+      this.aqm,
       this.loops,
     );
   }
