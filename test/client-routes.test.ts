@@ -5,7 +5,17 @@
 import { describe, expect, it } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import { fragmentMessage, Reassembler } from '../src/client/fragments.js';
-import { dropRoute, loopRoute, messageRoute, sampleDelayUs, toAddress } from '../src/client/routes.js';
+import {
+  dropRoute,
+  loopRoute,
+  messageRoute,
+  postOfficeRoute,
+  sampleDelayUs,
+  surbRoute,
+  toAddress,
+} from '../src/client/routes.js';
+import { TopologyIndex } from '../src/topology/topology-index.js';
+import type { AnyTopology } from '../src/topology/types.js';
 import { Command, MAX_DELAY_US } from '../src/sphinx/types.js';
 import { clientBackend, keyPair, makeNetwork, route, toHex } from './client-fixtures.js';
 
@@ -85,6 +95,34 @@ describe('client routes', () => {
       last.add(r.nodes[4]!.id);
     }
     expect(last.size).toBe(3);
+  });
+
+  it('every kind of path, post office requests included, avoids the nodes a directory document excluded', () => {
+    // A directory document (AnonPoP §2) that excluded one mix of each layer; provider 2 is the post office.
+    const excluded = [1, 2, 3].map((layer) => net.topology.layerNodes[layer]![0]!.id);
+    const doc: AnyTopology = {
+      ...net.topology.doc,
+      nodes: net.topology.doc.nodes.map((n) => (n.id === P[2]!.id ? { ...n, postOffice: true as const } : n)),
+      directory: {
+        authorities: [net.authorityPublicKey],
+        threshold: 1,
+        isolation: { f: 0, expectedFraction: 0.9, alpha: 0.01, minDue: 5, ttlEpochs: 1 },
+        removedLinks: [],
+        excluded,
+        evidence: [],
+      },
+    };
+    const topo = new TopologyIndex(doc);
+    const id = new Uint8Array(g.addressBytes);
+    const kinds = [
+      () => messageRoute(topo, P[0]!.id, { providerId: P[1]!.id, publicKey: recipient.publicKey }, id, { mu }),
+      () => loopRoute(topo, P[0]!.id, sender.publicKey, id, { mu }),
+      () => dropRoute(topo, P[0]!.id, { mu }),
+      () => surbRoute(topo, P[1]!.id, P[0]!.id, sender.publicKey, id, { mu }),
+      () => postOfficeRoute(topo, P[0]!.id, P[2]!.id, { mu }),
+    ];
+    for (const make of kinds)
+      for (let i = 0; i < 60; i++) for (const n of make().nodes) expect(excluded).not.toContain(n.id);
   });
 
   it('per-hop delays are Exp(µ) in microseconds, at most the bound, and a broken random source cannot make sampling loop', () => {

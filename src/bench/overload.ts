@@ -22,6 +22,7 @@ import { baseline, machineInfo, stack, writeResults, type MachineInfo } from './
 import { MAX_LOSS, searchMaxRate, type StepSummary } from './relay.js';
 import { DEFAULT_BENCH_PIPELINE, processRssMb, RelayRig, type BenchPipeline, type LatencySummary } from './rig.js';
 import { round } from './stats.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface OverloadBenchOptions {
   readonly workers: number;
@@ -98,8 +99,6 @@ export interface OverloadBenchResult {
   readonly machine: MachineInfo;
   readonly finished_at: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function runOverloadBench(o: OverloadBenchOptions): Promise<OverloadBenchResult> {
   const base = baseline(o.opensslSeconds, o.log);

@@ -34,6 +34,7 @@ import { histDiff, histSummary } from './stats.js';
 import type { SinkCount } from './sink.js';
 import { benchScript, request as ipcRequest } from './ipc.js';
 import { RemoteChild } from './agent.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A request to a rig child (generator or sink, local or on an agent). */
 function request<T>(child: ChildProcess | RemoteChild, msg: object, reply: string, timeoutMs = 120_000): Promise<T> {
@@ -110,8 +111,6 @@ export interface StepResult {
    */
   readonly mainCpuUsPerPacket: number | null;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** User + system CPU time of a process (all its threads), ms; null when /proc is not there. */
 export function processCpuMs(pid: number): number | null {

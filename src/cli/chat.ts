@@ -23,6 +23,7 @@ import { epochAtMs } from '../directory/document.js';
 import { DirectoryFetcher } from '../directory/fetcher.js';
 import { LoopixError } from '../errors.js';
 import { repoRoot } from '../paths.js';
+import { numberOption } from './options.js';
 import { isLoopbackHost } from '../client-api/bind.js';
 
 /** Where the chat page's sources are. */
@@ -164,10 +165,13 @@ export function registerChatCommand(program: Command): void {
       'serve the browser chat demo (examples/chat) on 127.0.0.1 against a network of `loopix testnet --dir <dir>`',
     )
     .option('--dir <dir>', 'the testnet folder (its clients/alice.json gives the trust and parameters)', 'first-net')
-    .option('--port <n>', 'HTTP port on 127.0.0.1', (v) => Number.parseInt(v, 10), 8080)
+    .option(
+      '--port <n>',
+      'HTTP port on 127.0.0.1 (0: any free port)',
+      numberOption('--port', (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'an integer in 0..65535'),
+      8080,
+    )
     .action(async (opts: { dir: string; port: number }) => {
-      if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
-        throw new LoopixError('ERR_LOOPIX_CLI_USAGE', `--port must be 0..65535, got ${opts.port}`, { field: 'port' });
       const chat = await startChatServer({ clientConfig: join(opts.dir, 'clients', 'alice.json'), port: opts.port });
       process.stdout.write(
         `chat demo on ${chat.url} — open ${chat.url}?name=alice and ${chat.url}?name=bob (Ctrl-C stops)\n`,

@@ -4,7 +4,7 @@
  * files on disk, and the topology file watch. A browser build wires its own (IndexedDB, the browser's
  * WebSocket) and never imports this module.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { ClientConfigSchema, loadConfigFile } from '../config/schema.js';
@@ -22,6 +22,7 @@ import type { KeyPair } from './keys.js';
 import { TopologyWatch } from './topology-watch.js';
 import { trustOf } from '../directory/config.js';
 import { clientFollower } from '../directory/client-setup.js';
+import { readJsonFile } from '../util/json-file.js';
 
 /**
  * Node's WebSocket for the provider session: the `ws` package, with what a browser cannot set — no
@@ -129,15 +130,10 @@ export function clientFromConfigFile(
 
 /** Reads a `loopix keygen` JSON key pair file ({publicKey, privateKey} hex) and checks that they match. */
 export function readKeyPairFile(file: string, backend: SphinxBackend = loadSphinx().backend): KeyPair {
-  let json: { publicKey?: unknown; privateKey?: unknown };
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
-  } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_CLIENT_KEYFILE', `key file ${file}: ${(err as Error).message}`, {
-      field: file,
-      cause: err,
-    });
-  }
+  const json = readJsonFile(file, { label: 'key file', code: 'ERR_LOOPIX_CLIENT_KEYFILE' }) as {
+    publicKey?: unknown;
+    privateKey?: unknown;
+  };
   const hex32 = (name: string, v: unknown): Uint8Array => {
     if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v))
       throw new LoopixError(

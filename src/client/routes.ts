@@ -143,6 +143,58 @@ function checkLength(topo: TopologyIndex, kind: RouteKind, hops: number): void {
   }
 }
 
+/**
+ * first → L1..Ll → `to` (DELIVER to the client id of `recipientKey`, with a delay) → the recipient, who
+ * unwraps `tail` (FINAL, LOOP or SURB_REPLY with an A-byte id; no delay). The shape of messages, loops and
+ * SURBs (docs/packet-format.md §2).
+ */
+function deliveredRoute(
+  topo: TopologyIndex,
+  kind: RouteKind,
+  ends: { readonly first: readonly [id: string, what: string]; readonly to: readonly [id: string, what: string] },
+  recipientKey: Uint8Array,
+  tail: { readonly command: HopSpec['command']; readonly address: Uint8Array; readonly name: string },
+  o: RouteOptions,
+): Route {
+  const g = topo.geometry;
+  checkAddress(g, tail.name, tail.address);
+  const random = o.random ?? cryptoUniform;
+  const nodes = routeNodes(topo, providerById(topo, ...ends.first), [providerById(topo, ...ends.to)], random);
+  checkLength(topo, kind, nodes.length + 1);
+  return assemble(
+    topo,
+    kind,
+    nodes,
+    { command: Command.DELIVER, address: clientIdOf(g, recipientKey), delayed: true },
+    { ...o, random },
+    { publicKey: recipientKey, command: tail.command, address: tail.address, delayUs: 0 },
+  );
+}
+
+/**
+ * own provider → L1..Ll → one of `lasts`, whose hop (zero address, no delay) is `command`: DROP for drop
+ * cover, FINAL for a post office request.
+ */
+function endingRoute(
+  topo: TopologyIndex,
+  ownProviderId: string,
+  lasts: readonly NodeEntry[],
+  command: HopSpec['command'],
+  o: RouteOptions,
+): Route {
+  const kind: RouteKind = command === Command.DROP ? 'drop' : 'message';
+  const random = o.random ?? cryptoUniform;
+  const nodes = routeNodes(topo, providerById(topo, ownProviderId, 'own provider'), lasts, random);
+  checkLength(topo, kind, nodes.length);
+  return assemble(
+    topo,
+    kind,
+    nodes,
+    { command, address: new Uint8Array(topo.geometry.addressBytes), delayed: false },
+    { ...o, random },
+  );
+}
+
 /** P_s → L1..Ll → P_r (DELIVER to the recipient's client id) → recipient (FINAL with `messageId`). */
 export function messageRoute(
   topo: TopologyIndex,
@@ -151,23 +203,13 @@ export function messageRoute(
   messageId: Uint8Array,
   o: RouteOptions,
 ): Route {
-  const g = topo.geometry;
-  checkAddress(g, 'messageId', messageId);
-  const random = o.random ?? cryptoUniform;
-  const nodes = routeNodes(
-    topo,
-    providerById(topo, senderProviderId, 'sender provider'),
-    [providerById(topo, recipient.providerId, 'recipient provider')],
-    random,
-  );
-  checkLength(topo, 'message', nodes.length + 1);
-  return assemble(
+  return deliveredRoute(
     topo,
     'message',
-    nodes,
-    { command: Command.DELIVER, address: clientIdOf(g, recipient.publicKey), delayed: true },
-    { ...o, random },
-    { publicKey: recipient.publicKey, command: Command.FINAL, address: messageId, delayUs: 0 },
+    { first: [senderProviderId, 'sender provider'], to: [recipient.providerId, 'recipient provider'] },
+    recipient.publicKey,
+    { command: Command.FINAL, address: messageId, name: 'messageId' },
+    o,
   );
 }
 
@@ -179,35 +221,19 @@ export function loopRoute(
   loopId: Uint8Array,
   o: RouteOptions,
 ): Route {
-  const g = topo.geometry;
-  checkAddress(g, 'loopId', loopId);
-  const random = o.random ?? cryptoUniform;
-  const own = providerById(topo, ownProviderId, 'own provider');
-  const nodes = routeNodes(topo, own, [own], random);
-  checkLength(topo, 'loop', nodes.length + 1);
-  return assemble(
+  return deliveredRoute(
     topo,
     'loop',
-    nodes,
-    { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true },
-    { ...o, random },
-    { publicKey: ownPublicKey, command: Command.LOOP, address: loopId, delayUs: 0 },
+    { first: [ownProviderId, 'own provider'], to: [ownProviderId, 'own provider'] },
+    ownPublicKey,
+    { command: Command.LOOP, address: loopId, name: 'loopId' },
+    o,
   );
 }
 
 /** P_s → L1..Ll → a uniformly random provider, which drops it (DROP, zero address, no delay). */
 export function dropRoute(topo: TopologyIndex, ownProviderId: string, o: RouteOptions): Route {
-  const g = topo.geometry;
-  const random = o.random ?? cryptoUniform;
-  const nodes = routeNodes(topo, providerById(topo, ownProviderId, 'own provider'), topo.providers, random);
-  checkLength(topo, 'drop', nodes.length);
-  return assemble(
-    topo,
-    'drop',
-    nodes,
-    { command: Command.DROP, address: new Uint8Array(g.addressBytes), delayed: false },
-    { ...o, random },
-  );
+  return endingRoute(topo, ownProviderId, topo.providers, Command.DROP, o);
 }
 
 /**
@@ -223,29 +249,20 @@ export function surbRoute(
   surbId: Uint8Array,
   o: RouteOptions,
 ): Route {
-  const g = topo.geometry;
-  checkAddress(g, 'surbId', surbId);
-  const random = o.random ?? cryptoUniform;
-  const nodes = routeNodes(
-    topo,
-    providerById(topo, firstProviderId, 'first provider'),
-    [providerById(topo, ownProviderId, 'own provider')],
-    random,
-  );
-  checkLength(topo, 'message', nodes.length + 1);
-  return assemble(
+  return deliveredRoute(
     topo,
     'message',
-    nodes,
-    { command: Command.DELIVER, address: clientIdOf(g, ownPublicKey), delayed: true },
-    { ...o, random },
-    { publicKey: ownPublicKey, command: Command.SURB_REPLY, address: surbId, delayUs: 0 },
+    { first: [firstProviderId, 'first provider'], to: [ownProviderId, 'own provider'] },
+    ownPublicKey,
+    { command: Command.SURB_REPLY, address: surbId, name: 'surbId' },
+    o,
   );
 }
 
 /**
  * P_s → L1..Ll → the post office, whose FINAL hop (zero address, no delay) is a PUSH or PULL request
- * (src/postoffice/wire.ts, AnonPoP §4). The PO is a provider, so the path is as long as a drop's.
+ * (src/postoffice/wire.ts, AnonPoP §4). The PO is a provider, so the path is as long as a drop's, and like
+ * every path it avoids the nodes and links a directory document isolated (AnonPoP §2).
  */
 export function postOfficeRoute(
   topo: TopologyIndex,
@@ -253,20 +270,10 @@ export function postOfficeRoute(
   postOfficeId: string,
   o: RouteOptions,
 ): Route {
-  const g = topo.geometry;
-  const random = o.random ?? cryptoUniform;
   const po = providerById(topo, postOfficeId, 'post office');
   if (po.postOffice !== true)
     throw new RangeError(
       `post office ${postOfficeId} is not listed as a post office in the topology (epoch ${topo.doc.epoch})`,
     );
-  const nodes = [providerById(topo, ownProviderId, 'own provider'), ...mixPath(topo, random), po];
-  checkLength(topo, 'message', nodes.length);
-  return assemble(
-    topo,
-    'message',
-    nodes,
-    { command: Command.FINAL, address: new Uint8Array(g.addressBytes), delayed: false },
-    { ...o, random },
-  );
+  return endingRoute(topo, ownProviderId, [po], Command.FINAL, o);
 }

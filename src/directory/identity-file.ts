@@ -4,22 +4,13 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { readFileSync } from 'node:fs';
 import { LoopixError } from '../errors.js';
 import { HEX64, type IdentityKey } from './identity.js';
+import { readJsonFile } from '../util/json-file.js';
 
 /** Reads an identity key file ({publicKey, privateKey}, hex) and checks that the halves belong together. */
 export function loadIdentityKeyFile(file: string): IdentityKey {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new LoopixError(
-      'ERR_LOOPIX_DIRECTORY_IDENTITY_FILE',
-      `identity key file ${file}: ${(err as Error).message}`,
-      { field: file },
-    );
-  }
+  const json = readJsonFile(file, { label: 'identity key file', code: 'ERR_LOOPIX_DIRECTORY_IDENTITY_FILE' });
   const k = json as Partial<IdentityKey>;
   if (
     typeof k?.publicKey !== 'string' ||

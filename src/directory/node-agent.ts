@@ -30,8 +30,8 @@ import { nodeIdFor, type IdentityKey } from './identity.js';
 import { loadIdentityKeyFile } from './identity-file.js';
 import { LoopReporter } from './reporter.js';
 import type { NodeDirectoryConfig } from './config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const abs = (base: string, p: string) => (isAbsolute(p) ? p : resolve(base, p));
 
 export class NodeDirectoryAgent {

@@ -6,10 +6,11 @@
  * and `--save-corpus DIR` writes the first input of each new outcome a run sees (src/fuzz/harness.ts).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../paths.js';
 import type { CorpusEntry, Interesting } from './harness.js';
+import { readJsonFile } from '../util/json-file.js';
 
 /** test/fuzz-corpus in the repository (undefined when it is not there, e.g. in an installed package). */
 export function defaultCorpusDir(): string | undefined {
@@ -30,12 +31,11 @@ export function loadCorpus(dir: string): CorpusEntry[] {
     for (const name of readdirSync(sub).sort()) {
       if (!name.endsWith('.json')) continue;
       const file = join(sub, name);
-      let parsed: { target?: unknown; input?: unknown; expect?: unknown };
-      try {
-        parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
-      } catch (err) {
-        throw new Error(`fuzz corpus ${file}: not JSON (${(err as Error).message})`);
-      }
+      const parsed = readJsonFile(file, { label: 'fuzz corpus', area: 'FUZZ_CORPUS' }) as {
+        target?: unknown;
+        input?: unknown;
+        expect?: unknown;
+      };
       if (parsed.target !== undefined && parsed.target !== target)
         throw new Error(`fuzz corpus ${file}: target ${JSON.stringify(parsed.target)} is not its directory ${target}`);
       if (parsed.expect !== undefined && typeof parsed.expect !== 'string')

@@ -88,6 +88,33 @@ export function loopParamsOf(
   };
 }
 
+/**
+ * A node's own loop stream (absent when `loops` is false), wired the same way on both pipeline paths: only
+ * where a loop's first datagram goes (`send`) and who else hears of a returned loop (`onRtt`) differ.
+ */
+export function nodeLoopEmitter(
+  o: {
+    readonly config: NodeConfig;
+    readonly topology: TopologyIndex;
+    readonly self: NodeEntry;
+    readonly backend: SphinxBackend;
+    readonly loops?: boolean;
+    readonly log: { child(bindings: object): LoopEmitterOptions['log'] };
+  },
+  hooks: Pick<LoopEmitterOptions, 'send' | 'count' | 'onRtt'>,
+): LoopEmitter | undefined {
+  if (o.loops === false) return undefined;
+  return new LoopEmitter({
+    geometry: o.topology.geometry,
+    backend: o.backend,
+    topology: o.topology,
+    self: o.self,
+    ...loopParamsOf(o.config.params),
+    ...hooks,
+    log: o.log.child({ module: 'loops' }),
+  });
+}
+
 /** The emitting half: the Poisson timer, path choice, packet creation. */
 export class LoopEmitter {
   readonly monitor: LoopMonitor;

@@ -1,8 +1,9 @@
 /**
  * The gauges every packet path registers the same way, whichever design it is (the pool pipeline,
  * src/node/pipeline.ts, or the sharded one, src/node/shard-host.ts): the UDP socket, the process's CPU and
- * memory, and the mix loops. Each path adds its own queue and worker gauges beside these.
+ * memory, the AQM and the mix loops. Each path adds its own queue and worker gauges beside these.
  */
+import type { AqmController } from './aqm.js';
 import { kernelUdpDrops } from './incoming.js';
 import type { LoopEmitter } from './loops.js';
 import type { NodeMetrics } from './metrics.js';
@@ -21,7 +22,14 @@ export interface SocketGaugeSource {
 
 const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
 
-export function registerNodeGauges(m: NodeMetrics, s: SocketGaugeSource, loops: LoopEmitter | undefined): void {
+export function registerNodeGauges(
+  m: NodeMetrics,
+  s: SocketGaugeSource,
+  aqm: AqmController,
+  loops: LoopEmitter | undefined,
+): void {
+  m.gauge('aqm_drop_probability', () => Math.round(aqm.probability * 1e6) / 1e6);
+  m.gauge('aqm_queue_delay_ms', () => Math.round(aqm.delayMs * 1000) / 1000);
   m.gauge('socket_buffer_requested_bytes', () => s.requestedBufferBytes);
   m.gauge('socket_recv_buffer_bytes', s.recvBufferBytes);
   m.gauge('socket_send_buffer_bytes', s.sendBufferBytes);

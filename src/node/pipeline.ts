@@ -24,13 +24,13 @@ import { Incoming, bindUdpSocket, type BoundUdpSocket } from './incoming.js';
 import { NO_KEY_REASON, SharedKeyTable } from './epoch-keys.js';
 import { EpochStage } from './epochs.js';
 import type { EpochKeyPair, X25519KeyPair } from './keys.js';
-import { LoopEmitter, loopParamsOf, type LoopAttribution } from './loops.js';
+import { nodeLoopEmitter, type LoopAttribution, type LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type DropReason, type MetricsSnapshot } from './metrics.js';
 import { Faults } from './faults.js';
 import { Outgoing } from './outgoing.js';
 import { Router } from './router.js';
-import { DelayScheduler, type HeldPacket } from './scheduler.js';
-import { nodeSnapshot, startStatsReports } from './stats-report.js';
+import { DelayScheduler, holdPacket, type HeldPacket } from './scheduler.js';
+import { nodeSnapshot, startNodeTimers } from './stats-report.js';
 import { MixingProbe } from './mixing-probe.js';
 import { effectiveMaxDelayUs } from '../max-delay.js';
 import { registerNodeGauges } from './node-gauges.js';
@@ -221,25 +221,17 @@ export class NodePipeline implements NodePacketPath {
       this.log.error({ err: err.message }, 'UDP socket error');
     });
 
-    if (o.loops !== false) {
-      this.loops = new LoopEmitter({
-        geometry: this.geometry,
-        backend: o.backend,
-        topology,
-        self,
-        ...loopParamsOf(config.params),
-        send: (packet, to) => {
-          this.metrics.countLink('out', to.name);
-          this.outgoing.send(packet, to.udp, 'loops_sent');
-        },
-        count: (name, by) => this.metrics.count(name, by),
-        onRtt: (ms) => {
-          this.loopRtt.record(ms);
-          this.probe?.loopReturned(ms);
-        },
-        log: this.log.child({ module: 'loops' }),
-      });
-    }
+    this.loops = nodeLoopEmitter(o, {
+      send: (packet, to) => {
+        this.metrics.countLink('out', to.name);
+        this.outgoing.send(packet, to.udp, 'loops_sent');
+      },
+      count: (name, by) => this.metrics.count(name, by),
+      onRtt: (ms) => {
+        this.loopRtt.record(ms);
+        this.probe?.loopReturned(ms);
+      },
+    });
     const probe = config.probe;
     // The ops endpoint's live mixing health listens to the same probe, without recording for the stats line.
     this.probe =
@@ -624,34 +616,18 @@ export class NodePipeline implements NodePacketPath {
     const arrival = batch.arrivals[i]!;
     const action = this.router.route(result);
     switch (action.kind) {
-      case 'forward': {
-        const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, {
-          kind: 'forward',
-          packet: packet.slice(),
-          to: action.next,
-          arrival,
-          delayMs,
-        });
+      case 'forward':
+        holdPacket(this.scheduler, packet, arrival, action.delayUs, { to: action.next });
         this.probe?.entered(arrival);
         break;
-      }
-      case 'deliver': {
+      case 'deliver':
         if (!this.o.deliver) {
           this.metrics.drop('no_inbox');
           break;
         }
-        const delayMs = action.delayUs / 1000;
-        this.scheduler.schedule(arrival + delayMs, {
-          kind: 'deliver',
-          packet: packet.slice(),
-          client: action.client.slice(),
-          arrival,
-          delayMs,
-        });
+        holdPacket(this.scheduler, packet, arrival, action.delayUs, { client: action.client });
         this.probe?.entered(arrival);
         break;
-      }
       case 'loop': {
         const ret = this.loops?.onReturn(action.id) ?? { kind: 'unknown' as const };
         if (ret.kind === 'unknown') this.metrics.drop('loop_unknown');
@@ -679,7 +655,6 @@ export class NodePipeline implements NodePacketPath {
   // ---- timers and gauges ---------------------------------------------------------------------------
 
   private startTimers(): void {
-    const { config, self } = this.o;
     // Derived link keys of retired epochs are wiped within a second (src/node/link/index.ts).
     const linkTimer = setInterval(() => {
       this.linkKeyReader.sweep();
@@ -687,23 +662,18 @@ export class NodePipeline implements NodePacketPath {
     }, 1000);
     linkTimer.unref();
     this.timers.push(linkTimer);
-    const aqmTimer = setInterval(() => {
-      this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
-      this.intervalSojourn = 0;
-    }, config.pipeline.aqm.intervalMs);
-    aqmTimer.unref();
-    this.timers.push(aqmTimer);
-    const statsTimer = startStatsReports({
-      enabled: this.o.reportStats !== false,
-      intervalS: config.statsIntervalS,
-      node: self.id,
-      stats: () => {
-        const stats = this.snapshot();
-        return this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats;
-      },
-      log: this.log,
-    });
-    if (statsTimer) this.timers.push(statsTimer);
+    this.timers.push(
+      ...startNodeTimers(this.o, {
+        aqmTick: () => {
+          this.aqm.update(Math.max(this.intervalSojourn, this.headWaitMs(performance.now())));
+          this.intervalSojourn = 0;
+        },
+        stats: () => {
+          const stats = this.snapshot();
+          return this.probe?.recording ? { ...stats, mixing_probe: this.probe.take() } : stats;
+        },
+      }),
+    );
   }
 
   private registerGauges(): void {
@@ -711,8 +681,6 @@ export class NodePipeline implements NodePacketPath {
     m.gauge('queue_packets', () => this.batcher.pending + this.waitingPackets);
     m.gauge('in_flight_batches', () => this.pool.inFlight);
     m.gauge('in_flight_packets', () => this.pool.inFlightPackets);
-    m.gauge('aqm_drop_probability', () => Math.round(this.aqm.probability * 1e6) / 1e6);
-    m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
     m.gauge('scheduled_packets', () => this.scheduler.size);
     this.epochs.registerGauges(m);
     m.gauge('workers', () => this.pool.workers);
@@ -725,6 +693,7 @@ export class NodePipeline implements NodePacketPath {
         sendBufferBytes: () => this.udp.sendBufferBytes,
         nativeSphinx: this.o.backend.name === 'native',
       },
+      this.aqm,
       this.loops,
     );
   }

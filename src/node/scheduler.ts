@@ -29,6 +29,27 @@ export type HeldPacket<To> =
       readonly delayMs: number;
     };
 
+/**
+ * Holds a copy of a routed packet (a view would keep its whole batch alive) for the `delayUs` µs its header
+ * asked for, from `arrival` (ms): to forward to `to`, or, at a provider, to deliver to `client`.
+ */
+export function holdPacket<To>(
+  scheduler: DelayScheduler<HeldPacket<To>>,
+  packet: Uint8Array,
+  arrival: number,
+  delayUs: number,
+  dest: { readonly to: To } | { readonly client: Uint8Array },
+): void {
+  const delayMs = delayUs / 1000;
+  const held = { packet: packet.slice(), arrival, delayMs };
+  scheduler.schedule(
+    arrival + delayMs,
+    'to' in dest
+      ? { kind: 'forward', to: dest.to, ...held }
+      : { kind: 'deliver', client: dest.client.slice(), ...held },
+  );
+}
+
 export interface SchedulerClock {
   now(): number;
   setTimer(fn: () => void, ms: number): unknown;

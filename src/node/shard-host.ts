@@ -25,11 +25,11 @@ import type { TopologyIndex } from '../topology/document.js';
 import { AqmController } from './aqm.js';
 import { EpochStage } from './epochs.js';
 import { Incoming } from './incoming.js';
-import { LoopEmitter, loopParamsOf } from './loops.js';
+import { nodeLoopEmitter, type LoopEmitter } from './loops.js';
 import { LatencyHistogram, NodeMetrics, type CounterName, type DropReason } from './metrics.js';
 import type { NodePacketPath, NodeSnapshot, PipelineOptions } from './pipeline.js';
 import { ShardControl } from './shard-control.js';
-import { nodeSnapshot, startStatsReports } from './stats-report.js';
+import { nodeSnapshot, startNodeTimers } from './stats-report.js';
 import { SharedKeyTable } from './epoch-keys.js';
 import { defaultLinkCipher, LinkLayer, tsLinkCipher } from './link/index.js';
 import { REPLAY_FILTER_TAG_BYTES as TAG_BYTES } from '../geometry.js';
@@ -108,20 +108,12 @@ export class ShardedPipeline implements NodePacketPath {
       cipher: o.backend.name === 'native' ? defaultLinkCipher() : tsLinkCipher,
     });
     this.incoming = new Incoming(this.geometry, epochs.resolve, { accept: (p) => this.queueSubmit(p) }, metrics);
-    if (o.loops !== false) {
-      this.loops = new LoopEmitter({
-        geometry: this.geometry,
-        backend: o.backend,
-        topology,
-        self,
-        ...loopParamsOf(config.params),
-        send: (packet, to) =>
-          this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
-        count: (name, by) => this.metrics.count(name, by),
-        onRtt: (ms) => this.loopRtt.record(ms),
-        log: this.log.child({ module: 'loops' }),
-      });
-    }
+    this.loops = nodeLoopEmitter(o, {
+      send: (packet, to) =>
+        this.toWorker({ type: 'send', packet, host: to.udp.host, port: to.udp.port, counter: 'loops_sent' }),
+      count: (name, by) => this.metrics.count(name, by),
+      onRtt: (ms) => this.loopRtt.record(ms),
+    });
   }
 
   static async start(o: PipelineOptions, epochs: EpochStage, metrics: NodeMetrics): Promise<ShardedPipeline> {
@@ -305,22 +297,16 @@ export class ShardedPipeline implements NodePacketPath {
   }
 
   private startTimers(): void {
-    const { config, self } = this.o;
-    const aqmTimer = setInterval(() => {
-      this.aqm.update(this.control.takeQueueDelay());
-      this.control.probability = this.aqm.publishedProbability;
-      this.control.epoch = this.epochs.currentEpoch;
-    }, config.pipeline.aqm.intervalMs);
-    aqmTimer.unref();
-    this.timers.push(aqmTimer);
-    const statsTimer = startStatsReports({
-      enabled: this.o.reportStats !== false,
-      intervalS: config.statsIntervalS,
-      node: self.id,
-      stats: () => this.snapshot(),
-      log: this.log,
-    });
-    if (statsTimer) this.timers.push(statsTimer);
+    this.timers.push(
+      ...startNodeTimers(this.o, {
+        aqmTick: () => {
+          this.aqm.update(this.control.takeQueueDelay());
+          this.control.probability = this.aqm.publishedProbability;
+          this.control.epoch = this.epochs.currentEpoch;
+        },
+        stats: () => this.snapshot(),
+      }),
+    );
   }
 
   snapshot(): NodeSnapshot {
@@ -330,8 +316,6 @@ export class ShardedPipeline implements NodePacketPath {
   private registerGauges(): void {
     const m = this.metrics;
     m.gauge('pipeline_mode', () => 2);
-    m.gauge('aqm_drop_probability', () => Math.round(this.aqm.probability * 1e6) / 1e6);
-    m.gauge('aqm_queue_delay_ms', () => Math.round(this.aqm.delayMs * 1000) / 1000);
     m.gauge('scheduled_packets', () => this.control.held);
     this.epochs.registerGauges(m);
     // Threads still running, not threads started: a worker that died leaves its socket unread.
@@ -346,6 +330,7 @@ export class ShardedPipeline implements NodePacketPath {
         sendBufferBytes: () => this.group.sockets[0]?.sendBufferBytes ?? 0,
         nativeSphinx: this.o.backend.name === 'native',
       },
+      this.aqm,
       this.loops,
     );
   }

@@ -32,7 +32,7 @@ import { Faults } from './faults.js';
 import { injectedSlowdown, stretch } from './bench-slowdown.js';
 import { LatencyHistogram, type CounterName, type DropReason, type HistogramState } from './metrics.js';
 import { Router } from './router.js';
-import { DelayScheduler, type HeldPacket } from './scheduler.js';
+import { DelayScheduler, holdPacket, type HeldPacket } from './scheduler.js';
 import { ShardControl } from './shard-control.js';
 import { BatchSocket, encodeUdpAddress, UDP_ADDR_BYTES, type ReceivedBatch } from './udp-batch.js';
 import { linkLayerStage, type LinkStage } from './shard-link.js';
@@ -439,29 +439,12 @@ export class ShardWorker {
       }
       const action = this.router.route(decodeRecord(g, p.records, i, packet));
       switch (action.kind) {
-        case 'forward': {
-          const delayMs = action.delayUs / 1000;
-          this.scheduler.schedule(arrival + delayMs, {
-            kind: 'forward',
-            packet: packet.slice(),
-            to: this.addressFor(action.next),
-            arrival,
-            delayMs,
-          });
+        case 'forward':
+          holdPacket(this.scheduler, packet, arrival, action.delayUs, { to: this.addressFor(action.next) });
           break;
-        }
         case 'deliver':
           if (!this.o.deliver) this.drop('no_inbox');
-          else {
-            const delayMs = action.delayUs / 1000;
-            this.scheduler.schedule(arrival + delayMs, {
-              kind: 'deliver',
-              packet: packet.slice(),
-              client: action.client.slice(),
-              arrival,
-              delayMs,
-            });
-          }
+          else holdPacket(this.scheduler, packet, arrival, action.delayUs, { client: action.client });
           break;
         case 'loop':
           this.post({ type: 'loop', id: action.id.slice() });

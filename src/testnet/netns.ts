@@ -20,8 +20,8 @@
  * Needs root (CAP_NET_ADMIN) and the `ip` and `tc` tools (iproute2) with the sch_netem module.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { LoopixError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
 
 /** One direction of one link. */
 export interface LinkShape {
@@ -75,14 +75,10 @@ export function continentOf(host: string): 'eu' | 'us' {
  * {...}, ...}}` (direction `from>to`; host names as in the testnet, "clients" for the testnet process).
  */
 export function loadLinkMatrix(file: string): LinkMatrix {
-  let json: { default?: Partial<LinkShape>; links?: Record<string, Partial<LinkShape>> };
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
-  } catch (err) {
-    throw new LoopixError('ERR_LOOPIX_NETNS_MATRIX', `--netns ${file}: ${(err as Error).message}`, {
-      field: '--netns',
-    });
-  }
+  const json = readJsonFile(file, { label: '--netns', code: 'ERR_LOOPIX_NETNS_MATRIX', field: '--netns' }) as {
+    default?: Partial<LinkShape>;
+    links?: Record<string, Partial<LinkShape>>;
+  };
   const shape = (s: Partial<LinkShape> | undefined, where: string): LinkShape => {
     const v = { delayMs: s?.delayMs ?? 0, jitterMs: s?.jitterMs ?? 0, lossPct: s?.lossPct ?? 0 };
     for (const [k, x] of Object.entries(v)) {

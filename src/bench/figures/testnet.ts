@@ -17,6 +17,7 @@ import { createTestnetFiles } from '../../testnet/network.js';
 import { NodeProcess } from '../../testnet/processes.js';
 import type { HostStats } from '../client-host.js';
 import { processCpuMs } from '../rig.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What every testbed figure (fig8/9/10) is run with, besides its own clients (and steps). */
 export interface TestbedFigureOptions {
@@ -70,8 +71,6 @@ function hostScript(): string {
 function request<T>(child: ChildProcess, msg: object, reply: string, timeoutMs = 180_000): Promise<T> {
   return ipcRequest<T>(child, msg, reply, { timeoutMs, label: 'client host' });
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One measured run of the testbed (see the module comment). */
 export async function runTestnetLoad(o: LoadRunOptions): Promise<LoadRunResult> {
