@@ -4,16 +4,13 @@
  * came through our SURBs. They go before fragments in the λP stream — a late ack costs the sender a
  * retransmission — and, like every real packet, take the place of a drop: they never add one.
  */
+import type { ClientContext } from './context.js';
 import { parseAddress, type RecipientAddress } from '../address.js';
-import type { Geometry } from '../geometry.js';
-import type { SphinxBackend } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/topology-index.js';
 import { bytesToHex } from './bytes.js';
 import { ackCapacity, encodeAck } from './frames.js';
 import type { PacketOut } from './packets.js';
 import { messageRoute } from './routes.js';
 import { SendQueue } from './send-queue.js';
-import type { ClientCounters } from './stats.js';
 
 /** One acknowledged fragment: its envelope (or pushed message) id and index. */
 export interface AckEntry {
@@ -27,14 +24,11 @@ interface ForwardAcks {
   readonly entries: AckEntry[];
 }
 
-export interface AckQueueOptions {
-  readonly geometry: Geometry;
-  readonly backend: SphinxBackend;
-  readonly providerId: string;
-  readonly topology: () => TopologyIndex;
+export interface AckQueueOptions extends Pick<
+  ClientContext,
+  'geometry' | 'backend' | 'providerId' | 'topology' | 'counters' | 'countInvalid'
+> {
   readonly packets: PacketOut;
-  readonly counters: ClientCounters;
-  readonly countInvalid: (reason: string) => void;
 }
 
 export class AckQueue {

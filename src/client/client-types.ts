@@ -130,11 +130,3 @@ export interface LoopixClientOptions {
   /** Called when the client stops (src/client/node.ts stops its topology file watch and closes the store here). */
   readonly onStop?: () => void | Promise<void>;
 }
-
-/** A send() or reply() promise's ends, until its message is acknowledged or fails. */
-export interface PendingMessage {
-  readonly messageId: string;
-  readonly resolve: (d: Delivery) => void;
-  readonly reject: (e: Error) => void;
-  readonly onProgress: ((p: SendProgress) => void) | undefined;
-}

@@ -30,7 +30,6 @@ import { bytesToHex } from './bytes.js';
 import type {
   Delivery,
   LoopixClientOptions,
-  PendingMessage,
   ReceivedMessage,
   SendHandle,
   SendOptions,
@@ -38,12 +37,13 @@ import type {
   TransportHandlers,
 } from './client-types.js';
 import { silentLog, type ClientTransport, type LogLike } from './connection.js';
+import type { ClientContext, RetransmitContext } from './context.js';
 import { encodeEnvelope, type EnvelopeRecord } from './envelope.js';
 import { fragmentCount, MESSAGE_ID_BYTES } from './fragments.js';
 import { AckMode, splitData, supportsSurbAcks, type AckModeCode } from './frames.js';
 import { checkKeyPair } from './keys.js';
 import { LoopTracker } from './loop-tracker.js';
-import { Outbox, type OutEnvelope } from './outbox.js';
+import { Outbox, type OutEnvelope, type PendingMessage } from './outbox.js';
 import { PacketOut } from './packets.js';
 import { ClientPostOffice } from './post-office.js';
 import { Receiver } from './receiver.js';
@@ -59,17 +59,7 @@ import { MAX_REPLY_SURBS, Surbs } from './surbs.js';
 
 export type { KeyPair } from './keys.js';
 export type { ClientStats, Percentiles } from './stats.js';
-export type {
-  Delivery,
-  LoopixClientOptions,
-  ReceivedMessage,
-  SendHandle,
-  SendOptions,
-  SendProgress,
-  TransportContext,
-  TransportFactory,
-  TransportHandlers,
-} from './client-types.js';
+export type * from './client-types.js';
 export { MAX_REPLY_SURBS, SURB_LOW_WATER, SURB_TOP_UP } from './surbs.js';
 
 /**
@@ -170,8 +160,9 @@ export class LoopixClient {
       log: this.log,
     });
 
-    // The parts, and only what each needs.
-    const shared = {
+    // The parts: each takes what its options name (src/client/context.ts), the rest stays in the part.
+    const store = new StoreWriter(this.store, this.log);
+    const context: ClientContext = {
       geometry: g,
       backend: this.backend,
       params: this.params,
@@ -179,53 +170,45 @@ export class LoopixClient {
       topology: () => this.topology,
       wallClock: this.wallClock,
       log: this.log,
+      store,
+      counters: this.counters,
+      countInvalid: (reason) => this.countInvalid(reason),
     };
-    const counters = this.counters;
-    const countInvalid = (reason: string) => this.countInvalid(reason);
-    const store = new StoreWriter(this.store, this.log);
+    const retransmission: RetransmitContext = { scheduler: this.scheduler, retransmit, maxAttempts };
     this.seen = new SeenIds(store, this.wallClock, o.seenTtlMs ?? 7 * 86_400_000);
     this.packets = new PacketOut({
-      ...shared,
+      ...context,
       transport: this.transport,
       random: this.random,
       onPacketSent: o.onPacketSent,
     });
     this.surbs = new Surbs({
-      ...shared,
+      ...context,
       publicKey: this.publicKey,
       routeOptions: () => this.packets.routeOptions(),
-      store,
-      countInvalid,
     });
-    this.acks = new AckQueue({ ...shared, packets: this.packets, counters, countInvalid });
-    const retransmission = { scheduler: this.scheduler, retransmit, maxAttempts };
+    this.acks = new AckQueue({ ...context, packets: this.packets });
     this.outbox = new Outbox({
-      ...shared,
+      ...context,
       ...retransmission,
       ackMode: this.ackMode,
       maxEnvelopeBytes: this.maxEnvelopeBytes,
       packets: this.packets,
       surbs: this.surbs,
-      store,
-      counters,
-      countInvalid,
       onDelivered: o.onDelivered,
     });
     this.postOffice = new ClientPostOffice({
-      ...shared,
+      ...context,
       ...retransmission,
       transport: this.transport,
       packets: this.packets,
       surbs: this.surbs,
       acks: this.acks,
       seen: this.seen,
-      store,
-      counters,
-      countInvalid,
       deliver: (records, sentAtMs) => this.receiver.deliver(records, sentAtMs, undefined),
     });
     this.receiver = new Receiver({
-      ...shared,
+      ...context,
       privateKey,
       maxMessageBytes: this.params.maxMessageBytes,
       maxEnvelopeBytes: this.maxEnvelopeBytes,
@@ -239,9 +222,6 @@ export class LoopixClient {
       acks: this.acks,
       seen: this.seen,
       postOffice: this.postOffice,
-      store,
-      counters,
-      countInvalid,
     });
 
     const stream = (name: string, rate: number, onEvent: () => void) =>

@@ -6,27 +6,29 @@
  * attempts. A reply's fragments travel on the replier's pooled SURBs instead and are acknowledged forward.
  * Unacknowledged envelopes survive restarts ('outgoing').
  */
+import type { ClientContext, RetransmitContext } from './context.js';
 import type { RecipientAddress } from '../address.js';
-import type { NetworkParams } from '../config/schema.js';
 import { LoopixError } from '../errors.js';
-import type { Geometry } from '../geometry.js';
-import type { SphinxBackend } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/topology-index.js';
 import { bytesToHex, hexToBytes } from './bytes.js';
-import type { Delivery, PendingMessage } from './client-types.js';
-import type { LogLike } from './connection.js';
+import type { Delivery, SendProgress } from './client-types.js';
 import { encodeEnvelope, recordBytes, type EnvelopeRecord } from './envelope.js';
 import { MESSAGE_ID_BYTES } from './fragments.js';
 import { AckMode, encodeData, splitData, type AckModeCode, type DataFragment } from './frames.js';
 import type { PacketOut } from './packets.js';
-import { ackTimeoutMs, type RetransmitPolicy } from './retransmit.js';
+import { ackTimeoutMs } from './retransmit.js';
 import { messageRoute, toAddress } from './routes.js';
 import { SendQueue } from './send-queue.js';
-import type { ClientCounters } from './stats.js';
 import { decodeOutgoing, encodeOutgoing, type StoredEnvelope } from './store-codec.js';
-import type { StoreWriter } from './store-writer.js';
-import type { Scheduler, TimerHandle } from './streams.js';
+import type { TimerHandle } from './streams.js';
 import { SURB_LOW_WATER, SURB_TOP_UP, type Surbs } from './surbs.js';
+
+/** A send() or reply() promise's ends, until its message is acknowledged or fails. */
+export interface PendingMessage {
+  readonly messageId: string;
+  readonly resolve: (d: Delivery) => void;
+  readonly reject: (e: Error) => void;
+  readonly onProgress: ((p: SendProgress) => void) | undefined;
+}
 
 /** A message waiting to be put into an envelope (merged with others to the same recipient). */
 export interface WaitingMessage {
@@ -55,25 +57,12 @@ function delivered(env: OutEnvelope, messageId: string, acknowledged: boolean): 
   };
 }
 
-export interface OutboxOptions {
-  readonly geometry: Geometry;
-  readonly backend: SphinxBackend;
-  readonly params: NetworkParams;
-  readonly providerId: string;
-  readonly topology: () => TopologyIndex;
-  readonly scheduler: Scheduler;
-  readonly wallClock: () => number;
-  readonly log: LogLike;
-  readonly retransmit: RetransmitPolicy;
-  readonly maxAttempts: number;
+export interface OutboxOptions extends ClientContext, RetransmitContext {
   /** How forward envelopes are acknowledged: SURB-acks where the geometry has room for them, else none. */
   readonly ackMode: AckModeCode;
   readonly maxEnvelopeBytes: number;
   readonly packets: PacketOut;
   readonly surbs: Surbs;
-  readonly store: StoreWriter;
-  readonly counters: ClientCounters;
-  readonly countInvalid: (reason: string) => void;
   /** Envelopes restored from the store after a restart have no send() promise: told here when acknowledged. */
   readonly onDelivered: ((messageIds: readonly string[]) => void) | undefined;
 }

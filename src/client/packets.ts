@@ -3,25 +3,17 @@
  * fresh Exp(µ) delays, handed to the transport, and the cover content of loops and drops. Everything the
  * client sends — fragments, acks, pushes, pool deposits, loops, drops — leaves through `submit`.
  */
-import type { NetworkParams } from '../config/schema.js';
-import type { Geometry } from '../geometry.js';
-import type { SphinxBackend } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/topology-index.js';
-import type { ClientTransport, LogLike } from './connection.js';
+import type { ClientContext } from './context.js';
+import type { ClientTransport } from './connection.js';
 import { dropRoute, type Route, type RouteOptions } from './routes.js';
 import type { RandomSource } from './streams.js';
 
-export interface PacketOutOptions {
-  readonly geometry: Geometry;
-  readonly backend: SphinxBackend;
-  readonly params: NetworkParams;
-  readonly providerId: string;
-  /** The topology in use (it changes with setTopology). */
-  readonly topology: () => TopologyIndex;
+export interface PacketOutOptions extends Pick<
+  ClientContext,
+  'geometry' | 'backend' | 'params' | 'providerId' | 'topology' | 'wallClock' | 'log'
+> {
   readonly transport: ClientTransport;
   readonly random: RandomSource;
-  readonly wallClock: () => number;
-  readonly log: LogLike;
   /** Told right after each packet is handed to the transport. */
   readonly onPacketSent: (() => void) | undefined;
 }

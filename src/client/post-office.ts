@@ -5,26 +5,22 @@
  * answers to them. The bookkeeping (mailboxes, pool estimate, pull SURB keys) is src/postoffice/client.ts;
  * this module builds and sends the packets and acts on what comes back.
  */
-import type { NetworkParams } from '../config/schema.js';
+import type { ClientContext, RetransmitContext } from './context.js';
 import { LoopixError } from '../errors.js';
-import type { Geometry } from '../geometry.js';
 import { PostOfficeClient } from '../postoffice/client.js';
 import { mailboxEpochAt, mailboxId, parseAnonymousAddress, type AnonymousAddress } from '../postoffice/mailbox.js';
 import { encodePull, encodePush, sealEnvelope } from '../postoffice/wire.js';
-import type { SphinxBackend } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/topology-index.js';
 import type { AckQueue } from './ack-queue.js';
 import { bytesToHex } from './bytes.js';
-import type { PendingMessage } from './client-types.js';
-import type { ClientTransport, LogLike } from './connection.js';
+import type { ClientTransport } from './connection.js';
 import type { EnvelopeRecord } from './envelope.js';
+import type { PendingMessage } from './outbox.js';
 import type { PacketOut } from './packets.js';
-import { ackTimeoutMs, type RetransmitPolicy } from './retransmit.js';
+import { ackTimeoutMs } from './retransmit.js';
 import { postOfficeRoute } from './routes.js';
 import type { SeenIds } from './seen.js';
-import type { ClientCounters } from './stats.js';
-import { afterWrite, type StoreWriter } from './store-writer.js';
-import type { Scheduler, TimerHandle } from './streams.js';
+import { afterWrite } from './store-writer.js';
+import type { TimerHandle } from './streams.js';
 import type { Surbs } from './surbs.js';
 
 /**
@@ -43,25 +39,13 @@ export interface WaitingPush {
   done: boolean;
 }
 
-export interface ClientPostOfficeOptions {
-  readonly geometry: Geometry;
-  readonly backend: SphinxBackend;
-  readonly params: NetworkParams;
-  readonly providerId: string;
-  readonly topology: () => TopologyIndex;
+export interface ClientPostOfficeOptions extends ClientContext, RetransmitContext {
+  /** Pool deposits go through the transport's submitPool, not into the network at once. */
   readonly transport: ClientTransport;
-  readonly scheduler: Scheduler;
-  readonly wallClock: () => number;
-  readonly log: LogLike;
-  readonly retransmit: RetransmitPolicy;
-  readonly maxAttempts: number;
   readonly packets: PacketOut;
   readonly surbs: Surbs;
   readonly acks: AckQueue;
   readonly seen: SeenIds;
-  readonly store: StoreWriter;
-  readonly counters: ClientCounters;
-  readonly countInvalid: (reason: string) => void;
   /** Hands a pulled message to the application. */
   readonly deliver: (records: readonly EnvelopeRecord[], sentAtMs: number) => void;
 }

@@ -6,9 +6,8 @@
  * anything that fails (the provider's dummies fail the MAC) → counted and discarded. Never throws on bad
  * input: every discard is counted by reason (invalid_received).
  */
+import type { ClientContext } from './context.js';
 import { parseAddress } from '../address.js';
-import type { Geometry } from '../geometry.js';
-import type { SphinxBackend } from '../sphinx/types.js';
 import type { AckQueue } from './ack-queue.js';
 import { bytesToHex, hexToBytes } from './bytes.js';
 import type { ReceivedMessage } from './client-types.js';
@@ -20,23 +19,23 @@ import type { LoopTracker } from './loop-tracker.js';
 import type { Outbox } from './outbox.js';
 import type { ClientPostOffice } from './post-office.js';
 import type { SeenIds } from './seen.js';
-import { Samples, type ClientCounters } from './stats.js';
+import { Samples } from './stats.js';
 import { decodePartial, encodePartial } from './store-codec.js';
-import { afterWrite, type StoreWriter } from './store-writer.js';
+import { afterWrite } from './store-writer.js';
 import { MAX_REPLY_SURBS, type ReplySurbEntry, type Surbs } from './surbs.js';
 
 const DUMMY_REASONS = new Set(['mac', 'version']);
 
-export interface ReceiverOptions {
-  readonly geometry: Geometry;
-  readonly backend: SphinxBackend;
+export interface ReceiverOptions extends Pick<
+  ClientContext,
+  'geometry' | 'backend' | 'wallClock' | 'store' | 'counters' | 'countInvalid'
+> {
   readonly privateKey: Uint8Array;
   readonly maxMessageBytes: number;
   readonly maxEnvelopeBytes: number;
   readonly reassembly: Omit<ReassemblerOptions, 'maxMessageBytes' | 'now'> | undefined;
   /** Monotonic ms, for the reassemblers. */
   readonly now: () => number;
-  readonly wallClock: () => number;
   /** Received messages kept for the application before the oldest is dropped. */
   readonly maxQueuedMessages: number;
   /** Message latency samples kept for percentiles. */
@@ -46,9 +45,6 @@ export interface ReceiverOptions {
   readonly outbox: Outbox;
   readonly acks: AckQueue;
   readonly seen: SeenIds;
-  readonly store: StoreWriter;
-  readonly counters: ClientCounters;
-  readonly countInvalid: (reason: string) => void;
   /** Post office answers and push acks come back through SURBs too. */
   readonly postOffice: Pick<ClientPostOffice, 'onPullAnswer' | 'pushAcked'>;
 }

@@ -22,8 +22,15 @@ export interface StoredEnvelope {
   readonly messageIds: string[];
 }
 
+/** An 'outgoing' row as JSON holds it: the recipient as its address string, data as hex, absent as null. */
+interface OutgoingRow extends Omit<StoredEnvelope, 'to' | 'replyHandle' | 'data'> {
+  readonly to: string | null;
+  readonly replyHandle: string | null;
+  readonly data: string[];
+}
+
 export function encodeOutgoing(env: StoredEnvelope): string {
-  return JSON.stringify({
+  const row: OutgoingRow = {
     to: env.to ? formatAddress(env.to) : null,
     replyHandle: env.replyHandle ?? null,
     ackMode: env.ackMode,
@@ -32,29 +39,17 @@ export function encodeOutgoing(env: StoredEnvelope): string {
     acked: env.acked,
     attempts: env.attempts,
     messageIds: env.messageIds,
-  });
+  };
+  return JSON.stringify(row);
 }
 
 export function decodeOutgoing(g: Geometry, value: string): StoredEnvelope {
-  const e = JSON.parse(value) as {
-    to: string | null;
-    replyHandle: string | null;
-    ackMode: AckModeCode;
-    sentAtMs: number;
-    data: string[];
-    acked: boolean[];
-    attempts: number[];
-    messageIds: string[];
-  };
+  const row = JSON.parse(value) as OutgoingRow;
   return {
-    to: e.to ? (parseAddress(g, e.to) ?? undefined) : undefined,
-    replyHandle: e.replyHandle ?? undefined,
-    ackMode: e.ackMode,
-    sentAtMs: e.sentAtMs,
-    data: e.data.map((d) => hexToBytes(d)),
-    acked: e.acked,
-    attempts: e.attempts,
-    messageIds: e.messageIds,
+    ...row,
+    to: row.to ? (parseAddress(g, row.to) ?? undefined) : undefined,
+    replyHandle: row.replyHandle ?? undefined,
+    data: row.data.map((d) => hexToBytes(d)),
   };
 }
 

@@ -4,10 +4,8 @@
  * a reply comes back through them; and the reply SURBs we receive, pooled under a reply handle until they are
  * used or their key epoch ends. Reply SURBs and their keys survive restarts ('surbkeys', 'replypool').
  */
+import type { ClientContext } from './context.js';
 import { formatAddress, type RecipientAddress } from '../address.js';
-import type { Geometry } from '../geometry.js';
-import type { SphinxBackend } from '../sphinx/types.js';
-import type { TopologyIndex } from '../topology/topology-index.js';
 import { bytesToHex, hexToBytes } from './bytes.js';
 import type { EnvelopeRecord } from './envelope.js';
 import type { WaitingPush } from './post-office.js';
@@ -19,7 +17,6 @@ import {
   encodeSurbKeys,
   type StoredReplySurb,
 } from './store-codec.js';
-import type { StoreWriter } from './store-writer.js';
 
 /** Most reply SURBs one send() attaches (each takes geometry.surbBytes of the envelope). */
 export const MAX_REPLY_SURBS = 64;
@@ -47,17 +44,13 @@ export type ReplySurbEntry = Extract<SurbEntry, { kind: 'reply' }>;
 /** A reply SURB received: usable until `expiresAtMs` (the end of the key epoch it was built for). */
 type ReplySurb = StoredReplySurb;
 
-export interface SurbsOptions {
-  readonly geometry: Geometry;
-  readonly backend: SphinxBackend;
-  /** Our provider: where every SURB we build ends, before our own address. */
-  readonly providerId: string;
+export interface SurbsOptions extends Pick<
+  ClientContext,
+  'geometry' | 'backend' | 'providerId' | 'topology' | 'wallClock' | 'store' | 'countInvalid'
+> {
+  /** Our public key: the SURBs we build end at our provider, then us. */
   readonly publicKey: Uint8Array;
-  readonly topology: () => TopologyIndex;
   readonly routeOptions: () => RouteOptions;
-  readonly wallClock: () => number;
-  readonly store: StoreWriter;
-  readonly countInvalid: (reason: string) => void;
 }
 
 export class Surbs {
