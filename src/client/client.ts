@@ -16,6 +16,13 @@
  *
  * While the provider is unreachable the streams keep their schedule but emit nothing (`skipped_offline`) and
  * the buffer keeps its fragments; the connection reconnects by itself.
+ *
+ * LoopixClient is the façade: it runs the three streams and the public API, and composes parts with one job
+ * each — PacketOut (./packets.ts: every packet out), Outbox (./outbox.ts: envelopes, fragments,
+ * retransmission, replies), AckQueue (./ack-queue.ts: acks we owe), Surbs (./surbs.ts: SURB keys and reply
+ * pools), ClientPostOffice (./post-office.ts: pushes and pooled pulls), Receiver (./receiver.ts: pulled
+ * packets), SeenIds (./seen.ts: duplicate suppression). They share only what their options pick from
+ * ClientContext (./context.ts); their state stays in them.
  */
 import { formatAddress, type RecipientAddress } from '../address.js';
 import type { NetworkParams } from '../config/schema.js';
@@ -62,12 +69,6 @@ export type { ClientStats, Percentiles } from './stats.js';
 export type * from './client-types.js';
 export { MAX_REPLY_SURBS, SURB_LOW_WATER, SURB_TOP_UP } from './surbs.js';
 
-/**
- * The client: its three Poisson streams and the public API. The parts it composes each do one job —
- * PacketOut (every packet out), Outbox (envelopes, fragments, retransmission), AckQueue (acks we owe),
- * Surbs (SURB keys and reply pools), ClientPostOffice (pushes and pooled pulls), Receiver (pulled packets),
- * SeenIds (duplicate suppression) — and share only what their options name.
- */
 export class LoopixClient {
   readonly geometry: Geometry;
   /** The topology in use; replaced by setTopology() when the directory publishes the next epoch's document. */
