@@ -20,4 +20,6 @@ export default function setup(): void {
       `global-setup: tsc reported errors (see npm run typecheck):\n${String((err as { stdout?: unknown }).stdout ?? err).slice(0, 2000)}\n`,
     );
   }
+  // The start-up bundle of @stdlib (src/stats/stdlib.ts), as `npm install` builds it: the processes load it.
+  execFileSync('npm', ['run', '--silent', 'bundle:stdlib'], { cwd: root, stdio: 'pipe' });
 }

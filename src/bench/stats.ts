@@ -3,7 +3,7 @@
  * summed over nodes and differenced between two reports, their percentiles and moments, and the Gamma
  * distribution that Loopix §5 (Fig. 10) fits to end-to-end latencies.
  */
-import gammaPdfStdlib from '@stdlib/stats-base-dists-gamma-pdf';
+import { gammaPdf as gammaPdfStdlib } from '../stats/stdlib.js';
 import { bucketUpperMs, type HistogramState } from '../node/metrics.js';
 
 export const EMPTY_HIST: HistogramState = { count: 0, sum: 0, sumsq: 0, buckets: [] };

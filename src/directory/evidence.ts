@@ -12,7 +12,7 @@
  *
  * Binomial CDF: @stdlib/stats-base-dists-binomial-cdf (exact, stable for large n).
  */
-import binomialCdf from '@stdlib/stats-base-dists-binomial-cdf';
+import { binomialCdf } from '../stats/stdlib.js';
 import type { IsolationParams } from './schemas.js';
 
 /** The one-sided p-value of `returned` of `due` under Binomial(due, p0). */

@@ -10,10 +10,7 @@
  *    with its own mean λ_i/µ, pooled into one test: Loopix §3.3 Lemma 1);
  *  - the censoring horizon of the latency check (the smallest x, to 1 ms, whose Gamma tail is ≤ a bound).
  */
-import gammainc from '@stdlib/math-base-special-gammainc';
-import poissonPmfStdlib from '@stdlib/stats-base-dists-poisson-pmf';
-import chi2gof from '@stdlib/stats-chi2gof';
-import kstest from '@stdlib/stats-kstest';
+import { chi2gof, gammainc, kstest, poissonPmf as poissonPmfStdlib } from '../stats/stdlib.js';
 
 export interface TestResult {
   readonly statistic: number;

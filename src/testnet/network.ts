@@ -55,22 +55,43 @@ export interface TestnetFiles {
   readonly epochPublicKeys?: ReadonlyMap<string, ReadonlyMap<number, string>>;
 }
 
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
+/**
+ * Ports this process handed out already. The kernel may give a just-released port to the next bind(0), so two
+ * nodes of one testnet could be given the same port and one of them fail to start with EADDRINUSE.
+ */
+const handedOut = new Set<number>();
+
+/** A port from `probe` (bind to port 0, read it, release it) that this process has not handed out before. */
+export async function unusedPort(probe: () => Promise<number>): Promise<number> {
+  for (;;) {
+    const port = await probe();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freeTcpPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** A UDP port on 127.0.0.1 that was free a moment ago (and not handed out by this process before). */
+export function freeUdpPort(): Promise<number> {
+  return unusedPort(async () => {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const port = s.address().port;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    return port;
+  });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (and not handed out by this process before). */
+export function freeTcpPort(): Promise<number> {
+  return unusedPort(async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  });
 }
 
 export function writeKeyFile(file: string, b: SphinxBackend): { publicKey: string; privateKey: Uint8Array } {
