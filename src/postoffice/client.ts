@@ -1,8 +1,8 @@
 /**
  * The client's side of the post office (AnonPoP §4, §6.1, §6.2, §7.1): its mailboxes, the schedule of pull
  * requests it keeps in its provider's request pool, the keys of those requests' SURBs, and the gap check.
- * Bookkeeping only — LoopixClient (src/client/client.ts) builds and sends the packets — so the logic is unit
- * tested with a fake clock.
+ * Bookkeeping only — the client side (src/client/post-office.ts, under LoopixClient) builds and sends the
+ * packets — so the logic is unit tested with a fake clock.
  *
  * Pool estimate: the provider releases one request per round (params.poRoundMs) for as long as the pool has
  * one. The client tracks `poolUntilMs`, the time by which the requests it deposited will have been released;
