@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../src/client/sqlite-store.js';
 import { loopixBin } from '../src/paths.js';
 import { writeKeyFile, type TestnetFiles } from '../src/testnet/network.js';
@@ -48,6 +48,8 @@ beforeAll(async () => {
   net = pn.files;
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
+// Each test's clients stop when it ends: their Poisson streams would load the cores under the next test.
+afterEach(() => pn?.stopClients());
 afterAll(() => pn?.close());
 
 describe('reliable messaging over real processes', () => {

@@ -5,7 +5,7 @@
  * contract with default parameters is checked in test/testnet.test.ts.
  */
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoopixClient } from '../src/client/client.js';
 import { fragmentCapacity } from '../src/client/fragments.js';
 import { encode, ErrorCode } from '../src/protocol/frames.js';
@@ -44,6 +44,8 @@ beforeAll(async () => {
   net = pn.files;
 });
 
+// Each test's clients stop when it ends: their Poisson streams would load the cores under the next test.
+afterEach(() => pn?.stopClients());
 afterAll(() => pn?.close());
 
 describe('a network of real node processes', () => {

@@ -1,10 +1,9 @@
 /**
  * A small signed test network for the node tests, made by the testnet's own generator
  * (src/testnet/network.ts `createTestnetFiles`): real X25519 keys, an Ed25519-signed topology, free ports on
- * 127.0.0.1, config and key files in a temporary directory — plus neighbours on the wire (link peers, UDP
- * sinks) for the node under test. Nodes have the testnet's names: `provider-<i>` and `mix-<layer>.<i>`.
+ * 127.0.0.1, config and key files in a temporary directory — plus neighbours on the wire (link peers) for
+ * the node under test. Nodes have the testnet's names: `provider-<i>` and `mix-<layer>.<i>`.
  */
-import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +14,8 @@ import type { NodeEntry, SignedTopology } from '../src/topology/types.js';
 import type { NodeSetup } from '../src/node/pipeline.js';
 import { loadKeyPairFile } from '../src/node/keys.js';
 import { NodeConfigSchema, parseConfig } from '../src/config/schema.js';
-import { createTestnetFiles, freeUdpPort, type TestnetShape } from '../src/testnet/network.js';
+import { createTestnetFiles, type TestnetShape } from '../src/testnet/network.js';
 import { LinkPeer as GenericLinkPeer } from './helpers/link-peer.js';
-import { Arrivals } from './helpers/arrivals.js';
 
 export interface TestNode {
   readonly entry: NodeEntry;
@@ -26,8 +24,6 @@ export interface TestNode {
   /** The config file the testnet wrote for the node (left as written; `writeConfig` writes beside it). */
   readonly configFile: string;
 }
-
-export { freeUdpPort };
 
 export interface TestNetwork {
   readonly dir: string;
@@ -123,41 +119,6 @@ export function buildPacket(
   });
 }
 
-/** A UDP socket bound to a node's announced address, collecting what arrives. */
-export class UdpSink {
-  readonly received: { packet: Buffer; at: number }[] = [];
-  private readonly arrivals = new Arrivals();
-  private constructor(readonly socket: dgram.Socket) {
-    socket.on('message', (msg) => {
-      this.received.push({ packet: msg, at: performance.now() });
-      this.arrivals.notify();
-    });
-  }
-
-  static async bind(port: number): Promise<UdpSink> {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, '127.0.0.1', () => resolve());
-    });
-    return new UdpSink(s);
-  }
-
-  /** Resolves once `n` datagrams have arrived (rejects after `timeoutMs`). */
-  waitFor(n: number, timeoutMs = 5000): Promise<void> {
-    return this.arrivals.until(
-      () => this.received.length,
-      n,
-      timeoutMs,
-      () => `sink: expected ${n} datagrams, got ${this.received.length}`,
-    );
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
-  }
-}
-
 /** A neighbour on the wire speaking the link protocol as node `name`, with its key file (test/helpers/link-peer.ts). */
 export const LinkPeer = {
   bind(
@@ -170,14 +131,3 @@ export const LinkPeer = {
   },
 };
 export type LinkPeer = GenericLinkPeer;
-
-/** Sends datagrams from a fresh socket (an address that is no node) to 127.0.0.1:port. */
-export async function sendUdp(port: number, packets: readonly Uint8Array[]): Promise<void> {
-  const s = dgram.createSocket('udp4');
-  for (const p of packets) {
-    await new Promise<void>((resolve, reject) =>
-      s.send(p, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-    );
-  }
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-}

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientIdOf } from '../src/address.js';
 import type { KeyPair, LoopixClient } from '../src/client/client.js';
 import { surbRoute } from '../src/client/routes.js';
@@ -67,6 +67,8 @@ beforeAll(async () => {
   net = pn.files;
 }, 180_000); // node start-up measures the unwrap rate once: slow on a loaded machine
 
+// Each test's clients stop when it ends: their Poisson streams would load the cores under the next test.
+afterEach(() => pn?.stopClients());
 afterAll(() => pn?.close());
 
 describe('the post office over real processes', () => {

@@ -55,6 +55,11 @@ export interface ClientNet extends ProcessNet {
       Omit<NodeClientOptions, 'config' | 'keyPair' | 'topology' | 'backend'>
     >,
   ): LoopixClient;
+  /**
+   * Stops the clients made so far (the nodes keep running): a file's tests call it after each test, so one
+   * test's Poisson streams do not load the two cores under the next test's timing.
+   */
+  stopClients(): Promise<void>;
 }
 
 export type ClientNetOptions = Omit<ProcessNetOptions, 'shape' | 'backend'> &
@@ -73,6 +78,9 @@ export const TWO_PROVIDERS = { layers: 2, perLayer: 1, providers: 2, epoch: 3 } 
 export async function startClientNet(o: ClientNetOptions): Promise<ClientNet> {
   const pn = await startProcessNet({ shape: TWO_PROVIDERS, backend: native, ...o });
   const clients: LoopixClient[] = [];
+  const stopClients = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+  };
   return {
     ...pn,
     client(name, providerIndex, { keyPair, params, ...extra } = {}) {
@@ -85,8 +93,9 @@ export async function startClientNet(o: ClientNetOptions): Promise<ClientNet> {
       clients.push(client);
       return client;
     },
+    stopClients,
     async close() {
-      await Promise.all(clients.map((c) => c.stop()));
+      await stopClients();
       await pn.close();
     },
   };
