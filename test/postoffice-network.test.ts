@@ -31,6 +31,7 @@ import {
   type ClientNet,
 } from './helpers/net-clients.js';
 import { tableColumns } from './helpers/sqlite-columns.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROUND_MS = 200;
 const POOL = 15;
@@ -59,7 +60,6 @@ const node = (name: string) => pn.node(name);
 const counter = async (name: string, key: string): Promise<number> =>
   (await node(name).nextStats())?.counters[key] ?? 0;
 const dropped = async (name: string, key: string): Promise<number> => (await node(name).nextStats())?.dropped[key] ?? 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (s: string) => new TextEncoder().encode(s);
 
 beforeAll(async () => {
