@@ -34,7 +34,9 @@ import { tableColumns } from './helpers/sqlite-columns.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROUND_MS = 200;
-const POOL = 15;
+// 25 rounds of 200 ms: the pool outlasts the offline test's time away (its pushes, six rounds, the reconnect)
+// with seconds to spare on a loaded host.
+const POOL = 25;
 const params = { ...FAST_PO_PARAMS, lambdaP: 10, poRoundMs: ROUND_MS, poPoolSize: POOL };
 let net: TestnetFiles;
 let pn: ClientNet;
@@ -131,7 +133,7 @@ describe('the post office over real processes', () => {
     const mailbox = carol.client.openMailbox();
     await startConnected(alice.client, carol.client);
     await vi.waitFor(() => expect(carol.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
-      timeout: 10_000,
+      timeout: 20_000,
     });
     await carol.client.stop();
     const releasedBefore = await counter('provider-1', 'po_pool_released');
@@ -165,7 +167,7 @@ describe('the post office over real processes', () => {
     dave.client.openMailbox();
     await startConnected(dave.client);
     await vi.waitFor(() => expect(dave.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
-      timeout: 10_000,
+      timeout: 20_000,
     });
     await dave.client.stop();
     const dryBefore = await counter('provider-1', 'po_pool_ran_dry');
@@ -277,7 +279,7 @@ describe('the post office over real processes', () => {
     const got = collect(frank.client);
     await startConnected(alice.client, frank.client);
     await vi.waitFor(() => expect(frank.client.stats().po_pool_deposits).toBeGreaterThanOrEqual(POOL), {
-      timeout: 10_000,
+      timeout: 20_000,
     });
     await sleep(1000); // steady state: the first released requests have reached the PO
     /** Pull requests frank's provider released into the network in each of `n` stats intervals (0.25 s). */
