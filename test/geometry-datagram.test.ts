@@ -1,6 +1,7 @@
 /**
- * A geometry whose packet cannot travel as one UDP datagram (65,507 bytes of payload, the node link's framing included) is refused when it is
- * built — at config / topology load — with the computed size in the message, instead of failing on every send.
+ * A geometry whose packet cannot travel as one UDP datagram (65,507 bytes of payload, the node link's framing
+ * included) is refused when it is built — at config / topology load — with the computed size in the message,
+ * instead of failing on every send.
  */
 import { describe, expect, it } from 'vitest';
 import { makeGeometry, UDP_PAYLOAD_LIMIT } from '../src/geometry.js';

@@ -16,8 +16,9 @@ describe.runIf(process.platform === 'linux')('loopix testnet --pipeline sharded'
   it('delivers every real message intact and gets ≥ 99 % of loops back with two workers per node', () => {
     // The default message interval (offered load 0.5 of the λP streams): six clients send about five
     // messages in 6 s. The drain: up to 10 s for the clients' send buffers (a message queued in the last
-    // second needs its λP slots), then at least the runner's loop-return grace for what is in flight. Two workers per node, so that one peer's datagrams, their link sequence numbers and
-    // their replay tags are spread over two threads of the node.
+    // second needs its λP slots), then at least the runner's loop-return grace for what is in flight. Two
+    // workers per node, so that one peer's datagrams, their link sequence numbers and their replay tags are
+    // spread over two threads of the node.
     const r = runTestnetCli(
       [
         '--pipeline',

@@ -4,9 +4,9 @@
  * Why a bundle: each @stdlib package is a tree of tiny CommonJS modules, about 900 files for these six. Every
  * node, client and authority process loads them at start (the mixing health check, loss evidence), and
  * resolving and compiling them cost about 0.3–0.9 s of CPU per process on a 2-vCPU host (more when it is
- * busy), a fifth to a third of a node's start-up. `npm run bundle:stdlib` (part of `npm install`) puts the same code into dist/vendor/stdlib.cjs,
- * which loads in well under 0.1 s, and only when a function is first called. Without it (dist/ not built)
- * the packages load directly: the same functions, only a slower start.
+ * busy), a fifth to a third of a node's start-up. `npm run bundle:stdlib` (part of `npm install`) puts the
+ * same code into dist/vendor/stdlib.cjs, which loads in well under 0.1 s, and only when a function is first
+ * called. Without it (dist/ not built) the packages load directly: the same functions, only a slower start.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
